@@ -1,0 +1,457 @@
+/* Configuration commands: validate, config, schema, generate. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "config/settings.h"
+#include "config/yaml.h"
+#include "config/yaml_out.h"
+#include "util/util.h"
+
+int cmd_validate(struct cli *cli, int argc, char **argv);
+int cmd_config(struct cli *cli, int argc, char **argv);
+int cmd_schema(struct cli *cli, int argc, char **argv);
+int cmd_generate(struct cli *cli, int argc, char **argv);
+
+static char *dump_json(json_t *value)
+{
+    char *text = json_dumps(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *with_newline = xasprintf("%s\n", text);
+    free(text);
+    return with_newline;
+}
+
+/* ---- validate -------------------------------------------------------------------------- */
+
+int cmd_validate(struct cli *cli, int argc, char **argv)
+{
+    static const struct option options[] = {{"file", required_argument, NULL, 'f'},
+                                            {"quiet", no_argument, NULL, 'q'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
+    const struct cli_command *self = cli_find_command("validate");
+    bool quiet = false;
+    int c;
+    optind = 0;
+    while ((c = cli_getopt(argc, argv, ":f:qh", options, self)) != -1) {
+        if (c == -2)
+            return EXIT_USAGE;
+        if (c == 'h')
+            return cli_help(self, stdout);
+        if (c == 'f')
+            cli->config_file = optarg;
+        if (c == 'q')
+            quiet = true;
+    }
+    if (optind < argc) {
+        cli_error("validate: unexpected argument \"%s\"", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (cli_registry(cli) != 0)
+        return EXIT_USAGE;
+    struct assembly_options o = {.config_file = cli->config_file,
+                                 .allow_unknown = cli->allow_unknown,
+                                 .overrides = cli->overrides,
+                                 .override_count = cli->override_count};
+    struct servo_diags diags;
+    diags_init(&diags);
+    int rc = assembly_load(&cli->assembly, &cli->registry, &o, &diags);
+    if (rc == 0) {
+        cli->assembly_ready = true;
+        if (!quiet)
+            printf("\u221a Valid configuration in %s\n", cli->config_file);
+    } else {
+        fprintf(stderr, "X Invalid configuration in %s\n", cli->config_file);
+        cli_print_diags(&diags);
+    }
+    diags_free(&diags);
+    return rc == 0 ? EXIT_OK : EXIT_USAGE;
+}
+
+/* ---- config ---------------------------------------------------------------------------- */
+
+static json_t *configmap(const struct cli *cli, json_t *const *servos, size_t count)
+{
+    json_t *connectors = json_array();
+    for (size_t s = 0; s < cli->assembly.count; s++) {
+        const struct servo_config *servo = &cli->assembly.servos[s];
+        for (size_t i = 0; i < servo->connector_count; i++) {
+            const struct servo_connector_plugin *p = servo->connectors[i].plugin;
+            json_array_append_new(connectors,
+                                  json_pack("{s:s, s:s, s:s?, s:s?, s:s?}", "name",
+                                            servo->connectors[i].name, "type", p->class_name,
+                                            "description", p->description, "version",
+                                            p->version, "url", p->homepage));
+        }
+    }
+    char *connectors_text = json_dumps(connectors, JSON_COMPACT);
+    json_decref(connectors);
+    for (size_t i = 0; i < count; i++) /* the token is a secret: it goes in a Secret */
+        json_object_del(servos[i], "optimizer");
+    char *servo_yaml = yaml_dump(servos, count, false);
+    char stamp[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
+    json_t *map = json_pack(
+        "{s:s, s:s, s:{s:s, s:{s:s, s:s}, s:{s:s, s:s}}, s:{s:s}}", "apiVersion", "v1", "kind",
+        "ConfigMap", "metadata", "name", "opsani-servo-config", "labels",
+        "app.kubernetes.io/name", "servo", "app.kubernetes.io/version", SERVO_VERSION,
+        "annotations", "servo.opsani.com/configured_at", stamp, "servo.opsani.com/connectors",
+        connectors_text, "data", "servo.yaml", servo_yaml ? servo_yaml : "");
+    free(connectors_text);
+    free(servo_yaml);
+    return map;
+}
+
+int cmd_config(struct cli *cli, int argc, char **argv)
+{
+    static const struct option options[] = {{"format", required_argument, NULL, 'f'},
+                                            {"output", required_argument, NULL, 'o'},
+                                            {"show-secrets", no_argument, NULL, 's'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
+    static const char *const formats[] = {"yaml", "json", "configmap", NULL};
+    const struct cli_command *self = cli_find_command("config");
+    const char *output = NULL;
+    bool show_secrets = false;
+    int format = 0, c;
+    optind = 0;
+    while ((c = cli_getopt(argc, argv, ":f:o:h", options, self)) != -1) {
+        if (c == -2)
+            return EXIT_USAGE;
+        if (c == 'h')
+            return cli_help(self, stdout);
+        if (c == 'f' && (format = cli_choice("--format", optarg, formats)) < 0)
+            return EXIT_USAGE;
+        if (c == 'o')
+            output = optarg;
+        if (c == 's')
+            show_secrets = true;
+    }
+    if (cli_assemble(cli) != 0)
+        return EXIT_USAGE;
+    size_t count = 0;
+    json_t **servos = xcalloc(cli->assembly.count, sizeof *servos);
+    for (size_t i = 0; i < cli->assembly.count; i++) {
+        const struct servo_config *s = &cli->assembly.servos[i];
+        if (cli->servo_name && strcmp(cli->servo_name, s->name) != 0)
+            continue;
+        servos[count++] = servo_config_to_json(s, show_secrets);
+    }
+    if (count == 0) {
+        free(servos);
+        return cli_selected_servo(cli) ? EXIT_OK : EXIT_USAGE;
+    }
+    char *text = NULL;
+    if (format == 0) {
+        text = yaml_dump(servos, count, count > 1);
+    } else if (format == 1) {
+        json_t *array = json_array();
+        for (size_t i = 0; i < count; i++)
+            json_array_append(array, servos[i]);
+        text = dump_json(count == 1 ? servos[0] : array);
+        json_decref(array);
+    } else {
+        json_t *map = configmap(cli, servos, count);
+        text = yaml_dump(&map, 1, true);
+        json_decref(map);
+    }
+    for (size_t i = 0; i < count; i++)
+        json_decref(servos[i]);
+    free(servos);
+    int rc = text && cli_write_output(output, text) == 0 ? EXIT_OK : EXIT_FAILURE_OPERATIONAL;
+    free(text);
+    return rc;
+}
+
+/* ---- schema ---------------------------------------------------------------------------- */
+
+static json_t *connector_schema(const struct servo_connector_plugin *plugin, const char *key)
+{
+    char *prefix = assembly_env_prefix(key);
+    json_t *schema = settings_json_schema(plugin->settings, prefix);
+    char *title = xasprintf("%s Configuration Schema", plugin->class_name);
+    json_object_set_new(schema, "title", json_string(title));
+    free(title);
+    free(prefix);
+    return schema;
+}
+
+static json_t *connectors_property_schema(void)
+{
+    json_error_t error;
+    return json_loads(
+        "{\"description\": \"Which connectors are active: a list of names (each needs its "
+        "stanza), or a mapping of instance name to connector; absent: every connector whose "
+        "key is present\", \"env_names\": [\"SERVO_CONNECTORS\"], \"anyOf\": [{\"type\": "
+        "\"array\", \"items\": {\"type\": \"string\"}}, {\"type\": \"object\", "
+        "\"additionalProperties\": {\"type\": \"string\"}}, {\"type\": \"null\"}]}",
+        0, &error);
+}
+
+/* Instance key -> connector, from the configuration when it loads, else every connector at
+ * its default key. */
+static json_t *servo_schema(struct cli *cli, bool top_level)
+{
+    json_t *schema = settings_json_schema(&servo_settings_schema, "SERVO");
+    json_object_set_new(schema, "title", json_string("Servo Configuration Schema"));
+    json_t *properties = json_object_get(schema, "properties");
+    json_object_set_new(properties, "connectors", connectors_property_schema());
+    const struct servo_config *servo = NULL;
+    if (cli->assembly_ready)
+        servo = assembly_find(&cli->assembly, cli->servo_name);
+    size_t count = servo ? servo->connector_count : cli->registry.count;
+    for (size_t i = 0; i < count; i++) {
+        const char *key = servo ? servo->connectors[i].name : cli->registry.entries[i].plugin->name;
+        const struct servo_connector_plugin *plugin =
+            servo ? servo->connectors[i].plugin : cli->registry.entries[i].plugin;
+        json_t *stanza;
+        if (top_level) {
+            char *prefix = assembly_env_prefix(key);
+            char *text = xasprintf("%s (see `servo schema %s`)", plugin->description,
+                                   plugin->name);
+            stanza = json_pack("{s:[s,s], s:s, s:[s]}", "type", "object", "null", "description",
+                               text, "env_names", prefix);
+            free(text);
+            free(prefix);
+        } else {
+            stanza = connector_schema(plugin, key);
+            json_object_del(stanza, "$schema");
+            json_object_set_new(stanza, "type", json_pack("[s,s]", "object", "null"));
+        }
+        json_object_set_new(properties, key, stanza);
+    }
+    return schema;
+}
+
+int cmd_schema(struct cli *cli, int argc, char **argv)
+{
+    static const struct option options[] = {{"top-level", no_argument, NULL, 't'},
+                                            {"format", required_argument, NULL, 'f'},
+                                            {"output", required_argument, NULL, 'o'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
+    static const char *const formats[] = {"json", NULL};
+    const struct cli_command *self = cli_find_command("schema");
+    const char *output = NULL;
+    bool top_level = false;
+    int c;
+    optind = 0;
+    while ((c = cli_getopt(argc, argv, ":f:o:h", options, self)) != -1) {
+        if (c == -2)
+            return EXIT_USAGE;
+        if (c == 'h')
+            return cli_help(self, stdout);
+        if (c == 'f' && cli_choice("--format", optarg, formats) < 0)
+            return EXIT_USAGE;
+        if (c == 'o')
+            output = optarg;
+        if (c == 't')
+            top_level = true;
+    }
+    if (cli_registry(cli) != 0)
+        return EXIT_USAGE;
+    json_t *schema;
+    if (optind < argc) {
+        const struct registry_entry *entry = registry_find(&cli->registry, argv[optind]);
+        if (entry == NULL) {
+            cli_error("schema: no connector named \"%s\" (see 'servo connectors')", argv[optind]);
+            return EXIT_USAGE;
+        }
+        schema = connector_schema(entry->plugin, entry->plugin->name);
+    } else {
+        if ((cli->config_file_given || access(cli->config_file, F_OK) == 0) &&
+            cli_assemble(cli) != 0)
+            return EXIT_USAGE;
+        schema = servo_schema(cli, top_level);
+    }
+    char *text = dump_json(schema);
+    json_decref(schema);
+    int rc = cli_write_output(output, text) == 0 ? EXIT_OK : EXIT_FAILURE_OPERATIONAL;
+    free(text);
+    return rc;
+}
+
+/* ---- generate -------------------------------------------------------------------------- */
+
+struct generate_spec {
+    const char *alias;
+    const struct registry_entry *entry;
+};
+
+static int parse_specs(struct cli *cli, int argc, char **argv, struct generate_spec **specs,
+                       size_t *count, bool *aliased)
+{
+    *count = 0;
+    *aliased = false;
+    *specs = xcalloc((size_t)argc + cli->registry.count + 1, sizeof **specs);
+    for (int i = 0; i < argc; i++) {
+        char *colon = strchr(argv[i], ':');
+        const char *identifier = colon ? colon + 1 : argv[i];
+        const struct registry_entry *entry = registry_find(&cli->registry, identifier);
+        if (entry == NULL) {
+            cli_error("generate: no connector named \"%s\" (see 'servo connectors')", identifier);
+            return -1;
+        }
+        if (colon) {
+            *colon = '\0';
+            *aliased = true;
+        }
+        (*specs)[(*count)++] = (struct generate_spec){colon ? argv[i] : entry->plugin->name,
+                                                      entry};
+    }
+    return 0;
+}
+
+static json_t *generated_stanza(const struct generate_spec *spec, bool defaults)
+{
+    const struct servo_connector_plugin *p = spec->entry->plugin;
+    struct servo_node *node = settings_parse_default(p->generate ? p->generate : "{}");
+    struct servo_diags diags;
+    diags_init(&diags);
+    void *settings = settings_load(p->settings, node, spec->alias, NULL, &diags);
+    json_t *stanza = NULL;
+    if (settings == NULL) {
+        cli_error("generate: the \"%s\" connector's generated stanza is not valid:", p->name);
+        cli_print_diags(&diags);
+    } else {
+        stanza = defaults ? settings_to_json(p->settings, settings, true) : node_to_json(node);
+    }
+    settings_free(p->settings, settings);
+    diags_free(&diags);
+    node_free(node);
+    return stanza;
+}
+
+static json_t *generated_document(const struct generate_spec *specs, size_t count, bool listed,
+                                  bool aliased, bool defaults, const char *name)
+{
+    json_t *doc = json_object();
+    if (name)
+        json_object_set_new(doc, "name", json_string(name));
+    if (listed) {
+        json_t *routing = aliased ? json_object() : json_array();
+        for (size_t i = 0; i < count; i++) {
+            if (aliased)
+                json_object_set_new(routing, specs[i].alias,
+                                    json_string(specs[i].entry->plugin->name));
+            else
+                json_array_append_new(routing, json_string(specs[i].alias));
+        }
+        json_object_set_new(doc, "connectors", routing);
+    }
+    for (size_t i = 0; i < count; i++) {
+        json_t *stanza = generated_stanza(&specs[i], defaults);
+        if (stanza == NULL) {
+            json_decref(doc);
+            return NULL;
+        }
+        json_object_set_new(doc, specs[i].alias, stanza);
+    }
+    return doc;
+}
+
+static size_t count_documents(const char *path)
+{
+    struct yaml_documents docs;
+    struct servo_diags diags;
+    diags_init(&diags);
+    size_t n = yaml_load_file(path, &docs, &diags) == 0 ? docs.count : 1;
+    yaml_documents_free(&docs);
+    diags_free(&diags);
+    return n;
+}
+
+int cmd_generate(struct cli *cli, int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"file", required_argument, NULL, 'f'}, {"defaults", no_argument, NULL, 'd'},
+        {"standalone", no_argument, NULL, 's'}, {"append", no_argument, NULL, 'a'},
+        {"force", no_argument, NULL, 'F'},      {"name", required_argument, NULL, 'n'},
+        {"quiet", no_argument, NULL, 'q'},      {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const struct cli_command *self = cli_find_command("generate");
+    const char *file = "servo.yaml", *name = NULL;
+    bool defaults = false, standalone = false, append = false, force = false, quiet = false;
+    int c;
+    optind = 0;
+    while ((c = cli_getopt(argc, argv, ":f:dsn:qh", options, self)) != -1) {
+        switch (c) {
+        case -2:
+            return EXIT_USAGE;
+        case 'h':
+            return cli_help(self, stdout);
+        case 'f':
+            file = optarg;
+            break;
+        case 'd':
+            defaults = true;
+            break;
+        case 's':
+            standalone = true;
+            break;
+        case 'a':
+            append = true;
+            break;
+        case 'F':
+            force = true;
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        default:
+            break;
+        }
+    }
+    if (cli_registry(cli) != 0)
+        return EXIT_USAGE;
+    bool exists = access(file, F_OK) == 0;
+    if (exists && !force && !append) {
+        cli_error("generate: %s already exists (use --force to overwrite it or --append to add "
+                  "another servo to it)",
+                  file);
+        return EXIT_USAGE;
+    }
+    struct generate_spec *specs;
+    size_t count;
+    bool aliased;
+    if (parse_specs(cli, argc - optind, argv + optind, &specs, &count, &aliased) != 0) {
+        free(specs);
+        return EXIT_USAGE;
+    }
+    bool listed = count > 0 && !standalone;
+    for (size_t i = 0; count == 0 && i < cli->registry.count; i++)
+        specs[i] = (struct generate_spec){cli->registry.entries[i].plugin->name,
+                                          &cli->registry.entries[i]};
+    if (count == 0)
+        count = cli->registry.count;
+    char *auto_name = NULL;
+    if (append && exists && name == NULL)
+        name = auto_name = xasprintf("servo-%zu", count_documents(file) + 1);
+    json_t *doc = generated_document(specs, count, listed, aliased, defaults, name);
+    free(specs);
+    free(auto_name);
+    if (doc == NULL)
+        return EXIT_FAILURE_OPERATIONAL;
+    char *yaml = yaml_dump(&doc, 1, append && exists);
+    json_decref(doc);
+    FILE *f = fopen(file, append ? "a" : "w");
+    int rc = EXIT_OK;
+    if (f == NULL || fputs(yaml, f) == EOF || fclose(f) != 0) {
+        cli_error("generate: cannot write %s", file);
+        rc = EXIT_FAILURE_OPERATIONAL;
+    } else if (!quiet) {
+        fputs(yaml, stdout);
+        printf("Generated %s\n", file);
+    }
+    free(yaml);
+    return rc;
+}

@@ -1,0 +1,105 @@
+#include <string.h>
+
+#include "cli/cli.h"
+
+int cmd_version(struct cli *cli, int argc, char **argv);
+int cmd_connectors(struct cli *cli, int argc, char **argv);
+int cmd_list(struct cli *cli, int argc, char **argv);
+int cmd_show(struct cli *cli, int argc, char **argv);
+int cmd_help(struct cli *cli, int argc, char **argv);
+int cmd_validate(struct cli *cli, int argc, char **argv);
+int cmd_config(struct cli *cli, int argc, char **argv);
+int cmd_schema(struct cli *cli, int argc, char **argv);
+int cmd_generate(struct cli *cli, int argc, char **argv);
+
+#define FORMAT_HELP "  -f, --format FORMAT  Output format: "
+
+const struct cli_command cli_commands[] = {
+    {"list", cmd_list, "Assembly Commands", "List the servos in the configuration file",
+     "[--help]\n\nList the servos of the configuration file: NAME OPTIMIZER DESCRIPTION.\n"},
+    {"connectors", cmd_connectors, "Assembly Commands",
+     "List every available connector (built-in and plugins)",
+     "[-v] [-f text|json]\n\n"
+     "List the connectors this servo can route: built-ins and plugins found on\n"
+     "SERVO_PLUGIN_PATH and in the installed plugin directory.\n\n"
+     "  -v, --verbose        Also show homepage, maturity, license and origin\n" FORMAT_HELP
+     "text (default) or json\n"},
+    {"show", cmd_show, "Assembly Commands", "Display the resources of a servo",
+     "connectors [-v]\n\nShow the connector instances of each servo (NAME TYPE VERSION "
+     "DESCRIPTION).\n\n  -v, --verbose        Also show where each connector came from\n"},
+    {"config", cmd_config, "Configuration Commands", "Display the effective configuration",
+     "[-f yaml|json|configmap] [-o FILE] [--show-secrets]\n\n"
+     "Print the effective configuration after .env, environment variables and defaults: one\n"
+     "object per servo, `connectors` resolved to a map of instance name to connector, and\n"
+     "each instance's complete settings under its name. Secrets are masked.\n\n" FORMAT_HELP
+     "yaml (default), json, or configmap (a Kubernetes ConfigMap)\n"
+     "  -o, --output FILE    Write to FILE instead of standard output\n"
+     "      --show-secrets   Print secrets in clear\n"},
+    {"schema", cmd_schema, "Configuration Commands", "Display the configuration JSON Schema",
+     "[CONNECTOR] [--top-level] [-f json] [-o FILE]\n\n"
+     "Print the JSON Schema (draft 2020-12) of the whole configuration, or of one connector's\n"
+     "settings. Every property lists the environment variables that set it (env_names).\n\n"
+     "      --top-level      Only the top-level keys, not each connector's settings\n" FORMAT_HELP
+     "json\n"
+     "  -o, --output FILE    Write to FILE instead of standard output\n"},
+    {"validate", cmd_validate, "Configuration Commands", "Validate a configuration",
+     "[-f FILE] [-q]\n\n"
+     "Check a configuration file: print \"\u221a Valid configuration in FILE\" (exit 0), or\n"
+     "\"X Invalid configuration in FILE\" and every error (exit 2).\n\n"
+     "  -f, --file FILE      The file to check (default: the global --config-file)\n"
+     "  -q, --quiet          Print nothing when the file is valid\n"},
+    {"generate", cmd_generate, "Configuration Commands", "Generate a configuration",
+     "[CONNECTOR | ALIAS:CONNECTOR ...] [-f FILE] [--defaults] [--standalone] [--append]\n"
+     "       [--force] [-n NAME] [-q]\n\n"
+     "Write a configuration with each connector's example stanza (every connector when none\n"
+     "is named). Naming connectors also writes `connectors:`, a mapping when an alias is given.\n"
+     "The optimizer is left out: `servo run` then uses the embedded optimizer.\n\n"
+     "  -f, --file FILE      Where to write (default servo.yaml)\n"
+     "  -d, --defaults       Include every setting with its default value\n"
+     "  -s, --standalone     Do not write `connectors:`\n"
+     "      --append         Add another servo (a new YAML document) to FILE\n"
+     "      --force          Overwrite FILE\n"
+     "  -n, --name NAME      The servo's name (needed when several share a file)\n"
+     "  -q, --quiet          Do not print the generated configuration\n"},
+    {"version", cmd_version, "Other Commands", "Display the version",
+     "[-s] [-f text|json]\n\n  -s, --short          One line\n" FORMAT_HELP
+     "text (default) or json\n"},
+    {"help", cmd_help, "Other Commands", "Show the help of a command", "[COMMAND]\n"},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static const char global_usage[] =
+    "Usage: servo [OPTIONS] COMMAND [ARGS]...\n"
+    "\n"
+    "Continuous optimization: the servo describes, measures and adjusts an application\n"
+    "through connectors, on the command of an optimizer (embedded by default).\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config-file FILE  Servo configuration file [env SERVO_CONFIG_FILE; default\n"
+    "                          servo.yaml]\n"
+    "  -n, --name NAME         The servo to use in a multi-servo file [env SERVO_NAME]\n"
+    "  -l, --log-level LEVEL   TRACE, DEBUG, INFO, SUCCESS, WARNING, ERROR or CRITICAL\n"
+    "                          [env SERVO_LOG_LEVEL; default INFO]\n"
+    "      --no-color          Disable colored output [env SERVO_NO_COLOR, NO_COLOR]\n"
+    "      --allow-unknown     Ignore top-level keys that no connector owns\n"
+    "      --optimizer ID      Optimizer id ORG/APP [env OPSANI_OPTIMIZER]\n"
+    "      --token TOKEN       Optimizer API token [env OPSANI_TOKEN]\n"
+    "      --token-file FILE   File holding the API token [env OPSANI_TOKEN_FILE]\n"
+    "      --base-url URL      Optimizer API base URL [env OPSANI_BASE_URL]\n"
+    "      --url URL           Full optimizer URL, overriding base URL and id [env OPSANI_URL]\n"
+    "  -h, --help              Show this message and exit\n";
+
+void cli_print_usage(FILE *out)
+{
+    fputs(global_usage, out);
+    const char *section = NULL;
+    for (const struct cli_command *c = cli_commands; c->name; c++) {
+        if (section == NULL || strcmp(section, c->section) != 0) {
+            section = c->section;
+            fprintf(out, "\n%s:\n", section);
+        }
+        fprintf(out, "  %-12s %s\n", c->name, c->summary);
+    }
+    fputs("\nRun 'servo COMMAND --help' for a command's options.\n", out);
+}
+

@@ -1,0 +1,44 @@
+#include "support.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char scratch[PATH_MAX];
+
+static void remove_scratch(void)
+{
+    char command[PATH_MAX + 16];
+    if (scratch[0] == '\0')
+        return;
+    snprintf(command, sizeof command, "rm -rf '%s'", scratch);
+    if (system(command) != 0)
+        fprintf(stderr, "could not remove %s\n", scratch);
+}
+
+const char *test_scratch_dir(void)
+{
+    if (scratch[0] == '\0') {
+        snprintf(scratch, sizeof scratch, "/tmp/servo-test-XXXXXX");
+        if (mkdtemp(scratch) == NULL) {
+            perror("mkdtemp");
+            abort();
+        }
+        atexit(remove_scratch);
+    }
+    return scratch;
+}
+
+const char *test_write_file(const char *name, const char *text)
+{
+    static char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", test_scratch_dir(), name);
+    FILE *f = fopen(path, "w");
+    if (f == NULL || fputs(text, f) == EOF || fclose(f) != 0) {
+        perror(path);
+        abort();
+    }
+    return path;
+}
