@@ -33,8 +33,10 @@ const char *test_scratch_dir(void)
 
 const char *test_write_file(const char *name, const char *text)
 {
-    static char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", test_scratch_dir(), name);
+    static char *path;
+    free(path);
+    if (asprintf(&path, "%s/%s", test_scratch_dir(), name) < 0)
+        abort();
     FILE *f = fopen(path, "w");
     if (f == NULL || fputs(text, f) == EOF || fclose(f) != 0) {
         perror(path);
