@@ -19,6 +19,11 @@ struct routes {
     size_t count;
     size_t capacity;
     enum routing_form form;
+    /* names of refused `connectors` entries (pointing into the routing node): their stanzas
+     * are covered by the routing error, not also foreign keys */
+    const char **refused;
+    size_t refused_count;
+    size_t refused_capacity;
 };
 
 struct document_context {
@@ -41,6 +46,24 @@ static void routes_free(struct routes *routes)
     for (size_t i = 0; i < routes->count; i++)
         free(routes->items[i].name);
     free(routes->items);
+    free(routes->refused);
+}
+
+static void routes_refuse(struct routes *routes, const char *name)
+{
+    if (name == NULL)
+        return;
+    xgrow((void **)&routes->refused, sizeof *routes->refused, routes->refused_count,
+          &routes->refused_capacity);
+    routes->refused[routes->refused_count++] = name;
+}
+
+static bool routes_refused(const struct routes *routes, const char *name)
+{
+    for (size_t i = 0; i < routes->refused_count; i++)
+        if (strcmp(routes->refused[i], name) == 0)
+            return true;
+    return false;
 }
 
 static const struct route *routes_find(const struct routes *routes, const char *name)
@@ -51,8 +74,8 @@ static const struct route *routes_find(const struct routes *routes, const char *
     return NULL;
 }
 
-static void routes_add(struct routes *routes, const char *name,
-                       const struct registry_entry *entry, const struct servo_node *declared_at)
+static void routes_add(struct routes *routes, const char *name, const struct registry_entry *entry,
+                       const struct servo_node *declared_at)
 {
     xgrow((void **)&routes->items, sizeof *routes->items, routes->count, &routes->capacity);
     routes->items[routes->count++] =
@@ -108,6 +131,7 @@ static int route_list(const struct document_context *c, const struct servo_node 
     for (size_t i = 0; i < list->count; i++) {
         const struct registry_entry *entry = resolve_identifier(c, list->items[i]);
         if (entry == NULL) {
+            routes_refuse(routes, servo_node_text(list->items[i]));
             rc = -1;
         } else if (routes_find(routes, entry->plugin->name)) {
             diag_at(c->diags, list->items[i], NULL, "connectors",
@@ -140,11 +164,10 @@ static int check_alias(const struct document_context *c, const struct servo_pair
     int rc = -1;
     if (!valid_alias(pair->key)) {
         diag_add(c->diags, map->source, pair->line, pair->column, path,
-                 "invalid instance name \"%s\": use 3 to 128 letters, digits or -_/.",
-                 pair->key);
+                 "invalid instance name \"%s\": use 3 to 128 letters, digits or -_/.", pair->key);
     } else if (servo_settings_reserved(pair->key)) {
-        diag_add(c->diags, map->source, pair->line, pair->column, path,
-                 "name \"%s\" is reserved", pair->key);
+        diag_add(c->diags, map->source, pair->line, pair->column, path, "name \"%s\" is reserved",
+                 pair->key);
     } else {
         const struct registry_entry *owner = registry_find(c->registry, pair->key);
         if (owner != NULL && owner != target)
@@ -165,10 +188,12 @@ static int route_map(const struct document_context *c, const struct servo_node *
     for (size_t i = 0; i < map->count; i++) {
         const struct servo_pair *pair = &map->pairs[i];
         const struct registry_entry *entry = resolve_identifier(c, pair->value);
-        if (entry == NULL || check_alias(c, pair, entry, map) != 0)
+        if (entry == NULL || check_alias(c, pair, entry, map) != 0) {
+            routes_refuse(routes, pair->key);
             rc = -1;
-        else
+        } else {
             routes_add(routes, pair->key, entry, pair->value);
+        }
     }
     return rc;
 }
@@ -184,13 +209,17 @@ static struct servo_node *routing_node(const struct document_context *c, struct 
     return env_value_node("SERVO_CONNECTORS", value, true, "connectors", c->diags);
 }
 
+/* Returns 0, -1 when some entries were refused, or ROUTING_UNUSABLE when there is no
+ * routing at all (every problem reported). */
+#define ROUTING_UNUSABLE (-2)
+
 static int resolve_routes(const struct document_context *c, struct servo_node *doc,
                           struct servo_node **routing, struct routes *routes)
 {
     *routing = routing_node(c, doc);
     const char *env = env_get(c->env, "SERVO_CONNECTORS");
     if (*routing == NULL && env != NULL)
-        return -1; /* SERVO_CONNECTORS did not parse; already reported */
+        return ROUTING_UNUSABLE; /* SERVO_CONNECTORS did not parse; already reported */
     if (*routing == NULL || (*routing)->kind == SERVO_NODE_NULL) {
         route_implicitly(c, doc, routes);
         return 0;
@@ -203,7 +232,7 @@ static int resolve_routes(const struct document_context *c, struct servo_node *d
             "expected a list of connector names or a mapping of instance name to connector, "
             "got %s",
             servo_node_describe(*routing));
-    return -1;
+    return ROUTING_UNUSABLE;
 }
 
 static bool is_servo_field(const char *key)
@@ -245,7 +274,7 @@ static int split_document(const struct document_context *c, struct servo_node *d
             i++;
             continue;
         }
-        if (!allow_unknown) {
+        if (!allow_unknown && !routes_refused(routes, pair->key)) {
             report_foreign_key(c, doc, pair, routes);
             rc = -1;
         }
@@ -254,8 +283,12 @@ static int split_document(const struct document_context *c, struct servo_node *d
     return rc;
 }
 
-static bool wants_unknown_ignored(const struct servo_node *doc)
+/* `extra: ignore`, from SERVO_EXTRA (which wins, as for any field) or the document. */
+static bool wants_unknown_ignored(const struct document_context *c, const struct servo_node *doc)
 {
+    const char *env = env_get(c->env, "SERVO_EXTRA");
+    if (env != NULL)
+        return strcmp(env, "ignore") == 0;
     const struct servo_node *extra = servo_node_get(doc, "extra");
     return extra && extra->kind == SERVO_NODE_SCALAR && strcmp(extra->text, "ignore") == 0;
 }
@@ -318,8 +351,8 @@ static int load_instance(const struct document_context *c, const struct route *r
     int rc = 0;
     bool had_stanza = stanza != NULL;
     int from_env = env_apply_stanza(c->env, prefix, &stanza, route->name, c->diags);
-    if (from_env < 0 || env_apply_fields(c->env, route->entry->plugin->settings, prefix,
-                                         &stanza, route->name, c->diags) < 0)
+    if (from_env < 0 || env_apply_fields(c->env, route->entry->plugin->settings, prefix, &stanza,
+                                         route->name, c->diags) < 0)
         rc = -1;
     apply_overrides(c->options, route->name, &stanza);
     if (rc == 0 && !had_stanza && from_env == 0 && route->declared_at != NULL) {
@@ -329,10 +362,11 @@ static int load_instance(const struct document_context *c, const struct route *r
                 route->entry->plugin->name, route->name);
         rc = -1;
     }
-    const struct servo_node *where = stanza ? stanza : route->declared_at ? route->declared_at
-                                                                          : doc;
-    void *settings = rc == 0 ? settings_load(route->entry->plugin->settings, stanza,
-                                             route->name, where, c->diags)
+    const struct servo_node *where = stanza               ? stanza
+                                     : route->declared_at ? route->declared_at
+                                                          : doc;
+    void *settings = rc == 0 ? settings_load(route->entry->plugin->settings, stanza, route->name,
+                                             where, c->diags)
                              : NULL;
     node_free(stanza);
     free(prefix);
@@ -361,18 +395,20 @@ static int load_document(const struct document_context *c, const struct servo_no
                          struct servo_config *servo)
 {
     if (original->kind != SERVO_NODE_MAP && original->kind != SERVO_NODE_NULL) {
-        diag_at(c->diags, original, NULL, "",
-                "a servo configuration must be a mapping, got %s", servo_node_describe(original));
+        diag_at(c->diags, original, NULL, "", "a servo configuration must be a mapping, got %s",
+                servo_node_describe(original));
         return -1;
     }
-    struct servo_node *doc = original->kind == SERVO_NODE_MAP
-                                 ? node_clone(original)
-                                 : node_new(SERVO_NODE_MAP, original->source, original->line,
-                                            original->column);
+    struct servo_node *doc =
+        original->kind == SERVO_NODE_MAP
+            ? node_clone(original)
+            : node_new(SERVO_NODE_MAP, original->source, original->line, original->column);
     struct routes routes = {0};
     struct servo_node *routing = NULL;
     int rc = resolve_routes(c, doc, &routing, &routes);
-    bool allow_unknown = c->options->allow_unknown || wants_unknown_ignored(doc);
+    /* without a routing, which keys are stanzas is unknown: no key is called foreign */
+    bool allow_unknown =
+        c->options->allow_unknown || wants_unknown_ignored(c, doc) || rc == ROUTING_UNUSABLE;
     struct servo_node **stanzas = xcalloc(routes.count, sizeof *stanzas);
     if (split_document(c, doc, &routes, allow_unknown, stanzas) != 0)
         rc = -1;
@@ -405,24 +441,29 @@ static void name_servo(struct servo_config *servo)
         servo->name = xstrdup("servo");
 }
 
+static bool named(const struct servo_settings *s)
+{
+    return s->name || (s->optimizer && s->optimizer->id);
+}
+
 static int check_names(const struct assembly *a, const struct yaml_documents *docs,
                        struct servo_diags *diags)
 {
     int rc = 0;
     for (size_t i = 0; a->count > 1 && i < a->count; i++) {
-        const struct servo_settings *s = a->servos[i].settings;
-        if (!s->name && !(s->optimizer && s->optimizer->id)) {
+        if (!named(a->servos[i].settings)) {
             diag_at(diags, docs->items[i], NULL, "",
                     "document %zu: in a multi-servo file every servo needs a `name` or an "
                     "`optimizer.id` to tell it apart",
                     i + 1);
             rc = -1;
+            continue; /* its default name is no duplicate of another unnamed one */
         }
         for (size_t j = 0; j < i; j++) {
-            if (strcmp(a->servos[i].name, a->servos[j].name) == 0) {
+            if (named(a->servos[j].settings) && strcmp(a->servos[i].name, a->servos[j].name) == 0) {
                 diag_at(diags, docs->items[i], NULL, "",
-                        "document %zu: servo name \"%s\" is already used by document %zu",
-                        i + 1, a->servos[i].name, j + 1);
+                        "document %zu: servo name \"%s\" is already used by document %zu", i + 1,
+                        a->servos[i].name, j + 1);
                 rc = -1;
             }
         }

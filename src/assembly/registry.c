@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -49,7 +50,8 @@ int registry_add(struct registry *r, const struct servo_connector_plugin *plugin
         return -1;
     }
     if (!valid_connector_name(plugin->name) || plugin->class_name == NULL ||
-        plugin->settings == NULL) {
+        plugin->class_name[0] == '\0' || plugin->settings == NULL ||
+        plugin->settings->fields == NULL) {
         diag_add(diags, where, 0, 0, "",
                  "connector needs a lower-case name ([a-z][a-z0-9_]*), a class name and a "
                  "settings table");
@@ -76,8 +78,8 @@ int registry_add(struct registry *r, const struct servo_connector_plugin *plugin
     }
     diags_free(&table);
     xgrow((void **)&r->entries, sizeof *r->entries, r->count, &r->capacity);
-    r->entries[r->count++] = (struct registry_entry){
-        .plugin = plugin, .origin = origin ? xstrdup(origin) : NULL};
+    r->entries[r->count++] =
+        (struct registry_entry){.plugin = plugin, .origin = origin ? xstrdup(origin) : NULL};
     return 0;
 }
 
@@ -93,14 +95,18 @@ static bool already_loaded(const struct registry *r, const char *path)
 
 int registry_load_plugin(struct registry *r, const char *path, struct servo_diags *diags)
 {
+    /* A path that does not resolve is an error here: handed to dlopen, a name without a
+     * slash would be looked up on the library search path instead. */
     char *resolved = realpath(path, NULL);
-    if (resolved != NULL && already_loaded(r, resolved)) {
+    if (resolved == NULL) {
+        diag_add(diags, path, 0, 0, "", "cannot load plugin: %s", strerror(errno));
+        return -1;
+    }
+    if (already_loaded(r, resolved)) {
         free(resolved); /* the same file reached twice, e.g. via SERVO_PLUGIN_PATH too */
         return 0;
     }
-    if (resolved != NULL)
-        path = resolved;
-    int rc = load_shared_object(r, path, diags);
+    int rc = load_shared_object(r, resolved, diags);
     free(resolved);
     return rc;
 }
@@ -125,6 +131,12 @@ static int load_shared_object(struct registry *r, const char *path, struct servo
                  "plugin built for plugin ABI %u, but this servo has ABI %u: rebuild it "
                  "against the installed headers",
                  manifest->abi_version, SERVO_ABI_VERSION);
+        dlclose(handle);
+        return -1;
+    }
+    if (manifest->count > 0 && manifest->connectors == NULL) {
+        diag_add(diags, path, 0, 0, "",
+                 "plugin manifest declares %u connector(s) but no connector list", manifest->count);
         dlclose(handle);
         return -1;
     }
@@ -155,7 +167,7 @@ static int load_directory(struct registry *r, const char *dir, bool must_exist,
     if (d == NULL) {
         if (!must_exist)
             return 0;
-        diag_add(diags, dir, 0, 0, "", "cannot open the plugin directory");
+        diag_add(diags, dir, 0, 0, "", "cannot open the plugin directory: %s", strerror(errno));
         return -1;
     }
     char **names = NULL;
@@ -167,7 +179,8 @@ static int load_directory(struct registry *r, const char *dir, bool must_exist,
         names[count++] = xasprintf("%s/%s", dir, e->d_name);
     }
     closedir(d);
-    qsort(names, count, sizeof *names, compare_names);
+    if (count > 1) /* names is NULL for an empty directory, and qsort's base must not be */
+        qsort(names, count, sizeof *names, compare_names);
     int rc = 0;
     for (size_t i = 0; i < count; i++) {
         if (registry_load_plugin(r, names[i], diags) != 0)

@@ -33,6 +33,7 @@ struct cli {
     bool registry_ready;
     struct assembly assembly;
     bool assembly_ready;
+    struct servo_config *attached; /* the servo whose connectors are attached, if any */
 };
 
 struct cli_command {
@@ -56,6 +57,16 @@ int cli_assemble(struct cli *cli);
 const struct servo_config *cli_selected_servo(struct cli *cli);
 /* `servo --help`. */
 void cli_print_usage(FILE *out);
+/* Assembles, selects the servo and attaches its connectors (detached at exit). */
+int cli_attach(struct cli *cli, struct servo_config **servo);
+void cli_detach(struct cli *cli);
+/* The progress sink of local commands: a bar on a terminal, log lines elsewhere. */
+void cli_progress(void *context, const char *connector, const char *event, double percent,
+                  const char *message);
+void cli_progress_done(void);
+/* Prints a failed dispatch: the error and every additional one. */
+void cli_print_event_error(const char *event, const struct servo_error *error,
+                           const struct servo_error *additional, size_t additional_count);
 /* Prints the command's usage; returns EXIT_OK. */
 int cli_help(const struct cli_command *command, FILE *out);
 const struct cli_command *cli_find_command(const char *name);

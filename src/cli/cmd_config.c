@@ -78,13 +78,15 @@ static json_t *configmap(const struct cli *cli, json_t *const *servos, size_t co
     json_t *connectors = json_array();
     for (size_t s = 0; s < cli->assembly.count; s++) {
         const struct servo_config *servo = &cli->assembly.servos[s];
+        if (cli->servo_name && strcmp(cli->servo_name, servo->name) != 0)
+            continue; /* only the servos in the map */
         for (size_t i = 0; i < servo->connector_count; i++) {
             const struct servo_connector_plugin *p = servo->connectors[i].plugin;
             json_array_append_new(connectors,
                                   json_pack("{s:s, s:s, s:s?, s:s?, s:s?}", "name",
                                             servo->connectors[i].name, "type", p->class_name,
-                                            "description", p->description, "version",
-                                            p->version, "url", p->homepage));
+                                            "description", p->description, "version", p->version,
+                                            "url", p->homepage));
         }
     }
     char *connectors_text = json_dumps(connectors, JSON_COMPACT);
@@ -97,12 +99,12 @@ static json_t *configmap(const struct cli *cli, json_t *const *servos, size_t co
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
-    json_t *map = json_pack(
-        "{s:s, s:s, s:{s:s, s:{s:s, s:s}, s:{s:s, s:s}}, s:{s:s}}", "apiVersion", "v1", "kind",
-        "ConfigMap", "metadata", "name", "opsani-servo-config", "labels",
-        "app.kubernetes.io/name", "servo", "app.kubernetes.io/version", SERVO_VERSION,
-        "annotations", "servo.opsani.com/configured_at", stamp, "servo.opsani.com/connectors",
-        connectors_text, "data", "servo.yaml", servo_yaml ? servo_yaml : "");
+    json_t *map = json_pack("{s:s, s:s, s:{s:s, s:{s:s, s:s}, s:{s:s, s:s}}, s:{s:s}}",
+                            "apiVersion", "v1", "kind", "ConfigMap", "metadata", "name",
+                            "opsani-servo-config", "labels", "app.kubernetes.io/name", "servo",
+                            "app.kubernetes.io/version", SERVO_VERSION, "annotations",
+                            "servo.opsani.com/configured_at", stamp, "servo.opsani.com/connectors",
+                            connectors_text, "data", "servo.yaml", servo_yaml ? servo_yaml : "");
     free(connectors_text);
     free(servo_yaml);
     return map;
@@ -194,8 +196,27 @@ static json_t *connectors_property_schema(void)
         0, &error);
 }
 
-/* Instance key -> connector, from the configuration when it loads, else every connector at
- * its default key. */
+/* Foreign top-level keys are refused unless `extra: ignore`: only the known properties are
+ * allowed otherwise. */
+static void allow_extra_when_ignored(json_t *schema, json_t *properties)
+{
+    json_t *names = json_array();
+    const char *key;
+    json_t *value;
+    json_object_foreach(properties, key, value)
+    {
+        (void)value;
+        json_array_append_new(names, json_string(key));
+    }
+    json_object_del(schema, "additionalProperties");
+    json_object_set_new(schema, "if",
+                        json_pack("{s:{s:{s:s}}, s:[s]}", "properties", "extra", "const", "ignore",
+                                  "required", "extra"));
+    json_object_set_new(schema, "else", json_pack("{s:{s:o}}", "propertyNames", "enum", names));
+}
+
+/* Instance key -> connector, from the configuration's routing when it loads, else (and with
+ * implicit routing, which can activate any of them) every connector at its default key. */
 static json_t *servo_schema(struct cli *cli, bool top_level)
 {
     json_t *schema = settings_json_schema(&servo_settings_schema, "SERVO");
@@ -205,6 +226,8 @@ static json_t *servo_schema(struct cli *cli, bool top_level)
     const struct servo_config *servo = NULL;
     if (cli->assembly_ready)
         servo = assembly_find(&cli->assembly, cli->servo_name);
+    if (servo && servo->routing == ROUTING_IMPLICIT)
+        servo = NULL;
     size_t count = servo ? servo->connector_count : cli->registry.count;
     for (size_t i = 0; i < count; i++) {
         const char *key = servo ? servo->connectors[i].name : cli->registry.entries[i].plugin->name;
@@ -213,8 +236,7 @@ static json_t *servo_schema(struct cli *cli, bool top_level)
         json_t *stanza;
         if (top_level) {
             char *prefix = assembly_env_prefix(key);
-            char *text = xasprintf("%s (see `servo schema %s`)", plugin->description,
-                                   plugin->name);
+            char *text = xasprintf("%s (see `servo schema %s`)", plugin->description, plugin->name);
             stanza = json_pack("{s:[s,s], s:s, s:[s]}", "type", "object", "null", "description",
                                text, "env_names", prefix);
             free(text);
@@ -226,6 +248,7 @@ static json_t *servo_schema(struct cli *cli, bool top_level)
         }
         json_object_set_new(properties, key, stanza);
     }
+    allow_extra_when_ignored(schema, properties);
     return schema;
 }
 
@@ -268,6 +291,8 @@ int cmd_schema(struct cli *cli, int argc, char **argv)
         if ((cli->config_file_given || access(cli->config_file, F_OK) == 0) &&
             cli_assemble(cli) != 0)
             return EXIT_USAGE;
+        if (cli->servo_name && cli->assembly_ready && cli_selected_servo(cli) == NULL)
+            return EXIT_USAGE; /* no servo of that name */
         schema = servo_schema(cli, top_level);
     }
     char *text = dump_json(schema);
@@ -302,8 +327,16 @@ static int parse_specs(struct cli *cli, int argc, char **argv, struct generate_s
             *colon = '\0';
             *aliased = true;
         }
-        (*specs)[(*count)++] = (struct generate_spec){colon ? argv[i] : entry->plugin->name,
-                                                      entry};
+        const char *alias = colon ? argv[i] : entry->plugin->name;
+        for (size_t j = 0; j < *count; j++) {
+            if (strcmp((*specs)[j].alias, alias) == 0) {
+                cli_error("generate: \"%s\" is given twice (name the instances with "
+                          "ALIAS:CONNECTOR)",
+                          alias);
+                return -1;
+            }
+        }
+        (*specs)[(*count)++] = (struct generate_spec){alias, entry};
     }
     return 0;
 }
@@ -356,25 +389,103 @@ static json_t *generated_document(const struct generate_spec *specs, size_t coun
     return doc;
 }
 
-static size_t count_documents(const char *path)
+/* The name a document gives its servo: `name`, else `optimizer.id`; NULL when neither. */
+static const char *document_name(const struct servo_node *doc)
+{
+    const struct servo_node *name = servo_node_get(doc, "name");
+    if (name == NULL || name->kind != SERVO_NODE_SCALAR)
+        name = servo_node_get(servo_node_get(doc, "optimizer"), "id");
+    return name && name->kind == SERVO_NODE_SCALAR ? name->text : NULL;
+}
+
+static bool documents_name(const struct yaml_documents *docs, const char *name)
+{
+    for (size_t i = 0; i < docs->count; i++) {
+        const char *existing = document_name(docs->items[i]);
+        if (existing && strcmp(existing, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Appending makes a multi-servo file, where every servo needs a distinct name: checks the
+ * servos already in `file` and picks a free name ("servo-N") when none is given. Returns -1
+ * after an error. */
+static int check_append(const char *file, const char **name, char **auto_name)
 {
     struct yaml_documents docs;
     struct servo_diags diags;
     diags_init(&diags);
-    size_t n = yaml_load_file(path, &docs, &diags) == 0 ? docs.count : 1;
-    yaml_documents_free(&docs);
+    if (yaml_load_file(file, &docs, &diags) != 0) {
+        cli_error("generate: cannot append to %s:", file);
+        cli_print_diags(&diags);
+        diags_free(&diags);
+        return -1;
+    }
     diags_free(&diags);
-    return n;
+    int rc = 0;
+    for (size_t i = 0; i < docs.count && rc == 0; i++) {
+        if (document_name(docs.items[i]) == NULL) {
+            cli_error("generate: cannot append to %s: document %zu has no `name` or "
+                      "`optimizer.id`; every servo of a multi-servo file needs one",
+                      file, i + 1);
+            rc = -1;
+        }
+    }
+    if (rc == 0 && *name != NULL && documents_name(&docs, *name)) {
+        cli_error("generate: cannot append to %s: a servo named \"%s\" is already in it", file,
+                  *name);
+        rc = -1;
+    }
+    for (size_t n = docs.count + 1; rc == 0 && *name == NULL; n++) {
+        char *candidate = xasprintf("servo-%zu", n);
+        if (documents_name(&docs, candidate))
+            free(candidate);
+        else
+            *name = *auto_name = candidate;
+    }
+    yaml_documents_free(&docs);
+    return rc;
+}
+
+static const char *no_variable(void *context, const char *name)
+{
+    (void)context;
+    (void)name;
+    return NULL;
+}
+
+/* What generate writes must be a configuration `servo validate` accepts (whatever the
+ * environment says): bad or reserved instance names are refused before anything is written. */
+static int check_generated(struct cli *cli, const char *yaml)
+{
+    static const struct env_lookup no_environment = {.get = no_variable};
+    struct assembly_options o = {.config_file = "generated", .env = &no_environment};
+    struct assembly a;
+    struct servo_diags diags;
+    diags_init(&diags);
+    int rc = assembly_load_text(&a, &cli->registry, yaml, strlen(yaml), "generated", &o, &diags);
+    if (rc == 0) {
+        assembly_free(&a);
+    } else {
+        cli_error("generate: the configuration would not be valid:");
+        cli_print_diags(&diags);
+    }
+    diags_free(&diags);
+    return rc;
 }
 
 int cmd_generate(struct cli *cli, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"file", required_argument, NULL, 'f'}, {"defaults", no_argument, NULL, 'd'},
-        {"standalone", no_argument, NULL, 's'}, {"append", no_argument, NULL, 'a'},
-        {"force", no_argument, NULL, 'F'},      {"name", required_argument, NULL, 'n'},
-        {"quiet", no_argument, NULL, 'q'},      {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option options[] = {{"file", required_argument, NULL, 'f'},
+                                            {"defaults", no_argument, NULL, 'd'},
+                                            {"standalone", no_argument, NULL, 's'},
+                                            {"append", no_argument, NULL, 'a'},
+                                            {"force", no_argument, NULL, 'F'},
+                                            {"name", required_argument, NULL, 'n'},
+                                            {"quiet", no_argument, NULL, 'q'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
     const struct cli_command *self = cli_find_command("generate");
     const char *file = "servo.yaml", *name = NULL;
     bool defaults = false, standalone = false, append = false, force = false, quiet = false;
@@ -434,8 +545,10 @@ int cmd_generate(struct cli *cli, int argc, char **argv)
     if (count == 0)
         count = cli->registry.count;
     char *auto_name = NULL;
-    if (append && exists && name == NULL)
-        name = auto_name = xasprintf("servo-%zu", count_documents(file) + 1);
+    if (append && exists && check_append(file, &name, &auto_name) != 0) {
+        free(specs);
+        return EXIT_USAGE;
+    }
     json_t *doc = generated_document(specs, count, listed, aliased, defaults, name);
     free(specs);
     free(auto_name);
@@ -443,9 +556,16 @@ int cmd_generate(struct cli *cli, int argc, char **argv)
         return EXIT_FAILURE_OPERATIONAL;
     char *yaml = yaml_dump(&doc, 1, append && exists);
     json_decref(doc);
+    if (check_generated(cli, yaml) != 0) {
+        free(yaml);
+        return EXIT_USAGE;
+    }
     FILE *f = fopen(file, append ? "a" : "w");
     int rc = EXIT_OK;
-    if (f == NULL || fputs(yaml, f) == EOF || fclose(f) != 0) {
+    bool written = f != NULL && fputs(yaml, f) != EOF;
+    if (f != NULL && fclose(f) != 0)
+        written = false;
+    if (!written) {
         cli_error("generate: cannot write %s", file);
         rc = EXIT_FAILURE_OPERATIONAL;
     } else if (!quiet) {

@@ -178,35 +178,62 @@ static void show_connectors(const struct servo_config *servo, bool verbose)
     table_free(&t);
 }
 
+int show_components(struct cli *cli, struct servo_config *servo);
+int show_metrics(struct cli *cli, struct servo_config *servo);
+int show_events(struct servo_config *servo, bool by_connector);
+
+static int show_subject(struct cli *cli, const char *subject, bool flag)
+{
+    struct servo_config *servo;
+    if (cli_attach(cli, &servo) != 0)
+        return EXIT_USAGE;
+    if (strcmp(subject, "components") == 0)
+        return show_components(cli, servo);
+    if (strcmp(subject, "metrics") == 0)
+        return show_metrics(cli, servo);
+    return show_events(servo, flag);
+}
+
 int cmd_show(struct cli *cli, int argc, char **argv)
 {
     static const struct option options[] = {{"verbose", no_argument, NULL, 'v'},
+                                            {"by-connector", no_argument, NULL, 'c'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
+    static const char *const subjects[] = {"connectors", "components", "metrics", "events",
+                                           NULL};
     const struct cli_command *self = cli_find_command("show");
-    bool verbose = false;
+    bool flag = false;
     int c;
     optind = 0;
-    while ((c = cli_getopt(argc, argv, ":vh", options, self)) != -1) {
+    while ((c = cli_getopt(argc, argv, ":vch", options, self)) != -1) {
         if (c == -2)
             return EXIT_USAGE;
         if (c == 'h')
             return cli_help(self, stdout);
-        verbose = true;
+        flag = true;
     }
-    if (optind >= argc || strcmp(argv[optind], "connectors") != 0) {
-        cli_error("show: expected a subject: connectors");
+    if (optind >= argc) {
+        cli_error("show: expected a subject: connectors, components, metrics or events");
         return EXIT_USAGE;
     }
+    if (cli_choice("show", argv[optind], subjects) < 0)
+        return EXIT_USAGE;
+    if (strcmp(argv[optind], "connectors") != 0)
+        return show_subject(cli, argv[optind], flag);
     if (cli_assemble(cli) != 0)
         return EXIT_USAGE;
+    if (cli->servo_name && cli_selected_servo(cli) == NULL)
+        return EXIT_USAGE; /* no servo of that name */
+    bool first = true;
     for (size_t i = 0; i < cli->assembly.count; i++) {
         const struct servo_config *s = &cli->assembly.servos[i];
         if (cli->servo_name && strcmp(cli->servo_name, s->name) != 0)
             continue;
         if (cli->assembly.count > 1)
-            printf("%s%s:\n", i ? "\n" : "", s->name);
-        show_connectors(s, verbose);
+            printf("%s%s:\n", first ? "" : "\n", s->name);
+        first = false;
+        show_connectors(s, flag);
     }
     return EXIT_OK;
 }

@@ -11,6 +11,10 @@ int cmd_validate(struct cli *cli, int argc, char **argv);
 int cmd_config(struct cli *cli, int argc, char **argv);
 int cmd_schema(struct cli *cli, int argc, char **argv);
 int cmd_generate(struct cli *cli, int argc, char **argv);
+int cmd_describe(struct cli *cli, int argc, char **argv);
+int cmd_measure(struct cli *cli, int argc, char **argv);
+int cmd_adjust(struct cli *cli, int argc, char **argv);
+int cmd_check(struct cli *cli, int argc, char **argv);
 
 #define FORMAT_HELP "  -f, --format FORMAT  Output format: "
 
@@ -25,8 +29,53 @@ const struct cli_command cli_commands[] = {
      "  -v, --verbose        Also show homepage, maturity, license and origin\n" FORMAT_HELP
      "text (default) or json\n"},
     {"show", cmd_show, "Assembly Commands", "Display the resources of a servo",
-     "connectors [-v]\n\nShow the connector instances of each servo (NAME TYPE VERSION "
-     "DESCRIPTION).\n\n  -v, --verbose        Also show where each connector came from\n"},
+     "connectors [-v] | components | metrics | events [-c]\n\n"
+     "  connectors           The connector instances of each servo (NAME TYPE VERSION\n"
+     "                       DESCRIPTION); -v also shows where each came from\n"
+     "  components           The components and settings the connectors describe\n"
+     "  metrics              The metrics each connector can measure\n"
+     "  events               Which connectors handle which events; -c groups by connector\n"},
+    {"describe", cmd_describe, "Operational Commands",
+     "Display the current state of the servo's components and metrics",
+     "[CONNECTORS...] [-f text|json]\n\n"
+     "Dispatch describe to the connectors (all, or those named) and print what they report:\n"
+     "a table, or the `descriptor` JSON of the optimizer protocol.\n\n" FORMAT_HELP
+     "text (default) or json\n"},
+    {"measure", cmd_measure, "Operational Commands", "Capture measurements for one or more metrics",
+     "[METRICS...] [-c CONNECTOR ...] [-d DURATION] [-f text|json]\n\n"
+     "Dispatch measure for the metrics named (all when none) to the connectors (all, or those\n"
+     "given with -c) and print the readings: a table, or the `metrics` + `annotations` JSON.\n\n"
+     "  -c, --connector NAME Measure with this connector instance (repeatable)\n"
+     "  -d, --duration D     How long to measure (a duration; default 0)\n" FORMAT_HELP
+     "text (default) or json\n"},
+    {"adjust", cmd_adjust, "Operational Commands", "Adjust settings of one or more components",
+     "[-f text|json] COMPONENT.SETTING=VALUE ...\n\n"
+     "Check each value against the description (range, step, enum, pinned) before anything\n"
+     "runs, then dispatch adjust and print the resulting state.\n\n" FORMAT_HELP
+     "text (default) or json (the `state` form)\n"},
+    {"check", cmd_check, "Operational Commands", "Check that the servo is ready to run",
+     "[CONNECTORS...] [-n NAME] [-i ID] [-t TAG] [--halt-on LEVEL] [-v] [-q] [-p]\n"
+     "       [-w DURATION] [-d DURATION|expo] [--remedy] [-f text|json]\n\n"
+     "Run the checks the connectors declare (all connectors with checks, or those named)\n"
+     "and print CONNECTOR STATUS ERRORS (verbose: CONNECTOR CHECK ID TAGS STATUS MESSAGE).\n"
+     "Exit 0 only if every required check passed (a failed warning does not count), else 1.\n"
+     "Defaults come from the `checks:` settings; flags win. Filters are AND-ed; each takes\n"
+     "an exact value, a comma list, or /regex/, and may be repeated. (-n after `check` is\n"
+     "the check-name filter; the servo is picked with the global -n before the command.)\n\n"
+     "  -n, --name NAME      Only checks with this name\n"
+     "  -i, --id ID          Only checks with this id\n"
+     "  -t, --tag TAG        Only checks with one of these tags\n"
+     "      --halt-on LEVEL  Stop a connector's checks at a failure of this severity or\n"
+     "                       above: warning, common or critical (default)\n"
+     "  -v, --verbose        One line per check\n"
+     "  -q, --quiet          Print nothing; only the exit status tells\n"
+     "  -p, --progressive    Log each check as it runs (--no-progressive: do not)\n"
+     "  -w, --wait DURATION  Re-run failed checks until they pass or this much time has\n"
+     "                       passed (default: run once; checks.wait is for `servo run`)\n"
+     "  -d, --delay D        Delay between rounds: expo (8s, 16s, 32s, ...) or a duration\n"
+     "      --remedy         Run the remedy of a failed check, then check again (not by\n"
+     "                       default: checks.remedy is for `servo run`)\n" FORMAT_HELP
+     "text (default) or json (every check with its connector)\n"},
     {"config", cmd_config, "Configuration Commands", "Display the effective configuration",
      "[-f yaml|json|configmap] [-o FILE] [--show-secrets]\n\n"
      "Print the effective configuration after .env, environment variables and defaults: one\n"
@@ -102,4 +151,3 @@ void cli_print_usage(FILE *out)
     }
     fputs("\nRun 'servo COMMAND --help' for a command's options.\n", out);
 }
-

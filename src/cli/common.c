@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "events/servo_runtime.h"
 #include "util/util.h"
 
 void cli_error(const char *fmt, ...)
@@ -72,6 +73,44 @@ const struct servo_config *cli_selected_servo(struct cli *cli)
         strbuf_release(&sb);
     }
     return NULL;
+}
+
+int cli_attach(struct cli *cli, struct servo_config **servo)
+{
+    if (cli_assemble(cli) != 0)
+        return -1;
+    const struct servo_config *selected = cli_selected_servo(cli);
+    if (selected == NULL)
+        return -1;
+    struct servo_config *s = (struct servo_config *)selected; /* owned by cli->assembly */
+    if (cli->attached != s) {
+        struct servo_error error = {0};
+        if (servo_attach(s, &error) != 0) {
+            cli_error("%s", error.message);
+            return -1;
+        }
+        cli->attached = s;
+    }
+    *servo = s;
+    return 0;
+}
+
+void cli_detach(struct cli *cli)
+{
+    if (cli->attached) {
+        servo_detach(cli->attached);
+        cli->attached = NULL;
+    }
+}
+
+void cli_print_event_error(const char *event, const struct servo_error *error,
+                           const struct servo_error *additional, size_t additional_count)
+{
+    cli_error("%s %s%s%s%s: %s", event, servo_error_status(error->kind),
+              error->reason[0] ? " (" : "", error->reason, error->reason[0] ? ")" : "",
+              error->message);
+    for (size_t i = 0; i < additional_count; i++)
+        cli_error("also: %s", additional[i].message);
 }
 
 const struct cli_command *cli_find_command(const char *name)

@@ -2,14 +2,22 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "config/env.h"
 #include "util/log.h"
 
-enum { OPT_NO_COLOR = 256, OPT_ALLOW_UNKNOWN, OPT_OPTIMIZER, OPT_TOKEN, OPT_TOKEN_FILE,
-       OPT_BASE_URL, OPT_URL };
+enum {
+    OPT_NO_COLOR = 256,
+    OPT_ALLOW_UNKNOWN,
+    OPT_OPTIMIZER,
+    OPT_TOKEN,
+    OPT_TOKEN_FILE,
+    OPT_BASE_URL,
+    OPT_URL
+};
 
 static const struct option global_options[] = {
     {"config-file", required_argument, NULL, 'c'},
@@ -50,7 +58,7 @@ static int parse_global_options(struct cli *cli, int argc, char **argv)
     opterr = 0;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "+c:n:l:h", global_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:c:n:l:h", global_options, NULL)) != -1) {
         switch (c) {
         case 'c':
             cli->config_file = optarg;
@@ -88,6 +96,9 @@ static int parse_global_options(struct cli *cli, int argc, char **argv)
         case 'h':
             cli_print_usage(stdout);
             exit(EXIT_OK);
+        case ':':
+            cli_error("option \"%s\" needs a value", argv[optind - 1]);
+            return -1;
         default:
             cli_error("unknown option \"%s\" (see 'servo --help')", argv[optind - 1]);
             return -1;
@@ -100,7 +111,10 @@ static int apply_environment(struct cli *cli)
 {
     struct servo_diags diags;
     diags_init(&diags);
-    int rc = dotenv_load(".env", &diags);
+    struct stat st;
+    /* a directory named .env (often a Python virtualenv) is not a dotenv file */
+    bool dotenv = stat(".env", &st) != 0 || !S_ISDIR(st.st_mode);
+    int rc = dotenv ? dotenv_load(".env", &diags) : 0;
     cli_print_diags(&diags);
     diags_free(&diags);
     if (rc != 0)
@@ -122,6 +136,7 @@ static int apply_environment(struct cli *cli)
 
 static void cli_cleanup(struct cli *cli)
 {
+    cli_detach(cli);
     if (cli->assembly_ready)
         assembly_free(&cli->assembly);
     if (cli->registry_ready)

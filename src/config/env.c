@@ -150,7 +150,8 @@ static int apply_field(const struct env_lookup *env, const struct servo_field *f
             child = existing->value;
         char *child_path = path[0] ? xasprintf("%s.%s", path, f->name) : xstrdup(f->name);
         int nested = env_apply_fields(env, f->object, name, &child, child_path, diags);
-        if (nested > 0 && existing == NULL) {
+        /* attached even when a later variable failed: it may hold earlier ones */
+        if (child != NULL && existing == NULL) {
             struct servo_node *map = writable_map(stanza, child->source);
             if (map)
                 node_map_set(map, f->name, 0, 0, child);
@@ -185,23 +186,39 @@ int env_apply_fields(const struct env_lookup *env, const struct servo_schema *sc
 
 /* ---- .env ------------------------------------------------------------------------------ */
 
-static char *unquote_value(const char *value, size_t length)
+/* A quoted value ends at its closing quote (double quotes take \n, \t, \r and \<char>
+ * escapes); after it only a comment may follow. NULL with *why set otherwise. */
+static char *quoted_value(const char *value, size_t length, const char **why)
 {
+    char quote = value[0];
     struct strbuf sb;
     strbuf_init(&sb);
-    if (length >= 2 && value[0] == '\'' && value[length - 1] == '\'')
-        return xstrndup(value + 1, length - 2);
-    if (length >= 2 && value[0] == '"' && value[length - 1] == '"') {
-        for (size_t i = 1; i + 1 < length; i++) {
-            char c = value[i];
-            if (c == '\\' && i + 2 < length) {
-                c = value[++i];
-                c = c == 'n' ? '\n' : c == 't' ? '\t' : c == 'r' ? '\r' : c;
-            }
-            strbuf_putc(&sb, c);
+    size_t i = 1;
+    for (; i < length && value[i] != quote; i++) {
+        char c = value[i];
+        if (quote == '"' && c == '\\' && i + 1 < length) {
+            c = value[++i];
+            c = c == 'n' ? '\n' : c == 't' ? '\t' : c == 'r' ? '\r' : c;
         }
-        return strbuf_detach(&sb);
+        strbuf_putc(&sb, c);
     }
+    size_t rest = i + 1;
+    while (rest < length && isspace((unsigned char)value[rest]))
+        rest++;
+    *why = i >= length                           ? "the quoted value is not closed"
+           : rest < length && value[rest] != '#' ? "unexpected text after the quoted value"
+                                                 : NULL;
+    if (*why != NULL) {
+        strbuf_release(&sb);
+        return NULL;
+    }
+    return strbuf_detach(&sb);
+}
+
+static char *unquote_value(const char *value, size_t length, const char **why)
+{
+    if (length > 0 && (value[0] == '\'' || value[0] == '"'))
+        return quoted_value(value, length, why);
     /* unquoted: an inline comment starts at " #" */
     const char *comment = NULL;
     for (size_t i = 1; i < length && comment == NULL; i++)
@@ -227,6 +244,7 @@ static bool valid_variable_name(const char *name, size_t length)
 static int dotenv_line(const char *path, int number, const char *line, size_t length,
                        struct servo_diags *diags)
 {
+    const char *start = line;
     while (length > 0 && isspace((unsigned char)*line)) {
         line++;
         length--;
@@ -258,7 +276,13 @@ static int dotenv_line(const char *path, int number, const char *line, size_t le
         value++;
         value_length--;
     }
-    char *unquoted = unquote_value(value, value_length);
+    const char *why = NULL;
+    char *unquoted = unquote_value(value, value_length, &why);
+    if (unquoted == NULL) {
+        diag_add(diags, path, number, (int)(value - start) + 1, name, "%s", why);
+        free(name);
+        return -1;
+    }
     setenv(name, unquoted, 0);
     free(unquoted);
     free(name);

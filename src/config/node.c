@@ -60,6 +60,7 @@ void node_free(struct servo_node *node)
     }
     free(node->items);
     free(node->pairs);
+    free(node->index);
     free(node->text);
     free(node);
 }
@@ -87,10 +88,61 @@ void node_seq_push(struct servo_node *seq, struct servo_node *item)
     seq->weight += item->weight;
 }
 
+/* Mappings with this many keys get a hash index, so that loading or merging a mapping with
+ * hundreds of thousands of keys is not quadratic. */
+#define INDEX_MIN_COUNT 16
+
+static size_t hash_key(const char *key)
+{
+    size_t h = 14695981039346656037u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 1099511628211u;
+    return h;
+}
+
+static void index_insert(struct servo_node *map, size_t position)
+{
+    size_t mask = map->index_size - 1;
+    size_t slot = hash_key(map->pairs[position].key) & mask;
+    while (map->index[slot] != 0)
+        slot = (slot + 1) & mask;
+    map->index[slot] = position + 1;
+}
+
+/* Builds, grows or drops the index after the mapping changed. */
+static void index_update(struct servo_node *map, bool rebuild)
+{
+    if (map->count < INDEX_MIN_COUNT) {
+        free(map->index);
+        map->index = NULL;
+        map->index_size = 0;
+        return;
+    }
+    if (!rebuild && map->index_size >= 2 * map->count) {
+        index_insert(map, map->count - 1);
+        return;
+    }
+    size_t size = 64;
+    while (size < 2 * map->count)
+        size *= 2;
+    free(map->index);
+    map->index = xcalloc(size, sizeof *map->index);
+    map->index_size = size;
+    for (size_t i = 0; i < map->count; i++)
+        index_insert(map, i);
+}
+
 struct servo_pair *node_map_find(const struct servo_node *map, const char *key)
 {
     if (map == NULL || map->kind != SERVO_NODE_MAP)
         return NULL;
+    if (map->index != NULL) {
+        size_t mask = map->index_size - 1;
+        for (size_t slot = hash_key(key) & mask; map->index[slot] != 0; slot = (slot + 1) & mask)
+            if (strcmp(map->pairs[map->index[slot] - 1].key, key) == 0)
+                return &map->pairs[map->index[slot] - 1];
+        return NULL;
+    }
     for (size_t i = 0; i < map->count; i++)
         if (strcmp(map->pairs[i].key, key) == 0)
             return &map->pairs[i];
@@ -112,6 +164,7 @@ void node_map_set(struct servo_node *map, const char *key, int line, int column,
     map->pairs[map->count++] = (struct servo_pair){
         .key = xstrdup(key), .line = line, .column = column, .value = value};
     map->weight += value->weight;
+    index_update(map, false);
 }
 
 struct servo_node *node_map_take(struct servo_node *map, const char *key)
@@ -126,6 +179,7 @@ struct servo_node *node_map_take(struct servo_node *map, const char *key)
             (map->count - index - 1) * sizeof *map->pairs);
     map->count--;
     map->weight -= value->weight;
+    index_update(map, true);
     return value;
 }
 
@@ -151,6 +205,7 @@ void node_merge(struct servo_node **base, struct servo_node *overlay)
         free(o->key);
     }
     free(overlay->pairs);
+    free(overlay->index);
     free(overlay->items);
     free(overlay->text);
     free(overlay);

@@ -26,6 +26,8 @@ struct servo_node {
     size_t capacity;
     struct servo_node **items; /* SEQ */
     struct servo_pair *pairs;  /* MAP, in document order */
+    size_t *index;             /* MAP with many keys: hash slots holding pair positions + 1 */
+    size_t index_size;         /* slots (a power of two), 0 without an index */
     size_t weight;             /* nodes in this subtree, itself included */
 };
 

@@ -145,8 +145,8 @@ static json_t *with_shorthand(const struct servo_field *f, json_t *s)
         for (const struct servo_field *sub = f->object->fields; sub->name && !target; sub++)
             if (strcmp(f->shorthand, "*") == 0 || strcmp(sub->name, f->shorthand) == 0)
                 target = sub;
-    } else if (f->type == SERVO_FIELD_MAP) {
-        target = f->item;
+    } else if (f->type == SERVO_FIELD_MAP || f->type == SERVO_FIELD_LIST) {
+        target = f->item; /* a list's shorthand is one item; a map's one value */
     }
     if (target == NULL)
         return s;
@@ -171,7 +171,9 @@ static json_t *env_names(const struct servo_field *f, const char *env_name)
 static json_t *field_schema(const struct servo_field *f, const char *env_name)
 {
     bool nullable = f->name != NULL && !(f->flags & SERVO_F_REQUIRED);
-    json_t *s = with_shorthand(f, base_schema(f, env_name, nullable));
+    /* a NO_ENV object's fields have no variables either (env.c skips the whole field) */
+    const char *inner_env = (f->flags & SERVO_F_NO_ENV) ? NULL : env_name;
+    json_t *s = with_shorthand(f, base_schema(f, inner_env, nullable));
     if (f->description)
         json_object_set_new(s, "description", json_string(f->description));
     if (f->def) {

@@ -2,6 +2,7 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <curl/curl.h>
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <pcre2.h>
@@ -162,7 +163,8 @@ static bool parse_bool_word(const char *text, bool *out)
 
 static bool parse_int64(const char *text, int64_t *out)
 {
-    if (text[0] == '\0' || (text[0] == '+' && text[1] == '\0'))
+    /* strtoll would skip leading blanks (possible in environment variables) */
+    if (text[0] == '\0' || isspace((unsigned char)text[0]) || (text[0] == '+' && text[1] == '\0'))
         return false;
     char *end = NULL;
     errno = 0;
@@ -335,7 +337,10 @@ static int load_quantity(struct load_context *c, const struct servo_field *f,
     const char *what = f->type == SERVO_FIELD_DURATION ? "duration"
                        : f->type == SERVO_FIELD_CPU    ? "CPU quantity"
                                                        : "memory quantity";
-    if (!expect_scalar(c, node, path, what))
+    char *expected = xasprintf("a %s", what);
+    bool scalar = expect_scalar(c, node, path, expected);
+    free(expected);
+    if (!scalar)
         return -1;
     const char *why = NULL;
     int64_t value = 0;
@@ -494,8 +499,7 @@ static int load_map(struct load_context *c, const struct servo_field *f,
 }
 
 static void unknown_key(struct load_context *c, const struct servo_schema *schema,
-                        const struct servo_pair *pair, const struct servo_node *map,
-                        const char *path)
+                        const struct servo_pair *pair, const char *path)
 {
     struct strbuf sb;
     strbuf_init(&sb);
@@ -506,7 +510,8 @@ static void unknown_key(struct load_context *c, const struct servo_schema *schem
         strbuf_printf(&sb, "%s%s", f == schema->fields ? "" : ", ", f->name);
     strbuf_putc(&sb, ')');
     char *key_path = join_path(path, pair->key);
-    diag_add(c->diags, map->source, pair->line, pair->column, key_path, "%s", sb.data);
+    /* the value's source: a key merged in from $SERVO_<KEY> lives in the file's mapping */
+    diag_add(c->diags, pair->value->source, pair->line, pair->column, key_path, "%s", sb.data);
     c->errors++;
     free(key_path);
     strbuf_release(&sb);
@@ -605,7 +610,7 @@ static int load_object(struct load_context *c, const struct servo_schema *schema
     int errors_before = c->errors;
     for (size_t i = 0; node != NULL && i < node->count; i++)
         if (find_field(schema, node->pairs[i].key) == NULL)
-            unknown_key(c, schema, &node->pairs[i], node, path);
+            unknown_key(c, schema, &node->pairs[i], path);
     for (const struct servo_field *f = schema->fields; f->name; f++)
         load_field(c, f, node, base, path, where);
     if (c->errors == errors_before && schema->validate != NULL) {
@@ -811,7 +816,42 @@ static size_t format_duration_value(int64_t value, char *buf)
     return servo_duration_format(value, buf);
 }
 
+/* Every value inside `json` (a new reference, consumed) replaced by the mask; null stays. */
+static json_t *masked(json_t *json)
+{
+    size_t i;
+    const char *key;
+    json_t *v;
+    if (json_is_null(json))
+        return json;
+    if (json_is_array(json)) {
+        json_array_foreach(json, i, v) {
+            json_array_set_new(json, i, masked(json_incref(v)));
+        }
+        return json;
+    }
+    if (json_is_object(json)) {
+        json_object_foreach(json, key, v) {
+            json_object_set_new(json, key, masked(json_incref(v)));
+        }
+        return json;
+    }
+    json_decref(json);
+    return json_string(SECRET_MASK);
+}
+
+static json_t *plain_value_to_json(const struct servo_field *f, const void *src, bool show_secrets);
+
+/* SERVO_F_SECRET masks any type (a map of headers, say); a custom type masks itself. */
 static json_t *value_to_json(const struct servo_field *f, const void *src, bool show_secrets)
+{
+    json_t *json = plain_value_to_json(f, src, show_secrets);
+    if ((f->flags & SERVO_F_SECRET) && !show_secrets && f->type != SERVO_FIELD_CUSTOM)
+        return masked(json);
+    return json;
+}
+
+static json_t *plain_value_to_json(const struct servo_field *f, const void *src, bool show_secrets)
 {
     switch (f->type) {
     case SERVO_FIELD_BOOL:
@@ -990,54 +1030,102 @@ json_t *node_to_json(const struct servo_node *node)
 /* ---- table checks ---------------------------------------------------------------------- */
 
 static int check_field(const struct servo_schema *schema, const struct servo_field *f,
-                       struct servo_diags *diags);
+                       const char *name, struct servo_diags *diags);
 
 int settings_check_schema(const struct servo_schema *schema, struct servo_diags *diags)
 {
     int rc = 0;
     for (const struct servo_field *f = schema->fields; f->name; f++)
-        if (check_field(schema, f, diags) != 0)
+        if (check_field(schema, f, f->name, diags) != 0)
             rc = -1;
     return rc;
 }
 
-static int check_field(const struct servo_schema *schema, const struct servo_field *f,
-                       struct servo_diags *diags)
+static int check_pattern_compiles(const char *title, const struct servo_field *f, const char *name,
+                                  struct servo_diags *diags)
 {
-    const char *title = schema->title ? schema->title : "settings";
-    if (f->type == SERVO_FIELD_ENUM && (f->choices == NULL || f->choices[0] == NULL)) {
-        diag_add(diags, title, 0, 0, f->name, "an enum field needs choices");
-        return -1;
-    }
-    if ((f->type == SERVO_FIELD_LIST || f->type == SERVO_FIELD_MAP) && f->item == NULL) {
-        diag_add(diags, title, 0, 0, f->name, "a list or map field needs an item type");
-        return -1;
-    }
-    if (f->type == SERVO_FIELD_OBJECT && f->object == NULL) {
-        diag_add(diags, title, 0, 0, f->name, "an object field needs a schema");
-        return -1;
-    }
-    if (f->type == SERVO_FIELD_CUSTOM && (f->custom == NULL || f->custom->parse == NULL)) {
-        diag_add(diags, title, 0, 0, f->name, "a custom field needs a parser");
-        return -1;
-    }
-    if (f->type == SERVO_FIELD_OBJECT && settings_check_schema(f->object, diags) != 0)
-        return -1;
-    if ((f->type == SERVO_FIELD_LIST || f->type == SERVO_FIELD_MAP) &&
-        check_field(schema, f->item, diags) != 0)
-        return -1;
-    if (f->def == NULL)
+    int code;
+    PCRE2_SIZE offset;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)f->pattern, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &code,
+                                   &offset, NULL);
+    if (re != NULL) {
+        pcre2_code_free(re);
         return 0;
+    }
+    PCRE2_UCHAR why[256];
+    pcre2_get_error_message(code, why, sizeof why);
+    diag_add(diags, title, 0, 0, name, "the pattern /%s/ does not compile: %s", f->pattern,
+             (const char *)why);
+    return -1;
+}
+
+static int check_shorthand(const char *title, const struct servo_field *f, const char *name,
+                           struct servo_diags *diags)
+{
+    if (f->type != SERVO_FIELD_OBJECT || strcmp(f->shorthand, "*") == 0 ||
+        find_field(f->object, f->shorthand) != NULL)
+        return 0;
+    diag_add(diags, title, 0, 0, name, "the shorthand \"%s\" names no field of %s", f->shorthand,
+             f->object->title ? f->object->title : "the object");
+    return -1;
+}
+
+/* Loads the default as a file's value would be; its problems are the table's. */
+static int check_default(const char *title, const struct servo_field *f, const char *name,
+                         struct servo_diags *diags)
+{
     struct servo_node *def = settings_parse_default(f->def);
     if (def == NULL) {
-        diag_add(diags, title, 0, 0, f->name, "the default %s is not valid YAML", f->def);
+        diag_add(diags, title, 0, 0, name, "the default %s is not valid YAML", f->def);
         return -1;
     }
-    struct load_context c = {.diags = diags};
+    struct servo_diags found;
+    diags_init(&found);
+    struct load_context c = {.diags = &found};
     unsigned char *storage = xcalloc(1, settings_value_size(f));
-    int rc = load_value(&c, f, def, storage, f->name, NULL);
+    int rc = load_value(&c, f, def, storage, name, NULL);
+    for (size_t i = 0; i < found.count; i++)
+        diag_add(diags, title, 0, 0, found.items[i].path, "the default %s is invalid: %s", f->def,
+                 found.items[i].message);
+    diags_free(&found);
     free_value(f, storage);
     free(storage);
     node_free(def);
     return rc;
+}
+
+static int check_field(const struct servo_schema *schema, const struct servo_field *f,
+                       const char *name, struct servo_diags *diags)
+{
+    const char *title = schema->title ? schema->title : "settings";
+    if (f->type == SERVO_FIELD_ENUM && (f->choices == NULL || f->choices[0] == NULL)) {
+        diag_add(diags, title, 0, 0, name, "an enum field needs choices");
+        return -1;
+    }
+    if ((f->type == SERVO_FIELD_LIST || f->type == SERVO_FIELD_MAP) && f->item == NULL) {
+        diag_add(diags, title, 0, 0, name, "a list or map field needs an item type");
+        return -1;
+    }
+    if (f->type == SERVO_FIELD_OBJECT && f->object == NULL) {
+        diag_add(diags, title, 0, 0, name, "an object field needs a schema");
+        return -1;
+    }
+    if (f->type == SERVO_FIELD_CUSTOM && (f->custom == NULL || f->custom->parse == NULL)) {
+        diag_add(diags, title, 0, 0, name, "a custom field needs a parser");
+        return -1;
+    }
+    if (f->type == SERVO_FIELD_CUSTOM && f->custom->to_json == NULL) {
+        diag_add(diags, title, 0, 0, name, "a custom field needs to_json");
+        return -1;
+    }
+    if (f->pattern && check_pattern_compiles(title, f, name, diags) != 0)
+        return -1;
+    if (f->shorthand && check_shorthand(title, f, name, diags) != 0)
+        return -1;
+    if (f->type == SERVO_FIELD_OBJECT && settings_check_schema(f->object, diags) != 0)
+        return -1;
+    if ((f->type == SERVO_FIELD_LIST || f->type == SERVO_FIELD_MAP) &&
+        check_field(schema, f->item, name, diags) != 0)
+        return -1;
+    return f->def ? check_default(title, f, name, diags) : 0;
 }

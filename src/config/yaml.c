@@ -13,6 +13,7 @@ struct frame {
     int key_line;
     int key_column;
     bool key_is_merge;
+    bool key_rejected;          /* MAP: the pending key was not a string: its value is dropped */
     struct servo_node **merges; /* MAP: `<<` sources, applied at the end */
     size_t merge_count;
     size_t merge_capacity;
@@ -149,22 +150,24 @@ static bool valid_merge_source(const struct servo_node *node)
 static void add_to_map(struct builder *b, struct frame *f, struct servo_node *node)
 {
     if (f->pending_key == NULL) {
-        if (node->kind != SERVO_NODE_SCALAR) {
+        f->key_rejected = node->kind != SERVO_NODE_SCALAR;
+        if (f->key_rejected)
             fail_at(b, node->line, node->column, "mapping keys must be plain strings");
-            discard(b, node);
-            f->pending_key = xstrdup("");
-            f->key_is_merge = false;
-            return;
-        }
-        f->pending_key = xstrdup(node->text);
+        f->pending_key = xstrdup(f->key_rejected ? "" : node->text);
         f->key_line = node->line;
         f->key_column = node->column;
-        f->key_is_merge = !node->quoted && strcmp(node->text, "<<") == 0;
-        node_free(node);
+        f->key_is_merge = !f->key_rejected && !node->quoted && strcmp(node->text, "<<") == 0;
+        discard(b, node); /* an anchor may name the key: keep it until the document ends */
         return;
     }
     char *key = f->pending_key;
     f->pending_key = NULL;
+    if (f->key_rejected) {
+        f->key_rejected = false;
+        discard(b, node);
+        free(key);
+        return;
+    }
     if (f->key_is_merge) {
         if (!valid_merge_source(node)) {
             fail_at(b, node->line, node->column,

@@ -1,6 +1,7 @@
 #include "config/yaml_out.h"
 
 #include <math.h>
+#include <regex.h>
 #include <stdio.h>
 #include <string.h>
 #include <yaml.h>
@@ -23,7 +24,25 @@ static bool reads_as_other_type(const char *s)
             return true;
     char *end = NULL;
     (void)strtod(s, &end);
-    return end != s && *end == '\0';
+    if (end != s && *end == '\0')
+        return true;
+    /* what YAML 1.1 readers resolve to other types: timestamps ("2026-11-28T00:00:00"),
+     * sexagesimals ("1:30"), integers with underscores or a base prefix */
+    static const char *const patterns[] = {
+        "^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}",
+        "^[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\\.[0-9_]*)?$",
+        "^[-+]?(0b[01_]+|0x[0-9a-fA-F_]+|0o?[0-7_]+|[0-9][0-9_]*|[0-9][0-9_]*\\.[0-9_]*)$",
+    };
+    for (size_t i = 0; i < ARRAY_LEN(patterns); i++) {
+        regex_t re;
+        if (regcomp(&re, patterns[i], REG_EXTENDED | REG_NOSUB) != 0)
+            continue;
+        int matched = regexec(&re, s, 0, NULL, 0) == 0;
+        regfree(&re);
+        if (matched)
+            return true;
+    }
+    return false;
 }
 
 static int emit_scalar(yaml_emitter_t *e, const char *text, yaml_scalar_style_t style)

@@ -79,6 +79,11 @@ void log_set_servo_prefix(const char *servo)
     context_servo = servo;
 }
 
+const char *log_get_servo_prefix(void)
+{
+    return context_servo;
+}
+
 int servo_log_enabled(enum servo_log_level level)
 {
     return level >= min_level;

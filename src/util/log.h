@@ -21,7 +21,9 @@ int log_set_file(const char *path);
  * strings must outlive the context. NULL clears. */
 void log_set_context(const char *component, const char *event);
 void log_get_context(const char **component, const char **event);
-/* A servo name prefixed to every component in multi-servo runs. */
+/* A servo name prefixed to every component in multi-servo runs (per thread; the string must
+ * outlive its use). Threads started on behalf of a servo copy their parent's with the getter. */
 void log_set_servo_prefix(const char *servo);
+const char *log_get_servo_prefix(void);
 
 #endif

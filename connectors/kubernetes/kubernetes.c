@@ -1,0 +1,776 @@
+/* The kubernetes connector's settings: workloads (Deployments, StatefulSets), their containers
+ * and the ranges the optimizer may explore. namespace, timeout, settlement and on_failure
+ * cascade from the top level to every workload that does not set them. Talking to the API
+ * server comes later. */
+#include "kubernetes.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MS_NS 1e6
+
+/* A DNS-1123 label (namespaces), and a DNS-1123 subdomain (workload names). */
+#define DNS1123_LABEL "^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+#define DNS1123_SUBDOMAIN \
+    "^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+/* Container names and aliases, as ServoX accepts them (at most 128 characters). */
+#define CONTAINER_NAME "^[0-9a-zA-Z]([0-9a-zA-Z._/:-]{0,126}[0-9a-zA-Z])?$"
+
+static const char *const failure_choices[] = {"exception", "shutdown", "ignore", "rollback", NULL};
+static const char *const strategy_choices[] = {"default", "canary", NULL};
+static const char *const requirement_choices[] = {"request", "limit", NULL};
+static const char *const env_type_choices[] = {"range", "enum", NULL};
+static const char *const value_type_choices[] = {"int", "float", NULL};
+
+/* ---- validators ------------------------------------------------------------------------- */
+
+typedef size_t (*quantity_format)(int64_t value, char buf[SERVO_VALUE_TEXT_MAX]);
+
+static size_t format_count(int64_t value, char buf[SERVO_VALUE_TEXT_MAX])
+{
+    return (size_t)snprintf(buf, SERVO_VALUE_TEXT_MAX, "%lld", (long long)value);
+}
+
+/* min <= max, and a positive step unless the range is a single value. */
+static int check_range(struct servo_validation *v, int64_t min, int64_t max, int64_t step,
+                       quantity_format format)
+{
+    char low[SERVO_VALUE_TEXT_MAX];
+    char high[SERVO_VALUE_TEXT_MAX];
+    if (min > max) {
+        format(min, low);
+        format(max, high);
+        return servo_validation_error(v, "min", "min (%s) must not be greater than max (%s)", low,
+                                      high);
+    }
+    if (step <= 0 && min != max)
+        return servo_validation_error(v, "step",
+                                      "step must be greater than zero when min and max differ");
+    return 0;
+}
+
+static int validate_cpu(const void *value, struct servo_validation *v)
+{
+    const struct kubernetes_resource *r = value;
+    return check_range(v, r->min, r->max, r->step, servo_cpu_format);
+}
+
+static int validate_memory(const void *value, struct servo_validation *v)
+{
+    const struct kubernetes_resource *r = value;
+    return check_range(v, r->min, r->max, r->step, servo_memory_format);
+}
+
+static int validate_replicas(const void *value, struct servo_validation *v)
+{
+    const struct kubernetes_replicas *r = value;
+    return check_range(v, r->min, r->max, r->step, format_count);
+}
+
+static bool is_integral(double x)
+{
+    return isnan(x) || x == floor(x);
+}
+
+static int validate_env(const void *value, struct servo_validation *v)
+{
+    const struct kubernetes_env *e = value;
+    if (e->type == KUBERNETES_ENV_ENUM) {
+        if (!isnan(e->min) || !isnan(e->max) || !isnan(e->step))
+            return servo_validation_error(v,
+                                          !isnan(e->min)   ? "min"
+                                          : !isnan(e->max) ? "max"
+                                                           : "step",
+                                          "min, max and step apply to range settings only");
+        if (e->values.count == 0)
+            return servo_validation_error(v, "values", "an enum setting needs values");
+        if (e->default_value != NULL) {
+            char *const *values = e->values.items;
+            for (size_t i = 0; i < e->values.count; i++)
+                if (strcmp(values[i], e->default_value) == 0)
+                    return 0;
+            return servo_validation_error(v, "default", "default \"%s\" is not one of the values",
+                                          e->default_value);
+        }
+        return 0;
+    }
+    if (e->values.count > 0)
+        return servo_validation_error(v, "values", "values apply to enum settings only");
+    if (isnan(e->min))
+        return servo_validation_error(v, NULL, "a range setting needs min");
+    if (isnan(e->max))
+        return servo_validation_error(v, NULL, "a range setting needs max");
+    if (isnan(e->step))
+        return servo_validation_error(v, NULL, "a range setting needs step");
+    if (e->min > e->max)
+        return servo_validation_error(v, "min", "min (%g) must not be greater than max (%g)",
+                                      e->min, e->max);
+    if (e->step <= 0 && e->min != e->max)
+        return servo_validation_error(v, "step",
+                                      "step must be greater than zero when min and max differ");
+    if (e->value_type == KUBERNETES_VALUE_INT &&
+        (!is_integral(e->min) || !is_integral(e->max) || !is_integral(e->step)))
+        return servo_validation_error(v, NULL,
+                                      "min, max and step must be integers when value_type is int");
+    if (e->default_value != NULL) {
+        char *end = NULL;
+        double d = strtod(e->default_value, &end);
+        if (end == e->default_value || *end != '\0' || isnan(d))
+            return servo_validation_error(v, "default", "default \"%s\" is not a number",
+                                          e->default_value);
+    }
+    return 0;
+}
+
+static int validate_strategy(const void *value, struct servo_validation *v)
+{
+    const struct kubernetes_strategy *s = value;
+    if (s->alias != NULL && s->type != KUBERNETES_STRATEGY_CANARY)
+        return servo_validation_error(v, "alias", "alias applies to the canary strategy only");
+    return 0;
+}
+
+static int validate_stateful_set(const void *value, struct servo_validation *v)
+{
+    const struct kubernetes_workload *w = value;
+    if (w->strategy.type == KUBERNETES_STRATEGY_CANARY)
+        return servo_validation_error(v, "strategy",
+                                      "the canary strategy is not supported for stateful sets");
+    return 0;
+}
+
+/* One component name and where it came from, for duplicate checks. */
+struct component_name {
+    char *name;
+    const char *kind; /* "deployments" or "stateful_sets" */
+    size_t workload;
+    size_t container;
+};
+
+struct names {
+    struct component_name *items;
+    size_t count;
+};
+
+static char *str_printf(const char *fmt, ...) SERVO_PRINTF(1, 2);
+
+static char *str_printf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0)
+        abort();
+    va_end(ap);
+    return s;
+}
+
+static void names_add(struct names *names, char *name, const char *kind, size_t workload,
+                      size_t container)
+{
+    struct component_name *items = realloc(names->items, (names->count + 1) * sizeof *names->items);
+    if (items == NULL)
+        abort();
+    names->items = items;
+    names->items[names->count++] = (struct component_name){name, kind, workload, container};
+}
+
+static void names_free(struct names *names)
+{
+    for (size_t i = 0; i < names->count; i++)
+        free(names->items[i].name);
+    free(names->items);
+}
+
+/* Reports the first name given twice; `what` is "container alias" or "component name". */
+static int check_unique(struct servo_validation *v, const struct names *names, const char *what)
+{
+    for (size_t i = 1; i < names->count; i++) {
+        for (size_t j = 0; j < i; j++) {
+            const struct component_name *a = &names->items[j];
+            const struct component_name *b = &names->items[i];
+            if (strcmp(a->name, b->name) != 0)
+                continue;
+            return servo_validation_error(v, NULL,
+                                          "duplicate %s \"%s\" (%s[%zu].containers[%zu] and "
+                                          "%s[%zu].containers[%zu])",
+                                          what, a->name, a->kind, a->workload, a->container,
+                                          b->kind, b->workload, b->container);
+        }
+    }
+    return 0;
+}
+
+static void collect_names(const struct servo_list *workloads, const char *kind,
+                          struct names *aliases, struct names *components)
+{
+    const struct kubernetes_workload *w = workloads->items;
+    for (size_t i = 0; i < workloads->count; i++) {
+        const struct kubernetes_container *c = w[i].containers.items;
+        for (size_t j = 0; j < w[i].containers.count; j++) {
+            if (c[j].alias != NULL)
+                names_add(aliases, strdup(c[j].alias), kind, i, j);
+            names_add(components,
+                      c[j].alias ? strdup(c[j].alias) : str_printf("%s/%s", w[i].name, c[j].name),
+                      kind, i, j);
+            if (w[i].strategy.type == KUBERNETES_STRATEGY_CANARY)
+                names_add(components,
+                          w[i].strategy.alias ? strdup(w[i].strategy.alias)
+                                              : str_printf("%s/%s-tuning", w[i].name, c[j].name),
+                          kind, i, j);
+        }
+    }
+}
+
+/* Fills the workloads' namespace, timeout, settlement and on_failure from the top level. */
+static void cascade(const struct kubernetes_settings *s, const struct servo_list *workloads)
+{
+    struct kubernetes_workload *w = workloads->items;
+    for (size_t i = 0; i < workloads->count; i++) {
+        if (w[i].namespace == NULL) {
+            w[i].namespace = strdup(s->namespace);
+            if (w[i].namespace == NULL)
+                abort();
+        }
+        if (w[i].timeout == SERVO_UNSET)
+            w[i].timeout = s->timeout;
+        if (w[i].settlement == SERVO_UNSET)
+            w[i].settlement = s->settlement;
+        if (w[i].on_failure < 0)
+            w[i].on_failure = s->on_failure;
+    }
+}
+
+static int validate_settings(const void *settings, struct servo_validation *v)
+{
+    const struct kubernetes_settings *s = settings;
+    if (s->deployments.count == 0 && s->stateful_sets.count == 0)
+        return servo_validation_error(v, NULL, "No optimization target(s) were specified");
+    struct names aliases = {0};
+    struct names components = {0};
+    collect_names(&s->deployments, "deployments", &aliases, &components);
+    collect_names(&s->stateful_sets, "stateful_sets", &aliases, &components);
+    int rc = check_unique(v, &aliases, "container alias");
+    if (rc == 0)
+        rc = check_unique(v, &components, "component name");
+    names_free(&aliases);
+    names_free(&components);
+    if (rc != 0)
+        return rc;
+    /* The engine allocated the struct; the settings are immutable only once validated. */
+    cascade(s, &s->deployments);
+    cascade(s, &s->stateful_sets);
+    return 0;
+}
+
+/* ---- the tables ------------------------------------------------------------------------- */
+
+static const struct servo_field requirement_item = {.type = SERVO_FIELD_ENUM,
+                                                    .choices = requirement_choices};
+static const struct servo_field string_item = {.type = SERVO_FIELD_STRING};
+static const struct servo_field nonempty_string_item = {.type = SERVO_FIELD_STRING,
+                                                        .flags = SERVO_F_NONEMPTY};
+
+static const struct servo_field cpu_fields[] = {
+    {.name = "min",
+     .type = SERVO_FIELD_CPU,
+     .offset = offsetof(struct kubernetes_resource, min),
+     .flags = SERVO_F_REQUIRED | SERVO_F_MIN,
+     .min = 1,
+     .description = "The smallest CPU to try, in cores (\"250m\", \"0.25\", \"2\")."},
+    {.name = "max",
+     .type = SERVO_FIELD_CPU,
+     .offset = offsetof(struct kubernetes_resource, max),
+     .flags = SERVO_F_REQUIRED,
+     .description = "The largest CPU to try, in cores."},
+    {.name = "step",
+     .type = SERVO_FIELD_CPU,
+     .offset = offsetof(struct kubernetes_resource, step),
+     .def = "125m",
+     .description = "The granularity of CPU values."},
+    {.name = "request",
+     .type = SERVO_FIELD_CPU,
+     .offset = offsetof(struct kubernetes_resource, request),
+     .description = "An explicit CPU request for the container; optional."},
+    {.name = "limit",
+     .type = SERVO_FIELD_CPU,
+     .offset = offsetof(struct kubernetes_resource, limit),
+     .description = "An explicit CPU limit for the container; optional."},
+    {.name = "get",
+     .type = SERVO_FIELD_LIST,
+     .offset = offsetof(struct kubernetes_resource, get),
+     .flags = SERVO_F_NONEMPTY,
+     .def = "[request, limit]",
+     .item = &requirement_item,
+     .description = "The requirements the current value is read from; the first one present "
+                    "wins."},
+    {.name = "set",
+     .type = SERVO_FIELD_LIST,
+     .offset = offsetof(struct kubernetes_resource, set),
+     .flags = SERVO_F_NONEMPTY,
+     .def = "[request, limit]",
+     .item = &requirement_item,
+     .description = "The requirements an adjustment writes."},
+    {.name = "pinned",
+     .type = SERVO_FIELD_BOOL,
+     .offset = offsetof(struct kubernetes_resource, pinned),
+     .def = "false",
+     .description = "Whether the optimizer must leave the value as it is."},
+    SERVO_FIELDS_END,
+};
+
+static const struct servo_field memory_fields[] = {
+    {.name = "min",
+     .type = SERVO_FIELD_MEMORY,
+     .offset = offsetof(struct kubernetes_resource, min),
+     .flags = SERVO_F_REQUIRED,
+     .description = "The smallest memory to try (\"256Mi\", \"1Gi\"; a bare number is GiB)."},
+    {.name = "max",
+     .type = SERVO_FIELD_MEMORY,
+     .offset = offsetof(struct kubernetes_resource, max),
+     .flags = SERVO_F_REQUIRED,
+     .description = "The largest memory to try."},
+    {.name = "step",
+     .type = SERVO_FIELD_MEMORY,
+     .offset = offsetof(struct kubernetes_resource, step),
+     .def = "128Mi",
+     .description = "The granularity of memory values."},
+    {.name = "request",
+     .type = SERVO_FIELD_MEMORY,
+     .offset = offsetof(struct kubernetes_resource, request),
+     .description = "An explicit memory request for the container; optional."},
+    {.name = "limit",
+     .type = SERVO_FIELD_MEMORY,
+     .offset = offsetof(struct kubernetes_resource, limit),
+     .description = "An explicit memory limit for the container; optional."},
+    {.name = "get",
+     .type = SERVO_FIELD_LIST,
+     .offset = offsetof(struct kubernetes_resource, get),
+     .flags = SERVO_F_NONEMPTY,
+     .def = "[request, limit]",
+     .item = &requirement_item,
+     .description = "The requirements the current value is read from; the first one present "
+                    "wins."},
+    {.name = "set",
+     .type = SERVO_FIELD_LIST,
+     .offset = offsetof(struct kubernetes_resource, set),
+     .flags = SERVO_F_NONEMPTY,
+     .def = "[request, limit]",
+     .item = &requirement_item,
+     .description = "The requirements an adjustment writes."},
+    {.name = "pinned",
+     .type = SERVO_FIELD_BOOL,
+     .offset = offsetof(struct kubernetes_resource, pinned),
+     .def = "false",
+     .description = "Whether the optimizer must leave the value as it is."},
+    SERVO_FIELDS_END,
+};
+
+static const struct servo_schema cpu_schema = {
+    .title = "CPU",
+    .description = "The CPU range of a container (setting \"cpu\", unit cores).",
+    .size = sizeof(struct kubernetes_resource),
+    .fields = cpu_fields,
+    .validate = validate_cpu,
+};
+
+static const struct servo_schema memory_schema = {
+    .title = "Memory",
+    .description = "The memory range of a container (setting \"mem\", unit GiB).",
+    .size = sizeof(struct kubernetes_resource),
+    .fields = memory_fields,
+    .validate = validate_memory,
+};
+
+static const struct servo_field env_fields[] = {
+    {.name = "name",
+     .type = SERVO_FIELD_STRING,
+     .offset = offsetof(struct kubernetes_env, name),
+     .flags = SERVO_F_REQUIRED | SERVO_F_NONEMPTY,
+     .description = "The setting's name (and the variable's, unless literal is given)."},
+    {.name = "type",
+     .type = SERVO_FIELD_ENUM,
+     .offset = offsetof(struct kubernetes_env, type),
+     .flags = SERVO_F_REQUIRED,
+     .choices = env_type_choices,
+     .description = "range (numeric min, max and step) or enum (a list of values)."},
+    {.name = "literal",
+     .type = SERVO_FIELD_STRING,
+     .offset = offsetof(struct kubernetes_env, literal),
+     .flags = SERVO_F_NONEMPTY,
+     .pattern = "^[A-Za-z_][A-Za-z0-9_.-]*$",
+     .description = "The environment variable's real name, when it differs from name."},
+    {.name = "min",
+     .type = SERVO_FIELD_FLOAT,
+     .offset = offsetof(struct kubernetes_env, min),
+     .description = "range: the smallest value."},
+    {.name = "max",
+     .type = SERVO_FIELD_FLOAT,
+     .offset = offsetof(struct kubernetes_env, max),
+     .description = "range: the largest value."},
+    {.name = "step",
+     .type = SERVO_FIELD_FLOAT,
+     .offset = offsetof(struct kubernetes_env, step),
+     .description = "range: the granularity of values."},
+    {.name = "value_type",
+     .type = SERVO_FIELD_ENUM,
+     .offset = offsetof(struct kubernetes_env, value_type),
+     .def = "float",
+     .choices = value_type_choices,
+     .description = "range: whether values are written as integers or floats."},
+    {.name = "values",
+     .type = SERVO_FIELD_LIST,
+     .offset = offsetof(struct kubernetes_env, values),
+     .item = &string_item,
+     .description = "enum: the allowed values."},
+    {.name = "default",
+     .type = SERVO_FIELD_STRING,
+     .offset = offsetof(struct kubernetes_env, default_value),
+     .description = "The value to use when the variable is not set on the container."},
+    {.name = "pinned",
+     .type = SERVO_FIELD_BOOL,
+     .offset = offsetof(struct kubernetes_env, pinned),
+     .def = "false",
+     .description = "Whether the optimizer must leave the value as it is."},
+    SERVO_FIELDS_END,
+};
+
+static const struct servo_schema env_schema = {
+    .title = "EnvironmentSetting",
+    .description = "An environment variable of the container the optimizer may set.",
+    .size = sizeof(struct kubernetes_env),
+    .fields = env_fields,
+    .validate = validate_env,
+};
+
+static const struct servo_field env_item = {.type = SERVO_FIELD_OBJECT, .object = &env_schema};
+
+static const struct servo_field container_fields[] = {
+    {.name = "name",
+     .type = SERVO_FIELD_STRING,
+     .offset = offsetof(struct kubernetes_container, name),
+     .flags = SERVO_F_REQUIRED,
+     .pattern = CONTAINER_NAME,
+     .description = "The name of the container in the pod spec."},
+    {.name = "alias",
+     .type = SERVO_FIELD_STRING,
+     .offset = offsetof(struct kubernetes_container, alias),
+     .pattern = CONTAINER_NAME,
+     .description = "The component's name; <workload>/<container> when not given."},
+    {.name = "cpu",
+     .type = SERVO_FIELD_OBJECT,
+     .offset = offsetof(struct kubernetes_container, cpu),
+     .flags = SERVO_F_OPTIONAL,
+     .object = &cpu_schema,
+     .description = "The CPU range to optimize."},
+    {.name = "memory",
+     .type = SERVO_FIELD_OBJECT,
+     .offset = offsetof(struct kubernetes_container, memory),
+     .flags = SERVO_F_OPTIONAL,
+     .object = &memory_schema,
+     .description = "The memory range to optimize."},
+    {.name = "env",
+     .type = SERVO_FIELD_LIST,
+     .offset = offsetof(struct kubernetes_container, env),
+     .item = &env_item,
+     .description = "Environment variables to optimize."},
+    {.name = "static_environment_variables",
+     .type = SERVO_FIELD_MAP,
+     .offset = offsetof(struct kubernetes_container, static_environment_variables),
+     .item = &string_item,
+     .description = "Environment variables set on the canary tuning pod only."},
+    SERVO_FIELDS_END,
+};
+
+static const struct servo_schema container_schema = {
+    .title = "Container",
+    .description = "A container of the workload and its settings.",
+    .size = sizeof(struct kubernetes_container),
+    .fields = container_fields,
+};
+
+static const struct servo_field strategy_fields[] = {
+    {.name = "type",
+     .type = SERVO_FIELD_ENUM,
+     .offset = offsetof(struct kubernetes_strategy, type),
+     .def = "default",
+     .choices = strategy_choices,
+     .description = "default adjusts the workload itself; canary adjusts a tuning pod cloned "
+                    "from it."},
+    {.name = "alias",
+     .type = SERVO_FIELD_STRING,
+     .offset = offsetof(struct kubernetes_strategy, alias),
+     .pattern = CONTAINER_NAME,
+     .description = "canary: the tuning component's name; <workload>/<container>-tuning when "
+                    "not given."},
+    SERVO_FIELDS_END,
+};
+
+static const struct servo_schema strategy_schema = {
+    .title = "OptimizationStrategy",
+    .description = "How the workload is optimized; a bare string is the type.",
+    .size = sizeof(struct kubernetes_strategy),
+    .fields = strategy_fields,
+    .validate = validate_strategy,
+};
+
+static const struct servo_field replicas_fields[] = {
+    {.name = "min",
+     .type = SERVO_FIELD_INT,
+     .offset = offsetof(struct kubernetes_replicas, min),
+     .flags = SERVO_F_REQUIRED | SERVO_F_MIN,
+     .min = 0,
+     .description = "The fewest replicas to try."},
+    {.name = "max",
+     .type = SERVO_FIELD_INT,
+     .offset = offsetof(struct kubernetes_replicas, max),
+     .flags = SERVO_F_REQUIRED | SERVO_F_MIN,
+     .min = 0,
+     .description = "The most replicas to try."},
+    {.name = "step",
+     .type = SERVO_FIELD_INT,
+     .offset = offsetof(struct kubernetes_replicas, step),
+     .flags = SERVO_F_MIN,
+     .min = 1,
+     .def = "1",
+     .description = "The granularity of replica counts."},
+    {.name = "pinned",
+     .type = SERVO_FIELD_BOOL,
+     .offset = offsetof(struct kubernetes_replicas, pinned),
+     .def = "false",
+     .description = "Whether the optimizer must leave the count as it is."},
+    SERVO_FIELDS_END,
+};
+
+static const struct servo_schema replicas_schema = {
+    .title = "Replicas",
+    .description = "The replica range of the workload (setting \"replicas\").",
+    .size = sizeof(struct kubernetes_replicas),
+    .fields = replicas_fields,
+    .validate = validate_replicas,
+};
+
+static const struct servo_field container_item = {.type = SERVO_FIELD_OBJECT,
+                                                  .object = &container_schema};
+
+static const struct servo_field workload_fields[] = {
+    {.name = "name",
+     .type = SERVO_FIELD_STRING,
+     .offset = offsetof(struct kubernetes_workload, name),
+     .flags = SERVO_F_REQUIRED,
+     .pattern = DNS1123_SUBDOMAIN,
+     .description = "The name of the workload."},
+    {.name = "namespace",
+     .type = SERVO_FIELD_STRING,
+     .offset = offsetof(struct kubernetes_workload, namespace),
+     .pattern = DNS1123_LABEL,
+     .description = "The workload's namespace; the top-level namespace when not given."},
+    {.name = "timeout",
+     .type = SERVO_FIELD_DURATION,
+     .offset = offsetof(struct kubernetes_workload, timeout),
+     .flags = SERVO_F_MIN,
+     .min = MS_NS,
+     .description = "How long to wait for the workload to become ready after an adjustment; "
+                    "the top-level timeout when not given."},
+    {.name = "settlement",
+     .type = SERVO_FIELD_DURATION,
+     .offset = offsetof(struct kubernetes_workload, settlement),
+     .flags = SERVO_F_MIN,
+     .min = 0,
+     .description = "How long the workload must stay ready after an adjustment; the "
+                    "top-level settlement when not given."},
+    {.name = "on_failure",
+     .type = SERVO_FIELD_ENUM,
+     .offset = offsetof(struct kubernetes_workload, on_failure),
+     .choices = failure_choices,
+     .description = "What to do when an adjustment fails; the top-level on_failure when not "
+                    "given."},
+    {.name = "strategy",
+     .type = SERVO_FIELD_OBJECT,
+     .offset = offsetof(struct kubernetes_workload, strategy),
+     .object = &strategy_schema,
+     .shorthand = "type",
+     .description = "The optimization strategy: default, canary, or {type: canary, alias: "
+                    "tuning}."},
+    {.name = "replicas",
+     .type = SERVO_FIELD_OBJECT,
+     .offset = offsetof(struct kubernetes_workload, replicas),
+     .flags = SERVO_F_OPTIONAL,
+     .object = &replicas_schema,
+     .description = "The replica range to optimize."},
+    {.name = "containers",
+     .type = SERVO_FIELD_LIST,
+     .offset = offsetof(struct kubernetes_workload, containers),
+     .flags = SERVO_F_REQUIRED | SERVO_F_NONEMPTY,
+     .item = &container_item,
+     .description = "The containers to optimize."},
+    SERVO_FIELDS_END,
+};
+
+static const struct servo_schema deployment_schema = {
+    .title = "Deployment",
+    .description = "A Deployment to optimize.",
+    .size = sizeof(struct kubernetes_workload),
+    .fields = workload_fields,
+};
+
+static const struct servo_schema stateful_set_schema = {
+    .title = "StatefulSet",
+    .description = "A StatefulSet to optimize (the canary strategy is not supported).",
+    .size = sizeof(struct kubernetes_workload),
+    .fields = workload_fields,
+    .validate = validate_stateful_set,
+};
+
+static const struct servo_field permission_fields[] = {
+    {.name = "group",
+     .type = SERVO_FIELD_STRING,
+     .offset = offsetof(struct kubernetes_permission, group),
+     .flags = SERVO_F_REQUIRED,
+     .description = "The API group (\"\" for the core group)."},
+    {.name = "resources",
+     .type = SERVO_FIELD_LIST,
+     .offset = offsetof(struct kubernetes_permission, resources),
+     .flags = SERVO_F_REQUIRED | SERVO_F_NONEMPTY,
+     .item = &nonempty_string_item,
+     .description = "The resources, e.g. deployments or pods/status."},
+    {.name = "verbs",
+     .type = SERVO_FIELD_LIST,
+     .offset = offsetof(struct kubernetes_permission, verbs),
+     .flags = SERVO_F_REQUIRED | SERVO_F_NONEMPTY,
+     .item = &nonempty_string_item,
+     .description = "The verbs, e.g. get, list, watch."},
+    SERVO_FIELDS_END,
+};
+
+static const struct servo_schema permission_schema = {
+    .title = "PermissionSet",
+    .description = "Permissions the connector needs on resources of one API group.",
+    .size = sizeof(struct kubernetes_permission),
+    .fields = permission_fields,
+};
+
+static const struct servo_field deployment_item = {.type = SERVO_FIELD_OBJECT,
+                                                   .object = &deployment_schema};
+static const struct servo_field stateful_set_item = {.type = SERVO_FIELD_OBJECT,
+                                                     .object = &stateful_set_schema};
+static const struct servo_field permission_item = {.type = SERVO_FIELD_OBJECT,
+                                                   .object = &permission_schema};
+
+static const struct servo_field kubernetes_fields[] = {
+    {.name = "description",
+     .type = SERVO_FIELD_STRING,
+     .offset = offsetof(struct kubernetes_settings, description),
+     .description = "An optional description of the configuration."},
+    {.name = "namespace",
+     .type = SERVO_FIELD_STRING,
+     .offset = offsetof(struct kubernetes_settings, namespace),
+     .def = "default",
+     .pattern = DNS1123_LABEL,
+     .description = "The namespace of the workloads that do not give their own."},
+    {.name = "timeout",
+     .type = SERVO_FIELD_DURATION,
+     .offset = offsetof(struct kubernetes_settings, timeout),
+     .flags = SERVO_F_MIN,
+     .min = MS_NS,
+     .def = "5m",
+     .description = "How long to wait for a workload to become ready after an adjustment."},
+    {.name = "settlement",
+     .type = SERVO_FIELD_DURATION,
+     .offset = offsetof(struct kubernetes_settings, settlement),
+     .flags = SERVO_F_MIN,
+     .min = 0,
+     .description = "How long a workload must stay ready after an adjustment; the control's "
+                    "settlement overrides it."},
+    {.name = "on_failure",
+     .type = SERVO_FIELD_ENUM,
+     .offset = offsetof(struct kubernetes_settings, on_failure),
+     .def = "exception",
+     .choices = failure_choices,
+     .description = "What to do when an adjustment fails: exception (report the failure), "
+                    "shutdown (scale the workload to zero, or restore the tuning pod), ignore, "
+                    "or rollback."},
+    {.name = "kubeconfig",
+     .type = SERVO_FIELD_STRING,
+     .offset = offsetof(struct kubernetes_settings, kubeconfig),
+     .flags = SERVO_F_NONEMPTY,
+     .description = "A kubeconfig file; $KUBECONFIG, ~/.kube/config or the in-cluster "
+                    "configuration when not given."},
+    {.name = "context",
+     .type = SERVO_FIELD_STRING,
+     .offset = offsetof(struct kubernetes_settings, context),
+     .flags = SERVO_F_NONEMPTY,
+     .description = "The kubeconfig context; its current context when not given."},
+    {.name = "container_logs_in_error_status",
+     .type = SERVO_FIELD_BOOL,
+     .offset = offsetof(struct kubernetes_settings, container_logs_in_error_status),
+     .def = "false",
+     .description = "Include container logs in the message of a failed adjustment."},
+    {.name = "create_tuning_pod",
+     .type = SERVO_FIELD_BOOL,
+     .offset = offsetof(struct kubernetes_settings, create_tuning_pod),
+     .def = "true",
+     .description = "Create the tuning pod of canary workloads."},
+    {.name = "permissions",
+     .type = SERVO_FIELD_LIST,
+     .offset = offsetof(struct kubernetes_settings, permissions),
+     .def = "[{group: apps, resources: [deployments, replicasets], "
+            "verbs: [get, list, watch, update, patch]}, "
+            "{group: '', resources: [namespaces], verbs: [get]}, "
+            "{group: '', resources: [pods, pods/logs, pods/status], "
+            "verbs: [create, delete, get, list, watch]}]",
+     .item = &permission_item,
+     .description = "The permissions the connector checks it has."},
+    {.name = "deployments",
+     .type = SERVO_FIELD_LIST,
+     .offset = offsetof(struct kubernetes_settings, deployments),
+     .item = &deployment_item,
+     .description = "Deployments to optimize."},
+    {.name = "stateful_sets",
+     .type = SERVO_FIELD_LIST,
+     .offset = offsetof(struct kubernetes_settings, stateful_sets),
+     .item = &stateful_set_item,
+     .description = "StatefulSets to optimize (the canary strategy is not supported)."},
+    SERVO_FIELDS_END,
+};
+
+static const struct servo_schema kubernetes_schema = {
+    .title = "Kubernetes Connector Configuration Schema",
+    .description = "The workloads the kubernetes connector optimizes and how it adjusts them. "
+                   "namespace, timeout, settlement and on_failure cascade to the workloads.",
+    .size = sizeof(struct kubernetes_settings),
+    .fields = kubernetes_fields,
+    .validate = validate_settings,
+};
+
+const struct servo_connector_plugin servo_connector_kubernetes = {
+    SERVO_CONNECTOR_HEADER,
+    .name = "kubernetes",
+    .class_name = "KubernetesConnector",
+    .version = "1.5.0",
+    .description = "Kubernetes adjust connector",
+    .homepage = "https://github.com/opsani/kubernetes-connector",
+    .license = "Apache 2.0",
+    .maturity = "Stable",
+    .settings = &kubernetes_schema,
+    .generate = "namespace: default\n"
+                "deployments:\n"
+                "- name: app\n"
+                "  replicas:\n"
+                "    min: 1\n"
+                "    max: 2\n"
+                "  containers:\n"
+                "  - name: app\n"
+                "    cpu:\n"
+                "      min: 250m\n"
+                "      max: '4'\n"
+                "      step: 125m\n"
+                "    memory:\n"
+                "      min: 256Mi\n"
+                "      max: 4Gi\n"
+                "      step: 128Mi\n",
+};

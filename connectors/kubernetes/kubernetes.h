@@ -1,0 +1,127 @@
+/* The kubernetes connector: adjusts CPU, memory, replicas and environment variables of
+ * Deployments and StatefulSets. */
+#ifndef SERVO_CONNECTOR_KUBERNETES_H
+#define SERVO_CONNECTOR_KUBERNETES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "servo/connector.h"
+#include "servo/settings.h"
+#include "servo/types.h"
+
+/* Indexes into the on_failure choices. */
+enum kubernetes_failure_mode {
+    KUBERNETES_FAILURE_EXCEPTION,
+    KUBERNETES_FAILURE_SHUTDOWN,
+    KUBERNETES_FAILURE_IGNORE,
+    KUBERNETES_FAILURE_ROLLBACK,
+};
+
+/* Indexes into the strategy type choices. */
+enum kubernetes_strategy_type {
+    KUBERNETES_STRATEGY_DEFAULT,
+    KUBERNETES_STRATEGY_CANARY,
+};
+
+/* Indexes into the get/set choices: which resource requirement. */
+enum kubernetes_requirement {
+    KUBERNETES_REQUEST,
+    KUBERNETES_LIMIT,
+};
+
+/* Indexes into the env type choices. */
+enum kubernetes_env_type {
+    KUBERNETES_ENV_RANGE,
+    KUBERNETES_ENV_ENUM,
+};
+
+/* Indexes into the env value_type choices. */
+enum kubernetes_value_type {
+    KUBERNETES_VALUE_INT,
+    KUBERNETES_VALUE_FLOAT,
+};
+
+/* A CPU (millicores) or memory (bytes) range setting. */
+struct kubernetes_resource {
+    int64_t min;
+    int64_t max;
+    int64_t step;
+    int64_t request;       /* SERVO_UNSET when not given */
+    int64_t limit;         /* SERVO_UNSET when not given */
+    struct servo_list get; /* int: enum kubernetes_requirement */
+    struct servo_list set; /* int: enum kubernetes_requirement */
+    bool pinned;
+};
+
+struct kubernetes_env {
+    char *name;
+    int type;      /* enum kubernetes_env_type */
+    char *literal; /* the variable's real name; NULL: `name` */
+    double min;    /* range; NAN when not given */
+    double max;
+    double step;
+    int value_type;           /* enum kubernetes_value_type */
+    struct servo_list values; /* char *: enum choices */
+    char *default_value;      /* "default" */
+    bool pinned;
+};
+
+struct kubernetes_container {
+    char *name;
+    char *alias;
+    struct kubernetes_resource *cpu;               /* NULL when not optimized */
+    struct kubernetes_resource *memory;            /* NULL when not optimized */
+    struct servo_list env;                         /* struct kubernetes_env */
+    struct servo_map static_environment_variables; /* char * values */
+};
+
+struct kubernetes_strategy {
+    int type;    /* enum kubernetes_strategy_type */
+    char *alias; /* canary: the tuning component's name */
+};
+
+struct kubernetes_replicas {
+    int64_t min;
+    int64_t max;
+    int64_t step;
+    bool pinned;
+};
+
+/* A Deployment or StatefulSet. namespace, timeout, settlement and on_failure are filled from
+ * the top level when not given (settlement stays SERVO_UNSET when neither gives it). */
+struct kubernetes_workload {
+    char *name;
+    char *namespace;
+    servo_duration timeout;
+    servo_duration settlement;
+    int on_failure; /* enum kubernetes_failure_mode */
+    struct kubernetes_strategy strategy;
+    struct kubernetes_replicas *replicas; /* NULL when not optimized */
+    struct servo_list containers;         /* struct kubernetes_container */
+};
+
+struct kubernetes_permission {
+    char *group;
+    struct servo_list resources; /* char * */
+    struct servo_list verbs;     /* char * */
+};
+
+struct kubernetes_settings {
+    char *description;
+    char *namespace;
+    servo_duration timeout;
+    servo_duration settlement; /* SERVO_UNSET when not given */
+    int on_failure;            /* enum kubernetes_failure_mode */
+    char *kubeconfig;
+    char *context;
+    bool container_logs_in_error_status;
+    bool create_tuning_pod;
+    struct servo_list permissions;   /* struct kubernetes_permission */
+    struct servo_list deployments;   /* struct kubernetes_workload */
+    struct servo_list stateful_sets; /* struct kubernetes_workload */
+};
+
+extern const struct servo_connector_plugin servo_connector_kubernetes;
+
+#endif

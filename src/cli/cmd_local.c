@@ -1,0 +1,601 @@
+/* Local operational commands: describe, measure, adjust, and `show components|metrics|events`
+ * -- the connectors driven from the command line, with no optimizer involved. */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "events/bus.h"
+#include "events/servo_runtime.h"
+#include "util/util.h"
+
+int cmd_describe(struct cli *cli, int argc, char **argv);
+int cmd_measure(struct cli *cli, int argc, char **argv);
+int cmd_adjust(struct cli *cli, int argc, char **argv);
+int show_components(struct cli *cli, struct servo_config *servo);
+int show_metrics(struct cli *cli, struct servo_config *servo);
+int show_events(struct servo_config *servo, bool by_connector);
+
+static const char *const text_json[] = {"text", "json", NULL};
+
+static void print_json_value(json_t *value)
+{
+    char *text = json_dumps(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    printf("%s\n", text);
+    free(text);
+}
+
+/* Names given on the command line must be instances of the servo. */
+static int check_instances(const struct servo_config *servo, char **names, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        bool found = false;
+        for (size_t j = 0; j < servo->connector_count && !found; j++)
+            found = strcmp(servo->connectors[j].name, names[i]) == 0;
+        if (!found) {
+            cli_error("no connector named \"%s\" in servo \"%s\"", names[i], servo->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static const char **include_list(char **names, size_t count)
+{
+    if (count == 0)
+        return NULL;
+    const char **list = xcalloc(count + 1, sizeof *list);
+    for (size_t i = 0; i < count; i++)
+        list[i] = names[i];
+    return list;
+}
+
+static int dispatch(struct servo_config *servo, const char *event, const struct event_args *args,
+                    const char **include, struct bus_outcome *out)
+{
+    struct bus_options options = {.include = include, .progress = cli_progress};
+    int rc = bus_dispatch(servo->connectors, servo->connector_count, event, args, &options, out);
+    cli_progress_done();
+    if (rc != 0)
+        cli_print_event_error(event, &out->error, out->additional, out->additional_count);
+    return rc;
+}
+
+static char *format_value(const struct servo_setting *s)
+{
+    if (!s->has_value)
+        return xstrdup("?");
+    if (s->kind == SERVO_SETTING_ENUM)
+        return xstrdup(s->text_value ? s->text_value : "?");
+    if (s->unit && strcmp(s->unit, "cores") == 0) {
+        char buf[SERVO_VALUE_TEXT_MAX];
+        int64_t millicores = 0;
+        if (servo_cpu_from_cores(s->value, &millicores, NULL) == 0) {
+            servo_cpu_format(millicores, buf);
+            return xstrdup(buf);
+        }
+    }
+    if (s->unit && strcmp(s->unit, "GiB") == 0) {
+        char buf[SERVO_VALUE_TEXT_MAX];
+        int64_t bytes = 0;
+        if (servo_memory_from_gib(s->value, &bytes, NULL) == 0) {
+            servo_memory_format(bytes, buf);
+            return xstrdup(buf);
+        }
+    }
+    return xasprintf("%g", s->value);
+}
+
+static char *components_text(const struct servo_description *d)
+{
+    struct strbuf sb;
+    strbuf_init(&sb);
+    for (size_t i = 0; i < d->component_count; i++) {
+        const struct servo_component *c = &d->components[i];
+        for (size_t j = 0; j < c->setting_count; j++) {
+            char *value = format_value(&c->settings[j]);
+            strbuf_printf(&sb, "%s%s.%s=%s", sb.len ? "\n" : "", c->name, c->settings[j].name,
+                          value);
+            free(value);
+        }
+    }
+    return strbuf_detach(&sb);
+}
+
+static char *metrics_text(const struct servo_description *d)
+{
+    struct strbuf sb;
+    strbuf_init(&sb);
+    for (size_t i = 0; i < d->metric_count; i++)
+        strbuf_printf(&sb, "%s%s (%s)", sb.len ? "\n" : "", d->metrics[i].name,
+                      d->metrics[i].unit && d->metrics[i].unit[0] ? d->metrics[i].unit : "-");
+    return strbuf_detach(&sb);
+}
+
+static void print_description_table(const struct bus_outcome *out)
+{
+    static const char *const header[] = {"CONNECTOR", "COMPONENTS", "METRICS"};
+    struct table t;
+    table_init(&t, 3, header);
+    for (size_t i = 0; i < out->count; i++) {
+        const struct servo_description *d = out->results[i].description;
+        if (d == NULL)
+            continue;
+        char *components = components_text(d), *metrics = metrics_text(d);
+        const char *row[] = {out->results[i].connector, components, metrics};
+        table_add(&t, row);
+        free(components);
+        free(metrics);
+    }
+    table_print(&t, stdout);
+    table_free(&t);
+}
+
+static int parse_format_only(int argc, char **argv, const char *name, int *format)
+{
+    static const struct option options[] = {{"format", required_argument, NULL, 'f'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
+    const struct cli_command *self = cli_find_command(name);
+    int c;
+    optind = 0;
+    while ((c = cli_getopt(argc, argv, ":f:h", options, self)) != -1) {
+        if (c == -2)
+            return EXIT_USAGE;
+        if (c == 'h')
+            return cli_help(self, stdout), -1;
+        if (c == 'f' && (*format = cli_choice("--format", optarg, text_json)) < 0)
+            return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* Dispatches describe to the selected connectors; the merged description on success. */
+static struct servo_description *describe(struct servo_config *servo, const char **include,
+                                          struct bus_outcome *out)
+{
+    struct event_args args;
+    event_args_init(&args);
+    int rc = dispatch(servo, SERVO_EVENT_DESCRIBE, &args, include, out);
+    event_args_free(&args);
+    return rc == 0 ? bus_outcome_description(out) : NULL;
+}
+
+int cmd_describe(struct cli *cli, int argc, char **argv)
+{
+    int format = 0;
+    int rc = parse_format_only(argc, argv, "describe", &format);
+    if (rc != 0)
+        return rc < 0 ? EXIT_OK : rc;
+    struct servo_config *servo;
+    if (cli_attach(cli, &servo) != 0)
+        return EXIT_USAGE;
+    if (check_instances(servo, argv + optind, (size_t)(argc - optind)) != 0)
+        return EXIT_USAGE;
+    const char **include = include_list(argv + optind, (size_t)(argc - optind));
+    struct bus_outcome out;
+    struct servo_description *d = describe(servo, include, &out);
+    free(include);
+    if (d != NULL) {
+        if (format == 1) {
+            json_t *json = servo_description_to_json(d);
+            print_json_value(json);
+            json_decref(json);
+        } else {
+            print_description_table(&out);
+        }
+    }
+    servo_description_free(d);
+    bus_outcome_free(&out);
+    return d ? EXIT_OK : EXIT_FAILURE_OPERATIONAL;
+}
+
+/* ---- measure --------------------------------------------------------------------------- */
+
+/* Every metric the connectors report, from the metrics event or else describe. A failure
+ * is reported (when `report`) and leaves out what the failing connectors would have said. */
+static struct servo_description *known_metrics(struct servo_config *servo, const char **include,
+                                               bool report, bool *failed)
+{
+    struct event_args args;
+    event_args_init(&args);
+    struct bus_outcome out;
+    struct bus_options options = {.include = include};
+    const char *event = SERVO_EVENT_METRICS;
+    int rc = bus_dispatch(servo->connectors, servo->connector_count, event, &args, &options,
+                          &out);
+    struct servo_description *d = bus_outcome_description(&out);
+    if (d->metric_count == 0) {
+        servo_description_free(d);
+        bus_outcome_free(&out);
+        event = SERVO_EVENT_DESCRIBE;
+        rc = bus_dispatch(servo->connectors, servo->connector_count, event, &args, &options,
+                          &out);
+        d = bus_outcome_description(&out);
+    }
+    if (rc != 0 && report)
+        cli_print_event_error(event, &out.error, out.additional, out.additional_count);
+    if (failed)
+        *failed = rc != 0;
+    bus_outcome_free(&out);
+    event_args_free(&args);
+    return d;
+}
+
+static char *reading_lines(const struct servo_reading *r, const char *connector)
+{
+    struct strbuf sb;
+    strbuf_init(&sb);
+    for (size_t i = 0; i < r->point_count; i++) {
+        /* a data point decoded from the wire has no time (0): show none */
+        char when[40] = "";
+        if (r->points[i].time != 0) {
+            time_t t = (time_t)r->points[i].time;
+            struct tm tm;
+            localtime_r(&t, &tm);
+            strftime(when, sizeof when, " (%Y-%m-%d %H:%M:%S)", &tm);
+        }
+        strbuf_printf(&sb, "%s%.2f%s [%s%s%s]", i ? "\n" : "", r->points[i].value, when,
+                      connector, r->id ? " " : "", r->id ? r->id : "");
+    }
+    return strbuf_detach(&sb);
+}
+
+static void print_measurement_table(const struct bus_outcome *out)
+{
+    static const char *const header[] = {"METRIC", "UNIT", "READINGS"};
+    struct table t;
+    table_init(&t, 3, header);
+    for (size_t i = 0; i < out->count; i++) {
+        const struct servo_measurement *m = out->results[i].measurement;
+        for (size_t j = 0; m && j < m->reading_count; j++) {
+            const struct servo_reading *r = &m->readings[j];
+            char *lines = reading_lines(r, out->results[i].connector);
+            const char *row[] = {r->metric, r->unit && r->unit[0] ? r->unit : "-", lines};
+            table_add(&t, row);
+            free(lines);
+        }
+    }
+    table_print(&t, stdout);
+    table_free(&t);
+}
+
+struct measure_options {
+    int format;
+    servo_duration duration;
+    char **connectors;
+    size_t connector_count;
+};
+
+static int parse_measure_options(int argc, char **argv, struct measure_options *o)
+{
+    static const struct option options[] = {{"connector", required_argument, NULL, 'c'},
+                                            {"duration", required_argument, NULL, 'd'},
+                                            {"format", required_argument, NULL, 'f'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
+    const struct cli_command *self = cli_find_command("measure");
+    const char *why = NULL;
+    int c;
+    optind = 0;
+    while ((c = cli_getopt(argc, argv, ":c:d:f:h", options, self)) != -1) {
+        switch (c) {
+        case -2:
+            return EXIT_USAGE;
+        case 'h':
+            cli_help(self, stdout);
+            return -1;
+        case 'c':
+            o->connectors = xrealloc(o->connectors, (o->connector_count + 1) * sizeof(char *));
+            o->connectors[o->connector_count++] = optarg;
+            break;
+        case 'd':
+            if (servo_duration_parse(optarg, &o->duration, &why) != 0 || o->duration < 0) {
+                cli_error("measure: invalid duration \"%s\": %s", optarg,
+                          why ? why : "negative");
+                return EXIT_USAGE;
+            }
+            break;
+        case 'f':
+            if ((o->format = cli_choice("--format", optarg, text_json)) < 0)
+                return EXIT_USAGE;
+            break;
+        default:
+            break;
+        }
+    }
+    return 0;
+}
+
+static int check_metrics(const struct servo_description *known, char **names, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (servo_description_find_metric(known, names[i]) == NULL) {
+            struct strbuf sb;
+            strbuf_init(&sb);
+            for (size_t j = 0; j < known->metric_count; j++)
+                strbuf_printf(&sb, "%s%s", j ? ", " : "", known->metrics[j].name);
+            cli_error("no metric found named \"%s\" (known: %s)", names[i],
+                      sb.data ? sb.data : "none");
+            strbuf_release(&sb);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int cmd_measure(struct cli *cli, int argc, char **argv)
+{
+    struct measure_options o = {0};
+    int rc = parse_measure_options(argc, argv, &o);
+    struct servo_config *servo;
+    if (rc != 0 || cli_attach(cli, &servo) != 0 ||
+        check_instances(servo, o.connectors, o.connector_count) != 0) {
+        free(o.connectors);
+        return rc < 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    const char **include = include_list(o.connectors, o.connector_count);
+    char **metrics = argv + optind;
+    size_t metric_count = (size_t)(argc - optind);
+    if (metric_count > 0) {
+        /* names must be metrics of the connectors; all are measured when none are named */
+        bool failed = false;
+        struct servo_description *known = known_metrics(servo, include, true, &failed);
+        rc = failed ? EXIT_FAILURE_OPERATIONAL
+             : check_metrics(known, metrics, metric_count) != 0 ? EXIT_USAGE
+                                                                 : EXIT_OK;
+        servo_description_free(known);
+        if (rc != EXIT_OK) {
+            free(include);
+            free(o.connectors);
+            return rc;
+        }
+    }
+    struct event_args args;
+    event_args_init(&args);
+    args.control.duration = o.duration;
+    args.metrics = (const char *const *)metrics;
+    args.metric_count = metric_count;
+    struct bus_outcome out;
+    rc = dispatch(servo, SERVO_EVENT_MEASURE, &args, include, &out);
+    if (rc == 0 && o.format == 1) {
+        struct servo_measurement *m = bus_outcome_measurement(&out);
+        json_t *json = servo_measurement_to_json(m);
+        print_json_value(json);
+        json_decref(json);
+        servo_measurement_free(m);
+    } else if (rc == 0) {
+        print_measurement_table(&out);
+    }
+    bus_outcome_free(&out);
+    event_args_free(&args);
+    free(include);
+    free(o.connectors);
+    return rc == 0 ? EXIT_OK : EXIT_FAILURE_OPERATIONAL;
+}
+
+/* ---- adjust ---------------------------------------------------------------------------- */
+
+static int parse_adjustments(char **specs, size_t count, struct servo_adjustments *a)
+{
+    if (count == 0) {
+        cli_error("adjust: expected at least one COMPONENT.SETTING=VALUE");
+        return -1;
+    }
+    for (size_t i = 0; i < count; i++) {
+        char *error = NULL;
+        if (servo_adjustment_parse(specs[i], a, &error) != 0) {
+            cli_error("adjust: %s", error);
+            free(error);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void print_adjust_table(const struct bus_outcome *out)
+{
+    static const char *const header[] = {"CONNECTOR", "SETTINGS"};
+    struct table t;
+    table_init(&t, 2, header);
+    for (size_t i = 0; i < out->count; i++) {
+        if (out->results[i].description == NULL)
+            continue;
+        char *settings = components_text(out->results[i].description);
+        const char *row[] = {out->results[i].connector, settings};
+        table_add(&t, row);
+        free(settings);
+    }
+    table_print(&t, stdout);
+    table_free(&t);
+}
+
+static int validate_against_description(struct servo_config *servo,
+                                        const struct servo_adjustments *a)
+{
+    struct bus_outcome out;
+    struct servo_description *d = describe(servo, NULL, &out);
+    bus_outcome_free(&out);
+    if (d == NULL)
+        return EXIT_FAILURE_OPERATIONAL;
+    char *error = NULL;
+    int rc = adjustments_validate(d, a, &error);
+    servo_description_free(d);
+    if (rc != 0) {
+        for (char *line = strtok(error, "\n"); line; line = strtok(NULL, "\n"))
+            cli_error("adjust: %s", line);
+        free(error);
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
+int cmd_adjust(struct cli *cli, int argc, char **argv)
+{
+    int format = 0;
+    int rc = parse_format_only(argc, argv, "adjust", &format);
+    if (rc != 0)
+        return rc < 0 ? EXIT_OK : rc;
+    struct servo_adjustments adjustments = {0};
+    struct servo_config *servo;
+    if (parse_adjustments(argv + optind, (size_t)(argc - optind), &adjustments) != 0 ||
+        cli_attach(cli, &servo) != 0) {
+        servo_adjustments_clear(&adjustments);
+        return EXIT_USAGE;
+    }
+    rc = validate_against_description(servo, &adjustments);
+    if (rc != EXIT_OK) {
+        servo_adjustments_clear(&adjustments);
+        return rc;
+    }
+    struct event_args args;
+    event_args_init(&args);
+    args.adjustments = &adjustments;
+    struct bus_outcome out;
+    int failed = dispatch(servo, SERVO_EVENT_ADJUST, &args, NULL, &out);
+    if (!failed && out.count == 0) {
+        cli_error("adjustment failed: no connector handled the request");
+        failed = 1;
+    } else if (!failed && format == 1) {
+        struct servo_description *d = bus_outcome_description(&out);
+        json_t *json = servo_description_to_json(d);
+        print_json_value(json);
+        json_decref(json);
+        servo_description_free(d);
+    } else if (!failed) {
+        print_adjust_table(&out);
+    }
+    bus_outcome_free(&out);
+    event_args_free(&args);
+    servo_adjustments_clear(&adjustments);
+    return failed ? EXIT_FAILURE_OPERATIONAL : EXIT_OK;
+}
+
+/* ---- show ------------------------------------------------------------------------------ */
+
+int show_components(struct cli *cli, struct servo_config *servo)
+{
+    (void)cli;
+    struct bus_outcome out;
+    struct servo_description *d = describe(servo, NULL, &out);
+    if (d == NULL) {
+        bus_outcome_free(&out);
+        return EXIT_FAILURE_OPERATIONAL;
+    }
+    static const char *const header[] = {"COMPONENT", "SETTINGS", "CONNECTOR"};
+    struct table t;
+    table_init(&t, 3, header);
+    for (size_t i = 0; i < out.count; i++) {
+        const struct servo_description *rd = out.results[i].description;
+        for (size_t j = 0; rd && j < rd->component_count; j++) {
+            struct strbuf sb;
+            strbuf_init(&sb);
+            const struct servo_component *c = &rd->components[j];
+            for (size_t k = 0; k < c->setting_count; k++) {
+                char *value = format_value(&c->settings[k]);
+                strbuf_printf(&sb, "%s%s=%s", k ? "\n" : "", c->settings[k].name, value);
+                free(value);
+            }
+            const char *row[] = {c->name, sb.data ? sb.data : "", out.results[i].connector};
+            table_add(&t, row);
+            strbuf_release(&sb);
+        }
+    }
+    table_print(&t, stdout);
+    table_free(&t);
+    servo_description_free(d);
+    bus_outcome_free(&out);
+    return EXIT_OK;
+}
+
+int show_metrics(struct cli *cli, struct servo_config *servo)
+{
+    (void)cli;
+    static const char *const header[] = {"METRIC", "UNIT", "CONNECTORS"};
+    struct table t;
+    table_init(&t, 3, header);
+    bool any_failed = false;
+    for (size_t i = 0; i < servo->connector_count; i++) {
+        const char *only[] = {servo->connectors[i].name, NULL};
+        bool failed = false;
+        struct servo_description *d = known_metrics(servo, only, true, &failed);
+        any_failed = any_failed || failed;
+        for (size_t j = 0; j < d->metric_count; j++) {
+            const char *unit = d->metrics[j].unit && d->metrics[j].unit[0] ? d->metrics[j].unit
+                                                                             : "-";
+            const char *row[] = {d->metrics[j].name, unit, servo->connectors[i].name};
+            table_add(&t, row);
+        }
+        servo_description_free(d);
+    }
+    table_print(&t, stdout);
+    table_free(&t);
+    return any_failed ? EXIT_FAILURE_OPERATIONAL : EXIT_OK;
+}
+
+static char *event_label(const struct servo_handler *h, enum servo_preposition p)
+{
+    return p == SERVO_ON ? xstrdup(h->event)
+                         : xasprintf("%s %s", p == SERVO_BEFORE ? "before" : "after", h->event);
+}
+
+static void add_event_labels(const struct servo_connector *c, struct strbuf *sb)
+{
+    static const enum servo_preposition order[] = {SERVO_BEFORE, SERVO_ON, SERVO_AFTER};
+    if (c->plugin->checks)
+        strbuf_printf(sb, "%scheck", sb->len ? "\n" : "");
+    for (const struct servo_handler *h = c->plugin->handlers; h && h->event; h++) {
+        for (size_t p = 0; p < ARRAY_LEN(order); p++) {
+            if (!(h->preposition & order[p]))
+                continue;
+            char *label = event_label(h, order[p]);
+            strbuf_printf(sb, "%s%s", sb->len ? "\n" : "", label);
+            free(label);
+        }
+    }
+}
+
+int show_events(struct servo_config *servo, bool by_connector)
+{
+    static const char *const by_event_header[] = {"EVENT", "CONNECTORS"};
+    static const char *const by_connector_header[] = {"CONNECTOR", "EVENTS"};
+    struct table t;
+    table_init(&t, 2, by_connector ? by_connector_header : by_event_header);
+    if (by_connector) {
+        for (size_t i = 0; i < servo->connector_count; i++) {
+            struct strbuf sb;
+            strbuf_init(&sb);
+            add_event_labels(&servo->connectors[i], &sb);
+            const char *row[] = {servo->connectors[i].name, sb.data ? sb.data : ""};
+            table_add(&t, row);
+            strbuf_release(&sb);
+        }
+    } else {
+        static const char *const events[] = {"attach",   "detach",  "startup", "shutdown",
+                                             "metrics",  "components", "check", "describe",
+                                             "measure",  "adjust",  "promote"};
+        static const enum servo_preposition order[] = {SERVO_BEFORE, SERVO_ON, SERVO_AFTER};
+        for (size_t e = 0; e < ARRAY_LEN(events); e++) {
+            for (size_t p = 0; p < ARRAY_LEN(order); p++) {
+                struct strbuf sb;
+                strbuf_init(&sb);
+                for (size_t i = 0; i < servo->connector_count; i++)
+                    if (bus_handles(&servo->connectors[i], events[e], order[p]))
+                        strbuf_printf(&sb, "%s%s", sb.len ? "\n" : "", servo->connectors[i].name);
+                if (sb.len) {
+                    struct servo_handler h = {.event = events[e]};
+                    char *label = event_label(&h, order[p]);
+                    const char *row[] = {label, sb.data};
+                    table_add(&t, row);
+                    free(label);
+                }
+                strbuf_release(&sb);
+            }
+        }
+    }
+    table_print(&t, stdout);
+    table_free(&t);
+    return EXIT_OK;
+}

@@ -1,0 +1,24 @@
+/* The run loop of one servo: HELLO, then WHATS_NEXT and the commands it answers (DESCRIBE,
+ * MEASURE, ADJUST, SLEEP), forever, through faults, until shutdown; then GOODBYE. */
+#ifndef SERVO_RUNNER_H
+#define SERVO_RUNNER_H
+
+#include <stdbool.h>
+
+#include "assembly/assembly.h"
+#include "events/cancel.h"
+#include "runner/client.h"
+
+struct runner_options {
+    bool no_poll; /* say HELLO, then wait for shutdown without polling */
+    /* Stop after this many commands (0: never); tests and the embedded optimizer use it. */
+    unsigned long max_commands;
+};
+
+/* Runs until `shutdown` is cancelled (its reason -- "SIGTERM", "shutdown" -- is the GOODBYE
+ * reason) or the optimizer is gone for good. The servo's connectors must be attached. The
+ * transport is borrowed. Returns 0 on an orderly shutdown, 1 when the loop had to stop. */
+int runner_run(struct servo_config *servo, struct transport *transport,
+               const struct runner_options *options, struct cancel_token *shutdown);
+
+#endif
