@@ -12,7 +12,7 @@ dir=${SERVO_BENCH_DIR:-build-bench}
 scripts/install-deps.sh
 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSERVO_SANITIZE=OFF -DSERVO_FUZZ=OFF \
     -DSERVO_TESTS=OFF -DSERVO_BENCH=ON >/dev/null
-cmake --build "$dir" -j "${SERVO_JOBS:-2}" --target servo bench_assembly
+cmake --build "$dir" -j "${SERVO_JOBS:-2}" --target servo bench_assembly bench_parse
 
 echo "machine: $(nproc) cores, $(. /etc/os-release && echo "$PRETTY_NAME"), $(gcc --version | head -n 1)"
 echo "targets: servo version < 5 ms and < 5 MB; 100 instances < 20 ms per assembly"
@@ -20,3 +20,8 @@ bench/bench_version.sh "$dir/servo" 200
 for kind in wait vegeta prometheus mixed; do
     "$dir/bench/bench_assembly" -n 100 -i 200 -k "$kind"
 done
+echo "targets: a 50 MB Prometheus range response parsed at >= 150 MB/s, peak RSS < 2x its size"
+for mode in stream memory; do
+    "$dir/bench/bench_parse" -m "$mode" -i 10
+done
+"$dir/bench/bench_parse" -k long -i 10

@@ -16,6 +16,7 @@
 #   SERVO_FUZZ_SECONDS=20      fuzzing time per target
 #   SERVO_BUILD_DIR, SERVO_ASAN_BUILD_DIR, SERVO_FUZZ_BUILD_DIR   build directories
 #   SERVO_SKIP_DEPS=1          do not run scripts/install-deps.sh
+# shellcheck disable=SC2317 # the step_* functions are called indirectly, as "step_$step"
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -14,7 +14,8 @@ A step is an object:
 
     {"expect": "WHATS_NEXT",                 # the event it answers (absent or "*": any event;
                                              #  "progress": a progress report, see below)
-     "reply": {"cmd": "DESCRIBE", ...},      # the JSON reply (default {"status": "ok"})
+     "reply": {"cmd": "DESCRIBE", ...},      # the JSON reply (default {"status": "ok"}, or
+                                             #  {"detail": "<reason>"} for a status >= 400)
      "status": 503,                          # the HTTP status (default 200)
      "body": "garbage",                      # a raw body instead of "reply"
      "truncate": true,                       # announce the whole body, send half, close
@@ -35,10 +36,11 @@ other event {"status": "ok"}.
 Bearer T"; a token "Bearer T" is compared as is; "X-SF-Token T" wants that header), else 401.
 
 --log FILE: one JSON line per request, written as it arrives and flushed:
-    {"time": epoch, "method", "path", "headers": {lower-cased name: value}, "body": the
-     parsed JSON (null when it is not JSON), "raw": the raw body when it is not JSON,
-     "status": the HTTP status answered (null when the connection was reset), "step": the
-     index of the script step used (null when none)}
+    {"time": epoch, "client": "HOST:PORT" (the servo's end of the connection), "method",
+     "path", "headers": {lower-cased name: value}, "body": the parsed JSON (null when it is
+     not JSON), "raw": the raw body when it is not JSON, "status": the HTTP status answered
+     (null when the connection was reset), "step": the index of the script step used (null
+     when none)}
 
 --sequence: no script; like ServoX's tests/fake.py SequencedOptimizer: DESCRIBE, then MEASURE
 (--metrics, --measure-duration, --warmup, --delay), then ADJUST (--adjust COMPONENT.SETTING=VALUE,
@@ -145,6 +147,7 @@ class Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(min(length, MAX_BODY)) if length > 0 else b""
         record = {
             "time": time.time(),
+            "client": "%s:%d" % self.client_address[:2],
             "method": self.command,
             "path": self.path,
             "headers": {name.lower(): value for name, value in self.headers.items()},
@@ -192,8 +195,10 @@ class Handler(BaseHTTPRequestHandler):
         status = int(step.get("status", 200))
         if "body" in step:
             payload = step["body"].encode("utf-8")
-        else:
+        elif "reply" in step or status < 400:
             payload = json.dumps(step.get("reply", OK)).encode("utf-8")
+        else:
+            payload = json.dumps({"detail": self.responses.get(status, ("error",))[0]}).encode()
         self.send_payload(status, payload, truncate=bool(step.get("truncate")))
 
     def reset(self):
@@ -228,6 +233,11 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return  # the servo went away (it gave up on a reply, or was cancelled)
+        super().handle_error(request, client_address)
 
 
 def parse_value(text):

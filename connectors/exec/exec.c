@@ -13,8 +13,8 @@
 #define MS_NS 1e6
 
 static const char *const setting_type_choices[] = {"range", "enum", NULL};
-static const char *const unit_choices[] = {"",      "%",   "ms",  "bytes", "GiB",
-                                           "cores", "rpm", "rps", NULL};
+const char *const exec_unit_choices[] = {"",      "%",   "ms",  "bytes", "GiB",
+                                         "cores", "rpm", "rps", NULL};
 
 /* ---- validators ------------------------------------------------------------------------- */
 
@@ -168,7 +168,7 @@ static const struct servo_field metric_fields[] = {
      .type = SERVO_FIELD_ENUM,
      .offset = offsetof(struct exec_metric, unit),
      .def = "''",
-     .choices = unit_choices,
+     .choices = exec_unit_choices,
      .description = "The unit of the metric: \"\" (a plain number), % (percentage), ms, bytes, "
                     "GiB, cores, rpm (requests per minute) or rps (requests per second)."},
     SERVO_FIELDS_END,

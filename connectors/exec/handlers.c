@@ -12,8 +12,6 @@
 
 #include "servo/log.h"
 
-static const char *const unit_names[] = {"", "%", "ms", "bytes", "GiB", "cores", "rpm", "rps"};
-
 struct exec_state {
     pthread_mutex_t lock;
     struct servo_description *description; /* the last known one, or NULL */
@@ -56,8 +54,7 @@ static void add_static_setting(struct servo_component *component, const char *na
         if (from->value != NULL)
             servo_setting_set_text(s, from->value);
     } else {
-        s = servo_component_range(component, name, from->unit, from->min, from->max,
-                                  from->step);
+        s = servo_component_range(component, name, from->unit, from->min, from->max, from->step);
         double value = from->value ? strtod(from->value, NULL) : 0;
         if (from->value != NULL)
             servo_setting_set_value(s, value);
@@ -79,7 +76,7 @@ static void apply_static_metrics(const struct exec_settings *s, struct servo_des
     d->metric_count = 0;
     const struct exec_metric *metrics = s->metrics.items;
     for (size_t i = 0; i < s->metrics.count; i++)
-        servo_description_add_metric(d, metrics[i].name, unit_names[metrics[i].unit]);
+        servo_description_add_metric(d, metrics[i].name, exec_unit_choices[metrics[i].unit]);
 }
 
 static struct servo_description *static_description(const struct exec_settings *s)
@@ -154,6 +151,22 @@ static json_t *control_input(struct servo_event *event)
     return input;
 }
 
+/* A legacy measure driver's --describe prints {"status":"ok","metrics":{...}}: turned, in
+ * place, into a description of those metrics and no components. */
+static void legacy_metrics_description(json_t *result)
+{
+    json_t *metrics = json_object_get(result, "metrics");
+    if (json_object_get(result, "application") != NULL ||
+        json_object_get(result, "components") != NULL || !json_is_object(metrics))
+        return;
+    json_t *application = json_object();
+    json_object_set_new(application, "components", json_object());
+    json_object_set_new(result, "application", application);
+    json_t *measurement = json_object();
+    json_object_set(measurement, "metrics", metrics);
+    json_object_set_new(result, "measurement", measurement);
+}
+
 /* Runs the describe command; the description it prints (with the `metrics` settings). */
 static struct servo_description *run_describe(struct servo_connector *c, struct servo_event *event,
                                               enum servo_error_kind failure,
@@ -166,6 +179,7 @@ static struct servo_description *run_describe(struct servo_connector *c, struct 
     json_decref(input);
     if (result == NULL)
         return NULL;
+    legacy_metrics_description(result);
     struct servo_description *d = NULL;
     char *why = NULL;
     if (servo_description_from_json(result, &d, &why) != 0) {
@@ -231,7 +245,7 @@ static int on_metrics(struct servo_connector *c, struct servo_event *event)
     const struct exec_settings *s = settings_of(c);
     const struct exec_metric *metrics = s->metrics.items;
     for (size_t i = 0; i < s->metrics.count; i++)
-        servo_event_add_metric(event, metrics[i].name, unit_names[metrics[i].unit]);
+        servo_event_add_metric(event, metrics[i].name, exec_unit_choices[metrics[i].unit]);
     if (s->metrics.count > 0 || s->describe == NULL)
         return 0;
     struct servo_error error = {0};
@@ -273,8 +287,8 @@ static void copy_reading(struct servo_measurement *to, const struct servo_readin
 {
     struct servo_reading *copy;
     if (r->scalar && r->point_count == 1) {
-        copy = servo_measurement_point(to, r->metric, r->unit, r->points[0].time,
-                                       r->points[0].value);
+        copy =
+            servo_measurement_point(to, r->metric, r->unit, r->points[0].time, r->points[0].value);
     } else {
         copy = servo_measurement_series(to, r->metric, r->unit, r->id);
         for (size_t i = 0; i < r->point_count; i++)
@@ -285,9 +299,8 @@ static void copy_reading(struct servo_measurement *to, const struct servo_readin
 }
 
 /* The readings of the metrics the event asked for (all when none were named). */
-static struct servo_measurement *wanted_readings(struct servo_event *event,
-                                                 const struct servo_measurement *m,
-                                                 const json_t *names)
+static struct servo_measurement *
+wanted_readings(struct servo_event *event, const struct servo_measurement *m, const json_t *names)
 {
     struct servo_measurement *kept = servo_measurement_new();
     for (size_t i = 0; i < m->reading_count; i++)
@@ -297,7 +310,8 @@ static struct servo_measurement *wanted_readings(struct servo_event *event,
         servo_measurement_annotate(kept, m->annotation_keys[i], m->annotation_values[i]);
     size_t index;
     const json_t *name;
-    json_array_foreach (names, index, name) {
+    json_array_foreach(names, index, name)
+    {
         bool found = false;
         for (size_t i = 0; i < kept->reading_count && !found; i++)
             found = strcmp(kept->readings[i].metric, json_string_value(name)) == 0;
@@ -309,9 +323,8 @@ static struct servo_measurement *wanted_readings(struct servo_event *event,
 }
 
 static struct servo_measurement *decode_measurement(struct servo_connector *c,
-                                                    struct servo_event *event,
-                                                    const json_t *result, const json_t *names,
-                                                    struct servo_error *error)
+                                                    struct servo_event *event, const json_t *result,
+                                                    const json_t *names, struct servo_error *error)
 {
     struct servo_measurement *m = NULL;
     char *why = NULL;
@@ -419,8 +432,8 @@ static char *adjustment_problem(const struct servo_description *d, const struct 
         return exec_printf("%s.%s: %g is outside the range [%g, %g]", a->component, a->setting,
                            a->value, s->min, s->max);
     if (!on_step(a->value, s->min, s->step))
-        return exec_printf("%s.%s: %g is not on a step of %g from %g", a->component,
-                           a->setting, a->value, s->step, s->min);
+        return exec_printf("%s.%s: %g is not on a step of %g from %g", a->component, a->setting,
+                           a->value, s->step, s->min);
     return NULL;
 }
 
@@ -537,8 +550,8 @@ static struct servo_description *adjusted_description(struct servo_connector *c,
 
 /* Runs the adjust command for `owned`; sets the resulting description on the event. */
 static int run_adjust(struct servo_connector *c, struct servo_event *event,
-                      const struct servo_description *before,
-                      const struct servo_adjustments *owned, struct servo_error *error)
+                      const struct servo_description *before, const struct servo_adjustments *owned,
+                      struct servo_error *error)
 {
     json_t *input = servo_adjustments_to_state(owned);
     json_object_set_new(input, "control", servo_control_to_json(servo_event_control(event)));
@@ -552,8 +565,8 @@ static int run_adjust(struct servo_connector *c, struct servo_event *event,
     if (result == NULL)
         return -1;
     bool failed = false;
-    struct servo_description *after = adjusted_description(c, result, before, owned, error,
-                                                           &failed);
+    struct servo_description *after =
+        adjusted_description(c, result, before, owned, error, &failed);
     json_decref(result);
     if (failed)
         return -1;
@@ -569,8 +582,8 @@ static int adjust_owned(struct servo_connector *c, struct servo_event *event,
 {
     if (settings_of(c)->adjust == NULL)
         return servo_error_set(error, SERVO_ERROR_ADJUSTMENT_FAILED, "no-adjust-command",
-                               "%s describes %s but has no adjust command",
-                               servo_connector_name(c), owned->items[0].component);
+                               "%s describes %s but has no adjust command", servo_connector_name(c),
+                               owned->items[0].component);
     if (d != NULL && check_adjustments(d, owned, error) != 0)
         return -1;
     return run_adjust(c, event, d, owned, error);

@@ -57,6 +57,8 @@ json_t *exec_call_run(struct servo_connector *connector, struct servo_event *eve
 struct servo_description *exec_describe(struct servo_connector *connector,
                                         struct servo_event *event, struct servo_error *error);
 
+/* The metric units, indexed by enum exec_unit; NULL-terminated. */
+extern const char *const exec_unit_choices[];
 extern const struct servo_handler exec_handlers[];
 extern const struct servo_check_def exec_checks[];
 int exec_init(struct servo_connector *connector, struct servo_error *error);

@@ -12,6 +12,9 @@
 
 #include "servo/log.h"
 
+/* The highest signal number a shell's exit status 128 + N stands for (SIGRTMAX on Linux). */
+#define SHELL_SIGNAL_MAX 64
+
 /* ---- small helpers ---------------------------------------------------------------------- */
 
 static void *check_alloc(void *p)
@@ -159,6 +162,17 @@ static const char *signal_name(int signal, char buf[32])
     return buf;
 }
 
+/* The signal that ended the command: the shell's own, or the one that ended the program
+ * the shell ran (the shell then exits with 128 + its number). 0 when none did. */
+static int killing_signal(const struct servo_process_result *r)
+{
+    if (r->signal != 0)
+        return r->signal;
+    if (r->exit_code > 128 && r->exit_code <= 128 + SHELL_SIGNAL_MAX)
+        return r->exit_code - 128;
+    return 0;
+}
+
 /* Timeouts, cancellation, output limits and signals: how the process itself went wrong.
  * Returns 0 when none of them happened. */
 static int process_fault(struct servo_connector *c, const struct exec_call *call,
@@ -183,13 +197,14 @@ static int process_fault(struct servo_connector *c, const struct exec_call *call
     }
     if (r->output_overflow)
         return servo_error_set(error, call->failure, "output-too-large",
-                               "the %s command of %s printed more than %u bytes", call->what,
-                               name, EXEC_MAX_OUTPUT);
-    if (r->signal != 0) {
+                               "the %s command of %s printed more than %u bytes", call->what, name,
+                               EXEC_MAX_OUTPUT);
+    int signal = killing_signal(r);
+    if (signal != 0) {
         char buf[32];
         return fail_with_stderr(error, call->failure, "signal", r,
-                                "the %s command of %s was killed by signal %d%s", call->what,
-                                name, r->signal, signal_name(r->signal, buf));
+                                "the %s command of %s was killed by signal %d%s", call->what, name,
+                                signal, signal_name(signal, buf));
     }
     return 0;
 }
@@ -273,12 +288,14 @@ static int invalid_output(struct servo_connector *c, const struct exec_call *cal
 {
     size_t length = 0;
     const char *line = last_line(r->output, r->output_length, &length);
-    int shown = (int)(length > EXEC_QUOTE_MAX ? EXEC_QUOTE_MAX : length);
+    size_t shown = length > EXEC_QUOTE_MAX ? EXEC_QUOTE_MAX : length;
+    while (shown < length && shown > 0 && ((unsigned char)line[shown] & 0xC0) == 0x80)
+        shown--; /* not in the middle of a UTF-8 character */
     return servo_error_set(error, call->failure, "invalid-output",
                            "the %s command of %s printed an invalid result: the last line is "
                            "not a protocol result: %.*s%s",
-                           call->what, servo_connector_name(c), shown, line,
-                           (size_t)shown < length ? "..." : "");
+                           call->what, servo_connector_name(c), (int)shown, line,
+                           shown < length ? "..." : "");
 }
 
 /* The outcome of a command that ran to its end: its exit status and result line. */

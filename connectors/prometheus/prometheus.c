@@ -1,9 +1,15 @@
 /* The prometheus connector's settings: the server, the metrics (PromQL queries), expected
- * targets, fast-fail on SLO violations, and authentication. Measuring comes later. */
+ * targets, fast-fail on SLO violations, and authentication; and the plugin itself. The
+ * behaviour is in the other files: measure.c (describe, metrics, measure), fastfail.c (SLO
+ * conditions), query.c (HTTP), response.c (the streaming response parser), checks.c, and
+ * targets.c (`servo prometheus targets`). */
 #include "prometheus.h"
 
 #include <stddef.h>
 #include <string.h>
+
+#include "alloc.h"
+#include "internal.h"
 
 static const char *const unit_choices[] = {"",      "%",   "ms",  "bytes", "GiB",
                                            "cores", "rpm", "rps", NULL};
@@ -11,6 +17,19 @@ static const char *const absent_choices[] = {"ignore", "zero", "warn", "fail", N
 static const char *const health_choices[] = {"up", "down", "unknown", NULL};
 
 #define MS_NS 1e6
+
+const char *prometheus_unit_name(int unit)
+{
+    size_t count = sizeof unit_choices / sizeof unit_choices[0] - 1;
+    return unit >= 0 && (size_t)unit < count ? unit_choices[unit] : "";
+}
+
+char *prometheus_metric_query(const struct prometheus_metric *metric)
+{
+    if (metric->absent == PROMETHEUS_ABSENT_ZERO)
+        return prom_xasprintf("(%s) or on() vector(0)", metric->query);
+    return prom_xstrdup(metric->query);
+}
 
 /* ---- validators ------------------------------------------------------------------------- */
 
@@ -290,4 +309,7 @@ const struct servo_connector_plugin servo_connector_prometheus = {
                 "- name: error_rate\n"
                 "  unit: '%'\n"
                 "  query: rate(errors[5m])\n",
+    .handlers = prometheus_handlers,
+    .checks = prometheus_checks,
+    .commands = prometheus_commands,
 };

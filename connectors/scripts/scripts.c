@@ -159,12 +159,12 @@ static int check_outcome(struct servo_event *event, const char *label, const cha
     const char *tail = stderr_tail(r);
     const char *sep = tail[0] ? ": " : "";
     if (r->cancelled)
-        return servo_event_fail(event, kind, "cancelled", "%s script \"%s\" was cancelled",
-                                label, command);
+        return servo_event_fail(event, kind, "cancelled", "%s script \"%s\" was cancelled", label,
+                                command);
     if (r->timed_out)
         return servo_event_fail(event, kind, "timeout",
-                                "%s script \"%s\" was stopped at the event's deadline%s%s",
-                                label, command, sep, tail);
+                                "%s script \"%s\" was stopped at the event's deadline%s%s", label,
+                                command, sep, tail);
     if (r->output_overflow)
         return servo_event_fail(event, kind, "output-too-large",
                                 "%s script \"%s\" printed too much output", label, command);
@@ -197,8 +197,8 @@ static int run_command(struct servo_event *event, const char *label, const char 
     free(variables[0]);
     free(variables[1]);
     if (rc != 0)
-        return servo_event_fail(event, failure_kind(event), "start-failed", "%s script: %s",
-                                label, error.message);
+        return servo_event_fail(event, failure_kind(event), "start-failed", "%s script: %s", label,
+                                error.message);
     if (r.output_length > 0)
         servo_debug("%s script \"%s\" printed: %s", label, command, r.output);
     rc = check_outcome(event, label, command, &r);
@@ -228,7 +228,10 @@ static int run_scripts(struct servo_connector *c, struct servo_event *event)
     return 0;
 }
 
-#define SCRIPTS_EVENT(name) {name, SERVO_BEFORE | SERVO_ON | SERVO_AFTER, run_scripts}
+#define SCRIPTS_EVENT(name)                                      \
+    {                                                            \
+        name, SERVO_BEFORE | SERVO_ON | SERVO_AFTER, run_scripts \
+    }
 
 static const struct servo_handler scripts_handlers[] = {
     SCRIPTS_EVENT(SERVO_EVENT_ATTACH),  SCRIPTS_EVENT(SERVO_EVENT_DETACH),

@@ -1,6 +1,7 @@
 /* The vegeta connector's settings. Targets are checked as vegeta reads them: the http format
  * line by line ("METHOD URL", then "Header: value" lines), the json format one JSON object per
- * line. Runtime behaviour (running `vegeta attack`, parsing reports) comes later. */
+ * line. The attack is in attack.c, the reports in report.c, the handlers in handlers.c, the
+ * checks in checks.c and `servo vegeta attack` in command.c. */
 #include "vegeta.h"
 
 #include <ctype.h>
@@ -14,6 +15,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "internal.h"
 
 /* A targets file is checked up to this size (whole lines only); vegeta itself streams it. */
 #define VEGETA_TARGETS_CHECK_MAX (1024u * 1024u)
@@ -403,6 +406,10 @@ static int validate_settings(const void *settings, struct servo_validation *v)
         return servo_validation_error(v, NULL, "target and targets cannot both be given");
     if (s->target == NULL && s->targets == NULL)
         return servo_validation_error(v, NULL, "one of target or targets is required");
+    if (s->rate.hits == 0 && s->max_workers == SERVO_UNSET)
+        return servo_validation_error(v, "max_workers",
+                                      "a rate of 0 (as fast as possible) needs max_workers: "
+                                      "vegeta refuses -rate=0 with unlimited workers");
     if (s->target != NULL) {
         struct target_sink sink = {.v = v, .field = "target"};
         check_targets(s->format, &sink, s->target, strlen(s->target));
@@ -503,6 +510,12 @@ static const struct servo_field vegeta_fields[] = {
      .min = MS_NS,
      .def = "15s",
      .description = "How often vegeta reports metrics during the attack."},
+    {.name = "binary",
+     .type = SERVO_FIELD_STRING,
+     .offset = offsetof(struct vegeta_settings, binary),
+     .flags = SERVO_F_NONEMPTY,
+     .def = "vegeta",
+     .description = "The vegeta executable: a name looked up on PATH, or a path."},
     SERVO_FIELDS_END,
 };
 
@@ -529,4 +542,9 @@ const struct servo_connector_plugin servo_connector_vegeta = {
     .generate = "description: Update the rate and target/targets to match your load profile\n"
                 "rate: 50/1s\n"
                 "target: GET https://example.com/\n",
+    .init = vegeta_init,
+    .fini = vegeta_fini,
+    .handlers = vegeta_handlers,
+    .checks = vegeta_checks,
+    .commands = vegeta_commands,
 };

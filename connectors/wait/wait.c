@@ -56,25 +56,23 @@ static int wait_with_progress(struct servo_event *event, servo_duration total)
 {
     char total_text[SERVO_VALUE_TEXT_MAX], waited_text[SERVO_VALUE_TEXT_MAX];
     servo_duration_format(total, total_text);
-    servo_event_progress(event, 0, "Waiting %s for external measurement to complete",
-                         total_text);
+    servo_event_progress(event, 0, "Waiting %s for external measurement to complete", total_text);
     servo_duration step = progress_interval(total), waited = 0;
     while (waited < total) {
         servo_duration chunk = total - waited < step ? total - waited : step;
         if (servo_event_sleep(event, chunk) != 0) {
             servo_duration_format(waited, waited_text);
             bool timeout = servo_event_remaining(event) <= 0;
-            return servo_event_fail(event, SERVO_ERROR_MEASUREMENT_FAILED,
-                                    timeout ? "timeout" : "cancelled",
-                                    "%s after waiting %s of %s for external measurement",
-                                    timeout ? "ran out of time" : "cancelled", waited_text,
-                                    total_text);
+            return servo_event_fail(
+                event, SERVO_ERROR_MEASUREMENT_FAILED, timeout ? "timeout" : "cancelled",
+                "%s after waiting %s of %s for external measurement",
+                timeout ? "ran out of time" : "cancelled", waited_text, total_text);
         }
         waited += chunk;
         servo_duration_format(waited, waited_text);
         servo_event_progress(event, 100.0 * (double)waited / (double)total,
-                             "Waited %s of %s for external measurement to complete",
-                             waited_text, total_text);
+                             "Waited %s of %s for external measurement to complete", waited_text,
+                             total_text);
     }
     return 0;
 }

@@ -59,6 +59,20 @@ struct servo_connector_plugin {
     void *reserved[8]; /* room to grow without breaking the ABI */
 };
 
+/* A connector subcommand: `servo <plugin name> [-c INSTANCE] <name> [ARGS...]` (ServoX's
+ * connector CLIs, e.g. `servo prometheus targets`). The core picks the instance (the only
+ * one of the plugin in the selected servo, or the one named with -c/--connector), attaches
+ * it, and calls `run` with the arguments from the subcommand's name on (argv[0] is the
+ * name). `run` prints to stdout and stderr and returns the exit status: 0 success,
+ * 1 failure, 2 usage error. */
+struct servo_command {
+    const char *name;    /* "targets" */
+    const char *summary; /* one line, for `servo prometheus --help` */
+    const char *usage;   /* what follows "Usage: servo prometheus targets " in its help */
+    int (*run)(struct servo_connector *connector, int argc, char **argv);
+};
+/* A connector's `commands` array ends with an entry whose name is NULL. */
+
 /* What a shared object exports under SERVO_PLUGIN_SYMBOL. */
 struct servo_plugin_manifest {
     uint32_t abi_version; /* SERVO_ABI_VERSION; checked before anything else is read */

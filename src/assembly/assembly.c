@@ -157,10 +157,42 @@ static bool valid_alias(const char *name)
     return true;
 }
 
+/* Whether the servo itself reads `name`: SERVO_<FIELD> of its own settings (nested ones
+ * too), their aliases, and the command line's variables. An instance whose SERVO_<KEY> is
+ * one of them would take that variable for its stanza. */
+static bool servo_variable(const struct servo_schema *schema, const char *prefix, const char *name)
+{
+    static const char *const process[] = {
+        "SERVO_CONFIG_FILE", "SERVO_NAME", "SERVO_LOG_LEVEL", "SERVO_NO_COLOR", "SERVO_PLUGIN_PATH",
+        "SERVO_CONNECTORS",  NULL};
+    for (size_t i = 0; schema == &servo_settings_schema && process[i]; i++)
+        if (strcmp(process[i], name) == 0)
+            return true;
+    bool found = false;
+    for (const struct servo_field *f = schema->fields; f->name && !found; f++) {
+        char *upper = str_env_case(f->name);
+        char *variable = xasprintf("%s_%s", prefix, upper);
+        found = strcmp(variable, name) == 0 || (f->env_alias && strcmp(f->env_alias, name) == 0) ||
+                (f->type == SERVO_FIELD_OBJECT && servo_variable(f->object, variable, name));
+        free(variable);
+        free(upper);
+    }
+    return found;
+}
+
 static int check_alias(const struct document_context *c, const struct servo_pair *pair,
-                       const struct registry_entry *target, const struct servo_node *map)
+                       const struct registry_entry *target, const struct servo_node *map,
+                       const struct routes *routes)
 {
     char *path = xasprintf("connectors.%s", pair->key);
+    char *prefix = assembly_env_prefix(pair->key);
+    const struct route *twin = NULL;
+    for (size_t i = 0; i < routes->count && twin == NULL; i++) {
+        char *other = assembly_env_prefix(routes->items[i].name);
+        if (strcmp(other, prefix) == 0)
+            twin = &routes->items[i];
+        free(other);
+    }
     int rc = -1;
     if (!valid_alias(pair->key)) {
         diag_add(c->diags, map->source, pair->line, pair->column, path,
@@ -168,6 +200,13 @@ static int check_alias(const struct document_context *c, const struct servo_pair
     } else if (servo_settings_reserved(pair->key)) {
         diag_add(c->diags, map->source, pair->line, pair->column, path, "name \"%s\" is reserved",
                  pair->key);
+    } else if (servo_variable(&servo_settings_schema, "SERVO", prefix)) {
+        diag_add(c->diags, map->source, pair->line, pair->column, path,
+                 "name \"%s\" is reserved: the servo reads %s itself", pair->key, prefix);
+    } else if (twin != NULL) {
+        diag_add(c->diags, map->source, pair->line, pair->column, path,
+                 "instances \"%s\" and \"%s\" would share the environment variables %s_*",
+                 twin->name, pair->key, prefix);
     } else {
         const struct registry_entry *owner = registry_find(c->registry, pair->key);
         if (owner != NULL && owner != target)
@@ -176,6 +215,7 @@ static int check_alias(const struct document_context *c, const struct servo_pair
         else
             rc = 0;
     }
+    free(prefix);
     free(path);
     return rc;
 }
@@ -188,7 +228,7 @@ static int route_map(const struct document_context *c, const struct servo_node *
     for (size_t i = 0; i < map->count; i++) {
         const struct servo_pair *pair = &map->pairs[i];
         const struct registry_entry *entry = resolve_identifier(c, pair->value);
-        if (entry == NULL || check_alias(c, pair, entry, map) != 0) {
+        if (entry == NULL || check_alias(c, pair, entry, map, routes) != 0) {
             routes_refuse(routes, pair->key);
             rc = -1;
         } else {

@@ -7,15 +7,13 @@ extern const struct servo_connector_plugin servo_connector_prometheus;
 extern const struct servo_connector_plugin servo_connector_scripts;
 extern const struct servo_connector_plugin servo_connector_vegeta;
 extern const struct servo_connector_plugin servo_connector_wait;
+extern const struct servo_connector_plugin servo_connector_wrk;
 
 const struct servo_connector_plugin *const servo_builtin_connectors[] = {
-    &servo_connector_exec,
-    &servo_connector_kubernetes,
-    &servo_connector_prometheus,
-    &servo_connector_scripts,
-    &servo_connector_vegeta,
-    &servo_connector_wait,
-    NULL,
+    &servo_connector_exec,       &servo_connector_kubernetes,
+    &servo_connector_prometheus, &servo_connector_scripts,
+    &servo_connector_vegeta,     &servo_connector_wait,
+    &servo_connector_wrk,        NULL,
 };
 
 size_t servo_builtin_connector_count(void)

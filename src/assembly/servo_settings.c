@@ -49,6 +49,13 @@ static const struct servo_field optimizer_fields[] = {
      .env_alias = "OPSANI_URL",
      .description = "Full URL of the application's API (overrides base_url and id); "
                     "requests go to {url}servo"},
+    {.name = "local",
+     .type = SERVO_FIELD_OBJECT,
+     .offset = offsetof(struct optimizer_settings, local),
+     .flags = SERVO_F_OPTIONAL,
+     .object = &study_local_schema,
+     .description = "The embedded optimizer (used when this is set, or when no id or url is): "
+                    "objective, constraints, budget, seed, store, measure, settlement"},
     SERVO_FIELDS_END,
 };
 
@@ -233,8 +240,7 @@ static const struct servo_schema common_schema = {
 static const char *const halt_choices[] = {"warning", "common", "critical", NULL};
 static const struct servo_field filter_item = {.type = SERVO_FIELD_STRING};
 
-static int parse_check_delay(const struct servo_node *node, void *dst,
-                             struct servo_validation *v)
+static int parse_check_delay(const struct servo_node *node, void *dst, struct servo_validation *v)
 {
     struct check_delay_setting *d = dst;
     const char *text = servo_node_text(node);
@@ -247,8 +253,9 @@ static int parse_check_delay(const struct servo_node *node, void *dst,
         return 0;
     }
     if (servo_duration_parse(text, &d->fixed, &why) != 0 || d->fixed < 0)
-        return servo_validation_error(v, NULL, "invalid delay \"%s\": expected \"expo\" or a "
-                                               "duration (%s)",
+        return servo_validation_error(v, NULL,
+                                      "invalid delay \"%s\": expected \"expo\" or a "
+                                      "duration (%s)",
                                       text, why ? why : "negative");
     d->exponential = false;
     return 0;
@@ -272,10 +279,12 @@ static const struct servo_custom_type check_delay_type = {
     .json_schema = "{\"type\": [\"string\", \"number\", \"null\"]}",
 };
 
-#define FILTER_FIELD(field_name, text)                                                         \
-    {.name = #field_name, .type = SERVO_FIELD_LIST,                                            \
-     .offset = offsetof(struct checks_settings, field_name), .item = &filter_item,             \
-     .shorthand = "one", .description = text}
+#define FILTER_FIELD(field_name, text)                                                \
+    {                                                                                 \
+        .name = #field_name, .type = SERVO_FIELD_LIST,                                \
+        .offset = offsetof(struct checks_settings, field_name), .item = &filter_item, \
+        .shorthand = "one", .description = text                                       \
+    }
 
 static const struct servo_field checks_fields[] = {
     FILTER_FIELD(connectors, "Run the checks of these connectors only"),
@@ -397,7 +406,7 @@ const struct servo_schema servo_settings_schema = {
 
 bool servo_settings_reserved(const char *key)
 {
-    static const char *const reserved[] = {"connectors", "control", "measure",
+    static const char *const reserved[] = {"connectors", "control",      "measure",
                                            "adjust",     "optimization", NULL};
     for (const struct servo_field *f = servo_fields; f->name; f++)
         if (strcmp(f->name, key) == 0)

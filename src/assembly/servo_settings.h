@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 
+#include "optimizer/study_config.h"
 #include "servo/settings.h"
 
 struct optimizer_settings {
@@ -13,6 +14,7 @@ struct optimizer_settings {
     char *token_file; /* read at connect time, whitespace stripped */
     char *base_url;
     char *url; /* overrides {base_url}/accounts/{ORG}/applications/{APP}/ */
+    struct study_settings *local; /* the embedded optimizer's study; NULL when absent */
 };
 
 struct backoff_settings {

@@ -78,6 +78,16 @@ int cli_write_output(const char *path, const char *text);
 /* "text" or "json" etc.: index into `choices`, or -1 after an error naming the option. */
 int cli_choice(const char *option, const char *value, const char *const *choices);
 
+/* Connector commands (cmd_connector.c): the plugin whose commands `word` invokes
+ * ("prometheus", "opsani-dev"), or NULL; running one (`argv[0]` is the word); the help of
+ * the group (subcommand NULL) or of one subcommand; and the "Connector Commands" section of
+ * `servo --help`. */
+const struct servo_connector_plugin *cli_find_connector(struct cli *cli, const char *word);
+int cli_connector_command(struct cli *cli, const struct servo_connector_plugin *plugin, int argc,
+                          char **argv);
+int cli_connector_help(const struct servo_connector_plugin *plugin, const char *subcommand);
+void cli_print_connector_usage(FILE *out);
+
 /* Aligned columns: rows of `columns` cells; the first row is the header. */
 struct table {
     size_t columns;

@@ -240,12 +240,15 @@ int cmd_show(struct cli *cli, int argc, char **argv)
 
 int cmd_help(struct cli *cli, int argc, char **argv)
 {
-    (void)cli;
     if (argc < 2) {
         cli_print_usage(stdout);
         return EXIT_OK;
     }
     const struct cli_command *command = cli_find_command(argv[1]);
+    const struct servo_connector_plugin *connector =
+        command == NULL ? cli_find_connector(cli, argv[1]) : NULL;
+    if (connector != NULL)
+        return cli_connector_help(connector, argc > 2 ? argv[2] : NULL);
     if (command == NULL) {
         cli_error("help: no such command \"%s\"", argv[1]);
         return EXIT_USAGE;

@@ -204,15 +204,13 @@ static struct servo_description *known_metrics(struct servo_config *servo, const
     struct bus_outcome out;
     struct bus_options options = {.include = include};
     const char *event = SERVO_EVENT_METRICS;
-    int rc = bus_dispatch(servo->connectors, servo->connector_count, event, &args, &options,
-                          &out);
+    int rc = bus_dispatch(servo->connectors, servo->connector_count, event, &args, &options, &out);
     struct servo_description *d = bus_outcome_description(&out);
     if (d->metric_count == 0) {
         servo_description_free(d);
         bus_outcome_free(&out);
         event = SERVO_EVENT_DESCRIBE;
-        rc = bus_dispatch(servo->connectors, servo->connector_count, event, &args, &options,
-                          &out);
+        rc = bus_dispatch(servo->connectors, servo->connector_count, event, &args, &options, &out);
         d = bus_outcome_description(&out);
     }
     if (rc != 0 && report)
@@ -237,8 +235,8 @@ static char *reading_lines(const struct servo_reading *r, const char *connector)
             localtime_r(&t, &tm);
             strftime(when, sizeof when, " (%Y-%m-%d %H:%M:%S)", &tm);
         }
-        strbuf_printf(&sb, "%s%.2f%s [%s%s%s]", i ? "\n" : "", r->points[i].value, when,
-                      connector, r->id ? " " : "", r->id ? r->id : "");
+        strbuf_printf(&sb, "%s%.2f%s [%s%s%s]", i ? "\n" : "", r->points[i].value, when, connector,
+                      r->id ? " " : "", r->id ? r->id : "");
     }
     return strbuf_detach(&sb);
 }
@@ -265,15 +263,23 @@ static void print_measurement_table(const struct bus_outcome *out)
 struct measure_options {
     int format;
     servo_duration duration;
+    bool duration_given;
+    servo_duration warmup;
+    bool warmup_given;
+    const char *control; /* --control: JSON text, or @FILE */
     char **connectors;
     size_t connector_count;
 };
+
+enum { OPT_WARMUP = 256, OPT_CONTROL };
 
 static int parse_measure_options(int argc, char **argv, struct measure_options *o)
 {
     static const struct option options[] = {{"connector", required_argument, NULL, 'c'},
                                             {"duration", required_argument, NULL, 'd'},
                                             {"format", required_argument, NULL, 'f'},
+                                            {"warmup", required_argument, NULL, OPT_WARMUP},
+                                            {"control", required_argument, NULL, OPT_CONTROL},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
     const struct cli_command *self = cli_find_command("measure");
@@ -293,10 +299,20 @@ static int parse_measure_options(int argc, char **argv, struct measure_options *
             break;
         case 'd':
             if (servo_duration_parse(optarg, &o->duration, &why) != 0 || o->duration < 0) {
-                cli_error("measure: invalid duration \"%s\": %s", optarg,
-                          why ? why : "negative");
+                cli_error("measure: invalid duration \"%s\": %s", optarg, why ? why : "negative");
                 return EXIT_USAGE;
             }
+            o->duration_given = true;
+            break;
+        case OPT_WARMUP:
+            if (servo_duration_parse(optarg, &o->warmup, &why) != 0 || o->warmup < 0) {
+                cli_error("measure: invalid warmup \"%s\": %s", optarg, why ? why : "negative");
+                return EXIT_USAGE;
+            }
+            o->warmup_given = true;
+            break;
+        case OPT_CONTROL:
+            o->control = optarg;
             break;
         case 'f':
             if ((o->format = cli_choice("--format", optarg, text_json)) < 0)
@@ -326,6 +342,36 @@ static int check_metrics(const struct servo_description *known, char **names, si
     return 0;
 }
 
+/* The control of --control (JSON text or @FILE: a Control as the optimizer sends it, with
+ * userdata.slo conditions), then -d and --warmup over it. */
+static int measure_control(const struct measure_options *o, struct servo_control *control)
+{
+    if (o->control != NULL) {
+        json_error_t je;
+        json_t *json = o->control[0] == '@' ? json_load_file(o->control + 1, 0, &je)
+                                            : json_loads(o->control, 0, &je);
+        if (json == NULL) {
+            cli_error("measure: --control: %s", je.text);
+            return -1;
+        }
+        char *error = NULL;
+        servo_control_free(control);
+        int rc = servo_control_from_json(json, control, &error);
+        json_decref(json);
+        if (rc != 0) {
+            cli_error("measure: --control: %s", error);
+            free(error);
+            servo_control_init(control);
+            return -1;
+        }
+    }
+    if (o->duration_given || o->control == NULL)
+        control->duration = o->duration;
+    if (o->warmup_given)
+        control->warmup = o->warmup;
+    return 0;
+}
+
 int cmd_measure(struct cli *cli, int argc, char **argv)
 {
     struct measure_options o = {0};
@@ -343,9 +389,10 @@ int cmd_measure(struct cli *cli, int argc, char **argv)
         /* names must be metrics of the connectors; all are measured when none are named */
         bool failed = false;
         struct servo_description *known = known_metrics(servo, include, true, &failed);
-        rc = failed ? EXIT_FAILURE_OPERATIONAL
-             : check_metrics(known, metrics, metric_count) != 0 ? EXIT_USAGE
-                                                                 : EXIT_OK;
+        if (failed)
+            rc = EXIT_FAILURE_OPERATIONAL;
+        else if (check_metrics(known, metrics, metric_count) != 0)
+            rc = EXIT_USAGE;
         servo_description_free(known);
         if (rc != EXIT_OK) {
             free(include);
@@ -355,7 +402,12 @@ int cmd_measure(struct cli *cli, int argc, char **argv)
     }
     struct event_args args;
     event_args_init(&args);
-    args.control.duration = o.duration;
+    if (measure_control(&o, &args.control) != 0) {
+        event_args_free(&args);
+        free(include);
+        free(o.connectors);
+        return EXIT_USAGE;
+    }
     args.metrics = (const char *const *)metrics;
     args.metric_count = metric_count;
     struct bus_outcome out;
@@ -523,8 +575,8 @@ int show_metrics(struct cli *cli, struct servo_config *servo)
         struct servo_description *d = known_metrics(servo, only, true, &failed);
         any_failed = any_failed || failed;
         for (size_t j = 0; j < d->metric_count; j++) {
-            const char *unit = d->metrics[j].unit && d->metrics[j].unit[0] ? d->metrics[j].unit
-                                                                             : "-";
+            const char *unit =
+                d->metrics[j].unit && d->metrics[j].unit[0] ? d->metrics[j].unit : "-";
             const char *row[] = {d->metrics[j].name, unit, servo->connectors[i].name};
             table_add(&t, row);
         }
@@ -573,9 +625,9 @@ int show_events(struct servo_config *servo, bool by_connector)
             strbuf_release(&sb);
         }
     } else {
-        static const char *const events[] = {"attach",   "detach",  "startup", "shutdown",
-                                             "metrics",  "components", "check", "describe",
-                                             "measure",  "adjust",  "promote"};
+        static const char *const events[] = {"attach",  "detach",     "startup", "shutdown",
+                                             "metrics", "components", "check",   "describe",
+                                             "measure", "adjust",     "promote"};
         static const enum servo_preposition order[] = {SERVO_BEFORE, SERVO_ON, SERVO_AFTER};
         for (size_t e = 0; e < ARRAY_LEN(events); e++) {
             for (size_t p = 0; p < ARRAY_LEN(order); p++) {

@@ -15,6 +15,9 @@ int cmd_describe(struct cli *cli, int argc, char **argv);
 int cmd_measure(struct cli *cli, int argc, char **argv);
 int cmd_adjust(struct cli *cli, int argc, char **argv);
 int cmd_check(struct cli *cli, int argc, char **argv);
+int cmd_run(struct cli *cli, int argc, char **argv);
+int cmd_optimizer(struct cli *cli, int argc, char **argv);
+int cmd_report(struct cli *cli, int argc, char **argv);
 
 #define FORMAT_HELP "  -f, --format FORMAT  Output format: "
 
@@ -35,6 +38,50 @@ const struct cli_command cli_commands[] = {
      "  components           The components and settings the connectors describe\n"
      "  metrics              The metrics each connector can measure\n"
      "  events               Which connectors handle which events; -c groups by connector\n"},
+    {"run", cmd_run, "Operational Commands", "Run the servo",
+     "[-c] [-d] [--no-poll] [-i] [--log-format text|json] [--log-file FILE]\n\n"
+     "Connect each servo of the configuration to its optimizer and carry out the commands it\n"
+     "sends (describe, measure, adjust, sleep) until SIGTERM, SIGINT, SIGHUP or SIGUSR1, then\n"
+     "say GOODBYE and exit 0. Several servos run side by side, their log lines prefixed with\n"
+     "the servo's name. A servo with `optimizer.local`, or without an optimizer id or url,\n"
+     "runs the embedded optimizer: describe, measure the baseline, adjust and measure\n"
+     "`budget` times, adjust to the best settings found, then print a summary and exit\n"
+     "(0, or 1 when the study failed).\n\n"
+     "  -c, --check          Run the checks first (as the `checks:` settings say: wait, delay,\n"
+     "                       halt_on, filters) and start only if they pass, else exit 1\n"
+     "                       [env SERVO_RUN_CHECK]\n"
+     "  -d, --dry-run        Run the checks, then exit (0 when they pass, else 1)\n"
+     "      --no-poll        Say HELLO, then wait for a signal without asking for commands\n"
+     "  -i, --interactive    Ask \"Connect to the optimizer?\" first (needs a terminal)\n"
+     "      --log-format F   text (default) or json: one JSON object per log line\n"
+     "      --log-file FILE  Also append the log lines (plain text) to FILE\n"},
+    {"optimizer", cmd_optimizer, "Operational Commands",
+     "Serve the optimizer, or show what a study found",
+     "serve [--listen HOST:PORT] [-c FILE] [--store FILE]\n"
+     "       servo optimizer history|best [--app ID] [--store FILE | -c FILE] [-f FORMAT]\n\n"
+     "serve: the Opsani servo protocol at /accounts/ORG/applications/APP/servo for every\n"
+     "application of the file (optimizer.yaml: listen, store, max_request_size, sleep,\n"
+     "applications: {ORG/APP: {token, objective, constraints, budget, seed, measure,\n"
+     "settlement}}), plus GET .../trials, /healthz and /metrics. The first line of output\n"
+     "is the URL it listens on. Stops on SIGTERM, SIGINT or SIGHUP.\n\n"
+     "history: the trials of a study; best: its best trial against the baseline. The store\n"
+     "is --store, else the -c file's, else optimizer.local.store of the servo configuration,\n"
+     "else servo-optimizer.db; the study is --app, else the servo's, else the only one.\n\n"
+     "  -c, --config FILE    The server's file (default optimizer.yaml)\n"
+     "      --listen H:P     Listen there instead (port 0: any free port)\n"
+     "      --store FILE     The SQLite store\n"
+     "      --app ID         The application (ORG/APP, or the servo's name)\n" FORMAT_HELP
+     "text (default), json or csv (history only)\n"},
+    {"report", cmd_report, "Operational Commands", "Write an HTML report of a study",
+     "[-o FILE] [--app ID] [--store FILE | -c FILE]\n\n"
+     "One self-contained HTML page: the objective per trial with the best so far, each\n"
+     "setting against the objective, the constraints with their thresholds, the baseline\n"
+     "marked, and the table of the trials. The store and study are found as for\n"
+     "`servo optimizer history`.\n\n"
+     "  -o, --output FILE    Where to write (default report.html; - for standard output)\n"
+     "      --app ID         The application\n"
+     "      --store FILE     The SQLite store\n"
+     "  -c, --config FILE    The optimizer server's file, for its store\n"},
     {"describe", cmd_describe, "Operational Commands",
      "Display the current state of the servo's components and metrics",
      "[CONNECTORS...] [-f text|json]\n\n"
@@ -42,11 +89,16 @@ const struct cli_command cli_commands[] = {
      "a table, or the `descriptor` JSON of the optimizer protocol.\n\n" FORMAT_HELP
      "text (default) or json\n"},
     {"measure", cmd_measure, "Operational Commands", "Capture measurements for one or more metrics",
-     "[METRICS...] [-c CONNECTOR ...] [-d DURATION] [-f text|json]\n\n"
+     "[METRICS...] [-c CONNECTOR ...] [-d DURATION] [--warmup DURATION]\n"
+     "       [--control JSON|@FILE] [-f text|json]\n\n"
      "Dispatch measure for the metrics named (all when none) to the connectors (all, or those\n"
      "given with -c) and print the readings: a table, or the `metrics` + `annotations` JSON.\n\n"
      "  -c, --connector NAME Measure with this connector instance (repeatable)\n"
-     "  -d, --duration D     How long to measure (a duration; default 0)\n" FORMAT_HELP
+     "  -d, --duration D     How long to measure (a duration; default 0)\n"
+     "      --warmup D       How long to wait before measuring (default 0)\n"
+     "      --control JSON   The measure control as the optimizer sends it (duration,\n"
+     "                       warmup, delay, userdata.slo ...): JSON text or @FILE; -d and\n"
+     "                       --warmup override its values\n" FORMAT_HELP
      "text (default) or json\n"},
     {"adjust", cmd_adjust, "Operational Commands", "Adjust settings of one or more components",
      "[-f text|json] COMPONENT.SETTING=VALUE ...\n\n"
@@ -149,5 +201,6 @@ void cli_print_usage(FILE *out)
         }
         fprintf(out, "  %-12s %s\n", c->name, c->summary);
     }
+    cli_print_connector_usage(out);
     fputs("\nRun 'servo COMMAND --help' for a command's options.\n", out);
 }

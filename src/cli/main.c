@@ -154,11 +154,15 @@ int main(int argc, char **argv)
     }
     const char *name = argv[optind];
     const struct cli_command *command = cli_find_command(name);
-    if (command == NULL) {
+    const struct servo_connector_plugin *connector =
+        command == NULL ? cli_find_connector(&cli, name) : NULL;
+    if (command == NULL && connector == NULL) {
         cli_error("no such command \"%s\" (see 'servo --help')", name);
+        cli_cleanup(&cli);
         return EXIT_USAGE;
     }
-    int rc = command->run(&cli, argc - optind, argv + optind);
+    int rc = command != NULL ? command->run(&cli, argc - optind, argv + optind)
+                             : cli_connector_command(&cli, connector, argc - optind, argv + optind);
     cli_cleanup(&cli);
     return rc;
 }

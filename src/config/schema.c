@@ -91,11 +91,11 @@ static json_t *base_schema(const struct servo_field *f, const char *env_name, bo
             json_object_set_new(s, "minLength", json_integer(1));
         return s;
     case SERVO_FIELD_DURATION:
-        return quantity_schema(DURATION_PATTERN, "duration", nullable);
+        return quantity_schema(DURATION_PATTERN, "go-duration", nullable);
     case SERVO_FIELD_CPU:
-        return quantity_schema(CPU_PATTERN, "cpu", nullable);
+        return quantity_schema(CPU_PATTERN, "kubernetes-cpu", nullable);
     case SERVO_FIELD_MEMORY:
-        return quantity_schema(MEMORY_PATTERN, "memory", nullable);
+        return quantity_schema(MEMORY_PATTERN, "kubernetes-memory", nullable);
     case SERVO_FIELD_RATE:
         s = json_object();
         json_object_set_new(s, "type", type_list("string", "integer", nullable));

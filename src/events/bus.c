@@ -23,6 +23,7 @@ struct dispatch {
     void *progress_context;
     const struct servo_event_result *results; /* for after handlers */
     size_t result_count;
+    const char *servo_prefix; /* the dispatching thread's servo name, for handler logs */
 };
 
 struct job {
@@ -120,6 +121,8 @@ static void *run_job(void *arg)
     struct servo_event *ev = &job->event;
     const char *component = NULL, *event = NULL;
     log_get_context(&component, &event);
+    const char *prefix = log_get_servo_prefix();
+    log_set_servo_prefix(ev->dispatch->servo_prefix);
     log_set_context(ev->connector->name, ev->label);
     int rc = job->handler->fn(ev->connector, ev);
     if (rc != 0 && !ev->failed && !ev->cancel_requested) {
@@ -128,6 +131,7 @@ static void *run_job(void *arg)
         ev->failed = true;
     }
     log_set_context(component, event);
+    log_set_servo_prefix(prefix);
     atomic_store(&job->finished, true);
     return NULL;
 }
@@ -341,6 +345,7 @@ int bus_dispatch(struct servo_connector *connectors, size_t count, const char *e
     d->args = args;
     d->progress = o->progress;
     d->progress_context = o->progress_context;
+    d->servo_prefix = log_get_servo_prefix();
     cancel_init(&d->token, o->parent, o->timeout);
     bool abandoned = false;
     int rc = 0;

@@ -128,7 +128,8 @@ static void emit_lines(struct child *c, const struct servo_process *p)
 {
     if (p->on_line == NULL)
         return;
-    for (;;) {
+    /* (nothing read yet: data may still be NULL) */
+    while (c->line_start < c->output.len) {
         char *start = c->output.data + c->line_start;
         char *newline = memchr(start, '\n', c->output.len - c->line_start);
         if (newline == NULL)

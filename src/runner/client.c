@@ -282,9 +282,12 @@ static enum verdict classify(const struct exchange *x, struct strbuf *why)
     case EXCHANGE_OK:
         if (x->reply != NULL)
             return VERDICT_OK;
-        strbuf_printf(why, "HTTP %ld with a reply that is not a JSON object%s%s: ", x->http_status,
-                      x->error[0] ? " -- " : "", x->error);
-        quote_body(why, x->body);
+        strbuf_printf(why, "HTTP %ld, but the reply is not a JSON object (%s)", x->http_status,
+                      x->error[0] ? x->error : "unreadable");
+        if (!is_blank(x->body)) {
+            strbuf_puts(why, ": ");
+            quote_body(why, x->body);
+        }
         return VERDICT_RETRY;
     case EXCHANGE_HTTP_ERROR:
         strbuf_printf(why, "HTTP %ld: ", x->http_status);
@@ -351,6 +354,22 @@ static enum verdict attempt(struct client *c, const char *event, const json_t *r
     return v;
 }
 
+static enum post_result final_result(enum verdict v)
+{
+    switch (v) {
+    case VERDICT_OK:
+        return POST_OK;
+    case VERDICT_REJECTED:
+        return POST_REJECTED;
+    case VERDICT_GONE:
+        return POST_GONE;
+    case VERDICT_CANCELLED:
+    case VERDICT_RETRY:
+        break;
+    }
+    return POST_CANCELLED;
+}
+
 static enum post_result give_up(const char *event, long tries, double elapsed, const char *why)
 {
     servo_error("Giving up on %s after %ld attempt%s in %.1fs; last error: %s", event, tries,
@@ -376,12 +395,8 @@ enum post_result client_post(struct client *c, const char *event, const json_t *
             break;
         strbuf_truncate(&why, 0);
         enum verdict v = attempt(c, event, request, token, reply, &why);
-        if (v == VERDICT_OK || v == VERDICT_REJECTED || v == VERDICT_GONE ||
-            v == VERDICT_CANCELLED) {
-            result = v == VERDICT_OK         ? POST_OK
-                     : v == VERDICT_REJECTED ? POST_REJECTED
-                     : v == VERDICT_GONE     ? POST_GONE
-                                             : POST_CANCELLED;
+        if (v != VERDICT_RETRY) {
+            result = final_result(v);
             break;
         }
         double elapsed = clock_monotonic() - started;

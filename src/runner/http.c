@@ -17,9 +17,9 @@
  * Proxies: settings.proxies is matched against the endpoint as httpx mounts are: a key is
  * SCHEME://HOST[:PORT] with SCHEME http, https or all, HOST empty (any), a name, or a name
  * after "*" or "*." (a domain and its subdomains, or subdomains only); the most specific key
- * wins (a port, then a longer host, then a scheme); a null value means "no proxy". Without a
- * matching key libcurl applies the standard http_proxy / HTTPS_PROXY / ALL_PROXY / NO_PROXY
- * variables itself.
+ * wins (a port, then a longer host, then a scheme); a null value means "no proxy"; NO_PROXY
+ * does not apply to these. Without a matching key libcurl applies the standard http_proxy /
+ * HTTPS_PROXY / ALL_PROXY / NO_PROXY variables itself (and HTTP_PROXY is added here).
  *
  * Secrets: the token is only ever in the header list handed to libcurl. TRACE logs show a
  * curl command with the authorization redacted; every text logged from here (bodies, libcurl
@@ -71,8 +71,8 @@ struct http_transport {
     char *secret; /* the token's secret part, scrubbed from logged text; NULL: none */
     char *auth_redacted;
     struct curl_slist *headers;
-    bool has_proxy;
-    char *proxy; /* with has_proxy: the proxy URL, "" for none */
+    char *proxy;              /* NULL: libcurl's environment rules; "": no proxy */
+    bool proxy_overrides_env; /* from settings.proxies: NO_PROXY does not apply */
     bool verify;
     char *ca_bundle;
     double connect_timeout, read_timeout, write_timeout;
@@ -344,8 +344,10 @@ static struct handle *handle_new(const struct http_transport *t)
     curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
-    if (t->has_proxy)
+    if (t->proxy != NULL)
         curl_easy_setopt(easy, CURLOPT_PROXY, t->proxy);
+    if (t->proxy_overrides_env)
+        curl_easy_setopt(easy, CURLOPT_NOPROXY, "");
     set_tls_options(easy, t);
     return h;
 }
@@ -418,7 +420,8 @@ static void stop_error(struct exchange *out, const struct transfer *x)
     const struct http_transport *t = x->t;
     switch (x->stop) {
     case STOP_CANCELLED:
-        snprintf(text, sizeof text, "cancelled: %s", cancel_reason(x->token));
+        snprintf(text, sizeof text, "cancelled: %s",
+                 cancel_requested(x->token) ? cancel_reason(x->token) : "the deadline passed");
         break;
     case STOP_CONNECT_TIMEOUT:
         snprintf(text, sizeof text, "timed out after %gs connecting to the optimizer",
@@ -446,8 +449,7 @@ static void curl_error(struct exchange *out, const struct transfer *x, CURLcode 
         snprintf(text, sizeof text, "timed out connecting (connect timeout %gs): %s",
                  x->t->connect_timeout, x->errbuf);
     else
-        snprintf(text, sizeof text, "%s%s%s", curl_easy_strerror(result), x->errbuf[0] ? ": " : "",
-                 x->errbuf);
+        snprintf(text, sizeof text, "%s", x->errbuf[0] ? x->errbuf : curl_easy_strerror(result));
     set_error(out, x->t, text);
 }
 
@@ -455,7 +457,7 @@ static void parse_reply(struct exchange *out, const struct transfer *x)
 {
     json_error_t jerr;
     if (x->body.len == 0) {
-        set_error(out, x->t, "empty body");
+        set_error(out, x->t, "the body is empty");
         return;
     }
     json_t *value = json_loadb(x->body.data, x->body.len, JSON_DECODE_ANY, &jerr);
@@ -604,8 +606,7 @@ static double seconds_or(servo_duration d, double fallback)
     return d > 0 ? servo_duration_seconds(d) : fallback;
 }
 
-static void apply_settings(struct http_transport *t, const struct common_settings *settings,
-                           const struct url_parts *url)
+static void apply_settings(struct http_transport *t, const struct common_settings *settings)
 {
     t->verify = true;
     t->connect_timeout = DEFAULT_CONNECT_TIMEOUT;
@@ -618,11 +619,23 @@ static void apply_settings(struct http_transport *t, const struct common_setting
     t->write_timeout = seconds_or(settings->timeouts.write, DEFAULT_WRITE_TIMEOUT);
     t->verify = settings->ssl_verify.verify || settings->ssl_verify.ca_bundle != NULL;
     t->ca_bundle = settings->ssl_verify.ca_bundle ? xstrdup(settings->ssl_verify.ca_bundle) : NULL;
+}
+
+/* settings.proxies first (as httpx, an explicit proxy map replaces the environment's);
+ * otherwise the environment, through libcurl, which ignores an upper-case HTTP_PROXY (a CGI
+ * hazard) that httpx honours: that one is applied here. */
+static void choose_proxy(struct http_transport *t, const struct common_settings *settings,
+                         const struct url_parts *url)
+{
     const char *proxy = NULL;
-    if (proxy_for(&settings->proxies, url, &proxy) == 0) {
-        t->has_proxy = true;
+    if (settings != NULL && proxy_for(&settings->proxies, url, &proxy) == 0) {
         t->proxy = xstrdup(proxy);
+        t->proxy_overrides_env = true;
+        return;
     }
+    const char *upper = getenv("HTTP_PROXY");
+    if (str_eq(url->scheme, "http") && getenv("http_proxy") == NULL && upper && upper[0])
+        t->proxy = xstrdup(upper);
 }
 
 static void add_headers(struct http_transport *t, const char *token)
@@ -672,7 +685,8 @@ struct transport *http_transport_create(const char *endpoint, const char *token,
     struct http_transport *t = xcalloc(1, sizeof *t);
     pthread_mutex_init(&t->lock, NULL);
     t->endpoint = xstrdup(endpoint);
-    apply_settings(t, settings, &url);
+    apply_settings(t, settings);
+    choose_proxy(t, settings, &url);
     url_parts_free(&url);
     add_headers(t, token);
     struct transport *transport = xcalloc(1, sizeof *transport);

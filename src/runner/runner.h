@@ -13,6 +13,10 @@ struct runner_options {
     bool no_poll; /* say HELLO, then wait for shutdown without polling */
     /* Stop after this many commands (0: never); tests and the embedded optimizer use it. */
     unsigned long max_commands;
+    /* Asked before every WHATS_NEXT: true ends the loop as max_commands does (GOODBYE, exit
+     * 0). The embedded optimizer says so once its study is over. NULL: never. */
+    bool (*stop)(void *context);
+    void *stop_context;
 };
 
 /* Runs until `shutdown` is cancelled (its reason -- "SIGTERM", "shutdown" -- is the GOODBYE

@@ -4,6 +4,7 @@
  * text through assembly_load_text with a fake environment and only the built-in connectors. */
 #include "support.h"
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,6 @@
 #include "../../connectors/vegeta/vegeta.h"
 
 #define COUNT(array) (sizeof(array) / sizeof((array)[0]))
-#define AVAILABLE "exec, kubernetes, prometheus, scripts, vegeta, wait"
 #define FOREIGN_HINT " (use --allow-unknown or `extra: ignore` to ignore foreign keys)"
 
 /* A vegeta stanza body and a prometheus one that validate. */
@@ -73,6 +73,35 @@ static void env_put(struct fake_env *e, const char *name, const char *value)
 /* ---- fixture --------------------------------------------------------------------------- */
 
 static struct registry registry;
+/* "exec, kubernetes, ...": every connector, as "no connector found" lists them */
+static char available[1024];
+
+/* printf into one of a few rotating buffers, for expected messages built at run time */
+static const char *fmt(const char *format, ...) SERVO_PRINTF(1, 2);
+
+static const char *fmt(const char *format, ...)
+{
+    static char buffers[4][2048];
+    static size_t next;
+    char *buf = buffers[next++ % 4];
+    va_list ap;
+    va_start(ap, format);
+    vsnprintf(buf, sizeof buffers[0], format, ap);
+    va_end(ap);
+    return buf;
+}
+
+/* "description, rate, ...": a table's fields, as "unknown key" lists them */
+static const char *field_names(const struct servo_schema *schema)
+{
+    static char buf[1024];
+    buf[0] = '\0';
+    for (const struct servo_field *f = schema->fields; f->name; f++) {
+        size_t used = strlen(buf);
+        snprintf(buf + used, sizeof buf - used, "%s%s", f == schema->fields ? "" : ", ", f->name);
+    }
+    return buf;
+}
 
 struct world {
     struct fake_env env;
@@ -95,6 +124,11 @@ static int setup_registry(void **state)
         return -1;
     }
     diags_free(&diags);
+    for (size_t i = 0; i < registry.count; i++) {
+        size_t used = strlen(available);
+        snprintf(available + used, sizeof available - used, "%s%s", i ? ", " : "",
+                 registry.entries[i].plugin->name);
+    }
     return 0;
 }
 
@@ -192,7 +226,7 @@ static void load_fails(struct world *w, const char *text, const char *const *exp
 
 #define FAILS(w, text, ...)                                   \
     do {                                                      \
-        static const char *const expected_[] = {__VA_ARGS__}; \
+        const char *const expected_[] = {__VA_ARGS__};        \
         load_fails((w), (text), expected_, COUNT(expected_)); \
     } while (0)
 
@@ -248,6 +282,26 @@ static char *rate_text(const struct servo_rate *rate)
     static char buf[SERVO_VALUE_TEXT_MAX];
     servo_rate_format(rate, buf);
     return buf;
+}
+
+static void test_builtins_available(void **state)
+{
+    (void)state;
+    static const char *const builtins[][2] = {
+        {"exec", "ExecConnector"},
+        {"kubernetes", "KubernetesConnector"},
+        {"prometheus", "PrometheusConnector"},
+        {"scripts", "ScriptsConnector"},
+        {"vegeta", "VegetaConnector"},
+        {"wait", "WaitConnector"},
+    };
+    for (size_t i = 0; i < COUNT(builtins); i++) {
+        const struct registry_entry *by_name = registry_find(&registry, builtins[i][0]);
+        assert_non_null(by_name);
+        assert_ptr_equal(registry_find(&registry, builtins[i][1]), by_name);
+        assert_null(by_name->origin);
+    }
+    assert_null(registry_find(&registry, "Vegeta"));
 }
 
 /* ---- routing: implicit ----------------------------------------------------------------- */
@@ -368,8 +422,9 @@ static void test_list_errors(void **state)
 {
     struct world *w = *state;
     FAILS(w, "connectors: [vegeta, nope]\nvegeta: " VEGETA_OK "\n",
-          "servo.yaml:1:22: connectors: no connector found for the identifier \"nope\" "
-          "(available: " AVAILABLE ")");
+          fmt("servo.yaml:1:22: connectors: no connector found for the identifier \"nope\" "
+              "(available: %s)",
+              available));
     FAILS(w, "connectors: [vegeta, VegetaConnector]\nvegeta: " VEGETA_OK "\n",
           "servo.yaml:1:22: connectors: connector \"vegeta\" is listed twice; use the mapping "
           "form (connectors: {alias: vegeta}) for several instances");
@@ -380,16 +435,18 @@ static void test_list_errors(void **state)
           "instance name to connector, got a scalar");
     /* a refused entry's stanza is not also called a foreign key */
     FAILS(w, "connectors: [wait, nope]\nwait: {measure_enabled: true}\nnope: {a: 1}\n",
-          "servo.yaml:1:20: connectors: no connector found for the identifier \"nope\" "
-          "(available: " AVAILABLE ")");
+          fmt("servo.yaml:1:20: connectors: no connector found for the identifier \"nope\" "
+              "(available: %s)",
+              available));
     /* ... while a routed entry's identifier is no key: only the instance name is */
     FAILS(w, "connectors: [VegetaConnector]\nvegeta: " VEGETA_OK "\nVegetaConnector: {}\n",
           "servo.yaml:3:1: VegetaConnector: unknown top-level key \"VegetaConnector\": not a "
           "servo setting nor an instance named in `connectors`" FOREIGN_HINT);
     /* identifiers are exact */
     FAILS(w, "connectors: [Vegeta]\n",
-          "servo.yaml:1:14: connectors: no connector found for the identifier \"Vegeta\" "
-          "(available: " AVAILABLE ")");
+          fmt("servo.yaml:1:14: connectors: no connector found for the identifier \"Vegeta\" "
+              "(available: %s)",
+              available));
 }
 
 /* ---- routing: alias map ---------------------------------------------------------------- */
@@ -463,8 +520,9 @@ static void test_map_alias_names(void **state)
           "servo.yaml:1:14: connectors.wait two: invalid instance name \"wait two\": use 3 to "
           "128 letters, digits or -_/.");
     FAILS(w, "connectors: {w1: nope}\n",
-          "servo.yaml:1:18: connectors: no connector found for the identifier \"nope\" "
-          "(available: " AVAILABLE ")");
+          fmt("servo.yaml:1:18: connectors: no connector found for the identifier \"nope\" "
+              "(available: %s)",
+              available));
     FAILS(w, "connectors: {w1x: [wait]}\n",
           "servo.yaml:1:19: connectors: expected a connector name, got a sequence");
     /* the longest valid name and the odd characters allowed */
@@ -481,6 +539,44 @@ static void test_map_alias_names(void **state)
     snprintf(text, sizeof text, "connectors: {%sn: wait}\n", name);
     assert_int_equal(load(w, text), -1);
     assert_non_null(strstr(w->diags.items[0].message, "use 3 to 128 letters"));
+}
+
+static void test_map_env_collisions(void **state)
+{
+    struct world *w = *state;
+    /* two names, one environment prefix */
+    FAILS(w, "connectors: {prom-1: prometheus, prom_1: prometheus}\nprom-1: " PROM_OK "\n",
+          "servo.yaml:1:34: connectors.prom_1: instances \"prom-1\" and \"prom_1\" would share "
+          "the environment variables SERVO_PROM_1_*");
+    /* names whose SERVO_<KEY> the servo reads itself */
+    static const char *const cases[][2] = {
+        {"log_level", "SERVO_LOG_LEVEL"},
+        {"config-file", "SERVO_CONFIG_FILE"},
+        {"plugin_path", "SERVO_PLUGIN_PATH"},
+        {"no.color", "SERVO_NO_COLOR"},
+        {"Optimizer", "SERVO_OPTIMIZER"},
+        {"optimizer_token", "SERVO_OPTIMIZER_TOKEN"},
+        {"settings_timeouts_read", "SERVO_SETTINGS_TIMEOUTS_READ"},
+        {"checks-quiet", "SERVO_CHECKS_QUIET"},
+        {"uid", "SERVO_UID"},
+        {"SERVO_UID", "SERVO_SERVO_UID"},
+        {"Connectors", "SERVO_CONNECTORS"},
+    };
+    for (size_t i = 0; i < COUNT(cases); i++) {
+        char text[256], message[256];
+        snprintf(text, sizeof text, "connectors: {%s: wait}\n", cases[i][0]);
+        snprintf(message, sizeof message,
+                 "servo.yaml:1:14: connectors.%s: name \"%s\" is reserved: the servo reads %s "
+                 "itself",
+                 cases[i][0], cases[i][0], cases[i][1]);
+        const char *const expected[] = {message};
+        load_fails(w, text, expected, 1);
+    }
+    /* what is left is fine */
+    load_ok(w, "connectors: {description_x: wait, name_x: wait, optimizers: wait}\n"
+               "description_x: {measure_enabled: true}\nname_x: {measure_enabled: true}\n"
+               "optimizers: {measure_enabled: true}\n");
+    assert_int_equal(only_servo(w)->connector_count, 3);
 }
 
 /* ---- foreign keys ---------------------------------------------------------------------- */
@@ -688,9 +784,8 @@ static void test_env_whole_stanza_errors(void **state)
             "{\"rate\": \"50/1s\", \"target\": \"GET http://a/\", "
             "\"speed\": 3}");
     FAILS(w, "",
-          "$SERVO_VEGETA: vegeta.speed: unknown key \"speed\" (allowed: description, rate, format, "
-          "target, targets, connections, workers, max_workers, max_body, http2, keepalive, "
-          "insecure, reporting_interval)");
+          fmt("$SERVO_VEGETA: vegeta.speed: unknown key \"speed\" (allowed: %s)",
+              field_names(servo_connector_vegeta.settings)));
     env_put(&w->env, "SERVO_VEGETA", "{\"rate\": \"fast\", \"target\": \"GET http://a/\"}");
     FAILS(w, "vegeta: " VEGETA_OK "\n",
           "$SERVO_VEGETA: vegeta.rate: invalid rate \"fast\": hits must be a non-negative "
@@ -811,8 +906,9 @@ static void test_servo_connectors_env_errors(void **state)
           "of instance name to connector, got a string");
     env_put(&w->env, "SERVO_CONNECTORS", "[\"nope\"]");
     FAILS(w, "",
-          "$SERVO_CONNECTORS: connectors: no connector found for the identifier \"nope\" "
-          "(available: " AVAILABLE ")");
+          fmt("$SERVO_CONNECTORS: connectors: no connector found for the identifier \"nope\" "
+              "(available: %s)",
+              available));
     /* a routing error does not also turn every stanza into a foreign key */
     env_put(&w->env, "SERVO_CONNECTORS", "[vegeta]");
     FAILS(w, "vegeta: " VEGETA_OK "\n",
@@ -1128,6 +1224,39 @@ static void assert_json(const json_t *value, const char *expected)
     free(text);
 }
 
+/* `value` holds every field of `schema`, in table order, and what `expected` (JSON) says:
+ * complete settings, without tying the test to fields added later. */
+static void assert_settings_json(const json_t *value, const struct servo_schema *schema,
+                                 const char *expected)
+{
+    json_error_t error;
+    json_t *want = json_loads(expected, 0, &error);
+    assert_non_null(want);
+    assert_true(json_is_object(value));
+    const struct servo_field *f = schema->fields;
+    const char *key;
+    json_t *item;
+    json_object_foreach((json_t *)value, key, item)
+    {
+        if (f->name == NULL || strcmp(key, f->name) != 0) {
+            print_message("key %s where the table has %s\n", key, f->name ? f->name : "nothing");
+            fail();
+        }
+        f++;
+    }
+    assert_null(f->name);
+    json_object_foreach(want, key, item)
+    {
+        if (!json_equal(json_object_get(value, key), item)) {
+            char *got = dumps(json_object_get(value, key));
+            print_message("%s is %s\n", key, got ? got : "missing");
+            free(got);
+            fail();
+        }
+    }
+    json_decref(want);
+}
+
 static void test_config_to_json(void **state)
 {
     struct world *w = *state;
@@ -1152,15 +1281,16 @@ static void test_config_to_json(void **state)
                 "{\"prom1\":\"prometheus\",\"prom2\":\"prometheus\"}");
     assert_json(json_object_get(j, "optimizer"),
                 "{\"id\":\"example.com/app\",\"token\":\"**********\",\"token_file\":null,"
-                "\"base_url\":\"https://api.opsani.com\",\"url\":null}");
-    assert_json(json_object_get(j, "prom1"),
-                "{\"description\":null,\"base_url\":\"https://prometheus:9090\","
-                "\"streaming_interval\":null,\"metrics\":[{\"name\":\"a\",\"unit\":\"\","
-                "\"query\":\"up\",\"step\":\"1m\",\"absent\":\"ignore\"}],\"targets\":[],"
-                "\"fast_fail\":{\"disabled\":0,\"period\":\"1m\",\"span\":null,\"skip\":\"0\","
-                "\"treat_zero_as_missing\":false},\"bearer_token\":null,\"username\":\"u\","
-                "\"password\":\"**********\",\"ca_file\":null,\"insecure\":false,"
-                "\"timeout\":\"30s\"}");
+                "\"base_url\":\"https://api.opsani.com\",\"url\":null,\"local\":null}");
+    assert_settings_json(
+        json_object_get(j, "prom1"), servo_connector_prometheus.settings,
+        "{\"description\":null,\"base_url\":\"https://prometheus:9090\","
+        "\"streaming_interval\":null,\"metrics\":[{\"name\":\"a\",\"unit\":\"\","
+        "\"query\":\"up\",\"step\":\"1m\",\"absent\":\"ignore\"}],\"targets\":[],"
+        "\"fast_fail\":{\"disabled\":0,\"period\":\"1m\",\"span\":null,\"skip\":\"0\","
+        "\"treat_zero_as_missing\":false},\"bearer_token\":null,\"username\":\"u\","
+        "\"password\":\"**********\",\"ca_file\":null,\"insecure\":false,"
+        "\"timeout\":\"30s\"}");
     assert_json(json_object_get(json_object_get(j, "prom2"), "bearer_token"), "\"**********\"");
     assert_json(json_object_get(j, "settings"),
                 "{\"proxies\":{},\"timeouts\":{\"connect\":\"10s\",\"read\":\"30s\",\"write\":"
@@ -1187,11 +1317,12 @@ static void test_config_to_json_names(void **state)
     json_t *j = servo_config_to_json(only_servo(w), false);
     assert_json(json_object_get(j, "name"), "\"example.com/app\"");
     assert_json(json_object_get(j, "connectors"), "{\"vegeta\":\"vegeta\"}");
-    assert_json(json_object_get(j, "vegeta"),
-                "{\"description\":null,\"rate\":\"50/1s\",\"format\":\"http\",\"target\":\"GET "
-                "https://example.com/\",\"targets\":null,\"connections\":10000,\"workers\":10,"
-                "\"max_workers\":null,\"max_body\":-1,\"http2\":true,\"keepalive\":true,"
-                "\"insecure\":false,\"reporting_interval\":\"15s\"}");
+    assert_settings_json(
+        json_object_get(j, "vegeta"), servo_connector_vegeta.settings,
+        "{\"description\":null,\"rate\":\"50/1s\",\"format\":\"http\",\"target\":\"GET "
+        "https://example.com/\",\"targets\":null,\"connections\":10000,\"workers\":10,"
+        "\"max_workers\":null,\"max_body\":-1,\"http2\":true,\"keepalive\":true,"
+        "\"insecure\":false,\"reporting_interval\":\"15s\"}");
     json_decref(j);
     load_ok(w, "connectors: []\n");
     j = servo_config_to_json(only_servo(w), false);
@@ -1242,6 +1373,7 @@ static void test_connector_settings(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_builtins_available, setup, teardown),
         cmocka_unit_test_setup_teardown(test_implicit_routes_present_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_implicit_nothing_present, setup, teardown),
         cmocka_unit_test_setup_teardown(test_implicit_stanza_is_validated, setup, teardown),
@@ -1256,6 +1388,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_map_each_stanza_validated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_reserved_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_alias_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_map_env_collisions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreign_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreign_keys_allowed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_document_must_be_a_mapping, setup, teardown),

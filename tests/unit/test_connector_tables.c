@@ -117,8 +117,8 @@ static void assert_contains(const char *haystack, const char *needle)
 static void test_builtins_are_listed_in_order(void **state)
 {
     (void)state;
-    static const char *const names[] = {"exec",    "kubernetes", "prometheus",
-                                        "scripts", "vegeta",     "wait"};
+    static const char *const names[] = {"exec",   "kubernetes", "prometheus", "scripts",
+                                        "vegeta", "wait",       "wrk"};
     assert_int_equal(servo_builtin_connector_count(), COUNT(names));
     for (size_t i = 0; i < COUNT(names); i++) {
         const struct servo_connector_plugin *plugin = servo_builtin_connectors[i];
@@ -264,6 +264,7 @@ static void test_vegeta_valid(void **state)
     /* json targets */
     s = load_valid(vegeta, "vegeta:\n"
                            "  rate: 0\n"
+                           "  max_workers: 8\n"
                            "  format: json\n"
                            "  target: '{\"method\": \"POST\", \"url\": \"https://example.com/a\", "
                            "\"header\": {\"Accept\": [\"text/plain\"]}, \"body\": \"aGk=\"}'\n");

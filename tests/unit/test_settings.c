@@ -1183,7 +1183,7 @@ static void test_json_schema(void **state)
     assert_property(s, "internal", "{\"type\":[\"string\",\"null\"],\"env_names\":[]}");
     json_t *timeout = property(s, "timeout");
     assert_json(json_object_get(timeout, "type"), "[\"string\",\"number\",\"null\"]");
-    assert_string_equal(json_string_value(json_object_get(timeout, "format")), "duration");
+    assert_string_equal(json_string_value(json_object_get(timeout, "format")), "go-duration");
     assert_string_equal(json_string_value(json_object_get(timeout, "default")), "15s");
     assert_json(json_object_get(property(s, "cpu"), "default"), "\"250m\"");
     assert_json(json_object_get(property(s, "rate"), "type"), "[\"string\",\"integer\",\"null\"]");
@@ -1224,7 +1224,7 @@ static void test_json_schema_nesting(void **state)
     assert_string_equal(json_string_value(json_object_get(json_array_get(any, 0), "title")),
                         "Window");
     assert_string_equal(json_string_value(json_object_get(json_array_get(any, 1), "format")),
-                        "duration");
+                        "go-duration");
     assert_json(json_object_get(extra, "env_names"), "[\"SERVO_DEMO_EXTRA\"]");
     assert_property(s, "labels",
                     "{\"anyOf\":[{\"type\":[\"object\",\"null\"],\"additionalProperties\":"

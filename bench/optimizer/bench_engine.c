@@ -1,0 +1,550 @@
+/* Benchmark of the optimizer engine on standard test problems, and the single source of the
+ * problem definitions for bench/optimizer/optuna_bench.py (which evaluates points through
+ * `bench_engine eval`).
+ *
+ *   bench_engine spec                      problems as JSON (spaces, optimum, worst value)
+ *   bench_engine eval PROBLEM              reads "key x1 .. xd" lines, writes
+ *                                          "status observed true g1 .. gc" lines
+ *   bench_engine run [-p P,..] [-s N] [-f FIRST] [-b 30,60]
+ *                                          runs the engine: one JSON line per run and budget
+ *   bench_engine time [-n 200] [-d 20] [-c 1] [-r 5]
+ *                                          CPU time of one suggestion on a random history
+ *
+ * Scoring (score.py): the best value found is the true objective of the feasible trial with the
+ * lowest observed objective (the noisy problem observes true + noise); with no feasible trial
+ * it is the problem's worst value. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "optimizer/engine.h"
+#include "util/util.h"
+
+#define MAX_PARAMS 8
+#define MAX_CONSTRAINTS 2
+#define MAX_BUDGETS 8
+
+struct problem {
+    const char *name;
+    size_t count;
+    struct opt_param params[MAX_PARAMS];
+    size_t constraint_count;
+    double noise; /* standard deviation of the observation noise */
+    /* Returns 0, or -1 when the trial fails (no value); writes the true value and g <= 0. */
+    int (*evaluate)(const double *x, double *value, double *constraints);
+    double optimum, worst; /* known, or found by enumerating the grid */
+};
+
+static int branin(const double *x, double *value, double *g)
+{
+    (void)g;
+    double b = 5.1 / (4 * M_PI * M_PI), c = 5 / M_PI, t = 1 / (8 * M_PI);
+    double u = x[1] - b * x[0] * x[0] + c * x[0] - 6;
+    *value = u * u + 10 * (1 - t) * cos(x[0]) + 10;
+    return 0;
+}
+
+static int hartmann6(const double *x, double *value, double *g)
+{
+    (void)g;
+    static const double alpha[4] = {1.0, 1.2, 3.0, 3.2};
+    static const double a[4][6] = {{10, 3, 17, 3.5, 1.7, 8},
+                                   {0.05, 10, 17, 0.1, 8, 14},
+                                   {3, 3.5, 1.7, 10, 17, 8},
+                                   {17, 8, 0.05, 10, 0.1, 14}};
+    static const double p[4][6] = {{0.1312, 0.1696, 0.5569, 0.0124, 0.8283, 0.5886},
+                                   {0.2329, 0.4135, 0.8307, 0.3736, 0.1004, 0.9991},
+                                   {0.2348, 0.1451, 0.3522, 0.2883, 0.3047, 0.6650},
+                                   {0.4047, 0.8828, 0.8732, 0.5743, 0.1091, 0.0381}};
+    double sum = 0;
+    for (int i = 0; i < 4; i++) {
+        double inner = 0;
+        for (int j = 0; j < 6; j++)
+            inner += a[i][j] * (x[j] - p[i][j]) * (x[j] - p[i][j]);
+        sum -= alpha[i] * exp(-inner);
+    }
+    *value = sum;
+    return 0;
+}
+
+static int rosenbrock4(const double *x, double *value, double *g)
+{
+    (void)g;
+    double sum = 0;
+    for (int i = 0; i < 3; i++)
+        sum += 100 * pow(x[i + 1] - x[i] * x[i], 2) + pow(1 - x[i], 2);
+    *value = sum;
+    return 0;
+}
+
+static int ackley5(const double *x, double *value, double *g)
+{
+    (void)g;
+    double squares = 0, cosines = 0;
+    for (int i = 0; i < 5; i++) {
+        squares += x[i] * x[i];
+        cosines += cos(2 * M_PI * x[i]);
+    }
+    *value = -20 * exp(-0.2 * sqrt(squares / 5)) - exp(cosines / 5) + 20 + M_E;
+    return 0;
+}
+
+/* A service on `replicas` pods of `cpu` cores and `mem` GiB on one of four instance types:
+ * minimize the hourly cost with the p95 latency under 60 ms at 2000 requests/s. A pod with
+ * too little memory for its CPU is OOM-killed (a failed trial); one short of memory runs
+ * slower (garbage collection). Latency follows an M/M/1-like 1 / (1 - utilization). */
+static int cost_latency(const double *x, double *value, double *g)
+{
+    static const double speed[4] = {1.0, 1.5, 0.7, 1.2};      /* general, compute, burst, arm */
+    static const double cpu_price[4] = {1.0, 1.35, 0.6, 0.8}; /* per core-hour */
+    static const double base_ms[4] = {20, 15, 40, 30};
+    double cpu = x[0], mem = x[1], replicas = x[2];
+    int type = (int)x[3];
+    *value = replicas * (cpu * cpu_price[type] + 0.12 * mem + 0.1);
+    if (mem < 0.25 + 0.5 * cpu)
+        return -1;
+    double memory_factor = sqrt(fmin(1.0, mem / (0.5 + 0.75 * cpu)));
+    double capacity = 250.0 * cpu * speed[type] * memory_factor;
+    double rho = 2000.0 / (replicas * capacity);
+    double service = 10.0 / (speed[type] * cpu * memory_factor);
+    double latency = base_ms[type] + service / (1 - fmin(rho, 0.99)) + 2000 * fmax(0, rho - 0.99);
+    g[0] = latency - 60.0;
+    return 0;
+}
+
+static struct opt_param range(const char *name, double min, double max, double step, bool integer,
+                              double baseline)
+{
+    struct opt_param p = {.name = name,
+                          .kind = OPT_RANGE,
+                          .min = min,
+                          .max = max,
+                          .step = step,
+                          .integer = integer,
+                          .fixed = baseline};
+    return p;
+}
+
+static const char *const instance_types[] = {"general", "compute", "burst", "arm"};
+
+static struct problem problems[6];
+static size_t problem_count;
+
+static void add_problem(struct problem p)
+{
+    problems[problem_count++] = p;
+}
+
+/* Enumerates every grid point of a fully discrete problem: the optimum and the worst value. */
+static void enumerate_grid(struct problem *p)
+{
+    size_t levels[MAX_PARAMS], total = 1;
+    for (size_t i = 0; i < p->count; i++) {
+        const struct opt_param *q = &p->params[i];
+        levels[i] = q->kind == OPT_ENUM ? q->value_count
+                                        : (size_t)floor((q->max - q->min) / q->step + 1e-9) + 1;
+        total *= levels[i];
+    }
+    double x[MAX_PARAMS], g[MAX_CONSTRAINTS], value;
+    p->optimum = INFINITY;
+    p->worst = -INFINITY;
+    for (size_t code = 0; code < total; code++) {
+        size_t rest = code;
+        for (size_t i = 0; i < p->count; i++) {
+            size_t level = rest % levels[i];
+            rest /= levels[i];
+            const struct opt_param *q = &p->params[i];
+            x[i] = q->kind == OPT_ENUM ? (double)level : q->min + (double)level * q->step;
+        }
+        int failed = p->evaluate(x, &value, g);
+        p->worst = fmax(p->worst, value);
+        bool feasible = failed == 0;
+        for (size_t c = 0; c < p->constraint_count; c++)
+            feasible = feasible && g[c] <= 0;
+        if (feasible)
+            p->optimum = fmin(p->optimum, value);
+    }
+}
+
+static void define_problems(void)
+{
+    struct problem p;
+    memset(&p, 0, sizeof(p));
+    p = (struct problem){.name = "branin",
+                         .count = 2,
+                         .evaluate = branin,
+                         .optimum = 0.397887357729738,
+                         .worst = 308.13};
+    p.params[0] = range("x1", -5, 10, 0, false, 2.5);
+    p.params[1] = range("x2", 0, 15, 0, false, 7.5);
+    add_problem(p);
+
+    p = (struct problem){.name = "hartmann6",
+                         .count = 6,
+                         .evaluate = hartmann6,
+                         .optimum = -3.32236801141551,
+                         .worst = 0};
+    static const char *const hnames[6] = {"x1", "x2", "x3", "x4", "x5", "x6"};
+    for (int i = 0; i < 6; i++)
+        p.params[i] = range(hnames[i], 0, 1, 0, false, 0.5);
+    add_problem(p);
+
+    p = (struct problem){
+        .name = "rosenbrock4-int", .count = 4, .evaluate = rosenbrock4, .optimum = 0, .worst = 0};
+    for (int i = 0; i < 4; i++)
+        p.params[i] = range(hnames[i], -5, 10, 1, true, 3);
+    add_problem(p);
+
+    p = (struct problem){
+        .name = "ackley5", .count = 5, .evaluate = ackley5, .optimum = 0, .worst = 22.3};
+    for (int i = 0; i < 5; i++)
+        p.params[i] = range(hnames[i], -5, 10, 0, false, 2.5);
+    add_problem(p);
+
+    p = (struct problem){.name = "hartmann6-noisy",
+                         .count = 6,
+                         .evaluate = hartmann6,
+                         .noise = 0.15,
+                         .optimum = -3.32236801141551,
+                         .worst = 0};
+    for (int i = 0; i < 6; i++)
+        p.params[i] = range(hnames[i], 0, 1, 0, false, 0.5);
+    add_problem(p);
+
+    p = (struct problem){
+        .name = "cost-latency", .count = 4, .evaluate = cost_latency, .constraint_count = 1};
+    p.params[0] = range("cpu", 0.25, 4, 0.125, false, 2);
+    p.params[1] = range("mem", 0.25, 8, 0.25, false, 3);
+    p.params[2] = range("replicas", 1, 12, 1, true, 6);
+    p.params[3] = (struct opt_param){.name = "instance",
+                                     .kind = OPT_ENUM,
+                                     .values = instance_types,
+                                     .value_count = 4,
+                                     .fixed = 0};
+    add_problem(p);
+    enumerate_grid(&problems[problem_count - 1]);
+    enumerate_grid(&problems[2]); /* the worst value of the Rosenbrock grid */
+}
+
+static struct problem *find_problem(const char *name)
+{
+    for (size_t i = 0; i < problem_count; i++)
+        if (strcmp(problems[i].name, name) == 0)
+            return &problems[i];
+    return NULL;
+}
+
+/* Observation noise for (run, trial): a standard normal from a hash of the key. */
+static double noise_for(uint64_t key)
+{
+    uint64_t s = key * UINT64_C(0x9e3779b97f4a7c15) + UINT64_C(0x632be59bd9b4e019);
+    double u[2];
+    for (int i = 0; i < 2; i++) {
+        uint64_t z = (s += UINT64_C(0x9e3779b97f4a7c15));
+        z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+        z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+        z ^= z >> 31;
+        u[i] = ((double)(z >> 11) + 0.5) * 0x1.0p-53;
+    }
+    return sqrt(-2 * log(u[0])) * cos(2 * M_PI * u[1]);
+}
+
+static uint64_t noise_key(uint64_t seed, size_t trial)
+{
+    return seed * 1000003u + trial;
+}
+
+/* Evaluates x: returns 0 or -1 (failed); `observed` includes the noise. */
+static int observe(const struct problem *p, const double *x, uint64_t key, double *observed,
+                   double *truth, double *g)
+{
+    int status = p->evaluate(x, truth, g);
+    *observed = *truth + (p->noise > 0 ? p->noise * noise_for(key) : 0.0);
+    return status;
+}
+
+static void print_spec(void)
+{
+    printf("[");
+    for (size_t i = 0; i < problem_count; i++) {
+        const struct problem *p = &problems[i];
+        printf("%s\n {\"name\": \"%s\", \"optimum\": %.17g, \"worst\": %.17g, \"noise\": %g, "
+               "\"constraints\": %zu, \"params\": [",
+               i ? "," : "", p->name, p->optimum, p->worst, p->noise, p->constraint_count);
+        for (size_t k = 0; k < p->count; k++) {
+            const struct opt_param *q = &p->params[k];
+            if (q->kind == OPT_ENUM) {
+                printf("%s{\"name\": \"%s\", \"type\": \"enum\", \"values\": [", k ? ", " : "",
+                       q->name);
+                for (size_t v = 0; v < q->value_count; v++)
+                    printf("%s\"%s\"", v ? ", " : "", q->values[v]);
+                printf("], \"baseline\": %g}", q->fixed);
+            } else {
+                printf("%s{\"name\": \"%s\", \"type\": \"%s\", \"min\": %.17g, \"max\": %.17g, "
+                       "\"step\": %.17g, \"baseline\": %.17g}",
+                       k ? ", " : "", q->name, q->integer ? "int" : "float", q->min, q->max,
+                       q->step, q->fixed);
+            }
+        }
+        printf("]}");
+    }
+    printf("\n]\n");
+}
+
+static int eval_loop(const struct problem *p)
+{
+    char line[4096];
+    while (fgets(line, sizeof(line), stdin) != NULL) {
+        char *cursor = line, *end;
+        uint64_t key = strtoull(cursor, &end, 10);
+        double x[MAX_PARAMS], g[MAX_CONSTRAINTS] = {0}, observed, truth;
+        cursor = end;
+        for (size_t k = 0; k < p->count; k++) {
+            x[k] = strtod(cursor, &end);
+            if (end == cursor) {
+                fprintf(stderr, "bench_engine: eval: expected %zu values\n", p->count);
+                return 1;
+            }
+            cursor = end;
+        }
+        int status = observe(p, x, key, &observed, &truth, g);
+        printf("%s %.17g %.17g", status == 0 ? "ok" : "failed", observed, truth);
+        for (size_t c = 0; c < p->constraint_count; c++)
+            printf(" %.17g", g[c]);
+        printf("\n");
+        fflush(stdout);
+    }
+    return 0;
+}
+
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+struct run_result {
+    double best[MAX_BUDGETS];
+    double seconds, max_seconds;
+    size_t suggestions;
+};
+
+/* One optimization run of `budget` trials; best[i] is the score at budgets[i]. */
+static void run_engine(const struct problem *p, uint64_t seed, const size_t *budgets,
+                       size_t budget_count, struct run_result *result)
+{
+    size_t budget = budgets[budget_count - 1], c = p->constraint_count;
+    struct opt_trial *trials = xcalloc(budget, sizeof(*trials));
+    double *xs = xcalloc(budget * p->count, sizeof(double));
+    double *gs = xcalloc(budget * (c + 1), sizeof(double));
+    struct opt_space space = {.params = p->params, .count = p->count};
+    struct opt_options options = {.seed = seed};
+    double best_observed = INFINITY, best_true = p->worst;
+    size_t next_budget = 0;
+    memset(result, 0, sizeof(*result));
+    for (size_t t = 0; t < budget; t++) {
+        double *x = xs + t * p->count, *g = gs + t * (c + 1), truth, observed;
+        const char *error = NULL;
+        double start = cpu_seconds();
+        if (opt_suggest(&space, c, trials, t, &options, x, NULL, &error) != 0) {
+            fprintf(stderr, "bench_engine: %s\n", error);
+            exit(1);
+        }
+        double elapsed = cpu_seconds() - start;
+        result->seconds += elapsed;
+        result->max_seconds = fmax(result->max_seconds, elapsed);
+        result->suggestions++;
+        int status = observe(p, x, noise_key(seed, t), &observed, &truth, g);
+        trials[t] = (struct opt_trial){.x = x,
+                                       .status = status == 0 ? OPT_TRIAL_OK : OPT_TRIAL_FAILED,
+                                       .objective = observed,
+                                       .constraints = g};
+        bool feasible = status == 0;
+        for (size_t k = 0; k < c; k++)
+            feasible = feasible && g[k] <= 0;
+        if (feasible && observed < best_observed) {
+            best_observed = observed;
+            best_true = truth;
+        }
+        while (next_budget < budget_count && budgets[next_budget] == t + 1)
+            result->best[next_budget++] = best_true;
+    }
+    free(trials);
+    free(xs);
+    free(gs);
+}
+
+/* "30,60" -> {30, 60}, ascending (a run goes to the last one); 0 on bad input. */
+static size_t parse_budgets(const char *text, size_t *budgets)
+{
+    size_t count = 0;
+    while (count < MAX_BUDGETS) {
+        char *end;
+        unsigned long value = strtoul(text, &end, 10);
+        if (end == text || value == 0 || (count > 0 && value <= budgets[count - 1]))
+            return 0;
+        budgets[count++] = value;
+        if (*end == '\0')
+            return count;
+        if (*end != ',')
+            return 0;
+        text = end + 1;
+    }
+    return 0;
+}
+
+static int run_mode(int argc, char **argv)
+{
+    const char *names = NULL;
+    size_t seeds = 10, first = 0, budgets[MAX_BUDGETS] = {30, 60}, budget_count = 2;
+    int opt;
+    while ((opt = getopt(argc, argv, "p:s:f:b:")) != -1) {
+        switch (opt) {
+        case 'p':
+            names = optarg;
+            break;
+        case 's':
+            seeds = strtoul(optarg, NULL, 10);
+            break;
+        case 'f':
+            first = strtoul(optarg, NULL, 10);
+            break;
+        case 'b':
+            budget_count = parse_budgets(optarg, budgets);
+            if (budget_count == 0) {
+                fprintf(stderr, "bench_engine: -b wants ascending budgets: 30,60\n");
+                return 2;
+            }
+            break;
+        default:
+            return 2;
+        }
+    }
+    for (size_t i = 0; i < problem_count; i++) {
+        const struct problem *p = &problems[i];
+        if (names != NULL && strstr(names, p->name) == NULL)
+            continue;
+        double seconds = 0, max_seconds = 0;
+        size_t suggestions = 0;
+        for (size_t s = first; s < first + seeds; s++) {
+            struct run_result r;
+            run_engine(p, s, budgets, budget_count, &r);
+            seconds += r.seconds;
+            suggestions += r.suggestions;
+            max_seconds = fmax(max_seconds, r.max_seconds);
+            for (size_t b = 0; b < budget_count; b++)
+                printf("{\"method\": \"engine\", \"problem\": \"%s\", \"seed\": %zu, "
+                       "\"budget\": %zu, \"best\": %.17g}\n",
+                       p->name, s, budgets[b], r.best[b]);
+            fflush(stdout);
+        }
+        fprintf(stderr, "%s: %.2f ms mean, %.2f ms max CPU per suggestion\n", p->name,
+                1e3 * seconds / (double)suggestions, 1e3 * max_seconds);
+    }
+    return 0;
+}
+
+/* CPU time of suggestions after n random trials in a space of d settings (every fourth an enum
+ * of 4 values, every third range stepped), with c constraints. */
+static int time_mode(int argc, char **argv)
+{
+    size_t n = 200, d = 20, c = 1, reps = 5;
+    int opt;
+    while ((opt = getopt(argc, argv, "n:d:c:r:")) != -1) {
+        switch (opt) {
+        case 'n':
+            n = strtoul(optarg, NULL, 10);
+            break;
+        case 'd':
+            d = strtoul(optarg, NULL, 10);
+            break;
+        case 'c':
+            c = strtoul(optarg, NULL, 10);
+            break;
+        case 'r':
+            reps = strtoul(optarg, NULL, 10);
+            break;
+        default:
+            return 2;
+        }
+    }
+    struct opt_param *params = xcalloc(d, sizeof(*params));
+    for (size_t k = 0; k < d; k++) {
+        if (k % 4 == 3)
+            params[k] = (struct opt_param){
+                .name = "e", .kind = OPT_ENUM, .values = instance_types, .value_count = 4};
+        else
+            params[k] = range("r", 0, 10, k % 3 == 2 ? 0.5 : 0, false, 5);
+    }
+    struct opt_space space = {.params = params, .count = d};
+    struct opt_trial *trials = xcalloc(n, sizeof(*trials));
+    double *xs = xcalloc(n * d, sizeof(double)), *gs = xcalloc(n * (c + 1), sizeof(double));
+    uint64_t state = 42;
+    for (size_t t = 0; t < n; t++) {
+        double *x = xs + t * d, sum = 0;
+        for (size_t k = 0; k < d; k++) {
+            state = state * 6364136223846793005u + 1442695040888963407u;
+            double u = (double)(state >> 11) * 0x1.0p-53;
+            x[k] = params[k].kind == OPT_ENUM ? floor(u * 4) : 10 * u;
+            sum += (x[k] - 3) * (x[k] - 3) * (1 + (double)(k % 3));
+        }
+        opt_snap(&space, x);
+        for (size_t k = 0; k < c; k++)
+            gs[t * (c + 1) + k] = x[k] - 7;
+        trials[t] = (struct opt_trial){.x = x,
+                                       .status = t % 17 == 5 ? OPT_TRIAL_FAILED : OPT_TRIAL_OK,
+                                       .objective = sum,
+                                       .constraints = gs + t * (c + 1)};
+    }
+    double *out = xcalloc(d, sizeof(double)), total = 0, worst = 0;
+    struct opt_suggestion_info info = {0};
+    for (size_t r = 0; r < reps; r++) {
+        struct opt_options options = {.seed = r};
+        const char *error = NULL;
+        double start = cpu_seconds();
+        if (opt_suggest(&space, c, trials, n, &options, out, &info, &error) != 0) {
+            fprintf(stderr, "bench_engine: %s\n", error);
+            return 1;
+        }
+        double elapsed = cpu_seconds() - start;
+        total += elapsed;
+        worst = fmax(worst, elapsed);
+    }
+    printf("{\"trials\": %zu, \"settings\": %zu, \"constraints\": %zu, \"strategy\": \"%s\", "
+           "\"mean_ms\": %.2f, \"max_ms\": %.2f}\n",
+           n, d, c, info.strategy, 1e3 * total / (double)reps, 1e3 * worst);
+    free(params);
+    free(trials);
+    free(xs);
+    free(gs);
+    free(out);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    define_problems();
+    if (argc >= 2 && strcmp(argv[1], "spec") == 0) {
+        print_spec();
+        return 0;
+    }
+    if (argc >= 3 && strcmp(argv[1], "eval") == 0) {
+        const struct problem *p = find_problem(argv[2]);
+        if (p == NULL) {
+            fprintf(stderr, "bench_engine: unknown problem %s\n", argv[2]);
+            return 2;
+        }
+        return eval_loop(p);
+    }
+    if (argc >= 2 && strcmp(argv[1], "run") == 0)
+        return run_mode(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "time") == 0)
+        return time_mode(argc - 1, argv + 1);
+    fprintf(stderr, "usage: bench_engine spec | eval PROBLEM | run [-p P] [-s N] [-f FIRST] "
+                    "[-b 30,60] | time [-n 200] [-d 20] [-c 1] [-r 5]\n");
+    return 2;
+}

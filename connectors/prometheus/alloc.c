@@ -1,0 +1,125 @@
+#include "alloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void out_of_memory(size_t size)
+{
+    fprintf(stderr, "prometheus: out of memory (%zu bytes)\n", size);
+    abort();
+}
+
+void *prom_xmalloc(size_t size)
+{
+    void *p = malloc(size ? size : 1);
+    if (p == NULL)
+        out_of_memory(size);
+    return p;
+}
+
+void *prom_xcalloc(size_t count, size_t size)
+{
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (p == NULL)
+        out_of_memory(count * size);
+    return p;
+}
+
+void *prom_xrealloc(void *pointer, size_t size)
+{
+    void *p = realloc(pointer, size ? size : 1);
+    if (p == NULL)
+        out_of_memory(size);
+    return p;
+}
+
+void prom_xgrow(void **items, size_t size, size_t count, size_t *capacity)
+{
+    if (count < *capacity)
+        return;
+    size_t wanted = *capacity ? *capacity * 2 : 8;
+    if (wanted < count + 1 || wanted > ((size_t)-1) / size)
+        out_of_memory(size * count);
+    *items = prom_xrealloc(*items, wanted * size);
+    *capacity = wanted;
+}
+
+char *prom_xstrdup(const char *text)
+{
+    return prom_xstrndup(text, strlen(text));
+}
+
+char *prom_xstrndup(const char *text, size_t length)
+{
+    char *copy = prom_xmalloc(length + 1);
+    memcpy(copy, text, length);
+    copy[length] = '\0';
+    return copy;
+}
+
+static char *xvasprintf(const char *fmt, va_list ap) SERVO_PRINTF(1, 0);
+
+static char *xvasprintf(const char *fmt, va_list ap)
+{
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    if (n < 0)
+        n = 0;
+    char *text = prom_xmalloc((size_t)n + 1);
+    vsnprintf(text, (size_t)n + 1, fmt, again);
+    va_end(again);
+    return text;
+}
+
+char *prom_xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *text = xvasprintf(fmt, ap);
+    va_end(ap);
+    return text;
+}
+
+void prom_buf_append(struct prom_buf *b, const char *text, size_t length)
+{
+    if (b->length + length + 1 > b->capacity) {
+        size_t wanted = b->capacity ? b->capacity * 2 : 64;
+        while (wanted < b->length + length + 1)
+            wanted *= 2;
+        b->data = prom_xrealloc(b->data, wanted);
+        b->capacity = wanted;
+    }
+    memcpy(b->data + b->length, text, length);
+    b->length += length;
+    b->data[b->length] = '\0';
+}
+
+void prom_buf_puts(struct prom_buf *b, const char *text)
+{
+    prom_buf_append(b, text, strlen(text));
+}
+
+void prom_buf_printf(struct prom_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *text = xvasprintf(fmt, ap);
+    va_end(ap);
+    prom_buf_puts(b, text);
+    free(text);
+}
+
+char *prom_buf_detach(struct prom_buf *b)
+{
+    char *text = b->data != NULL ? b->data : prom_xstrdup("");
+    *b = (struct prom_buf){0};
+    return text;
+}
+
+void prom_buf_free(struct prom_buf *b)
+{
+    free(b->data);
+    *b = (struct prom_buf){0};
+}

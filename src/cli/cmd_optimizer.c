@@ -1,0 +1,346 @@
+/* servo optimizer serve | history | best, and servo report: the optimizer server, and the
+ * results of the studies in a store (embedded or served). */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "config/settings.h"
+#include "config/yaml.h"
+#include "optimizer/report.h"
+#include "optimizer/results.h"
+#include "optimizer/server.h"
+#include "optimizer/store.h"
+#include "util/log.h"
+#include "util/util.h"
+
+int cmd_optimizer(struct cli *cli, int argc, char **argv);
+int cmd_report(struct cli *cli, int argc, char **argv);
+
+#define SERVER_CONFIG_DEFAULT "optimizer.yaml"
+
+enum { OPT_LISTEN = 256, OPT_STORE, OPT_APP };
+
+/* ---- the server's file ----------------------------------------------------------------- */
+
+struct server_file {
+    struct yaml_documents docs;
+    struct server_settings *settings;
+};
+
+static int load_server_file(const char *path, struct server_file *f)
+{
+    memset(f, 0, sizeof *f);
+    struct servo_diags diags;
+    diags_init(&diags);
+    if (yaml_load_file(path, &f->docs, &diags) == 0) {
+        if (f->docs.count != 1)
+            diag_add(&diags, path, 0, 0, "", "expected one YAML document, found %zu",
+                     f->docs.count);
+        else
+            f->settings = settings_load(&server_settings_schema, f->docs.items[0], "", NULL,
+                                        &diags);
+    }
+    cli_print_diags(&diags);
+    diags_free(&diags);
+    return f->settings ? 0 : -1;
+}
+
+static void free_server_file(struct server_file *f)
+{
+    if (f->settings)
+        settings_free(&server_settings_schema, f->settings);
+    yaml_documents_free(&f->docs);
+}
+
+/* ---- serve ----------------------------------------------------------------------------- */
+
+struct serve_args {
+    const char *config;
+    const char *listen;
+    const char *store;
+};
+
+static int parse_serve(int argc, char **argv, const struct cli_command *self, struct serve_args *a)
+{
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'}, {"listen", required_argument, NULL, OPT_LISTEN},
+        {"store", required_argument, NULL, OPT_STORE}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    a->config = SERVER_CONFIG_DEFAULT;
+    optind = 0;
+    int c;
+    while ((c = cli_getopt(argc, argv, ":c:h", options, self)) != -1) {
+        switch (c) {
+        case -2:
+            return -1;
+        case 'h':
+            cli_help(self, stdout);
+            return 1;
+        case 'c':
+            a->config = optarg;
+            break;
+        case OPT_LISTEN:
+            a->listen = optarg;
+            break;
+        case OPT_STORE:
+            a->store = optarg;
+            break;
+        default:
+            break;
+        }
+    }
+    if (optind < argc) {
+        cli_error("optimizer serve: unexpected argument \"%s\"", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+/* Waits for SIGTERM, SIGINT or SIGHUP (blocked in every thread before the server started). */
+static void wait_for_signal(const sigset_t *set)
+{
+    int number = 0;
+    while (sigwait(set, &number) != 0)
+        ;
+    const char *name = number == SIGTERM ? "SIGTERM" : number == SIGINT ? "SIGINT" : "SIGHUP";
+    servo_info("Received %s: shutting down", name);
+}
+
+static int serve(const struct serve_args *a)
+{
+    struct server_file f;
+    if (load_server_file(a->config, &f) != 0)
+        return EXIT_USAGE;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    struct server *server = NULL;
+    char *error = NULL;
+    int status = EXIT_OK;
+    if (server_create(f.settings, a->store, &server, &error) != 0 ||
+        server_listen(server, a->listen ? a->listen : f.settings->listen, &error) != 0) {
+        cli_error("optimizer serve: %s", error ? error : "cannot start");
+        status = EXIT_FAILURE_OPERATIONAL;
+    } else {
+        printf("%s\n", server_url(server));
+        fflush(stdout);
+        servo_info("Serving %zu applications on %s (store %s)", f.settings->applications.count,
+                   server_url(server), a->store ? a->store : f.settings->store);
+        wait_for_signal(&set);
+    }
+    free(error);
+    server_free(server);
+    free_server_file(&f);
+    return status;
+}
+
+/* ---- reading results ------------------------------------------------------------------- */
+
+enum results_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_CSV };
+
+struct results_args {
+    const char *store;
+    const char *config; /* the server's file, whose store to read */
+    const char *app;
+    const char *output; /* report */
+    int format;
+};
+
+/* The store to read: --store, else the server file's (-c), else optimizer.local.store of the
+ * servo configuration when there is one, else the embedded default. The caller frees. */
+static char *resolve_store(struct cli *cli, const struct results_args *a, const char **app)
+{
+    if (a->store != NULL)
+        return xstrdup(a->store);
+    if (a->config != NULL) {
+        struct server_file f;
+        if (load_server_file(a->config, &f) != 0)
+            return NULL;
+        char *path = xstrdup(f.settings->store);
+        free_server_file(&f);
+        return path;
+    }
+    if (access(cli->config_file, R_OK) != 0)
+        return xstrdup(STUDY_DEFAULT_STORE);
+    if (cli_assemble(cli) != 0)
+        return NULL;
+    const struct servo_config *servo = cli_selected_servo(cli);
+    if (servo == NULL)
+        return NULL;
+    const struct optimizer_settings *o = servo->settings->optimizer;
+    if (*app == NULL)
+        *app = servo->name;
+    return xstrdup(o && o->local ? o->local->store : STUDY_DEFAULT_STORE);
+}
+
+/* The document of the study asked for; NULL after an error message. */
+static json_t *load_document(struct cli *cli, const struct results_args *a, const char *command)
+{
+    const char *app = a->app;
+    char *path = resolve_store(cli, a, &app);
+    if (path == NULL)
+        return NULL;
+    struct store *store = NULL;
+    char *error = NULL;
+    json_t *doc = NULL;
+    if (store_open(path, false, &store, &error) == 0) {
+        doc = results_load(store, app, &error);
+        /* the servo's name is only a guess: with one study in the store, take it */
+        if (doc == NULL && a->app == NULL && app != NULL) {
+            free(error);
+            error = NULL;
+            doc = results_load(store, NULL, &error);
+        }
+    }
+    if (doc == NULL)
+        cli_error("%s: %s", command, error ? error : "cannot read the store");
+    free(error);
+    store_close(store);
+    free(path);
+    return doc;
+}
+
+static int parse_results(int argc, char **argv, const struct cli_command *self,
+                         struct results_args *a, const char *const *formats, bool report)
+{
+    static const struct option options[] = {
+        {"store", required_argument, NULL, OPT_STORE}, {"app", required_argument, NULL, OPT_APP},
+        {"config", required_argument, NULL, 'c'},      {"format", required_argument, NULL, 'f'},
+        {"output", required_argument, NULL, 'o'},      {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    optind = 0;
+    int c;
+    while ((c = cli_getopt(argc, argv, report ? ":c:o:h" : ":c:f:h", options, self)) != -1) {
+        switch (c) {
+        case -2:
+            return -1;
+        case 'h':
+            cli_help(self, stdout);
+            return 1;
+        case OPT_STORE:
+            a->store = optarg;
+            break;
+        case OPT_APP:
+            a->app = optarg;
+            break;
+        case 'c':
+            a->config = optarg;
+            break;
+        case 'f':
+            if (formats == NULL || (a->format = cli_choice("--format", optarg, formats)) < 0)
+                return -1;
+            break;
+        case 'o':
+            a->output = optarg;
+            break;
+        default:
+            break;
+        }
+    }
+    if (optind < argc) {
+        cli_error("%s: unexpected argument \"%s\"", self->name, argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+static char *history_text(const json_t *doc, int format)
+{
+    switch ((enum results_format)format) {
+    case FORMAT_JSON:
+        break;
+    case FORMAT_CSV:
+        return results_history_csv(doc);
+    case FORMAT_TEXT:
+        return results_history_text(doc);
+    }
+    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *line = xasprintf("%s\n", text);
+    free(text);
+    return line;
+}
+
+static char *best_text(const json_t *doc, int format)
+{
+    if (format != FORMAT_JSON)
+        return results_best_text(doc);
+    json_t *best = results_best_json(doc);
+    char *text = json_dumps(best, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *line = xasprintf("%s\n", text);
+    free(text);
+    json_decref(best);
+    return line;
+}
+
+static int show_results(struct cli *cli, int argc, char **argv, bool best)
+{
+    static const char *const history_formats[] = {"text", "json", "csv", NULL};
+    static const char *const best_formats[] = {"text", "json", NULL};
+    const struct cli_command *self = cli_find_command("optimizer");
+    struct results_args a = {.format = FORMAT_TEXT};
+    int rc = parse_results(argc, argv, self, &a, best ? best_formats : history_formats, false);
+    if (rc != 0)
+        return rc > 0 ? EXIT_OK : EXIT_USAGE;
+    json_t *doc = load_document(cli, &a, best ? "optimizer best" : "optimizer history");
+    if (doc == NULL)
+        return EXIT_FAILURE_OPERATIONAL;
+    char *text = best ? best_text(doc, a.format) : history_text(doc, a.format);
+    fputs(text, stdout);
+    free(text);
+    json_decref(doc);
+    return EXIT_OK;
+}
+
+/* ---- the commands ---------------------------------------------------------------------- */
+
+int cmd_optimizer(struct cli *cli, int argc, char **argv)
+{
+    const struct cli_command *self = cli_find_command("optimizer");
+    const char *sub = argc > 1 ? argv[1] : NULL;
+    if (sub == NULL || strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
+        cli_help(self, sub ? stdout : stderr);
+        return sub ? EXIT_OK : EXIT_USAGE;
+    }
+    if (strcmp(sub, "serve") == 0) {
+        struct serve_args a = {0};
+        int rc = parse_serve(argc - 1, argv + 1, self, &a);
+        if (rc != 0)
+            return rc > 0 ? EXIT_OK : EXIT_USAGE;
+        return serve(&a);
+    }
+    if (strcmp(sub, "history") == 0 || strcmp(sub, "best") == 0)
+        return show_results(cli, argc - 1, argv + 1, strcmp(sub, "best") == 0);
+    cli_error("optimizer: no such subcommand \"%s\" (serve, history or best)", sub);
+    return EXIT_USAGE;
+}
+
+int cmd_report(struct cli *cli, int argc, char **argv)
+{
+    const struct cli_command *self = cli_find_command("report");
+    struct results_args a = {.output = "report.html"};
+    int rc = parse_results(argc, argv, self, &a, NULL, true);
+    if (rc != 0)
+        return rc > 0 ? EXIT_OK : EXIT_USAGE;
+    json_t *doc = load_document(cli, &a, "report");
+    if (doc == NULL)
+        return EXIT_FAILURE_OPERATIONAL;
+    char *html = report_html(doc);
+    rc = cli_write_output(a.output, html);
+    free(html);
+    json_decref(doc);
+    if (rc != 0)
+        return EXIT_FAILURE_OPERATIONAL;
+    if (strcmp(a.output, "-") != 0)
+        fprintf(stderr, "Wrote %s\n", a.output);
+    return EXIT_OK;
+}

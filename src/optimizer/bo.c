@@ -1,0 +1,531 @@
+/* Gaussian-process Bayesian optimization with constrained log expected improvement.
+ *
+ * Models: one GP on the objective of the measured trials (standardized, then a Yeo-Johnson
+ * output warp), one GP per constraint (an asinh warp that keeps the sign, so g <= 0 stays the
+ * feasible side), and, when some trials failed, one GP on a +1 (failed) / -1 (measured) label
+ * read as the probability of success. A failed trial never gets an objective value.
+ *
+ * Acquisition (Gardner et al. 2014, with the log EI of Ament et al. 2023):
+ *   a(x) = log EI(x) + sum_c log P(g_c(x) <= 0),   EI = sigma h((best - mu) / sigma),
+ *   h(z) = z Phi(z) + phi(z),
+ * with `best` the lowest posterior mean over the feasible trials. With no feasible trial yet, a(x)
+ * is the log probability of feasibility alone. It is maximized over scrambled Sobol candidates
+ * and perturbations of the best trials, then refined by a (1+1) evolution strategy from the
+ * best candidates; every point is snapped to the grid before it is scored, and a point equal
+ * to a past trial is only chosen when nothing else is left. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "optimizer/gp.h"
+#include "optimizer/internal.h"
+#include "optimizer/sobol.h"
+#include "util/util.h"
+
+#define LOG_SQRT_2PI 0.91893853320467274178
+#define SOBOL_MIN 256
+#define SOBOL_MAX 2048
+#define CANDIDATE_FLOPS 2e7 /* work for the candidate screen, in multiply-adds */
+#define INCUMBENTS 5        /* best trials whose neighbourhoods are sampled */
+#define PERTURBATIONS 40    /* per incumbent */
+#define STARTS 5            /* local searches */
+#define LOCAL_STEPS 30      /* per local search */
+#define WARP_OUTPUT 1
+#define LABEL_MIN_LENGTHSCALE 0.15 /* failure model, on the unit cube */
+#define LABEL_MIN_NOISE 0.01
+#define LABEL_MAX_NOISE 0.05
+
+struct feasibility_model {
+    struct opt_gp gp;
+    double threshold; /* the standardized value of "0" */
+};
+
+struct acquisition {
+    const struct opt_data *data;
+    bool use_objective; /* false until a trial is feasible: maximize P(feasible) alone */
+    struct opt_gp objective;
+    double best;
+    struct feasibility_model *models;
+    size_t model_count;
+    double *work; /* n doubles for the predictions */
+};
+
+struct evaluation {
+    double value, log_ei, log_pf;
+};
+
+/* log Phi(z), stable in the lower tail (Abramowitz and Stegun 26.2.12 past -30). */
+static double log_normal_cdf(double z)
+{
+    if (z < -30.0)
+        return -0.5 * z * z - log(-z) - LOG_SQRT_2PI;
+    return log(0.5 * erfc(-z * M_SQRT1_2));
+}
+
+/* log h(z), h(z) = z Phi(z) + phi(z). For z < -6 the difference cancels, so use the
+ * asymptotic expansion h(z) = phi(z) / z^2 (1 - 3/z^2 + 15/z^4 - 105/z^6 + ...). */
+static double log_h(double z)
+{
+    if (z > -6.0) {
+        double phi = exp(-0.5 * z * z - LOG_SQRT_2PI);
+        return log(z * 0.5 * erfc(-z * M_SQRT1_2) + phi);
+    }
+    double z2 = z * z, inv = 1.0 / z2;
+    double series = 1.0 - 3.0 * inv + 15.0 * inv * inv - 105.0 * inv * inv * inv;
+    return -0.5 * z2 - LOG_SQRT_2PI - log(z2) + log(series);
+}
+
+static void standardize(double *v, size_t n, double *mean_out, double *sd_out)
+{
+    double mean = 0.0, var = 0.0;
+    for (size_t i = 0; i < n; i++)
+        mean += v[i];
+    mean /= (double)n;
+    for (size_t i = 0; i < n; i++)
+        var += (v[i] - mean) * (v[i] - mean);
+    double sd = sqrt(var / (double)n);
+    if (!(sd > 1e-12 * (1.0 + fabs(mean))))
+        sd = 0.0;
+    for (size_t i = 0; i < n; i++)
+        v[i] = sd > 0 ? (v[i] - mean) / sd : 0.0;
+    if (mean_out != NULL)
+        *mean_out = mean;
+    if (sd_out != NULL)
+        *sd_out = sd;
+}
+
+static double yeo_johnson(double y, double lambda)
+{
+    if (y >= 0)
+        return fabs(lambda) < 1e-9 ? log1p(y) : (pow(y + 1.0, lambda) - 1.0) / lambda;
+    double l2 = 2.0 - lambda;
+    return fabs(l2) < 1e-9 ? -log1p(-y) : -(pow(1.0 - y, l2) - 1.0) / l2;
+}
+
+/* The Yeo-Johnson power transform (Yeo and Johnson 2000) of standardized values, lambda from
+ * a grid by maximum likelihood: the profile log-likelihood of a normal fit is
+ *   -n/2 log var(T_lambda(y)) + (lambda - 1) sum sign(y_i) log(|y_i| + 1). */
+static void warp_output(double *v, size_t n)
+{
+    double *t = xmalloc(n * sizeof(double));
+    double best_lambda = 1.0, best_ll = -INFINITY;
+    for (int step = 0; step <= 30; step++) {
+        double lambda = -1.0 + 0.1 * step, mean = 0.0, var = 0.0, jacobian = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            t[i] = yeo_johnson(v[i], lambda);
+            mean += t[i];
+            jacobian += copysign(log1p(fabs(v[i])), v[i]);
+        }
+        mean /= (double)n;
+        for (size_t i = 0; i < n; i++)
+            var += (t[i] - mean) * (t[i] - mean);
+        var /= (double)n;
+        if (!(var > 0))
+            continue;
+        double ll = -0.5 * (double)n * log(var) + (lambda - 1.0) * jacobian;
+        if (ll > best_ll) {
+            best_ll = ll;
+            best_lambda = lambda;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        v[i] = yeo_johnson(v[i], best_lambda);
+    standardize(v, n, NULL, NULL);
+    free(t);
+}
+
+static struct opt_gp_fit_options fit_options(size_t n)
+{
+    struct opt_gp_fit_options o = {
+        .restarts = n <= 60 ? 2 : 1, .iterations = 40, .max_fit_points = 80};
+    return o;
+}
+
+/* Gathers the encoded settings of the measured trials. */
+static double *measured_inputs(const struct opt_data *data)
+{
+    double *x = xmalloc((data->ok_count * data->d + 1) * sizeof(double));
+    size_t m = 0;
+    for (size_t i = 0; i < data->n; i++)
+        if (data->ok[i])
+            memcpy(x + (m++) * data->d, data->z + i * data->d, data->d * sizeof(double));
+    return x;
+}
+
+/* A GP on `values` (standardized here) with feasibility meaning value <= 0. Returns 1 when the
+ * model was fitted, 0 when the values are constant (nothing to learn), -1 on failure. */
+static int fit_feasibility(struct feasibility_model *model, const double *x, double *values,
+                           size_t n, const struct opt_data *data, bool labels, struct opt_rng *rng)
+{
+    double mean, sd;
+    standardize(values, n, &mean, &sd);
+    if (sd == 0.0)
+        return 0;
+    model->threshold = -mean / sd;
+    struct opt_gp_fit_options o = fit_options(n);
+    o.restarts = 1; /* a cheaper fit: feasibility needs less precision than the objective */
+    o.iterations = 30;
+    o.max_fit_points = 64;
+    if (labels) {
+        /* A step from success to failure would otherwise be fitted with tiny lengthscales,
+         * and the model would forget a failure a short way from it: fit a smooth boundary. */
+        o.min_lengthscale = LABEL_MIN_LENGTHSCALE;
+        o.min_noise = LABEL_MIN_NOISE;
+        o.max_noise = LABEL_MAX_NOISE;
+    }
+    return opt_gp_fit(&model->gp, x, values, n, data->d, data->categorical, &o, rng) == 0 ? 1 : -1;
+}
+
+/* asinh(g / s), s the median |g|: linear near the threshold, logarithmic for the far-off
+ * values (a latency that explodes under overload) that would otherwise dominate the fit. */
+static void warp_constraint(double *g, size_t n)
+{
+    double *a = xmalloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        a[i] = fabs(g[i]);
+    for (size_t i = 1; i < n; i++) /* insertion sort: n is small */
+        for (size_t j = i; j > 0 && a[j - 1] > a[j]; j--) {
+            double t = a[j];
+            a[j] = a[j - 1];
+            a[j - 1] = t;
+        }
+    double scale = a[n / 2] > 0 ? a[n / 2] : 1.0;
+    for (size_t i = 0; i < n; i++)
+        g[i] = asinh(g[i] / scale);
+    free(a);
+}
+
+static int fit_constraint_models(struct acquisition *a, const double *x, struct opt_rng *rng)
+{
+    const struct opt_data *data = a->data;
+    size_t m = data->ok_count, c = data->constraint_count;
+    a->models = xcalloc(c + 1, sizeof(*a->models));
+    double *values = xmalloc((data->n + 1) * sizeof(double));
+    int status = 0;
+    for (size_t k = 0; k < c && status == 0; k++) {
+        size_t j = 0;
+        for (size_t i = 0; i < data->n; i++)
+            if (data->ok[i])
+                values[j++] = data->constraints[i * c + k];
+        warp_constraint(values, m);
+        int fitted = fit_feasibility(&a->models[a->model_count], x, values, m, data, false, rng);
+        if (fitted < 0)
+            status = -1;
+        a->model_count += fitted > 0;
+    }
+    if (status == 0 && data->failed_count > 0) {
+        for (size_t i = 0; i < data->n; i++)
+            values[i] = data->ok[i] ? -1.0 : 1.0;
+        int fitted =
+            fit_feasibility(&a->models[a->model_count], data->z, values, data->n, data, true, rng);
+        if (fitted < 0)
+            status = -1;
+        a->model_count += fitted > 0;
+    }
+    free(values);
+    return status;
+}
+
+static int fit_objective(struct acquisition *a, const double *x, struct opt_rng *rng)
+{
+    const struct opt_data *data = a->data;
+    size_t m = data->ok_count;
+    double *y = xmalloc((data->n + 1) * sizeof(double));
+    size_t j = 0;
+    for (size_t i = 0; i < data->n; i++)
+        if (data->ok[i])
+            y[j++] = data->objective[i];
+    standardize(y, m, NULL, NULL);
+    if (WARP_OUTPUT)
+        warp_output(y, m);
+    struct opt_gp_fit_options o = fit_options(m);
+    int status = opt_gp_fit(&a->objective, x, y, m, data->d, data->categorical, &o, rng);
+    free(y);
+    if (status != 0)
+        return -1;
+    /* The incumbent: the lowest posterior mean over the feasible trials. */
+    a->best = INFINITY;
+    for (size_t i = 0; i < data->n; i++) {
+        if (!data->feasible[i])
+            continue;
+        double mean, var;
+        opt_gp_predict(&a->objective, data->z + i * data->d, &mean, &var, a->work);
+        a->best = fmin(a->best, mean);
+    }
+    return 0;
+}
+
+static void acquisition_free(struct acquisition *a)
+{
+    if (a->use_objective)
+        opt_gp_free(&a->objective);
+    for (size_t k = 0; k < a->model_count; k++)
+        opt_gp_free(&a->models[k].gp);
+    free(a->models);
+    free(a->work);
+}
+
+static int acquisition_init(struct acquisition *a, const struct opt_data *data, struct opt_rng *rng)
+{
+    memset(a, 0, sizeof(*a));
+    a->data = data;
+    a->work = xmalloc((data->n + data->d + 1) * sizeof(double));
+    double *x = measured_inputs(data);
+    int status = fit_constraint_models(a, x, rng);
+    if (status == 0 && data->feasible_count > 0) {
+        status = fit_objective(a, x, rng);
+        a->use_objective = status == 0;
+    }
+    free(x);
+    if (status != 0)
+        acquisition_free(a);
+    return status;
+}
+
+/* The acquisition from each model's mean and variance, model k at mean[k * stride]; the
+ * objective's model comes last. */
+static struct evaluation combine(const struct acquisition *a, const double *mean, const double *var,
+                                 size_t stride)
+{
+    struct evaluation e = {0};
+    for (size_t k = 0; k < a->model_count; k++)
+        e.log_pf +=
+            log_normal_cdf((a->models[k].threshold - mean[k * stride]) / sqrt(var[k * stride]));
+    if (a->use_objective) {
+        size_t k = a->model_count * stride;
+        double sd = sqrt(var[k]);
+        e.log_ei = log(sd) + log_h((a->best - mean[k]) / sd);
+    }
+    e.value = e.log_ei + e.log_pf;
+    return e;
+}
+
+static const struct opt_gp *model_gp(const struct acquisition *a, size_t k)
+{
+    return k < a->model_count ? &a->models[k].gp : a->use_objective ? &a->objective : NULL;
+}
+
+#define BATCH 64
+
+/* Scores `count` points (count x d) in batches of BATCH through every model. */
+static void evaluate_batch(const struct acquisition *a, const double *z, size_t count,
+                           struct evaluation *out)
+{
+    size_t d = a->data->d, models = a->model_count + 1;
+    double *mean = xmalloc(2 * models * BATCH * sizeof(double)), *var = mean + models * BATCH;
+    double *work = xmalloc(((a->data->n + d) * BATCH + 1) * sizeof(double));
+    for (size_t start = 0; start < count; start += BATCH) {
+        size_t m = count - start < BATCH ? count - start : BATCH;
+        for (size_t k = 0; k < models; k++)
+            if (model_gp(a, k) != NULL)
+                opt_gp_predict_batch(model_gp(a, k), z + start * d, m, mean + k * BATCH,
+                                     var + k * BATCH, work);
+        for (size_t c = 0; c < m; c++)
+            out[start + c] = combine(a, mean + c, var + c, BATCH);
+    }
+    free(mean);
+    free(work);
+}
+
+static struct evaluation evaluate(const struct acquisition *a, const double *z)
+{
+    size_t models = a->model_count + 1;
+    double *mean = xmalloc(2 * models * sizeof(double)), *var = mean + models;
+    for (size_t k = 0; k < models; k++)
+        if (model_gp(a, k) != NULL)
+            opt_gp_predict(model_gp(a, k), z, &mean[k], &var[k], a->work);
+    struct evaluation e = combine(a, mean, var, 1);
+    free(mean);
+    return e;
+}
+/* The search state: the best point overall and the best one that repeats no trial. */
+struct search {
+    const struct acquisition *acq;
+    size_t d;
+    double *best_new, *best_any;
+    struct evaluation eval_new, eval_any;
+    bool have_new;
+};
+
+static void consider(struct search *s, const double *z, struct evaluation e)
+{
+    if (e.value > s->eval_any.value) {
+        s->eval_any = e;
+        memcpy(s->best_any, z, s->d * sizeof(double));
+    }
+    if ((!s->have_new || e.value > s->eval_new.value) && !opt_data_contains(s->acq->data, z)) {
+        s->have_new = true;
+        s->eval_new = e;
+        memcpy(s->best_new, z, s->d * sizeof(double));
+    }
+}
+
+/* Moves one input of z: a range by a normal step reflected into [0, 1] (at least one grid
+ * level), an enum to another value. */
+static void perturb_input(const struct opt_dim *dim, double *v, double step, struct opt_rng *rng)
+{
+    if (dim->categorical) {
+        size_t level = (size_t)*v, other = opt_rng_below(rng, dim->levels - 1);
+        *v = (double)(other >= level ? other + 1 : other);
+        return;
+    }
+    double delta = step * opt_rng_normal(rng);
+    if (dim->levels > 1 && fabs(delta) < 1.0 / (double)(dim->levels - 1))
+        delta = copysign(1.0 / (double)(dim->levels - 1), delta);
+    double moved = *v + delta;
+    if (moved < 0)
+        moved = -moved;
+    if (moved > 1)
+        moved = 2.0 - moved;
+    *v = fmin(fmax(moved, 0.0), 1.0);
+}
+
+/* A neighbour of `from`: each input moves with probability 2/d, at least one. */
+static void mutate(const struct opt_data *data, const double *from, double *to, double step,
+                   struct opt_rng *rng)
+{
+    size_t d = data->d, forced = opt_rng_below(rng, d);
+    double p = d <= 2 ? 1.0 : 2.0 / (double)d;
+    memcpy(to, from, d * sizeof(double));
+    for (size_t k = 0; k < d; k++)
+        if (k == forced || opt_rng_uniform(rng) < p)
+            perturb_input(&data->enc.dims[k], &to[k], step, rng);
+    opt_data_snap(data, to);
+}
+
+/* The trials whose neighbourhoods are sampled: the best feasible ones by objective, or the
+ * best measured ones when none is feasible. */
+static size_t pick_incumbents(const struct opt_data *data, size_t *index)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < data->n; i++) {
+        bool eligible = data->feasible_count > 0 ? data->feasible[i] : data->ok[i];
+        if (!eligible)
+            continue;
+        size_t j = count++;
+        for (; j > 0 && data->objective[index[j - 1]] > data->objective[i]; j--)
+            index[j] = index[j - 1];
+        index[j] = i;
+    }
+    return count < INCUMBENTS ? count : INCUMBENTS;
+}
+
+static size_t sobol_candidate_count(const struct opt_data *data, size_t models)
+{
+    double n = (double)data->n, d = (double)data->d;
+    double cost = (double)models * (n * d + 0.5 * n * n) + 1.0;
+    double count = CANDIDATE_FLOPS / cost;
+    return count < SOBOL_MIN ? SOBOL_MIN : count > SOBOL_MAX ? SOBOL_MAX : (size_t)count;
+}
+
+/* Scores the screening candidates into `pool` (count x d) and `values`; returns the count. */
+static size_t screen_candidates(struct search *s, struct opt_rng *rng, double **pool_out,
+                                double **values_out)
+{
+    const struct opt_data *data = s->acq->data;
+    size_t d = data->d, models = s->acq->model_count + (s->acq->use_objective ? 1 : 0);
+    size_t sobol_count = sobol_candidate_count(data, models);
+    size_t *incumbents = xmalloc((data->n + 1) * sizeof(size_t));
+    size_t incumbent_count = pick_incumbents(data, incumbents);
+    size_t total = sobol_count + incumbent_count * PERTURBATIONS;
+    double *pool = xmalloc((total * d + 1) * sizeof(double));
+    double *values = xmalloc(total * sizeof(double));
+    double *u = xmalloc((d + 1) * sizeof(double));
+    struct opt_sobol *sobol = xmalloc(sizeof(*sobol));
+    opt_sobol_init(sobol, d, rng);
+    for (size_t i = 0; i < sobol_count; i++) {
+        double *z = pool + i * d;
+        opt_sobol_point(sobol, i, u);
+        for (size_t k = OPT_SOBOL_MAX_DIM; k < d; k++)
+            u[k] = opt_rng_uniform(rng);
+        opt_unit_to_encoded(&data->enc, u, z);
+        opt_data_snap(data, z);
+    }
+    static const double steps[] = {0.02, 0.05, 0.1, 0.2};
+    for (size_t i = 0; i < incumbent_count * PERTURBATIONS; i++) {
+        const double *from = data->z + incumbents[i / PERTURBATIONS] * d;
+        mutate(data, from, pool + (sobol_count + i) * d, steps[i % ARRAY_LEN(steps)], rng);
+    }
+    struct evaluation *evals = xmalloc((total + 1) * sizeof(*evals));
+    evaluate_batch(s->acq, pool, total, evals);
+    for (size_t i = 0; i < total; i++) {
+        values[i] = evals[i].value;
+        consider(s, pool + i * d, evals[i]);
+    }
+    free(evals);
+    free(sobol);
+    free(u);
+    free(incumbents);
+    *pool_out = pool;
+    *values_out = values;
+    return total;
+}
+
+/* A (1+1) evolution strategy with the 1/5th success rule (Rechenberg): the step grows after a
+ * success and shrinks after a failure. */
+static void local_search(struct search *s, const double *start, double value, struct opt_rng *rng)
+{
+    const struct opt_data *data = s->acq->data;
+    size_t d = data->d;
+    double *current = xmalloc(2 * (d + 1) * sizeof(double)), *trial = current + d + 1;
+    memcpy(current, start, d * sizeof(double));
+    double step = 0.05;
+    for (int it = 0; it < LOCAL_STEPS; it++) {
+        mutate(data, current, trial, step, rng);
+        struct evaluation e = evaluate(s->acq, trial);
+        consider(s, trial, e);
+        if (e.value >= value) {
+            step = fmin(step * (e.value > value ? 1.5 : 1.0), 0.3);
+            value = e.value;
+            memcpy(current, trial, d * sizeof(double));
+        } else {
+            step = fmax(step * 0.8, 1e-4);
+        }
+    }
+    free(current);
+}
+
+/* Index of the best value not yet used as a start (marked -inf once used). */
+static size_t take_best(double *values, size_t count)
+{
+    size_t best = 0;
+    for (size_t i = 1; i < count; i++)
+        if (values[i] > values[best])
+            best = i;
+    return best;
+}
+
+int opt_bo_suggest(const struct opt_data *data, struct opt_rng *rng, struct opt_choice *choice)
+{
+    if (data->ok_count == 0)
+        return -1;
+    struct acquisition acq;
+    if (acquisition_init(&acq, data, rng) != 0)
+        return -1;
+    size_t d = data->d;
+    struct search s = {.acq = &acq, .d = d, .eval_any = {.value = -INFINITY}};
+    s.best_new = xmalloc(2 * (d + 1) * sizeof(double));
+    s.best_any = s.best_new + d + 1;
+    double *pool, *values;
+    size_t count = screen_candidates(&s, rng, &pool, &values);
+    if (!(s.eval_any.value > -INFINITY)) /* every score was -inf: any candidate will do */
+        memcpy(s.best_any, pool, d * sizeof(double));
+    for (size_t k = 0; k < STARTS && k < count; k++) {
+        size_t i = take_best(values, count);
+        if (!isfinite(values[i]))
+            break;
+        double value = values[i];
+        values[i] = -INFINITY;
+        local_search(&s, pool + i * d, value, rng);
+    }
+    const double *z = s.have_new ? s.best_new : s.best_any;
+    const struct evaluation *e = s.have_new ? &s.eval_new : &s.eval_any;
+    memcpy(choice->z, z, d * sizeof(double));
+    choice->expected_improvement = acq.use_objective ? exp(e->log_ei) : 0.0;
+    choice->probability_feasible = exp(e->log_pf);
+    free(pool);
+    free(values);
+    free(s.best_new);
+    acquisition_free(&acq);
+    return 0;
+}

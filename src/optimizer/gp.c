@@ -1,0 +1,389 @@
+/* Gaussian-process regression (Rasmussen and Williams 2006, ch. 2 and 5).
+ *
+ * Kernel, Matern 5/2 with automatic relevance determination:
+ *   k(a, b) = s (1 + sqrt5 r + 5 r^2 / 3) exp(-sqrt5 r),   r^2 = sum_k delta_k(a, b)^2 / l_k^2,
+ * where delta is the difference for a range input and [a != b] for an enum input (an overlap
+ * kernel). Hyperparameters theta = (log l_1..d, log s, log noise) minimize the negative log
+ * posterior  1/2 y^T a + sum log L_ii + n/2 log 2 pi - log prior(theta),  a = (K + noise I)^-1 y,
+ * with the gradient  d/dtheta = -1/2 tr((a a^T - K^-1) dK/dtheta)  (eq. 5.9). */
+#include "optimizer/gp.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "optimizer/linalg.h"
+#include "optimizer/minimize.h"
+#include "util/util.h"
+
+#define SQRT5 2.23606797749978969641
+/* Priors on log hyperparameters, all normal. The lengthscale prior grows with the dimension
+ * (Hvarfner, Hellsten and Nardi 2024, "Vanilla Bayesian optimization performs great in high
+ * dimensions": mean sqrt2 + log(d)/2, sd sqrt3). Targets are standardized, so the signal
+ * variance is about 1; the noise prior favours a small nugget but lets noisy data raise it. */
+#define PRIOR_SIGNAL_MEAN 0.0
+#define PRIOR_SIGNAL_SD 1.0
+#define PRIOR_NOISE_MEAN (-6.0)
+#define PRIOR_NOISE_SD 1.5
+#define PRIOR_LS_SD 1.7320508075688772
+/* Box on the log hyperparameters. */
+#define LOG_LS_LOW (-4.6) /* 0.01 */
+#define LOG_LS_HIGH 4.6   /* 100 */
+#define LOG_SIGNAL_LOW (-4.6)
+#define LOG_SIGNAL_HIGH 3.0
+#define LOG_NOISE_LOW (-13.8) /* 1e-6 */
+#define LOG_NOISE_HIGH 0.7
+#define JITTER 1e-8 /* times the signal variance, always on the diagonal */
+
+struct fit_context {
+    size_t n, d, pairs;
+    const double *y;
+    double *sq;      /* pairs x d: delta^2 for every pair i < j and input */
+    double *k;       /* n x n covariance */
+    double *chol;    /* n x n, its Cholesky factor */
+    double *inverse; /* n x n */
+    double *work;    /* n x n */
+    double *alpha;   /* n */
+    double *dk_dr;   /* pairs: s 5/3 (1 + sqrt5 r) exp(-sqrt5 r), see gradient below */
+    double *w;       /* d: 1 / l^2 */
+    double ls_prior_mean;
+};
+
+static double input_delta2(double a, double b, bool categorical)
+{
+    if (categorical)
+        return a == b ? 0.0 : 1.0;
+    return (a - b) * (a - b);
+}
+
+static double matern52(double r2, double signal)
+{
+    double r = sqrt(r2);
+    return signal * (1.0 + SQRT5 * r + (5.0 / 3.0) * r2) * exp(-SQRT5 * r);
+}
+
+static void compute_sq(struct fit_context *c, const double *x, const bool *categorical)
+{
+    size_t p = 0, d = c->d;
+    for (size_t i = 0; i < c->n; i++)
+        for (size_t j = i + 1; j < c->n; j++, p++)
+            for (size_t k = 0; k < d; k++)
+                c->sq[p * d + k] = input_delta2(x[i * d + k], x[j * d + k], categorical[k]);
+}
+
+static double normal_penalty(double v, double mean, double sd, double *gradient)
+{
+    double z = (v - mean) / sd;
+    *gradient += z / sd;
+    return 0.5 * z * z;
+}
+
+/* Negative log posterior and its gradient (see the file comment). With a = alpha and
+ * W = a a^T - K^-1:  d(-log ML)/d log s = -1/2 sum_ij W_ij Kf_ij  (Kf: K without noise),
+ * d/d log noise = -1/2 noise tr W, and for a lengthscale, since dr/d log l_k = -delta_k^2 / (l_k^2
+ * r) and dk/dr = -s 5/3 r (1 + sqrt5 r) exp(-sqrt5 r): dK_ij/d log l_k = s 5/3 (1 + sqrt5 r)
+ * exp(-sqrt5 r) delta_k^2 / l_k^2. */
+static double negative_log_posterior(const double *theta, double *gradient, void *context)
+{
+    struct fit_context *c = context;
+    size_t n = c->n, d = c->d;
+    double signal = exp(theta[d]), noise = exp(theta[d + 1]);
+    for (size_t k = 0; k < d; k++)
+        c->w[k] = exp(-2.0 * theta[k]);
+    size_t p = 0;
+    for (size_t i = 0; i < n; i++) {
+        c->k[i * n + i] = signal * (1.0 + JITTER) + noise;
+        for (size_t j = i + 1; j < n; j++, p++) {
+            double r2 = opt_dot(c->sq + p * d, c->w, d), r = sqrt(r2);
+            double e = exp(-SQRT5 * r);
+            c->k[i * n + j] = c->k[j * n + i] = signal * (1.0 + SQRT5 * r + (5.0 / 3.0) * r2) * e;
+            c->dk_dr[p] = signal * (5.0 / 3.0) * (1.0 + SQRT5 * r) * e;
+        }
+    }
+    memcpy(c->chol, c->k, n * n * sizeof(double));
+    if (opt_cholesky(c->chol, n) != 0)
+        return INFINITY;
+    memcpy(c->alpha, c->y, n * sizeof(double));
+    opt_solve_lower(c->chol, n, c->alpha);
+    double value = 0.5 * opt_dot(c->alpha, c->alpha, n) + 0.5 * (double)n * log(2.0 * M_PI);
+    opt_solve_lower_transposed(c->chol, n, c->alpha);
+    for (size_t i = 0; i < n; i++)
+        value += log(c->chol[i * n + i]);
+    opt_cholesky_inverse(c->chol, n, c->inverse, c->work);
+
+    double signal_gradient = 0.0, trace_w = 0.0;
+    memset(gradient, 0, (d + 2) * sizeof(double));
+    p = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double *inv = c->inverse + i * n, *kr = c->k + i * n;
+        double wii = c->alpha[i] * c->alpha[i] - inv[i];
+        trace_w += wii;
+        signal_gradient += 0.5 * wii * signal;
+        for (size_t j = i + 1; j < n; j++, p++) {
+            double wij = c->alpha[i] * c->alpha[j] - inv[j];
+            signal_gradient += wij * kr[j];
+            double scale = wij * c->dk_dr[p];
+            const double *sq = c->sq + p * d;
+            for (size_t k = 0; k < d; k++)
+                gradient[k] -= scale * sq[k];
+        }
+    }
+    for (size_t k = 0; k < d; k++)
+        gradient[k] *= c->w[k];
+    gradient[d] = -signal_gradient;
+    gradient[d + 1] = -0.5 * noise * trace_w;
+    for (size_t k = 0; k < d; k++)
+        value += normal_penalty(theta[k], c->ls_prior_mean, PRIOR_LS_SD, &gradient[k]);
+    value += normal_penalty(theta[d], PRIOR_SIGNAL_MEAN, PRIOR_SIGNAL_SD, &gradient[d]);
+    value += normal_penalty(theta[d + 1], PRIOR_NOISE_MEAN, PRIOR_NOISE_SD, &gradient[d + 1]);
+    return value;
+}
+
+/* Chooses which points the hyperparameters are fitted on: all of them, or a random subset
+ * when there are more than `limit` (the fit costs O(n^3) per evaluation). */
+static size_t choose_fit_points(size_t n, size_t limit, struct opt_rng *rng, size_t *index)
+{
+    for (size_t i = 0; i < n; i++)
+        index[i] = i;
+    if (limit == 0 || n <= limit)
+        return n;
+    for (size_t i = 0; i < limit; i++) { /* partial Fisher-Yates shuffle */
+        size_t j = i + opt_rng_below(rng, n - i), t = index[i];
+        index[i] = index[j];
+        index[j] = t;
+    }
+    return limit;
+}
+
+static void fit_context_init(struct fit_context *c, const double *x, const double *y,
+                             const size_t *index, size_t n, size_t d, const bool *categorical)
+{
+    c->n = n;
+    c->d = d;
+    c->pairs = n * (n - 1) / 2;
+    double *xs = xmalloc(n * d * sizeof(double)), *ys = xmalloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++) {
+        memcpy(xs + i * d, x + index[i] * d, d * sizeof(double));
+        ys[i] = y[index[i]];
+    }
+    c->y = ys;
+    c->sq = xmalloc((c->pairs * d + 1) * sizeof(double));
+    compute_sq(c, xs, categorical);
+    free(xs);
+    c->k = xmalloc(4 * n * n * sizeof(double));
+    c->chol = c->k + n * n;
+    c->inverse = c->chol + n * n;
+    c->work = c->inverse + n * n;
+    c->alpha = xmalloc(n * sizeof(double));
+    c->dk_dr = xmalloc((c->pairs + 1) * sizeof(double));
+    c->w = xmalloc(d * sizeof(double));
+    c->ls_prior_mean = M_SQRT2 + 0.5 * log((double)d);
+}
+
+static void fit_context_free(struct fit_context *c)
+{
+    free((double *)c->y);
+    free(c->sq);
+    free(c->k);
+    free(c->alpha);
+    free(c->dk_dr);
+    free(c->w);
+}
+
+/* Starting point number `start`: a lengthscale of l0 * sqrt(d) on every input, l0 from a short
+ * list, then random draws around it. */
+static void starting_point(size_t start, size_t d, struct opt_rng *rng, double *theta)
+{
+    static const double scales[] = {0.25, 1.0};
+    double base = log(sqrt((double)d)) +
+                  log(start < ARRAY_LEN(scales) ? scales[start] : 0.5 * exp(opt_rng_normal(rng)));
+    for (size_t k = 0; k < d; k++)
+        theta[k] = base;
+    theta[d] = 0.0;
+    theta[d + 1] = log(1e-3);
+}
+
+/* The MAP hyperparameters (theta, d + 2 values). */
+static void fit_hyperparameters(const double *x, const double *y, size_t n, size_t d,
+                                const bool *categorical, const struct opt_gp_fit_options *o,
+                                struct opt_rng *rng, double *theta)
+{
+    size_t *index = xmalloc(n * sizeof(size_t));
+    size_t m = choose_fit_points(n, o->max_fit_points, rng, index);
+    struct fit_context c;
+    fit_context_init(&c, x, y, index, m, d, categorical);
+    free(index);
+
+    size_t count = d + 2;
+    double *low = xmalloc(4 * count * sizeof(double)), *high = low + count;
+    double *candidate = high + count, *best = candidate + count;
+    for (size_t k = 0; k < d; k++) {
+        low[k] = o->min_lengthscale > 0 ? log(o->min_lengthscale) : LOG_LS_LOW;
+        high[k] = LOG_LS_HIGH;
+    }
+    low[d] = LOG_SIGNAL_LOW;
+    high[d] = LOG_SIGNAL_HIGH;
+    low[d + 1] = o->min_noise > 0 ? log(o->min_noise) : LOG_NOISE_LOW;
+    high[d + 1] = o->max_noise > 0 ? log(o->max_noise) : LOG_NOISE_HIGH;
+    double best_value = INFINITY;
+    starting_point(0, d, rng, best);
+    for (size_t start = 0; start < (o->restarts ? o->restarts : 1); start++) {
+        starting_point(start, d, rng, candidate);
+        for (size_t k = 0; k < count; k++)
+            candidate[k] = fmin(fmax(candidate[k], low[k]), high[k]);
+        double value =
+            opt_minimize(negative_log_posterior, &c, candidate, low, high, count, o->iterations);
+        if (value < best_value) {
+            best_value = value;
+            memcpy(best, candidate, count * sizeof(double));
+        }
+    }
+    memcpy(theta, best, count * sizeof(double));
+    free(low);
+    fit_context_free(&c);
+}
+
+static double kernel(const struct opt_gp *gp, const double *a, const double *b)
+{
+    double r2 = 0.0;
+    for (size_t k = 0; k < gp->d; k++)
+        r2 += input_delta2(a[k], b[k], gp->categorical[k]) * gp->inverse_ls2[k];
+    return matern52(r2, gp->signal);
+}
+
+/* The kernel against training point i, with `scaled` the query's inputs divided by the
+ * lengthscales (enum inputs as they are): the inner loop of every prediction. */
+static double kernel_scaled(const struct opt_gp *gp, const double *scaled, size_t i)
+{
+    const double *xs = gp->scaled + i * gp->d;
+    double r2 = 0.0;
+    for (size_t k = 0; k < gp->d; k++) {
+        double t = scaled[k] - xs[k];
+        r2 += gp->categorical[k] ? (t != 0.0) * gp->inverse_ls2[k] : t * t;
+    }
+    return matern52(r2, gp->signal);
+}
+
+static void scale_inputs(const struct opt_gp *gp, const double *z, double *out)
+{
+    for (size_t k = 0; k < gp->d; k++)
+        out[k] = gp->categorical[k] ? z[k] : z[k] * sqrt(gp->inverse_ls2[k]);
+}
+
+/* Factors K + (noise + jitter) I, raising the jitter until it succeeds (at most 1e-2 s). */
+static int factor_covariance(struct opt_gp *gp)
+{
+    size_t n = gp->n;
+    for (double jitter = JITTER; jitter <= 1.1e-2; jitter *= 100.0) {
+        for (size_t i = 0; i < n; i++) {
+            for (size_t j = 0; j < i; j++)
+                gp->l[i * n + j] = kernel(gp, gp->x + i * gp->d, gp->x + j * gp->d);
+            gp->l[i * n + i] = gp->signal * (1.0 + jitter) + gp->noise;
+        }
+        if (opt_cholesky(gp->l, n) == 0)
+            return 0;
+    }
+    return -1;
+}
+
+int opt_gp_fit(struct opt_gp *gp, const double *x, const double *y, size_t n, size_t d,
+               const bool *categorical, const struct opt_gp_fit_options *options,
+               struct opt_rng *rng)
+{
+    memset(gp, 0, sizeof(*gp));
+    gp->n = n;
+    gp->d = d;
+    gp->categorical = categorical;
+    gp->x = xmalloc((n * d + 1) * sizeof(double));
+    memcpy(gp->x, x, n * d * sizeof(double));
+    gp->inverse_ls2 = xmalloc((d + 1) * sizeof(double));
+    gp->l = xmalloc((n * n + 1) * sizeof(double));
+    gp->alpha = xmalloc((n + 1) * sizeof(double));
+
+    double *theta = xmalloc((d + 2) * sizeof(double));
+    fit_hyperparameters(x, y, n, d, categorical, options, rng, theta);
+    for (size_t k = 0; k < d; k++)
+        gp->inverse_ls2[k] = exp(-2.0 * theta[k]);
+    gp->signal = exp(theta[d]);
+    gp->noise = exp(theta[d + 1]);
+    free(theta);
+    gp->scaled = xmalloc((n * d + 1) * sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        scale_inputs(gp, x + i * d, gp->scaled + i * d);
+    if (factor_covariance(gp) != 0) {
+        opt_gp_free(gp);
+        return -1;
+    }
+    memcpy(gp->alpha, y, n * sizeof(double));
+    opt_solve_lower(gp->l, n, gp->alpha);
+    opt_solve_lower_transposed(gp->l, n, gp->alpha);
+    return 0;
+}
+
+void opt_gp_predict(const struct opt_gp *gp, const double *z, double *mean, double *variance,
+                    double *work)
+{
+    size_t n = gp->n;
+    double *scaled = work + n;
+    scale_inputs(gp, z, scaled);
+    for (size_t i = 0; i < n; i++)
+        work[i] = kernel_scaled(gp, scaled, i);
+    *mean = opt_dot(work, gp->alpha, n);
+    opt_solve_lower(gp->l, n, work);
+    double v = gp->signal - opt_dot(work, work, n);
+    *variance = v > 1e-12 * gp->signal ? v : 1e-12 * gp->signal;
+}
+
+void opt_gp_predict_batch(const struct opt_gp *gp, const double *z, size_t m, double *mean,
+                          double *variance, double *work)
+{
+    size_t n = gp->n, d = gp->d;
+    double *scaled = work + n * m;
+    for (size_t c = 0; c < m; c++)
+        scale_inputs(gp, z + c * d, scaled + c * d);
+    /* work[i][c] = k(x_i, z_c): candidates along the rows so that the triangular solve below
+     * runs over contiguous memory, m points at a time. */
+    for (size_t i = 0; i < n; i++)
+        for (size_t c = 0; c < m; c++)
+            work[i * m + c] = kernel_scaled(gp, scaled + c * d, i);
+    for (size_t c = 0; c < m; c++)
+        mean[c] = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        const double *row = work + i * m;
+        for (size_t c = 0; c < m; c++)
+            mean[c] += gp->alpha[i] * row[c];
+    }
+    /* Forward substitution L V = K*, column by column of V at once. */
+    for (size_t i = 0; i < n; i++) {
+        double *row = work + i * m;
+        const double *lrow = gp->l + i * n;
+        for (size_t k = 0; k < i; k++) {
+            const double lik = lrow[k], *other = work + k * m;
+            for (size_t c = 0; c < m; c++)
+                row[c] -= lik * other[c];
+        }
+        double inverse = 1.0 / lrow[i];
+        for (size_t c = 0; c < m; c++)
+            row[c] *= inverse;
+    }
+    for (size_t c = 0; c < m; c++)
+        variance[c] = gp->signal;
+    for (size_t i = 0; i < n; i++) {
+        const double *row = work + i * m;
+        for (size_t c = 0; c < m; c++)
+            variance[c] -= row[c] * row[c];
+    }
+    for (size_t c = 0; c < m; c++)
+        if (!(variance[c] > 1e-12 * gp->signal))
+            variance[c] = 1e-12 * gp->signal;
+}
+
+void opt_gp_free(struct opt_gp *gp)
+{
+    free(gp->x);
+    free(gp->inverse_ls2);
+    free(gp->l);
+    free(gp->alpha);
+    free(gp->scaled);
+    memset(gp, 0, sizeof(*gp));
+}

@@ -1,0 +1,47 @@
+/* Gaussian-process regression with a Matern-5/2 ARD kernel, a constant (zero) mean for
+ * standardized targets and a learned noise nugget. Hyperparameters are the MAP estimate
+ * under weak priors, found by L-BFGS from a few starting points. */
+#ifndef SERVO_OPTIMIZER_GP_H
+#define SERVO_OPTIMIZER_GP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "optimizer/rng.h"
+
+struct opt_gp {
+    size_t n, d;
+    double *x;               /* n x d training inputs (a copy) */
+    double *scaled;          /* the same divided by the lengthscales (enum inputs unscaled) */
+    const bool *categorical; /* d flags (borrowed): compared by equality, not distance */
+    double *inverse_ls2;     /* 1 / lengthscale^2 per input */
+    double signal, noise;    /* kernel variance and noise variance */
+    double *l;               /* Cholesky factor of K + noise I */
+    double *alpha;           /* (K + noise I)^-1 y */
+};
+
+struct opt_gp_fit_options {
+    size_t restarts;        /* starting points for the hyperparameter search (>= 1) */
+    size_t iterations;      /* L-BFGS steps per start */
+    size_t max_fit_points;  /* hyperparameters are fitted on a random subset this large */
+    double min_lengthscale; /* 0: the default floor (0.01 on the unit cube) */
+    double min_noise;       /* 0: the default floor (1e-6 of the standardized variance) */
+    double max_noise;       /* 0: the default ceiling (2) */
+};
+
+/* Fits the model to n points (x: n x d, y: n standardized values). Returns 0, or -1 when
+ * the covariance matrix cannot be factored even with added jitter (nothing to free then). */
+int opt_gp_fit(struct opt_gp *gp, const double *x, const double *y, size_t n, size_t d,
+               const bool *categorical, const struct opt_gp_fit_options *options,
+               struct opt_rng *rng);
+/* Posterior mean and variance of the latent function at z (d values); `work` holds n + d
+ * doubles. */
+void opt_gp_predict(const struct opt_gp *gp, const double *z, double *mean, double *variance,
+                    double *work);
+/* The same at m points at once (z: m x d), faster per point; `work` holds
+ * (n + d) * m doubles. */
+void opt_gp_predict_batch(const struct opt_gp *gp, const double *z, size_t m, double *mean,
+                          double *variance, double *work);
+void opt_gp_free(struct opt_gp *gp);
+
+#endif

@@ -1,0 +1,336 @@
+/* The settings tables of a study (optimizer.local, applications.ORG/APP) and of the optimizer
+ * server's file. The settings engine (config/settings.c) does the parsing and the errors. */
+#include "optimizer/study_config.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "optimizer/objective.h"
+#include "util/util.h"
+
+static const char *const goal_choices[] = {"minimize", "maximize", NULL};
+static const char *const keep_choices[] = {"below", "above", NULL};
+static const char *const aggregate_choices[] = {"mean", "median", "p90", "p95", "p99",
+                                                "min",  "max",    "last", NULL};
+
+const char *study_goal_name(int goal)
+{
+    return goal == GOAL_MAXIMIZE ? "maximize" : "minimize";
+}
+
+const char *study_keep_name(int keep)
+{
+    return keep == KEEP_ABOVE ? "above" : "below";
+}
+
+/* ---- objective ------------------------------------------------------------------------- */
+
+static int validate_objective(const void *settings, struct servo_validation *v)
+{
+    const struct objective_settings *o = settings;
+    if (o->metric == NULL && o->expression == NULL)
+        return servo_validation_error(v, NULL, "give a metric or an expression");
+    if (o->metric != NULL && o->expression != NULL)
+        return servo_validation_error(v, "expression",
+                                      "give a metric or an expression, not both");
+    if (o->expression == NULL)
+        return 0;
+    char *error = NULL;
+    struct expr *e = expr_parse(o->expression, &error);
+    if (e == NULL) {
+        servo_validation_error(v, "expression", "%s", error ? error : "invalid expression");
+        free(error);
+        return -1;
+    }
+    expr_free(e);
+    return 0;
+}
+
+static const struct servo_field objective_fields[] = {
+    {.name = "metric",
+     .type = SERVO_FIELD_STRING,
+     .offset = offsetof(struct objective_settings, metric),
+     .flags = SERVO_F_NONEMPTY,
+     .description = "The metric to optimize, reduced over every point of the measurement"},
+    {.name = "expression",
+     .type = SERVO_FIELD_STRING,
+     .offset = offsetof(struct objective_settings, expression),
+     .flags = SERVO_F_NONEMPTY,
+     .description = "Instead of a metric: an expression over metrics and settings "
+                    "(\"throughput / (main.cpu * main.replicas)\"); + - * / ^, min, max, abs, "
+                    "sqrt, log, exp, pow"},
+    {.name = "aggregate",
+     .type = SERVO_FIELD_ENUM,
+     .offset = offsetof(struct objective_settings, aggregate),
+     .choices = aggregate_choices,
+     .def = "mean",
+     .description = "How the points of a metric reduce to one value: mean, median, p90, p95, "
+                    "p99, min, max or last"},
+    {.name = "goal",
+     .type = SERVO_FIELD_ENUM,
+     .offset = offsetof(struct objective_settings, goal),
+     .flags = SERVO_F_REQUIRED,
+     .choices = goal_choices,
+     .description = "minimize or maximize"},
+    SERVO_FIELDS_END,
+};
+
+static const struct servo_schema objective_schema = {
+    .title = "Objective",
+    .description = "What the optimizer optimizes: a metric or an expression, and the goal",
+    .size = sizeof(struct objective_settings),
+    .fields = objective_fields,
+    .validate = validate_objective,
+};
+
+/* ---- constraints ----------------------------------------------------------------------- */
+
+static int validate_constraint(const void *settings, struct servo_validation *v)
+{
+    const struct constraint_settings *c = settings;
+    bool absolute = !isnan(c->threshold), relative = !isnan(c->baseline_multiplier);
+    if (absolute == relative)
+        return servo_validation_error(v, NULL, "give a threshold or a baseline_multiplier%s",
+                                      absolute ? ", not both" : "");
+    if (absolute && !isfinite(c->threshold))
+        return servo_validation_error(v, "threshold", "must be a finite number");
+    if (relative && !(isfinite(c->baseline_multiplier) && c->baseline_multiplier > 0))
+        return servo_validation_error(v, "baseline_multiplier",
+                                      "must be a finite number above 0");
+    return 0;
+}
+
+static const struct servo_field constraint_fields[] = {
+    {.name = "metric",
+     .type = SERVO_FIELD_STRING,
+     .offset = offsetof(struct constraint_settings, metric),
+     .flags = SERVO_F_REQUIRED | SERVO_F_NONEMPTY,
+     .description = "The metric the SLO is about"},
+    {.name = "aggregate",
+     .type = SERVO_FIELD_ENUM,
+     .offset = offsetof(struct constraint_settings, aggregate),
+     .choices = aggregate_choices,
+     .def = "mean",
+     .description = "How the metric's points reduce to one value (mean, p95, ...)"},
+    {.name = "keep",
+     .type = SERVO_FIELD_ENUM,
+     .offset = offsetof(struct constraint_settings, keep),
+     .flags = SERVO_F_REQUIRED,
+     .choices = keep_choices,
+     .description = "below or above the threshold"},
+    {.name = "threshold",
+     .type = SERVO_FIELD_FLOAT,
+     .offset = offsetof(struct constraint_settings, threshold),
+     .description = "The limit, in the metric's unit"},
+    {.name = "baseline_multiplier",
+     .type = SERVO_FIELD_FLOAT,
+     .offset = offsetof(struct constraint_settings, baseline_multiplier),
+     .description = "Instead of a threshold: the baseline's value times this (1.1: at most "
+                    "10% worse than the baseline when kept below)"},
+    SERVO_FIELDS_END,
+};
+
+static const struct servo_schema constraint_schema = {
+    .title = "Constraint",
+    .description = "A service-level objective a trial must keep to be feasible",
+    .size = sizeof(struct constraint_settings),
+    .fields = constraint_fields,
+    .validate = validate_constraint,
+};
+
+static const struct servo_field constraint_item = {.type = SERVO_FIELD_OBJECT,
+                                                   .object = &constraint_schema};
+
+/* ---- measure --------------------------------------------------------------------------- */
+
+static const struct servo_field measure_fields[] = {
+    {.name = "duration",
+     .type = SERVO_FIELD_DURATION,
+     .offset = offsetof(struct measure_settings, duration),
+     .def = "1m",
+     .flags = SERVO_F_MIN,
+     .min = 0,
+     .description = "How long each measurement lasts"},
+    {.name = "warmup",
+     .type = SERVO_FIELD_DURATION,
+     .offset = offsetof(struct measure_settings, warmup),
+     .def = "0",
+     .flags = SERVO_F_MIN,
+     .min = 0,
+     .description = "Time to wait before measuring"},
+    {.name = "delay",
+     .type = SERVO_FIELD_DURATION,
+     .offset = offsetof(struct measure_settings, delay),
+     .def = "0",
+     .flags = SERVO_F_MIN,
+     .min = 0,
+     .description = "How far in the past the measurement window ends"},
+    SERVO_FIELDS_END,
+};
+
+static const struct servo_schema measure_schema = {
+    .title = "Measure control",
+    .description = "The control of every MEASURE command",
+    .size = sizeof(struct measure_settings),
+    .fields = measure_fields,
+};
+
+/* ---- the study ------------------------------------------------------------------------- */
+
+#define STUDY_COMMON_FIELDS                                                                    \
+    {.name = "objective",                                                                      \
+     .type = SERVO_FIELD_OBJECT,                                                               \
+     .offset = offsetof(struct study_settings, objective),                                     \
+     .flags = SERVO_F_OPTIONAL,                                                                \
+     .object = &objective_schema,                                                              \
+     .description = "What to optimize; when absent, the first metric of the description "      \
+                    "(maximized when its unit is rps or rpm, else minimized)"},                \
+        {.name = "constraints",                                                                \
+         .type = SERVO_FIELD_LIST,                                                             \
+         .offset = offsetof(struct study_settings, constraints),                               \
+         .item = &constraint_item,                                                             \
+         .description = "SLOs every feasible trial keeps"},                                    \
+        {.name = "budget",                                                                     \
+         .type = SERVO_FIELD_INT,                                                              \
+         .offset = offsetof(struct study_settings, budget),                                    \
+         .def = "20",                                                                          \
+         .flags = SERVO_F_MIN | SERVO_F_MAX,                                                   \
+         .min = 1,                                                                             \
+         .max = 100000,                                                                        \
+         .description = "Trials after the baseline"},                                          \
+        {.name = "seed",                                                                       \
+         .type = SERVO_FIELD_INT,                                                              \
+         .offset = offsetof(struct study_settings, seed),                                      \
+         .def = "0",                                                                           \
+         .flags = SERVO_F_MIN,                                                                 \
+         .min = 0,                                                                             \
+         .description = "Seed of the optimizer's random choices: the same seed and results "   \
+                        "give the same trials"},                                               \
+        {.name = "measure",                                                                    \
+         .type = SERVO_FIELD_OBJECT,                                                           \
+         .offset = offsetof(struct study_settings, measure),                                   \
+         .object = &measure_schema,                                                            \
+         .description = "duration, warmup and delay of each measurement"},                    \
+        {.name = "settlement",                                                                 \
+         .type = SERVO_FIELD_DURATION,                                                         \
+         .offset = offsetof(struct study_settings, settlement),                                \
+         .flags = SERVO_F_MIN,                                                                 \
+         .min = 0,                                                                             \
+         .description = "Time the application settles after each adjustment"}
+
+static const struct servo_field local_fields[] = {
+    STUDY_COMMON_FIELDS,
+    {.name = "store",
+     .type = SERVO_FIELD_STRING,
+     .offset = offsetof(struct study_settings, store),
+     .def = STUDY_DEFAULT_STORE,
+     .flags = SERVO_F_NONEMPTY,
+     .description = "The SQLite file that keeps the trials (\":memory:\" keeps nothing)"},
+    SERVO_FIELDS_END,
+};
+
+const struct servo_schema study_local_schema = {
+    .title = "Embedded optimizer",
+    .description = "`servo run` optimizes by itself: describe, measure the baseline, then "
+                   "adjust and measure `budget` times, then adjust to the best settings",
+    .size = sizeof(struct study_settings),
+    .fields = local_fields,
+};
+
+static const struct servo_field application_fields[] = {
+    STUDY_COMMON_FIELDS,
+    {.name = "token",
+     .type = SERVO_FIELD_SECRET,
+     .offset = offsetof(struct study_settings, token),
+     .flags = SERVO_F_NONEMPTY,
+     .description = "The bearer token the application's servos send (none: no "
+                    "authentication)"},
+    SERVO_FIELDS_END,
+};
+
+const struct servo_schema study_application_schema = {
+    .title = "Application",
+    .description = "One application the optimizer server optimizes",
+    .size = sizeof(struct study_settings),
+    .fields = application_fields,
+};
+
+/* ---- the server ------------------------------------------------------------------------ */
+
+bool study_valid_app_id(const char *id)
+{
+    const char *slash = id ? strchr(id, '/') : NULL;
+    if (slash == NULL || slash == id || slash[1] == '\0' || strchr(slash + 1, '/') != NULL)
+        return false;
+    if (strlen(id) > 200)
+        return false;
+    for (const char *p = id; *p; p++) {
+        char c = *p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-' || c == '/';
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+static int validate_applications(const void *value, struct servo_validation *v)
+{
+    const struct servo_map *apps = value;
+    for (size_t i = 0; i < apps->count; i++)
+        if (!study_valid_app_id(apps->keys[i]))
+            return servo_validation_error(v, apps->keys[i],
+                                          "an application id is ORG/APP (letters, digits, "
+                                          "'.', '_', '-')");
+    return 0;
+}
+
+static const struct servo_field application_item = {.type = SERVO_FIELD_OBJECT,
+                                                    .object = &study_application_schema};
+
+static const struct servo_field server_fields[] = {
+    {.name = "listen",
+     .type = SERVO_FIELD_STRING,
+     .offset = offsetof(struct server_settings, listen),
+     .def = SERVER_DEFAULT_LISTEN,
+     .flags = SERVO_F_NONEMPTY,
+     .description = "HOST:PORT to listen on (port 0: any free port)"},
+    {.name = "store",
+     .type = SERVO_FIELD_STRING,
+     .offset = offsetof(struct server_settings, store),
+     .def = SERVER_DEFAULT_STORE,
+     .flags = SERVO_F_NONEMPTY,
+     .description = "The SQLite file that keeps every application's trials"},
+    {.name = "max_request_size",
+     .type = SERVO_FIELD_INT,
+     .offset = offsetof(struct server_settings, max_request_size),
+     .def = "4194304",
+     .flags = SERVO_F_MIN | SERVO_F_MAX,
+     .min = 1024,
+     .max = 1073741824,
+     .description = "Largest request body in bytes (larger: 413)"},
+    {.name = "sleep",
+     .type = SERVO_FIELD_DURATION,
+     .offset = offsetof(struct server_settings, sleep),
+     .def = "1m",
+     .flags = SERVO_F_MIN,
+     .min = 0,
+     .description = "How long a servo sleeps when its study is over"},
+    {.name = "applications",
+     .type = SERVO_FIELD_MAP,
+     .offset = offsetof(struct server_settings, applications),
+     .flags = SERVO_F_REQUIRED | SERVO_F_NONEMPTY,
+     .item = &application_item,
+     .validate = validate_applications,
+     .description = "The applications by id (ORG/APP): objective, constraints, budget, ..."},
+    SERVO_FIELDS_END,
+};
+
+const struct servo_schema server_settings_schema = {
+    .title = "Optimizer server",
+    .description = "`servo optimizer serve`: the Opsani servo protocol for many applications",
+    .size = sizeof(struct server_settings),
+    .fields = server_fields,
+};

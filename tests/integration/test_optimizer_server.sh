@@ -1,0 +1,355 @@
+#!/usr/bin/env bash
+# `servo optimizer serve` driven by real `servo run` processes over HTTP, with exec connectors
+# whose measure script returns a deterministic function of the settings:
+#   - a full session: DESCRIBE, the baseline MEASURE, ADJUST+MEASURE per trial, the final
+#     ADJUST to the best, then SLEEP "optimization complete"; GET .../trials, /healthz, /metrics;
+#   - auth: 401 without a token or with another application's, and a servo with a wrong
+#     token gives up (exit 1);
+#   - two servos at once, one per application;
+#   - the server killed and restarted in the middle of a session: the servo carries on, the
+#     study ends with exactly budget + 1 trials;
+#   - a servo killed in the middle of a measure and started again: it gets the pending command
+#     again and the study completes;
+#   - bad requests: unknown application 404, not JSON 400, too large 413, wrong method 405.
+#
+# Environment (set by ctest): SERVO_BIN. Needs curl and jq.
+set -euo pipefail
+
+: "${SERVO_BIN:?set SERVO_BIN to the servo binary}"
+SERVO_BIN=$(cd "$(dirname "$SERVO_BIN")" && pwd -P)/$(basename "$SERVO_BIN")
+for tool in curl jq; do
+    command -v "$tool" >/dev/null || {
+        echo "test_optimizer_server: needs $tool" >&2
+        exit 1
+    }
+done
+
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/servo-optimizer-server-XXXXXX")
+server_pid=
+servo_pids=()
+cleanup() {
+    local pid
+    for pid in "${servo_pids[@]}" $server_pid; do
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    wait 2>/dev/null || true
+    rm -rf "$scratch"
+}
+trap cleanup EXIT
+cd "$scratch"
+for variable in $(compgen -e); do
+    case $variable in
+    SERVO_BIN) ;;
+    SERVO_* | OPSANI_* | NO_COLOR) unset "$variable" ;;
+    esac
+done
+export SERVO_PLUGIN_PATH= NO_COLOR=1
+
+checks=0
+scenario=
+fail() {
+    {
+        printf 'FAIL [%s]: %s\n' "$scenario" "$1"
+        for f in server.stderr app*/servo.stderr app*/events.log; do
+            [[ -f $f ]] || continue
+            printf '  %s:\n' "$f"
+            tail -n 25 "$f" | sed 's/^/    | /'
+        done
+    } >&2
+    exit 1
+}
+check() {
+    checks=$((checks + 1))
+    "$@" || fail "check failed: $*"
+}
+equals() { [[ $1 == "$2" ]] || { echo "expected: $2" >&2 && echo "actual:   $1" >&2 && false; }; }
+contains() { grep -qF -- "$2" "$1"; }
+lines() { if [[ -f $1 ]]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
+
+cat >optimizer.yaml <<'EOF'
+store: server.db
+sleep: 1s
+applications:
+  dev.opsani.com/app1:
+    token: tok-1
+    objective: {metric: throughput, goal: maximize}
+    constraints:
+      - {metric: latency, keep: below, threshold: 150}
+    budget: 4
+    seed: 1
+    measure: {duration: 0s}
+  dev.opsani.com/app2:
+    token: tok-2
+    objective: {metric: latency, goal: minimize}
+    constraints:
+      - {metric: throughput, keep: above, baseline_multiplier: 0.5}
+    budget: 3
+    seed: 2
+  dev.opsani.com/app3:
+    token: tok-3
+    objective: {metric: throughput, goal: maximize}
+    budget: 6
+    seed: 3
+  dev.opsani.com/app4:
+    token: tok-4
+    objective: {metric: throughput, goal: maximize}
+    budget: 3
+    seed: 4
+EOF
+
+# start_server [LISTEN]: sets $server_pid and $url.
+start_server() {
+    : >server.stdout
+    "$SERVO_BIN" optimizer serve --listen "${1:-127.0.0.1:0}" -c optimizer.yaml \
+        >server.stdout 2>>server.stderr &
+    server_pid=$!
+    local i
+    for i in $(seq 1 100); do
+        url=$(head -n1 server.stdout)
+        [[ -n $url ]] && return 0
+        kill -0 "$server_pid" 2>/dev/null || fail "the server exited"
+        sleep 0.05
+    done
+    fail "the server printed no URL"
+}
+
+stop_server() { # stop_server SIGNAL
+    kill "-$1" "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=
+}
+
+# make_app DIR APP TOKEN [MEASURE_DELAY]: an exec servo for application APP in DIR.
+make_app() {
+    mkdir -p "$1"
+    echo "1 2" >"$1/state"
+    cat >"$1/servo.yaml" <<EOF
+optimizer:
+  id: dev.opsani.com/$2
+  token: $3
+  base_url: $url/
+settings:
+  backoff:
+    __default__: {max_time: 90s}
+    connect: {max_time: 90s}
+exec:
+  describe: ./describe
+  measure: ./measure
+  adjust: ./adjust
+  timeout: 60s
+EOF
+    cat >"$1/describe" <<'EOF'
+#!/bin/sh
+read -r cpu replicas <state
+echo D >>events.log
+cat <<JSON
+{"application":{"components":{"main":{"settings":{
+ "cpu":{"type":"range","unit":"cores","min":0.5,"max":4,"step":0.25,"value":$cpu},
+ "replicas":{"type":"range","min":1,"max":8,"step":1,"value":$replicas}}}}},
+ "measurement":{"metrics":{"throughput":{"unit":"rps"},"latency":{"unit":"ms"}}}}
+JSON
+EOF
+    cat >"$1/adjust" <<'EOF'
+#!/bin/sh
+input=$(cat)
+cpu=$(printf '%s' "$input" | jq -r '.application.components.main.settings.cpu.value')
+replicas=$(printf '%s' "$input" | jq -r '.application.components.main.settings.replicas.value')
+echo "$cpu $replicas" >state
+echo A >>events.log
+echo '{"status":"ok"}'
+EOF
+    cat >"$1/measure" <<EOF
+#!/bin/sh
+cat >/dev/null
+read -r cpu replicas <state
+echo M >>events.log
+sleep ${4:-0}
+EOF
+    cat >>"$1/measure" <<'EOF'
+awk -v c="$cpu" -v r="$replicas" 'BEGIN {
+    t = 100 * c * sqrt(r) - 12 * c * c * r
+    l = 400 / (c * r)
+    printf "{\"status\":\"ok\",\"metrics\":{\"throughput\":{\"unit\":\"rps\",\"value\":%.6f},", t
+    printf "\"latency\":{\"unit\":\"ms\",\"value\":%.6f}}}\n", l
+}'
+EOF
+    chmod +x "$1/describe" "$1/adjust" "$1/measure"
+}
+
+start_servo() { # start_servo DIR: sets $servo_pid
+    (cd "$1" && exec "$SERVO_BIN" run >servo.stdout 2>>servo.stderr) &
+    servo_pid=$!
+    servo_pids+=("$servo_pid")
+}
+
+stop_servo() { # stop_servo PID SIGNAL: sets $rc
+    kill "-$2" "$1" 2>/dev/null || true
+    set +e
+    wait "$1" 2>/dev/null
+    rc=$?
+    set -e
+}
+
+api() { # api APP TOKEN EVENT-JSON: posts to the servo endpoint; prints "STATUS BODY"
+    curl -s -o body.json -w '%{http_code}' -X POST -H "Authorization: Bearer $2" \
+        -H 'Content-Type: application/json' --data "$3" \
+        "$url/accounts/dev.opsani.com/applications/$1/servo"
+}
+
+trials() { # trials APP TOKEN: the trials document
+    curl -s -H "Authorization: Bearer $2" "$url/accounts/dev.opsani.com/applications/$1/trials"
+}
+
+wait_phase() { # wait_phase APP TOKEN PHASE LIMIT
+    local i
+    for i in $(seq 1 $(($4 * 10))); do
+        [[ $(trials "$1" "$2" | jq -r .phase 2>/dev/null) == "$3" ]] && return 0
+        sleep 0.1
+    done
+    fail "$1 did not reach $3 within $4 s"
+}
+
+wait_lines() { # wait_lines FILE N LIMIT
+    local i
+    for i in $(seq 1 $(($3 * 20))); do
+        (($(lines "$1") >= $2)) && return 0
+        sleep 0.05
+    done
+    fail "$1 did not reach $2 lines"
+}
+
+events() { tr '\n' ' ' <"$1/events.log" | sed 's/ $//'; }
+
+# The order of a session: D first, then M, then A M per trial, then the final A.
+session_order() { # session_order BUDGET
+    local order="D M" i
+    for i in $(seq 1 "$1"); do order+=" A M"; done
+    echo "$order A"
+}
+
+# ---- requests that are refused --------------------------------------------------------------
+
+scenario="refusals"
+start_server
+check equals "$(curl -s "$url/healthz" | jq -r .status)" ok
+check equals "$(api app1 '' '{"event":"HELLO","param":{},"servo_uid":null}')" 401
+check equals "$(api app1 tok-2 '{"event":"HELLO","param":{},"servo_uid":null}')" 401
+check equals "$(curl -s -o /dev/null -w '%{http_code}' "$url/accounts/dev.opsani.com/applications/app1/trials")" 401
+check equals "$(api nope tok-1 '{"event":"HELLO","param":{},"servo_uid":null}')" 404
+check equals "$(api app1 tok-1 '{"event":')" 400
+check equals "$(api app1 tok-1 '{"event":"REBOOT","param":null}')" 400
+check equals "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer tok-1' \
+    "$url/accounts/dev.opsani.com/applications/app1/servo")" 405
+head -c 5000000 /dev/zero | tr '\0' ' ' >big.json
+check equals "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Authorization: Bearer tok-1' \
+    --data-binary @big.json "$url/accounts/dev.opsani.com/applications/app1/servo")" 413
+check equals "$(curl -s -o /dev/null -w '%{http_code}' "$url/nowhere")" 404
+check equals "$(api app1 tok-1 '{"event":"HELLO","param":{"agent":"curl"},"servo_uid":"x"}')" 200
+check equals "$(jq -c . body.json)" '{"status":"ok"}'
+# an out-of-order result and a wrong cmd_uid, answered as an Opsani optimizer would
+api app1 tok-1 '{"event":"WHATS_NEXT","param":null,"servo_uid":"x"}' >/dev/null
+check equals "$(jq -r .cmd body.json)" DESCRIBE
+uid=$(jq -r .cmd_uid body.json)
+api app1 tok-1 '{"event":"MEASUREMENT","param":{"status":"ok","metrics":{}},"servo_uid":"x"}' >/dev/null
+check equals "$(jq -c . body.json)" \
+    '{"status":"unexpected-event","reason":"Out of order event \"MEASUREMENT\", expected \"DESCRIPTION\"; ignoring"}'
+api app1 tok-1 '{"event":"DESCRIPTION","param":{"status":"ok","cmd_uid":"other"},"servo_uid":"x"}' >/dev/null
+check equals "$(jq -c . body.json)" '{"status":"invalid","reason":"unexpected cmd_uid"}'
+api app1 tok-1 '{"event":"WHATS_NEXT","param":null,"servo_uid":"x"}' >/dev/null
+check equals "$(jq -r .cmd_uid body.json)" "$uid"
+
+# a servo with the wrong token gives up
+make_app appx app1 wrong-token
+(cd appx && timeout 60 "$SERVO_BIN" run >servo.stdout 2>servo.stderr) && rc=0 || rc=$?
+check equals "$rc" 1
+check contains appx/servo.stderr "Cannot connect to the optimizer"
+
+# ---- two servos at once, each through a whole session ---------------------------------------
+
+scenario="two servos"
+make_app app1 app1 tok-1
+make_app app2 app2 tok-2
+start_servo app1
+pid1=$servo_pid
+start_servo app2
+pid2=$servo_pid
+wait_phase app1 tok-1 done 60
+wait_phase app2 tok-2 done 60
+sleep 1.5 # a SLEEP, then WHATS_NEXT again: still SLEEP, nothing more runs
+stop_servo "$pid1" TERM
+check equals "$rc" 0
+stop_servo "$pid2" TERM
+check equals "$rc" 0
+check equals "$(events app1)" "$(session_order 4)"
+check equals "$(events app2)" "$(session_order 3)"
+check contains app1/servo.stderr 'Sleeping for 1s (optimization complete).'
+check contains app1/servo.stderr "Saying GOODBYE (SIGTERM)."
+trials app1 tok-1 >app1.json
+check equals "$(jq '.trials | length' app1.json)" 5
+check equals "$(jq -r '.trials[0].baseline' app1.json)" true
+check equals "$(jq -r '.reason' app1.json)" "optimization complete"
+check equals "$(jq '[.trials[] | .adjust_uid != null] | map(select(.)) | length' app1.json)" 4
+# the application ends at the best trial's settings
+best=$(jq .best app1.json)
+check equals "$(cat app1/state)" \
+    "$(jq -r ".trials[$best].settings | \"\(.[\"main.cpu\"]) \(.[\"main.replicas\"])\"" app1.json |
+        sed 's/\.0 / /; s/\.0$//')"
+trials app2 tok-2 >app2.json
+check equals "$(jq '.trials | length' app2.json)" 4
+check equals "$(jq -r '.objective.goal' app2.json)" minimize
+curl -s "$url/metrics" >metrics.txt
+check contains metrics.txt 'servo_optimizer_trials_total{app="dev.opsani.com/app1",status="ok"} 5'
+check contains metrics.txt 'servo_optimizer_trials_total{app="dev.opsani.com/app2",status="ok"} 4'
+check contains metrics.txt 'servo_optimizer_study_over{app="dev.opsani.com/app1"} 1'
+check contains metrics.txt 'servo_optimizer_requests_total{code="401"}'
+check contains metrics.txt '# TYPE servo_optimizer_best_objective gauge'
+check grep -q '^servo_optimizer_best_objective{app="dev.opsani.com/app1"} [0-9.e+-]*$' metrics.txt
+check grep -q '^servo_optimizer_requests_total{code="200"} [0-9]*$' metrics.txt
+
+# ---- the server restarts in the middle of a session -----------------------------------------
+
+scenario="server restart"
+port=${url##*:}
+make_app app3 app3 tok-3 0.4
+start_servo app3
+pid3=$servo_pid
+wait_lines app3/events.log 5 30 # D M A M A: in the second trial
+stop_server KILL
+sleep 1
+start_server "127.0.0.1:$port"
+wait_phase app3 tok-3 done 90
+stop_servo "$pid3" TERM
+check equals "$rc" 0
+trials app3 tok-3 >app3.json
+check equals "$(jq '.trials | length' app3.json)" 7
+check equals "$(jq '[.trials[] | select(.status == "ok")] | length' app3.json)" 7
+# a measure whose result arrived while the server was away is not repeated
+check equals "$(events app3)" "$(session_order 6)"
+
+# ---- the servo vanishes in the middle of a measure and comes back ---------------------------
+
+scenario="servo restart"
+make_app app4 app4 tok-4 1
+start_servo app4
+pid4=$servo_pid
+wait_lines app4/events.log 4 30 # D M A M: measuring trial 1
+sleep 0.3
+api app4 tok-4 '{"event":"WHATS_NEXT","param":null,"servo_uid":null}' >/dev/null
+pending=$(jq -c '{cmd, cmd_uid}' body.json)
+check equals "$(jq -r .cmd body.json)" MEASURE
+stop_servo "$pid4" KILL
+start_servo app4
+pid4=$servo_pid
+wait_phase app4 tok-4 done 60
+stop_servo "$pid4" TERM
+check equals "$rc" 0
+trials app4 tok-4 >app4.json
+check equals "$(jq '.trials | length' app4.json)" 4
+check equals "$(jq -r '.trials[1].measure_uid' app4.json)" "$(jq -r .cmd_uid <<<"$pending")"
+# the interrupted measure ran again (after a describe of the exec connector's own: a new
+# process has no description cached yet)
+check equals "$(events app4)" "D M A M D M A M A M A"
+
+stop_server TERM
+check equals "$(grep -c 'Received SIGTERM: shutting down' server.stderr)" 1
+echo "test_optimizer_server: $checks checks passed"
