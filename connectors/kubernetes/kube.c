@@ -127,9 +127,13 @@ struct buffer {
 static void buffer_append(struct buffer *b, const char *data, size_t length)
 {
     if (b->length + length + 1 > b->capacity) {
+        size_t need = b->length + length + 1;
         size_t capacity = b->capacity != 0 ? b->capacity : 4096;
-        while (capacity < b->length + length + 1)
+        while (capacity < need)
             capacity *= 2;
+        /* a response just under the bound does not get twice the memory */
+        if (capacity > KUBE_RESPONSE_MAX + 1 && need <= KUBE_RESPONSE_MAX + 1)
+            capacity = KUBE_RESPONSE_MAX + 1;
         char *grown = realloc(b->data, capacity);
         if (grown == NULL)
             abort();
@@ -492,8 +496,10 @@ static int set_server(struct kube_client *c, const char *server, const char *wha
     } else {
         c->server = xasprintf("https://%s", server);
     }
+    /* trailing slashes go, never into the "scheme://" part */
     size_t length = strlen(c->server);
-    while (length > 0 && c->server[length - 1] == '/')
+    size_t minimum = (size_t)(strstr(c->server, "://") - c->server) + 3;
+    while (length > minimum && c->server[length - 1] == '/')
         c->server[--length] = '\0';
     c->host = url_host(c->server);
     if (c->host[0] == '\0')
@@ -882,7 +888,7 @@ static struct kube_client *kc_client(struct kc_set *set, const char *context_nam
         fail(error, "context \"%s\" names no cluster (in %s)", context_name, cf->path);
         goto failed;
     }
-    c->namespace = xstrdup(namespace != NULL ? namespace : "default");
+    c->namespace = xstrdup(namespace != NULL && namespace[0] != '\0' ? namespace : "default");
 
     struct kc_file *clf = NULL;
     yaml_node_t *cluster = kc_find(set, "clusters", "cluster", cluster_name, &clf);

@@ -20,10 +20,11 @@
  * tokenFile, client-certificate, client-certificate-data, client-key, client-key-data,
  * username, password}; contexts[].context.{cluster, user, namespace}; current-context.
  * Relative paths are resolved against the directory of the kubeconfig that names them;
- * *-data fields are base64 PEM. A token wins over tokenFile (read again every minute);
- * -data wins over the path. exec and auth-provider users are refused with a clear message
- * (servo runs no credential plugins). Certificates and keys are read once, when the client
- * is created, and handed to libcurl as in-memory blobs: nothing is written to disk.
+ * *-data fields are base64 PEM. A token wins over tokenFile; a tokenFile is read again
+ * every minute (rotated tokens); -data wins over the path. exec and auth-provider users
+ * are refused with a clear message (servo runs no credential plugins). Certificates and
+ * keys are read once, when the client is created, and handed to libcurl as in-memory
+ * blobs: nothing is written to disk.
  *
  * TLS: a CA from the kubeconfig replaces the system CAs (as client-go does); without one the
  * system CAs are used. The API server's host is added to the client's NO_PROXY list (ServoX

@@ -1,8 +1,10 @@
 /* The kubernetes connector's settings: workloads (Deployments, StatefulSets), their containers
- * and the ranges the optimizer may explore. namespace, timeout, settlement and on_failure
- * cascade from the top level to every workload that does not set them. Talking to the API
- * server comes later. */
+ * and the ranges the optimizer may explore, and the plugin. namespace, timeout, settlement
+ * and on_failure cascade from the top level to every workload that does not set them. The
+ * behaviour is in the files internal.h lists. */
 #include "kubernetes.h"
+
+#include "internal.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -25,6 +27,10 @@ static const char *const strategy_choices[] = {"default", "canary", NULL};
 static const char *const requirement_choices[] = {"request", "limit", NULL};
 static const char *const env_type_choices[] = {"range", "enum", NULL};
 static const char *const value_type_choices[] = {"int", "float", NULL};
+static const char *const target_choices[] = {"env", "args", NULL};
+static const char *const option_type_choices[] = {"range", "enum", "bool", NULL};
+const char *const kubernetes_gc_choices[] = {"G1",         "Parallel",      "Serial", "Z",
+                                             "Shenandoah", "ConcMarkSweep", NULL};
 
 /* ---- validators ------------------------------------------------------------------------- */
 
@@ -123,6 +129,130 @@ static int validate_env(const void *value, struct servo_validation *v)
             return servo_validation_error(v, "default", "default \"%s\" is not a number",
                                           e->default_value);
     }
+    return 0;
+}
+
+static int validate_option(const void *value, struct servo_validation *v)
+{
+    const struct kubernetes_jvm_option *o = value;
+    bool range_fields = !isnan(o->min) || !isnan(o->max) || !isnan(o->step);
+    const char *range_field = !isnan(o->min) ? "min" : !isnan(o->max) ? "max" : "step";
+    if (o->type != KUBERNETES_OPTION_RANGE && range_fields)
+        return servo_validation_error(v, range_field,
+                                      "min, max and step apply to range options only");
+    if (o->type != KUBERNETES_OPTION_ENUM && o->values.count > 0)
+        return servo_validation_error(v, "values", "values apply to enum options only");
+    if (o->type == KUBERNETES_OPTION_BOOL) {
+        if (o->default_value != NULL && strcmp(o->default_value, "true") != 0 &&
+            strcmp(o->default_value, "false") != 0)
+            return servo_validation_error(v, "default", "a bool option's default is true or false");
+        return 0;
+    }
+    if (o->type == KUBERNETES_OPTION_ENUM) {
+        if (o->values.count == 0)
+            return servo_validation_error(v, "values", "an enum option needs values");
+        if (o->default_value != NULL) {
+            char *const *values = o->values.items;
+            for (size_t i = 0; i < o->values.count; i++)
+                if (strcmp(values[i], o->default_value) == 0)
+                    return 0;
+            return servo_validation_error(v, "default", "default \"%s\" is not one of the values",
+                                          o->default_value);
+        }
+        return 0;
+    }
+    if (isnan(o->min) || isnan(o->max) || isnan(o->step))
+        return servo_validation_error(v, NULL, "a range option needs min, max and step");
+    if (o->min > o->max)
+        return servo_validation_error(v, "min", "min (%g) must not be greater than max (%g)",
+                                      o->min, o->max);
+    if (o->step <= 0 && o->min != o->max)
+        return servo_validation_error(v, "step",
+                                      "step must be greater than zero when min and max differ");
+    if (o->value_type == KUBERNETES_VALUE_INT &&
+        (!is_integral(o->min) || !is_integral(o->max) || !is_integral(o->step)))
+        return servo_validation_error(v, NULL,
+                                      "min, max and step must be integers when value_type is int");
+    if (o->default_value != NULL) {
+        char *end = NULL;
+        double d = strtod(o->default_value, &end);
+        if (end == o->default_value || *end != '\0' || isnan(d))
+            return servo_validation_error(v, "default", "default \"%s\" is not a number",
+                                          o->default_value);
+    }
+    return 0;
+}
+
+static int validate_heap(const void *value, struct servo_validation *v)
+{
+    const struct kubernetes_jvm_heap *h = value;
+    if (h->min <= 0)
+        return servo_validation_error(v, "min", "the heap size must be greater than zero");
+    return check_range(v, h->min, h->max, h->step, servo_memory_format);
+}
+
+static int validate_gc(const void *value, struct servo_validation *v)
+{
+    const struct kubernetes_jvm_gc *g = value;
+    if (g->default_value < 0)
+        return 0;
+    const int *values = g->values.items;
+    for (size_t i = 0; i < g->values.count; i++)
+        if (values[i] == g->default_value)
+            return 0;
+    return servo_validation_error(v, "default", "default \"%s\" is not one of the values",
+                                  kubernetes_gc_choices[g->default_value]);
+}
+
+static int validate_jvm(const void *value, struct servo_validation *v)
+{
+    const struct kubernetes_jvm *j = value;
+    if (j->target == KUBERNETES_TARGET_ARGS && j->env != NULL)
+        return servo_validation_error(v, "env", "env applies to target env only");
+    const struct kubernetes_jvm_settings *s = &j->settings;
+    if (s->heap_size == NULL && s->gc == NULL && s->options.count == 0)
+        return servo_validation_error(v, "settings", "the jvm encoder needs at least one setting");
+    return 0;
+}
+
+/* The names of a container's settings must differ: cpu, mem, replicas, the env settings and
+ * the encoder's settings share the component. */
+static int validate_container(const void *value, struct servo_validation *v)
+{
+    const struct kubernetes_container *c = value;
+    const char *names[256];
+    size_t count = 0;
+    names[count++] = "cpu";
+    names[count++] = "mem";
+    names[count++] = "replicas";
+    const struct kubernetes_env *env = c->env.items;
+    for (size_t i = 0; i < c->env.count && count < 256; i++)
+        names[count++] = env[i].name;
+    const struct kubernetes_jvm *jvm = c->encoders.jvm;
+    if (jvm != NULL) {
+        const char *variable = jvm->env ? jvm->env : "JAVA_OPTS";
+        for (size_t i = 0; jvm->target == KUBERNETES_TARGET_ENV && i < c->env.count; i++)
+            if (strcmp(env[i].literal ? env[i].literal : env[i].name, variable) == 0)
+                return servo_validation_error(v, "env",
+                                              "the variable %s is the jvm encoder's; it cannot "
+                                              "also be an env setting",
+                                              variable);
+        if (jvm->settings.heap_size && count < 256)
+            names[count++] = "heap_size";
+        if (jvm->settings.gc && count < 256)
+            names[count++] = "gc";
+        const struct kubernetes_jvm_option *o = jvm->settings.options.items;
+        for (size_t i = 0; i < jvm->settings.options.count && count < 256; i++)
+            names[count++] = o[i].name;
+    }
+    for (size_t i = 3; i < count; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(names[i], names[j]) == 0)
+                return servo_validation_error(v, NULL,
+                                              "the setting name \"%s\" is used twice in "
+                                              "container \"%s\"%s",
+                                              names[i], c->name,
+                                              j < 3 ? " (it is a built-in setting)" : "");
     return 0;
 }
 
@@ -449,6 +579,215 @@ static const struct servo_schema env_schema = {
 
 static const struct servo_field env_item = {.type = SERVO_FIELD_OBJECT, .object = &env_schema};
 
+static const struct servo_field gc_item = {.type = SERVO_FIELD_ENUM,
+                                           .choices = kubernetes_gc_choices};
+
+static const struct servo_field heap_fields[] = {
+    {.name = "min",
+     .type = SERVO_FIELD_MEMORY,
+     .offset = offsetof(struct kubernetes_jvm_heap, min),
+     .flags = SERVO_F_REQUIRED,
+     .description = "The smallest maximum heap to try (\"256Mi\"; a bare number is GiB)."},
+    {.name = "max",
+     .type = SERVO_FIELD_MEMORY,
+     .offset = offsetof(struct kubernetes_jvm_heap, max),
+     .flags = SERVO_F_REQUIRED,
+     .description = "The largest maximum heap to try."},
+    {.name = "step",
+     .type = SERVO_FIELD_MEMORY,
+     .offset = offsetof(struct kubernetes_jvm_heap, step),
+     .def = "128Mi",
+     .description = "The granularity of heap sizes."},
+    {.name = "default",
+     .type = SERVO_FIELD_MEMORY,
+     .offset = offsetof(struct kubernetes_jvm_heap, default_value),
+     .description = "The heap size the JVM uses when no -Xmx is given (reported as the "
+                    "current value then)."},
+    {.name = "pinned",
+     .type = SERVO_FIELD_BOOL,
+     .offset = offsetof(struct kubernetes_jvm_heap, pinned),
+     .def = "false",
+     .description = "Whether the optimizer must leave the value as it is."},
+    SERVO_FIELDS_END,
+};
+
+static const struct servo_schema heap_schema = {
+    .title = "JVMHeapSize",
+    .description = "The maximum heap size, -Xmx (setting \"heap_size\", unit GiB).",
+    .size = sizeof(struct kubernetes_jvm_heap),
+    .fields = heap_fields,
+    .validate = validate_heap,
+};
+
+static const struct servo_field gc_fields[] = {
+    {.name = "values",
+     .type = SERVO_FIELD_LIST,
+     .offset = offsetof(struct kubernetes_jvm_gc, values),
+     .flags = SERVO_F_REQUIRED | SERVO_F_NONEMPTY,
+     .item = &gc_item,
+     .description = "The collectors to try: G1 is -XX:+UseG1GC, Parallel -XX:+UseParallelGC, "
+                    "Serial, Z, Shenandoah, ConcMarkSweep likewise."},
+    {.name = "default",
+     .type = SERVO_FIELD_ENUM,
+     .offset = offsetof(struct kubernetes_jvm_gc, default_value),
+     .choices = kubernetes_gc_choices,
+     .description = "The collector the JVM picks when none is selected (reported as the "
+                    "current value then)."},
+    {.name = "pinned",
+     .type = SERVO_FIELD_BOOL,
+     .offset = offsetof(struct kubernetes_jvm_gc, pinned),
+     .def = "false",
+     .description = "Whether the optimizer must leave the value as it is."},
+    SERVO_FIELDS_END,
+};
+
+static const struct servo_schema gc_schema = {
+    .title = "JVMGarbageCollector",
+    .description = "The garbage collector (setting \"gc\", an enum).",
+    .size = sizeof(struct kubernetes_jvm_gc),
+    .fields = gc_fields,
+    .validate = validate_gc,
+};
+
+static const struct servo_field option_fields[] = {
+    {.name = "name",
+     .type = SERVO_FIELD_STRING,
+     .offset = offsetof(struct kubernetes_jvm_option, name),
+     .flags = SERVO_F_REQUIRED,
+     .pattern = "^[A-Za-z][A-Za-z0-9_]{0,127}$",
+     .description = "The -XX option (\"MaxGCPauseMillis\"), also the setting's name."},
+    {.name = "type",
+     .type = SERVO_FIELD_ENUM,
+     .offset = offsetof(struct kubernetes_jvm_option, type),
+     .flags = SERVO_F_REQUIRED,
+     .choices = option_type_choices,
+     .description = "range (-XX:Name=<number>), enum (-XX:Name=<value>) or bool "
+                    "(-XX:+Name / -XX:-Name)."},
+    {.name = "min",
+     .type = SERVO_FIELD_FLOAT,
+     .offset = offsetof(struct kubernetes_jvm_option, min),
+     .description = "range: the smallest value."},
+    {.name = "max",
+     .type = SERVO_FIELD_FLOAT,
+     .offset = offsetof(struct kubernetes_jvm_option, max),
+     .description = "range: the largest value."},
+    {.name = "step",
+     .type = SERVO_FIELD_FLOAT,
+     .offset = offsetof(struct kubernetes_jvm_option, step),
+     .description = "range: the granularity of values."},
+    {.name = "value_type",
+     .type = SERVO_FIELD_ENUM,
+     .offset = offsetof(struct kubernetes_jvm_option, value_type),
+     .def = "int",
+     .choices = value_type_choices,
+     .description = "range: whether values are written as integers or floats."},
+    {.name = "values",
+     .type = SERVO_FIELD_LIST,
+     .offset = offsetof(struct kubernetes_jvm_option, values),
+     .item = &nonempty_string_item,
+     .description = "enum: the allowed values."},
+    {.name = "default",
+     .type = SERVO_FIELD_STRING,
+     .offset = offsetof(struct kubernetes_jvm_option, default_value),
+     .description = "The value the JVM uses when the option is absent (reported as the "
+                    "current value then)."},
+    {.name = "pinned",
+     .type = SERVO_FIELD_BOOL,
+     .offset = offsetof(struct kubernetes_jvm_option, pinned),
+     .def = "false",
+     .description = "Whether the optimizer must leave the value as it is."},
+    SERVO_FIELDS_END,
+};
+
+static const struct servo_schema option_schema = {
+    .title = "JVMOption",
+    .description = "A -XX option of the JVM the optimizer may set.",
+    .size = sizeof(struct kubernetes_jvm_option),
+    .fields = option_fields,
+    .validate = validate_option,
+};
+
+static const struct servo_field option_item = {.type = SERVO_FIELD_OBJECT,
+                                               .object = &option_schema};
+
+static const struct servo_field jvm_settings_fields[] = {
+    {.name = "heap_size",
+     .type = SERVO_FIELD_OBJECT,
+     .offset = offsetof(struct kubernetes_jvm_settings, heap_size),
+     .flags = SERVO_F_OPTIONAL,
+     .object = &heap_schema,
+     .description = "The maximum heap size range: -Xmx."},
+    {.name = "gc",
+     .type = SERVO_FIELD_OBJECT,
+     .offset = offsetof(struct kubernetes_jvm_settings, gc),
+     .flags = SERVO_F_OPTIONAL,
+     .object = &gc_schema,
+     .description = "The garbage collectors to try: -XX:+Use<value>GC."},
+    {.name = "options",
+     .type = SERVO_FIELD_LIST,
+     .offset = offsetof(struct kubernetes_jvm_settings, options),
+     .item = &option_item,
+     .description = "Other -XX options to optimize."},
+    SERVO_FIELDS_END,
+};
+
+static const struct servo_schema jvm_settings_schema = {
+    .title = "JVMSettings",
+    .description = "The JVM settings the optimizer may set.",
+    .size = sizeof(struct kubernetes_jvm_settings),
+    .fields = jvm_settings_fields,
+};
+
+static const struct servo_field jvm_fields[] = {
+    {.name = "target",
+     .type = SERVO_FIELD_ENUM,
+     .offset = offsetof(struct kubernetes_jvm, target),
+     .def = "env",
+     .choices = target_choices,
+     .description = "Where the options are written: env (one environment variable) or args "
+                    "(the container's args, which must be the JVM's arguments)."},
+    {.name = "env",
+     .type = SERVO_FIELD_STRING,
+     .offset = offsetof(struct kubernetes_jvm, env),
+     .pattern = "^[A-Za-z_][A-Za-z0-9_.-]*$",
+     .description = "target env: the variable; JAVA_OPTS when not given."},
+    {.name = "settings",
+     .type = SERVO_FIELD_OBJECT,
+     .offset = offsetof(struct kubernetes_jvm, settings),
+     .flags = SERVO_F_REQUIRED,
+     .object = &jvm_settings_schema,
+     .description = "The settings: heap_size, gc, options."},
+    SERVO_FIELDS_END,
+};
+
+static const struct servo_schema jvm_schema = {
+    .title = "JVMEncoder",
+    .description = "Settings encoded as JVM options (-Xmx, -XX:+UseG1GC, -XX:Name=value), "
+                   "in an environment variable or the container's args; the other options "
+                   "there are kept.",
+    .size = sizeof(struct kubernetes_jvm),
+    .fields = jvm_fields,
+    .validate = validate_jvm,
+};
+
+static const struct servo_field encoders_fields[] = {
+    {.name = "jvm",
+     .type = SERVO_FIELD_OBJECT,
+     .offset = offsetof(struct kubernetes_encoders, jvm),
+     .flags = SERVO_F_OPTIONAL,
+     .object = &jvm_schema,
+     .description = "The JVM encoder."},
+    SERVO_FIELDS_END,
+};
+
+static const struct servo_schema encoders_schema = {
+    .title = "Encoders",
+    .description = "Settings encoded into the container's command line or an environment "
+                   "variable instead of a resource field.",
+    .size = sizeof(struct kubernetes_encoders),
+    .fields = encoders_fields,
+};
+
 static const struct servo_field container_fields[] = {
     {.name = "name",
      .type = SERVO_FIELD_STRING,
@@ -483,6 +822,11 @@ static const struct servo_field container_fields[] = {
      .offset = offsetof(struct kubernetes_container, static_environment_variables),
      .item = &string_item,
      .description = "Environment variables set on the canary tuning pod only."},
+    {.name = "encoders",
+     .type = SERVO_FIELD_OBJECT,
+     .offset = offsetof(struct kubernetes_container, encoders),
+     .object = &encoders_schema,
+     .description = "Settings encoded into the command line or a variable (jvm)."},
     SERVO_FIELDS_END,
 };
 
@@ -491,6 +835,7 @@ static const struct servo_schema container_schema = {
     .description = "A container of the workload and its settings.",
     .size = sizeof(struct kubernetes_container),
     .fields = container_fields,
+    .validate = validate_container,
 };
 
 static const struct servo_field strategy_fields[] = {
@@ -718,13 +1063,14 @@ static const struct servo_field kubernetes_fields[] = {
     {.name = "permissions",
      .type = SERVO_FIELD_LIST,
      .offset = offsetof(struct kubernetes_settings, permissions),
-     .def = "[{group: apps, resources: [deployments, replicasets], "
-            "verbs: [get, list, watch, update, patch]}, "
+     .def = "[{group: apps, resources: [deployments, statefulsets], verbs: [get, patch]}, "
+            "{group: apps, resources: [replicasets], verbs: [get, list]}, "
             "{group: '', resources: [namespaces], verbs: [get]}, "
-            "{group: '', resources: [pods, pods/logs, pods/status], "
-            "verbs: [create, delete, get, list, watch]}]",
+            "{group: '', resources: [pods], verbs: [get, list, create, delete]}, "
+            "{group: '', resources: [pods/log], verbs: [get]}]",
      .item = &permission_item,
-     .description = "The permissions the connector checks it has."},
+     .description = "The permissions the connector checks it has, in the namespace of each "
+                    "workload (deploy/role.yaml grants exactly the defaults)."},
     {.name = "deployments",
      .type = SERVO_FIELD_LIST,
      .offset = offsetof(struct kubernetes_settings, deployments),
@@ -757,6 +1103,10 @@ const struct servo_connector_plugin servo_connector_kubernetes = {
     .license = "Apache 2.0",
     .maturity = "Stable",
     .settings = &kubernetes_schema,
+    .init = kubernetes_init,
+    .fini = kubernetes_fini,
+    .handlers = kubernetes_handlers,
+    .checks = kubernetes_checks,
     .generate = "namespace: default\n"
                 "deployments:\n"
                 "- name: app\n"

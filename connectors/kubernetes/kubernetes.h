@@ -1,5 +1,7 @@
 /* The kubernetes connector: adjusts CPU, memory, replicas and environment variables of
- * Deployments and StatefulSets. */
+ * Deployments and StatefulSets, and settings encoded into a container's command line or an
+ * environment variable (the JVM encoder). docs/kubernetes.md shows it end to end; the parts
+ * are in internal.h. */
 #ifndef SERVO_CONNECTOR_KUBERNETES_H
 #define SERVO_CONNECTOR_KUBERNETES_H
 
@@ -67,6 +69,64 @@ struct kubernetes_env {
     bool pinned;
 };
 
+/* Indexes into the encoder target choices: where the encoded options live. */
+enum kubernetes_encoder_target {
+    KUBERNETES_TARGET_ENV,  /* one environment variable (JAVA_OPTS) */
+    KUBERNETES_TARGET_ARGS, /* the container's args */
+};
+
+/* Indexes into the JVM option type choices. */
+enum kubernetes_option_type {
+    KUBERNETES_OPTION_RANGE, /* -XX:Name=<number> */
+    KUBERNETES_OPTION_ENUM,  /* -XX:Name=<value> */
+    KUBERNETES_OPTION_BOOL,  /* -XX:+Name / -XX:-Name; values "true" and "false" */
+};
+
+/* heap_size: -Xmx (bytes; unit GiB on the wire). */
+struct kubernetes_jvm_heap {
+    int64_t min;
+    int64_t max;
+    int64_t step;
+    int64_t default_value; /* the value when no -Xmx is given; SERVO_UNSET when unknown */
+    bool pinned;
+};
+
+/* gc: the collector, -XX:+Use<value>GC. */
+struct kubernetes_jvm_gc {
+    struct servo_list values; /* int: indexes into kubernetes_gc_choices */
+    int default_value;        /* the collector when none is selected; -1 when unknown */
+    bool pinned;
+};
+
+/* A generic -XX option. */
+struct kubernetes_jvm_option {
+    char *name; /* the option ("MaxGCPauseMillis") and the setting's name */
+    int type;   /* enum kubernetes_option_type */
+    double min; /* range; NAN when not given */
+    double max;
+    double step;
+    int value_type;           /* range: enum kubernetes_value_type */
+    struct servo_list values; /* enum: char * */
+    char *default_value;      /* the value when the option is absent; NULL when unknown */
+    bool pinned;
+};
+
+struct kubernetes_jvm_settings {
+    struct kubernetes_jvm_heap *heap_size; /* NULL when not optimized */
+    struct kubernetes_jvm_gc *gc;          /* NULL when not optimized */
+    struct servo_list options;             /* struct kubernetes_jvm_option */
+};
+
+struct kubernetes_jvm {
+    int target; /* enum kubernetes_encoder_target */
+    char *env;  /* target env: the variable ("JAVA_OPTS") */
+    struct kubernetes_jvm_settings settings;
+};
+
+struct kubernetes_encoders {
+    struct kubernetes_jvm *jvm; /* NULL when not used */
+};
+
 struct kubernetes_container {
     char *name;
     char *alias;
@@ -74,7 +134,11 @@ struct kubernetes_container {
     struct kubernetes_resource *memory;            /* NULL when not optimized */
     struct servo_list env;                         /* struct kubernetes_env */
     struct servo_map static_environment_variables; /* char * values */
+    struct kubernetes_encoders encoders;
 };
+
+/* The collectors the gc setting knows, NULL-terminated: "G1" is -XX:+UseG1GC. */
+extern const char *const kubernetes_gc_choices[];
 
 struct kubernetes_strategy {
     int type;    /* enum kubernetes_strategy_type */

@@ -36,11 +36,11 @@ struct servo_handler {
 };
 
 struct servo_connector_plugin {
-    uint32_t abi_version; /* SERVO_ABI_VERSION; always the first member */
-    uint32_t struct_size; /* sizeof(struct servo_connector_plugin) */
-    const char *name;        /* default key and identifier: "vegeta" */
-    const char *class_name;  /* "VegetaConnector": also accepted in `connectors:` */
-    const char *version;     /* semver */
+    uint32_t abi_version;   /* SERVO_ABI_VERSION; always the first member */
+    uint32_t struct_size;   /* sizeof(struct servo_connector_plugin) */
+    const char *name;       /* default key and identifier: "vegeta" */
+    const char *class_name; /* "VegetaConnector": also accepted in `connectors:` */
+    const char *version;    /* semver */
     const char *description;
     const char *homepage;
     const char *license;
@@ -83,16 +83,15 @@ struct servo_plugin_manifest {
 #define SERVO_PLUGIN_SYMBOL "servo_plugin_manifest"
 
 /* In a plugin: SERVO_DECLARE_PLUGIN(&my_connector, &my_other_connector); */
-#define SERVO_DECLARE_PLUGIN(...)                                                              \
-    static const struct servo_connector_plugin *const servo_plugin_connectors_[] = {          \
-        __VA_ARGS__};                                                                          \
-    SERVO_EXPORT const struct servo_plugin_manifest servo_plugin_manifest = {                  \
-        SERVO_ABI_VERSION,                                                                     \
-        (uint32_t)(sizeof servo_plugin_connectors_ / sizeof servo_plugin_connectors_[0]),      \
+#define SERVO_DECLARE_PLUGIN(...)                                                                 \
+    static const struct servo_connector_plugin *const servo_plugin_connectors_[] = {__VA_ARGS__}; \
+    SERVO_EXPORT const struct servo_plugin_manifest servo_plugin_manifest = {                     \
+        SERVO_ABI_VERSION,                                                                        \
+        (uint32_t)(sizeof servo_plugin_connectors_ / sizeof servo_plugin_connectors_[0]),         \
         servo_plugin_connectors_}
 
-#define SERVO_CONNECTOR_HEADER .abi_version = SERVO_ABI_VERSION, \
-    .struct_size = sizeof(struct servo_connector_plugin)
+#define SERVO_CONNECTOR_HEADER \
+    .abi_version = SERVO_ABI_VERSION, .struct_size = sizeof(struct servo_connector_plugin)
 
 /* The instance name ("prom1"), which is the key of its stanza. */
 SERVO_EXPORT const char *servo_connector_name(const struct servo_connector *connector);

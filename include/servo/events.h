@@ -35,6 +35,12 @@ extern "C" {
 #define SERVO_EVENT_MEASURE "measure"
 #define SERVO_EVENT_ADJUST "adjust"
 #define SERVO_EVENT_PROMOTE "promote"
+/* Telemetry for the optimizer (since servo 0.1.0, plugin ABI 1): `servo run` dispatches it
+ * (on handlers, 5 s deadline) before each HELLO. A handler sets an object of strings as its
+ * value (servo_event_set_value), e.g. {"version": "1.20", "platform": "linux/amd64"}; each
+ * member is sent in HELLO's telemetry as "<instance name>.<key>". Failures only cost the
+ * connector's entries. */
+#define SERVO_EVENT_TELEMETRY "telemetry"
 
 /* ---- what the handler is asked ---------------------------------------------------------- */
 
@@ -63,27 +69,27 @@ SERVO_EXPORT double servo_event_remaining(const struct servo_event *event);
 SERVO_EXPORT int servo_event_sleep(const struct servo_event *event, servo_duration duration);
 
 struct servo_process {
-    const char *command;             /* run with /bin/sh -c */
-    const char *const *environment;  /* extra NAME=VALUE entries, NULL-terminated, or NULL */
-    const char *working_dir;         /* or NULL */
-    const char *input;               /* written to stdin, then closed; NULL: /dev/null */
+    const char *command;            /* run with /bin/sh -c */
+    const char *const *environment; /* extra NAME=VALUE entries, NULL-terminated, or NULL */
+    const char *working_dir;        /* or NULL */
+    const char *input;              /* written to stdin, then closed; NULL: /dev/null */
     size_t input_length;
-    servo_duration timeout;          /* 0: only the event's deadline */
-    size_t max_output;               /* stdout beyond this fails the run; 0: 16 MiB */
+    servo_duration timeout; /* 0: only the event's deadline */
+    size_t max_output;      /* stdout beyond this fails the run; 0: 16 MiB */
     /* Called for each complete stdout line as it arrives (progress lines); may be NULL. */
     void (*on_line)(void *context, const char *line);
     void *context;
 };
 
 struct servo_process_result {
-    int exit_code;      /* -1 when killed by a signal */
-    int signal;         /* the signal that ended it, or 0 */
-    bool timed_out;     /* killed at the timeout or the event's deadline */
-    bool cancelled;     /* killed because the event was cancelled */
+    int exit_code;        /* -1 when killed by a signal */
+    int signal;           /* the signal that ended it, or 0 */
+    bool timed_out;       /* killed at the timeout or the event's deadline */
+    bool cancelled;       /* killed because the event was cancelled */
     bool output_overflow; /* stdout exceeded max_output (the process was killed) */
-    char *output;       /* all of stdout (NUL-terminated) */
+    char *output;         /* all of stdout (NUL-terminated) */
     size_t output_length;
-    char *errors;       /* the last 64 KiB of stderr (NUL-terminated) */
+    char *errors; /* the last 64 KiB of stderr (NUL-terminated) */
     size_t errors_length;
 };
 
@@ -93,8 +99,7 @@ struct servo_process_result {
  * not start (message in `error`). Free the result with servo_process_result_free. */
 SERVO_EXPORT int servo_event_run(const struct servo_event *event,
                                  const struct servo_process *process,
-                                 struct servo_process_result *result,
-                                 struct servo_error *error);
+                                 struct servo_process_result *result, struct servo_error *error);
 SERVO_EXPORT void servo_process_result_free(struct servo_process_result *result);
 
 /* ---- results --------------------------------------------------------------------------- */
@@ -118,8 +123,8 @@ SERVO_EXPORT int servo_event_cancel(struct servo_event *event, const char *fmt, 
     SERVO_PRINTF(2, 3);
 
 /* Progress of a long handler: 0..100 and a message. */
-SERVO_EXPORT void servo_event_progress(struct servo_event *event, double percent,
-                                       const char *fmt, ...) SERVO_PRINTF(3, 4);
+SERVO_EXPORT void servo_event_progress(struct servo_event *event, double percent, const char *fmt,
+                                       ...) SERVO_PRINTF(3, 4);
 
 /* ---- after handlers -------------------------------------------------------------------- */
 

@@ -82,8 +82,8 @@ SERVO_EXPORT struct servo_setting *servo_component_range(struct servo_component 
                                                          const char *name, const char *unit,
                                                          double min, double max, double step);
 /* `values` is NULL-terminated. */
-SERVO_EXPORT struct servo_setting *servo_component_enum(struct servo_component *c,
-                                                        const char *name, const char *unit,
+SERVO_EXPORT struct servo_setting *servo_component_enum(struct servo_component *c, const char *name,
+                                                        const char *unit,
                                                         const char *const *values);
 SERVO_EXPORT void servo_setting_set_value(struct servo_setting *s, double value);
 SERVO_EXPORT void servo_setting_set_text(struct servo_setting *s, const char *value);
@@ -112,7 +112,7 @@ SERVO_EXPORT json_t *servo_components_to_json(const struct servo_description *d)
 /* ---- readings and measurements --------------------------------------------------------- */
 
 struct servo_point {
-    double time; /* Unix seconds */
+    double time;  /* Unix seconds */
     double value; /* NaN and infinities allowed */
 };
 
@@ -200,19 +200,19 @@ SERVO_EXPORT json_t *servo_adjustments_to_state(const struct servo_adjustments *
 struct servo_slo_condition {
     char *description;
     char *metric;
-    double threshold;       /* NaN when threshold_metric is used */
-    char *threshold_metric; /* NULL when threshold is used */
-    double threshold_multiplier; /* default 1 */
-    bool keep_above;             /* keep: above; default below */
-    int trigger_count;           /* default 1, >= 1 */
-    int trigger_window;          /* default trigger_count, >= trigger_count */
+    double threshold;             /* NaN when threshold_metric is used */
+    char *threshold_metric;       /* NULL when threshold is used */
+    double threshold_multiplier;  /* default 1 */
+    bool keep_above;              /* keep: above; default below */
+    int trigger_count;            /* default 1, >= 1 */
+    int trigger_window;           /* default trigger_count, >= trigger_count */
     double slo_metric_minimum;    /* default 0.25 */
     double slo_threshold_minimum; /* default 0.25 */
 };
 
 struct servo_control {
-    servo_duration duration;   /* 0 when absent */
-    servo_duration delay;      /* alias "past" */
+    servo_duration duration; /* 0 when absent */
+    servo_duration delay;    /* alias "past" */
     servo_duration warmup;
     servo_duration settlement; /* SERVO_UNSET when absent */
     json_t *load;              /* NULL or an object */

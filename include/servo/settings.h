@@ -81,12 +81,12 @@ struct servo_field {
      * code as the file. NULL: no default (then REQUIRED or zero/unset). */
     const char *def;
     const char *description;
-    double min, max; /* with SERVO_F_MIN/MAX; in storage units (ns, millicores, bytes) */
-    const char *const *choices;                /* ENUM: NULL-terminated */
-    const char *pattern;                       /* strings: PCRE2, searched as in JSON Schema */
-    const struct servo_field *item;            /* LIST/MAP: the element type (name unused) */
-    const struct servo_schema *object;         /* OBJECT */
-    const struct servo_custom_type *custom;    /* CUSTOM */
+    double min, max;            /* with SERVO_F_MIN/MAX; in storage units (ns, millicores, bytes) */
+    const char *const *choices; /* ENUM: NULL-terminated */
+    const char *pattern;        /* strings: PCRE2, searched as in JSON Schema */
+    const struct servo_field *item;         /* LIST/MAP: the element type (name unused) */
+    const struct servo_schema *object;      /* OBJECT */
+    const struct servo_custom_type *custom; /* CUSTOM */
     /* A scalar given where an OBJECT or MAP is expected becomes {shorthand: scalar}; "*" sets
      * every field of the object to it. For a LIST, any non-NULL shorthand lets a scalar stand
      * for a one-item list. */
@@ -98,7 +98,7 @@ struct servo_field {
 struct servo_schema {
     const char *title;
     const char *description;
-    size_t size; /* sizeof the settings struct */
+    size_t size;                      /* sizeof the settings struct */
     const struct servo_field *fields; /* ends with an entry whose name is NULL */
     /* Cross-field checks after every field is valid (e.g. target XOR targets). */
     int (*validate)(const void *settings, struct servo_validation *v);
@@ -111,7 +111,10 @@ SERVO_EXPORT int servo_validation_error(struct servo_validation *v, const char *
 /* The node being validated (NULL when the value came from a default). */
 SERVO_EXPORT const struct servo_node *servo_validation_node(const struct servo_validation *v);
 
-#define SERVO_FIELDS_END {.name = NULL}
+#define SERVO_FIELDS_END \
+    {                    \
+        .name = NULL     \
+    }
 
 #ifdef __cplusplus
 }

@@ -77,7 +77,8 @@ struct servo_rate {
 /* "50/1s", "3000/1m", "50" (per second), "0" (max), "10/s" (a bare unit means 1 of it). */
 SERVO_EXPORT int servo_rate_parse(const char *text, struct servo_rate *out, const char **why);
 /* "50/1s", "3000/1m", "0". */
-SERVO_EXPORT size_t servo_rate_format(const struct servo_rate *rate, char buf[SERVO_VALUE_TEXT_MAX]);
+SERVO_EXPORT size_t servo_rate_format(const struct servo_rate *rate,
+                                      char buf[SERVO_VALUE_TEXT_MAX]);
 
 #ifdef __cplusplus
 }

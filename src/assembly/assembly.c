@@ -458,7 +458,8 @@ static int load_document(const struct document_context *c, const struct servo_no
     servo->line = original->line;
     servo->connectors = xcalloc(routes.count, sizeof *servo->connectors);
     for (size_t i = 0; i < routes.count; i++) {
-        if (load_instance(c, &routes.items[i], stanzas[i], original, &servo->connectors[i]) == 0)
+        if (load_instance(c, &routes.items[i], stanzas[i], original,
+                          &servo->connectors[servo->connector_count]) == 0)
             servo->connector_count++;
         else
             rc = -1;

@@ -13,7 +13,7 @@ struct optimizer_settings {
     char *token;      /* secret */
     char *token_file; /* read at connect time, whitespace stripped */
     char *base_url;
-    char *url; /* overrides {base_url}/accounts/{ORG}/applications/{APP}/ */
+    char *url;                    /* overrides {base_url}/accounts/{ORG}/applications/{APP}/ */
     struct study_settings *local; /* the embedded optimizer's study; NULL when absent */
 };
 

@@ -47,10 +47,10 @@ int cmd_version(struct cli *cli, int argc, char **argv)
         return EXIT_USAGE;
     }
     if (format == 1) {
-        json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "name", SERVO_NAME, "version",
-                              SERVO_VERSION, "cryptonym", SERVO_CRYPTONYM, "maturity",
-                              SERVO_MATURITY, "description", SERVO_DESCRIPTION, "license",
-                              SERVO_LICENSE);
+        json_t *v =
+            json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "name", SERVO_NAME, "version",
+                      SERVO_VERSION, "cryptonym", SERVO_CRYPTONYM, "maturity", SERVO_MATURITY,
+                      "description", SERVO_DESCRIPTION, "license", SERVO_LICENSE);
         if (!short_form)
             json_object_set_new(v, "abi", json_integer(SERVO_ABI_VERSION));
         print_json(v);
@@ -70,10 +70,9 @@ int cmd_version(struct cli *cli, int argc, char **argv)
 static json_t *plugin_json(const struct registry_entry *e)
 {
     const struct servo_connector_plugin *p = e->plugin;
-    json_t *o = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?}", "name", p->name,
-                          "class_name", p->class_name, "version", p->version, "description",
-                          p->description, "homepage", p->homepage, "maturity", p->maturity,
-                          "license", p->license);
+    json_t *o = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?}", "name", p->name, "class_name",
+                          p->class_name, "version", p->version, "description", p->description,
+                          "homepage", p->homepage, "maturity", p->maturity, "license", p->license);
     json_object_set_new(o, "origin", e->origin ? json_string(e->origin) : json_string("built-in"));
     return o;
 }
@@ -116,8 +115,12 @@ int cmd_connectors(struct cli *cli, int argc, char **argv)
     for (size_t i = 0; i < cli->registry.count; i++) {
         const struct registry_entry *e = &cli->registry.entries[i];
         const struct servo_connector_plugin *p = e->plugin;
-        const char *row[] = {p->name,     p->version, p->description,
-                             p->homepage, p->maturity, p->license,
+        const char *row[] = {p->name,
+                             p->version,
+                             p->description,
+                             p->homepage,
+                             p->maturity,
+                             p->license,
                              e->origin ? e->origin : "built-in"};
         table_add(&t, row);
     }
@@ -137,8 +140,7 @@ static const char *optimizer_text(const struct servo_settings *s)
 
 int cmd_list(struct cli *cli, int argc, char **argv)
 {
-    static const struct option options[] = {{"help", no_argument, NULL, 'h'},
-                                            {NULL, 0, NULL, 0}};
+    static const struct option options[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const struct cli_command *self = cli_find_command("list");
     int c;
     optind = 0;
@@ -200,8 +202,7 @@ int cmd_show(struct cli *cli, int argc, char **argv)
                                             {"by-connector", no_argument, NULL, 'c'},
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
-    static const char *const subjects[] = {"connectors", "components", "metrics", "events",
-                                           NULL};
+    static const char *const subjects[] = {"connectors", "components", "metrics", "events", NULL};
     const struct cli_command *self = cli_find_command("show");
     bool flag = false;
     int c;

@@ -41,8 +41,8 @@ static int load_server_file(const char *path, struct server_file *f)
             diag_add(&diags, path, 0, 0, "", "expected one YAML document, found %zu",
                      f->docs.count);
         else
-            f->settings = settings_load(&server_settings_schema, f->docs.items[0], "", NULL,
-                                        &diags);
+            f->settings =
+                settings_load(&server_settings_schema, f->docs.items[0], "", NULL, &diags);
     }
     cli_print_diags(&diags);
     diags_free(&diags);
@@ -67,8 +67,10 @@ struct serve_args {
 static int parse_serve(int argc, char **argv, const struct cli_command *self, struct serve_args *a)
 {
     static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'}, {"listen", required_argument, NULL, OPT_LISTEN},
-        {"store", required_argument, NULL, OPT_STORE}, {"help", no_argument, NULL, 'h'},
+        {"config", required_argument, NULL, 'c'},
+        {"listen", required_argument, NULL, OPT_LISTEN},
+        {"store", required_argument, NULL, OPT_STORE},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     a->config = SERVER_CONFIG_DEFAULT;
@@ -213,9 +215,12 @@ static int parse_results(int argc, char **argv, const struct cli_command *self,
                          struct results_args *a, const char *const *formats, bool report)
 {
     static const struct option options[] = {
-        {"store", required_argument, NULL, OPT_STORE}, {"app", required_argument, NULL, OPT_APP},
-        {"config", required_argument, NULL, 'c'},      {"format", required_argument, NULL, 'f'},
-        {"output", required_argument, NULL, 'o'},      {"help", no_argument, NULL, 'h'},
+        {"store", required_argument, NULL, OPT_STORE},
+        {"app", required_argument, NULL, OPT_APP},
+        {"config", required_argument, NULL, 'c'},
+        {"format", required_argument, NULL, 'f'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     optind = 0;

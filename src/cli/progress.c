@@ -15,16 +15,14 @@
 static pthread_mutex_t bar_lock = PTHREAD_MUTEX_INITIALIZER;
 static double last_draw;
 
-static void draw_bar(const char *connector, const char *event, double percent,
-                     const char *message)
+static void draw_bar(const char *connector, const char *event, double percent, const char *message)
 {
     int filled = (int)lround(percent / 100.0 * BAR_WIDTH);
     char bar[BAR_WIDTH + 1];
     for (int i = 0; i < BAR_WIDTH; i++)
         bar[i] = i < filled ? '#' : '-';
     bar[BAR_WIDTH] = '\0';
-    fprintf(stderr, "\r\033[K[%s] %3.0f%% %s[%s] %.60s", bar, percent, connector, event,
-            message);
+    fprintf(stderr, "\r\033[K[%s] %3.0f%% %s[%s] %.60s", bar, percent, connector, event, message);
     if (percent >= 100)
         fputc('\n', stderr);
     fflush(stderr);

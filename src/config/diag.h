@@ -14,7 +14,7 @@ struct servo_diag {
     char *source; /* file name or "$VARIABLE"; may be NULL */
     int line;     /* 0 when unknown */
     int column;
-    char *path;   /* dotted path, may be empty */
+    char *path; /* dotted path, may be empty */
     char *message;
 };
 

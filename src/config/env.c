@@ -96,8 +96,7 @@ static struct servo_node *writable_map(struct servo_node **stanza, const char *s
 }
 
 static int apply_variable(const char *name, const char *value, const struct servo_field *f,
-                          struct servo_node **stanza, const char *path,
-                          struct servo_diags *diags)
+                          struct servo_node **stanza, const char *path, struct servo_diags *diags)
 {
     char *field_path = path[0] ? xasprintf("%s.%s", path, f->name) : xstrdup(f->name);
     struct servo_node *node;

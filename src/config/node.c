@@ -161,8 +161,8 @@ void node_map_set(struct servo_node *map, const char *key, int line, int column,
         return;
     }
     xgrow((void **)&map->pairs, sizeof *map->pairs, map->count, &map->capacity);
-    map->pairs[map->count++] = (struct servo_pair){
-        .key = xstrdup(key), .line = line, .column = column, .value = value};
+    map->pairs[map->count++] =
+        (struct servo_pair){.key = xstrdup(key), .line = line, .column = column, .value = value};
     map->weight += value->weight;
     index_update(map, false);
 }
@@ -240,8 +240,7 @@ bool servo_node_quoted(const struct servo_node *node)
 
 size_t servo_node_size(const struct servo_node *node)
 {
-    return node && (node->kind == SERVO_NODE_SEQ || node->kind == SERVO_NODE_MAP) ? node->count
-                                                                                   : 0;
+    return node && (node->kind == SERVO_NODE_SEQ || node->kind == SERVO_NODE_MAP) ? node->count : 0;
 }
 
 const struct servo_node *servo_node_item(const struct servo_node *seq, size_t index)
@@ -251,14 +250,13 @@ const struct servo_node *servo_node_item(const struct servo_node *seq, size_t in
 
 const char *servo_node_key(const struct servo_node *map, size_t index)
 {
-    return map && map->kind == SERVO_NODE_MAP && index < map->count ? map->pairs[index].key
-                                                                     : NULL;
+    return map && map->kind == SERVO_NODE_MAP && index < map->count ? map->pairs[index].key : NULL;
 }
 
 const struct servo_node *servo_node_value(const struct servo_node *map, size_t index)
 {
     return map && map->kind == SERVO_NODE_MAP && index < map->count ? map->pairs[index].value
-                                                                     : NULL;
+                                                                    : NULL;
 }
 
 const struct servo_node *servo_node_get(const struct servo_node *map, const char *key)

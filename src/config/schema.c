@@ -6,12 +6,13 @@
 #include "config/settings.h"
 #include "util/util.h"
 
-#define DURATION_PATTERN                                                                       \
-    "^[-+]?(([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(ns|us|\\u00b5s|\\u03bcs|ms|s|m|h|d|w|mm|y))+$|"     \
+#define DURATION_PATTERN                                                                   \
+    "^[-+]?(([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(ns|us|\\u00b5s|\\u03bcs|ms|s|m|h|d|w|mm|y))+$|" \
     "^[-+]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)$"
 #define CPU_PATTERN "^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(m|u|n)?$"
-#define MEMORY_PATTERN                                                                         \
-    "^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|KiB|MiB|GiB|TiB|k|K|M|G|T|P|E|KB|MB|GB|B)?$"
+#define MEMORY_PATTERN                                                                             \
+    "^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|KiB|MiB|GiB|TiB|k|K|M|G|T|P|E|KB|MB|GB|B)?" \
+    "$"
 #define RATE_PATTERN "^[0-9]+(/([0-9]+(\\.[0-9]*)?)?[a-z\\u00b5\\u03bc]+)?$"
 
 static json_t *field_schema(const struct servo_field *f, const char *env_name);

@@ -135,8 +135,8 @@ size_t settings_value_size(const struct servo_field *f)
 
 /* ---- scalars --------------------------------------------------------------------------- */
 
-static bool expect_scalar(struct load_context *c, const struct servo_node *node,
-                          const char *path, const char *what)
+static bool expect_scalar(struct load_context *c, const struct servo_node *node, const char *path,
+                          const char *what)
 {
     if (node->kind == SERVO_NODE_SCALAR)
         return true;
@@ -245,8 +245,8 @@ static int check_pattern(struct load_context *c, const struct servo_field *f, co
 {
     int code;
     PCRE2_SIZE offset;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)f->pattern, PCRE2_ZERO_TERMINATED, PCRE2_UTF,
-                                   &code, &offset, NULL);
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)f->pattern, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &code,
+                                   &offset, NULL);
     if (re == NULL) {
         report(c, node, where, path, "the settings table's pattern /%s/ does not compile",
                f->pattern);
@@ -366,8 +366,7 @@ static int load_scalar(struct load_context *c, const struct servo_field *f,
         if (!expect_scalar(c, node, path, "a boolean"))
             return -1;
         if (node->quoted || !parse_bool_word(node->text, &v)) {
-            report_invalid(c, node, NULL, path, "boolean", node->text,
-                           "expected true or false");
+            report_invalid(c, node, NULL, path, "boolean", node->text, "expected true or false");
             return -1;
         }
         *(bool *)dst = v;
@@ -459,8 +458,7 @@ static int load_list(struct load_context *c, const struct servo_field *f,
 static struct servo_node *expand_shorthand(const struct servo_field *f,
                                            const struct servo_node *scalar)
 {
-    struct servo_node *map = node_new(SERVO_NODE_MAP, scalar->source, scalar->line,
-                                      scalar->column);
+    struct servo_node *map = node_new(SERVO_NODE_MAP, scalar->source, scalar->line, scalar->column);
     if (strcmp(f->shorthand, "*") != 0 || f->type != SERVO_FIELD_OBJECT) {
         node_map_set(map, f->shorthand, scalar->line, scalar->column, node_clone(scalar));
         return map;
@@ -490,8 +488,7 @@ static int load_map(struct load_context *c, const struct servo_field *f,
         const struct servo_pair *p = &node->pairs[i];
         map->keys[i] = xstrdup(p->key);
         char *item_path = join_path(path, p->key);
-        if (load_value(c, f->item, p->value, (char *)map->values + i * size, item_path, node) !=
-            0)
+        if (load_value(c, f->item, p->value, (char *)map->values + i * size, item_path, node) != 0)
             rc = -1;
         free(item_path);
     }
@@ -825,13 +822,15 @@ static json_t *masked(json_t *json)
     if (json_is_null(json))
         return json;
     if (json_is_array(json)) {
-        json_array_foreach(json, i, v) {
+        json_array_foreach(json, i, v)
+        {
             json_array_set_new(json, i, masked(json_incref(v)));
         }
         return json;
     }
     if (json_is_object(json)) {
-        json_object_foreach(json, key, v) {
+        json_object_foreach(json, key, v)
+        {
             json_object_set_new(json, key, masked(json_incref(v)));
         }
         return json;
@@ -896,9 +895,8 @@ static json_t *plain_value_to_json(const struct servo_field *f, const void *src,
         size_t size = settings_value_size(f->item);
         json_t *array = json_array();
         for (size_t i = 0; i < list->count; i++)
-            json_array_append_new(array, value_to_json(f->item,
-                                                       (const char *)list->items + i * size,
-                                                       show_secrets));
+            json_array_append_new(
+                array, value_to_json(f->item, (const char *)list->items + i * size, show_secrets));
         return array;
     }
     case SERVO_FIELD_MAP: {
@@ -906,9 +904,9 @@ static json_t *plain_value_to_json(const struct servo_field *f, const void *src,
         size_t size = settings_value_size(f->item);
         json_t *obj = json_object();
         for (size_t i = 0; i < map->count; i++)
-            json_object_set_new(obj, map->keys[i],
-                                value_to_json(f->item, (const char *)map->values + i * size,
-                                              show_secrets));
+            json_object_set_new(
+                obj, map->keys[i],
+                value_to_json(f->item, (const char *)map->values + i * size, show_secrets));
         return obj;
     }
     case SERVO_FIELD_OBJECT:
@@ -923,8 +921,7 @@ static json_t *plain_value_to_json(const struct servo_field *f, const void *src,
     return json_null();
 }
 
-json_t *settings_to_json(const struct servo_schema *schema, const void *settings,
-                         bool show_secrets)
+json_t *settings_to_json(const struct servo_schema *schema, const void *settings, bool show_secrets)
 {
     return object_to_json(schema, settings, show_secrets);
 }
@@ -963,8 +960,7 @@ struct servo_node *node_from_json(const json_t *value, const char *source)
         struct servo_node *seq = node_new(SERVO_NODE_SEQ, source, 0, 0);
         size_t i;
         json_t *v;
-        json_array_foreach(value, i, v)
-            node_seq_push(seq, node_from_json(v, source));
+        json_array_foreach(value, i, v) node_seq_push(seq, node_from_json(v, source));
         return seq;
     }
     case JSON_STRING:

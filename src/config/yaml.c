@@ -42,8 +42,7 @@ struct builder {
 
 static void discard(struct builder *b, struct servo_node *node)
 {
-    xgrow((void **)&b->discarded, sizeof *b->discarded, b->discarded_count,
-          &b->discarded_capacity);
+    xgrow((void **)&b->discarded, sizeof *b->discarded, b->discarded_count, &b->discarded_capacity);
     b->discarded[b->discarded_count++] = node;
 }
 
@@ -246,8 +245,8 @@ static void on_scalar(struct builder *b, const yaml_event_t *ev)
     if (is_null_scalar(ev) && !has_str_tag(ev))
         node = node_new(SERVO_NODE_NULL, b->source, line, column);
     else
-        node = node_new_scalar((const char *)ev->data.scalar.value, quoted, b->source, line,
-                               column);
+        node =
+            node_new_scalar((const char *)ev->data.scalar.value, quoted, b->source, line, column);
     if (ev->data.scalar.anchor)
         remember_anchor(b, (const char *)ev->data.scalar.anchor, node);
     attach(b, node);
@@ -262,8 +261,8 @@ static void on_collection_start(struct builder *b, const yaml_event_t *ev, bool 
     }
     if (!charge(b, 1, line, column))
         return;
-    const yaml_char_t *anchor = is_map ? ev->data.mapping_start.anchor
-                                       : ev->data.sequence_start.anchor;
+    const yaml_char_t *anchor =
+        is_map ? ev->data.mapping_start.anchor : ev->data.sequence_start.anchor;
     struct frame *f = &b->stack[b->depth++];
     memset(f, 0, sizeof *f);
     f->node = node_new(is_map ? SERVO_NODE_MAP : SERVO_NODE_SEQ, b->source, line, column);

@@ -16,9 +16,10 @@ static int write_to_strbuf(void *data, unsigned char *buffer, size_t size)
 
 static bool reads_as_other_type(const char *s)
 {
-    static const char *const words[] = {"", "~", "null", "Null", "NULL", "true", "True", "TRUE",
-                                        "false", "False", "FALSE", "yes", "Yes", "YES", "no",
-                                        "No", "NO", "on", "On", "ON", "off", "Off", "OFF", "<<"};
+    static const char *const words[] = {"",     "~",    "null",  "Null",  "NULL",  "true",
+                                        "True", "TRUE", "false", "False", "FALSE", "yes",
+                                        "Yes",  "YES",  "no",    "No",    "NO",    "on",
+                                        "On",   "ON",   "off",   "Off",   "OFF",   "<<"};
     for (size_t i = 0; i < ARRAY_LEN(words); i++)
         if (strcmp(s, words[i]) == 0)
             return true;

@@ -32,7 +32,7 @@ struct bus_options {
     unsigned prepositions;      /* 0: before, on and after */
     double timeout;             /* seconds; 0: no deadline of its own */
     struct cancel_token *parent;
-    progress_sink progress;     /* NULL: log lines */
+    progress_sink progress; /* NULL: log lines */
     void *progress_context;
 };
 
@@ -58,8 +58,7 @@ struct servo_description *bus_outcome_description(const struct bus_outcome *out)
 struct servo_measurement *bus_outcome_measurement(const struct bus_outcome *out);
 
 /* Does any connector handle `event` with this preposition? */
-bool bus_handles(const struct servo_connector *connector, const char *event,
-                 unsigned preposition);
+bool bus_handles(const struct servo_connector *connector, const char *event, unsigned preposition);
 void event_args_init(struct event_args *args);
 void event_args_free(struct event_args *args);
 

@@ -723,6 +723,8 @@ static int select_connectors(struct servo_connector *connectors, size_t count,
         e->checks = json_array();
     }
     if (r->count == 0) {
+        free(r->connectors);
+        r->connectors = NULL;
         *error = xstrdup("no connector of this servo has checks");
         return -1;
     }

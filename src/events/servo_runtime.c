@@ -60,8 +60,8 @@ void servo_detach(struct servo_config *servo)
     event_args_init(&args);
     struct bus_options options = {.prepositions = SERVO_ON};
     struct bus_outcome out;
-    if (bus_dispatch(servo->connectors, servo->connector_count, SERVO_EVENT_DETACH, &args,
-                     &options, &out) != 0)
+    if (bus_dispatch(servo->connectors, servo->connector_count, SERVO_EVENT_DETACH, &args, &options,
+                     &out) != 0)
         servo_warning("detach: %s", out.error.message);
     bus_outcome_free(&out);
     event_args_free(&args);
@@ -83,11 +83,11 @@ static void check_range(struct strbuf *sb, const struct servo_adjustment *a,
         strbuf_printf(sb, "%s.%s: expected a number, got \"%s\"\n", a->component, a->setting,
                       a->text);
     } else if (a->value < s->min || a->value > s->max) {
-        strbuf_printf(sb, "%s.%s: %g is outside the range [%g, %g]\n", a->component,
-                      a->setting, a->value, s->min, s->max);
+        strbuf_printf(sb, "%s.%s: %g is outside the range [%g, %g]\n", a->component, a->setting,
+                      a->value, s->min, s->max);
     } else if (!on_step(a->value, s->min, s->step)) {
-        strbuf_printf(sb, "%s.%s: %g is not on a step of %g from %g\n", a->component,
-                      a->setting, a->value, s->step, s->min);
+        strbuf_printf(sb, "%s.%s: %g is not on a step of %g from %g\n", a->component, a->setting,
+                      a->value, s->step, s->min);
     }
 }
 

@@ -55,8 +55,8 @@ static struct study_settings *default_settings(char **error)
 {
     struct servo_diags diags;
     diags_init(&diags);
-    struct study_settings *s = settings_load(&study_local_schema, NULL, "optimizer.local", NULL,
-                                             &diags);
+    struct study_settings *s =
+        settings_load(&study_local_schema, NULL, "optimizer.local", NULL, &diags);
     if (s == NULL)
         *error = diags.count ? diag_format(&diags.items[0])
                              : xstrdup("invalid optimizer.local defaults");
@@ -78,8 +78,8 @@ struct transport *embedded_transport_create(const char *app_id,
         return NULL;
     }
     struct transport *t = xcalloc(1, sizeof *t);
-    *t = (struct transport){.exchange = embedded_exchange, .destroy = embedded_destroy,
-                            .context = e};
+    *t = (struct transport){
+        .exchange = embedded_exchange, .destroy = embedded_destroy, .context = e};
     return t;
 }
 

@@ -18,8 +18,7 @@
  * `settings` is borrowed and must outlive the transport. NULL with a message (caller frees)
  * when the store cannot be opened or the study cannot be read. */
 struct transport *embedded_transport_create(const char *app_id,
-                                            const struct study_settings *settings,
-                                            char **error);
+                                            const struct study_settings *settings, char **error);
 bool embedded_transport_is(const struct transport *t);
 /* True once the study is done or failed: a stop hook for runner_options. */
 bool embedded_transport_over(void *context);

@@ -117,8 +117,8 @@ enum expr_kind { EXPR_NUMBER, EXPR_NAME, EXPR_NEGATE, EXPR_BINARY, EXPR_CALL };
 struct expr {
     enum expr_kind kind;
     double number;
-    char *name;     /* NAME, CALL */
-    char op;        /* BINARY: + - * / ^ */
+    char *name; /* NAME, CALL */
+    char op;    /* BINARY: + - * / ^ */
     struct expr *args[2];
     size_t arg_count;
 };
@@ -133,8 +133,8 @@ struct parser {
 static void parse_error(struct parser *p, const char *what)
 {
     if (p->error == NULL)
-        p->error = xasprintf("%s at column %d of \"%s\"", what, (int)(p->at - p->text) + 1,
-                             p->text);
+        p->error =
+            xasprintf("%s at column %d of \"%s\"", what, (int)(p->at - p->text) + 1, p->text);
 }
 
 static void skip_space(struct parser *p)
@@ -154,8 +154,8 @@ static struct expr *parse_sum(struct parser *p);
 
 static bool name_char(char c, bool first)
 {
-    return isalpha((unsigned char)c) || c == '_' || (!first && (isdigit((unsigned char)c) ||
-                                                                c == '.'));
+    return isalpha((unsigned char)c) || c == '_' ||
+           (!first && (isdigit((unsigned char)c) || c == '.'));
 }
 
 static const char *const functions[] = {"min", "max", "abs", "sqrt", "log", "exp", "pow"};
@@ -375,8 +375,7 @@ static double apply_binary(char op, double a, double b)
     }
 }
 
-int expr_eval(const struct expr *e, expr_lookup lookup, void *context, double *out,
-              char **error)
+int expr_eval(const struct expr *e, expr_lookup lookup, void *context, double *out, char **error)
 {
     double args[2] = {0, 0};
     for (size_t i = 0; i < e->arg_count; i++)
@@ -405,8 +404,7 @@ int expr_eval(const struct expr *e, expr_lookup lookup, void *context, double *o
     return -1;
 }
 
-void expr_names(const struct expr *e, void (*visit)(void *context, const char *name),
-                void *context)
+void expr_names(const struct expr *e, void (*visit)(void *context, const char *name), void *context)
 {
     if (e->kind == EXPR_NAME)
         visit(context, e->name);

@@ -40,8 +40,7 @@ typedef bool (*expr_lookup)(void *context, const char *name, double *value);
 
 /* Evaluates; returns 0, or -1 with a message for an unknown name. The result may be NaN or
  * infinite (a division by zero): callers treat that as a failed trial. */
-int expr_eval(const struct expr *e, expr_lookup lookup, void *context, double *out,
-              char **error);
+int expr_eval(const struct expr *e, expr_lookup lookup, void *context, double *out, char **error);
 /* Calls `visit` for every name in the expression (to check them against a description). */
 void expr_names(const struct expr *e, void (*visit)(void *context, const char *name),
                 void *context);

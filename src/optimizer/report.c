@@ -37,7 +37,8 @@ static const char style[] =
     ".baseline-point{fill:#7a8591}.best-point{fill:none;stroke:#1b9e5a;stroke-width:2.5}"
     ".threshold{stroke:#c62828;stroke-width:1.5;stroke-dasharray:6 4}"
     ".ok{fill:#1b9e5a}.broken{fill:#c62828}"
-    ".legend{font-size:12px;color:#44505c;margin:4px 0}.legend span{font-size:14px;margin-left:10px}"
+    ".legend{font-size:12px;color:#44505c;margin:4px 0}.legend "
+    "span{font-size:14px;margin-left:10px}"
     ".k-feasible{color:#2f6fdb}.k-infeasible{color:#e07b10}.k-failed{color:#c62828}"
     ".k-best{color:#1b9e5a}.k-baseline{color:#7a8591}"
     "table{border-collapse:collapse;background:#fff;font-size:12px}"
@@ -192,7 +193,8 @@ static void y_ticks(const struct chart *c)
     double step = nice_step(c->y1 - c->y0);
     for (double v = ceil(c->y0 / step) * step; v <= c->y1; v += step) {
         double y = py(c, v);
-        strbuf_printf(c->sb, "<line class=\"gridline\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>",
+        strbuf_printf(c->sb,
+                      "<line class=\"gridline\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>",
                       MARGIN_LEFT, y, c->width - MARGIN_RIGHT, y);
         strbuf_printf(c->sb, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.4g</text>",
                       MARGIN_LEFT - 6, y + 4, fabs(v) < step * 1e-9 ? 0.0 : v);
@@ -223,8 +225,9 @@ static void chart_begin(struct chart *c, const char *title, const char *x_label,
 {
     struct strbuf *sb = c->sb;
     int bottom = c->height - MARGIN_BOTTOM;
-    strbuf_printf(sb, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-                      "viewBox=\"0 0 %d %d\" role=\"img\"><title>",
+    strbuf_printf(sb,
+                  "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+                  "viewBox=\"0 0 %d %d\" role=\"img\"><title>",
                   c->width, c->height, c->width, c->height);
     put_escaped(sb, title);
     strbuf_puts(sb, "</title>");
@@ -239,8 +242,9 @@ static void chart_begin(struct chart *c, const char *title, const char *x_label,
     strbuf_printf(sb, "</text><text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">",
                   (MARGIN_LEFT + c->width - MARGIN_RIGHT) / 2.0, c->height - 8);
     put_escaped(sb, x_label);
-    strbuf_printf(sb, "</text><text x=\"14\" y=\"%.1f\" text-anchor=\"middle\" "
-                      "transform=\"rotate(-90 14 %.1f)\">",
+    strbuf_printf(sb,
+                  "</text><text x=\"14\" y=\"%.1f\" text-anchor=\"middle\" "
+                  "transform=\"rotate(-90 14 %.1f)\">",
                   (MARGIN_TOP + bottom) / 2.0, (MARGIN_TOP + bottom) / 2.0);
     put_escaped(sb, y_label);
     strbuf_puts(sb, "</text>");
@@ -289,8 +293,8 @@ static void hline(const struct chart *c, double y, const char *class, const char
         return;
     strbuf_printf(c->sb, "<line class=\"%s\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>", class,
                   MARGIN_LEFT, py(c, y), c->width - MARGIN_RIGHT, py(c, y));
-    strbuf_printf(c->sb, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">", c->width - MARGIN_RIGHT - 4,
-                  py(c, y) - 4);
+    strbuf_printf(c->sb, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">",
+                  c->width - MARGIN_RIGHT - 4, py(c, y) - 4);
     put_escaped(c->sb, label);
     strbuf_puts(c->sb, "</text>");
 }
@@ -446,7 +450,8 @@ static void setting_chart(struct strbuf *sb, const json_t *doc, const json_t *se
             draw_point(&c, &p);
     }
     const json_t *baseline = doc_trial(doc, doc_index(doc, "baseline"));
-    draw_marker(&c, setting_x(setting, json_object_get(json_object_get(baseline, "settings"), name)),
+    draw_marker(&c,
+                setting_x(setting, json_object_get(json_object_get(baseline, "settings"), name)),
                 number_or_nan(json_object_get(baseline, "objective")), "baseline-point");
     const json_t *best = doc_trial(doc, doc_index(doc, "best"));
     draw_marker(&c, setting_x(setting, json_object_get(json_object_get(best, "settings"), name)),
@@ -504,8 +509,9 @@ static void constraint_chart(struct strbuf *sb, const json_t *doc, size_t k)
         if (!isfinite(v))
             continue;
         bool ok = json_is_true(json_object_get(item, "satisfied"));
-        strbuf_printf(sb, "<circle class=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"5\"><title>trial %zu: "
-                          "%.6g</title></circle>",
+        strbuf_printf(sb,
+                      "<circle class=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"5\"><title>trial %zu: "
+                      "%.6g</title></circle>",
                       ok ? "ok" : "broken", px(&c, (double)i), py(&c, v), i, v);
     }
     char *label = xasprintf("threshold %.6g (keep %s)", threshold, keep);
@@ -541,10 +547,10 @@ static void table_header(struct strbuf *sb, const json_t *doc)
 static void table_row(struct strbuf *sb, const json_t *doc, const json_t *t, long best)
 {
     json_int_t number = json_integer_value(json_object_get(t, "number"));
-    const char *class = number == best         ? "best-row"
-                        : number == 0          ? "baseline-row"
+    const char *class = number == best                 ? "best-row"
+                        : number == 0                  ? "baseline-row"
                         : kind_of(t) != POINT_FEASIBLE ? "infeasible-row"
-                                               : "";
+                                                       : "";
     strbuf_printf(sb, "<tr class=\"%s\"><td>%s%lld%s</td><td class=\"text\">", class,
                   number == 0 ? "baseline " : "", (long long)number, number == best ? " ★" : "");
     put_json_value(sb, json_object_get(t, "status"));
@@ -558,8 +564,8 @@ static void table_row(struct strbuf *sb, const json_t *doc, const json_t *t, lon
     json_array_foreach(json_object_get(doc, "constraints"), i, item)
     {
         strbuf_puts(sb, "<td>");
-        put_json_value(sb, json_object_get(json_array_get(json_object_get(t, "constraints"), i),
-                                           "value"));
+        put_json_value(
+            sb, json_object_get(json_array_get(json_object_get(t, "constraints"), i), "value"));
         strbuf_puts(sb, "</td>");
     }
     json_array_foreach(json_object_get(doc, "settings"), i, item)
@@ -623,14 +629,14 @@ static void summary(struct strbuf *sb, const json_t *doc)
     summary_item(sb, "State", doc_text(doc, "phase"));
     if (json_is_string(json_object_get(doc, "reason")))
         summary_item(sb, "Outcome", doc_text(doc, "reason"));
-    char *text = xasprintf("%s, %s (%s)", objective ? doc_text(objective, "name") : "not chosen yet",
-                           doc_text(objective, "goal"), doc_text(objective, "aggregate"));
+    char *text =
+        xasprintf("%s, %s (%s)", objective ? doc_text(objective, "name") : "not chosen yet",
+                  doc_text(objective, "goal"), doc_text(objective, "aggregate"));
     summary_item(sb, "Objective", text);
     free(text);
     const json_t *budget = json_object_get(doc, "budget");
-    text = xasprintf("%zu of %lld, and the baseline", json_array_size(trials_of(doc)) > 0
-                                                           ? json_array_size(trials_of(doc)) - 1
-                                                           : 0,
+    text = xasprintf("%zu of %lld, and the baseline",
+                     json_array_size(trials_of(doc)) > 0 ? json_array_size(trials_of(doc)) - 1 : 0,
                      (long long)json_integer_value(budget));
     summary_item(sb, "Trials", text);
     free(text);

@@ -62,7 +62,8 @@ static json_t *trial_json(const struct store_trial *t)
     json_object_set_new(json, "settings", parsed(t->settings));
     json_object_set_new(json, "metrics", parsed(t->metrics));
     json_t *constraints = parsed(t->constraints);
-    json_object_set_new(json, "constraints", json_is_array(constraints) ? constraints : json_array());
+    json_object_set_new(json, "constraints",
+                        json_is_array(constraints) ? constraints : json_array());
     if (!json_is_array(constraints))
         json_decref(constraints);
     json_object_set_new(json, "adjust_uid", text_or_null(t->adjust_uid));
@@ -76,8 +77,7 @@ static json_t *trial_json(const struct store_trial *t)
 static json_t *settings_list(const char *description)
 {
     json_t *descriptor = parsed(description);
-    json_t *components =
-        json_object_get(json_object_get(descriptor, "application"), "components");
+    json_t *components = json_object_get(json_object_get(descriptor, "application"), "components");
     json_t *list = json_array();
     const char *component;
     json_t *c;
@@ -128,8 +128,8 @@ json_t *results_document(const struct store_app *app, const struct store_trial *
     for (size_t i = 0; i < count; i++)
         json_array_append_new(list, trial_json(&trials[i]));
     json_object_set_new(doc, "trials", list);
-    json_object_set_new(doc, "baseline", count > 0 && trials[0].number == 0 ? json_integer(0)
-                                                                             : json_null());
+    json_object_set_new(doc, "baseline",
+                        count > 0 && trials[0].number == 0 ? json_integer(0) : json_null());
     long best = results_best_trial(trials, count, document_goal(objective));
     json_object_set_new(doc, "best", best >= 0 ? json_integer(best) : json_null());
     json_decref(objective);
@@ -187,7 +187,8 @@ static const json_t *trial_at(const json_t *doc, const json_t *number)
 
 static const char *objective_name(const json_t *doc)
 {
-    const char *name = json_string_value(json_object_get(json_object_get(doc, "objective"), "name"));
+    const char *name =
+        json_string_value(json_object_get(json_object_get(doc, "objective"), "name"));
     return name ? name : "objective";
 }
 
@@ -308,8 +309,8 @@ static void history_grid(const json_t *doc, bool csv, struct grid *g)
     row[k++] = xstrdup(csv ? "feasible" : "FEASIBLE");
     row[k++] = xstrdup(objective_name(doc));
     for (size_t i = 0; i < nc; i++)
-        row[k++] = xstrdup(json_string_value(json_object_get(json_array_get(constraints, i),
-                                                             "metric")));
+        row[k++] =
+            xstrdup(json_string_value(json_object_get(json_array_get(constraints, i), "metric")));
     for (size_t i = 0; i < ns; i++)
         row[k++] = xstrdup(json_string_value(json_object_get(json_array_get(settings, i), "name")));
     row[k++] = xstrdup(csv ? "reason" : "REASON");

@@ -90,8 +90,8 @@ int server_create(const struct server_settings *settings, const char *store_path
     s->listen_fd = -1;
     pthread_mutex_init(&s->stats_lock, NULL);
     const struct study_settings *apps = settings->applications.values;
-    s->apps = xcalloc(settings->applications.count ? settings->applications.count : 1,
-                      sizeof *s->apps);
+    s->apps =
+        xcalloc(settings->applications.count ? settings->applications.count : 1, sizeof *s->apps);
     for (size_t i = 0; i < settings->applications.count; i++) {
         s->app_count++;
         if (open_app(s, &s->apps[i], settings->applications.keys[i], &apps[i], error) != 0) {
@@ -100,8 +100,7 @@ int server_create(const struct server_settings *settings, const char *store_path
             return -1;
         }
         if (apps[i].token == NULL)
-            servo_warning("%s: no token: any client may drive this application",
-                          s->apps[i].id);
+            servo_warning("%s: no token: any client may drive this application", s->apps[i].id);
     }
     *out = s;
     return 0;
@@ -250,9 +249,8 @@ static bool authorized(const struct app *a, const struct server_request *r)
 static void handle_servo(struct app *a, const struct server_request *r, struct server_response *out)
 {
     json_error_t parse_error;
-    json_t *request = r->body ? json_loadb(r->body, r->body_length, JSON_REJECT_DUPLICATES,
-                                           &parse_error)
-                              : NULL;
+    json_t *request =
+        r->body ? json_loadb(r->body, r->body_length, JSON_REJECT_DUPLICATES, &parse_error) : NULL;
     if (request == NULL) {
         char *detail = r->body ? xasprintf("the body is not JSON: %s", parse_error.text)
                                : xstrdup("the body is empty: expected {\"event\": ...}");
@@ -340,8 +338,8 @@ static void app_metrics(struct app *a, struct strbuf *trials, struct strbuf *bes
     pthread_mutex_unlock(&a->lock);
     trial_counts(trials, a->id, doc);
     const json_t *number = json_object_get(doc, "best");
-    const json_t *b = json_array_get(json_object_get(doc, "trials"),
-                                     (size_t)json_integer_value(number));
+    const json_t *b =
+        json_array_get(json_object_get(doc, "trials"), (size_t)json_integer_value(number));
     if (json_is_integer(number) && json_is_number(json_object_get(b, "objective"))) {
         strbuf_puts(best, "servo_optimizer_best_objective{app=");
         put_label(best, a->id);
@@ -366,8 +364,8 @@ static void handle_metrics(struct server *s, struct server_response *out)
                   "Requests answered, by HTTP status code.");
     pthread_mutex_lock(&s->stats_lock);
     for (size_t i = 0; i < s->status_count; i++)
-        strbuf_printf(&sb, "servo_optimizer_requests_total{code=\"%d\"} %lu\n",
-                      s->statuses[i].code, s->statuses[i].count);
+        strbuf_printf(&sb, "servo_optimizer_requests_total{code=\"%d\"} %lu\n", s->statuses[i].code,
+                      s->statuses[i].count);
     pthread_mutex_unlock(&s->stats_lock);
     metric_header(&sb, "servo_optimizer_trials_total", "gauge",
                   "Trials recorded, by application and status (the baseline included).");
@@ -462,8 +460,8 @@ static const char *header(struct MHD_Connection *c, const char *name)
 static enum MHD_Result send_response(struct MHD_Connection *c, const struct server_response *r)
 {
     size_t length = r->body ? strlen(r->body) : 0;
-    struct MHD_Response *response =
-        MHD_create_response_from_buffer(length, r->body ? r->body : (char *)"", MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *response = MHD_create_response_from_buffer(
+        length, r->body ? r->body : (char *)"", MHD_RESPMEM_MUST_COPY);
     if (response == NULL)
         return MHD_NO;
     MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
@@ -499,9 +497,8 @@ static void take(struct server *s, struct upload *u, const char *data, size_t si
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **context)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **context)
 {
     (void)version;
     struct server *s = cls;
@@ -584,7 +581,8 @@ static int split_listen(const char *listen, char **host, char **port, char **err
 
 static int bind_socket(const char *host, const char *port, int *fd, char **error)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *list = NULL;
     int rc = getaddrinfo(host, port, &hints, &list);

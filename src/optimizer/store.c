@@ -142,8 +142,8 @@ static int check_schema(struct store *s, char **error)
     if (version == STORE_SCHEMA_VERSION)
         return 0;
     if (error != NULL)
-        *error = xasprintf("%s: schema version %d, this servo knows version %d%s", s->path,
-                           version, STORE_SCHEMA_VERSION,
+        *error = xasprintf("%s: schema version %d, this servo knows version %d%s", s->path, version,
+                           STORE_SCHEMA_VERSION,
                            version > STORE_SCHEMA_VERSION ? " (written by a newer servo)" : "");
     return -1;
 }

@@ -46,8 +46,8 @@ struct store_trial {
     bool has_objective;
     double objective; /* in the metric's own direction (not negated) */
     bool feasible;
-    char *status;  /* "adjusting", "measuring", "ok", "failed", "rejected", ... */
-    char *reason;  /* "objective-missing", "slo-violation", the servo's reason, ... */
+    char *status; /* "adjusting", "measuring", "ok", "failed", "rejected", ... */
+    char *reason; /* "objective-missing", "slo-violation", the servo's reason, ... */
     char *message;
     char *adjust_uid;
     char *measure_uid;
@@ -72,8 +72,7 @@ int store_save_app(struct store *s, const struct store_app *app, char **error);
 int store_load_app(struct store *s, const char *id, struct store_app *out, bool *found,
                    char **error);
 int store_list_apps(struct store *s, char ***ids, size_t *count, char **error);
-int store_save_trial(struct store *s, const char *app, const struct store_trial *t,
-                     char **error);
+int store_save_trial(struct store *s, const char *app, const struct store_trial *t, char **error);
 /* Every trial of the application, by number. */
 int store_load_trials(struct store *s, const char *app, struct store_trial **out, size_t *count,
                       char **error);

@@ -15,6 +15,7 @@
 #include "optimizer/engine.h"
 #include "optimizer/objective.h"
 #include "optimizer/results.h"
+#include "optimizer/study_eval.h"
 #include "optimizer/study_space.h"
 #include "servo/log.h"
 #include "servo/model.h"
@@ -23,14 +24,6 @@
 
 static const char *const phase_names[] = {"describe", "measure", "adjust",
                                           "final",    "done",    "failed"};
-
-struct objective {
-    char *name;   /* the metric, or the expression's text */
-    char *metric; /* NULL for an expression */
-    struct expr *expression;
-    int aggregate;
-    int goal;
-};
 
 struct study {
     char *id;
@@ -49,7 +42,7 @@ struct study {
     struct servo_description *description;
     struct study_space space;
     bool has_space;
-    struct objective objective;
+    struct study_objective objective;
     bool has_objective;
     /* the store failed and the state could not be read back: answer 503 until it can */
     bool broken;
@@ -137,38 +130,11 @@ static size_t budget(const struct study *s)
 
 /* ---- the objective --------------------------------------------------------------------- */
 
-static void objective_clear(struct objective *o)
+static void set_objective_row(struct study *s)
 {
-    free(o->name);
-    free(o->metric);
-    expr_free(o->expression);
-    memset(o, 0, sizeof *o);
-}
-
-static json_t *objective_json(const struct objective *o)
-{
-    json_t *json = json_object();
-    json_object_set_new(json, "name", wire_string(o->name));
-    json_object_set_new(json, "goal", json_string(study_goal_name(o->goal)));
-    json_object_set_new(json, o->metric ? "metric" : "expression", wire_string(o->name));
-    json_object_set_new(json, "aggregate", json_string(aggregate_name(o->aggregate)));
-    return json;
-}
-
-static int objective_set(struct objective *o, const char *metric, const char *expression,
-                         int aggregate, int goal, char **error)
-{
-    objective_clear(o);
-    if (expression != NULL) {
-        o->expression = expr_parse(expression, error);
-        if (o->expression == NULL)
-            return -1;
-    }
-    o->name = xstrdup(metric ? metric : expression);
-    o->metric = metric ? xstrdup(metric) : NULL;
-    o->aggregate = aggregate >= 0 ? aggregate : AGGREGATE_MEAN;
-    o->goal = goal;
-    return 0;
+    json_t *json = study_objective_json(&s->objective);
+    set_json_text(&s->app.objective, json);
+    json_decref(json);
 }
 
 /* The configured objective, or the one chosen from the description before. */
@@ -176,239 +142,44 @@ static int resolve_configured_objective(struct study *s, char **error)
 {
     const struct objective_settings *o = s->settings->objective;
     if (o != NULL) {
-        if (objective_set(&s->objective, o->metric, o->expression, o->aggregate, o->goal,
-                          error) != 0)
+        if (study_objective_set(&s->objective, o->metric, o->expression, o->aggregate, o->goal,
+                                error) != 0)
             return -1;
         s->has_objective = true;
-        json_t *json = objective_json(&s->objective);
-        set_json_text(&s->app.objective, json);
-        json_decref(json);
+        set_objective_row(s);
         return 0;
     }
     json_t *stored = parse_json_text(s->app.objective);
-    const char *metric = json_string_value(json_object_get(stored, "metric"));
-    const char *goal = json_string_value(json_object_get(stored, "goal"));
-    if (metric != NULL) {
-        const char *aggregate = json_string_value(json_object_get(stored, "aggregate"));
-        objective_set(&s->objective, metric, NULL, aggregate ? aggregate_parse(aggregate) : 0,
-                      str_eq(goal, "maximize") ? GOAL_MAXIMIZE : GOAL_MINIMIZE, NULL);
-        s->has_objective = true;
-    }
+    s->has_objective = study_objective_from_json(&s->objective, stored);
     json_decref(stored);
     return 0;
 }
 
-static bool is_throughput(const struct servo_metric *m)
-{
-    return str_eq(m->unit, "rps") || str_eq(m->unit, "rpm") || strstr(m->name, "throughput");
-}
-
-/* No objective configured: the first metric of the description. */
+/* No objective configured: one from the description. */
 static int choose_objective(struct study *s, char **error)
 {
     if (s->has_objective)
         return 0;
-    if (s->description->metric_count == 0) {
-        *error = xstrdup("no objective: configure one (objective: {metric, goal}); the "
-                         "description has no metrics to choose from");
+    if (study_objective_choose(&s->objective, s->description, error) != 0)
         return -1;
-    }
-    const struct servo_metric *m = &s->description->metrics[0];
-    int goal = is_throughput(m) ? GOAL_MAXIMIZE : GOAL_MINIMIZE;
-    objective_set(&s->objective, m->name, NULL, AGGREGATE_MEAN, goal, NULL);
     s->has_objective = true;
-    json_t *json = objective_json(&s->objective);
-    set_json_text(&s->app.objective, json);
-    json_decref(json);
+    set_objective_row(s);
     study_log(s, SERVO_LOG_WARNING,
               "No objective configured: optimizing the mean of %s (%s); set "
               "optimizer.local.objective to choose",
-              m->name, study_goal_name(goal));
+              s->objective.name, study_goal_name(s->objective.goal));
     return 0;
 }
 
-/* ---- evaluating a measured trial ------------------------------------------------------- */
-
-/* {"metric": {"mean":..,"median":..,...,"count":n,"unit":U}}: every finite point of every
- * reading of the metric. */
-static json_t *summarize(const struct servo_measurement *m)
-{
-    json_t *summaries = json_object();
-    for (size_t i = 0; i < m->reading_count; i++) {
-        const char *metric = m->readings[i].metric;
-        if (metric == NULL || json_object_get(summaries, metric) != NULL)
-            continue;
-        json_t *summary = json_object();
-        for (int a = AGGREGATE_MEAN; a <= AGGREGATE_LAST; a++) {
-            double value = 0;
-            if (measurement_reduce(m, metric, (enum aggregate)a, &value) == 0)
-                json_object_set_new(summary, aggregate_name((enum aggregate)a), json_real(value));
-        }
-        size_t count = 0;
-        for (size_t k = 0; k < m->reading_count; k++)
-            for (size_t p = 0; str_eq(m->readings[k].metric, metric) &&
-                               p < m->readings[k].point_count;
-                 p++)
-                count += isfinite(m->readings[k].points[p].value) ? 1 : 0;
-        json_object_set_new(summary, "count", json_integer((json_int_t)count));
-        if (m->readings[i].unit && m->readings[i].unit[0])
-            json_object_set_new(summary, "unit", wire_string(m->readings[i].unit));
-        wire_set(summaries, metric, summary);
-    }
-    return summaries;
-}
-
-static bool summary_value(const json_t *summaries, const char *metric, int aggregate,
-                          double *value)
-{
-    const json_t *v = json_object_get(json_object_get(summaries, metric),
-                                      aggregate_name((enum aggregate)aggregate));
-    if (!json_is_number(v))
-        return false;
-    *value = json_number_value(v);
-    return isfinite(*value);
-}
-
-struct lookup {
-    const struct study *study;
-    const json_t *metrics;
-    const json_t *settings;
-};
-
-static bool lookup_setting(const struct lookup *l, const char *name, double *value)
-{
-    const json_t *v = json_object_get(l->settings, name);
-    if (v == NULL) {
-        /* a bare setting name, when one component has it */
-        const struct study_space *space = &l->study->space;
-        for (size_t i = 0; i < space->count; i++) {
-            if (!str_eq(space->params[i].setting, name))
-                continue;
-            if (v != NULL)
-                return false; /* ambiguous */
-            v = json_object_get(l->settings, space->params[i].name);
-        }
-    }
-    if (json_is_number(v)) {
-        *value = json_number_value(v);
-        return true;
-    }
-    return json_is_string(v) && wire_parse_decimal(json_string_value(v), value, NULL);
-}
-
-static bool lookup_name(void *context, const char *name, double *value)
-{
-    const struct lookup *l = context;
-    if (summary_value(l->metrics, name, l->study->objective.aggregate, value))
-        return true;
-    return lookup_setting(l, name, value);
-}
-
-/* The objective's value, or false with the reason in `message`. */
-static bool objective_value(const struct study *s, const json_t *metrics, const json_t *settings,
-                            double *value, char **message)
-{
-    const struct objective *o = &s->objective;
-    if (o->metric != NULL) {
-        if (summary_value(metrics, o->metric, o->aggregate, value))
-            return true;
-        *message = xasprintf("the measurement has no finite value of the objective metric %s",
-                             o->metric);
-        return false;
-    }
-    struct lookup l = {s, metrics, settings};
-    char *error = NULL;
-    if (expr_eval(o->expression, lookup_name, &l, value, &error) != 0) {
-        *message = xasprintf("the objective cannot be computed: %s", error ? error : "?");
-        free(error);
-        return false;
-    }
-    if (!isfinite(*value)) {
-        *message = xstrdup("the objective expression is not a finite number");
-        return false;
-    }
-    return true;
-}
-
-static double constraint_threshold(const struct study *s, const struct constraint_settings *c)
-{
-    if (!isnan(c->threshold))
-        return c->threshold;
-    const struct store_trial *baseline = s->trial_count > 0 ? &s->trials[0] : NULL;
-    if (baseline == NULL || baseline->metrics == NULL)
-        return NAN;
-    json_t *metrics = parse_json_text(baseline->metrics);
-    double value = NAN;
-    if (!summary_value(metrics, c->metric, c->aggregate, &value))
-        value = NAN;
-    json_decref(metrics);
-    return value * c->baseline_multiplier;
-}
-
-static double constraint_g(int keep, double value, double threshold)
-{
-    return keep == KEEP_ABOVE ? threshold - value : value - threshold;
-}
-
-/* The constraints of a measured trial: [{metric, keep, threshold, value, satisfied}]; counts
- * the broken and the unknown ones. */
-static json_t *evaluate_constraints(const struct study *s, const json_t *metrics,
-                                    size_t *broken, size_t *unknown)
-{
-    json_t *list = json_array();
-    const struct constraint_settings *items = s->settings->constraints.items;
-    for (size_t i = 0; i < s->settings->constraints.count; i++) {
-        const struct constraint_settings *c = &items[i];
-        double threshold = constraint_threshold(s, c), value = NAN;
-        if (!summary_value(metrics, c->metric, c->aggregate, &value))
-            value = NAN;
-        double g = constraint_g(c->keep, value, threshold);
-        bool known = isfinite(g);
-        json_t *item = json_object();
-        json_object_set_new(item, "metric", wire_string(c->metric));
-        json_object_set_new(item, "keep", json_string(study_keep_name(c->keep)));
-        json_object_set_new(item, "threshold",
-                            isfinite(threshold) ? json_real(threshold) : json_null());
-        json_object_set_new(item, "value", isfinite(value) ? json_real(value) : json_null());
-        json_object_set_new(item, "satisfied", known ? json_boolean(g <= 0) : json_null());
-        json_array_append_new(list, item);
-        *broken += known && g > 0 ? 1 : 0;
-        *unknown += known ? 0 : 1;
-    }
-    return list;
-}
-
-/* Sets objective, constraints, feasibility and reason of a trial whose measurement is in
- * t->metrics. */
 static void evaluate_trial(const struct study *s, struct store_trial *t)
 {
-    json_t *metrics = parse_json_text(t->metrics);
-    json_t *settings = parse_json_text(t->settings);
-    char *message = NULL;
-    double value = NAN;
-    t->has_objective = s->has_objective && objective_value(s, metrics, settings, &value, &message);
-    t->objective = t->has_objective ? value : NAN;
-    size_t broken = 0, unknown = 0;
-    json_t *constraints = evaluate_constraints(s, metrics, &broken, &unknown);
-    set_json_text(&t->constraints, constraints);
-    json_decref(constraints);
-    t->feasible = t->has_objective && broken == 0 && unknown == 0;
-    if (!t->has_objective) {
-        set_text(&t->reason, "objective-missing");
-        set_text(&t->message, message ? message : "no objective");
-    } else if (unknown > 0) {
-        set_text(&t->reason, "constraint-missing");
-        set_text(&t->message, "a constraint's metric (or its baseline value) is missing");
-    } else if (broken > 0) {
-        set_text(&t->reason, "slo-violation");
-        set_text(&t->message, NULL);
-    } else {
-        set_text(&t->reason, NULL);
-        set_text(&t->message, NULL);
-    }
-    free(message);
-    json_decref(metrics);
-    json_decref(settings);
+    struct study_eval e = {
+        .objective = s->has_objective ? &s->objective : NULL,
+        .constraints = &s->settings->constraints,
+        .space = &s->space,
+        .baseline_metrics = s->trial_count > 0 ? s->trials[0].metrics : NULL,
+    };
+    study_evaluate(&e, t);
 }
 
 /* ---- trials ---------------------------------------------------------------------------- */
@@ -637,10 +408,11 @@ static void history_add(const struct study *s, struct history *h, const struct s
         const json_t *c = json_array_get(constraints, k);
         const json_t *value = json_object_get(c, "value");
         const json_t *threshold = json_object_get(c, "threshold");
-        const struct constraint_settings *cs = &((const struct constraint_settings *)
-                                                     s->settings->constraints.items)[k];
+        const struct constraint_settings *cs =
+            &((const struct constraint_settings *)s->settings->constraints.items)[k];
         g[k] = json_is_number(value) && json_is_number(threshold)
-                   ? constraint_g(cs->keep, json_number_value(value), json_number_value(threshold))
+                   ? study_constraint_g(cs->keep, json_number_value(value),
+                                        json_number_value(threshold))
                    : NAN;
     }
     json_decref(constraints);
@@ -666,8 +438,7 @@ static void history_build(const struct study *s, struct history *h)
             history_add(s, h, &s->trials[i]);
 }
 
-static int suggest(const struct study *s, double *x, struct opt_suggestion_info *info,
-                   char **error)
+static int suggest(const struct study *s, double *x, struct opt_suggestion_info *info, char **error)
 {
     struct history h;
     history_build(s, &h);
@@ -706,8 +477,11 @@ static void start_final(struct study *s)
     study_space_point(&s->space, settings, false, x);
     json_decref(settings);
     char *text = study_space_format(&s->space, x);
-    study_log(s, SERVO_LOG_INFO, "Adjusting to the best settings (%s %ld): %s",
-              best == 0 ? "the baseline," : "trial", best, text);
+    if (best == 0)
+        study_log(s, SERVO_LOG_INFO, "Adjusting to the best settings (the baseline's): %s", text);
+    else
+        study_log(s, SERVO_LOG_INFO, "Adjusting to the best settings (trial %ld's): %s", best,
+                  text);
     free(text);
     command_adjust(s, STUDY_FINAL, x);
     free(x);
@@ -761,12 +535,16 @@ static void log_outcome(const struct study *s, const struct store_trial *t)
     }
     long best = best_trial(s);
     char best_text[96] = "no feasible trial yet";
-    if (best >= 0)
-        snprintf(best_text, sizeof best_text, "best %.6g (%s %ld)", s->trials[best].objective,
-                 best == 0 ? "baseline" : "trial", best);
+    if (best == 0)
+        snprintf(best_text, sizeof best_text, "best %.6g (the baseline)",
+                 s->trials[best].objective);
+    else if (best > 0)
+        snprintf(best_text, sizeof best_text, "best %.6g (trial %ld)", s->trials[best].objective,
+                 best);
     study_log(s, t->feasible ? SERVO_LOG_SUCCESS : SERVO_LOG_WARNING, "%s: %s = %.6g%s%s; %s",
-              title, s->objective.name, t->objective, t->feasible ? "" : ", infeasible: ",
-              t->feasible ? "" : (t->reason ? t->reason : "?"), best_text);
+              title, s->objective.name, t->objective,
+              t->feasible ? "" : ", infeasible: ", t->feasible ? "" : (t->reason ? t->reason : "?"),
+              best_text);
     free(title);
 }
 
@@ -880,7 +658,7 @@ static void on_measurement(struct study *s, const json_t *param)
             record_failure(t, "MEASURE", failure);
             json_decref(failure);
         } else {
-            json_t *summaries = summarize(m);
+            json_t *summaries = study_summarize(m);
             set_json_text(&t->metrics, summaries);
             json_decref(summaries);
             set_text(&t->status, "ok");
@@ -911,8 +689,8 @@ static void on_adjustment(struct study *s, const json_t *param)
             set_text(&s->app.reason, reason);
             free(reason);
         }
-        study_log(s, ok ? SERVO_LOG_SUCCESS : SERVO_LOG_ERROR, "%s (%zu trials)", s->app.reason,
-                  s->trial_count);
+        study_log(s, ok ? SERVO_LOG_SUCCESS : SERVO_LOG_ERROR, "Done after %zu trials: %s",
+                  s->trial_count, s->app.reason);
         return;
     }
     struct store_trial *t = current_trial(s);
@@ -932,7 +710,8 @@ static void on_adjustment(struct study *s, const json_t *param)
 static int persist(struct study *s, char **error)
 {
     if (s->store == NULL) {
-        memset(s->dirty, 0, s->trial_count * sizeof *s->dirty);
+        for (size_t i = 0; i < s->trial_count; i++)
+            s->dirty[i] = false;
         return 0;
     }
     s->app.updated = clock_wall();
@@ -963,8 +742,36 @@ static void state_clear(struct study *s)
     if (s->has_space)
         study_space_free(&s->space);
     s->has_space = false;
-    objective_clear(&s->objective);
+    study_objective_clear(&s->objective);
     s->has_objective = false;
+}
+
+/* What the phase needs: a pending command, a space, a current trial. */
+static bool state_consistent(struct study *s)
+{
+    switch (s->phase) {
+    case STUDY_DESCRIBE:
+        return s->pending != NULL;
+    case STUDY_MEASURE:
+    case STUDY_ADJUST:
+        return s->pending != NULL && s->has_space && current_trial(s) != NULL;
+    case STUDY_FINAL:
+        return s->pending != NULL && s->has_space && s->trial_count > 0;
+    case STUDY_DONE:
+    case STUDY_FAILED:
+        return true;
+    }
+    return false;
+}
+
+/* The configuration as JSON (secrets masked), kept with the study for its readers. */
+static void set_config_row(struct study *s)
+{
+    const struct servo_schema *schema =
+        s->settings->token ? &study_application_schema : &study_local_schema;
+    json_t *config = settings_to_json(schema, s->settings, false);
+    set_json_text(&s->app.config, config);
+    json_decref(config);
 }
 
 static void state_new(struct study *s)
@@ -975,11 +782,7 @@ static void state_new(struct study *s)
     s->app.nonce = xstrdup(nonce);
     s->app.next_seq = 1;
     s->app.created = clock_wall();
-    const struct servo_schema *schema =
-        s->settings->token ? &study_application_schema : &study_local_schema;
-    json_t *config = settings_to_json(schema, s->settings, false);
-    set_json_text(&s->app.config, config);
-    json_decref(config);
+    set_config_row(s);
     command_describe(s);
 }
 
@@ -1005,6 +808,12 @@ static int state_restore(struct study *s, char **error)
     }
     if (s->description != NULL && choose_objective(s, error) != 0)
         return -1;
+    if (!state_consistent(s)) {
+        *error = xasprintf("%s: the state of %s is inconsistent (phase %s, trial %lld of %zu)",
+                           store_path(s->store), s->id, study_phase_name(s->phase), s->app.trial,
+                           s->trial_count);
+        return -1;
+    }
     for (size_t i = 0; i < s->trial_count; i++)
         if (trial_measured(&s->trials[i]) && s->trials[i].metrics != NULL)
             evaluate_trial(s, &s->trials[i]);
@@ -1024,6 +833,7 @@ static int state_load(struct study *s, char **error)
         return -1;
     s->trial_capacity = s->trial_count;
     s->dirty = xcalloc(s->trial_count ? s->trial_count : 1, sizeof *s->dirty);
+    set_config_row(s); /* the current configuration (a raised budget, ...) */
     if (resolve_configured_objective(s, error) != 0 || state_restore(s, error) != 0)
         return -1;
     return 0;
@@ -1140,8 +950,9 @@ json_t *study_exchange(struct study *s, const json_t *request, int *http_status)
     }
     const char *event = json_string_value(json_object_get(request, "event"));
     if (!json_is_object(request) || event == NULL)
-        return detail_reply(http_status, 400, "expected {\"event\": EVENT, \"param\": ..., "
-                                              "\"servo_uid\": ...}");
+        return detail_reply(http_status, 400,
+                            "expected {\"event\": EVENT, \"param\": ..., "
+                            "\"servo_uid\": ...}");
     const json_t *param = json_object_get(request, "param");
     if (str_eq(event, "HELLO")) {
         const char *servo_uid = json_string_value(json_object_get(request, "servo_uid"));
@@ -1153,8 +964,7 @@ json_t *study_exchange(struct study *s, const json_t *request, int *http_status)
         return status_reply("ok", NULL);
     if (str_eq(event, "WHATS_NEXT"))
         return whats_next(s);
-    if (str_eq(event, "DESCRIPTION") || str_eq(event, "MEASUREMENT") ||
-        str_eq(event, "ADJUSTMENT"))
+    if (str_eq(event, "DESCRIPTION") || str_eq(event, "MEASUREMENT") || str_eq(event, "ADJUSTMENT"))
         return result(s, event, param, http_status);
     struct strbuf sb;
     strbuf_init(&sb);

@@ -12,7 +12,7 @@
 
 static const char *const goal_choices[] = {"minimize", "maximize", NULL};
 static const char *const keep_choices[] = {"below", "above", NULL};
-static const char *const aggregate_choices[] = {"mean", "median", "p90", "p95", "p99",
+static const char *const aggregate_choices[] = {"mean", "median", "p90",  "p95", "p99",
                                                 "min",  "max",    "last", NULL};
 
 const char *study_goal_name(int goal)
@@ -33,8 +33,7 @@ static int validate_objective(const void *settings, struct servo_validation *v)
     if (o->metric == NULL && o->expression == NULL)
         return servo_validation_error(v, NULL, "give a metric or an expression");
     if (o->metric != NULL && o->expression != NULL)
-        return servo_validation_error(v, "expression",
-                                      "give a metric or an expression, not both");
+        return servo_validation_error(v, "expression", "give a metric or an expression, not both");
     if (o->expression == NULL)
         return 0;
     char *error = NULL;
@@ -97,8 +96,7 @@ static int validate_constraint(const void *settings, struct servo_validation *v)
     if (absolute && !isfinite(c->threshold))
         return servo_validation_error(v, "threshold", "must be a finite number");
     if (relative && !(isfinite(c->baseline_multiplier) && c->baseline_multiplier > 0))
-        return servo_validation_error(v, "baseline_multiplier",
-                                      "must be a finite number above 0");
+        return servo_validation_error(v, "baseline_multiplier", "must be a finite number above 0");
     return 0;
 }
 
@@ -212,13 +210,12 @@ static const struct servo_schema measure_schema = {
          .type = SERVO_FIELD_OBJECT,                                                           \
          .offset = offsetof(struct study_settings, measure),                                   \
          .object = &measure_schema,                                                            \
-         .description = "duration, warmup and delay of each measurement"},                    \
-        {.name = "settlement",                                                                 \
-         .type = SERVO_FIELD_DURATION,                                                         \
-         .offset = offsetof(struct study_settings, settlement),                                \
-         .flags = SERVO_F_MIN,                                                                 \
-         .min = 0,                                                                             \
-         .description = "Time the application settles after each adjustment"}
+         .description = "duration, warmup and delay of each measurement"},                     \
+    {                                                                                          \
+        .name = "settlement", .type = SERVO_FIELD_DURATION,                                    \
+        .offset = offsetof(struct study_settings, settlement), .flags = SERVO_F_MIN, .min = 0, \
+        .description = "Time the application settles after each adjustment"                    \
+    }
 
 static const struct servo_field local_fields[] = {
     STUDY_COMMON_FIELDS,

@@ -23,8 +23,8 @@ struct objective_settings {
 /* An SLO: {metric, keep: below|above, threshold} or {..., baseline_multiplier}. */
 struct constraint_settings {
     char *metric;
-    int aggregate; /* enum aggregate */
-    int keep;      /* enum study_keep */
+    int aggregate;              /* enum aggregate */
+    int keep;                   /* enum study_keep */
     double threshold;           /* NAN when relative to the baseline */
     double baseline_multiplier; /* NAN when absolute */
 };
@@ -50,8 +50,8 @@ struct study_settings {
 struct server_settings {
     char *listen;
     char *store;
-    int64_t max_request_size; /* bytes */
-    servo_duration sleep;     /* SLEEP duration once a study is over */
+    int64_t max_request_size;      /* bytes */
+    servo_duration sleep;          /* SLEEP duration once a study is over */
     struct servo_map applications; /* struct study_settings */
 };
 

@@ -105,8 +105,7 @@ int study_space_build(const struct servo_description *d, struct study_space *out
                 study_space_free(out);
                 return -1;
             }
-            fill_param(&out->params[out->count], &out->opt[out->count], &c->settings[k],
-                       c->name);
+            fill_param(&out->params[out->count], &out->opt[out->count], &c->settings[k], c->name);
             out->count++;
         }
     }

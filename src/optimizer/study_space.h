@@ -18,10 +18,10 @@ struct study_param {
     char *name; /* "component.setting" */
     char *component;
     char *setting;
-    char *unit;              /* NULL when none */
-    bool numeric_enum;       /* enum values that were JSON numbers: sent as numbers */
-    char **values;           /* enum values (owned) */
-    bool has_baseline;       /* the description gave a current value */
+    char *unit;        /* NULL when none */
+    bool numeric_enum; /* enum values that were JSON numbers: sent as numbers */
+    char **values;     /* enum values (owned) */
+    bool has_baseline; /* the description gave a current value */
 };
 
 struct study_space {

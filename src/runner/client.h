@@ -18,18 +18,18 @@
 #include "events/cancel.h"
 
 enum exchange_status {
-    EXCHANGE_OK,            /* a 2xx reply (its body may still be garbage: see reply) */
-    EXCHANGE_TRANSPORT,     /* connection refused, reset, DNS, TLS, timeout */
-    EXCHANGE_HTTP_ERROR,    /* a non-2xx status */
-    EXCHANGE_CANCELLED,     /* the token was cancelled while waiting */
+    EXCHANGE_OK,         /* a 2xx reply (its body may still be garbage: see reply) */
+    EXCHANGE_TRANSPORT,  /* connection refused, reset, DNS, TLS, timeout */
+    EXCHANGE_HTTP_ERROR, /* a non-2xx status */
+    EXCHANGE_CANCELLED,  /* the token was cancelled while waiting */
 };
 
 struct exchange {
     enum exchange_status status;
-    long http_status;   /* 0 when no response */
-    json_t *reply;      /* the parsed body when it is a JSON object, else NULL */
-    char *body;         /* the raw body (bounded), for logs */
-    char error[256];    /* transport error text */
+    long http_status; /* 0 when no response */
+    json_t *reply;    /* the parsed body when it is a JSON object, else NULL */
+    char *body;       /* the raw body (bounded), for logs */
+    char error[256];  /* transport error text */
 };
 
 struct transport {
@@ -60,10 +60,10 @@ char *authorization_header(const char *token);
 char *authorization_header_redacted(const char *token);
 
 struct backoff_policy {
-    double max_time;  /* seconds; <= 0: unlimited */
-    long max_tries;   /* <= 0: unlimited */
-    double base;      /* first delay (seconds) */
-    double cap;       /* largest delay */
+    double max_time; /* seconds; <= 0: unlimited */
+    long max_tries;  /* <= 0: unlimited */
+    double base;     /* first delay (seconds) */
+    double cap;      /* largest delay */
 };
 
 /* The named context of settings.backoff ("connect", "__default__"), falling back to
@@ -89,11 +89,11 @@ struct client {
 };
 
 enum post_result {
-    POST_OK,          /* a reply arrived (a JSON object in *reply) */
-    POST_GAVE_UP,     /* retries exhausted (max_time / max_tries) */
-    POST_REJECTED,    /* a 4xx other than 404/410: not retried (body logged) */
-    POST_GONE,        /* 410 "unexpected servo_uid": the servo was deprovisioned */
-    POST_CANCELLED,   /* the token was cancelled */
+    POST_OK,        /* a reply arrived (a JSON object in *reply) */
+    POST_GAVE_UP,   /* retries exhausted (max_time / max_tries) */
+    POST_REJECTED,  /* a 4xx other than 404/410: not retried (body logged) */
+    POST_GONE,      /* 410 "unexpected servo_uid": the servo was deprovisioned */
+    POST_CANCELLED, /* the token was cancelled */
 };
 
 /* Posts {"event":event,"param":param,"servo_uid":uid}; retries with exponential backoff and

@@ -32,6 +32,7 @@
 #define SHUTDOWN_EVENT_SECONDS 2.0    /* deadline of the shutdown event */
 #define LAST_CHANCE_SECONDS 2.0       /* delivering a finished result once shutdown began */
 #define GOODBYE_SECONDS 3.0           /* retry budget of GOODBYE */
+#define TELEMETRY_SECONDS 5.0         /* deadline of the telemetry event before HELLO */
 #define INVALID_PARAM_REASON "invalid-param"
 
 /* What the loop does after a step. */
@@ -870,7 +871,35 @@ static enum step poll_loop(struct runner *r)
 
 /* ---- HELLO, startup, shutdown, GOODBYE --------------------------------------------------- */
 
-static json_t *hello_param(void)
+/* The connectors' telemetry (servo/events.h, SERVO_EVENT_TELEMETRY): each on handler's value,
+ * an object of strings, becomes "<instance>.<key>" entries of `telemetry`. */
+static void add_connector_telemetry(struct runner *r, json_t *telemetry)
+{
+    struct event_args args;
+    event_args_init(&args);
+    struct bus_options options = {
+        .prepositions = SERVO_ON, .parent = r->shutdown, .timeout = TELEMETRY_SECONDS};
+    struct bus_outcome out;
+    if (bus_dispatch(r->servo->connectors, r->servo->connector_count, SERVO_EVENT_TELEMETRY, &args,
+                     &options, &out) != 0)
+        servo_debug("The telemetry event failed: %s", out.error.message);
+    for (size_t i = 0; i < out.count; i++) {
+        const char *key;
+        json_t *value;
+        json_object_foreach((json_t *)out.results[i].value, key, value)
+        {
+            if (!json_is_string(value))
+                continue;
+            char *name = xasprintf("%s.%s", out.results[i].connector, key);
+            json_object_set_new(telemetry, name, wire_string(json_string_value(value)));
+            free(name);
+        }
+    }
+    bus_outcome_free(&out);
+    event_args_free(&args);
+}
+
+static json_t *hello_param(struct runner *r)
 {
     json_t *telemetry = json_object();
     json_object_set_new(telemetry, "servox.version", json_string(SERVO_VERSION));
@@ -883,6 +912,7 @@ static json_t *hello_param(void)
     const char *namespace = getenv("POD_NAMESPACE");
     if (namespace != NULL && namespace[0] != '\0')
         json_object_set_new(telemetry, "servox.namespace", wire_string(namespace));
+    add_connector_telemetry(r, telemetry);
     json_t *param = json_object();
     json_object_set_new(param, "agent", json_string(servo_user_agent()));
     json_object_set_new(param, "telemetry", telemetry);
@@ -894,7 +924,7 @@ static enum step say_hello(struct runner *r)
 {
     r->connected = false;
     servo_info("Saying HELLO.");
-    json_t *param = hello_param();
+    json_t *param = hello_param(r);
     json_t *reply = NULL;
     enum post_result result =
         client_post(&r->client, "HELLO", param, &r->connect_policy, r->shutdown, &reply);

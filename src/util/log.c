@@ -12,7 +12,7 @@
 
 static const char *const level_names[] = {"TRACE",   "DEBUG", "INFO",    "SUCCESS",
                                           "WARNING", "ERROR", "CRITICAL"};
-static const char *const level_colors[] = {"\033[36m", "\033[34m", "\033[1m", "\033[32m",
+static const char *const level_colors[] = {"\033[36m", "\033[34m", "\033[1m",   "\033[32m",
                                            "\033[33m", "\033[31m", "\033[1;31m"};
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -117,9 +117,8 @@ static void write_text(FILE *out, bool color, const char *time, enum servo_log_l
                        const char *component, const char *message)
 {
     if (color)
-        fprintf(out, "\033[32m%s\033[0m | %s%-8s\033[0m | \033[36m%s\033[0m - %s%s\033[0m\n",
-                time, level_colors[level], level_names[level], component, level_colors[level],
-                message);
+        fprintf(out, "\033[32m%s\033[0m | %s%-8s\033[0m | \033[36m%s\033[0m - %s%s\033[0m\n", time,
+                level_colors[level], level_names[level], component, level_colors[level], message);
     else
         fprintf(out, "%s | %-8s | %s - %s\n", time, level_names[level], component, message);
 }

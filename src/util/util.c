@@ -203,14 +203,15 @@ int read_file(const char *path, size_t limit, char **data, size_t *size, char **
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        *error = xasprintf("%s: %s", path,
-                           errno == ENOENT ? "file does not exist" : strerror(errno));
+        *error =
+            xasprintf("%s: %s", path, errno == ENOENT ? "file does not exist" : strerror(errno));
         return -1;
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        *error = xasprintf("%s: %s", path, S_ISDIR(st.st_mode) ? "is a directory, not a file"
-                                                              : "is not a regular file");
+        *error =
+            xasprintf("%s: %s", path,
+                      S_ISDIR(st.st_mode) ? "is a directory, not a file" : "is not a regular file");
         close(fd);
         return -1;
     }

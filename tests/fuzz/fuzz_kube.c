@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "connectors/kubernetes/kube.h"
+#include "../../connectors/kubernetes/kube.h"
 #include "servo/types.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -48,6 +48,7 @@ check() {
     "$@" || fail "check failed: $*"
 }
 contains() { grep -qF -- "$2" "$1"; }
+lacks() { ! grep -qF -- "$2" "$1"; }
 equals() { [[ $1 == "$2" ]] || { echo "expected: $2" >&2 && echo "actual:   $1" >&2 && false; }; }
 lines() { if [[ -f $1 ]]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
 
@@ -134,6 +135,7 @@ check contains servo.stderr "Trial 6/6: throughput = "
 check contains servo.stderr "Adjusting to the best settings"
 check contains servo.stderr "measuring (50% complete)"
 check contains servo.stderr "Saying GOODBYE (shutdown)."
+check lacks servo.stderr "Sanitizer" # an ASan build reports leaks and errors at exit
 check equals "$(lines adjust.log)" 7  # 6 trials and the final adjustment
 check equals "$(lines measure.log)" 7 # the baseline and 6 trials
 check test -s study.db
@@ -209,6 +211,7 @@ sed -i 's|describe: ./describe|describe: ./flat|' servo.yaml
 run_servo run
 check equals "$rc" 1
 check contains servo.stdout "Optimization failed: invalid description: no tunable settings"
+check lacks servo.stderr "Sanitizer"
 check contains servo.stderr "The optimization cannot go on"
 
 echo "test_embedded_run: $checks checks passed"

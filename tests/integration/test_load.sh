@@ -53,7 +53,7 @@ export NO_COLOR=1
 export VEGETA_STANDIN_PIDFILE=$tmp/standin.pids
 export VEGETA_STANDIN_ARGS=$tmp/standin.args
 tools=$SERVO_SOURCE_DIR/tests/tools
-fixtures=$SERVO_SOURCE_DIR/../shared/fixtures
+fixtures=$SERVO_SOURCE_DIR/tests/fixtures
 checks=0
 
 fail()

@@ -64,6 +64,7 @@ check() {
 }
 equals() { [[ $1 == "$2" ]] || { echo "expected: $2" >&2 && echo "actual:   $1" >&2 && false; }; }
 contains() { grep -qF -- "$2" "$1"; }
+lacks() { ! grep -qF -- "$2" "$1"; }
 lines() { if [[ -f $1 ]]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
 
 cat >optimizer.yaml <<'EOF'
@@ -113,9 +114,12 @@ start_server() {
     fail "the server printed no URL"
 }
 
-stop_server() { # stop_server SIGNAL
+stop_server() { # stop_server SIGNAL: sets $server_rc
     kill "-$1" "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
+    set +e
+    wait "$server_pid" 2>/dev/null
+    server_rc=$?
+    set -e
     server_pid=
 }
 
@@ -162,8 +166,13 @@ EOF
 #!/bin/sh
 cat >/dev/null
 read -r cpu replicas <state
+echo \$\$ >measure.pid
 echo M >>events.log
 sleep ${4:-0}
+# with a gate file, the second measure waits for the release file
+if [ -f gate ] && [ "\$(grep -c M events.log)" -eq 2 ]; then
+    while [ ! -f release ]; do sleep 0.05; done
+fi
 EOF
     cat >>"$1/measure" <<'EOF'
 awk -v c="$cpu" -v r="$replicas" 'BEGIN {
@@ -329,15 +338,17 @@ check equals "$(events app3)" "$(session_order 6)"
 # ---- the servo vanishes in the middle of a measure and comes back ---------------------------
 
 scenario="servo restart"
-make_app app4 app4 tok-4 1
+make_app app4 app4 tok-4
+touch app4/gate
 start_servo app4
 pid4=$servo_pid
-wait_lines app4/events.log 4 30 # D M A M: measuring trial 1
-sleep 0.3
+wait_lines app4/events.log 4 30 # D M A M: measuring trial 1, held at the gate
 api app4 tok-4 '{"event":"WHATS_NEXT","param":null,"servo_uid":null}' >/dev/null
 pending=$(jq -c '{cmd, cmd_uid}' body.json)
 check equals "$(jq -r .cmd body.json)" MEASURE
 stop_servo "$pid4" KILL
+kill -KILL "$(cat app4/measure.pid)" 2>/dev/null || true # its orphaned measure script
+touch app4/release
 start_servo app4
 pid4=$servo_pid
 wait_phase app4 tok-4 done 60
@@ -351,5 +362,9 @@ check equals "$(jq -r '.trials[1].measure_uid' app4.json)" "$(jq -r .cmd_uid <<<
 check equals "$(events app4)" "D M A M D M A M A M A"
 
 stop_server TERM
+check equals "$server_rc" 0
 check equals "$(grep -c 'Received SIGTERM: shutting down' server.stderr)" 1
+for f in server.stderr app*/servo.stderr; do
+    check lacks "$f" "Sanitizer" # an ASan build reports leaks and errors at exit
+done
 echo "test_optimizer_server: $checks checks passed"

@@ -123,7 +123,10 @@ expect_rc 0
 cflags=$out
 # servo.pc locates its prefix relative to itself (${pcfiledir}), so the -I path may be
 # written through lib/pkgconfig/../..: compare where it leads
-include_dir=$(sed -n 's/.*-I\([^ ]*\).*/\1/p' <<<"$cflags" | head -n 1)
+include_dir=
+for flag in $cflags; do
+    [[ $flag == -I* && -z $include_dir ]] && include_dir=${flag#-I}
+done
 [[ -n $include_dir && $(realpath "$include_dir") == $(realpath "$prefix/include") ]] ||
     fail "pkg-config --cflags gives $cflags, not the installed $prefix/include"
 [[ $cflags != *"$SERVO_SOURCE_DIR"* ]] || fail "the cflags name the source tree"

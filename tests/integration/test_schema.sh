@@ -213,7 +213,7 @@ printf 'extra: ignore\nstray: 1\nmetadata: {team: x}\nwait: {measure_enabled: tr
 config extra-ignore
 
 # the examples recorded from ServoX itself, when the fixtures are there
-fixtures=$SERVO_SOURCE_DIR/../shared/fixtures/servox
+fixtures=$SERVO_SOURCE_DIR/tests/fixtures/servox
 for example in "$fixtures/prometheus/servo.yaml" "$fixtures/cli/generate-vegeta-prometheus.servo.yaml"; do
     [[ -f $example ]] || continue
     name=fixture-$(basename "$(dirname "$example")")-$(basename "$example" .yaml)

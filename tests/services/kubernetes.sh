@@ -26,7 +26,10 @@
 #         RUNDIR/{etcd,kube-apiserver,kube-controller-manager}.pid and .log
 #       and prints "kubernetes: https://127.0.0.1:16443 ready in N s". Ports can be moved
 #       with SERVO_KUBE_PORT, SERVO_ETCD_PORT (uses it and the next two),
-#       SERVO_KCM_PORT; the start timeout is SERVO_KUBE_START_TIMEOUT (120 s).
+#       SERVO_KCM_PORT. SERVO_KUBE_PORT=auto takes the first set of the five ports that is
+#       free among 26443/22379-22381/20257, 27443/23379-23381/21257, ... (+1000 each, six
+#       sets): CI uses it, so that clusters engineers run on this machine are no obstacle.
+#       The start timeout is SERVO_KUBE_START_TIMEOUT (120 s).
 #
 #   tests/services/kubernetes.sh stop RUNDIR
 #       Stops the controller-manager, the apiserver, etcd and any fake kubelet started with
@@ -35,10 +38,13 @@
 #       removes only the etcd data.
 #
 #   tests/services/kubernetes.sh kubelet RUNDIR NAMESPACE [--once] [--mode MODE]
+#                                        [--selector LABEL_SELECTOR]
 #       The "fake kubelet": there is no scheduler, no node and no kubelet, so pods stay
 #       Pending until something writes their status. Every 0.3 s (or once, with --once) it
-#       PATCHes (strategic merge) pods/status of every pod of NAMESPACE that is not being
-#       deleted and not already in the state MODE asks for:
+#       PATCHes (strategic merge) pods/status of every pod of NAMESPACE (only those matching
+#       --selector, e.g. "opsani_role=tuning" or "opsani_role!=tuning", when given) that is
+#       not being deleted and not already in the state MODE asks for (so a pod is written
+#       once per state, and resourceVersions do not churn):
 #         ready          phase Running, PodScheduled/Initialized/ContainersReady/Ready True,
 #                        every container running and ready (the default). A Deployment's
 #                        rollout then completes.
@@ -47,11 +53,15 @@
 #                        terminated (Error, exit code 1).
 #         imagepull      phase Pending, Ready False, every container waiting with reason
 #                        ImagePullBackOff, restartCount 0.
-#         unschedulable  phase Pending, condition PodScheduled False, reason Unschedulable
-#                        ("0/1 nodes are available: 1 Insufficient cpu."), no containers.
+#         unschedulable  phase Pending, only the condition PodScheduled False, reason
+#                        Unschedulable ("0/1 nodes are available: 1 Insufficient cpu."), no
+#                        container statuses.
 #       Runs until killed (TERM); its pid is kept in RUNDIR/kubelet.PID.pid while it runs, so
 #       `stop` ends forgotten ones. To change the mode, kill it and start another. A pod
-#       that was failing becomes ready when a `ready` kubelet sees it.
+#       that was failing becomes ready when a `ready` kubelet sees it. Two kubelets with
+#       disjoint selectors can run at once (a failing tuning pod next to a ready Deployment).
+#       Pods of a rolling update are marked as they appear, so a rollout completes within
+#       a second or two of a template change while a `ready` kubelet runs.
 #
 # RUNDIR/env (source it with `set -a; . RUNDIR/env; set +a`):
 #   KUBECONFIG=RUNDIR/admin.kubeconfig
@@ -76,6 +86,10 @@ START_TIMEOUT=${SERVO_KUBE_START_TIMEOUT:-120}
 # ldflags /version says v0.0.0.
 K8S_VERSION=v1.20.2
 K8S_COMMIT=faecb196815e248d3ecfb03c680a4507229c2a56
+# deployment and replicaset alone cannot create pods (ServiceAccount admission needs the
+# serviceaccount controllers); garbagecollector removes ReplicaSets and pods of a deleted
+# Deployment; namespace lets a namespace deletion finish. No nodelifecycle: no Node objects.
+KCM_CONTROLLERS=deployment,replicaset,serviceaccount,serviceaccount-token,garbagecollector,namespace
 BUILD_PACKAGES=(golang-go dpkg-dev rsync jq make curl openssl etcd-server
     golang-github-modern-go-reflect2-dev)
 
@@ -96,7 +110,9 @@ usage()
 usage: kubernetes.sh build WORKDIR
        kubernetes.sh start WORKDIR RUNDIR
        kubernetes.sh stop RUNDIR
-       kubernetes.sh kubelet RUNDIR NAMESPACE [--once] [--mode ready|crashloop|imagepull|unschedulable]
+       kubernetes.sh kubelet RUNDIR NAMESPACE [--once]
+                             [--mode ready|crashloop|imagepull|unschedulable]
+                             [--selector LABEL_SELECTOR]
 USAGE
     exit 2
 }
@@ -196,7 +212,7 @@ build_steps()
     rm -rf src/vendor/github.com/modern-go/reflect2
     cp -r /usr/share/gocode/src/github.com/modern-go/reflect2 \
         src/vendor/github.com/modern-go/reflect2
-    export GOCACHE=$w/gocache CGO_ENABLED=0 GOFLAGS= GOPROXY=off GOTOOLCHAIN=local
+    export GOCACHE=$w/gocache CGO_ENABLED=0 GOFLAGS='' GOPROXY=off GOTOOLCHAIN=local
     # pkg/generated/openapi/zz_generated.openapi.go is not in the tarball (uses rsync)
     (cd src && make gen_openapi)
     echo "[$((SECONDS - t0)) s] gen_openapi done"
@@ -245,15 +261,31 @@ cmd_build()
         "(log: $w/build.log; 4-8 min)"
     # the temporary apt state goes whatever happens (a trap, since `set -e` may leave early)
     trap 'rm -rf "$w/apt"' EXIT
-    (build_steps "$w") >"$w/build.log" 2>&1 || rc=$?
+    # not `(...) || rc=$?`: errexit would be off inside the subshell then
+    set +e
+    (
+        set -e
+        build_steps "$w"
+    ) >"$w/build.log" 2>&1
+    rc=$?
+    set -e
     rm -rf "$w/apt"
     trap - EXIT
+    if ((rc == 0)) && ! built "$w"; then
+        echo "the binaries are missing after the build" >>"$w/build.log"
+        rc=1
+    fi
     if ((rc != 0)); then
         log "build FAILED (rc $rc) after $((SECONDS - started)) s; the end of $w/build.log:"
         tail -n 40 "$w/build.log" >&2
         return 1
     fi
-    log "built in $((SECONDS - started)) s: $("$w/bin/kube-apiserver" --version)"
+    local version
+    version=$("$w/bin/kube-apiserver" --version 2>&1) || {
+        log "the new kube-apiserver does not run: $version"
+        return 1
+    }
+    log "built in $((SECONDS - started)) s: $version"
 }
 
 # ---- start / stop -------------------------------------------------------------------------
@@ -261,6 +293,29 @@ cmd_build()
 port_in_use()
 {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# SERVO_KUBE_PORT=auto: the first set (apiserver, etcd x3, controller-manager) all free.
+pick_ports()
+{
+    local k port free
+    for ((k = 0; k < 6; k++)); do
+        free=1
+        for port in $((26443 + 1000 * k)) $((22379 + 1000 * k)) $((22380 + 1000 * k)) \
+            $((22381 + 1000 * k)) $((20257 + 1000 * k)); do
+            if port_in_use "$port"; then
+                free=0
+                break
+            fi
+        done
+        if ((free)); then
+            KUBE_PORT=$((26443 + 1000 * k))
+            ETCD_PORT=$((22379 + 1000 * k))
+            KCM_PORT=$((20257 + 1000 * k))
+            return 0
+        fi
+    done
+    return 1
 }
 
 # A process we started, still running: the pid in FILE is alive and runs NAME.
@@ -304,7 +359,11 @@ make_pki()
 {
     local pki=$1
     mkdir -p "$pki"
+    local rc
+    # errexit must hold inside the subshell: no `(...) || ...` around it
+    set +e
     (
+        set -e
         cd "$pki"
         umask 077
         # ECDSA P-256 keys: instant to generate (RSA took most of the 3.4 s the doc measured)
@@ -312,8 +371,8 @@ make_pki()
         openssl req -x509 -new -key ca.key -days 30 -subj "/CN=servo-test-ca" -out ca.crt
         openssl ecparam -name prime256v1 -genkey -noout -out apiserver.key
         openssl req -new -key apiserver.key -subj "/CN=kube-apiserver" -out apiserver.csr
-        printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc,IP:10.0.0.1" \
-            "extendedKeyUsage=serverAuth" >apiserver.ext
+        local san="IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc,IP:10.0.0.1"
+        printf '%s\n' "subjectAltName=$san" "extendedKeyUsage=serverAuth" >apiserver.ext
         openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
             -extfile apiserver.ext -out apiserver.crt
         openssl ecparam -name prime256v1 -genkey -noout -out client.key
@@ -325,10 +384,13 @@ make_pki()
         openssl ec -in sa.key -pubout -out sa.pub
         rm -f ./*.csr ./*.ext ./*.srl
         chmod 644 ca.crt apiserver.crt client.crt sa.pub
-    ) >"$pki/openssl.log" 2>&1 || {
+    ) >"$pki/openssl.log" 2>&1
+    rc=$?
+    set -e
+    if ((rc != 0)); then
         cat "$pki/openssl.log" >&2
         die "could not make the certificates"
-    }
+    fi
 }
 
 # Waits until `cond` (a function name) succeeds, the process in PIDFILE is alive, at most
@@ -365,6 +427,9 @@ cmd_start()
             die "$f already runs from $run (pid $(<"$run/$f.pid")); stop it first"
         fi
     done
+    if [[ $KUBE_PORT == auto ]]; then
+        pick_ports || die "no free set of ports (26443/22379/20257 + k*1000, k < 6)"
+    fi
     local port
     for port in "$ETCD_PORT" $((ETCD_PORT + 1)) $((ETCD_PORT + 2)) "$KUBE_PORT" "$KCM_PORT"; do
         if port_in_use "$port"; then
@@ -372,7 +437,7 @@ cmd_start()
         fi
     done
     local started=$SECONDS deadline=$((SECONDS + START_TIMEOUT))
-    rm -rf "$run/etcd-data" "$run/pki" "$run/certs" "$run/cm-certs"
+    rm -rf "$run/etcd-data" "$run/pki" "$run/certs" "$run/cm-certs" "$run/env"
     make_pki "$run/pki"
     local pki=$run/pki token server=https://127.0.0.1:$KUBE_PORT
     token=$(openssl rand -hex 24)
@@ -455,7 +520,7 @@ KUBECONFIG
         --kubeconfig="$run/admin.kubeconfig" \
         --authentication-kubeconfig="$run/admin.kubeconfig" \
         --authorization-kubeconfig="$run/admin.kubeconfig" \
-        --controllers=deployment,replicaset,serviceaccount,serviceaccount-token,garbagecollector,namespace \
+        --controllers="$KCM_CONTROLLERS" \
         --use-service-account-credentials=false \
         --service-account-private-key-file="$pki/sa.key" --root-ca-file="$pki/ca.crt" \
         --bind-address=127.0.0.1 --secure-port="$KCM_PORT" --port=0 \
@@ -520,7 +585,7 @@ JQ_SELECT='
   | @base64'
 # shellcheck disable=SC2016
 JQ_BODY='
-  def c($t; $s): {type: $t, status: $s, lastTransitionTime: $now};
+  def c($t; $s): {type: $t, status: $s, lastTransitionTime: $now, reason: null, message: null};
   def c($t; $s; $r; $m): c($t; $s) + {reason: $r, message: $m};
   def notready: c("Initialized"; "True"),
       c("Ready"; "False"; "ContainersNotReady";
@@ -540,7 +605,8 @@ JQ_BODY='
         containerStatuses: [.spec.containers[] | {name, image, imageID: "", ready: false,
           started: false, restartCount: 3,
           state: {waiting: {reason: "CrashLoopBackOff",
-            message: "back-off 40s restarting failed container=\(.name) pod=\($pod.metadata.name)_\($pod.metadata.namespace)(\($pod.metadata.uid))"}},
+            message: ("back-off 40s restarting failed container=\(.name) pod=" +
+              "\($pod.metadata.name)_\($pod.metadata.namespace)(\($pod.metadata.uid))")}},
           lastState: {terminated: {exitCode: 1, reason: "Error", startedAt: $now,
             finishedAt: $now}}}]}}
     elif $mode == "imagepull" then
@@ -551,18 +617,26 @@ JQ_BODY='
           state: {waiting: {reason: "ImagePullBackOff",
             message: "Back-off pulling image \"\(.image)\""}}}]}}
     else
-      {status: {phase: "Pending",
+      {status: {phase: "Pending", startTime: null, containerStatuses: null,
         conditions: [c("PodScheduled"; "False"; "Unschedulable";
-          "0/1 nodes are available: 1 Insufficient cpu.")]}}
+          "0/1 nodes are available: 1 Insufficient cpu."),
+          {type: "Initialized", "$patch": "delete"}, {type: "Ready", "$patch": "delete"},
+          {type: "ContainersReady", "$patch": "delete"}]}}
     end'
 
 cmd_kubelet()
 {
-    local run=$1 ns=$2 once=0 mode=ready
+    local run=$1 ns=$2 once=0 mode=ready selector=""
     shift 2
     while (($#)); do
         case $1 in
         --once) once=1 ;;
+        --selector)
+            (($# >= 2)) || usage
+            selector=$2
+            shift
+            ;;
+        --selector=*) selector=${1#--selector=} ;;
         --mode)
             (($# >= 2)) || usage
             mode=$2
@@ -588,9 +662,13 @@ cmd_kubelet()
         trap 'rm -f "$run/kubelet.$$.pid"; exit 0' TERM INT
         trap 'rm -f "$run/kubelet.$$.pid"' EXIT
     fi
+    local list=$server/api/v1/namespaces/$ns/pods
+    if [[ -n $selector ]]; then
+        list+="?labelSelector=$(jq -rn --arg s "$selector" '$s | @uri')"
+    fi
     local pods pod name now body code
     while :; do
-        if pods=$(curl "${curl_args[@]}" -f "$server/api/v1/namespaces/$ns/pods"); then
+        if pods=$(curl "${curl_args[@]}" -f "$list"); then
             now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
             while IFS= read -r pod; do
                 [[ -n $pod ]] || continue

@@ -8,7 +8,7 @@
 #   tests/services/nginx.sh stop DIR           stop it (TERM, then KILL after 5 s) by the pid
 #                                              in DIR/nginx.pid, and remove DIR
 #
-# What it serves (as the recorded fixtures in ../shared/fixtures/ were made):
+# What it serves (as the recorded fixtures in tests/fixtures/ were made):
 #   /            a 6-byte file, "hello\n" (200)
 #   /status500   500 with the body "boom\n"
 set -euo pipefail

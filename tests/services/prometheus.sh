@@ -145,7 +145,7 @@ prometheus_stop()
     if [[ -n $PROMETHEUS_DIR && -d $PROMETHEUS_DIR ]]; then
         rm -rf "$PROMETHEUS_DIR"
     fi
-    PROMETHEUS_PID= PUSHGATEWAY_PID= PROMETHEUS_DIR=
+    PROMETHEUS_PID='' PUSHGATEWAY_PID='' PROMETHEUS_DIR=''
     return 0
 }
 

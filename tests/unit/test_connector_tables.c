@@ -625,7 +625,7 @@ static void test_kubernetes_valid(void **state)
     assert_int_equal(s->timeout, 5 * SERVO_MINUTE);
     assert_int_equal(s->on_failure, KUBERNETES_FAILURE_EXCEPTION);
     assert_true(s->create_tuning_pod);
-    assert_int_equal(s->permissions.count, 3);
+    assert_int_equal(s->permissions.count, 5);
     assert_int_equal(s->deployments.count, 2);
     const struct kubernetes_workload *w = s->deployments.items;
     assert_string_equal(w[0].namespace, "apps"); /* cascaded */

@@ -58,10 +58,10 @@ static char *dup_printf(const char *fmt, ...)
     return out;
 }
 
-#define assert_contains(haystack, needle)                                                   \
-    do {                                                                                    \
-        const char *h_ = (haystack);                                                        \
-        if (h_ == NULL || strstr(h_, (needle)) == NULL)                                     \
+#define assert_contains(haystack, needle)                                                     \
+    do {                                                                                      \
+        const char *h_ = (haystack);                                                          \
+        if (h_ == NULL || strstr(h_, (needle)) == NULL)                                       \
             fail_msg("\"%s\" does not contain \"%s\"", h_ != NULL ? h_ : "(null)", (needle)); \
     } while (0)
 
@@ -213,18 +213,6 @@ static char *ca_field(void)
     return dup_printf("    certificate-authority: %s\n", env.ca);
 }
 
-static char *path_in_ns(const char *fmt, const char *name)
-{
-    if (strstr(fmt, "%s/%s") == NULL)
-        abort();
-    char *head = strdup(fmt);
-    char *mark = strstr(head, "%s/%s");
-    *mark = '\0';
-    char *out = dup_printf("%s%s/%s%s", head, env.ns, name, mark + 5);
-    free(head);
-    return out;
-}
-
 /* ---- setup ------------------------------------------------------------------------------ */
 
 static const char DEPLOYMENT[] =
@@ -331,28 +319,23 @@ static void test_deployment_create_read_patch(void **state)
 {
     (void)state;
     create_deployment("web", 1);
-    char *path = path_in_ns("/apis/apps/v1/namespaces/%s/deployments/web", "");
-    /* path_in_ns puts the namespace in; "web" is already in the format */
-    free(path);
-    path = dup_printf("/apis/apps/v1/namespaces/%s/deployments/web", env.ns);
+    char *path = dup_printf("/apis/apps/v1/namespaces/%s/deployments/web", env.ns);
 
     struct kube_response r;
     expect(env.admin, "GET", path, NULL, NULL, 200, &r);
     json_t *main = json_array_get(
-        json_object_get(json_object_get(json_object_get(json_object_get(r.body, "spec"),
-                                                        "template"),
-                                        "spec"),
-                        "containers"),
+        json_object_get(
+            json_object_get(json_object_get(json_object_get(r.body, "spec"), "template"), "spec"),
+            "containers"),
         0);
     assert_string_equal(json_path_string(main, "image"), "nginx:1.25");
     int64_t cpu = 0, memory = 0;
     assert_int_equal(servo_cpu_parse(json_path_string(main, "resources.requests.cpu"), &cpu, NULL),
                      0);
     assert_int_equal(cpu, 100);
-    assert_int_equal(
-        servo_memory_parse_quantity(json_path_string(main, "resources.limits.memory"), &memory,
-                                    NULL),
-        0);
+    assert_int_equal(servo_memory_parse_quantity(json_path_string(main, "resources.limits.memory"),
+                                                 &memory, NULL),
+                     0);
     assert_int_equal(memory, 128 * 1024 * 1024);
     assert_string_equal(json_path_string(main, "env.0.value"), "a");
     json_int_t generation = json_path_int(r.body, "metadata.generation");
@@ -371,12 +354,11 @@ static void test_deployment_create_read_patch(void **state)
     kube_response_clear(&r);
     expect(env.admin, "GET", path, NULL, NULL, 200, &r);
     assert_int_equal(json_path_int(r.body, "spec.replicas"), 3);
-    main = json_array_get(json_object_get(json_object_get(json_object_get(
-                                                              json_object_get(r.body, "spec"),
-                                                              "template"),
-                                                          "spec"),
-                                          "containers"),
-                          0);
+    main = json_array_get(
+        json_object_get(
+            json_object_get(json_object_get(json_object_get(r.body, "spec"), "template"), "spec"),
+            "containers"),
+        0);
     assert_string_equal(json_path_string(main, "image"), "nginx:1.25"); /* kept */
     assert_string_equal(json_path_string(main, "resources.requests.cpu"), "250m");
     assert_string_equal(json_path_string(main, "resources.limits.memory"), "192Mi");
@@ -394,7 +376,8 @@ static void test_deployment_create_read_patch(void **state)
     /* merge patch and JSON patch */
     expect(env.admin, "PATCH", path, "{\"metadata\":{\"annotations\":{\"servo.test/x\":\"1\"}}}",
            "merge", 200, &r);
-    assert_string_equal(json_path_string(r.body, "metadata.annotations.servo.test/x"), "1");
+    json_t *annotations = json_object_get(json_object_get(r.body, "metadata"), "annotations");
+    assert_string_equal(json_string_value(json_object_get(annotations, "servo.test/x")), "1");
     kube_response_clear(&r);
     expect(env.admin, "PATCH", path,
            "[{\"op\":\"test\",\"path\":\"/spec/replicas\",\"value\":3},"
@@ -429,8 +412,9 @@ static void test_conflict_not_found_invalid(void **state)
     assert_string_equal(json_path_string(r.body, "kind"), "Status");
     kube_response_clear(&r);
     /* a merge patch carrying the stale resourceVersion: 409 as well */
-    char *patch = dup_printf("{\"metadata\":{\"resourceVersion\":\"%s\"},\"spec\":{\"replicas\":4}}",
-                             json_path_string(stale.body, "metadata.resourceVersion"));
+    char *patch =
+        dup_printf("{\"metadata\":{\"resourceVersion\":\"%s\"},\"spec\":{\"replicas\":4}}",
+                   json_path_string(stale.body, "metadata.resourceVersion"));
     expect(env.admin, "PATCH", path, patch, "merge", 409, &r);
     kube_response_clear(&r);
     free(patch);
@@ -512,8 +496,7 @@ static void wait_allowed(struct kube_client *c, const char *path)
         if (rc == 0 && status == 200)
             return;
         if (now_seconds() > deadline)
-            fail_msg("GET %s as the read-only ServiceAccount: still %ld after 10 s", path,
-                     status);
+            fail_msg("GET %s as the read-only ServiceAccount: still %ld after 10 s", path, status);
         usleep(100000);
     }
 }
@@ -658,8 +641,7 @@ static void test_client_certificates(void **state)
     char *ca64 = base64_file(env.ca), *cert64 = base64_file(env.cert),
          *key64 = base64_file(env.key);
     ca = dup_printf("    certificate-authority-data: %s\n", ca64);
-    user = dup_printf("    client-certificate-data: %s\n    client-key-data: %s\n", cert64,
-                      key64);
+    user = dup_printf("    client-certificate-data: %s\n    client-key-data: %s\n", cert64, key64);
     c = client_ok(ca, user);
     assert_contains(kube_client_describe(c), "client certificate from client-certificate-data");
     expect_clear(c, "GET", ns_path, NULL, NULL, 200);
@@ -667,8 +649,7 @@ static void test_client_certificates(void **state)
     free(user);
 
     /* a key that does not belong to the certificate: a clear TLS error */
-    user = dup_printf("    client-certificate-data: %s\n    client-key-data: %s\n", cert64,
-                      ca64);
+    user = dup_printf("    client-certificate-data: %s\n    client-key-data: %s\n", cert64, ca64);
     c = client_ok(ca, user);
     assert_int_equal(kube_request(c, "GET", ns_path, NULL, NULL, NULL, &r), -1);
     assert_string_equal(r.reason, "tls");
@@ -688,11 +669,11 @@ static void test_tls_verification(void **state)
     (void)state;
     /* another CA, not the one that signed the API server's certificate */
     char *dir = dup_printf("%s/other-ca", test_scratch_dir());
-    char *command = dup_printf(
-        "mkdir -p '%s' && cd '%s' && openssl req -x509 -newkey ec -pkeyopt "
-        "ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.crt -days 1 "
-        "-subj /CN=not-the-cluster-ca >/dev/null 2>&1",
-        dir, dir);
+    char *command =
+        dup_printf("mkdir -p '%s' && cd '%s' && openssl req -x509 -newkey ec -pkeyopt "
+                   "ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.crt -days 1 "
+                   "-subj /CN=not-the-cluster-ca >/dev/null 2>&1",
+                   dir, dir);
     assert_int_equal(system(command), 0);
     free(command);
     char *wrong = dup_printf("    certificate-authority: %s/ca.crt\n", dir);
@@ -796,8 +777,8 @@ static void test_unreachable(void **state)
 
 static void kubelet_once(const char *mode)
 {
-    char *command = dup_printf("'%s' kubelet '%s' '%s' --once --mode %s", env.services,
-                               env.rundir, env.ns, mode);
+    char *command = dup_printf("'%s' kubelet '%s' '%s' --once --mode %s", env.services, env.rundir,
+                               env.ns, mode);
     if (system(command) != 0)
         fail_msg("%s failed", command);
     free(command);
@@ -834,8 +815,10 @@ static const char *condition(json_t *pod, const char *type, const char *field)
     json_t *conditions = json_object_get(json_object_get(pod, "status"), "conditions");
     size_t i;
     json_t *c;
-    json_array_foreach (conditions, i, c) {
-        if (strcmp(json_path_string(c, "type"), type) == 0)
+    json_array_foreach(conditions, i, c)
+    {
+        const char *t = json_path_string(c, "type");
+        if (t != NULL && strcmp(t, type) == 0)
             return json_path_string(c, field);
     }
     return NULL;
@@ -874,12 +857,12 @@ static void test_fake_kubelet_rollout(void **state)
     assert_int_equal(json_array_size(pods), 3);
     size_t i;
     json_t *pod;
-    json_array_foreach (pods, i, pod) {
+    json_array_foreach(pods, i, pod)
+    {
         assert_string_equal(condition(pod, "Ready", "status"), "True");
         assert_string_equal(json_path_string(pod, "status.phase"), "Running");
         assert_true(json_is_true(json_object_get(
-            json_array_get(json_object_get(json_object_get(pod, "status"), "containerStatuses"),
-                           0),
+            json_array_get(json_object_get(json_object_get(pod, "status"), "containerStatuses"), 0),
             "ready")));
     }
     json_decref(pods);
@@ -890,10 +873,28 @@ static void test_fake_kubelet_failure_modes(void **state)
 {
     (void)state;
     create_deployment("failing", 1);
+    create_deployment("bystander", 1);
     json_decref(wait_pods("failing", 1));
+    json_decref(wait_pods("bystander", 1));
+
+    /* --selector: only the pods it matches */
+    char *command = dup_printf("'%s' kubelet '%s' '%s' --once --mode imagepull --selector "
+                               "'app!=failing'",
+                               env.services, env.rundir, env.ns);
+    assert_int_equal(system(command), 0);
+    free(command);
+    json_t *pods = pods_of("bystander");
+    assert_string_equal(json_path_string(json_array_get(pods, 0),
+                                         "status.containerStatuses.0.state.waiting.reason"),
+                        "ImagePullBackOff");
+    json_decref(pods);
+    pods = pods_of("failing");
+    assert_null(
+        json_object_get(json_object_get(json_array_get(pods, 0), "status"), "containerStatuses"));
+    json_decref(pods);
 
     kubelet_once("crashloop");
-    json_t *pods = pods_of("failing");
+    pods = pods_of("failing");
     json_t *pod = json_array_get(pods, 0);
     assert_string_equal(json_path_string(pod, "status.containerStatuses.0.state.waiting.reason"),
                         "CrashLoopBackOff");
@@ -916,6 +917,8 @@ static void test_fake_kubelet_failure_modes(void **state)
     assert_string_equal(condition(pod, "PodScheduled", "status"), "False");
     assert_string_equal(condition(pod, "PodScheduled", "reason"), "Unschedulable");
     assert_string_equal(json_path_string(pod, "status.phase"), "Pending");
+    assert_null(condition(pod, "Ready", "status")); /* not scheduled: no other condition */
+    assert_null(json_object_get(json_object_get(pod, "status"), "containerStatuses"));
     json_decref(pods);
 
     /* and back to ready: the Deployment becomes available */
@@ -924,8 +927,10 @@ static void test_fake_kubelet_failure_modes(void **state)
     pod = json_array_get(pods, 0);
     assert_string_equal(condition(pod, "Ready", "status"), "True");
     assert_string_equal(condition(pod, "PodScheduled", "status"), "True");
-    assert_string_equal(json_path_string(pod, "status.containerStatuses.0.state.waiting.reason"),
-                        NULL);
+    assert_null(condition(pod, "PodScheduled", "reason"));
+    assert_null(condition(pod, "Ready", "reason"));
+    assert_null(json_path_string(pod, "status.containerStatuses.0.state.waiting.reason"));
+    assert_string_equal(json_path_string(pod, "status.phase"), "Running");
     json_decref(pods);
     char *path = dup_printf("/apis/apps/v1/namespaces/%s/deployments/failing", env.ns);
     double deadline = now_seconds() + 30;
@@ -957,16 +962,18 @@ int main(void)
                "tests/services/kubernetes.sh start WORKDIR RUNDIR, then `set -a; . RUNDIR/env`)\n");
         return 0;
     }
-    const char *names[] = {"SERVO_KUBE_TOKEN",       "KUBECONFIG",           "SERVO_KUBE_CA",
-                           "SERVO_KUBE_CLIENT_CERT", "SERVO_KUBE_CLIENT_KEY", "SERVO_KUBE_RUNDIR",
+    const char *names[] = {"SERVO_KUBE_TOKEN",      "KUBECONFIG",
+                           "SERVO_KUBE_CA",         "SERVO_KUBE_CLIENT_CERT",
+                           "SERVO_KUBE_CLIENT_KEY", "SERVO_KUBE_RUNDIR",
                            "SERVO_KUBE_SERVICES"};
     const char **fields[] = {&env.token, &env.kubeconfig, &env.ca,      &env.cert,
                              &env.key,   &env.rundir,     &env.services};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         *fields[i] = getenv(names[i]);
         if (*fields[i] == NULL || (*fields[i])[0] == '\0') {
-            fprintf(stderr, "test_kube_client: SERVO_KUBE_SERVER is set but %s is not (source "
-                            "all of RUNDIR/env)\n",
+            fprintf(stderr,
+                    "test_kube_client: SERVO_KUBE_SERVER is set but %s is not (source "
+                    "all of RUNDIR/env)\n",
                     names[i]);
             return 1;
         }

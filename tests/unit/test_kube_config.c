@@ -714,6 +714,21 @@ static void test_contexts(void **state)
                       "contexts: [{name: a, context: {cluster: c}}]\n"
                       "current-context: a\n";
     assert_refused(ftp, NULL, "server \"ftp://x\" is not an http(s) URL");
+    const char *slash = "clusters: [{name: c, cluster: {server: '/'}}]\n"
+                        "contexts: [{name: a, context: {cluster: c}}]\n"
+                        "current-context: a\n";
+    assert_refused(slash, NULL, "cluster \"c\": server \"/\" has no host");
+    const char *no_host = "clusters: [{name: c, cluster: {server: 'https:///'}}]\n"
+                          "contexts: [{name: a, context: {cluster: c}}]\n"
+                          "current-context: a\n";
+    assert_refused(no_host, NULL, "has no host");
+    const char *prefix = "clusters: [{name: c, cluster: {server: 'https://h:1/k8s/c-1//'}}]\n"
+                         "contexts: [{name: a, context: {cluster: c}}]\n"
+                         "current-context: a\n";
+    c = client_from(prefix, NULL);
+    assert_string_equal(kube_client_server(c), "https://h:1/k8s/c-1");
+    assert_string_equal(kube_client_no_proxy(c), "h");
+    kube_client_free(c);
     const char *context_without_cluster = "contexts: [{name: a, context: {user: u}}]\n"
                                           "current-context: a\n";
     assert_refused(context_without_cluster, NULL, "context \"a\" names no cluster");

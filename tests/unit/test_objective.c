@@ -30,8 +30,8 @@ static void test_aggregates_over_all_series(void **state)
         const char *aggregate;
         double expected;
     } cases[] = {
-        {"mean", 3.0},  {"median", 3.0}, {"min", 1.0}, {"max", 5.0},
-        {"last", 4.0},  {"p90", 4.6},    {"p95", 4.8}, {"p99", 4.96},
+        {"mean", 3.0}, {"median", 3.0}, {"min", 1.0}, {"max", 5.0},
+        {"last", 4.0}, {"p90", 4.6},    {"p95", 4.8}, {"p99", 4.96},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int a = aggregate_parse(cases[i].aggregate);
@@ -98,11 +98,8 @@ static double evaluate(const char *text, const struct binding *bindings)
 static void test_expressions(void **state)
 {
     (void)state;
-    static const struct binding b[] = {{"throughput", 1200},
-                                       {"cpu", 2},
-                                       {"replicas", 3},
-                                       {"web.mem", 0.5},
-                                       {NULL, 0}};
+    static const struct binding b[] = {
+        {"throughput", 1200}, {"cpu", 2}, {"replicas", 3}, {"web.mem", 0.5}, {NULL, 0}};
     static const struct {
         const char *text;
         double expected;

@@ -1,5 +1,5 @@
 /* The prometheus connector without a real Prometheus: the streaming response parser against
- * every recorded response in shared/fixtures/prometheus (exact values, NaN and infinities,
+ * every recorded response in tests/fixtures/prometheus (exact values, NaN and infinities,
  * empty results, error bodies), fed whole and in every chunking; truncated, malformed and
  * non-JSON input; series ids and annotations; the targets API; SLO fast-fail tables; and the
  * HTTP layer and measure handler against a small fake server in a thread (Prometheus errors,

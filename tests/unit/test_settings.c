@@ -1175,11 +1175,10 @@ static void test_json_schema(void **state)
     assert_property(s, "mode",
                     "{\"enum\":[\"fast\",\"slow\",null],\"default\":\"fast\","
                     "\"env_names\":[\"SERVO_DEMO_MODE\"]}");
-    assert_property(
-        s, "tags",
-        "{\"anyOf\":[{\"type\":[\"array\",\"null\"],\"items\":{\"type\":\"string\"},"
-        "\"minItems\":1},{\"type\":\"string\"}],\"default\":[\"a\",\"b\"],"
-        "\"env_names\":[\"SERVO_DEMO_TAGS\"]}");
+    assert_property(s, "tags",
+                    "{\"anyOf\":[{\"type\":[\"array\",\"null\"],\"items\":{\"type\":\"string\"},"
+                    "\"minItems\":1},{\"type\":\"string\"}],\"default\":[\"a\",\"b\"],"
+                    "\"env_names\":[\"SERVO_DEMO_TAGS\"]}");
     assert_property(s, "internal", "{\"type\":[\"string\",\"null\"],\"env_names\":[]}");
     json_t *timeout = property(s, "timeout");
     assert_json(json_object_get(timeout, "type"), "[\"string\",\"number\",\"null\"]");

@@ -80,10 +80,10 @@ static double cost(const struct servo *v)
 static void adjust(struct servo *v, const json_t *param)
 {
     const json_t *settings = json_object_get(
-        json_object_get(json_object_get(json_object_get(json_object_get(param, "state"),
-                                                        "application"),
-                                        "components"),
-                        "web"),
+        json_object_get(
+            json_object_get(json_object_get(json_object_get(param, "state"), "application"),
+                            "components"),
+            "web"),
         "settings");
     v->cpu = json_number_value(json_object_get(json_object_get(settings, "cpu"), "value"));
     v->replicas =
@@ -96,8 +96,8 @@ static void adjust(struct servo *v, const json_t *param)
 static json_t *carry_out(struct servo *v, const json_t *command, const char **event)
 {
     const char *cmd = json_string_value(json_object_get(command, "cmd"));
-    json_t *result = json_pack("{s:s, s:O}", "status", "ok", "cmd_uid",
-                               json_object_get(command, "cmd_uid"));
+    json_t *result =
+        json_pack("{s:s, s:O}", "status", "ok", "cmd_uid", json_object_get(command, "cmd_uid"));
     if (strcmp(cmd, "DESCRIBE") == 0) {
         *event = "DESCRIPTION";
         json_object_set_new(result, "descriptor", json_loads(description, 0, NULL));
@@ -234,8 +234,7 @@ static void test_results(void **state)
     assert_int_equal(store_open(path, false, &store, &error), 0);
     json_t *doc = results_load(store, NULL, &error);
     assert_non_null(doc);
-    assert_string_equal(json_string_value(json_object_get(doc, "application")),
-                        "example.com/web");
+    assert_string_equal(json_string_value(json_object_get(doc, "application")), "example.com/web");
     assert_int_equal(json_array_size(json_object_get(doc, "trials")), 9);
     assert_int_equal(json_array_size(json_object_get(doc, "settings")), 3);
     assert_true(json_is_integer(json_object_get(doc, "best")));
@@ -325,8 +324,8 @@ static void test_locked_file(void **state)
     int status = 0;
     json_t *reply = post(s, event, json_deep_copy(result), &status);
     assert_int_equal(status, 503);
-    assert_non_null(strstr(json_string_value(json_object_get(reply, "detail")),
-                           "database is locked"));
+    assert_non_null(
+        strstr(json_string_value(json_object_get(reply, "detail")), "database is locked"));
     json_decref(reply);
     /* nothing changed: the same command is pending */
     json_t *again = post(s, "WHATS_NEXT", NULL, NULL);

@@ -106,8 +106,8 @@ static json_t *failed_param(const char *status, const char *reason, const char *
 
 static json_t *series(double a, double b)
 {
-    return json_pack("{s:s, s:[{s:s, s:[[i,f],[i,f]]}]}", "unit", "", "values", "id", "1",
-                     "data", 1, a, 2, b);
+    return json_pack("{s:s, s:[{s:s, s:[[i,f],[i,f]]}]}", "unit", "", "values", "id", "1", "data",
+                     1, a, 2, b);
 }
 
 static json_t *fake_measure(struct fake *f, const char *uid)
@@ -120,8 +120,8 @@ static json_t *fake_measure(struct fake *f, const char *uid)
     double t = throughput(f);
     if (f->measures == f->nan_objective)
         json_object_set_new(metrics, "throughput",
-                            json_pack("{s:s, s:[{s:s, s:[[i,s]]}]}", "unit", "rps", "values",
-                                      "id", "1", "data", 1, "NaN"));
+                            json_pack("{s:s, s:[{s:s, s:[[i,s]]}]}", "unit", "rps", "values", "id",
+                                      "1", "data", 1, "NaN"));
     else if (f->measures != f->no_objective)
         json_object_set_new(metrics, "throughput", series(t - 1, t + 1));
     json_object_set_new(metrics, "latency", series(latency(f), latency(f)));
@@ -145,10 +145,10 @@ static json_t *fake_adjust(struct fake *f, const json_t *param, const char *uid)
 {
     f->adjusts++;
     const json_t *settings = json_object_get(
-        json_object_get(json_object_get(json_object_get(json_object_get(param, "state"),
-                                                        "application"),
-                                        "components"),
-                        "main"),
+        json_object_get(
+            json_object_get(json_object_get(json_object_get(param, "state"), "application"),
+                            "components"),
+            "main"),
         "settings");
     if (f->description == NULL) {
         const json_t *cpu = json_object_get(json_object_get(settings, "cpu"), "value");
@@ -178,8 +178,8 @@ static json_t *fake_adjust(struct fake *f, const json_t *param, const char *uid)
 
 static json_t *post(struct study *s, const char *event, json_t *param, int *http_status)
 {
-    json_t *request = json_pack("{s:s, s:o?, s:s}", "event", event, "param", param, "servo_uid",
-                                "servo-1");
+    json_t *request =
+        json_pack("{s:s, s:o?, s:s}", "event", event, "param", param, "servo_uid", "servo-1");
     int status = 0;
     json_t *reply = study_exchange(s, request, &status);
     json_decref(request);
@@ -220,16 +220,17 @@ static bool step(struct study *s, struct fake *f, json_t **sleep)
         f->describes++;
         append(f, "D");
         json_t *result = ok_param(uid);
-        json_object_set_new(result, "descriptor",
-                            json_loads(f->description ? f->description : default_description, 0,
-                                       NULL));
+        json_object_set_new(
+            result, "descriptor",
+            json_loads(f->description ? f->description : default_description, 0, NULL));
         assert_status(post(s, "DESCRIPTION", result, NULL), "ok");
     } else if (strcmp(cmd, "MEASURE") == 0) {
         append(f, "M");
-        assert_status(post(s, "MEASUREMENT", json_pack("{s:f, s:f, s:s}", "progress", 50.0,
-                                                       "runtime", 1.0, "cmd_uid", uid),
-                           NULL),
-                      "ok");
+        assert_status(
+            post(s, "MEASUREMENT",
+                 json_pack("{s:f, s:f, s:s}", "progress", 50.0, "runtime", 1.0, "cmd_uid", uid),
+                 NULL),
+            "ok");
         assert_status(post(s, "MEASUREMENT", fake_measure(f, uid), NULL), "ok");
     } else if (strcmp(cmd, "ADJUST") == 0) {
         append(f, "A");
@@ -343,15 +344,13 @@ static void test_command_shapes(void **state)
     json_t *adjust = post(s, "WHATS_NEXT", NULL, NULL);
     assert_string_equal(json_string_value(json_object_get(adjust, "cmd")), "ADJUST");
     const json_t *param = json_object_get(adjust, "param");
-    assert_float_equal(json_number_value(json_object_get(json_object_get(param, "control"),
-                                                         "settlement")),
-                       2.0, 0);
-    const json_t *components =
-        json_object_get(json_object_get(json_object_get(param, "state"), "application"),
-                        "components");
-    assert_int_equal(json_object_size(json_object_get(json_object_get(components, "main"),
-                                                      "settings")),
-                     3);
+    assert_float_equal(
+        json_number_value(json_object_get(json_object_get(param, "control"), "settlement")), 2.0,
+        0);
+    const json_t *components = json_object_get(
+        json_object_get(json_object_get(param, "state"), "application"), "components");
+    assert_int_equal(
+        json_object_size(json_object_get(json_object_get(components, "main"), "settings")), 3);
     json_decref(adjust);
     study_free(s);
     config_free(&c);
@@ -375,8 +374,7 @@ static void test_pending_command_repeats(void **state)
                         "Out of order event \"MEASUREMENT\", expected \"DESCRIPTION\"; ignoring");
     assert_status(reply, "unexpected-event");
     reply = post(s, "DESCRIPTION", ok_param("not-the-uid"), NULL);
-    assert_string_equal(json_string_value(json_object_get(reply, "reason")),
-                        "unexpected cmd_uid");
+    assert_string_equal(json_string_value(json_object_get(reply, "reason")), "unexpected cmd_uid");
     assert_status(reply, "invalid");
     /* progress is always fine */
     assert_status(post(s, "DESCRIPTION", json_pack("{s:f}", "progress", 10.0), NULL), "ok");
@@ -424,7 +422,8 @@ static void test_bad_requests(void **state)
     assert_status(post(s, "DESCRIPTION", json_string("garbage"), NULL), "ok");
     json_t *again = post(s, "WHATS_NEXT", NULL, NULL);
     assert_string_equal(json_string_value(json_object_get(again, "cmd")), "DESCRIBE");
-    assert_false(json_equal(json_object_get(describe, "cmd_uid"), json_object_get(again, "cmd_uid")));
+    assert_false(
+        json_equal(json_object_get(describe, "cmd_uid"), json_object_get(again, "cmd_uid")));
     json_decref(describe);
     json_decref(again);
     study_free(s);
@@ -512,8 +511,8 @@ static void test_constraints(void **state)
     /* baseline: cpu 1, replicas 2, slow -> latency 120 > 60: infeasible */
     const json_t *base = json_array_get(json_object_get(doc, "trials"), 0);
     assert_string_equal(json_string_value(json_object_get(base, "reason")), "slo-violation");
-    double base_min = json_number_value(json_object_get(
-        json_object_get(json_object_get(base, "metrics"), "throughput"), "min"));
+    double base_min = json_number_value(
+        json_object_get(json_object_get(json_object_get(base, "metrics"), "throughput"), "min"));
     json_array_foreach(json_object_get(doc, "trials"), i, t)
     {
         const json_t *list = json_object_get(t, "constraints");
@@ -552,8 +551,8 @@ static void test_expression_and_minimize(void **state)
         const json_t *settings = json_object_get(t, "settings");
         double cpu = json_number_value(json_object_get(settings, "main.cpu"));
         double replicas = json_number_value(json_object_get(settings, "main.replicas"));
-        double lat = json_number_value(json_object_get(
-            json_object_get(json_object_get(t, "metrics"), "latency"), "mean"));
+        double lat = json_number_value(
+            json_object_get(json_object_get(json_object_get(t, "metrics"), "latency"), "mean"));
         double objective = json_number_value(json_object_get(t, "objective"));
         assert_float_equal(objective, lat * cpu * replicas, 1e-9);
         best = fmin(best, objective);
@@ -608,8 +607,7 @@ static void expect_failed_description(const char *description, const char *reaso
 static void test_bad_descriptions(void **state)
 {
     (void)state;
-    expect_failed_description("{\"application\":{\"components\":{}}}",
-                              "no tunable settings");
+    expect_failed_description("{\"application\":{\"components\":{}}}", "no tunable settings");
     expect_failed_description(
         "{\"application\":{\"components\":{\"main\":{\"settings\":{\"cpu\":{\"type\":\"range\","
         "\"min\":1,\"max\":4,\"step\":1,\"pinned\":true,\"value\":2}}}}}}",
@@ -642,6 +640,61 @@ static void test_describe_failures(void **state)
         json_decref(command);
     }
     assert_int_equal(study_phase(s), STUDY_FAILED);
+    study_free(s);
+    config_free(&c);
+}
+
+/* ---- what a real ServoX sends ------------------------------------------------------------ */
+
+/* Posts the request body of a recorded exchange (shared/fixtures/servox) with the cmd_uid of
+ * the pending command; returns the reply's status. */
+static void post_recorded(struct study *s, const char *file, const char *expected_cmd)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/servox/%s", SERVO_FIXTURES, file);
+    json_error_t error;
+    json_t *exchange = json_load_file(path, 0, &error);
+    if (exchange == NULL)
+        fail_msg("%s: %s", path, error.text);
+    json_t *command = post(s, "WHATS_NEXT", NULL, NULL);
+    assert_string_equal(json_string_value(json_object_get(command, "cmd")), expected_cmd);
+    json_t *body = json_deep_copy(json_object_get(exchange, "request"));
+    json_object_set(json_object_get(body, "param"), "cmd_uid", json_object_get(command, "cmd_uid"));
+    int status = 0;
+    json_t *reply = study_exchange(s, body, &status);
+    assert_int_equal(status, 200);
+    assert_status(reply, "ok");
+    json_decref(body);
+    json_decref(command);
+    json_decref(exchange);
+}
+
+static void test_recorded_servox_session(void **state)
+{
+    (void)state;
+    struct config c;
+    struct study *s = open_study(&c, "objective: {metric: throughput, goal: maximize}\n"
+                                     "budget: 2\n");
+    post_recorded(s, "stub-errors/02-DESCRIPTION.json", "DESCRIBE");
+    post_recorded(s, "stub-errors/04-MEASUREMENT.json", "MEASURE"); /* failed: unknown-metric */
+    post_recorded(s, "stub-errors/06-ADJUSTMENT.json", "ADJUST");   /* rejected: scale-limit */
+    post_recorded(s, "stub-cmduid/08-ADJUSTMENT.json", "ADJUST");   /* ok */
+    post_recorded(s, "stub-errors/08-MEASUREMENT-progress.json", "MEASURE");
+    post_recorded(s, "stub-errors/10-MEASUREMENT.json", "MEASURE"); /* throughput 10, 11, 12 */
+    json_t *doc = study_document(s);
+    const json_t *trials = json_object_get(doc, "trials");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(trials, 0), "reason")),
+                        "unknown-metric");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(trials, 1), "reason")),
+                        "scale-limit");
+    assert_float_equal(json_number_value(json_object_get(json_array_get(trials, 2), "objective")),
+                       11.0, 1e-12);
+    assert_int_equal(json_integer_value(json_object_get(doc, "best")), 2);
+    assert_int_equal(json_array_size(json_object_get(doc, "settings")), 3);
+    json_decref(doc);
+    json_t *final = post(s, "WHATS_NEXT", NULL, NULL);
+    assert_string_equal(json_string_value(json_object_get(final, "cmd")), "ADJUST");
+    json_decref(final);
     study_free(s);
     config_free(&c);
 }
@@ -697,6 +750,7 @@ int main(void)
         cmocka_unit_test(test_default_objective),
         cmocka_unit_test(test_bad_descriptions),
         cmocka_unit_test(test_describe_failures),
+        cmocka_unit_test(test_recorded_servox_session),
         cmocka_unit_test(test_configuration_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,349 @@
+/* Pure functions reading the state the controllers and the kubelet write: why a pod fails
+ * (the rejection reasons the optimizer understands), whether it is ready, which ReplicaSet
+ * is a Deployment's newest, and how far a rollout is. tests/data/kubernetes/ holds recorded
+ * objects for each case. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *str(const json_t *object, const char *key)
+{
+    return json_string_value(json_object_get(object, key));
+}
+
+static int64_t integer(const json_t *object, const char *key, int64_t absent)
+{
+    const json_t *v = json_object_get(object, key);
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : absent;
+}
+
+/* The condition of that type (borrowed), or NULL. */
+static const json_t *condition(const json_t *status, const char *type)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(status, "conditions"), i, c)
+    {
+        const char *t = str(c, "type");
+        if (t != NULL && strcmp(t, type) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+static bool condition_is(const json_t *status, const char *type, const char *value)
+{
+    const char *s = str(condition(status, type), "status");
+    return s != NULL && strcmp(s, value) == 0;
+}
+
+static bool one_of(const char *text, const char *const *list)
+{
+    for (size_t i = 0; text != NULL && list[i] != NULL; i++)
+        if (strcmp(text, list[i]) == 0)
+            return true;
+    return false;
+}
+
+static const char *const image_pull_reasons[] = {"ErrImagePull",        "ImagePullBackOff",
+                                                 "InvalidImageName",    "ErrImageNeverPull",
+                                                 "RegistryUnavailable", NULL};
+static const char *const start_reasons[] = {
+    "CrashLoopBackOff",  "CreateContainerConfigError", "CreateContainerError", "RunContainerError",
+    "PreStartHookError", "PostStartHookError",         "ContainerCannotRun",   NULL};
+
+/* ": <text>" quoted (cut), or "" (caller frees). */
+static char *detail(const char *text)
+{
+    if (text == NULL || text[0] == '\0')
+        return kube_printf("%s", "");
+    char *quoted = kube_quote(text, KUBE_QUOTE_MAX);
+    char *out = kube_printf(": %s", quoted);
+    free(quoted);
+    return out;
+}
+
+/* " (last exit: Error, code 1)" from lastState.terminated, or "" (caller frees). */
+static char *last_exit(const json_t *status)
+{
+    const json_t *t = json_object_get(json_object_get(status, "lastState"), "terminated");
+    if (t == NULL)
+        return kube_printf("%s", "");
+    const char *reason = str(t, "reason");
+    return kube_printf(" (last exit: %s, code %lld; %lld restarts)", reason ? reason : "?",
+                       (long long)integer(t, "exitCode", 0),
+                       (long long)integer(status, "restartCount", 0));
+}
+
+/* A failure shown by one container status: its reason, or NULL. */
+static const char *container_failure(const char *pod, const json_t *status, bool init,
+                                     char **message)
+{
+    const char *name = str(status, "name");
+    const json_t *state = json_object_get(status, "state");
+    const json_t *waiting = json_object_get(state, "waiting");
+    const json_t *terminated = json_object_get(state, "terminated");
+    const char *what = init ? "init container" : "container";
+    const char *reason = NULL;
+    const char *why = NULL;
+    const char *text = NULL;
+    if (waiting != NULL) {
+        why = str(waiting, "reason");
+        text = str(waiting, "message");
+        if (one_of(why, image_pull_reasons))
+            reason = KUBE_REASON_IMAGE_PULL;
+        else if (one_of(why, start_reasons))
+            reason = KUBE_REASON_START_FAILED;
+    } else if (terminated != NULL && integer(terminated, "exitCode", 0) != 0) {
+        why = str(terminated, "reason");
+        text = str(terminated, "message");
+        reason = KUBE_REASON_START_FAILED;
+    }
+    if (reason == NULL)
+        return NULL;
+    char *d = detail(text);
+    char *last = last_exit(status);
+    if (terminated != NULL)
+        *message = kube_printf("pod %s: %s %s terminated: %s (exit code %lld)%s%s", pod, what,
+                               name ? name : "?", why ? why : "Error",
+                               (long long)integer(terminated, "exitCode", 0), d, last);
+    else
+        *message = kube_printf("pod %s: %s %s is waiting: %s%s%s", pod, what, name ? name : "?",
+                               why, d, strcmp(reason, KUBE_REASON_START_FAILED) == 0 ? last : "");
+    free(d);
+    free(last);
+    return reason;
+}
+
+const char *kube_pod_failure(const json_t *pod, char **message, const char **container)
+{
+    const char *name = str(json_object_get(pod, "metadata"), "name");
+    const json_t *status = json_object_get(pod, "status");
+    if (name == NULL)
+        name = "?";
+    if (container != NULL)
+        *container = NULL;
+    static const char *const lists[] = {"initContainerStatuses", "containerStatuses"};
+    for (size_t l = 0; l < 2; l++) {
+        size_t i;
+        json_t *cs;
+        json_array_foreach(json_object_get(status, lists[l]), i, cs)
+        {
+            const char *reason = container_failure(name, cs, l == 0, message);
+            if (reason != NULL) {
+                if (container != NULL)
+                    *container = str(cs, "name");
+                return reason;
+            }
+        }
+    }
+    const json_t *scheduled = condition(status, "PodScheduled");
+    if (condition_is(status, "PodScheduled", "False") &&
+        one_of(str(scheduled, "reason"), (const char *const[]){"Unschedulable", NULL})) {
+        char *d = detail(str(scheduled, "message"));
+        *message = kube_printf("pod %s is unschedulable%s", name, d);
+        free(d);
+        return KUBE_REASON_UNSCHEDULABLE;
+    }
+    const char *phase = str(status, "phase");
+    if (phase != NULL && strcmp(phase, "Failed") == 0) {
+        const char *why = str(status, "reason");
+        char *d = detail(str(status, "message"));
+        *message = kube_printf("pod %s failed%s%s%s", name, why ? ": " : "", why ? why : "", d);
+        free(d);
+        return KUBE_REASON_START_FAILED;
+    }
+    return NULL;
+}
+
+bool kube_pod_ready(const json_t *pod)
+{
+    return condition_is(json_object_get(pod, "status"), "Ready", "True");
+}
+
+int64_t kube_pod_restarts(const json_t *pod)
+{
+    int64_t total = 0;
+    size_t i;
+    json_t *cs;
+    json_array_foreach(json_object_get(json_object_get(pod, "status"), "containerStatuses"), i, cs)
+        total += integer(cs, "restartCount", 0);
+    return total;
+}
+
+char *kube_pod_summary(const json_t *pod)
+{
+    const json_t *status = json_object_get(pod, "status");
+    const char *phase = str(status, "phase");
+    if (phase == NULL)
+        phase = "Pending";
+    if (kube_pod_ready(pod))
+        return kube_printf("%s, ready", phase);
+    const char *why = str(condition(status, "Ready"), "reason");
+    if (why == NULL)
+        why = str(condition(status, "PodScheduled"), "reason");
+    return why ? kube_printf("%s, not ready: %s", phase, why) : kube_printf("%s, not ready", phase);
+}
+
+/* ---- ReplicaSets ------------------------------------------------------------------------ */
+
+static bool controlled_by(const json_t *object, const char *uid)
+{
+    size_t i;
+    json_t *ref;
+    json_array_foreach(json_object_get(json_object_get(object, "metadata"), "ownerReferences"), i,
+                       ref)
+    {
+        const char *u = str(ref, "uid");
+        if (u != NULL && strcmp(u, uid) == 0 && json_is_true(json_object_get(ref, "controller")))
+            return true;
+    }
+    return false;
+}
+
+static long long revision_of(const json_t *rs)
+{
+    const char *text = str(json_object_get(json_object_get(rs, "metadata"), "annotations"),
+                           KUBE_REVISION_ANNOTATION);
+    if (text == NULL)
+        return -1;
+    char *end = NULL;
+    long long r = strtoll(text, &end, 10);
+    return end != text && *end == '\0' ? r : -1;
+}
+
+const json_t *kube_newest_replica_set(const json_t *items, const char *owner_uid)
+{
+    const json_t *best = NULL;
+    long long best_revision = -1;
+    size_t i;
+    json_t *rs;
+    json_array_foreach(items, i, rs)
+    {
+        if (owner_uid != NULL && !controlled_by(rs, owner_uid))
+            continue;
+        long long r = revision_of(rs);
+        if (best == NULL || r > best_revision) {
+            best = rs;
+            best_revision = r;
+        }
+    }
+    return best;
+}
+
+const char *kube_replica_set_failure(const json_t *rs, char **message)
+{
+    const json_t *status = json_object_get(rs, "status");
+    if (!condition_is(status, "ReplicaFailure", "True"))
+        return NULL;
+    const json_t *c = condition(status, "ReplicaFailure");
+    const char *name = str(json_object_get(rs, "metadata"), "name");
+    const char *why = str(c, "reason");
+    char *d = detail(str(c, "message"));
+    *message = kube_printf("ReplicaSet %s cannot create pods: %s%s", name ? name : "?",
+                           why ? why : "ReplicaFailure", d);
+    free(d);
+    return KUBE_REASON_START_FAILED;
+}
+
+/* ---- rollouts --------------------------------------------------------------------------- */
+
+enum kube_rollout kube_deployment_rollout(const json_t *deployment, char **message)
+{
+    const json_t *metadata = json_object_get(deployment, "metadata");
+    const json_t *spec = json_object_get(deployment, "spec");
+    const json_t *status = json_object_get(deployment, "status");
+    const char *name = str(metadata, "name");
+    if (name == NULL)
+        name = "?";
+    const json_t *progressing = condition(status, "Progressing");
+    if (condition_is(status, "Progressing", "False") &&
+        one_of(str(progressing, "reason"),
+               (const char *const[]){"ProgressDeadlineExceeded", NULL})) {
+        char *d = detail(str(progressing, "message"));
+        *message = kube_printf("Deployment %s exceeded its progress deadline%s", name, d);
+        free(d);
+        return KUBE_ROLLOUT_FAILED;
+    }
+    if (condition_is(status, "ReplicaFailure", "True")) {
+        const json_t *c = condition(status, "ReplicaFailure");
+        char *d = detail(str(c, "message"));
+        *message = kube_printf("Deployment %s cannot create pods: %s%s", name,
+                               str(c, "reason") ? str(c, "reason") : "ReplicaFailure", d);
+        free(d);
+        return KUBE_ROLLOUT_FAILED;
+    }
+    int64_t generation = integer(metadata, "generation", 0);
+    int64_t observed = integer(status, "observedGeneration", 0);
+    if (observed < generation) {
+        *message = kube_printf("waiting for the deployment controller to observe generation %lld",
+                               (long long)generation);
+        return KUBE_ROLLOUT_PENDING;
+    }
+    int64_t desired = integer(spec, "replicas", 1);
+    int64_t updated = integer(status, "updatedReplicas", 0);
+    int64_t replicas = integer(status, "replicas", 0);
+    int64_t available = integer(status, "availableReplicas", 0);
+    if (updated < desired) {
+        *message =
+            kube_printf("%lld of %lld replicas updated", (long long)updated, (long long)desired);
+        return KUBE_ROLLOUT_PENDING;
+    }
+    if (replicas > updated) {
+        *message =
+            kube_printf("%lld old replicas pending termination", (long long)(replicas - updated));
+        return KUBE_ROLLOUT_PENDING;
+    }
+    if (available < updated) {
+        *message = kube_printf("%lld of %lld updated replicas available", (long long)available,
+                               (long long)updated);
+        return KUBE_ROLLOUT_PENDING;
+    }
+    *message =
+        kube_printf("%lld of %lld replicas available", (long long)available, (long long)desired);
+    return KUBE_ROLLOUT_DONE;
+}
+
+enum kube_rollout kube_stateful_set_rollout(const json_t *sts, char **message)
+{
+    const json_t *metadata = json_object_get(sts, "metadata");
+    const json_t *spec = json_object_get(sts, "spec");
+    const json_t *status = json_object_get(sts, "status");
+    int64_t generation = integer(metadata, "generation", 0);
+    int64_t observed = integer(status, "observedGeneration", 0);
+    if (observed < generation) {
+        *message = kube_printf("waiting for the statefulset controller to observe generation %lld",
+                               (long long)generation);
+        return KUBE_ROLLOUT_PENDING;
+    }
+    int64_t desired = integer(spec, "replicas", 1);
+    int64_t replicas = integer(status, "replicas", 0);
+    int64_t ready = integer(status, "readyReplicas", 0);
+    int64_t updated = integer(status, "updatedReplicas", 0);
+    const char *strategy = str(json_object_get(spec, "updateStrategy"), "type");
+    bool on_delete = strategy != NULL && strcmp(strategy, "OnDelete") == 0;
+    if (!on_delete && desired > 0 && updated < desired) {
+        *message =
+            kube_printf("%lld of %lld replicas updated", (long long)updated, (long long)desired);
+        return KUBE_ROLLOUT_PENDING;
+    }
+    if (replicas > desired) {
+        *message =
+            kube_printf("%lld extra replicas pending termination", (long long)(replicas - desired));
+        return KUBE_ROLLOUT_PENDING;
+    }
+    if (ready < desired) {
+        *message = kube_printf("%lld of %lld replicas ready", (long long)ready, (long long)desired);
+        return KUBE_ROLLOUT_PENDING;
+    }
+    const char *current = str(status, "currentRevision");
+    const char *update = str(status, "updateRevision");
+    if (!on_delete && desired > 0 && update != NULL &&
+        (current == NULL || strcmp(current, update) != 0)) {
+        *message = kube_printf("waiting for revision %s to become current", update);
+        return KUBE_ROLLOUT_PENDING;
+    }
+    *message = kube_printf("%lld of %lld replicas ready", (long long)ready, (long long)desired);
+    return KUBE_ROLLOUT_DONE;
+}

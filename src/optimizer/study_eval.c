@@ -1,0 +1,282 @@
+/* What a study makes of a measurement (study_eval.h). */
+#include "optimizer/study_eval.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "types/wire.h"
+#include "util/util.h"
+
+/* ---- the objective --------------------------------------------------------------------- */
+
+void study_objective_clear(struct study_objective *o)
+{
+    free(o->name);
+    free(o->metric);
+    expr_free(o->expression);
+    memset(o, 0, sizeof *o);
+}
+
+int study_objective_set(struct study_objective *o, const char *metric, const char *expression,
+                        int aggregate, int goal, char **error)
+{
+    study_objective_clear(o);
+    if (metric == NULL && expression == NULL) {
+        *error = xstrdup("no objective metric or expression");
+        return -1;
+    }
+    if (metric == NULL) {
+        o->expression = expr_parse(expression, error);
+        if (o->expression == NULL)
+            return -1;
+    }
+    o->name = xstrdup(metric ? metric : expression);
+    o->metric = metric ? xstrdup(metric) : NULL;
+    o->aggregate = aggregate >= 0 ? aggregate : AGGREGATE_MEAN;
+    o->goal = goal;
+    return 0;
+}
+
+json_t *study_objective_json(const struct study_objective *o)
+{
+    json_t *json = json_object();
+    json_object_set_new(json, "name", wire_string(o->name));
+    json_object_set_new(json, "goal", json_string(study_goal_name(o->goal)));
+    json_object_set_new(json, o->metric ? "metric" : "expression", wire_string(o->name));
+    json_object_set_new(json, "aggregate",
+                        json_string(aggregate_name((enum aggregate)o->aggregate)));
+    return json;
+}
+
+bool study_objective_from_json(struct study_objective *o, const json_t *json)
+{
+    const char *metric = json_string_value(json_object_get(json, "metric"));
+    const char *expression = json_string_value(json_object_get(json, "expression"));
+    const char *aggregate = json_string_value(json_object_get(json, "aggregate"));
+    const char *goal = json_string_value(json_object_get(json, "goal"));
+    char *error = NULL;
+    int rc = study_objective_set(o, metric, metric ? NULL : expression,
+                                 aggregate ? aggregate_parse(aggregate) : AGGREGATE_MEAN,
+                                 str_eq(goal, "maximize") ? GOAL_MAXIMIZE : GOAL_MINIMIZE, &error);
+    free(error);
+    return rc == 0;
+}
+
+static bool is_throughput(const struct servo_metric *m)
+{
+    return str_eq(m->unit, "rps") || str_eq(m->unit, "rpm") || strstr(m->name, "throughput");
+}
+
+int study_objective_choose(struct study_objective *o, const struct servo_description *d,
+                           char **error)
+{
+    if (d == NULL || d->metric_count == 0) {
+        *error = xstrdup("no objective: configure one (objective: {metric, goal}); the "
+                         "description has no metrics to choose from");
+        return -1;
+    }
+    const struct servo_metric *m = &d->metrics[0];
+    return study_objective_set(o, m->name, NULL, AGGREGATE_MEAN,
+                               is_throughput(m) ? GOAL_MAXIMIZE : GOAL_MINIMIZE, error);
+}
+
+/* ---- summaries ------------------------------------------------------------------------- */
+
+static size_t finite_points(const struct servo_measurement *m, const char *metric)
+{
+    size_t count = 0;
+    for (size_t k = 0; k < m->reading_count; k++) {
+        if (!str_eq(m->readings[k].metric, metric))
+            continue;
+        for (size_t p = 0; p < m->readings[k].point_count; p++)
+            count += isfinite(m->readings[k].points[p].value) ? 1 : 0;
+    }
+    return count;
+}
+
+json_t *study_summarize(const struct servo_measurement *m)
+{
+    json_t *summaries = json_object();
+    for (size_t i = 0; i < m->reading_count; i++) {
+        const char *metric = m->readings[i].metric;
+        if (metric == NULL || json_object_get(summaries, metric) != NULL)
+            continue;
+        json_t *summary = json_object();
+        for (int a = AGGREGATE_MEAN; a <= AGGREGATE_LAST; a++) {
+            double value = 0;
+            if (measurement_reduce(m, metric, (enum aggregate)a, &value) == 0)
+                json_object_set_new(summary, aggregate_name((enum aggregate)a), json_real(value));
+        }
+        json_object_set_new(summary, "count", json_integer((json_int_t)finite_points(m, metric)));
+        if (m->readings[i].unit && m->readings[i].unit[0])
+            json_object_set_new(summary, "unit", wire_string(m->readings[i].unit));
+        wire_set(summaries, metric, summary);
+    }
+    return summaries;
+}
+
+static bool summary_value(const json_t *summaries, const char *metric, int aggregate, double *value)
+{
+    const json_t *v = json_object_get(json_object_get(summaries, metric),
+                                      aggregate_name((enum aggregate)aggregate));
+    if (!json_is_number(v))
+        return false;
+    *value = json_number_value(v);
+    return isfinite(*value);
+}
+
+/* ---- the objective's value ------------------------------------------------------------- */
+
+struct lookup {
+    const struct study_eval *eval;
+    const json_t *metrics;
+    const json_t *settings;
+};
+
+static bool lookup_setting(const struct lookup *l, const char *name, double *value)
+{
+    const json_t *v = json_object_get(l->settings, name);
+    const struct study_space *space = l->eval->space;
+    for (size_t i = 0; v == NULL && space != NULL && i < space->count; i++) {
+        /* a bare setting name, when a single component has it */
+        if (!str_eq(space->params[i].setting, name))
+            continue;
+        for (size_t k = i + 1; k < space->count; k++)
+            if (str_eq(space->params[k].setting, name))
+                return false; /* ambiguous */
+        v = json_object_get(l->settings, space->params[i].name);
+    }
+    if (json_is_number(v)) {
+        *value = json_number_value(v);
+        return true;
+    }
+    return json_is_string(v) && wire_parse_decimal(json_string_value(v), value, NULL);
+}
+
+static bool lookup_name(void *context, const char *name, double *value)
+{
+    const struct lookup *l = context;
+    if (summary_value(l->metrics, name, l->eval->objective->aggregate, value))
+        return true;
+    return lookup_setting(l, name, value);
+}
+
+/* The objective's value, or false with the reason in `message`. */
+static bool objective_value(const struct study_eval *e, const json_t *metrics,
+                            const json_t *settings, double *value, char **message)
+{
+    const struct study_objective *o = e->objective;
+    if (o == NULL) {
+        *message = xstrdup("no objective chosen");
+        return false;
+    }
+    if (o->metric != NULL) {
+        if (summary_value(metrics, o->metric, o->aggregate, value))
+            return true;
+        *message =
+            xasprintf("the measurement has no finite value of the objective metric %s", o->metric);
+        return false;
+    }
+    struct lookup l = {e, metrics, settings};
+    char *error = NULL;
+    if (expr_eval(o->expression, lookup_name, &l, value, &error) != 0) {
+        *message = xasprintf("the objective cannot be computed: %s", error ? error : "?");
+        free(error);
+        return false;
+    }
+    if (!isfinite(*value)) {
+        *message = xstrdup("the objective expression is not a finite number");
+        return false;
+    }
+    return true;
+}
+
+/* ---- constraints ----------------------------------------------------------------------- */
+
+double study_constraint_g(int keep, double value, double threshold)
+{
+    return keep == KEEP_ABOVE ? threshold - value : value - threshold;
+}
+
+static double constraint_threshold(const struct constraint_settings *c, const json_t *baseline)
+{
+    if (!isnan(c->threshold))
+        return c->threshold;
+    double value = NAN;
+    if (!summary_value(baseline, c->metric, c->aggregate, &value))
+        return NAN;
+    return value * c->baseline_multiplier;
+}
+
+/* [{metric, keep, threshold, value, satisfied}]; counts the broken and the unknown ones. */
+static json_t *evaluate_constraints(const struct study_eval *e, const json_t *metrics,
+                                    size_t *broken, size_t *unknown)
+{
+    json_t *list = json_array();
+    json_t *baseline = e->baseline_metrics ? json_loads(e->baseline_metrics, 0, NULL) : NULL;
+    const struct constraint_settings *items = e->constraints ? e->constraints->items : NULL;
+    for (size_t i = 0; e->constraints != NULL && i < e->constraints->count; i++) {
+        const struct constraint_settings *c = &items[i];
+        double threshold = constraint_threshold(c, baseline), value = NAN;
+        if (!summary_value(metrics, c->metric, c->aggregate, &value))
+            value = NAN;
+        double g = study_constraint_g(c->keep, value, threshold);
+        bool known = isfinite(g);
+        json_t *item = json_object();
+        json_object_set_new(item, "metric", wire_string(c->metric));
+        json_object_set_new(item, "keep", json_string(study_keep_name(c->keep)));
+        json_object_set_new(item, "threshold",
+                            isfinite(threshold) ? json_real(threshold) : json_null());
+        json_object_set_new(item, "value", isfinite(value) ? json_real(value) : json_null());
+        json_object_set_new(item, "satisfied", known ? json_boolean(g <= 0) : json_null());
+        json_array_append_new(list, item);
+        *broken += known && g > 0 ? 1 : 0;
+        *unknown += known ? 0 : 1;
+    }
+    json_decref(baseline);
+    return list;
+}
+
+/* ---- a trial --------------------------------------------------------------------------- */
+
+static void set_text(char **field, const char *text)
+{
+    char *copy = text ? xstrdup(text) : NULL;
+    free(*field);
+    *field = copy;
+}
+
+static void set_outcome(struct store_trial *t, const char *reason, const char *message)
+{
+    set_text(&t->reason, reason);
+    set_text(&t->message, message);
+}
+
+void study_evaluate(const struct study_eval *e, struct store_trial *t)
+{
+    json_t *metrics = t->metrics ? json_loads(t->metrics, 0, NULL) : NULL;
+    json_t *settings = t->settings ? json_loads(t->settings, 0, NULL) : NULL;
+    char *message = NULL;
+    double value = NAN;
+    t->has_objective = objective_value(e, metrics, settings, &value, &message);
+    t->objective = t->has_objective ? value : NAN;
+    size_t broken = 0, unknown = 0;
+    json_t *constraints = evaluate_constraints(e, metrics, &broken, &unknown);
+    free(t->constraints);
+    t->constraints = json_dumps(constraints, JSON_COMPACT);
+    json_decref(constraints);
+    t->feasible = t->has_objective && broken == 0 && unknown == 0;
+    if (!t->has_objective)
+        set_outcome(t, "objective-missing", message ? message : "no objective");
+    else if (unknown > 0)
+        set_outcome(t, "constraint-missing",
+                    "a constraint's metric (or its baseline value) is missing");
+    else if (broken > 0)
+        set_outcome(t, "slo-violation", NULL);
+    else
+        set_outcome(t, NULL, NULL);
+    free(message);
+    json_decref(metrics);
+    json_decref(settings);
+}
