@@ -62,15 +62,15 @@ static char *program_word(const char *command)
     size_t length = 0;
     while (p[length] && (quote ? p[length] != quote : !isspace((unsigned char)p[length])))
         length++;
-    return exec_printf("%.*s", (int)length, p);
+    return servo_strdup_printf("%.*s", (int)length, p);
 }
 
 /* A path (it has a slash): an executable regular file, relative to the working directory. */
 static int check_path(const struct exec_settings *s, const char *word, struct servo_check *check)
 {
     char *path = word[0] == '/' || s->working_dir == NULL
-                     ? exec_printf("%s", word)
-                     : exec_printf("%s/%s", s->working_dir, word);
+                     ? servo_strdup_printf("%s", word)
+                     : servo_strdup_printf("%s/%s", s->working_dir, word);
     struct stat st;
     int rc = 0;
     if (stat(path, &st) != 0)
@@ -90,7 +90,7 @@ static int check_name(struct servo_connector *c, struct servo_event *event, cons
                       struct servo_check *check)
 {
     const struct exec_settings *s = servo_connector_settings(c);
-    char *variable = exec_printf("SERVO_CHECK_PROGRAM=%s", word);
+    char *variable = servo_strdup_printf("SERVO_CHECK_PROGRAM=%s", word);
     const char *environment[] = {variable, NULL};
     struct servo_process p = {.command = "command -v -- \"$SERVO_CHECK_PROGRAM\"",
                               .environment = environment,

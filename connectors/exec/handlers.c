@@ -413,27 +413,27 @@ static char *adjustment_problem(const struct servo_description *d, const struct 
     const struct servo_setting *s = c ? servo_component_find(c, a->setting) : NULL;
     char buf[32];
     if (s == NULL)
-        return exec_printf("%s.%s: component \"%s\" has no setting \"%s\"", a->component,
-                           a->setting, a->component, a->setting);
+        return servo_strdup_printf("%s.%s: component \"%s\" has no setting \"%s\"", a->component,
+                                   a->setting, a->component, a->setting);
     if (s->pinned)
-        return exec_printf("%s.%s: the setting is pinned", a->component, a->setting);
+        return servo_strdup_printf("%s.%s: the setting is pinned", a->component, a->setting);
     if (s->kind == SERVO_SETTING_ENUM) {
         const char *text = adjustment_text(a, buf);
         for (size_t i = 0; i < s->value_count; i++)
             if (strcmp(s->values[i], text) == 0)
                 return NULL;
-        return exec_printf("%s.%s: \"%s\" is not one of the values", a->component, a->setting,
-                           text);
+        return servo_strdup_printf("%s.%s: \"%s\" is not one of the values", a->component,
+                                   a->setting, text);
     }
     if (a->is_text)
-        return exec_printf("%s.%s: expected a number, got \"%s\"", a->component, a->setting,
-                           a->text);
+        return servo_strdup_printf("%s.%s: expected a number, got \"%s\"", a->component, a->setting,
+                                   a->text);
     if (a->value < s->min || a->value > s->max)
-        return exec_printf("%s.%s: %g is outside the range [%g, %g]", a->component, a->setting,
-                           a->value, s->min, s->max);
+        return servo_strdup_printf("%s.%s: %g is outside the range [%g, %g]", a->component,
+                                   a->setting, a->value, s->min, s->max);
     if (!on_step(a->value, s->min, s->step))
-        return exec_printf("%s.%s: %g is not on a step of %g from %g", a->component, a->setting,
-                           a->value, s->step, s->min);
+        return servo_strdup_printf("%s.%s: %g is not on a step of %g from %g", a->component,
+                                   a->setting, a->value, s->step, s->min);
     return NULL;
 }
 
@@ -502,7 +502,7 @@ static void add_adjustment_variables(const struct servo_adjustments *a, struct e
     for (size_t i = 0; i < a->count; i++) {
         char *component = exec_env_name(a->items[i].component);
         char *setting = exec_env_name(a->items[i].setting);
-        char *name = exec_printf("SERVO_%s_%s", component, setting);
+        char *name = servo_strdup_printf("SERVO_%s_%s", component, setting);
         char buf[32];
         exec_env_add(env, name, adjustment_text(&a->items[i], buf));
         free(name);

@@ -11,6 +11,7 @@
 #include "servo/checks.h"
 #include "servo/events.h"
 #include "servo/model.h"
+#include "servo/util.h"
 
 /* Longest stderr tail quoted in a failure message. */
 #define EXEC_STDERR_TAIL_MAX 4096
@@ -32,8 +33,6 @@ void exec_env_free(struct exec_env *env);
 bool exec_env_has(const struct exec_env *env, const char *name);
 /* "web-1.cpu" -> "WEB_1_CPU": upper case, anything but [A-Z0-9] becomes '_' (caller frees). */
 char *exec_env_name(const char *text);
-/* vasprintf that aborts when out of memory (caller frees). */
-char *exec_printf(const char *fmt, ...) SERVO_PRINTF(1, 2);
 /* A number as a command sees it: "1", "1.5", "0.25" (at most 15 significant digits). */
 void exec_format_number(double value, char buf[32]);
 

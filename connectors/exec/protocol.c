@@ -26,16 +26,6 @@ static void *check_alloc(void *p)
     return p;
 }
 
-char *exec_printf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *text = NULL;
-    int rc = vasprintf(&text, fmt, ap);
-    va_end(ap);
-    return check_alloc(rc < 0 ? NULL : text);
-}
-
 static double seconds_now(void)
 {
     struct timespec ts;
@@ -59,7 +49,7 @@ void exec_env_add(struct exec_env *env, const char *name, const char *value)
         env->capacity = env->capacity ? 2 * env->capacity : 8;
         env->items = check_alloc(realloc(env->items, env->capacity * sizeof *env->items));
     }
-    env->items[env->count++] = exec_printf("%s=%s", name, value);
+    env->items[env->count++] = servo_strdup_printf("%s=%s", name, value);
     env->items[env->count] = NULL;
 }
 
@@ -370,7 +360,7 @@ json_t *exec_call_run(struct servo_connector *c, struct servo_event *event,
     char *input = NULL;
     if (call->input != NULL) {
         char *json = check_alloc(json_dumps(call->input, JSON_COMPACT));
-        input = exec_printf("%s\n", json);
+        input = servo_strdup_printf("%s\n", json);
         free(json);
     }
     struct line_context lc = {event, call->what};

@@ -283,6 +283,7 @@ static int wait_ready(struct kube_client *client, struct servo_event *event,
     servo_duration_format(timeout, duration);
     double started = kube_now();
     double limit = servo_duration_seconds(timeout);
+    double reported = 0;
     int rc = -1;
     for (;;) {
         json_t *pod = NULL;
@@ -310,7 +311,7 @@ static int wait_ready(struct kube_client *client, struct servo_event *event,
             free(summary);
             break;
         }
-        kube_progress(event, limit > 0 ? fmin(99.0, 100.0 * elapsed / limit) : 0,
+        kube_progress(event, &reported, limit > 0 ? fmin(99.0, 100.0 * elapsed / limit) : 0,
                       "waiting for the tuning pod %s-tuning: %s", w->name, summary);
         if (elapsed >= limit) {
             servo_error_set(error, SERVO_ERROR_ADJUSTMENT_REJECTED, KUBE_REASON_START_FAILED,
@@ -341,6 +342,7 @@ static int settle_pod(struct kube_client *client, struct servo_event *event,
     servo_info("Settling for %s: the tuning pod must stay ready", duration);
     double started = kube_now();
     double limit = servo_duration_seconds(settlement);
+    double reported = 0;
     int64_t baseline = -1;
     char *uid = NULL;
     int rc = 0;
@@ -384,8 +386,8 @@ static int settle_pod(struct kube_client *client, struct servo_event *event,
         double elapsed = kube_now() - started;
         if (elapsed >= limit)
             break;
-        kube_progress(event, fmin(99.0, 100.0 * elapsed / limit), "settling: %.0f s of %s", elapsed,
-                      duration);
+        kube_progress(event, &reported, fmin(99.0, 100.0 * elapsed / limit),
+                      "settling: %.0f s of %s", elapsed, duration);
         if (kube_sleep(event, KUBE_POLL_INTERVAL) != 0) {
             rc = servo_error_set(error, SERVO_ERROR_CANCELLED, "cancelled",
                                  "cancelled during the settlement period");

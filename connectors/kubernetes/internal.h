@@ -39,6 +39,8 @@
 #define KUBE_CONFLICT_ATTEMPTS 5
 /* How often a rollout, a tuning pod or a settlement is polled. */
 #define KUBE_POLL_INTERVAL (500 * SERVO_MILLISECOND)
+/* Seconds between two progress reports of one wait. */
+#define KUBE_PROGRESS_INTERVAL 5.0
 /* Items asked for per page of a list (limit=...); $SERVO_KUBE_LIST_LIMIT overrides it. */
 #define KUBE_LIST_PAGE 250
 /* Items read from one list at most: the rest is not looked at (a warning says so). */
@@ -252,9 +254,10 @@ int kube_jvm_parse_size(const char *text, int64_t *bytes);
 double kube_now(void);
 /* Sleeps (cancellable when `event` is not NULL): 0, or -1 once the event is cancelled. */
 int kube_sleep(struct servo_event *event, servo_duration duration);
-/* Progress on the event (nothing without one). */
-void kube_progress(struct servo_event *event, double percent, const char *fmt, ...)
-    SERVO_PRINTF(3, 4);
+/* Progress on the event (a debug line without one), at most every KUBE_PROGRESS_INTERVAL
+ * seconds: *last (monotonic seconds; 0 at first) is when the previous report went out. */
+void kube_progress(struct servo_event *event, double *last, double percent, const char *fmt, ...)
+    SERVO_PRINTF(4, 5);
 
 /* A request that must succeed (2xx): -1 with `error` filled otherwise (kind `kind`, reason
  * from the response: "forbidden", "not-found", "conflict", "timeout", ...). `what` names

@@ -257,6 +257,15 @@ enum kube_rollout kube_deployment_rollout(const json_t *deployment, char **messa
     const char *name = str(metadata, "name");
     if (name == NULL)
         name = "?";
+    int64_t generation = integer(metadata, "generation", 0);
+    int64_t observed = integer(status, "observedGeneration", 0);
+    if (observed < generation) {
+        *message = kube_printf("waiting for the deployment controller to observe generation %lld",
+                               (long long)generation);
+        return KUBE_ROLLOUT_PENDING;
+    }
+    /* the conditions are the controller's verdict on the generation it has seen: stale
+     * until then (a rollback starts with the failed rollout's ProgressDeadlineExceeded) */
     const json_t *progressing = condition(status, "Progressing");
     if (condition_is(status, "Progressing", "False") &&
         one_of(str(progressing, "reason"),
@@ -273,13 +282,6 @@ enum kube_rollout kube_deployment_rollout(const json_t *deployment, char **messa
                                str(c, "reason") ? str(c, "reason") : "ReplicaFailure", d);
         free(d);
         return KUBE_ROLLOUT_FAILED;
-    }
-    int64_t generation = integer(metadata, "generation", 0);
-    int64_t observed = integer(status, "observedGeneration", 0);
-    if (observed < generation) {
-        *message = kube_printf("waiting for the deployment controller to observe generation %lld",
-                               (long long)generation);
-        return KUBE_ROLLOUT_PENDING;
     }
     int64_t desired = integer(spec, "replicas", 1);
     int64_t updated = integer(status, "updatedReplicas", 0);

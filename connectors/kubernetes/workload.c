@@ -35,8 +35,13 @@ int kube_sleep(struct servo_event *event, servo_duration duration)
     return 0;
 }
 
-void kube_progress(struct servo_event *event, double percent, const char *fmt, ...)
+void kube_progress(struct servo_event *event, double *last, double percent, const char *fmt, ...)
 {
+    double now = kube_now();
+    if (last != NULL && *last > 0 && now - *last < KUBE_PROGRESS_INTERVAL)
+        return;
+    if (last != NULL)
+        *last = now;
     va_list ap;
     va_start(ap, fmt);
     char *message = NULL;
@@ -134,6 +139,7 @@ static void write_delay(struct servo_event *event)
     double seconds = strtod(text, &end);
     if (end == text || *end != '\0' || !(seconds > 0) || seconds > 10)
         return;
+    servo_info("read; pausing %g s before the write (SERVO_KUBE_TEST_WRITE_DELAY)", seconds);
     kube_sleep(event, (servo_duration)(seconds * 1e9));
 }
 
@@ -467,6 +473,7 @@ int kube_wait_rollout(struct kube_client *client, struct servo_event *event,
     servo_duration_format(timeout, duration);
     char *last = kube_printf("no answer yet");
     json_t *last_pods = NULL;
+    double reported = 0;
     int rc = -1;
     for (;;) {
         struct servo_error e = {0};
@@ -518,14 +525,14 @@ int kube_wait_rollout(struct kube_client *client, struct servo_event *event,
                 break;
             }
             json_decref(workload);
-            if (progress == KUBE_ROLLOUT_FAILED) {
+            if (progress == KUBE_ROLLOUT_FAILED && fail_fast) {
                 servo_error_set(error, SERVO_ERROR_ADJUSTMENT_REJECTED, KUBE_REASON_START_FAILED,
                                 "%s: %s", what, last);
                 break;
             }
         }
         double elapsed = kube_now() - started;
-        kube_progress(event, limit > 0 ? fmin(99.0, 100.0 * elapsed / limit) : 0,
+        kube_progress(event, &reported, limit > 0 ? fmin(99.0, 100.0 * elapsed / limit) : 0,
                       "waiting for %s %s to roll out: %s", kube_kind_name(t->kind), t->w->name,
                       last);
         if (elapsed >= limit) {
@@ -669,6 +676,7 @@ int kube_settle(struct kube_client *client, struct servo_event *event,
         abort();
     double started = kube_now();
     double limit = servo_duration_seconds(settlement);
+    double reported = 0;
     int rc = 0;
     for (size_t i = 0; i < count && rc == 0; i++) {
         char *why = NULL;
@@ -681,8 +689,8 @@ int kube_settle(struct kube_client *client, struct servo_event *event,
         double elapsed = kube_now() - started;
         if (elapsed >= limit)
             break;
-        kube_progress(event, fmin(99.0, 100.0 * elapsed / limit), "settling: %.0f s of %s", elapsed,
-                      duration);
+        kube_progress(event, &reported, fmin(99.0, 100.0 * elapsed / limit),
+                      "settling: %.0f s of %s", elapsed, duration);
         double left = limit - elapsed;
         servo_duration pause = KUBE_POLL_INTERVAL;
         if (left < servo_duration_seconds(pause))

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "servo/util.h"
+
 static void out_of_memory(size_t size)
 {
     fprintf(stderr, "prometheus: out of memory (%zu bytes)\n", size);
@@ -58,26 +60,11 @@ char *prom_xstrndup(const char *text, size_t length)
     return copy;
 }
 
-static char *xvasprintf(const char *fmt, va_list ap) SERVO_PRINTF(1, 0);
-
-static char *xvasprintf(const char *fmt, va_list ap)
-{
-    va_list again;
-    va_copy(again, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    if (n < 0)
-        n = 0;
-    char *text = prom_xmalloc((size_t)n + 1);
-    vsnprintf(text, (size_t)n + 1, fmt, again);
-    va_end(again);
-    return text;
-}
-
 char *prom_xasprintf(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *text = xvasprintf(fmt, ap);
+    char *text = servo_strdup_vprintf(fmt, ap);
     va_end(ap);
     return text;
 }
@@ -105,7 +92,7 @@ void prom_buf_printf(struct prom_buf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *text = xvasprintf(fmt, ap);
+    char *text = servo_strdup_vprintf(fmt, ap);
     va_end(ap);
     prom_buf_puts(b, text);
     free(text);

@@ -24,53 +24,6 @@ static const char *const format_names[] = {"http", "json"};
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
-char *vegeta_printf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *text = NULL;
-    int rc = vasprintf(&text, fmt, ap);
-    va_end(ap);
-    if (rc < 0) {
-        fputs("servo: vegeta: out of memory\n", stderr);
-        abort();
-    }
-    return text;
-}
-
-static bool is_safe_shell_char(unsigned char ch)
-{
-    return isalnum(ch) || strchr("_@%+=:,./-", ch) != NULL;
-}
-
-char *vegeta_shell_word(const char *word)
-{
-    bool safe = word[0] != '\0';
-    for (const char *p = word; *p && safe; p++)
-        safe = is_safe_shell_char((unsigned char)*p);
-    if (safe)
-        return vegeta_printf("%s", word);
-    size_t length = 2;
-    for (const char *p = word; *p; p++)
-        length += *p == '\'' ? 4 : 1;
-    char *quoted = malloc(length + 1);
-    if (quoted == NULL)
-        abort();
-    char *out = quoted;
-    *out++ = '\'';
-    for (const char *p = word; *p; p++) {
-        if (*p == '\'') {
-            memcpy(out, "'\\''", 4); /* close, an escaped quote, reopen */
-            out += 4;
-        } else {
-            *out++ = *p;
-        }
-    }
-    *out++ = '\'';
-    *out = '\0';
-    return quoted;
-}
-
 static double wall_clock(void)
 {
     struct timespec ts;
@@ -85,11 +38,11 @@ static double wall_clock(void)
 static char *targets_flag(const struct vegeta_settings *s)
 {
     if (s->targets == NULL)
-        return vegeta_printf("-targets=stdin");
-    char *path = strcmp(s->targets, "stdin") == 0 ? vegeta_printf("./stdin")
-                                                  : vegeta_printf("%s", s->targets);
-    char *word = vegeta_shell_word(path);
-    char *flag = vegeta_printf("-targets=%s", word);
+        return servo_strdup_printf("-targets=stdin");
+    char *path = strcmp(s->targets, "stdin") == 0 ? servo_strdup_printf("./stdin")
+                                                  : servo_strdup_printf("%s", s->targets);
+    char *word = servo_shell_quote(path);
+    char *flag = servo_strdup_printf("-targets=%s", word);
     free(word);
     free(path);
     return flag;
@@ -107,13 +60,13 @@ char *vegeta_attack_command(const struct vegeta_settings *s, servo_duration dura
     servo_rate_format(&s->rate, rate);
     servo_duration_format(duration, length);
     servo_duration_format(every, interval);
-    char *binary = vegeta_shell_word(s->binary ? s->binary : "vegeta");
+    char *binary = servo_shell_quote(s->binary ? s->binary : "vegeta");
     char *targets = targets_flag(s);
     char max_workers[48] = "";
     if (s->max_workers != SERVO_UNSET)
         snprintf(max_workers, sizeof max_workers, " -max-workers=%lld", (long long)s->max_workers);
     const char *format = format_names[s->format == VEGETA_FORMAT_JSON ? 1 : 0];
-    char *command = vegeta_printf(
+    char *command = servo_strdup_printf(
         "%s attack -rate=%s -duration=%s %s -format=%s -connections=%lld -workers=%lld%s "
         "-max-body=%lld -http2=%s -keepalive=%s -insecure=%s | %s report -type=json -every=%s",
         binary, rate, length, targets, format, (long long)s->connections, (long long)s->workers,
@@ -187,9 +140,10 @@ char *vegeta_load_profile(const struct vegeta_settings *s, size_t urls, servo_du
     servo_duration_format(delay > 0 ? delay : 0, wait);
     servo_duration_format(warmup > 0 ? warmup : 0, warm);
     servo_duration_format(s->reporting_interval, every);
-    return vegeta_printf("Loading %zu URL(s) for %s (delay of %s, warmup of %s) at a rate of %s "
-                         "(reporting every %s)",
-                         urls, length, wait, warm, rate, every);
+    return servo_strdup_printf(
+        "Loading %zu URL(s) for %s (delay of %s, warmup of %s) at a rate of %s "
+        "(reporting every %s)",
+        urls, length, wait, warm, rate, every);
 }
 
 /* ---- report lines ----------------------------------------------------------------------- */
@@ -223,7 +177,7 @@ static void pass_on_report(struct attack_context *a, const char *line)
 {
     if (a->run->on_report == NULL)
         return;
-    char *text = vegeta_printf("%s", line);
+    char *text = servo_strdup_printf("%s", line);
     size_t length = vegeta_strip_escapes(text, strlen(text));
     while (length > 0 && isspace((unsigned char)text[length - 1]))
         text[--length] = '\0';
@@ -280,7 +234,7 @@ static char *join_lines(char *text)
  * last VEGETA_STDERR_MAX bytes kept (caller frees). */
 static char *stderr_excerpt(const struct servo_process_result *r)
 {
-    char *text = vegeta_printf("%s", r->errors ? r->errors : "");
+    char *text = servo_strdup_printf("%s", r->errors ? r->errors : "");
     char *usage = strstr(text, "Usage of ");
     if (usage != NULL)
         *usage = '\0';
@@ -295,7 +249,7 @@ static char *stderr_excerpt(const struct servo_process_result *r)
     size_t start = out - VEGETA_STDERR_MAX;
     while (start < out && ((unsigned char)joined[start] & 0xC0) == 0x80)
         start++; /* start on a UTF-8 character */
-    char *tail = vegeta_printf("...%s", joined + start);
+    char *tail = servo_strdup_printf("...%s", joined + start);
     free(joined);
     return tail;
 }
@@ -386,7 +340,7 @@ int vegeta_attack(struct servo_connector *connector, struct servo_event *event,
 {
     const struct vegeta_settings *s = servo_connector_settings(connector);
     char *command = vegeta_attack_command(s, run->duration, run->every);
-    char *input = s->target ? vegeta_printf("%s\n", s->target) : NULL;
+    char *input = s->target ? servo_strdup_printf("%s\n", s->target) : NULL;
     struct attack_context a = {event, run, reports, wall_clock()};
     /* without a warmup nothing is discarded, whatever vegeta's clock says */
     reports->warmup_until =

@@ -12,6 +12,7 @@
 #include "servo/checks.h"
 #include "servo/events.h"
 #include "servo/model.h"
+#include "servo/util.h"
 #include "vegeta.h"
 
 /* How long the pipeline may outlive the attack's duration: vegeta waits for the requests in
@@ -23,12 +24,6 @@
 #define VEGETA_CHECK_DURATION (5 * SERVO_SECOND)
 #define VEGETA_CHECK_INTERVAL (1 * SERVO_SECOND)
 #define VEGETA_CHECK_MAX_ERROR_RATE 5.0
-
-/* vasprintf that aborts when out of memory (caller frees). */
-char *vegeta_printf(const char *fmt, ...) SERVO_PRINTF(1, 2);
-/* `word` as one /bin/sh word: unchanged when it is made of safe characters, else single-quoted
- * (caller frees). */
-char *vegeta_shell_word(const char *word);
 
 /* The pipeline `vegeta attack ... | vegeta report -type=json -every=I`, every flag written
  * -flag=value (vegeta's flag parser stops at a bare value and would drop the flags after

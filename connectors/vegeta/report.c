@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "servo/abi.h"
+#include "servo/util.h"
 
 #define ESC '\033'
 #define BEL '\007'
@@ -232,38 +233,13 @@ int vegeta_parse_time(const char *text, double *seconds)
 
 /* ---- the report object ------------------------------------------------------------------ */
 
-static int problem(char *why, size_t size, const char *fmt, ...) SERVO_PRINTF(3, 4);
-
-static int problem(char *why, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, size, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-/* A number member; -1 when it is missing, not a number or negative. */
-static int get_number(const json_t *object, const char *key, double *out, char *why, size_t size)
-{
-    const json_t *value = json_object_get(object, key);
-    if (value == NULL)
-        return problem(why, size, "\"%s\" is missing", key);
-    if (!json_is_number(value))
-        return problem(why, size, "\"%s\" is not a number", key);
-    *out = json_number_value(value);
-    if (!(*out >= 0))
-        return problem(why, size, "\"%s\" is negative", key);
-    return 0;
-}
-
 static int get_time(const json_t *object, const char *key, double *out, char *why, size_t size)
 {
     const json_t *value = json_object_get(object, key);
     if (value == NULL)
-        return problem(why, size, "\"%s\" is missing", key);
+        return servo_why(why, size, "\"%s\" is missing", key);
     if (!json_is_string(value) || vegeta_parse_time(json_string_value(value), out) != 0)
-        return problem(why, size, "\"%s\" is not an RFC 3339 time", key);
+        return servo_why(why, size, "\"%s\" is not an RFC 3339 time", key);
     return 0;
 }
 
@@ -271,7 +247,7 @@ static int parse_latencies(const json_t *json, struct vegeta_report *r, char *wh
 {
     const json_t *latencies = json_object_get(json, "latencies");
     if (!json_is_object(latencies))
-        return problem(why, size, "\"%s\" is missing or not an object", "latencies");
+        return servo_why(why, size, "\"%s\" is missing or not an object", "latencies");
     struct {
         const char *key;
         double *value;
@@ -281,7 +257,7 @@ static int parse_latencies(const json_t *json, struct vegeta_report *r, char *wh
         {"max", &r->latency_max},     {"min", &r->latency_min},
     };
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-        if (get_number(latencies, fields[i].key, fields[i].value, why, size) != 0) {
+        if (servo_json_nonnegative(latencies, fields[i].key, fields[i].value, why, size) != 0) {
             char inner[128];
             snprintf(inner, sizeof inner, "%s", why);
             snprintf(why, size, "latencies: %s", inner);
@@ -294,15 +270,15 @@ static int parse_latencies(const json_t *json, struct vegeta_report *r, char *wh
 static int parse_counts(const json_t *json, struct vegeta_report *r, char *why, size_t size)
 {
     double requests = 0;
-    if (get_number(json, "requests", &requests, why, size) != 0 ||
-        get_number(json, "throughput", &r->throughput, why, size) != 0 ||
-        get_number(json, "success", &r->success, why, size) != 0)
+    if (servo_json_nonnegative(json, "requests", &requests, why, size) != 0 ||
+        servo_json_nonnegative(json, "throughput", &r->throughput, why, size) != 0 ||
+        servo_json_nonnegative(json, "success", &r->success, why, size) != 0)
         return -1;
     if (requests != floor(requests) || requests > 9e18)
-        return problem(why, size, "\"%s\" is not a whole number", "requests");
+        return servo_why(why, size, "\"%s\" is not a whole number", "requests");
     r->requests = (int64_t)requests;
     if (r->success > 1)
-        return problem(why, size, "\"%s\" is greater than 1", "success");
+        return servo_why(why, size, "\"%s\" is greater than 1", "success");
     /* informative only: absent or odd values are left at 0 */
     r->rate = json_number_value(json_object_get(json, "rate"));
     r->duration = json_number_value(json_object_get(json, "duration"));
@@ -359,18 +335,13 @@ int vegeta_report_parse(const char *text, size_t length, struct vegeta_report *r
                         size_t why_size)
 {
     memset(report, 0, sizeof *report);
-    json_error_t error;
-    json_t *json = json_loadb(text, length, JSON_REJECT_DUPLICATES, &error);
-    if (json == NULL) {
-        snprintf(why, why_size, "invalid JSON: %s", error.text);
+    json_t *json = servo_json_load_object(text, length, why, why_size);
+    if (json == NULL)
         return -1;
-    }
     int rc = -1;
-    if (!json_is_object(json))
-        snprintf(why, why_size, "not a JSON object");
-    else if (parse_latencies(json, report, why, why_size) == 0 &&
-             parse_counts(json, report, why, why_size) == 0 &&
-             parse_times(json, report, why, why_size) == 0)
+    if (parse_latencies(json, report, why, why_size) == 0 &&
+        parse_counts(json, report, why, why_size) == 0 &&
+        parse_times(json, report, why, why_size) == 0)
         rc = 0;
     if (rc == 0)
         report->errors = errors_text(json);

@@ -26,8 +26,8 @@ static int check_present(struct servo_connector *c, struct servo_event *event, s
 {
     (void)item;
     const struct wrk_settings *s = servo_connector_settings(c);
-    char *binary = wrk_shell_word(s->binary);
-    char *command = wrk_printf("%s -v", binary);
+    char *binary = servo_shell_quote(s->binary);
+    char *command = servo_strdup_printf("%s -v", binary);
     free(binary);
     struct servo_process p = {.command = command, .timeout = VERSION_TIMEOUT};
     struct servo_process_result r;

@@ -20,7 +20,7 @@
 static char *write_temporary(const char *text)
 {
     const char *dir = getenv("TMPDIR");
-    char *path = wrk_printf("%s/servo-wrk-XXXXXX.lua", dir && dir[0] ? dir : "/tmp");
+    char *path = servo_strdup_printf("%s/servo-wrk-XXXXXX.lua", dir && dir[0] ? dir : "/tmp");
     int fd = mkstemps(path, 4);
     if (fd < 0) {
         free(path);
@@ -45,7 +45,7 @@ int wrk_init(struct servo_connector *connector, struct servo_error *error)
     char *script = NULL;
     if (s->script != NULL) {
         char resolved[PATH_MAX];
-        script = wrk_printf("%s", realpath(s->script, resolved) ? resolved : s->script);
+        script = servo_strdup_printf("%s", realpath(s->script, resolved) ? resolved : s->script);
     }
     char *text = wrk_hook_text(script);
     free(script);
@@ -123,10 +123,11 @@ static char *load_profile(const struct wrk_settings *s, const struct servo_contr
     char delay[SERVO_VALUE_TEXT_MAX], warmup[SERVO_VALUE_TEXT_MAX];
     servo_duration_format(control->delay > 0 ? control->delay : 0, delay);
     servo_duration_format(control->warmup > 0 ? control->warmup : 0, warmup);
-    return wrk_printf("Loading %s with %lld threads and %lld connections for %llds (delay of %s, "
-                      "warmup of %s)",
-                      s->url, (long long)s->threads, (long long)s->connections,
-                      wrk_seconds(control->duration), delay, warmup);
+    return servo_strdup_printf(
+        "Loading %s with %lld threads and %lld connections for %llds (delay of %s, "
+        "warmup of %s)",
+        s->url, (long long)s->threads, (long long)s->connections, wrk_seconds(control->duration),
+        delay, warmup);
 }
 
 static int wait_delay(struct servo_event *event, servo_duration delay)

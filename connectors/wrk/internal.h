@@ -10,6 +10,7 @@
 #include "servo/checks.h"
 #include "servo/events.h"
 #include "servo/model.h"
+#include "servo/util.h"
 #include "summary.h"
 #include "wrk.h"
 
@@ -19,12 +20,6 @@
 #define WRK_EXCERPT_MAX 1500
 /* Stdout beyond this fails the run (wrk prints a few hundred bytes). */
 #define WRK_MAX_OUTPUT (1024u * 1024u)
-
-/* vasprintf that aborts when out of memory (caller frees). */
-char *wrk_printf(const char *fmt, ...) SERVO_PRINTF(1, 2);
-/* `word` as one /bin/sh word: unchanged when it is made of safe characters, else single-quoted
- * (caller frees). */
-char *wrk_shell_word(const char *word);
 
 /* The text of the Lua hook: `script` (a user script, or NULL) run with dofile(), then a
  * done() that calls the user's done() if it defined one and prints the summary line last. */

@@ -16,55 +16,6 @@
 #define SHELL_SIGNAL_BASE 128
 #define SHELL_SIGNAL_MAX 64
 
-/* ---- small helpers ---------------------------------------------------------------------- */
-
-char *wrk_printf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *text = NULL;
-    int rc = vasprintf(&text, fmt, ap);
-    va_end(ap);
-    if (rc < 0) {
-        fputs("servo: wrk: out of memory\n", stderr);
-        abort();
-    }
-    return text;
-}
-
-static bool is_safe_shell_char(unsigned char ch)
-{
-    return isalnum(ch) || strchr("_@%+=:,./-", ch) != NULL;
-}
-
-char *wrk_shell_word(const char *word)
-{
-    bool safe = word[0] != '\0';
-    for (const char *p = word; *p && safe; p++)
-        safe = is_safe_shell_char((unsigned char)*p);
-    if (safe)
-        return wrk_printf("%s", word);
-    size_t length = 2;
-    for (const char *p = word; *p; p++)
-        length += *p == '\'' ? 4 : 1;
-    char *quoted = malloc(length + 1);
-    if (quoted == NULL)
-        abort();
-    char *out = quoted;
-    *out++ = '\'';
-    for (const char *p = word; *p; p++) {
-        if (*p == '\'') {
-            memcpy(out, "'\\''", 4); /* close, an escaped quote, reopen */
-            out += 4;
-        } else {
-            *out++ = *p;
-        }
-    }
-    *out++ = '\'';
-    *out = '\0';
-    return quoted;
-}
-
 /* ---- the Lua hook ----------------------------------------------------------------------- */
 
 /* `text` as a Lua string literal (caller frees). */
@@ -129,10 +80,11 @@ char *wrk_hook_text(const char *script)
     char *user = NULL;
     if (script != NULL) {
         char *path = lua_string(script);
-        user = wrk_printf("dofile(%s)\nservo_user_done = done\n", path);
+        user = servo_strdup_printf("dofile(%s)\nservo_user_done = done\n", path);
         free(path);
     }
-    char *text = wrk_printf("-- Written by the servo's wrk connector: after wrk's report, one "
+    char *text =
+        servo_strdup_printf("-- Written by the servo's wrk connector: after wrk's report, one "
                             "JSON line with the run's summary.\n"
                             "servo_user_done = nil\n%s%s",
                             user ? user : "", hook_done);
@@ -152,12 +104,13 @@ long long wrk_seconds(servo_duration duration)
 /* " -H 'Name: value'" for every header. */
 static char *header_flags(const struct wrk_settings *s)
 {
-    char *flags = wrk_printf("%s", "");
+    char *flags = servo_strdup_printf("%s", "");
     char **values = s->headers.values;
     for (size_t i = 0; i < s->headers.count; i++) {
-        char *header = wrk_printf("%s: %s", s->headers.keys[i], values[i] ? values[i] : "");
-        char *word = wrk_shell_word(header);
-        char *longer = wrk_printf("%s -H %s", flags, word);
+        char *header =
+            servo_strdup_printf("%s: %s", s->headers.keys[i], values[i] ? values[i] : "");
+        char *word = servo_shell_quote(header);
+        char *longer = servo_strdup_printf("%s -H %s", flags, word);
         free(word);
         free(header);
         free(flags);
@@ -169,14 +122,15 @@ static char *header_flags(const struct wrk_settings *s)
 char *wrk_command(const struct wrk_settings *s, const char *hook_path, servo_duration duration,
                   long long threads, long long connections)
 {
-    char *binary = wrk_shell_word(s->binary ? s->binary : "wrk");
-    char *hook = wrk_shell_word(hook_path);
-    char *url = wrk_shell_word(s->url);
+    char *binary = servo_shell_quote(s->binary ? s->binary : "wrk");
+    char *hook = servo_shell_quote(hook_path);
+    char *url = servo_shell_quote(s->url);
     char *headers = header_flags(s);
-    char *command = wrk_printf("%s -t %lld -c %lld -d %llds --timeout %llds --latency -s %s%s %s",
-                               binary, threads > 0 ? threads : (long long)s->threads,
-                               connections > 0 ? connections : (long long)s->connections,
-                               wrk_seconds(duration), wrk_seconds(s->timeout), hook, headers, url);
+    char *command =
+        servo_strdup_printf("%s -t %lld -c %lld -d %llds --timeout %llds --latency -s %s%s %s",
+                            binary, threads > 0 ? threads : (long long)s->threads,
+                            connections > 0 ? connections : (long long)s->connections,
+                            wrk_seconds(duration), wrk_seconds(s->timeout), hook, headers, url);
     free(headers);
     free(url);
     free(hook);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "servo/abi.h"
+#include "servo/util.h"
 
 const struct wrk_metric_def wrk_metrics[WRK_METRIC_COUNT] = {
     [WRK_METRIC_THROUGHPUT] = {"throughput", "rps"},
@@ -55,37 +56,13 @@ const char *wrk_find_summary(const char *output, size_t length, size_t *line_len
 
 /* ---- parsing ---------------------------------------------------------------------------- */
 
-static int problem(char *why, size_t size, const char *fmt, ...) SERVO_PRINTF(3, 4);
-
-static int problem(char *why, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, size, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-static int get_number(const json_t *object, const char *key, double *out, char *why, size_t size)
-{
-    const json_t *value = json_object_get(object, key);
-    if (value == NULL)
-        return problem(why, size, "\"%s\" is missing", key);
-    if (!json_is_number(value))
-        return problem(why, size, "\"%s\" is not a number", key);
-    *out = json_number_value(value);
-    if (!(*out >= 0))
-        return problem(why, size, "\"%s\" is negative", key);
-    return 0;
-}
-
 static int get_count(const json_t *object, const char *key, int64_t *out, char *why, size_t size)
 {
     double value = 0;
-    if (get_number(object, key, &value, why, size) != 0)
+    if (servo_json_nonnegative(object, key, &value, why, size) != 0)
         return -1;
     if (value != floor(value) || value > 9e18)
-        return problem(why, size, "\"%s\" is not a whole number", key);
+        return servo_why(why, size, "\"%s\" is not a whole number", key);
     *out = (int64_t)value;
     return 0;
 }
@@ -94,16 +71,16 @@ static const json_t *get_object(const json_t *json, const char *key, char *why, 
 {
     const json_t *object = json_object_get(json, key);
     if (!json_is_object(object))
-        problem(why, size, "\"%s\" is missing or not an object", key);
+        servo_why(why, size, "\"%s\" is missing or not an object", key);
     return json_is_object(object) ? object : NULL;
 }
 
 static int parse_totals(const json_t *json, struct wrk_summary *s, char *why, size_t size)
 {
-    if (get_number(json, "duration_us", &s->duration_us, why, size) != 0 ||
+    if (servo_json_nonnegative(json, "duration_us", &s->duration_us, why, size) != 0 ||
         get_count(json, "requests", &s->requests, why, size) != 0 ||
         get_count(json, "bytes", &s->bytes, why, size) != 0 ||
-        get_number(json, "requests_per_sec", &s->requests_per_sec, why, size) != 0)
+        servo_json_nonnegative(json, "requests_per_sec", &s->requests_per_sec, why, size) != 0)
         return -1;
     s->bytes_per_sec = json_number_value(json_object_get(json, "bytes_per_sec"));
     return 0;
@@ -137,7 +114,7 @@ static int parse_latency(const json_t *json, struct wrk_summary *s, char *why, s
         {"p90", &s->latency_p90},     {"p99", &s->latency_p99},
     };
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-        if (get_number(latency, fields[i].key, fields[i].value, why, size) != 0)
+        if (servo_json_nonnegative(latency, fields[i].key, fields[i].value, why, size) != 0)
             return -1;
     return 0;
 }
@@ -146,18 +123,13 @@ int wrk_summary_parse(const char *line, size_t length, struct wrk_summary *summa
                       size_t why_size)
 {
     memset(summary, 0, sizeof *summary);
-    json_error_t error;
-    json_t *json = json_loadb(line, length, JSON_REJECT_DUPLICATES, &error);
-    if (json == NULL) {
-        snprintf(why, why_size, "invalid JSON: %s", error.text);
+    json_t *json = servo_json_load_object(line, length, why, why_size);
+    if (json == NULL)
         return -1;
-    }
     int rc = -1;
-    if (!json_is_object(json))
-        snprintf(why, why_size, "not a JSON object");
-    else if (parse_totals(json, summary, why, why_size) == 0 &&
-             parse_errors(json, summary, why, why_size) == 0 &&
-             parse_latency(json, summary, why, why_size) == 0)
+    if (parse_totals(json, summary, why, why_size) == 0 &&
+        parse_errors(json, summary, why, why_size) == 0 &&
+        parse_latency(json, summary, why, why_size) == 0)
         rc = 0;
     json_decref(json);
     return rc;
@@ -171,8 +143,10 @@ double wrk_error_rate(const struct wrk_summary *s)
         (double)s->errors_connect + (double)s->errors_read + (double)s->errors_write;
     double errors = socket_errors + (double)s->errors_status + (double)s->errors_timeout;
     double attempts = (double)s->requests + socket_errors;
+    /* no request completed in the whole run: the load got nothing back, a total failure
+     * (an error rate of 0 would look like a clean run) */
     if (attempts <= 0)
-        return errors > 0 ? 100 : 0;
+        return 100;
     double rate = 100 * errors / attempts;
     return rate > 100 ? 100 : rate;
 }

@@ -8,5 +8,6 @@
 #include "servo/node.h"
 #include "servo/settings.h"
 #include "servo/types.h"
+#include "servo/util.h"
 
 #endif

@@ -8,7 +8,7 @@
 # Environment (set by ctest): SERVO_BIN, SERVO_BUILD_DIR.
 set -euo pipefail
 
-: "${SERVO_BIN:?set SERVO_BIN to the servo binary}"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 : "${SERVO_BUILD_DIR:?set SERVO_BUILD_DIR to the build directory}"
 
 plugin="$SERVO_BUILD_DIR/tests/integration-plugins/checktest.so"
@@ -17,64 +17,10 @@ plugin="$SERVO_BUILD_DIR/tests/integration-plugins/checktest.so"
     exit 1
 }
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/servo-check-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp"
-
-unset SERVO_CONFIG_FILE SERVO_NAME SERVO_LOG_LEVEL
+scratch_dir servo-check
+clean_env
 export SERVO_PLUGIN_PATH="$plugin"
 export NO_COLOR=1
-
-checks=0
-
-fail() {
-    {
-        printf 'FAIL: %s\n' "$1"
-        printf '  command:   %s\n' "${last_command:-}"
-        printf '  exit code: %s\n' "${rc:-}"
-        printf '  stdout:\n'
-        sed 's/^/    | /' <<<"${out:-}"
-        printf '  stderr:\n'
-        sed 's/^/    | /' <<<"${err:-}"
-    } >&2
-    exit 1
-}
-
-# run ARGS...: runs servo with stdout in $out, stderr in $err and the status in $rc.
-run() {
-    last_command="servo $*"
-    set +e
-    out=$("$SERVO_BIN" "$@" 2>"$tmp/stderr")
-    rc=$?
-    set -e
-    err=$(<"$tmp/stderr")
-}
-
-expect_rc() {
-    checks=$((checks + 1))
-    [[ $rc == "$1" ]] || fail "expected exit code $1, got $rc"
-}
-
-# expect_out TEXT: stdout contains TEXT (a fixed string).
-expect_out() {
-    checks=$((checks + 1))
-    grep -qF -- "$1" <<<"$out" || fail "stdout lacks: $1"
-}
-
-expect_no_out() {
-    checks=$((checks + 1))
-    ! grep -qF -- "$1" <<<"$out" || fail "stdout has: $1"
-}
-
-expect_err() {
-    checks=$((checks + 1))
-    grep -qF -- "$1" <<<"$err" || fail "stderr lacks: $1"
-}
-
-expect_no_err() {
-    checks=$((checks + 1))
-    ! grep -qF -- "$1" <<<"$err" || fail "stderr has: $1"
-}
 
 # expect_ids IDS: the ids of the checks that ran (verbose table, comma-joined).
 expect_ids() {
@@ -87,10 +33,6 @@ expect_ids() {
 
 config() {
     cat >servo.yaml
-}
-
-step() {
-    printf '== %s\n' "$*"
 }
 
 marker_id=4792c2ed # FNV-1a 32 of "Marker exists"
@@ -252,7 +194,7 @@ expect_err "💡 Attempting to apply remedy..."
 step "wait and delay"
 config <<EOF
 checktest:
-  counter: $tmp/counter
+  counter: $scratch/counter
   pass_after: 3
 EOF
 rm -f counter
@@ -269,7 +211,7 @@ rm -f counter
 start=$(date +%s%N)
 config <<EOF
 checktest:
-  counter: $tmp/counter
+  counter: $scratch/counter
   pass_after: 1000
 EOF
 run check --wait 0.6s --delay 0.2s

@@ -10,8 +10,7 @@
 # project version). Needs python3 with the yaml module (Debian python3-yaml).
 set -euo pipefail
 
-: "${SERVO_BIN:?set SERVO_BIN to the servo binary}"
-SERVO_BIN=$(cd "$(dirname "$SERVO_BIN")" && pwd -P)/$(basename "$SERVO_BIN")
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SERVO_SOURCE_DIR=${SERVO_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)}
 
 # Debian's python3 (python3-yaml) rather than whatever python3 comes first on PATH.
@@ -25,17 +24,10 @@ if ! "$PYTHON" -c 'import yaml' 2>/dev/null; then
     exit 1
 fi
 
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/servo-cli-XXXXXX")
-trap 'rm -rf "$scratch"' EXIT
-cd "$scratch"
+scratch_dir servo-cli
 
 # Nothing from the caller's environment may change the configuration.
-for variable in $(compgen -e); do
-    case $variable in
-    SERVO_BIN | SERVO_SOURCE_DIR | SERVO_BUILD_DIR | SERVO_PYTHON) ;;
-    SERVO_* | OPSANI_* | NO_COLOR) unset "$variable" ;;
-    esac
-done
+clean_env
 export SERVO_PLUGIN_PATH= # built-ins only (plus the installed plugin directory, if any)
 
 version=$(sed -n 's/^project(servo VERSION \([0-9.]*\).*/\1/p' "$SERVO_SOURCE_DIR/CMakeLists.txt")

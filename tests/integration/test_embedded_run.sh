@@ -12,45 +12,13 @@
 # Environment (set by ctest): SERVO_BIN. Needs jq.
 set -euo pipefail
 
-: "${SERVO_BIN:?set SERVO_BIN to the servo binary}"
-SERVO_BIN=$(cd "$(dirname "$SERVO_BIN")" && pwd -P)/$(basename "$SERVO_BIN")
-command -v jq >/dev/null || {
-    echo "test_embedded_run: needs jq" >&2
-    exit 1
-}
-
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/servo-embedded-XXXXXX")
-trap 'rm -rf "$scratch"' EXIT
-cd "$scratch"
-for variable in $(compgen -e); do
-    case $variable in
-    SERVO_BIN) ;;
-    SERVO_* | OPSANI_* | NO_COLOR) unset "$variable" ;;
-    esac
-done
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_tools jq
+scratch_dir servo-embedded
+clean_env
 export SERVO_PLUGIN_PATH= NO_COLOR=1
 
-checks=0
-scenario=
-fail() {
-    {
-        printf 'FAIL [%s]: %s\n' "$scenario" "$1"
-        for f in servo.stdout servo.stderr; do
-            [[ -f $f ]] || continue
-            printf '  %s:\n' "$f"
-            tail -n 40 "$f" | sed 's/^/    | /'
-        done
-    } >&2
-    exit 1
-}
-check() {
-    checks=$((checks + 1))
-    "$@" || fail "check failed: $*"
-}
-contains() { grep -qF -- "$2" "$1"; }
-lacks() { ! grep -qF -- "$2" "$1"; }
-equals() { [[ $1 == "$2" ]] || { echo "expected: $2" >&2 && echo "actual:   $1" >&2 && false; }; }
-lines() { if [[ -f $1 ]]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
+fail_logs=(servo.stdout servo.stderr)
 
 # The application: cpu x replicas; throughput peaks inside the space, latency falls with
 # capacity. state holds "cpu replicas".
@@ -214,4 +182,4 @@ check contains servo.stdout "Optimization failed: invalid description: no tunabl
 check lacks servo.stderr "Sanitizer"
 check contains servo.stderr "The optimization cannot go on"
 
-echo "test_embedded_run: $checks checks passed"
+passed

@@ -9,100 +9,14 @@
 # Environment (set by ctest): SERVO_BIN. Needs jq.
 set -euo pipefail
 
-: "${SERVO_BIN:?set SERVO_BIN to the servo binary}"
-SERVO_BIN=$(cd "$(dirname "$SERVO_BIN")" && pwd -P)/$(basename "$SERVO_BIN")
-command -v jq >/dev/null || {
-    echo "test_exec_cli: needs jq (apt-get install jq)" >&2
-    exit 1
-}
-
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/servo-exec-XXXXXX")
-trap 'rm -rf "$scratch"' EXIT
-cd "$scratch"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_tools jq
+scratch_dir servo-exec
 
 # Nothing from the caller's environment may change the configuration.
-for variable in $(compgen -e); do
-    case $variable in
-    SERVO_BIN) ;;
-    SERVO_* | OPSANI_* | NO_COLOR) unset "$variable" ;;
-    esac
-done
+clean_env
 export SERVO_PLUGIN_PATH= # built-ins only
 export NO_COLOR=1
-
-checks=0
-
-fail() {
-    {
-        printf 'FAIL: %s\n' "$1"
-        printf '  command:   %s\n' "${last_command:-}"
-        printf '  exit code: %s\n' "${rc:-}"
-        printf '  stdout:\n'
-        sed 's/^/    | /' <<<"${out:-}"
-        printf '  stderr:\n'
-        sed 's/^/    | /' <<<"${err:-}"
-    } >&2
-    exit 1
-}
-
-# run ARGS...: runs servo with stdout in $out, stderr in $err, the status in $rc and the
-# wall time in $elapsed (seconds).
-run() {
-    last_command="servo $*"
-    local started
-    started=$(date +%s.%N)
-    set +e
-    out=$("$SERVO_BIN" "$@" 2>"$scratch/stderr")
-    rc=$?
-    set -e
-    elapsed=$(awk -v a="$(date +%s.%N)" -v b="$started" 'BEGIN { printf "%.2f", a - b }')
-    err=$(<"$scratch/stderr")
-}
-
-expect_rc() {
-    checks=$((checks + 1))
-    [[ $rc == "$1" ]] || fail "expected exit code $1, got $rc"
-}
-
-expect_out() {
-    checks=$((checks + 1))
-    grep -qF -- "$1" <<<"$out" || fail "stdout lacks: $1"
-}
-
-expect_err() {
-    checks=$((checks + 1))
-    grep -qF -- "$1" <<<"$err" || fail "stderr lacks: $1"
-}
-
-# expect_json FILTER EXPECTED: jq -c FILTER of stdout is EXPECTED (jq writes 4.0 as 4: check
-# the number formats with expect_out).
-expect_json() {
-    checks=$((checks + 1))
-    local got
-    got=$(jq -c "$1" <<<"$out" 2>&1) || fail "stdout is not JSON ($got)"
-    [[ $got == "$2" ]] || fail "jq '$1': expected $2, got $got"
-}
-
-# expect_file FILE EXPECTED: the file's content is EXPECTED.
-expect_file() {
-    checks=$((checks + 1))
-    [[ -f $1 ]] || fail "missing $1"
-    local got
-    got=$(<"$1")
-    [[ $got == "$2" ]] || fail "$1: expected $2, got $got"
-}
-
-expect_no_file() {
-    checks=$((checks + 1))
-    [[ ! -e $1 ]] || fail "$1 exists"
-}
-
-# expect_between LOW HIGH: the last run took LOW to HIGH seconds.
-expect_between() {
-    checks=$((checks + 1))
-    awk -v t="$elapsed" -v low="$1" -v high="$2" 'BEGIN { exit !(t >= low && t <= high) }' ||
-        fail "took ${elapsed}s, expected ${1}s to ${2}s"
-}
 
 # ---- the drivers ----------------------------------------------------------------------------
 
@@ -315,4 +229,4 @@ done
     fail "the hung script's child $child survived (state $state)"
 }
 
-echo "test_exec_cli: $checks checks passed"
+passed

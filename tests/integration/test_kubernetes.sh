@@ -550,11 +550,11 @@ kubernetes:
       alias: main
       cpu: {min: 100m, max: 1, step: 50m}
 EOF
-# the servo pauses 2 s between reading the Deployment and writing it; another writer
-# changes it once in that window: 409, a fresh read, the write succeeds
+# the servo pauses 2 s between reading the Deployment and writing it (and says so); another
+# writer changes it once in that window: 409, a fresh read, the write succeeds
 export SERVO_KUBE_TEST_WRITE_DELAY=2
 start adjust main.cpu=0.4
-sleep 1
+wait_for bg.err "pausing 2 s before the write"
 api_ok PATCH "/apis/apps/v1/namespaces/$ns/deployments/web" \
     '{"metadata":{"annotations":{"team":"other-writer"}}}' application/merge-patch+json
 finish
@@ -574,7 +574,7 @@ export SERVO_KUBE_TEST_WRITE_DELAY=0.5
             "$KSERVER/apis/apps/v1/namespaces/$ns/deployments/web" || true
         sleep 0.1
     done
-) &
+) 2>/dev/null &
 writer=$!
 background_pids+=("$writer")
 run adjust main.cpu=0.6
@@ -828,7 +828,7 @@ api_ok POST "/apis/apps/v1/namespaces/$ns/statefulsets" \
             "$KSERVER/apis/apps/v1/namespaces/$ns/statefulsets/db/status" || true
         sleep 0.2
     done
-) &
+) 2>/dev/null &
 background_pids+=($!)
 cat >servo.yaml <<EOF
 kubernetes:

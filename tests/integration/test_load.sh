@@ -16,7 +16,7 @@
 # Environment (set by ctest): SERVO_BIN, SERVO_SOURCE_DIR.
 set -euo pipefail
 
-: "${SERVO_BIN:?set SERVO_BIN to the servo binary}"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 : "${SERVO_SOURCE_DIR:?set SERVO_SOURCE_DIR to the source tree}"
 
 missing=()
@@ -32,88 +32,41 @@ if ((${#missing[@]})); then
     exit 0
 fi
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/servo-load-XXXXXX")
+scratch_dir servo-load
 nginx_dir=""
 cleanup()
 {
     [[ -n $nginx_dir ]] && "$SERVO_SOURCE_DIR/tests/services/nginx.sh" stop "$nginx_dir"
     # every stand-in process this test started: gone already, or stopped here
-    if [[ -f $tmp/standin.pids ]]; then
+    if [[ -f $scratch/standin.pids ]]; then
         while read -r pid; do
             kill -KILL "$pid" 2>/dev/null || true
-        done <"$tmp/standin.pids"
+        done <"$scratch/standin.pids"
     fi
-    rm -rf "$tmp"
 }
-trap cleanup EXIT
-cd "$tmp"
 
-unset SERVO_CONFIG_FILE SERVO_NAME SERVO_LOG_LEVEL
+clean_env
 export NO_COLOR=1
-export VEGETA_STANDIN_PIDFILE=$tmp/standin.pids
-export VEGETA_STANDIN_ARGS=$tmp/standin.args
+export VEGETA_STANDIN_PIDFILE=$scratch/standin.pids
+export VEGETA_STANDIN_ARGS=$scratch/standin.args
 tools=$SERVO_SOURCE_DIR/tests/tools
 fixtures=$SERVO_SOURCE_DIR/tests/fixtures
-checks=0
 
-fail()
-{
-    {
-        printf 'FAIL: %s\n' "$1"
-        printf '  command:   %s\n' "${last_command:-}"
-        printf '  exit code: %s\n' "${rc:-}"
-        printf '  stdout:\n'
-        sed 's/^/    | /' <<<"${out:-}"
-        printf '  stderr:\n'
-        sed 's/^/    | /' <<<"${err:-}"
-    } >&2
-    exit 1
-}
-
-# run ARGS...: servo with stdout in $out, stderr in $err, the status in $rc.
-run()
-{
-    last_command="servo $*"
-    set +e
-    out=$("$SERVO_BIN" "$@" 2>"$tmp/stderr")
-    rc=$?
-    set -e
-    err=$(<"$tmp/stderr")
-}
-
-expect_rc()
-{
-    checks=$((checks + 1))
-    [[ $rc == "$1" ]] || fail "expected exit code $1, got $rc"
-}
-
-expect_out()
-{
-    checks=$((checks + 1))
-    grep -qF -- "$1" <<<"$out" || fail "stdout lacks: $1"
-}
-
-expect_err()
-{
-    checks=$((checks + 1))
-    grep -qF -- "$1" <<<"$err" || fail "stderr lacks: $1"
-}
-
-# expect_json PYTHON: the expression holds for m = the measurement JSON on stdout (v(name):
+# expect_py PYTHON: the expression holds for m = the measurement JSON on stdout (v(name):
 # a data point's value).
-cat >"$tmp/expect.py" <<'PY'
+cat >"$scratch/expect.py" <<'PY'
 import json, math, sys
 m = json.load(sys.stdin)
 def v(name):
     return m["metrics"][name]["value"]
 assert eval(sys.argv[1], {"m": m, "v": v, "math": math}), sys.argv[1]
 PY
-expect_json()
+expect_py()
 {
     checks=$((checks + 1))
-    python3 "$tmp/expect.py" "$1" <<<"$out" 2>"$tmp/python.err" || {
+    python3 "$scratch/expect.py" "$1" <<<"$out" 2>"$scratch/python.err" || {
         err="$err
-$(<"$tmp/python.err")"
+$(<"$scratch/python.err")"
         fail "expected: $1"
     }
 }
@@ -122,7 +75,7 @@ $(<"$tmp/python.err")"
 expect_no_standin_left()
 {
     checks=$((checks + 1))
-    [[ -f $tmp/standin.pids ]] || return 0
+    [[ -f $scratch/standin.pids ]] || return 0
     local pid state i
     while read -r pid; do
         for ((i = 0; i < 100; i++)); do
@@ -132,15 +85,7 @@ expect_no_standin_left()
         done
         [[ $state == gone || $state == Z ]] ||
             fail "stand-in process $pid survived: $(ps -o args= -p "$pid")"
-    done <"$tmp/standin.pids"
-}
-
-free_port()
-{
-    python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
+    done <"$scratch/standin.pids"
 }
 
 # ---- nginx -------------------------------------------------------------------------------
@@ -148,7 +93,7 @@ print(s.getsockname()[1])'
 if [[ -n ${SERVO_NGINX_URL:-} ]] && curl -sf -o /dev/null "$SERVO_NGINX_URL/"; then
     base=$SERVO_NGINX_URL
 else
-    nginx_dir=$tmp/nginx
+    nginx_dir=$scratch/nginx
     base=$("$SERVO_SOURCE_DIR/tests/services/nginx.sh" start "$nginx_dir" "$(free_port)")
 fi
 refused_port=$(free_port)
@@ -164,14 +109,14 @@ wrk:
 EOF
 run -c wrk.yaml measure -d 2s -f json
 expect_rc 0
-expect_json 'v("throughput") > 0 and v("error_rate") == 0'
-expect_json 'abs(v("throughput_rpm") - 60 * v("throughput")) < 1e-6 * v("throughput_rpm")'
-expect_json '0 < v("latency_50th") <= v("latency_90th") <= v("latency_99th") <= v("latency_max")'
-expect_json 'v("latency_max") < 5000'
-expect_json '0 < v("latency_mean") <= v("latency_max")'
-expect_json 'm["metrics"]["throughput"]["unit"] == "rps"'
-expect_json 'm["metrics"]["latency_max"]["unit"] == "ms"'
-expect_json 'm["annotations"]["load_profile"].startswith(
+expect_py 'v("throughput") > 0 and v("error_rate") == 0'
+expect_py 'abs(v("throughput_rpm") - 60 * v("throughput")) < 1e-6 * v("throughput_rpm")'
+expect_py '0 < v("latency_50th") <= v("latency_90th") <= v("latency_99th") <= v("latency_max")'
+expect_py 'v("latency_max") < 5000'
+expect_py '0 < v("latency_mean") <= v("latency_max")'
+expect_py 'm["metrics"]["throughput"]["unit"] == "rps"'
+expect_py 'm["metrics"]["latency_max"]["unit"] == "ms"'
+expect_py 'm["annotations"]["load_profile"].startswith(
     "Loading '"$base"'/ with 1 threads and 4 connections for 2s")'
 
 cat >wrk500.yaml <<EOF
@@ -182,7 +127,7 @@ wrk:
 EOF
 run -c wrk500.yaml measure -d 1s -f json error_rate throughput
 expect_rc 0
-expect_json 'v("error_rate") == 100 and v("throughput") > 0 and len(m["metrics"]) == 2'
+expect_py 'v("error_rate") == 100 and v("throughput") > 0 and len(m["metrics"]) == 2'
 
 cat >refused.yaml <<EOF
 wrk:
@@ -197,7 +142,7 @@ expect_err "wrk cannot reach http://127.0.0.1:$refused_port/: unable to connect 
 cat >user.lua <<EOF
 wrk.headers["X-From-Script"] = "1"
 function done(summary, latency, requests)
-  local f = io.open("$tmp/user_done.txt", "w")
+  local f = io.open("$scratch/user_done.txt", "w")
   f:write("user done " .. summary.requests .. "\n")
   f:close()
   io.write("user output without a newline")
@@ -214,9 +159,9 @@ wrk:
 EOF
 run -c script.yaml measure -d 1s -f json
 expect_rc 0
-expect_json 'v("throughput") > 0 and v("error_rate") == 0'
+expect_py 'v("throughput") > 0 and v("error_rate") == 0'
 checks=$((checks + 1))
-grep -q '^user done [1-9]' "$tmp/user_done.txt" || fail "the user script's done() did not run"
+grep -q '^user done [1-9]' "$scratch/user_done.txt" || fail "the user script's done() did not run"
 
 run -c wrk.yaml check -v
 expect_rc 0
@@ -230,11 +175,11 @@ expect_out "X FAILED"
 cat >nowrk.yaml <<EOF
 wrk:
   url: $base/
-  binary: $tmp/no-such-dir/wrk
+  binary: $scratch/no-such-dir/wrk
 EOF
 run -c nowrk.yaml measure -d 1s
 expect_rc 1
-expect_err "cannot run wrk: \"$tmp/no-such-dir/wrk\" was not found"
+expect_err "cannot run wrk: \"$scratch/no-such-dir/wrk\" was not found"
 run -c nowrk.yaml check -v
 expect_rc 1
 expect_out "was not found"
@@ -250,7 +195,7 @@ EOF
 PATH=$tools:$PATH run -c vegeta.yaml measure -d 5s -f json
 expect_rc 0
 # exactly the recorded reports: throughput x 60, 100 - success x 100, latencies ns / 1e6
-cat >"$tmp/recorded.py" <<'PY'
+cat >"$scratch/recorded.py" <<'PY'
 import json, re, sys
 raw = open(sys.argv[1], "rb").read().decode()
 reports = [json.loads(line) for line in re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", raw).splitlines()]
@@ -271,18 +216,18 @@ assert m["annotations"]["load_profile"].startswith(
     "Loading 1 URL(s) for 5s (delay of 0, warmup of 0)")
 PY
 checks=$((checks + 1))
-python3 "$tmp/recorded.py" "$fixtures/vegeta/report_json_every1s_stdout.raw" <<<"$out" \
-    2>"$tmp/python.err" || {
+python3 "$scratch/recorded.py" "$fixtures/vegeta/report_json_every1s_stdout.raw" <<<"$out" \
+    2>"$scratch/python.err" || {
     err="$err
-$(<"$tmp/python.err")"
+$(<"$scratch/python.err")"
     fail "the measurement is not the recorded reports"
 }
 expect_no_standin_left
 checks=$((checks + 1))
 attack="attack -rate=50/1s -duration=5s -targets=stdin -format=http -connections=10000"
 attack+=" -workers=10 -max-body=-1 -http2=true -keepalive=true -insecure=false"
-grep -qxF -- "$attack" "$tmp/standin.args" ||
-    fail "the attack flags were not all -flag=value: $(cat "$tmp/standin.args")"
+grep -qxF -- "$attack" "$scratch/standin.args" ||
+    fail "the attack flags were not all -flag=value: $(cat "$scratch/standin.args")"
 
 # `servo vegeta attack` (the connector subcommand), once the CLI dispatches subcommands
 PATH=$tools:$PATH run -c vegeta.yaml vegeta attack --help
@@ -318,4 +263,4 @@ PATH=/usr/bin:/bin run -c vegeta.yaml check -v
 expect_rc 1
 expect_out "X FAILED"
 
-echo "test_load: $checks checks passed"
+passed

@@ -15,16 +15,9 @@
 # Environment (set by ctest): SERVO_BIN. Needs curl and jq.
 set -euo pipefail
 
-: "${SERVO_BIN:?set SERVO_BIN to the servo binary}"
-SERVO_BIN=$(cd "$(dirname "$SERVO_BIN")" && pwd -P)/$(basename "$SERVO_BIN")
-for tool in curl jq; do
-    command -v "$tool" >/dev/null || {
-        echo "test_optimizer_server: needs $tool" >&2
-        exit 1
-    }
-done
-
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/servo-optimizer-server-XXXXXX")
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_tools curl jq
+scratch_dir servo-optimizer-server
 server_pid=
 servo_pids=()
 cleanup() {
@@ -33,39 +26,12 @@ cleanup() {
         kill -KILL "$pid" 2>/dev/null || true
     done
     wait 2>/dev/null || true
-    rm -rf "$scratch"
 }
-trap cleanup EXIT
-cd "$scratch"
-for variable in $(compgen -e); do
-    case $variable in
-    SERVO_BIN) ;;
-    SERVO_* | OPSANI_* | NO_COLOR) unset "$variable" ;;
-    esac
-done
+clean_env
 export SERVO_PLUGIN_PATH= NO_COLOR=1
 
-checks=0
-scenario=
-fail() {
-    {
-        printf 'FAIL [%s]: %s\n' "$scenario" "$1"
-        for f in server.stderr app*/servo.stderr app*/events.log; do
-            [[ -f $f ]] || continue
-            printf '  %s:\n' "$f"
-            tail -n 25 "$f" | sed 's/^/    | /'
-        done
-    } >&2
-    exit 1
-}
-check() {
-    checks=$((checks + 1))
-    "$@" || fail "check failed: $*"
-}
-equals() { [[ $1 == "$2" ]] || { echo "expected: $2" >&2 && echo "actual:   $1" >&2 && false; }; }
-contains() { grep -qF -- "$2" "$1"; }
-lacks() { ! grep -qF -- "$2" "$1"; }
-lines() { if [[ -f $1 ]]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
+fail_logs=(server.stderr "app*/servo.stderr" "app*/events.log")
+fail_tail=25
 
 cat >optimizer.yaml <<'EOF'
 store: server.db
@@ -367,4 +333,4 @@ check equals "$(grep -c 'Received SIGTERM: shutting down' server.stderr)" 1
 for f in server.stderr app*/servo.stderr; do
     check lacks "$f" "Sanitizer" # an ASan build reports leaks and errors at exit
 done
-echo "test_optimizer_server: $checks checks passed"
+passed

@@ -15,51 +15,25 @@
 # would produce a servo.pc pointing elsewhere and create the plugin directory outside X.
 set -euo pipefail
 
-: "${SERVO_BIN:?set SERVO_BIN to the servo binary}"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 : "${SERVO_SOURCE_DIR:?set SERVO_SOURCE_DIR to the source tree}"
 : "${SERVO_BUILD_DIR:?set SERVO_BUILD_DIR to the build directory}"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/servo-plugin-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-tmp=$(cd "$tmp" && pwd -P) # origins are reported as resolved paths
-SERVO_BIN=$(cd "$(dirname "$SERVO_BIN")" && pwd -P)/$(basename "$SERVO_BIN")
+scratch_dir servo-plugin
 
 # Nothing from the caller's environment may add plugins or change the configuration.
-unset SERVO_PLUGIN_PATH SERVO_CONFIG_FILE SERVO_NAME SERVO_LOG_LEVEL PKG_CONFIG_LIBDIR
+clean_env
+unset PKG_CONFIG_LIBDIR
 export NO_COLOR=1
 
-checks=0
-step() {
-    printf '\n== %s\n' "$*"
-}
-
-# fail MESSAGE: prints the last command, its exit code and its output, then exits.
-fail() {
-    {
-        printf 'FAIL: %s\n' "$1"
-        printf '  command:   %s\n' "${last_command:-}"
-        printf '  exit code: %s\n' "${rc:-}"
-        printf '  output:\n'
-        while IFS= read -r line; do
-            printf '    | %s\n' "$line"
-        done <<<"${out:-}"
-    } >&2
-    exit 1
-}
-
-# run COMMAND...: runs it with stdout and stderr captured in $out and the status in $rc.
-run() {
+# run_any COMMAND...: runs it (not only servo) with stdout and stderr together in $out and
+# the status in $rc.
+run_any() {
     last_command="$*"
     set +e
     out=$("$@" 2>&1)
     rc=$?
     set -e
-}
-
-expect_rc() {
-    checks=$((checks + 1))
-    [[ $rc == "$1" ]] || fail "expected exit code $1, got $rc"
-    printf '  ok: exit code %s\n' "$1"
 }
 
 # expect_line TEXT: the output has a line containing TEXT (a fixed string).
@@ -95,19 +69,19 @@ cache_value() { # cache_value NAME: a value from the servo's CMakeCache.txt ("" 
 
 # ---- a servo installed into a scratch prefix ------------------------------------------------
 
-step "install a servo into $tmp/prefix"
-prefix=$tmp/prefix
-configure=(cmake -S "$SERVO_SOURCE_DIR" -B "$tmp/build" -DCMAKE_INSTALL_PREFIX="$prefix"
+step "install a servo into $scratch/prefix"
+prefix=$scratch/prefix
+configure=(cmake -S "$SERVO_SOURCE_DIR" -B "$scratch/build" -DCMAKE_INSTALL_PREFIX="$prefix"
            -DSERVO_TESTS=OFF -DSERVO_BENCH=OFF -DSERVO_FUZZ=OFF)
 for name in CMAKE_C_COMPILER CMAKE_BUILD_TYPE SERVO_SANITIZE; do
     value=$(cache_value "$name")
     [[ -z $value ]] || configure+=("-D$name=$value")
 done
-run "${configure[@]}"
+run_any "${configure[@]}"
 expect_rc 0
-run cmake --build "$tmp/build" --parallel "$(nproc 2>/dev/null || echo 2)"
+run_any cmake --build "$scratch/build" --parallel "$(nproc 2>/dev/null || echo 2)"
 expect_rc 0
-run cmake --install "$tmp/build" --prefix "$prefix"
+run_any cmake --install "$scratch/build" --prefix "$prefix"
 expect_rc 0
 installed=$prefix/bin/servo
 [[ -x $installed ]] || fail "no $installed"
@@ -118,7 +92,7 @@ pc=$(find "$prefix" -path '*/pkgconfig/servo.pc' | head -n 1)
 [[ -n $pc ]] || fail "servo.pc is not installed under $prefix"
 PKG_CONFIG_PATH=$(dirname "$pc")
 export PKG_CONFIG_PATH
-run pkg-config --cflags servo
+run_any pkg-config --cflags servo
 expect_rc 0
 cflags=$out
 # servo.pc locates its prefix relative to itself (${pcfiledir}), so the -I path may be
@@ -130,15 +104,15 @@ done
 [[ -n $include_dir && $(realpath "$include_dir") == $(realpath "$prefix/include") ]] ||
     fail "pkg-config --cflags gives $cflags, not the installed $prefix/include"
 [[ $cflags != *"$SERVO_SOURCE_DIR"* ]] || fail "the cflags name the source tree"
-run pkg-config --variable=plugindir servo
+run_any pkg-config --variable=plugindir servo
 expect_rc 0
 plugindir=$out
 [[ $plugindir == "$prefix"/* ]] || fail "plugindir $plugindir is outside $prefix"
-run "$installed" version
+run_any "$installed" version
 expect_rc 0
 abi=$(sed -n 's/^Plugin ABI \([0-9][0-9]*\)$/\1/p' <<<"$out")
 [[ -n $abi ]] || fail "servo version does not print its plugin ABI"
-run pkg-config --variable=abi servo
+run_any pkg-config --variable=abi servo
 expect_rc 0
 [[ $out == "$abi" ]] || fail "servo.pc says abi=$out, the servo says $abi"
 printf '  ok: plugindir %s, ABI %s\n' "$plugindir" "$abi"
@@ -146,48 +120,48 @@ printf '  ok: plugindir %s, ABI %s\n' "$plugindir" "$abi"
 # ---- the example plugin, built out of tree ------------------------------------------------
 
 step "build examples/plugin against the installed headers only"
-cp -R "$SERVO_SOURCE_DIR/examples/plugin" "$tmp/hello"
-rm -f "$tmp/hello/hello.so"
-run make -C "$tmp/hello"
+cp -R "$SERVO_SOURCE_DIR/examples/plugin" "$scratch/hello"
+rm -f "$scratch/hello/hello.so"
+run_any make -C "$scratch/hello"
 expect_rc 0
 expect_line "$cflags" # the compile line used the pkg-config flags...
 expect_no_line "-I$SERVO_SOURCE_DIR" # ...and nothing from the source tree
-hello=$tmp/hello/hello.so
+hello=$scratch/hello/hello.so
 [[ -f $hello ]] || fail "make did not produce $hello"
-run nm -D --undefined-only "$hello"
+run_any nm -D --undefined-only "$hello"
 expect_regex '^ +U servo_log$' # resolved from the servo executable at dlopen
-run readelf -d "$hello"
+run_any readelf -d "$hello"
 expect_no_line "servo" # no DT_NEEDED on anything servo: it links nothing
 
 step "SERVO_PLUGIN_PATH=<dir> servo connectors -v lists hello with its origin"
-run env SERVO_PLUGIN_PATH="$tmp/hello" "$SERVO_BIN" connectors -v
+run_any env SERVO_PLUGIN_PATH="$scratch/hello" "$SERVO_BIN" connectors -v
 expect_rc 0
 row='^hello +0\.1\.0 +Says hello \(an example out-of-tree connector\) +'
 row+='https://github\.com/opsani/servox +Experimental +Apache 2\.0 +'
 expect_regex "$row$hello\$"
 
 step "servo connectors -f json carries the class name and origin"
-run env SERVO_PLUGIN_PATH="$hello" "$SERVO_BIN" connectors -f json
+run_any env SERVO_PLUGIN_PATH="$hello" "$SERVO_BIN" connectors -f json
 expect_rc 0
 expect_line '"class_name": "HelloConnector"'
 expect_line "\"origin\": \"$hello\""
 
 step "SERVO_PLUGIN_PATH=. (relative, as in the README) reports the resolved origin"
-cd "$tmp/hello"
-run env SERVO_PLUGIN_PATH=. "$SERVO_BIN" connectors -v
+cd "$scratch/hello"
+run_any env SERVO_PLUGIN_PATH=. "$SERVO_BIN" connectors -v
 expect_rc 0
 expect_regex "^hello .* $hello\$"
-mkdir "$tmp/work"
-cd "$tmp/work"
+mkdir "$scratch/work"
+cd "$scratch/work"
 
 step "servo schema hello (and by class name)"
-export SERVO_PLUGIN_PATH=$tmp/hello
-run "$SERVO_BIN" schema hello
+export SERVO_PLUGIN_PATH=$scratch/hello
+run_any "$SERVO_BIN" schema hello
 expect_rc 0
 expect_line '"title": "HelloConnector Configuration Schema"'
 expect_line '"greeting": {'
 expect_line '"SERVO_HELLO_REPEAT"'
-run "$SERVO_BIN" schema HelloConnector
+run_any "$SERVO_BIN" schema HelloConnector
 expect_rc 0
 expect_line '"SERVO_HELLO_GREETING"'
 
@@ -198,10 +172,10 @@ hello:
   repeat: 3
   url: https://example.com/hello
 EOF
-run "$SERVO_BIN" validate
+run_any "$SERVO_BIN" validate
 expect_rc 0
 expect_line "Valid configuration in servo.yaml"
-run "$SERVO_BIN" config
+run_any "$SERVO_BIN" config
 expect_rc 0
 expect_regex '^  hello: hello$'
 expect_regex '^hello:$'
@@ -209,57 +183,57 @@ expect_regex '^  greeting: hi there$'
 expect_regex '^  repeat: 3$'
 expect_regex '^  url: https://example.com/hello$'
 expect_regex '^  style: plain$' # a default
-run env SERVO_HELLO_REPEAT=4 "$SERVO_BIN" config
+run_any env SERVO_HELLO_REPEAT=4 "$SERVO_BIN" config
 expect_rc 0
 expect_regex '^  repeat: 4$'
 
 step "the plugin's settings are checked by the core and by the plugin's own validator"
 printf 'hello:\n  repeat: 0\n' >bad-repeat.yaml
-run "$SERVO_BIN" validate -f bad-repeat.yaml
+run_any "$SERVO_BIN" validate -f bad-repeat.yaml
 expect_rc 2
 expect_line "hello.repeat: the value must be at least 1"
 # 30 characters x 40 > 1000: refused by hello_validate through servo_validation_error, a
 # function of the servo called from the plugin.
 printf 'hello:\n  greeting: "%s"\n  repeat: 40\n' "$(printf 'x%.0s' {1..30})" >too-long.yaml
-run "$SERVO_BIN" -l DEBUG validate -f too-long.yaml
+run_any "$SERVO_BIN" -l DEBUG validate -f too-long.yaml
 expect_rc 2
 expect_line "hello.repeat: 40 repetitions of a 30-character greeting exceed 1000 characters"
 expect_line "hello: checking 30 character(s) repeated 40 time(s)" # servo_log from the plugin
 
 step "servo generate hello writes the plugin's stanza"
-run "$SERVO_BIN" generate hello -f generated.yaml -q
+run_any "$SERVO_BIN" generate hello -f generated.yaml -q
 expect_rc 0
-run cat generated.yaml
+run_any cat generated.yaml
 expect_regex '^hello:$'
 expect_regex '^  repeat: 2$'
-run "$SERVO_BIN" validate -f generated.yaml
+run_any "$SERVO_BIN" validate -f generated.yaml
 expect_rc 0
 unset SERVO_PLUGIN_PATH
 
 # ---- refusals ----------------------------------------------------------------------------
 
-# build_test_plugin NAME SOURCE [CFLAGS...]: $tmp/plugins-NAME/NAME.so from tests/data/plugins,
+# build_test_plugin NAME SOURCE [CFLAGS...]: $scratch/plugins-NAME/NAME.so from tests/data/plugins,
 # with the same flags as the example.
 build_test_plugin() {
     local name=$1 source=$SERVO_SOURCE_DIR/tests/data/plugins/$2
     shift 2
-    mkdir -p "$tmp/plugins-$name"
+    mkdir -p "$scratch/plugins-$name"
     # shellcheck disable=SC2086 # $cflags is a list of flags
-    run "${CC:-cc}" -std=c17 -Wall -Wextra -Werror -fPIC -fvisibility=hidden $cflags "$@" -shared \
-        -o "$tmp/plugins-$name/$name.so" "$source"
+    run_any "${CC:-cc}" -std=c17 -Wall -Wextra -Werror -fPIC -fvisibility=hidden $cflags "$@" -shared \
+        -o "$scratch/plugins-$name/$name.so" "$source"
     expect_rc 0
 }
 
 step "a plugin built for another ABI is refused, naming the file and both versions"
 build_test_plugin abi999 abi_mismatch.c
-for entry in "$tmp/plugins-abi999" "$tmp/plugins-abi999/abi999.so"; do
-    run env SERVO_PLUGIN_PATH="$entry" "$SERVO_BIN" connectors
+for entry in "$scratch/plugins-abi999" "$scratch/plugins-abi999/abi999.so"; do
+    run_any env SERVO_PLUGIN_PATH="$entry" "$SERVO_BIN" connectors
     expect_rc 2
-    message="servo: error: $tmp/plugins-abi999/abi999.so: plugin built for plugin ABI 999, "
+    message="servo: error: $scratch/plugins-abi999/abi999.so: plugin built for plugin ABI 999, "
     message+="but this servo has ABI $abi: rebuild it against the installed headers"
     expect_line "$message"
 done
-run env SERVO_PLUGIN_PATH="$tmp/plugins-abi999" "$SERVO_BIN" schema hello
+run_any env SERVO_PLUGIN_PATH="$scratch/plugins-abi999" "$SERVO_BIN" schema hello
 expect_rc 2
 
 step "a plugin declaring a built-in's name is refused, naming both origins"
@@ -268,86 +242,86 @@ if [[ -z $builtin ]]; then
     printf '  skipped: this servo has no built-in connectors\n'
 else
     build_test_plugin impostor plugtest.c "-DPLUGIN_NAME=\"$builtin\""
-    run env SERVO_PLUGIN_PATH="$tmp/plugins-impostor" "$SERVO_BIN" connectors
+    run_any env SERVO_PLUGIN_PATH="$scratch/plugins-impostor" "$SERVO_BIN" connectors
     expect_rc 2
-    message="servo: error: $tmp/plugins-impostor/impostor.so: connector \"$builtin\" "
+    message="servo: error: $scratch/plugins-impostor/impostor.so: connector \"$builtin\" "
     message+="(PlugTestConnector) is refused: the name is already provided by built-in"
     expect_line "$message"
 fi
 
 step "the same connector in two shared objects: the second is refused, naming both"
-mkdir "$tmp/hello-copy"
-cp "$hello" "$tmp/hello-copy/hello.so"
-run env SERVO_PLUGIN_PATH="$tmp/hello:$tmp/hello-copy" "$SERVO_BIN" connectors
+mkdir "$scratch/hello-copy"
+cp "$hello" "$scratch/hello-copy/hello.so"
+run_any env SERVO_PLUGIN_PATH="$scratch/hello:$scratch/hello-copy" "$SERVO_BIN" connectors
 expect_rc 2
-message="servo: error: $tmp/hello-copy/hello.so: connector \"hello\" (HelloConnector) is "
+message="servo: error: $scratch/hello-copy/hello.so: connector \"hello\" (HelloConnector) is "
 message+="refused: the name is already provided by $hello"
 expect_line "$message"
 
 step "the same file named twice on SERVO_PLUGIN_PATH is loaded once"
-run env SERVO_PLUGIN_PATH="$tmp/hello:$hello:$tmp/hello/../hello" "$SERVO_BIN" connectors
+run_any env SERVO_PLUGIN_PATH="$scratch/hello:$hello:$scratch/hello/../hello" "$SERVO_BIN" connectors
 expect_rc 0
 [[ $(count_lines "Says hello") == 1 ]] || fail "hello is listed $(count_lines "Says hello") times"
 
 step "a shared object without the manifest symbol is refused"
 build_test_plugin nomanifest no_manifest.c
-run env SERVO_PLUGIN_PATH="$tmp/plugins-nomanifest" "$SERVO_BIN" connectors
+run_any env SERVO_PLUGIN_PATH="$scratch/plugins-nomanifest" "$SERVO_BIN" connectors
 expect_rc 2
-message="servo: error: $tmp/plugins-nomanifest/nomanifest.so: not a servo plugin: no "
+message="servo: error: $scratch/plugins-nomanifest/nomanifest.so: not a servo plugin: no "
 message+="\"servo_plugin_manifest\" symbol (declare it with SERVO_DECLARE_PLUGIN)"
 expect_line "$message"
 
 step "a file that is not a shared object is refused"
-mkdir "$tmp/plugins-text"
+mkdir "$scratch/plugins-text"
 printf 'not an ELF file, just text that is long enough to have a header of sorts\n%.0s' \
-    1 2 3 >"$tmp/plugins-text/text.so"
-run env SERVO_PLUGIN_PATH="$tmp/plugins-text" "$SERVO_BIN" connectors
+    1 2 3 >"$scratch/plugins-text/text.so"
+run_any env SERVO_PLUGIN_PATH="$scratch/plugins-text" "$SERVO_BIN" connectors
 expect_rc 2
-expect_line "servo: error: $tmp/plugins-text/text.so: cannot load plugin: "
+expect_line "servo: error: $scratch/plugins-text/text.so: cannot load plugin: "
 
 step "a SERVO_PLUGIN_PATH entry that does not exist is an error"
-run env SERVO_PLUGIN_PATH="$tmp/hello:$tmp/nowhere" "$SERVO_BIN" connectors
+run_any env SERVO_PLUGIN_PATH="$scratch/hello:$scratch/nowhere" "$SERVO_BIN" connectors
 expect_rc 2
-expect_line "servo: error: $tmp/nowhere: SERVO_PLUGIN_PATH names a path that does not exist"
+expect_line "servo: error: $scratch/nowhere: SERVO_PLUGIN_PATH names a path that does not exist"
 
 step "other files in a plugin directory are ignored"
-touch "$tmp/hello/README.txt" "$tmp/hello/.hidden.so"
-run env SERVO_PLUGIN_PATH="$tmp/hello" "$SERVO_BIN" connectors
+touch "$scratch/hello/README.txt" "$scratch/hello/.hidden.so"
+run_any env SERVO_PLUGIN_PATH="$scratch/hello" "$SERVO_BIN" connectors
 expect_rc 0
 
 # ---- the installed plugin directory -----------------------------------------------------
 
 step "the installed servo starts with an empty plugin directory"
 [[ -d $plugindir ]] || fail "cmake --install did not create $plugindir"
-run "$installed" connectors -v
+run_any "$installed" connectors -v
 expect_rc 0
 expect_no_line "Says hello"
 
 step "make install puts hello.so into the installed plugin directory"
-run make -C "$tmp/hello" install
+run_any make -C "$scratch/hello" install
 expect_rc 0
 [[ -f $plugindir/hello.so ]] || fail "make install did not write $plugindir/hello.so"
 installed_hello=$(cd "$plugindir" && pwd -P)/hello.so
 
 step "the installed servo loads it without SERVO_PLUGIN_PATH"
-run "$installed" connectors -v
+run_any "$installed" connectors -v
 expect_rc 0
 expect_regex "^hello +0\.1\.0 .* $installed_hello\$"
-run "$installed" schema hello
+run_any "$installed" schema hello
 expect_rc 0
-run "$installed" validate -f "$tmp/work/servo.yaml"
+run_any "$installed" validate -f "$scratch/work/servo.yaml"
 expect_rc 0
 
 step "the installed directory also on SERVO_PLUGIN_PATH: loaded once"
-run env SERVO_PLUGIN_PATH="$plugindir" "$installed" connectors
+run_any env SERVO_PLUGIN_PATH="$plugindir" "$installed" connectors
 expect_rc 0
 [[ $(count_lines "Says hello") == 1 ]] || fail "hello is listed $(count_lines "Says hello") times"
 
 step "another hello on SERVO_PLUGIN_PATH collides with the installed one"
-run env SERVO_PLUGIN_PATH="$tmp/hello" "$installed" connectors
+run_any env SERVO_PLUGIN_PATH="$scratch/hello" "$installed" connectors
 expect_rc 2
 message="servo: error: $installed_hello: connector \"hello\" (HelloConnector) is refused: "
 message+="the name is already provided by $hello"
 expect_line "$message"
 
-printf '\nPASS: %d checks\n' "$checks"
+passed

@@ -19,20 +19,14 @@
 # Environment (set by ctest): SERVO_BIN, SERVO_SOURCE_DIR. Needs jq, curl and python3.
 set -euo pipefail
 
-: "${SERVO_BIN:?set SERVO_BIN to the servo binary}"
-SERVO_BIN=$(cd "$(dirname "$SERVO_BIN")" && pwd -P)/$(basename "$SERVO_BIN")
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SERVO_SOURCE_DIR=${SERVO_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-for tool in jq curl python3; do
-    command -v "$tool" >/dev/null || {
-        echo "test_prometheus: needs $tool" >&2
-        exit 1
-    }
-done
+need_tools jq curl python3
 
 PROMETHEUS_URL=http://127.0.0.1:19090
 PUSHGATEWAY_URL=http://127.0.0.1:19091
 
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/servo-prometheus-test-XXXXXX")
+scratch_dir servo-prometheus-test
 started_pids=()
 cleanup() {
     local pid
@@ -40,84 +34,12 @@ cleanup() {
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
-    rm -rf "$scratch"
 }
-trap cleanup EXIT
-cd "$scratch"
 
 # Nothing from the caller's environment may change the configuration.
-for variable in $(compgen -e); do
-    case $variable in
-    SERVO_BIN | SERVO_SOURCE_DIR) ;;
-    SERVO_* | OPSANI_* | NO_COLOR) unset "$variable" ;;
-    esac
-done
+clean_env
 export SERVO_PLUGIN_PATH= # built-ins only
 export NO_COLOR=1
-
-checks=0
-
-fail() {
-    {
-        printf 'FAIL: %s\n' "$1"
-        printf '  command:   %s\n' "${last_command:-}"
-        printf '  exit code: %s\n' "${rc:-}"
-        printf '  stdout:\n'
-        sed 's/^/    | /' <<<"${out:-}"
-        printf '  stderr:\n'
-        sed 's/^/    | /' <<<"${err:-}"
-    } >&2
-    exit 1
-}
-
-# run ARGS...: runs servo with stdout in $out, stderr in $err, the status in $rc and the
-# wall time in $elapsed (seconds).
-run() {
-    last_command="servo $*"
-    local started
-    started=$(date +%s.%N)
-    set +e
-    out=$("$SERVO_BIN" "$@" 2>"$scratch/stderr")
-    rc=$?
-    set -e
-    elapsed=$(awk -v a="$(date +%s.%N)" -v b="$started" 'BEGIN { printf "%.2f", a - b }')
-    err=$(<"$scratch/stderr")
-}
-
-expect_rc() {
-    checks=$((checks + 1))
-    [[ $rc == "$1" ]] || fail "expected exit code $1, got $rc"
-}
-
-expect_out() {
-    checks=$((checks + 1))
-    grep -qF -- "$1" <<<"$out" || fail "stdout lacks: $1"
-}
-
-expect_err() {
-    checks=$((checks + 1))
-    grep -qF -- "$1" <<<"$err" || fail "stderr lacks: $1"
-}
-
-# expect_json FILTER EXPECTED: jq -c FILTER of stdout is EXPECTED.
-expect_json() {
-    checks=$((checks + 1))
-    local got
-    got=$(jq -c "$1" <<<"$out" 2>&1) || fail "stdout is not JSON ($got)"
-    [[ $got == "$2" ]] || fail "jq '$1': expected $2, got $got"
-}
-
-# expect_between LOW HIGH: the last run took LOW to HIGH seconds.
-expect_between() {
-    checks=$((checks + 1))
-    awk -v t="$elapsed" -v low="$1" -v high="$2" 'BEGIN { exit !(t >= low && t <= high) }' ||
-        fail "took ${elapsed}s, expected ${1}s to ${2}s"
-}
-
-# A free TCP port on loopback.
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # ---- connector commands: instance selection and help ----------------------------------------
 
@@ -465,4 +387,4 @@ expect_rc 1
 expect_err "servo: error: measure failed (unreachable): metric \"up\": cannot query Prometheus at http://127.0.0.1:$private_port (/api/v1/query_range)"
 expect_between 3.5 15
 
-echo "test_prometheus: $checks checks passed"
+passed

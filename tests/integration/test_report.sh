@@ -10,46 +10,15 @@
 # Environment (set by ctest): SERVO_BIN. Needs jq, python3 and chromium.
 set -euo pipefail
 
-: "${SERVO_BIN:?set SERVO_BIN to the servo binary}"
-SERVO_BIN=$(cd "$(dirname "$SERVO_BIN")" && pwd -P)/$(basename "$SERVO_BIN")
-for tool in jq python3 chromium; do
-    command -v "$tool" >/dev/null || {
-        echo "test_report: needs $tool (scripts/packages.txt)" >&2
-        exit 1
-    }
-done
-
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/servo-report-XXXXXX")
-trap 'rm -rf "$scratch"' EXIT
-cd "$scratch"
-for variable in $(compgen -e); do
-    case $variable in
-    SERVO_BIN) ;;
-    SERVO_* | OPSANI_* | NO_COLOR) unset "$variable" ;;
-    esac
-done
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+need_tools jq python3 chromium
+scratch_dir servo-report
+clean_env
 export SERVO_PLUGIN_PATH= NO_COLOR=1
 
-checks=0
-scenario=
-fail() {
-    {
-        printf 'FAIL [%s]: %s\n' "$scenario" "$1"
-        for f in servo.stdout servo.stderr chromium.log; do
-            [[ -f $f ]] || continue
-            printf '  %s:\n' "$f"
-            tail -n 30 "$f" | sed 's/^/    | /'
-        done
-    } >&2
-    exit 1
-}
-check() {
-    checks=$((checks + 1))
-    "$@" || fail "check failed: $*"
-}
-equals() { [[ $1 == "$2" ]] || { echo "expected: $2" >&2 && echo "actual:   $1" >&2 && false; }; }
-contains() { grep -qF -- "$2" "$1"; }
-lacks() { ! grep -qiF -- "$2" "$1"; }
+fail_logs=(servo.stdout servo.stderr chromium.log)
+fail_tail=30
+lacks() { ! grep -qiF -- "$2" "$1"; } # case-insensitive here
 count() { grep -o -- "$2" "$1" | wc -l | tr -d ' '; }
 
 # ---- a study to report on -------------------------------------------------------------------
@@ -237,4 +206,4 @@ timeout 60 "$SERVO_BIN" run >/dev/null 2>&1 || true
 check contains flat.html "No trials yet."
 check contains flat.html "invalid description: no tunable settings"
 
-echo "test_report: $checks checks passed"
+passed

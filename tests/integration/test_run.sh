@@ -18,62 +18,31 @@
 # Environment (set by ctest): SERVO_BIN, SERVO_SOURCE_DIR. Needs python3 and jq.
 set -euo pipefail
 
-: "${SERVO_BIN:?set SERVO_BIN to the servo binary}"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 : "${SERVO_SOURCE_DIR:?set SERVO_SOURCE_DIR to the source tree}"
-SERVO_BIN=$(cd "$(dirname "$SERVO_BIN")" && pwd -P)/$(basename "$SERVO_BIN")
 fake="$SERVO_SOURCE_DIR/tests/fake_optimizer.py"
-for tool in python3 jq; do
-    command -v "$tool" >/dev/null || {
-        echo "test_run: needs $tool" >&2
-        exit 1
-    }
-done
+need_tools python3 jq
 [[ -f $fake ]] || {
     echo "test_run: missing $fake" >&2
     exit 1
 }
 
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/servo-run-XXXXXX")
+scratch_dir servo-run
 fake_pid=
 servo_pid=
 cleanup() {
     if [[ -n $servo_pid ]]; then kill -KILL "$servo_pid" 2>/dev/null || true; fi
     if [[ -n $fake_pid ]]; then kill -TERM "$fake_pid" 2>/dev/null || true; fi
     wait 2>/dev/null || true
-    rm -rf "$scratch"
 }
-trap cleanup EXIT
-cd "$scratch"
 
-for variable in $(compgen -e); do
-    case $variable in
-    SERVO_BIN | SERVO_SOURCE_DIR) ;;
-    SERVO_* | OPSANI_* | NO_COLOR | POD_NAMESPACE) unset "$variable" ;;
-    esac
-done
+clean_env
+unset POD_NAMESPACE
 export SERVO_PLUGIN_PATH= # built-ins only
 export NO_COLOR=1
 
 token="tok-$RANDOM-secret-$RANDOM"
-checks=0
-scenario=
-
-fail() {
-    {
-        printf 'FAIL [%s]: %s\n' "$scenario" "$1"
-        for f in servo.stderr requests.jsonl fake.stderr; do
-            [[ -f $f ]] || continue
-            printf '  %s:\n' "$f"
-            tail -n 40 "$f" | sed 's/^/    | /'
-        done
-    } >&2
-    exit 1
-}
-
-check() {
-    checks=$((checks + 1))
-    "$@" || fail "check failed: $*"
-}
+fail_logs=(servo.stderr requests.jsonl fake.stderr)
 
 # start_fake STEPS_JSON: the fake optimizer on a free port; sets $port and $fake_pid.
 start_fake() {
@@ -181,9 +150,6 @@ gone() {
     return 1
 }
 elapsed_below() { awk -v t="$elapsed" -v limit="$1" 'BEGIN { exit !(t < limit) }'; }
-contains() { grep -qF -- "$2" "$1"; }
-lacks() { ! grep -qF -- "$2" "$1"; }
-equals() { [[ $1 == "$2" ]] || { echo "expected: $2" >&2 && echo "actual:   $1" >&2 && false; }; }
 
 # ---- the drivers ----------------------------------------------------------------------------
 
@@ -409,4 +375,4 @@ stop_fake
 check equals "$rc" 0
 check equals "$(wc -c <requests.jsonl)" 0
 
-echo "test_run: $checks checks passed"
+passed

@@ -10,8 +10,7 @@
 # (>= 4.0 for draft 2020-12) and yaml: Debian python3-jsonschema and python3-yaml.
 set -euo pipefail
 
-: "${SERVO_BIN:?set SERVO_BIN to the servo binary}"
-SERVO_BIN=$(cd "$(dirname "$SERVO_BIN")" && pwd -P)/$(basename "$SERVO_BIN")
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 SERVO_SOURCE_DIR=${SERVO_SOURCE_DIR:-$(cd "$here/../.." && pwd -P)}
 check_schema=$here/check_schema.py
@@ -29,16 +28,10 @@ if ! "$PYTHON" -c 'import yaml, jsonschema; jsonschema.Draft202012Validator' 2>/
 fi
 "$PYTHON" -c 'import importlib.metadata as m; print("jsonschema", m.version("jsonschema"))'
 
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/servo-schema-XXXXXX")
-trap 'rm -rf "$scratch"' EXIT
-cd "$scratch"
+scratch_dir servo-schema
 
-for variable in $(compgen -e); do
-    case $variable in
-    SERVO_BIN | SERVO_SOURCE_DIR | SERVO_BUILD_DIR | SERVO_PYTHON) ;;
-    SERVO_* | OPSANI_* | NO_COLOR) unset "$variable" ;;
-    esac
-done
+# Nothing from the caller's environment may change the configuration.
+clean_env
 export SERVO_PLUGIN_PATH=
 
 failures=0

@@ -181,7 +181,7 @@ static void test_error_rate(void **state)
         int64_t requests, connect, read, write, status, timeout;
         double rate;
     } cases[] = {
-        {0, 0, 0, 0, 0, 0, 0},     /* nothing attempted */
+        {0, 0, 0, 0, 0, 0, 100},   /* nothing completed: a total failure */
         {100, 0, 0, 0, 0, 0, 0},   /* all fine */
         {100, 0, 0, 0, 10, 5, 15}, /* 10 statuses and 5 timeouts of 100 */
         {95, 0, 5, 0, 0, 0, 5},    /* 5 reads failed: 100 attempts */
