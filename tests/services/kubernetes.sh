@@ -395,11 +395,23 @@ make_pki()
 
 # Waits until `cond` (a function name) succeeds, the process in PIDFILE is alive, at most
 # until the deadline.
+# A process we just started is running: unlike pid_alive, this does not look at its command
+# line, which is still the shell's until the background child has exec'd.
+process_running()
+{
+    local pid state
+    [[ -f $1 ]] || return 1
+    pid=$(<"$1")
+    [[ $pid =~ ^[0-9]+$ && -r /proc/$pid/stat ]] || return 1
+    state=$(sed 's/^.*) \(.\).*/\1/' "/proc/$pid/stat" 2>/dev/null) || return 1
+    [[ $state != Z ]]
+}
+
 wait_for()
 {
     local what=$1 cond=$2 pidfile=$3 name=$4 deadline=$5 logfile=$6
     until "$cond"; do
-        if ! pid_alive "$pidfile" "$name"; then
+        if ! process_running "$pidfile"; then
             log "$name exited while waiting for $what; the end of $logfile:"
             tail -n 30 "$logfile" >&2
             return 1
