@@ -82,6 +82,31 @@ static bool is_integral(double x)
     return isnan(x) || x == floor(x);
 }
 
+/* The shared rules of a numeric range (env settings and JVM options): ordered bounds, a
+ * positive step unless min == max, whole numbers for int values, a numeric default. */
+static int validate_range_values(struct servo_validation *v, double min, double max, double step,
+                                 int value_type, const char *default_value)
+{
+    if (min > max)
+        return servo_validation_error(v, "min", "min (%g) must not be greater than max (%g)", min,
+                                      max);
+    if (step <= 0 && min != max)
+        return servo_validation_error(v, "step",
+                                      "step must be greater than zero when min and max differ");
+    if (value_type == KUBERNETES_VALUE_INT &&
+        (!is_integral(min) || !is_integral(max) || !is_integral(step)))
+        return servo_validation_error(v, NULL,
+                                      "min, max and step must be integers when value_type is int");
+    if (default_value != NULL) {
+        char *end = NULL;
+        double d = strtod(default_value, &end);
+        if (end == default_value || *end != '\0' || isnan(d))
+            return servo_validation_error(v, "default", "default \"%s\" is not a number",
+                                          default_value);
+    }
+    return 0;
+}
+
 static int validate_env(const void *value, struct servo_validation *v)
 {
     const struct kubernetes_env *e = value;
@@ -112,24 +137,7 @@ static int validate_env(const void *value, struct servo_validation *v)
         return servo_validation_error(v, NULL, "a range setting needs max");
     if (isnan(e->step))
         return servo_validation_error(v, NULL, "a range setting needs step");
-    if (e->min > e->max)
-        return servo_validation_error(v, "min", "min (%g) must not be greater than max (%g)",
-                                      e->min, e->max);
-    if (e->step <= 0 && e->min != e->max)
-        return servo_validation_error(v, "step",
-                                      "step must be greater than zero when min and max differ");
-    if (e->value_type == KUBERNETES_VALUE_INT &&
-        (!is_integral(e->min) || !is_integral(e->max) || !is_integral(e->step)))
-        return servo_validation_error(v, NULL,
-                                      "min, max and step must be integers when value_type is int");
-    if (e->default_value != NULL) {
-        char *end = NULL;
-        double d = strtod(e->default_value, &end);
-        if (end == e->default_value || *end != '\0' || isnan(d))
-            return servo_validation_error(v, "default", "default \"%s\" is not a number",
-                                          e->default_value);
-    }
-    return 0;
+    return validate_range_values(v, e->min, e->max, e->step, e->value_type, e->default_value);
 }
 
 static int validate_option(const void *value, struct servo_validation *v)
@@ -163,24 +171,7 @@ static int validate_option(const void *value, struct servo_validation *v)
     }
     if (isnan(o->min) || isnan(o->max) || isnan(o->step))
         return servo_validation_error(v, NULL, "a range option needs min, max and step");
-    if (o->min > o->max)
-        return servo_validation_error(v, "min", "min (%g) must not be greater than max (%g)",
-                                      o->min, o->max);
-    if (o->step <= 0 && o->min != o->max)
-        return servo_validation_error(v, "step",
-                                      "step must be greater than zero when min and max differ");
-    if (o->value_type == KUBERNETES_VALUE_INT &&
-        (!is_integral(o->min) || !is_integral(o->max) || !is_integral(o->step)))
-        return servo_validation_error(v, NULL,
-                                      "min, max and step must be integers when value_type is int");
-    if (o->default_value != NULL) {
-        char *end = NULL;
-        double d = strtod(o->default_value, &end);
-        if (end == o->default_value || *end != '\0' || isnan(d))
-            return servo_validation_error(v, "default", "default \"%s\" is not a number",
-                                          o->default_value);
-    }
-    return 0;
+    return validate_range_values(v, o->min, o->max, o->step, o->value_type, o->default_value);
 }
 
 static int validate_heap(const void *value, struct servo_validation *v)

@@ -508,9 +508,13 @@ static int decode_setting_body(struct wire_path *p, const json_t *json, struct s
     return decode_range(p, json, s);
 }
 
-static int decode_settings(struct wire_path *p, const json_t *json, void *target)
+/* Decodes each member of an optional object keyed by name ({NAME: {...}, ...}), with the
+ * member's name on the error path. */
+static int decode_named_members(struct wire_path *p, const json_t *json,
+                                int (*decode)(struct wire_path *p, const char *name,
+                                              const json_t *value, void *target),
+                                void *target)
 {
-    struct servo_component *c = target;
     if (wire_is_absent(json))
         return 0;
     if (!json_is_object(json))
@@ -520,65 +524,55 @@ static int decode_settings(struct wire_path *p, const json_t *json, void *target
     json_object_foreach((json_t *)json, name, value)
     {
         size_t mark = wire_path_key(p, name);
-        int rc = decode_setting_body(p, value, component_slot(c, name));
+        int rc = decode(p, name, value, target);
         wire_path_pop(p, mark);
         if (rc != 0)
             return -1;
     }
     return 0;
+}
+
+static int decode_setting_named(struct wire_path *p, const char *name, const json_t *value,
+                                void *target)
+{
+    return decode_setting_body(p, value, component_slot(target, name));
+}
+
+static int decode_settings(struct wire_path *p, const json_t *json, void *target)
+{
+    return decode_named_members(p, json, decode_setting_named, target);
+}
+
+static int decode_component_named(struct wire_path *p, const char *name, const json_t *value,
+                                  void *target)
+{
+    if (!json_is_object(value))
+        return wire_fail(p, "expected an object");
+    return decode_member(p, value, "settings", decode_settings,
+                         servo_description_component(target, name));
 }
 
 static int decode_components(struct wire_path *p, const json_t *json, void *target)
 {
-    struct servo_description *d = target;
-    if (wire_is_absent(json))
-        return 0;
-    if (!json_is_object(json))
+    return decode_named_members(p, json, decode_component_named, target);
+}
+
+static int decode_metric_named(struct wire_path *p, const char *name, const json_t *value,
+                               void *target)
+{
+    if (!json_is_object(value))
         return wire_fail(p, "expected an object");
-    const char *name;
-    json_t *value;
-    json_object_foreach((json_t *)json, name, value)
-    {
-        size_t mark = wire_path_key(p, name);
-        int rc = 0;
-        if (!json_is_object(value))
-            rc = wire_fail(p, "expected an object");
-        else
-            rc = decode_member(p, value, "settings", decode_settings,
-                               servo_description_component(d, name));
-        wire_path_pop(p, mark);
-        if (rc != 0)
-            return -1;
-    }
-    return 0;
+    char *unit = NULL;
+    int rc = decode_member(p, value, "unit", decode_optional_string, &unit);
+    if (rc == 0)
+        servo_description_add_metric(target, name, unit);
+    free(unit);
+    return rc;
 }
 
 static int decode_metric_units(struct wire_path *p, const json_t *json, void *target)
 {
-    struct servo_description *d = target;
-    if (wire_is_absent(json))
-        return 0;
-    if (!json_is_object(json))
-        return wire_fail(p, "expected an object");
-    const char *name;
-    json_t *value;
-    json_object_foreach((json_t *)json, name, value)
-    {
-        size_t mark = wire_path_key(p, name);
-        char *unit = NULL;
-        int rc = 0;
-        if (!json_is_object(value))
-            rc = wire_fail(p, "expected an object");
-        else
-            rc = decode_member(p, value, "unit", decode_optional_string, &unit);
-        if (rc == 0)
-            servo_description_add_metric(d, name, unit);
-        free(unit);
-        wire_path_pop(p, mark);
-        if (rc != 0)
-            return -1;
-    }
-    return 0;
+    return decode_named_members(p, json, decode_metric_named, target);
 }
 
 static int decode_application(struct wire_path *p, const json_t *json, void *target)
