@@ -508,30 +508,6 @@ static int decode_setting_body(struct wire_path *p, const json_t *json, struct s
     return decode_range(p, json, s);
 }
 
-/* Decodes each member of an optional object keyed by name ({NAME: {...}, ...}), with the
- * member's name on the error path. */
-static int decode_named_members(struct wire_path *p, const json_t *json,
-                                int (*decode)(struct wire_path *p, const char *name,
-                                              const json_t *value, void *target),
-                                void *target)
-{
-    if (wire_is_absent(json))
-        return 0;
-    if (!json_is_object(json))
-        return wire_fail(p, "expected an object");
-    const char *name;
-    json_t *value;
-    json_object_foreach((json_t *)json, name, value)
-    {
-        size_t mark = wire_path_key(p, name);
-        int rc = decode(p, name, value, target);
-        wire_path_pop(p, mark);
-        if (rc != 0)
-            return -1;
-    }
-    return 0;
-}
-
 static int decode_setting_named(struct wire_path *p, const char *name, const json_t *value,
                                 void *target)
 {
@@ -540,7 +516,7 @@ static int decode_setting_named(struct wire_path *p, const char *name, const jso
 
 static int decode_settings(struct wire_path *p, const json_t *json, void *target)
 {
-    return decode_named_members(p, json, decode_setting_named, target);
+    return wire_each_member(p, json, decode_setting_named, target);
 }
 
 static int decode_component_named(struct wire_path *p, const char *name, const json_t *value,
@@ -554,7 +530,7 @@ static int decode_component_named(struct wire_path *p, const char *name, const j
 
 static int decode_components(struct wire_path *p, const json_t *json, void *target)
 {
-    return decode_named_members(p, json, decode_component_named, target);
+    return wire_each_member(p, json, decode_component_named, target);
 }
 
 static int decode_metric_named(struct wire_path *p, const char *name, const json_t *value,
@@ -572,7 +548,7 @@ static int decode_metric_named(struct wire_path *p, const char *name, const json
 
 static int decode_metric_units(struct wire_path *p, const json_t *json, void *target)
 {
-    return decode_named_members(p, json, decode_metric_named, target);
+    return wire_each_member(p, json, decode_metric_named, target);
 }
 
 static int decode_application(struct wire_path *p, const json_t *json, void *target)
@@ -875,18 +851,17 @@ static int decode_point(struct wire_path *p, const json_t *json, struct servo_re
     return 0;
 }
 
+static int decode_point_item(struct wire_path *p, size_t index, const json_t *json, void *target)
+{
+    (void)index;
+    return decode_point(p, json, target);
+}
+
 static int decode_points(struct wire_path *p, const json_t *json, void *target)
 {
     if (!json_is_array(json))
         return wire_fail(p, "expected an array of [time, value] pairs");
-    for (size_t i = 0; i < json_array_size(json); i++) {
-        size_t mark = wire_path_index(p, i);
-        int rc = decode_point(p, json_array_get(json, i), target);
-        wire_path_pop(p, mark);
-        if (rc != 0)
-            return -1;
-    }
-    return 0;
+    return wire_each_item(p, json, decode_point_item, target);
 }
 
 /* A series id: a string, or an integer (legacy drivers); absent means "assign one". */
@@ -926,18 +901,17 @@ static int decode_series(struct wire_path *p, const json_t *json, struct metric_
     return decode_member(p, json, "data", decode_points, r);
 }
 
+static int decode_series_item(struct wire_path *p, size_t index, const json_t *json, void *target)
+{
+    (void)index;
+    return decode_series(p, json, target);
+}
+
 static int decode_series_list(struct wire_path *p, const json_t *json, void *target)
 {
     if (!json_is_array(json))
         return wire_fail(p, "expected an array");
-    for (size_t i = 0; i < json_array_size(json); i++) {
-        size_t mark = wire_path_index(p, i);
-        int rc = decode_series(p, json_array_get(json, i), target);
-        wire_path_pop(p, mark);
-        if (rc != 0)
-            return -1;
-    }
-    return 0;
+    return wire_each_item(p, json, decode_series_item, target);
 }
 
 /* {"value": v}: a data point (its time is not on the wire: 0). */
@@ -966,26 +940,19 @@ static int decode_metric_entry(struct wire_path *p, const json_t *json, struct m
     return wire_fail(p, "expected \"value\" or \"values\"");
 }
 
+static int decode_metric_named_entry(struct wire_path *p, const char *name, const json_t *value,
+                                     void *target)
+{
+    struct metric_entry e = {target, name, NULL, NULL};
+    int rc = decode_metric_entry(p, value, &e);
+    free(e.unit);
+    free(e.annotation);
+    return rc;
+}
+
 static int decode_measurement_metrics(struct wire_path *p, const json_t *json, void *target)
 {
-    if (wire_is_absent(json))
-        return 0;
-    if (!json_is_object(json))
-        return wire_fail(p, "expected an object");
-    const char *name;
-    json_t *value;
-    json_object_foreach((json_t *)json, name, value)
-    {
-        struct metric_entry e = {target, name, NULL, NULL};
-        size_t mark = wire_path_key(p, name);
-        int rc = decode_metric_entry(p, value, &e);
-        wire_path_pop(p, mark);
-        free(e.unit);
-        free(e.annotation);
-        if (rc != 0)
-            return -1;
-    }
-    return 0;
+    return wire_each_member(p, json, decode_metric_named_entry, target);
 }
 
 /* Annotations are text; null is skipped and any other value kept as its compact JSON. */
@@ -1137,56 +1104,36 @@ static int decode_state_value(struct wire_path *p, const json_t *json, struct se
     return 0;
 }
 
-static int decode_state_settings(struct wire_path *p, const json_t *json, void *target)
+static int decode_state_setting(struct wire_path *p, const char *name, const json_t *value,
+                                void *target)
 {
     struct state_target *t = target;
-    if (wire_is_absent(json))
-        return 0;
-    if (!json_is_object(json))
+    if (!json_is_object(value))
         return wire_fail(p, "expected an object");
-    const char *name;
-    json_t *value;
-    json_object_foreach((json_t *)json, name, value)
-    {
-        size_t mark = wire_path_key(p, name);
-        int rc = 0;
-        if (!json_is_object(value)) {
-            rc = wire_fail(p, "expected an object");
-        } else {
-            size_t inner = wire_path_key(p, "value");
-            rc = decode_state_value(p, json_object_get(value, "value"), t->adjustments,
-                                    t->component, name);
-            wire_path_pop(p, inner);
-        }
-        wire_path_pop(p, mark);
-        if (rc != 0)
-            return -1;
-    }
-    return 0;
+    size_t inner = wire_path_key(p, "value");
+    int rc =
+        decode_state_value(p, json_object_get(value, "value"), t->adjustments, t->component, name);
+    wire_path_pop(p, inner);
+    return rc;
+}
+
+static int decode_state_settings(struct wire_path *p, const json_t *json, void *target)
+{
+    return wire_each_member(p, json, decode_state_setting, target);
+}
+
+static int decode_state_component(struct wire_path *p, const char *name, const json_t *value,
+                                  void *target)
+{
+    struct state_target t = {target, name};
+    if (!json_is_object(value))
+        return wire_fail(p, "expected an object");
+    return decode_member(p, value, "settings", decode_state_settings, &t);
 }
 
 static int decode_state_components(struct wire_path *p, const json_t *json, void *target)
 {
-    if (wire_is_absent(json))
-        return 0;
-    if (!json_is_object(json))
-        return wire_fail(p, "expected an object");
-    const char *name;
-    json_t *value;
-    json_object_foreach((json_t *)json, name, value)
-    {
-        struct state_target t = {target, name};
-        size_t mark = wire_path_key(p, name);
-        int rc = 0;
-        if (!json_is_object(value))
-            rc = wire_fail(p, "expected an object");
-        else
-            rc = decode_member(p, value, "settings", decode_state_settings, &t);
-        wire_path_pop(p, mark);
-        if (rc != 0)
-            return -1;
-    }
-    return 0;
+    return wire_each_member(p, json, decode_state_component, target);
 }
 
 static int decode_state_application(struct wire_path *p, const json_t *json, void *target)

@@ -251,3 +251,40 @@ void wire_set(json_t *object, const char *key, json_t *value)
     json_object_set_new_nocheck(object, clean, value);
     free(clean);
 }
+
+int wire_each_member(struct wire_path *p, const json_t *json,
+                     int (*decode)(struct wire_path *p, const char *name, const json_t *value,
+                                   void *target),
+                     void *target)
+{
+    if (wire_is_absent(json))
+        return 0;
+    if (!json_is_object(json))
+        return wire_fail(p, "expected an object");
+    const char *name;
+    json_t *value;
+    json_object_foreach((json_t *)json, name, value)
+    {
+        size_t mark = wire_path_key(p, name);
+        int rc = decode(p, name, value, target);
+        wire_path_pop(p, mark);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int wire_each_item(struct wire_path *p, const json_t *json,
+                   int (*decode)(struct wire_path *p, size_t index, const json_t *value,
+                                 void *target),
+                   void *target)
+{
+    for (size_t i = 0; i < json_array_size(json); i++) {
+        size_t mark = wire_path_index(p, i);
+        int rc = decode(p, i, json_array_get(json, i), target);
+        wire_path_pop(p, mark);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}

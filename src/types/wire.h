@@ -27,6 +27,19 @@ void wire_path_pop(struct wire_path *p, size_t mark);
 /* Sets the error ("path: message", or the message alone at the root) and returns -1. */
 int wire_fail(struct wire_path *p, const char *fmt, ...) SERVO_PRINTF(2, 3);
 
+/* Decodes each member of an object keyed by name ({NAME: {...}, ...}) with the member's name
+ * on the error path; absent or null is empty. Stops at the first failure (-1). */
+int wire_each_member(struct wire_path *p, const json_t *json,
+                     int (*decode)(struct wire_path *p, const char *name, const json_t *value,
+                                   void *target),
+                     void *target);
+/* Decodes each item of an array (the caller checked it is one) with "[index]" on the error
+ * path. Stops at the first failure (-1). */
+int wire_each_item(struct wire_path *p, const json_t *json,
+                   int (*decode)(struct wire_path *p, size_t index, const json_t *value,
+                                 void *target),
+                   void *target);
+
 /* Absent or JSON null. */
 bool wire_is_absent(const json_t *json);
 /* A JSON integer that a double holds exactly (|v| <= 2^53). */
