@@ -55,7 +55,8 @@ char *prom_xstrdup(const char *text)
 char *prom_xstrndup(const char *text, size_t length)
 {
     char *copy = prom_xmalloc(length + 1);
-    memcpy(copy, text, length);
+    if (length > 0) /* an empty token may have no buffer at all: memcpy(NULL) is undefined */
+        memcpy(copy, text, length);
     copy[length] = '\0';
     return copy;
 }
