@@ -4,7 +4,7 @@
 #     . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 #
 # Sourcing checks SERVO_BIN (set by ctest) and makes it absolute. Then:
-#   need_tools TOOL...     exits 1 unless every TOOL is on PATH
+#   need_tools TOOL...     exits 77 (ctest: skipped) unless every TOOL is on PATH
 #   scratch_dir NAME       a scratch directory in $scratch, removed at exit (after the test's
 #                          own cleanup function, if it defines one), and made the working one
 #   clean_env [NAME...]    unsets SERVO_*, OPSANI_* and NO_COLOR but SERVO_BIN, SERVO_SOURCE_DIR,
@@ -37,8 +37,8 @@ need_tools() {
     local tool
     for tool in "$@"; do
         command -v "$tool" >/dev/null || {
-            echo "$test_name: needs $tool" >&2
-            exit 1
+            echo "SKIP: $test_name: needs $tool (scripts/install-deps.sh installs it)"
+            exit 77
         }
     done
 }
