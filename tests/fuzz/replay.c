@@ -87,8 +87,7 @@ static int replay_directory(const char *path, size_t *count)
         char file[4096];
         struct stat st;
         snprintf(file, sizeof file, "%s/%s", path, entries[i]->d_name);
-        if (rc == 0 && stat(file, &st) == 0 && S_ISREG(st.st_mode) &&
-            replay_file(file, count) != 0)
+        if (rc == 0 && stat(file, &st) == 0 && S_ISREG(st.st_mode) && replay_file(file, count) != 0)
             rc = -1;
         free(entries[i]);
     }
@@ -111,8 +110,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "replay: %s: %s\n", argv[i], strerror(errno));
             return 1;
         }
-        int rc = S_ISDIR(st.st_mode) ? replay_directory(argv[i], &count)
-                                     : replay_file(argv[i], &count);
+        int rc =
+            S_ISDIR(st.st_mode) ? replay_directory(argv[i], &count) : replay_file(argv[i], &count);
         if (rc != 0)
             return 1;
     }

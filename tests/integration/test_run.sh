@@ -122,6 +122,16 @@ wait_for_file() {
     fail "$1 never appeared"
 }
 
+# wait_for_text FILE TEXT: until FILE contains TEXT (a fixed string), at most 20 s.
+wait_for_text() {
+    local _
+    for _ in $(seq 1 200); do
+        grep -qF -- "$2" "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    fail "$1 never said: $2"
+}
+
 signal_servo() {
     signalled=$(date +%s.%N)
     kill "-$1" "$servo_pid"
@@ -297,10 +307,10 @@ optimizer: {id: dev.opsani.com/app2, token: $token, base_url: "http://127.0.0.1:
 exec: {describe: ./describe}
 EOF
 start_servo run
-for _ in $(seq 1 100); do
-    [[ $(grep -c WHATS_NEXT requests.jsonl 2>/dev/null) == 2 ]] && break
-    sleep 0.1
-done
+# Each servo has the reply to its WHATS_NEXT (the fake optimizer logs the request before it
+# answers): it logs that it sleeps once it has read the SLEEP.
+wait_for_text servo.stderr "| app1(servo) - Sleeping for 1h (script done)."
+wait_for_text servo.stderr "| app2(servo) - Sleeping for 1h (script done)."
 signal_servo TERM
 wait_servo 10
 stop_fake

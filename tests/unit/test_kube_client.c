@@ -15,8 +15,9 @@
  * Needs the environment of RUNDIR/env: SERVO_KUBE_SERVER, SERVO_KUBE_TOKEN, KUBECONFIG,
  * SERVO_KUBE_CA, SERVO_KUBE_CLIENT_CERT, SERVO_KUBE_CLIENT_KEY, SERVO_KUBE_RUNDIR,
  * SERVO_KUBE_SERVICES. Without SERVO_KUBE_SERVER it prints SKIP and exits 77, which ctest
- * reports as skipped (scripts/test.sh starts the server and fails on a skip). Each run works in its own namespace (servo-kube-test-PID), deleted at the
- * end, so runs from several build directories can share one cluster. */
+ * reports as skipped (scripts/test.sh starts the server and fails on a skip). Each run works in its
+ * own namespace (servo-kube-test-PID), deleted at the end, so runs from several build directories
+ * can share one cluster. */
 #include "support.h"
 
 #include <arpa/inet.h>
