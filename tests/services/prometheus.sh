@@ -2,7 +2,7 @@
 # A real Prometheus and Pushgateway on loopback for the integration tests (Debian packages
 # prometheus and prometheus-pushgateway; scripts/packages.txt installs them).
 #
-# Source it and call the functions (.ci/run does):
+# Source it and call the functions (tests/services/lib.sh does, with free ports):
 #   prometheus_start    Pushgateway on 127.0.0.1:$PUSHGATEWAY_PORT (19091), Prometheus on
 #                       127.0.0.1:$PROMETHEUS_PORT (19090) scraping itself and the Pushgateway
 #                       (honor_labels: true) every second, its data in a temporary directory.
