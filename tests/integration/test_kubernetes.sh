@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The kubernetes connector end to end through the CLI, against a real kube-apiserver v1.20.2
-# and kube-controller-manager (tests/services/kubernetes.sh; .ci/run starts them and exports
-# RUNDIR/env). There is no kubelet: the test plays it with the fake kubelet
+# and kube-controller-manager (tests/services/kubernetes.sh; scripts/test.sh starts them and
+# exports RUNDIR/env). There is no kubelet: the test plays it with the fake kubelet
 # (`kubernetes.sh kubelet RUNDIR NS --mode ready|crashloop|imagepull|unschedulable`), run in
 # the background for each case, which writes the pods' status as a kubelet would.
 #

@@ -1,5 +1,6 @@
 /* The Kubernetes API client against a real kube-apiserver v1.20.2 (and its controller-manager),
- * as tests/services/kubernetes.sh starts it; .ci/run does, and exports its RUNDIR/env.
+ * as tests/services/kubernetes.sh starts it; scripts/test.sh does (tests/services/lib.sh), and
+ * exports its RUNDIR/env.
  *
  * Everything here asserts real answers of the API server: /version; a namespace and a
  * Deployment (nginx:1.25, requests 100m/64Mi, limits 200m/128Mi, env MODE=a) created and read
