@@ -89,7 +89,7 @@ run_ctest()
 {
     local step=$1 dir=$2 junit rc=0 counts
     shift 2
-    junit=$results/$step.xml
+    junit=$(cd "$dir" && pwd)/ctest-junit.xml
     ctest --test-dir "$dir" --output-on-failure --no-tests=error -j "$jobs" \
         --output-junit "$junit" "$@" || rc=$?
     if [[ -f $junit ]]; then

@@ -184,8 +184,11 @@ services_stop()
     local i name
     for ((i = ${#_services_started[@]} - 1; i >= 0; i--)); do
         name=${_services_started[i]}
-        kill -TERM -- "-${_services_pids[i]}" 2>/dev/null || true
-        wait "${_services_pids[i]}" 2>/dev/null || true
+        # a start still under way is ended first (with all it started so far)
+        if [[ ! -f $SERVICES_DIR/$name/status ]]; then
+            kill -TERM -- "-${_services_pids[i]}" 2>/dev/null || true
+            wait "${_services_pids[i]}" 2>/dev/null || true
+        fi
         "service_${name}_stop" "$SERVICES_DIR/$name" >/dev/null 2>&1 || true
     done
     _services_started=() _services_pids=()
