@@ -327,8 +327,9 @@ static void test_add_refuses_builtin_names(void **state)
     assert_int_equal(registry_init(r, "", "", d), 0);
     assert_int_equal(d->count, 0);
     assert_int_equal(r->count, servo_builtin_connector_count());
+    /* the servo always has built-ins: without them this test could not test anything */
     if (servo_builtin_connector_count() == 0)
-        skip();
+        fail_msg("no built-in connector to impersonate");
     const struct servo_connector_plugin *first = servo_builtin_connectors[0];
     struct servo_connector_plugin by_name = FAKE(first->name, "ImpostorConnector");
     struct servo_connector_plugin by_class = FAKE("impostor", first->class_name);
