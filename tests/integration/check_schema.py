@@ -10,6 +10,9 @@
         connector's own schema).
     check_schema.py invalid SCHEMA [--key INSTANCE] CONFIG...
         Every document must be rejected.
+    check_schema.py batch FILE
+        Each line of FILE is one of the commands above, its words separated by tabs: all run
+        in this one process (importing jsonschema once), each failing line is named.
 
 Prints one line per problem and exits 1 if there was any.
 """
@@ -125,7 +128,21 @@ def check_configs(schema_path, paths, want_valid, key=None):
                     problem("%s: accepted by %s" % (name, schema_path))
 
 
+def batch(path):
+    failed = 0
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            words = line.rstrip("\n").split("\t")
+            before = len(problems)
+            if main(words) == 2 or len(problems) > before:
+                failed += 1
+                print("FAIL: check_schema.py " + " ".join(words))
+    return 1 if failed else 0
+
+
 def main(argv):
+    if len(argv) == 2 and argv[0] == "batch":
+        return batch(argv[1])
     if len(argv) < 2 or argv[0] not in ("meta", "valid", "invalid"):
         print(__doc__, file=sys.stderr)
         return 2
