@@ -9,6 +9,8 @@
 #   build   RelWithDebInfo build in build/, then ctest
 #   asan    AddressSanitizer + UndefinedBehaviorSanitizer build in build-asan/, then ctest
 #   fuzz    libFuzzer targets (clang) in build-fuzz/, each run for a short time on its seed corpus
+#   image   the container image (scripts/image.sh), checked inside (tests/packaging/test_image.sh)
+#   package the Debian packages (scripts/package.sh), installed and checked in a fresh root
 #
 # Every step runs even when an earlier one failed; the script exits non-zero if any failed.
 # Environment:
@@ -27,7 +29,7 @@ fuzz_seconds=${SERVO_FUZZ_SECONDS:-20}
 build_dir=${SERVO_BUILD_DIR:-build}
 asan_dir=${SERVO_ASAN_BUILD_DIR:-build-asan}
 fuzz_dir=${SERVO_FUZZ_BUILD_DIR:-build-fuzz}
-all_steps=(format build asan fuzz)
+all_steps=(format build asan fuzz image package)
 
 say()
 {
@@ -128,6 +130,18 @@ step_fuzz()
         done
     done
     return "$failed"
+}
+
+# The container image: scripts/image.sh, then the servo run inside the image's file system.
+step_image()
+{
+    tests/packaging/test_image.sh
+}
+
+# The Debian packages: scripts/package.sh, then both installed into a fresh Debian 12 root.
+step_package()
+{
+    tests/packaging/test_package.sh
 }
 
 steps=("$@")
