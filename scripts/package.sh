@@ -30,8 +30,8 @@ arch=$(dpkg --print-architecture)
 out=$ship_root/build/packages
 ship_open_log "$ship_root/build/logs/package.log"
 
-missing=$(cd "$ship_root" && dpkg-checkbuilddeps 2>&1) ||
-    ship_die "${missing#dpkg-checkbuilddeps: error: }; install them with scripts/install-deps.sh"
+unmet=$(cd "$ship_root" && dpkg-checkbuilddeps 2>&1) ||
+    ship_die "${unmet#dpkg-checkbuilddeps: error: }; install them with scripts/install-deps.sh"
 
 # A fresh copy of the sources without build trees or VCS data, removed at exit.
 work=$ship_root/build/package-src/$$
@@ -53,6 +53,7 @@ for deb in "${debs[@]}"; do
 done
 
 # lintian exits non-zero on errors only (its default --fail-on=error).
+# shellcheck disable=SC2016 # $0 and $@ belong to the inner shell
 ship_step "lintian (report in $work/lintian.txt)" \
     sh -c 'lintian --info --display-info --tag-display-limit 0 "$@" >"$0" 2>&1 || { cat "$0"; exit 1; }' \
     "$work/lintian.txt" "${debs[@]}"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: Apache-2.0
 # Shared by scripts/image.sh, scripts/package.sh and tests/packaging/: messages, required
 # tools, logged steps, the version, and the cached Debian 12 base root file systems that
@@ -114,6 +115,7 @@ ship_slim_options=(
 ship_base_tarball()
 {
     local flavour=$1 tarball=$ship_cache/debian-$1.tar
+    # shellcheck disable=SC2034 # read by the callers
     ship_tarball=$tarball
     [[ -s $tarball && ${SERVO_REFRESH_BASE:-} != 1 ]] && return 0
     local options=()

@@ -136,12 +136,14 @@ step_fuzz()
 step_image()
 {
     tests/packaging/test_image.sh
+    tests/packaging/test_failures.sh image
 }
 
 # The Debian packages: scripts/package.sh, then both installed into a fresh Debian 12 root.
 step_package()
 {
     tests/packaging/test_package.sh
+    tests/packaging/test_failures.sh package
 }
 
 steps=("$@")

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: Apache-2.0
 # Shared by tests/packaging/test_*.sh: checks that collect failures, and commands run inside an
 # unpacked root file system with chroot, in a private mount namespace (its /proc, /dev and bind
@@ -60,9 +61,9 @@ in_root()
         shift
     done
     shift
-    # shellcheck disable=SC2016 # expanded by the inner shell
     local exec=()
     [[ ${IN_ROOT_EXEC:-} == 1 ]] && exec=(exec)
+    # shellcheck disable=SC2016 # expanded by the inner shell
     "${exec[@]}" unshare --mount --propagation private -- sh -ec '
         root=$1 userspec=$2 nbinds=$3
         shift 3

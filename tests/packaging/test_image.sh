@@ -64,6 +64,7 @@ if ((bytes < max_mb * 1000000)); then
 else
     fail "image under $max_mb MB (it is $mb MB)"
 fi
+# shellcheck disable=SC2016 # $1 belongs to the inner shell
 expect_output "archive $archive is an OCI archive of $image" \
     "\"org.opencontainers.image.ref.name\": *\"$version\"" \
     sh -c 'tar -xOf "$1" index.json | python3 -m json.tool' sh "$archive"

@@ -16,6 +16,7 @@
 #
 # Needs root (chroot, mounts) and the Debian mirror. Downloaded .debs are kept in
 # $SERVO_BUILD_CACHE/apt-archives, so a second run downloads nothing.
+# shellcheck disable=SC2016 # the sh -c scripts' $1 belongs to the inner shell
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/packaging/lib.sh
