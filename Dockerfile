@@ -49,9 +49,13 @@ LABEL org.opencontainers.image.title="servo" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.base.name="docker.io/library/debian:bookworm-slim"
 COPY --from=build /runtime-packages /usr/share/servo/runtime-packages
+# ca-certificates: the trust store for HTTPS (the optimizer, Prometheus), data no ELF file
+# names; libcurl4 only recommends it.
 RUN apt-get update \
  && xargs -a /usr/share/servo/runtime-packages apt-get install -y --no-install-recommends \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log \
+        ca-certificates \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/debconf/*-old \
+           /var/lib/dpkg/*-old /var/log/apt /var/log/dpkg.log \
  && groupadd --system --gid "${SERVO_UID}" servo \
  && useradd --system --uid "${SERVO_UID}" --gid servo --home-dir /servo --create-home \
             --shell /usr/sbin/nologin servo

@@ -34,22 +34,27 @@ source_url=${SERVO_IMAGE_SOURCE:-$(git -C "$ship_root" remote get-url origin 2>/
 ship_open_log "$ship_root/build/logs/image.log"
 ship_lock_cache
 
-# Makes docker.io/library/debian:FLAVOUR from the cached (or a new) mmdebstrap tarball.
+# Makes docker.io/library/debian:FLAVOUR from the cached (or a new) mmdebstrap tarball, unless
+# podman has it already, made from the same recipe (its label says which).
 ensure_base_image()
 {
-    local flavour=$1 name=docker.io/library/debian:$1
-    if podman image exists "$name"; then
-        ship_say "base image $name: present"
+    local flavour=$1 name=docker.io/library/debian:$1 made_from
+    ship_base_recipe "$flavour"
+    made_from=$(podman image inspect --format '{{index .Config.Labels "org.servo.base-recipe"}}' \
+        "$name" 2>/dev/null || true)
+    if [[ $made_from == "$ship_recipe_id" && ${SERVO_REFRESH_BASE:-} != 1 ]]; then
+        ship_say "base image $name: present (recipe $ship_recipe_id)"
         return 0
     fi
     ship_base_tarball "$flavour"
     ship_step "podman import $ship_tarball as $name" \
-        podman import --change 'CMD ["bash"]' --message "mmdebstrap --variant=minbase $flavour" \
-        "$ship_tarball" "$name"
+        podman import --change 'CMD ["bash"]' --change "LABEL org.servo.base-recipe=$ship_recipe_id" \
+        --message "mmdebstrap --variant=minbase $flavour" "$ship_tarball" "$name"
 }
 
 ensure_base_image bookworm
 ensure_base_image bookworm-slim
+ship_unlock_cache
 
 # Built under a name of its own, so that the real tags move only once everything passed.
 scratch=$repository:building-$$

@@ -86,13 +86,18 @@ ship_step()
     fi
 }
 
-# One exclusive lock on the cache for the rest of the script, so two runs at once take turns
-# instead of writing the same tarball.
+# An exclusive lock on the cache until ship_unlock_cache, so two runs at once take turns
+# instead of writing the same tarball or image.
 ship_lock_cache()
 {
     mkdir -p "$ship_cache" || ship_die "cannot create the cache directory $ship_cache (set SERVO_BUILD_CACHE)"
     exec 9>"$ship_cache/.lock"
     flock 9
+}
+
+ship_unlock_cache()
+{
+    exec 9>&-
 }
 
 # The slim variant leaves out what Debian's official bookworm-slim image leaves out; the
@@ -109,24 +114,38 @@ ship_slim_options=(
     --dpkgopt='path-include=/usr/share/locale/locale.alias'
 )
 
+# The mmdebstrap options for FLAVOUR, "bookworm" (minbase, as debian:bookworm) or
+# "bookworm-slim", into ship_recipe, the sources into ship_mirrors, their hash into
+# ship_recipe_id. merged-/usr comes from mmdebstrap's hook, as Debian's
+# images have it, not from the usrmerge package (which would leave perl behind: 47 MB).
+ship_base_recipe()
+{
+    local flavour=$1
+    ship_recipe=(--variant=minbase --mode=root --format=tar
+        --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr --aptopt='Acquire::Retries "3"')
+    [[ $flavour == bookworm-slim ]] && ship_recipe+=("${ship_slim_options[@]}")
+    ship_mirrors=("deb $ship_mirror $ship_suite main"
+        "deb $ship_mirror $ship_suite-updates main"
+        "deb $ship_security $ship_suite-security main")
+    # shellcheck disable=SC2034 # read by the callers
+    ship_recipe_id=$(printf '%s\n' "${ship_recipe[@]}" "$ship_suite" "${ship_mirrors[@]}" |
+        sha256sum | cut -c1-12)
+}
+
 # Sets ship_tarball to the path of a cached Debian 12 root tarball, made first when missing:
-# FLAVOUR is "bookworm" (minbase, as debian:bookworm) or "bookworm-slim". Written under a
-# temporary name and renamed, so an interrupted run leaves no truncated tarball.
+# FLAVOUR as for ship_base_recipe. The name carries the recipe's hash, so a changed recipe
+# makes a new tarball. Written under a temporary name and renamed, so an interrupted run
+# leaves no truncated tarball.
 ship_base_tarball()
 {
-    local flavour=$1 tarball=$ship_cache/debian-$1.tar
+    local flavour=$1
+    ship_base_recipe "$flavour"
+    local tarball=$ship_cache/debian-$flavour-$ship_recipe_id.tar
     # shellcheck disable=SC2034 # read by the callers
     ship_tarball=$tarball
     [[ -s $tarball && ${SERVO_REFRESH_BASE:-} != 1 ]] && return 0
-    local options=()
-    [[ $flavour == bookworm-slim ]] && options=("${ship_slim_options[@]}")
     ship_temps+=("$tarball.tmp.$$")
     ship_step "mmdebstrap $flavour into $tarball" \
-        mmdebstrap --variant=minbase --mode=root --format=tar "${options[@]}" \
-        --aptopt='Acquire::Retries "3"' \
-        "$ship_suite" "$tarball.tmp.$$" \
-        "deb $ship_mirror $ship_suite main" \
-        "deb $ship_mirror $ship_suite-updates main" \
-        "deb $ship_security $ship_suite-security main"
+        mmdebstrap "${ship_recipe[@]}" "$ship_suite" "$tarball.tmp.$$" "${ship_mirrors[@]}"
     mv -f "$tarball.tmp.$$" "$tarball"
 }

@@ -47,9 +47,9 @@ path_without()
 {
     local bin=$work/bin-without-$1 tool
     mkdir -p "$bin"
-    for tool in /usr/bin/* /usr/sbin/*; do
-        [[ -x $tool ]] && ln -sf "$tool" "$bin/"
-    done
+    # One ln for all (names in both directories: the /usr/bin one is kept).
+    ln -s /usr/bin/* "$bin/"
+    ln -s /usr/sbin/* "$bin/" 2>/dev/null || true
     for tool in "$@"; do
         rm -f "$bin/$tool"
     done

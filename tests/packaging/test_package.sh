@@ -40,7 +40,7 @@ done
 ship_open_log "$ship_root/build/logs/test-package.log"
 ship_lock_cache
 ship_base_tarball bookworm
-exec 9>&- # the tarball is there; other runs may use the cache now
+ship_unlock_cache # the tarball is there; other runs may use the cache now
 work=$(mktemp -d /var/tmp/servo-package-test.XXXXXX)
 ship_temps+=("$work")
 root=$work/root
