@@ -12,6 +12,8 @@
 #   fuzz    libFuzzer targets (clang) in build-fuzz/, each run for a short time on its seed
 #           corpus; then every corpus (seeds, tests/fuzz/crashes-found, what fuzzing found) is
 #           replayed through the normal gcc build (build/, the fuzz_*_replay programs)
+#   image   the container image (scripts/image.sh), checked inside (tests/packaging/test_image.sh)
+#   package the Debian packages (scripts/package.sh), installed and checked in a fresh root
 #
 # Services: the steps that run ctest (build, asan) need nginx, Prometheus with a Pushgateway
 # and a Kubernetes API server (tests/services/lib.sh). They are started once, in the
@@ -45,7 +47,7 @@ build_dir=${SERVO_BUILD_DIR:-build}
 asan_dir=${SERVO_ASAN_BUILD_DIR:-build-asan}
 fuzz_dir=${SERVO_FUZZ_BUILD_DIR:-build-fuzz}
 allow_skip=${SERVO_ALLOW_SKIP:-0}
-all_steps=(format build asan fuzz)
+all_steps=(format build asan fuzz image package)
 # the steps whose tests talk to the services of tests/services/lib.sh
 service_steps=(build asan)
 
@@ -233,6 +235,26 @@ step_fuzz()
     # one "test" per target fuzzed and per target replayed
     record fuzz $((2 * ${#names[@]} - failed - replay_failed)) $((failed + replay_failed)) 0
     ((failed + replay_failed == 0))
+}
+
+# The container image: scripts/image.sh, then the servo run inside the image's file system.
+step_image()
+{
+    local failed=0
+    tests/packaging/test_image.sh || failed=$((failed + 1))
+    tests/packaging/test_failures.sh image || failed=$((failed + 1))
+    record image $((2 - failed)) "$failed" 0
+    ((failed == 0))
+}
+
+# The Debian packages: scripts/package.sh, then both installed into a fresh Debian 12 root.
+step_package()
+{
+    local failed=0
+    tests/packaging/test_package.sh || failed=$((failed + 1))
+    tests/packaging/test_failures.sh package || failed=$((failed + 1))
+    record package $((2 - failed)) "$failed" 0
+    ((failed == 0))
 }
 
 steps=("$@")
