@@ -28,15 +28,11 @@ static char *dump_json(json_t *value)
 
 int cmd_validate(struct cli *cli, int argc, char **argv)
 {
-    static const struct option options[] = {{"file", required_argument, NULL, 'f'},
-                                            {"quiet", no_argument, NULL, 'q'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {NULL, 0, NULL, 0}};
     const struct cli_command *self = cli_find_command("validate");
     bool quiet = false;
     int c;
     optind = 0;
-    while ((c = cli_getopt(argc, argv, ":f:qh", options, self)) != -1) {
+    while ((c = cli_getopt(argc, argv, self)) != -1) {
         if (c == -2)
             return EXIT_USAGE;
         if (c == 'h')
@@ -112,23 +108,17 @@ static json_t *configmap(const struct cli *cli, json_t *const *servos, size_t co
 
 int cmd_config(struct cli *cli, int argc, char **argv)
 {
-    static const struct option options[] = {{"format", required_argument, NULL, 'f'},
-                                            {"output", required_argument, NULL, 'o'},
-                                            {"show-secrets", no_argument, NULL, 's'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {NULL, 0, NULL, 0}};
-    static const char *const formats[] = {"yaml", "json", "configmap", NULL};
     const struct cli_command *self = cli_find_command("config");
     const char *output = NULL;
     bool show_secrets = false;
     int format = 0, c;
     optind = 0;
-    while ((c = cli_getopt(argc, argv, ":f:o:h", options, self)) != -1) {
+    while ((c = cli_getopt(argc, argv, self)) != -1) {
         if (c == -2)
             return EXIT_USAGE;
         if (c == 'h')
             return cli_help(self, stdout);
-        if (c == 'f' && (format = cli_choice("--format", optarg, formats)) < 0)
+        if (c == 'f' && (format = cli_option_choice(self, 'f', optarg)) < 0)
             return EXIT_USAGE;
         if (c == 'o')
             output = optarg;
@@ -254,23 +244,17 @@ static json_t *servo_schema(struct cli *cli, bool top_level)
 
 int cmd_schema(struct cli *cli, int argc, char **argv)
 {
-    static const struct option options[] = {{"top-level", no_argument, NULL, 't'},
-                                            {"format", required_argument, NULL, 'f'},
-                                            {"output", required_argument, NULL, 'o'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {NULL, 0, NULL, 0}};
-    static const char *const formats[] = {"json", NULL};
     const struct cli_command *self = cli_find_command("schema");
     const char *output = NULL;
     bool top_level = false;
     int c;
     optind = 0;
-    while ((c = cli_getopt(argc, argv, ":f:o:h", options, self)) != -1) {
+    while ((c = cli_getopt(argc, argv, self)) != -1) {
         if (c == -2)
             return EXIT_USAGE;
         if (c == 'h')
             return cli_help(self, stdout);
-        if (c == 'f' && cli_choice("--format", optarg, formats) < 0)
+        if (c == 'f' && cli_option_choice(self, 'f', optarg) < 0)
             return EXIT_USAGE;
         if (c == 'o')
             output = optarg;
@@ -477,21 +461,12 @@ static int check_generated(struct cli *cli, const char *yaml)
 
 int cmd_generate(struct cli *cli, int argc, char **argv)
 {
-    static const struct option options[] = {{"file", required_argument, NULL, 'f'},
-                                            {"defaults", no_argument, NULL, 'd'},
-                                            {"standalone", no_argument, NULL, 's'},
-                                            {"append", no_argument, NULL, 'a'},
-                                            {"force", no_argument, NULL, 'F'},
-                                            {"name", required_argument, NULL, 'n'},
-                                            {"quiet", no_argument, NULL, 'q'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {NULL, 0, NULL, 0}};
     const struct cli_command *self = cli_find_command("generate");
     const char *file = "servo.yaml", *name = NULL;
     bool defaults = false, standalone = false, append = false, force = false, quiet = false;
     int c;
     optind = 0;
-    while ((c = cli_getopt(argc, argv, ":f:dsn:qh", options, self)) != -1) {
+    while ((c = cli_getopt(argc, argv, self)) != -1) {
         switch (c) {
         case -2:
             return EXIT_USAGE;

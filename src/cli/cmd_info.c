@@ -6,8 +6,6 @@
 #include "cli/cli.h"
 #include "util/util.h"
 
-static const char *const formats_text_json[] = {"text", "json", NULL};
-
 static void print_json(json_t *value)
 {
     char *text = json_dumps(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -24,22 +22,18 @@ int cmd_help(struct cli *cli, int argc, char **argv);
 int cmd_version(struct cli *cli, int argc, char **argv)
 {
     (void)cli;
-    static const struct option options[] = {{"short", no_argument, NULL, 's'},
-                                            {"format", required_argument, NULL, 'f'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {NULL, 0, NULL, 0}};
     const struct cli_command *self = cli_find_command("version");
     bool short_form = false;
     int format = 0, c;
     optind = 0;
-    while ((c = cli_getopt(argc, argv, ":sf:h", options, self)) != -1) {
+    while ((c = cli_getopt(argc, argv, self)) != -1) {
         if (c == -2)
             return EXIT_USAGE;
         if (c == 'h')
             return cli_help(self, stdout);
         if (c == 's')
             short_form = true;
-        if (c == 'f' && (format = cli_choice("--format", optarg, formats_text_json)) < 0)
+        if (c == 'f' && (format = cli_option_choice(self, 'f', optarg)) < 0)
             return EXIT_USAGE;
     }
     if (optind < argc) {
@@ -79,22 +73,18 @@ static json_t *plugin_json(const struct registry_entry *e)
 
 int cmd_connectors(struct cli *cli, int argc, char **argv)
 {
-    static const struct option options[] = {{"verbose", no_argument, NULL, 'v'},
-                                            {"format", required_argument, NULL, 'f'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {NULL, 0, NULL, 0}};
     const struct cli_command *self = cli_find_command("connectors");
     bool verbose = false;
     int format = 0, c;
     optind = 0;
-    while ((c = cli_getopt(argc, argv, ":vf:h", options, self)) != -1) {
+    while ((c = cli_getopt(argc, argv, self)) != -1) {
         if (c == -2)
             return EXIT_USAGE;
         if (c == 'h')
             return cli_help(self, stdout);
         if (c == 'v')
             verbose = true;
-        if (c == 'f' && (format = cli_choice("--format", optarg, formats_text_json)) < 0)
+        if (c == 'f' && (format = cli_option_choice(self, 'f', optarg)) < 0)
             return EXIT_USAGE;
     }
     if (cli_registry(cli) != 0)
@@ -140,11 +130,10 @@ static const char *optimizer_text(const struct servo_settings *s)
 
 int cmd_list(struct cli *cli, int argc, char **argv)
 {
-    static const struct option options[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const struct cli_command *self = cli_find_command("list");
     int c;
     optind = 0;
-    while ((c = cli_getopt(argc, argv, ":h", options, self)) != -1) {
+    while ((c = cli_getopt(argc, argv, self)) != -1) {
         if (c == -2)
             return EXIT_USAGE;
         return cli_help(self, stdout);
@@ -196,32 +185,46 @@ static int show_subject(struct cli *cli, const char *subject, bool flag)
     return show_events(servo, flag);
 }
 
+/* The first argument that is not an option: the subject of `show`. */
+static const char *first_operand(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (argv[i][0] != '-')
+            return argv[i];
+    return NULL;
+}
+
 int cmd_show(struct cli *cli, int argc, char **argv)
 {
-    static const struct option options[] = {{"verbose", no_argument, NULL, 'v'},
-                                            {"by-connector", no_argument, NULL, 'c'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {NULL, 0, NULL, 0}};
     static const char *const subjects[] = {"connectors", "components", "metrics", "events", NULL};
-    const struct cli_command *self = cli_find_command("show");
+    const struct cli_command *show = cli_find_command("show");
+    const char *subject = first_operand(argc, argv);
+    if (subject == NULL) {
+        for (int i = 1; i < argc; i++)
+            if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+                return cli_help(show, stdout);
+        cli_error("show: expected a subject: connectors, components, metrics or events");
+        return EXIT_USAGE;
+    }
+    if (cli_choice("show", subject, subjects) < 0)
+        return EXIT_USAGE;
+    const struct cli_command *self = cli_find_subcommand(show, subject);
     bool flag = false;
     int c;
     optind = 0;
-    while ((c = cli_getopt(argc, argv, ":vch", options, self)) != -1) {
+    while ((c = cli_getopt(argc, argv, self)) != -1) {
         if (c == -2)
             return EXIT_USAGE;
         if (c == 'h')
             return cli_help(self, stdout);
         flag = true;
     }
-    if (optind >= argc) {
-        cli_error("show: expected a subject: connectors, components, metrics or events");
+    if (optind + 1 < argc) {
+        cli_error("show %s: unexpected argument \"%s\"", subject, argv[optind + 1]);
         return EXIT_USAGE;
     }
-    if (cli_choice("show", argv[optind], subjects) < 0)
-        return EXIT_USAGE;
-    if (strcmp(argv[optind], "connectors") != 0)
-        return show_subject(cli, argv[optind], flag);
+    if (strcmp(subject, "connectors") != 0)
+        return show_subject(cli, subject, flag);
     if (cli_assemble(cli) != 0)
         return EXIT_USAGE;
     if (cli->servo_name && cli_selected_servo(cli) == NULL)

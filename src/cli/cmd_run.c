@@ -31,10 +31,6 @@ int cmd_run(struct cli *cli, int argc, char **argv);
 #define SHUTDOWN_LIMIT_SECONDS 9.5
 #define SIGNAL_POLL_SECONDS 0.1
 
-enum { OPT_NO_POLL = 256, OPT_LOG_FORMAT, OPT_LOG_FILE };
-
-static const char *const log_formats[] = {"text", "json", NULL};
-
 struct run_args {
     bool check;
     bool dry_run;
@@ -56,21 +52,11 @@ static bool env_true(const char *name)
 /* Returns 0, 1 after --help, -1 after a usage error. */
 static int parse_args(struct run_args *a, int argc, char **argv, const struct cli_command *self)
 {
-    static const struct option options[] = {
-        {"check", no_argument, NULL, 'c'},
-        {"dry-run", no_argument, NULL, 'd'},
-        {"no-poll", no_argument, NULL, OPT_NO_POLL},
-        {"interactive", no_argument, NULL, 'i'},
-        {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
-        {"log-file", required_argument, NULL, OPT_LOG_FILE},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     a->check = env_true("SERVO_RUN_CHECK");
     a->log_format = -1;
     optind = 0;
     int c;
-    while ((c = cli_getopt(argc, argv, ":cdih", options, self)) != -1) {
+    while ((c = cli_getopt(argc, argv, self)) != -1) {
         switch (c) {
         case -2:
             return -1;
@@ -90,7 +76,7 @@ static int parse_args(struct run_args *a, int argc, char **argv, const struct cl
             a->no_poll = true;
             break;
         case OPT_LOG_FORMAT:
-            if ((a->log_format = cli_choice("--log-format", optarg, log_formats)) < 0)
+            if ((a->log_format = cli_option_choice(self, OPT_LOG_FORMAT, optarg)) < 0)
                 return -1;
             break;
         case OPT_LOG_FILE:

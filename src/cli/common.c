@@ -113,36 +113,6 @@ void cli_print_event_error(const char *event, const struct servo_error *error,
         cli_error("also: %s", additional[i].message);
 }
 
-const struct cli_command *cli_find_command(const char *name)
-{
-    for (const struct cli_command *c = cli_commands; c->name; c++)
-        if (strcmp(c->name, name) == 0)
-            return c;
-    return NULL;
-}
-
-int cli_help(const struct cli_command *command, FILE *out)
-{
-    fprintf(out, "Usage: servo %s %s", command->name, command->usage);
-    return EXIT_OK;
-}
-
-int cli_getopt(int argc, char **argv, const char *shortopts, const void *longopts,
-               const struct cli_command *command)
-{
-    int c = getopt_long(argc, argv, shortopts, longopts, NULL);
-    if (c == '?') {
-        cli_error("%s: unknown option or missing value \"%s\" (see 'servo %s --help')",
-                  command->name, argv[optind - 1], command->name);
-        return -2;
-    }
-    if (c == ':') {
-        cli_error("%s: option \"%s\" needs a value", command->name, argv[optind - 1]);
-        return -2;
-    }
-    return c;
-}
-
 int cli_write_output(const char *path, const char *text)
 {
     if (path == NULL || strcmp(path, "-") == 0) {

@@ -9,30 +9,9 @@
 #include "config/env.h"
 #include "util/log.h"
 
-enum {
-    OPT_NO_COLOR = 256,
-    OPT_ALLOW_UNKNOWN,
-    OPT_OPTIMIZER,
-    OPT_TOKEN,
-    OPT_TOKEN_FILE,
-    OPT_BASE_URL,
-    OPT_URL
-};
-
-static const struct option global_options[] = {
-    {"config-file", required_argument, NULL, 'c'},
-    {"name", required_argument, NULL, 'n'},
-    {"log-level", required_argument, NULL, 'l'},
-    {"no-color", no_argument, NULL, OPT_NO_COLOR},
-    {"allow-unknown", no_argument, NULL, OPT_ALLOW_UNKNOWN},
-    {"optimizer", required_argument, NULL, OPT_OPTIMIZER},
-    {"token", required_argument, NULL, OPT_TOKEN},
-    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
-    {"base-url", required_argument, NULL, OPT_BASE_URL},
-    {"url", required_argument, NULL, OPT_URL},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
-};
+/* The global options, from the command table (commands.c). */
+static const struct cli_command global_command = {
+    .name = "servo", .group = NULL, .synopsis = "", .options = cli_global_options};
 
 static void add_override(struct cli *cli, const char *path, const char *value)
 {
@@ -58,7 +37,7 @@ static int parse_global_options(struct cli *cli, int argc, char **argv)
     opterr = 0;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "+:c:n:l:h", global_options, NULL)) != -1) {
+    while ((c = cli_global_getopt(argc, argv, &global_command)) != -1) {
         switch (c) {
         case 'c':
             cli->config_file = optarg;
