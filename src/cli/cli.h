@@ -34,6 +34,10 @@ struct cli {
     struct assembly assembly;
     bool assembly_ready;
     struct servo_config *attached; /* the servo whose connectors are attached, if any */
+    /* The exit status after cli_registry, cli_assemble, cli_selected_servo or cli_attach
+     * failed, as ServoX's: 2 for a usage error (no such file, no servo of that name), 1 for
+     * an invalid configuration or a connector that cannot start. */
+    int failure;
 };
 
 /* What an option's value or a command's operands are: help shows the metavar, completion
@@ -128,6 +132,8 @@ const struct cli_command *cli_find_subcommand(const struct cli_command *parent, 
 /* The next option of the command's table, as getopt_long: its key, -1 at the end, 'h' for
  * -h/--help, or -2 after a usage error was printed. Set optind = 0 before the first call. */
 int cli_getopt(int argc, char **argv, const struct cli_command *command);
+/* After cli_getopt: refuses (with an error) more than `allowed` operands. */
+int cli_refuse_operands(const struct cli_command *command, int argc, char **argv, int allowed);
 /* getopt_long over the global options (`global` holds cli_global_options): stops at the
  * command; ':' and '?' are returned as getopt_long returns them. */
 int cli_global_getopt(int argc, char **argv, const struct cli_command *global);

@@ -272,7 +272,7 @@ static void names_free(struct check_args *a)
 static int run_checks(struct cli *cli, struct check_args *a)
 {
     if (cli_assemble(cli) != 0 || cli_selected_servo(cli) == NULL)
-        return EXIT_USAGE;
+        return cli->failure;
     struct servo_config *servo = NULL;
     if (cli_attach(cli, &servo) != 0)
         return EXIT_FAILURE_OPERATIONAL;

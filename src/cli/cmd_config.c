@@ -1,4 +1,5 @@
 /* Configuration commands: validate, config, schema, generate. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,12 +43,15 @@ int cmd_validate(struct cli *cli, int argc, char **argv)
         if (c == 'q')
             quiet = true;
     }
-    if (optind < argc) {
-        cli_error("validate: unexpected argument \"%s\"", argv[optind]);
+    if (cli_refuse_operands(self, argc, argv, 0) != 0)
+        return EXIT_USAGE;
+    if (access(cli->config_file, F_OK) != 0) { /* as ServoX: a usage error, not an invalid file */
+        cli_error("validate: invalid value for --file: %s %s", cli->config_file,
+                  errno == ENOENT ? "does not exist" : strerror(errno));
         return EXIT_USAGE;
     }
     if (cli_registry(cli) != 0)
-        return EXIT_USAGE;
+        return cli->failure;
     struct assembly_options o = {.config_file = cli->config_file,
                                  .allow_unknown = cli->allow_unknown,
                                  .overrides = cli->overrides,
@@ -64,7 +68,7 @@ int cmd_validate(struct cli *cli, int argc, char **argv)
         cli_print_diags(&diags);
     }
     diags_free(&diags);
-    return rc == 0 ? EXIT_OK : EXIT_USAGE;
+    return rc == 0 ? EXIT_OK : EXIT_FAILURE_OPERATIONAL;
 }
 
 /* ---- config ---------------------------------------------------------------------------- */
@@ -125,8 +129,10 @@ int cmd_config(struct cli *cli, int argc, char **argv)
         if (c == 's')
             show_secrets = true;
     }
-    if (cli_assemble(cli) != 0)
+    if (cli_refuse_operands(self, argc, argv, 0) != 0)
         return EXIT_USAGE;
+    if (cli_assemble(cli) != 0)
+        return cli->failure;
     size_t count = 0;
     json_t **servos = xcalloc(cli->assembly.count, sizeof *servos);
     for (size_t i = 0; i < cli->assembly.count; i++) {
@@ -261,8 +267,10 @@ int cmd_schema(struct cli *cli, int argc, char **argv)
         if (c == 't')
             top_level = true;
     }
-    if (cli_registry(cli) != 0)
+    if (cli_refuse_operands(self, argc, argv, 1) != 0)
         return EXIT_USAGE;
+    if (cli_registry(cli) != 0)
+        return cli->failure;
     json_t *schema;
     if (optind < argc) {
         const struct registry_entry *entry = registry_find(&cli->registry, argv[optind]);
@@ -274,9 +282,9 @@ int cmd_schema(struct cli *cli, int argc, char **argv)
     } else {
         if ((cli->config_file_given || access(cli->config_file, F_OK) == 0) &&
             cli_assemble(cli) != 0)
-            return EXIT_USAGE;
+            return cli->failure;
         if (cli->servo_name && cli->assembly_ready && cli_selected_servo(cli) == NULL)
-            return EXIT_USAGE; /* no servo of that name */
+            return cli->failure; /* no servo of that name */
         schema = servo_schema(cli, top_level);
     }
     char *text = dump_json(schema);
@@ -498,7 +506,7 @@ int cmd_generate(struct cli *cli, int argc, char **argv)
         }
     }
     if (cli_registry(cli) != 0)
-        return EXIT_USAGE;
+        return cli->failure;
     bool exists = access(file, F_OK) == 0;
     if (exists && !force && !append) {
         cli_error("generate: %s already exists (use --force to overwrite it or --append to add "
@@ -514,11 +522,12 @@ int cmd_generate(struct cli *cli, int argc, char **argv)
         return EXIT_USAGE;
     }
     bool listed = count > 0 && !standalone;
-    for (size_t i = 0; count == 0 && i < cli->registry.count; i++)
-        specs[i] = (struct generate_spec){cli->registry.entries[i].plugin->name,
-                                          &cli->registry.entries[i]};
-    if (count == 0)
-        count = cli->registry.count;
+    /* Without names, only `wait`: a file that `servo run` would start tuning a system with
+     * (kubernetes, exec, ...) must be asked for by name. */
+    bool unnamed = count == 0;
+    const struct registry_entry *wait = unnamed ? registry_find(&cli->registry, "wait") : NULL;
+    if (wait != NULL)
+        specs[count++] = (struct generate_spec){wait->plugin->name, wait};
     char *auto_name = NULL;
     if (append && exists && check_append(file, &name, &auto_name) != 0) {
         free(specs);
@@ -531,6 +540,14 @@ int cmd_generate(struct cli *cli, int argc, char **argv)
         return EXIT_FAILURE_OPERATIONAL;
     char *yaml = yaml_dump(&doc, 1, append && exists);
     json_decref(doc);
+    if (unnamed && !(append && exists)) {
+        char *commented =
+            xasprintf("# Only the wait connector, which changes nothing. Name the connectors to\n"
+                      "# configure: servo generate CONNECTOR... (see 'servo connectors').\n%s",
+                      yaml);
+        free(yaml);
+        yaml = commented;
+    }
     if (check_generated(cli, yaml) != 0) {
         free(yaml);
         return EXIT_USAGE;

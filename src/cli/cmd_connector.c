@@ -237,7 +237,7 @@ int cli_connector_command(struct cli *cli, const struct servo_connector_plugin *
         return print_command_help(plugin, command);
     struct servo_config *servo;
     if (cli_attach(cli, &servo) != 0)
-        return EXIT_USAGE;
+        return cli->failure;
     struct servo_connector *instance = pick_instance(servo, plugin, args.instance);
     if (instance == NULL)
         return EXIT_USAGE;

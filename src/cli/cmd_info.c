@@ -87,8 +87,10 @@ int cmd_connectors(struct cli *cli, int argc, char **argv)
         if (c == 'f' && (format = cli_option_choice(self, 'f', optarg)) < 0)
             return EXIT_USAGE;
     }
-    if (cli_registry(cli) != 0)
+    if (cli_refuse_operands(self, argc, argv, 0) != 0)
         return EXIT_USAGE;
+    if (cli_registry(cli) != 0)
+        return cli->failure;
     if (format == 1) {
         json_t *list = json_array();
         for (size_t i = 0; i < cli->registry.count; i++)
@@ -138,8 +140,10 @@ int cmd_list(struct cli *cli, int argc, char **argv)
             return EXIT_USAGE;
         return cli_help(self, stdout);
     }
-    if (cli_assemble(cli) != 0)
+    if (cli_refuse_operands(self, argc, argv, 0) != 0)
         return EXIT_USAGE;
+    if (cli_assemble(cli) != 0)
+        return cli->failure;
     static const char *const header[] = {"NAME", "OPTIMIZER", "DESCRIPTION"};
     struct table t;
     table_init(&t, 3, header);
@@ -177,7 +181,7 @@ static int show_subject(struct cli *cli, const char *subject, bool flag)
 {
     struct servo_config *servo;
     if (cli_attach(cli, &servo) != 0)
-        return EXIT_USAGE;
+        return cli->failure;
     if (strcmp(subject, "components") == 0)
         return show_components(cli, servo);
     if (strcmp(subject, "metrics") == 0)
@@ -226,9 +230,9 @@ int cmd_show(struct cli *cli, int argc, char **argv)
     if (strcmp(subject, "connectors") != 0)
         return show_subject(cli, subject, flag);
     if (cli_assemble(cli) != 0)
-        return EXIT_USAGE;
+        return cli->failure;
     if (cli->servo_name && cli_selected_servo(cli) == NULL)
-        return EXIT_USAGE; /* no servo of that name */
+        return cli->failure; /* no servo of that name */
     bool first = true;
     for (size_t i = 0; i < cli->assembly.count; i++) {
         const struct servo_config *s = &cli->assembly.servos[i];
@@ -242,20 +246,39 @@ int cmd_show(struct cli *cli, int argc, char **argv)
     return EXIT_OK;
 }
 
+/* `servo help [COMMAND [SUBCOMMAND]]`; `servo help --help` is the help of help. */
 int cmd_help(struct cli *cli, int argc, char **argv)
 {
-    if (argc < 2) {
+    const struct cli_command *self = cli_find_command("help");
+    int c;
+    optind = 0;
+    while ((c = cli_getopt(argc, argv, self)) != -1) {
+        if (c == -2)
+            return EXIT_USAGE;
+        return cli_help(self, stdout);
+    }
+    if (optind >= argc) {
         cli_print_usage(stdout);
         return EXIT_OK;
     }
-    const struct cli_command *command = cli_find_command(argv[1]);
+    const char *name = argv[optind], *sub = optind + 1 < argc ? argv[optind + 1] : NULL;
+    const struct cli_command *command = cli_find_command(name);
     const struct servo_connector_plugin *connector =
-        command == NULL ? cli_find_connector(cli, argv[1]) : NULL;
+        command == NULL ? cli_find_connector(cli, name) : NULL;
+    if (cli_refuse_operands(self, argc, argv, 2) != 0)
+        return EXIT_USAGE;
     if (connector != NULL)
-        return cli_connector_help(connector, argc > 2 ? argv[2] : NULL);
+        return cli_connector_help(connector, sub);
     if (command == NULL) {
-        cli_error("help: no such command \"%s\"", argv[1]);
+        cli_error("help: no such command \"%s\"", name);
         return EXIT_USAGE;
     }
-    return cli_help(command, stdout);
+    if (sub == NULL)
+        return cli_help(command, stdout);
+    const struct cli_command *subcommand = cli_find_subcommand(command, sub);
+    if (subcommand == NULL) {
+        cli_error("help: no such command \"%s %s\"", name, sub);
+        return EXIT_USAGE;
+    }
+    return cli_help(subcommand, stdout);
 }

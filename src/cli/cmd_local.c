@@ -166,7 +166,7 @@ int cmd_describe(struct cli *cli, int argc, char **argv)
         return rc < 0 ? EXIT_OK : rc;
     struct servo_config *servo;
     if (cli_attach(cli, &servo) != 0)
-        return EXIT_USAGE;
+        return cli->failure;
     if (check_instances(servo, argv + optind, (size_t)(argc - optind)) != 0)
         return EXIT_USAGE;
     const char **include = include_list(argv + optind, (size_t)(argc - optind));
@@ -363,10 +363,13 @@ int cmd_measure(struct cli *cli, int argc, char **argv)
     struct measure_options o = {0};
     int rc = parse_measure_options(argc, argv, &o);
     struct servo_config *servo;
-    if (rc != 0 || cli_attach(cli, &servo) != 0 ||
-        check_instances(servo, o.connectors, o.connector_count) != 0) {
+    if (rc == 0 && cli_attach(cli, &servo) != 0)
+        rc = cli->failure;
+    else if (rc == 0 && check_instances(servo, o.connectors, o.connector_count) != 0)
+        rc = EXIT_USAGE;
+    if (rc != 0) {
         free(o.connectors);
-        return rc < 0 ? EXIT_OK : EXIT_USAGE;
+        return rc < 0 ? EXIT_OK : rc;
     }
     const char **include = include_list(o.connectors, o.connector_count);
     char **metrics = argv + optind;
@@ -478,10 +481,12 @@ int cmd_adjust(struct cli *cli, int argc, char **argv)
         return rc < 0 ? EXIT_OK : rc;
     struct servo_adjustments adjustments = {0};
     struct servo_config *servo;
-    if (parse_adjustments(argv + optind, (size_t)(argc - optind), &adjustments) != 0 ||
-        cli_attach(cli, &servo) != 0) {
+    rc = parse_adjustments(argv + optind, (size_t)(argc - optind), &adjustments) != 0 ? EXIT_USAGE
+         : cli_attach(cli, &servo) != 0                                               ? cli->failure
+                                                                                      : EXIT_OK;
+    if (rc != EXIT_OK) {
         servo_adjustments_clear(&adjustments);
-        return EXIT_USAGE;
+        return rc;
     }
     rc = validate_against_description(servo, &adjustments);
     if (rc != EXIT_OK) {

@@ -505,7 +505,7 @@ static void log_banner(const struct cli *cli, const struct servo_run *runs, size
 static int run(struct cli *cli, const struct run_args *a, struct cancel_token *root)
 {
     if (cli_assemble(cli) != 0)
-        return EXIT_USAGE;
+        return cli->failure;
     size_t count = 0;
     struct servo_run *runs = select_runs(cli, &count);
     if (runs == NULL)

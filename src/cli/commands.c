@@ -372,15 +372,18 @@ const struct cli_command cli_commands[] = {
     {"validate", cmd_validate, "Configuration Commands", "[-f FILE] [-q]",
      "Validate a configuration",
      "Check a configuration file: print \"\u221a Valid configuration in FILE\" (exit 0), or\n"
-     "\"X Invalid configuration in FILE\" and every error (exit 2).\n",
+     "\"X Invalid configuration in FILE\" and every error (exit 1). A file that does not exist\n"
+     "is a usage error (exit 2).\n",
      validate_options, CLI_ARG_NONE, NULL},
     {"generate", cmd_generate, "Configuration Commands",
      "[CONNECTOR | ALIAS:CONNECTOR ...] [-f FILE] [--defaults] [--standalone] [--append]\n"
      "       [--force] [-n NAME] [-q]",
      "Generate a configuration",
-     "Write a configuration with each connector's example stanza (every connector when none\n"
-     "is named). Naming connectors also writes `connectors:`, a mapping when an alias is given.\n"
-     "The optimizer is left out: `servo run` then uses the embedded optimizer.\n",
+     "Write a configuration with each named connector's example stanza. Naming connectors\n"
+     "also writes `connectors:`, a mapping when an alias is given. With no connector named,\n"
+     "only `wait` (which changes nothing) is written, with a comment: connectors that\n"
+     "change a system are written only when asked for. The optimizer is left out: `servo\n"
+     "run` then uses the embedded optimizer.\n",
      generate_options, CLI_ARG_CONNECTOR, NULL},
     {"version", cmd_version, "Other Commands", "[-s] [-f text|json]", "Display the version", NULL,
      version_options, CLI_ARG_NONE, NULL},
@@ -394,8 +397,8 @@ const struct cli_command cli_commands[] = {
      "  fish: servo completion fish | source\n\n"
      "The packages install them where each shell finds them by itself.\n",
      no_options, CLI_ARG_NONE, completion_commands},
-    {"help", cmd_help, "Other Commands", "[COMMAND]", "Show the help of a command", NULL,
-     no_options, CLI_ARG_COMMAND, NULL},
+    {"help", cmd_help, "Other Commands", "[COMMAND [SUBCOMMAND]]", "Show the help of a command",
+     NULL, no_options, CLI_ARG_COMMAND, NULL},
     /* hidden: what the completion scripts ask at completion time, and the man page source */
     {"__complete", cmd_complete_words, NULL, "connectors|servos", "Words to complete", NULL,
      no_options, CLI_ARG_NONE, NULL},

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "events/servo_runtime.h"
@@ -31,6 +32,7 @@ int cli_registry(struct cli *cli)
     diags_init(&diags);
     int rc = registry_init(&cli->registry, NULL, NULL, &diags);
     cli->registry_ready = true;
+    cli->failure = EXIT_FAILURE_OPERATIONAL;
     cli_print_diags(&diags);
     diags_free(&diags);
     return rc;
@@ -42,6 +44,7 @@ int cli_assemble(struct cli *cli)
         return 0;
     if (cli_registry(cli) != 0)
         return -1;
+    bool missing = access(cli->config_file, F_OK) != 0 && errno == ENOENT;
     struct assembly_options options = {.config_file = cli->config_file,
                                        .allow_unknown = cli->allow_unknown,
                                        .overrides = cli->overrides,
@@ -53,6 +56,7 @@ int cli_assemble(struct cli *cli)
     diags_free(&diags);
     if (rc == 0)
         cli->assembly_ready = true;
+    cli->failure = missing ? EXIT_USAGE : EXIT_FAILURE_OPERATIONAL;
     return rc;
 }
 
@@ -61,6 +65,7 @@ const struct servo_config *cli_selected_servo(struct cli *cli)
     const struct servo_config *servo = assembly_find(&cli->assembly, cli->servo_name);
     if (servo != NULL)
         return servo;
+    cli->failure = EXIT_USAGE;
     if (cli->servo_name) {
         cli_error("no servo named \"%s\" in %s", cli->servo_name, cli->config_file);
     } else {
@@ -86,6 +91,7 @@ int cli_attach(struct cli *cli, struct servo_config **servo)
     if (cli->attached != s) {
         struct servo_error error = {0};
         if (servo_attach(s, &error) != 0) {
+            cli->failure = EXIT_FAILURE_OPERATIONAL;
             cli_error("%s", error.message);
             return -1;
         }

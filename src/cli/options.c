@@ -74,6 +74,14 @@ int cli_global_getopt(int argc, char **argv, const struct cli_command *global)
     return getopt_long(argc, argv, tables.shortopts, tables.longopts, NULL);
 }
 
+int cli_refuse_operands(const struct cli_command *command, int argc, char **argv, int allowed)
+{
+    if (optind + allowed >= argc)
+        return 0;
+    cli_error("%s: unexpected argument \"%s\"", cli_command_path(command), argv[optind + allowed]);
+    return -1;
+}
+
 const struct cli_command *cli_find_command(const char *name)
 {
     for (const struct cli_command *c = cli_commands; c->name; c++)
