@@ -107,7 +107,11 @@ void cli_error(const char *fmt, ...) SERVO_PRINTF(1, 2);
 void cli_print_diags(const struct servo_diags *diags);
 /* Loads the registry once; prints problems and returns -1 on failure. */
 int cli_registry(struct cli *cli);
-/* Loads the registry and the configuration once; prints every problem and returns -1. */
+/* Whether an override from the command line (--optimizer, --token ...) starts with `prefix`
+ * ("optimizer.id"). */
+bool cli_overridden(const struct cli *cli, const char *prefix);
+/* Loads the registry and the configuration once; prints every problem and returns -1. The
+ * optimizer flags are refused in a multi-servo file without --name. */
 int cli_assemble(struct cli *cli);
 /* The servo selected with --name (or the only one); NULL after an error message. */
 const struct servo_config *cli_selected_servo(struct cli *cli);

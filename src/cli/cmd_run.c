@@ -261,10 +261,23 @@ static int make_embedded_transport(const struct servo_config *servo, struct tran
 /* The optimizer a servo talks to: the embedded one when optimizer.local is set or no
  * optimizer id or url is, else the one configured, over HTTP. This is the one place that
  * decides. Returns 0, or an exit status after printing why. */
-static int make_transport(const struct servo_config *servo, struct transport **out)
+static int make_transport(const struct cli *cli, const struct servo_config *servo,
+                          struct transport **out)
 {
     const struct optimizer_settings *o = servo->settings->optimizer;
-    if (o == NULL || o->local != NULL || (blank(o->id) && blank(o->url)))
+    bool remote = o && (!blank(o->id) || !blank(o->url));
+    bool named = cli_overridden(cli, "optimizer.id") || cli_overridden(cli, "optimizer.url");
+    if (o && o->local != NULL && named && remote) {
+        servo_info("%s: the optimizer given on the command line replaces the embedded one "
+                   "(optimizer.local) for this run",
+                   servo->name);
+    } else if (o && o->local != NULL && cli_overridden(cli, "optimizer.")) {
+        cli_error("%s: --token, --token-file and --base-url need an optimizer, --optimizer or "
+                  "--url: optimizer.local runs the embedded optimizer",
+                  servo->name);
+        return EXIT_USAGE;
+    }
+    if (!remote || (o->local != NULL && !named))
         return make_embedded_transport(servo, out);
     char *error = NULL, *token = NULL;
     char *endpoint = optimizer_endpoint(o, &error);
@@ -515,7 +528,7 @@ static int run(struct cli *cli, const struct run_args *a, struct cancel_token *r
         runs[i].options.no_poll = a->no_poll;
         runs[i].shutdown = root;
         if (!a->dry_run)
-            status = make_transport(runs[i].servo, &runs[i].transport);
+            status = make_transport(cli, runs[i].servo, &runs[i].transport);
         set_stop_hook(&runs[i]);
     }
     if (status == EXIT_OK)

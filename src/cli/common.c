@@ -38,6 +38,28 @@ int cli_registry(struct cli *cli)
     return rc;
 }
 
+bool cli_overridden(const struct cli *cli, const char *prefix)
+{
+    for (size_t i = 0; i < cli->override_count; i++)
+        if (strncmp(cli->overrides[i].path, prefix, strlen(prefix)) == 0)
+            return true;
+    return false;
+}
+
+/* As ServoX: the optimizer flags name one optimizer, so they need one servo. */
+static int refuse_optimizer_flags(struct cli *cli)
+{
+    if (!cli_overridden(cli, "optimizer.") || cli->servo_name != NULL || cli->assembly.count < 2)
+        return 0;
+    cli_error("an optimizer cannot be specified in a multi-servo configuration: %s holds %zu "
+              "servos; pick one with --name, or set each servo's optimizer in the file",
+              cli->config_file, cli->assembly.count);
+    assembly_free(&cli->assembly);
+    cli->assembly_ready = false;
+    cli->failure = EXIT_USAGE;
+    return -1;
+}
+
 int cli_assemble(struct cli *cli)
 {
     if (cli->assembly_ready)
@@ -57,7 +79,7 @@ int cli_assemble(struct cli *cli)
     if (rc == 0)
         cli->assembly_ready = true;
     cli->failure = missing ? EXIT_USAGE : EXIT_FAILURE_OPERATIONAL;
-    return rc;
+    return rc == 0 ? refuse_optimizer_flags(cli) : rc;
 }
 
 const struct servo_config *cli_selected_servo(struct cli *cli)
