@@ -12,16 +12,6 @@
 
 int cmd_check(struct cli *cli, int argc, char **argv);
 
-enum {
-    OPT_HALT_ON = 256,
-    OPT_REMEDY,
-    OPT_NO_REMEDY,
-    OPT_NO_PROGRESSIVE,
-};
-
-static const char *const formats[] = {"text", "json", NULL};
-static const char *const halt_choices[] = {"warning", "common", "critical", NULL};
-
 /* A growable NULL-terminated list of borrowed strings. */
 struct names {
     const char **items;
@@ -67,26 +57,9 @@ static int parse_duration_option(const char *option, const char *value, servo_du
 
 static int parse_args(struct check_args *a, int argc, char **argv, const struct cli_command *self)
 {
-    static const struct option options[] = {
-        {"name", required_argument, NULL, 'n'},
-        {"id", required_argument, NULL, 'i'},
-        {"tag", required_argument, NULL, 't'},
-        {"halt-on", required_argument, NULL, OPT_HALT_ON},
-        {"verbose", no_argument, NULL, 'v'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"progressive", no_argument, NULL, 'p'},
-        {"no-progressive", no_argument, NULL, OPT_NO_PROGRESSIVE},
-        {"wait", required_argument, NULL, 'w'},
-        {"delay", required_argument, NULL, 'd'},
-        {"remedy", no_argument, NULL, OPT_REMEDY},
-        {"no-remedy", no_argument, NULL, OPT_NO_REMEDY},
-        {"format", required_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     int c;
     optind = 0;
-    while ((c = cli_getopt(argc, argv, ":n:i:t:vqpw:d:f:h", options, self)) != -1) {
+    while ((c = cli_getopt(argc, argv, self)) != -1) {
         switch (c) {
         case -2:
             return -1;
@@ -106,7 +79,7 @@ static int parse_args(struct check_args *a, int argc, char **argv, const struct 
             a->tag_given = true;
             break;
         case OPT_HALT_ON:
-            if ((a->halt_on = cli_choice("--halt-on", optarg, halt_choices)) < 0)
+            if ((a->halt_on = cli_option_choice(self, OPT_HALT_ON, optarg)) < 0)
                 return -1;
             break;
         case 'v':
@@ -139,7 +112,7 @@ static int parse_args(struct check_args *a, int argc, char **argv, const struct 
             a->remedy = 0;
             break;
         case 'f':
-            if ((a->format = cli_choice("--format", optarg, formats)) < 0)
+            if ((a->format = cli_option_choice(self, 'f', optarg)) < 0)
                 return -1;
             break;
         default:
@@ -299,7 +272,7 @@ static void names_free(struct check_args *a)
 static int run_checks(struct cli *cli, struct check_args *a)
 {
     if (cli_assemble(cli) != 0 || cli_selected_servo(cli) == NULL)
-        return EXIT_USAGE;
+        return cli->failure;
     struct servo_config *servo = NULL;
     if (cli_attach(cli, &servo) != 0)
         return EXIT_FAILURE_OPERATIONAL;

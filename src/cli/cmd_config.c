@@ -1,4 +1,5 @@
 /* Configuration commands: validate, config, schema, generate. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,15 +29,11 @@ static char *dump_json(json_t *value)
 
 int cmd_validate(struct cli *cli, int argc, char **argv)
 {
-    static const struct option options[] = {{"file", required_argument, NULL, 'f'},
-                                            {"quiet", no_argument, NULL, 'q'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {NULL, 0, NULL, 0}};
     const struct cli_command *self = cli_find_command("validate");
     bool quiet = false;
     int c;
     optind = 0;
-    while ((c = cli_getopt(argc, argv, ":f:qh", options, self)) != -1) {
+    while ((c = cli_getopt(argc, argv, self)) != -1) {
         if (c == -2)
             return EXIT_USAGE;
         if (c == 'h')
@@ -46,12 +43,15 @@ int cmd_validate(struct cli *cli, int argc, char **argv)
         if (c == 'q')
             quiet = true;
     }
-    if (optind < argc) {
-        cli_error("validate: unexpected argument \"%s\"", argv[optind]);
+    if (cli_refuse_operands(self, argc, argv, 0) != 0)
+        return EXIT_USAGE;
+    if (access(cli->config_file, F_OK) != 0) { /* as ServoX: a usage error, not an invalid file */
+        cli_error("validate: invalid value for --file: %s %s", cli->config_file,
+                  errno == ENOENT ? "does not exist" : strerror(errno));
         return EXIT_USAGE;
     }
     if (cli_registry(cli) != 0)
-        return EXIT_USAGE;
+        return cli->failure;
     struct assembly_options o = {.config_file = cli->config_file,
                                  .allow_unknown = cli->allow_unknown,
                                  .overrides = cli->overrides,
@@ -68,7 +68,7 @@ int cmd_validate(struct cli *cli, int argc, char **argv)
         cli_print_diags(&diags);
     }
     diags_free(&diags);
-    return rc == 0 ? EXIT_OK : EXIT_USAGE;
+    return rc == 0 ? EXIT_OK : EXIT_FAILURE_OPERATIONAL;
 }
 
 /* ---- config ---------------------------------------------------------------------------- */
@@ -112,31 +112,27 @@ static json_t *configmap(const struct cli *cli, json_t *const *servos, size_t co
 
 int cmd_config(struct cli *cli, int argc, char **argv)
 {
-    static const struct option options[] = {{"format", required_argument, NULL, 'f'},
-                                            {"output", required_argument, NULL, 'o'},
-                                            {"show-secrets", no_argument, NULL, 's'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {NULL, 0, NULL, 0}};
-    static const char *const formats[] = {"yaml", "json", "configmap", NULL};
     const struct cli_command *self = cli_find_command("config");
     const char *output = NULL;
     bool show_secrets = false;
     int format = 0, c;
     optind = 0;
-    while ((c = cli_getopt(argc, argv, ":f:o:h", options, self)) != -1) {
+    while ((c = cli_getopt(argc, argv, self)) != -1) {
         if (c == -2)
             return EXIT_USAGE;
         if (c == 'h')
             return cli_help(self, stdout);
-        if (c == 'f' && (format = cli_choice("--format", optarg, formats)) < 0)
+        if (c == 'f' && (format = cli_option_choice(self, 'f', optarg)) < 0)
             return EXIT_USAGE;
         if (c == 'o')
             output = optarg;
         if (c == 's')
             show_secrets = true;
     }
-    if (cli_assemble(cli) != 0)
+    if (cli_refuse_operands(self, argc, argv, 0) != 0)
         return EXIT_USAGE;
+    if (cli_assemble(cli) != 0)
+        return cli->failure;
     size_t count = 0;
     json_t **servos = xcalloc(cli->assembly.count, sizeof *servos);
     for (size_t i = 0; i < cli->assembly.count; i++) {
@@ -254,31 +250,27 @@ static json_t *servo_schema(struct cli *cli, bool top_level)
 
 int cmd_schema(struct cli *cli, int argc, char **argv)
 {
-    static const struct option options[] = {{"top-level", no_argument, NULL, 't'},
-                                            {"format", required_argument, NULL, 'f'},
-                                            {"output", required_argument, NULL, 'o'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {NULL, 0, NULL, 0}};
-    static const char *const formats[] = {"json", NULL};
     const struct cli_command *self = cli_find_command("schema");
     const char *output = NULL;
     bool top_level = false;
     int c;
     optind = 0;
-    while ((c = cli_getopt(argc, argv, ":f:o:h", options, self)) != -1) {
+    while ((c = cli_getopt(argc, argv, self)) != -1) {
         if (c == -2)
             return EXIT_USAGE;
         if (c == 'h')
             return cli_help(self, stdout);
-        if (c == 'f' && cli_choice("--format", optarg, formats) < 0)
+        if (c == 'f' && cli_option_choice(self, 'f', optarg) < 0)
             return EXIT_USAGE;
         if (c == 'o')
             output = optarg;
         if (c == 't')
             top_level = true;
     }
-    if (cli_registry(cli) != 0)
+    if (cli_refuse_operands(self, argc, argv, 1) != 0)
         return EXIT_USAGE;
+    if (cli_registry(cli) != 0)
+        return cli->failure;
     json_t *schema;
     if (optind < argc) {
         const struct registry_entry *entry = registry_find(&cli->registry, argv[optind]);
@@ -290,9 +282,9 @@ int cmd_schema(struct cli *cli, int argc, char **argv)
     } else {
         if ((cli->config_file_given || access(cli->config_file, F_OK) == 0) &&
             cli_assemble(cli) != 0)
-            return EXIT_USAGE;
+            return cli->failure;
         if (cli->servo_name && cli->assembly_ready && cli_selected_servo(cli) == NULL)
-            return EXIT_USAGE; /* no servo of that name */
+            return cli->failure; /* no servo of that name */
         schema = servo_schema(cli, top_level);
     }
     char *text = dump_json(schema);
@@ -477,21 +469,12 @@ static int check_generated(struct cli *cli, const char *yaml)
 
 int cmd_generate(struct cli *cli, int argc, char **argv)
 {
-    static const struct option options[] = {{"file", required_argument, NULL, 'f'},
-                                            {"defaults", no_argument, NULL, 'd'},
-                                            {"standalone", no_argument, NULL, 's'},
-                                            {"append", no_argument, NULL, 'a'},
-                                            {"force", no_argument, NULL, 'F'},
-                                            {"name", required_argument, NULL, 'n'},
-                                            {"quiet", no_argument, NULL, 'q'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {NULL, 0, NULL, 0}};
     const struct cli_command *self = cli_find_command("generate");
     const char *file = "servo.yaml", *name = NULL;
     bool defaults = false, standalone = false, append = false, force = false, quiet = false;
     int c;
     optind = 0;
-    while ((c = cli_getopt(argc, argv, ":f:dsn:qh", options, self)) != -1) {
+    while ((c = cli_getopt(argc, argv, self)) != -1) {
         switch (c) {
         case -2:
             return EXIT_USAGE;
@@ -523,7 +506,7 @@ int cmd_generate(struct cli *cli, int argc, char **argv)
         }
     }
     if (cli_registry(cli) != 0)
-        return EXIT_USAGE;
+        return cli->failure;
     bool exists = access(file, F_OK) == 0;
     if (exists && !force && !append) {
         cli_error("generate: %s already exists (use --force to overwrite it or --append to add "
@@ -539,11 +522,12 @@ int cmd_generate(struct cli *cli, int argc, char **argv)
         return EXIT_USAGE;
     }
     bool listed = count > 0 && !standalone;
-    for (size_t i = 0; count == 0 && i < cli->registry.count; i++)
-        specs[i] = (struct generate_spec){cli->registry.entries[i].plugin->name,
-                                          &cli->registry.entries[i]};
-    if (count == 0)
-        count = cli->registry.count;
+    /* Without names, only `wait`: a file that `servo run` would start tuning a system with
+     * (kubernetes, exec, ...) must be asked for by name. */
+    bool unnamed = count == 0;
+    const struct registry_entry *wait = unnamed ? registry_find(&cli->registry, "wait") : NULL;
+    if (wait != NULL)
+        specs[count++] = (struct generate_spec){wait->plugin->name, wait};
     char *auto_name = NULL;
     if (append && exists && check_append(file, &name, &auto_name) != 0) {
         free(specs);
@@ -556,6 +540,14 @@ int cmd_generate(struct cli *cli, int argc, char **argv)
         return EXIT_FAILURE_OPERATIONAL;
     char *yaml = yaml_dump(&doc, 1, append && exists);
     json_decref(doc);
+    if (unnamed && !(append && exists)) {
+        char *commented =
+            xasprintf("# Only the wait connector, which changes nothing. Name the connectors to\n"
+                      "# configure: servo generate CONNECTOR... (see 'servo connectors').\n%s",
+                      yaml);
+        free(yaml);
+        yaml = commented;
+    }
     if (check_generated(cli, yaml) != 0) {
         free(yaml);
         return EXIT_USAGE;

@@ -237,7 +237,7 @@ int cli_connector_command(struct cli *cli, const struct servo_connector_plugin *
         return print_command_help(plugin, command);
     struct servo_config *servo;
     if (cli_attach(cli, &servo) != 0)
-        return EXIT_USAGE;
+        return cli->failure;
     struct servo_connector *instance = pick_instance(servo, plugin, args.instance);
     if (instance == NULL)
         return EXIT_USAGE;
@@ -245,4 +245,77 @@ int cli_connector_command(struct cli *cli, const struct servo_connector_plugin *
     int rc = command->run(instance, sub_argc, sub_argv);
     fflush(stdout);
     return rc;
+}
+
+static const struct cli_option group_options[] = {
+    {'c', "connector", 0, CLI_ARG_TEXT, "NAME", NULL,
+     "The instance to use when the servo has several"},
+    {0, NULL, 0, CLI_ARG_NONE, NULL, NULL, NULL},
+};
+
+static const struct cli_option no_options[] = {{0, NULL, 0, CLI_ARG_NONE, NULL, NULL, NULL}};
+
+/* A connector subcommand as a table entry: the first line of its usage is the synopsis, the
+ * rest its description. */
+static void describe_subcommand(struct cli_command *out, const struct servo_command *command)
+{
+    const char *usage = command->usage ? command->usage : "";
+    const char *end = strchr(usage, '\n');
+    const char *rest = end ? end + 1 : "";
+    while (*rest == '\n')
+        rest++;
+    *out = (struct cli_command){
+        .name = xstrdup(command->name),
+        .group = "Connector Commands",
+        .synopsis = end ? xstrndup(usage, (size_t)(end - usage)) : xstrdup(usage),
+        .summary = command->summary ? command->summary : "",
+        .description = *rest ? xstrdup(rest) : NULL,
+        .options = no_options,
+        .operands = CLI_ARG_TEXT,
+    };
+}
+
+struct cli_command *cli_connector_commands(void)
+{
+    size_t count = 0;
+    for (size_t i = 0; servo_builtin_connectors[i] != NULL; i++)
+        count += has_commands(servo_builtin_connectors[i]);
+    struct cli_command *groups = xcalloc(count + 1, sizeof *groups);
+    size_t n = 0;
+    for (size_t i = 0; servo_builtin_connectors[i] != NULL; i++) {
+        const struct servo_connector_plugin *plugin = servo_builtin_connectors[i];
+        if (!has_commands(plugin))
+            continue;
+        size_t subcount = 0;
+        while (plugin->commands[subcount].name != NULL)
+            subcount++;
+        struct cli_command *subs = xcalloc(subcount + 1, sizeof *subs);
+        for (size_t j = 0; j < subcount; j++)
+            describe_subcommand(&subs[j], &plugin->commands[j]);
+        groups[n++] = (struct cli_command){
+            .name = command_word(plugin->name),
+            .group = "Connector Commands",
+            .synopsis = "[-c NAME] COMMAND [ARGS]...",
+            .summary = plugin->description,
+            .description = NULL,
+            .options = group_options,
+            .operands = CLI_ARG_NONE,
+            .commands = subs,
+        };
+    }
+    return groups;
+}
+
+void cli_connector_commands_free(struct cli_command *groups)
+{
+    for (struct cli_command *g = groups; g && g->name; g++) {
+        for (struct cli_command *c = (struct cli_command *)g->commands; c->name; c++) {
+            free((char *)c->name);
+            free((char *)c->synopsis);
+            free((char *)c->description);
+        }
+        free((struct cli_command *)g->commands);
+        free((char *)g->name);
+    }
+    free(groups);
 }

@@ -6,8 +6,6 @@
 #include "cli/cli.h"
 #include "util/util.h"
 
-static const char *const formats_text_json[] = {"text", "json", NULL};
-
 static void print_json(json_t *value)
 {
     char *text = json_dumps(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -24,22 +22,18 @@ int cmd_help(struct cli *cli, int argc, char **argv);
 int cmd_version(struct cli *cli, int argc, char **argv)
 {
     (void)cli;
-    static const struct option options[] = {{"short", no_argument, NULL, 's'},
-                                            {"format", required_argument, NULL, 'f'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {NULL, 0, NULL, 0}};
     const struct cli_command *self = cli_find_command("version");
     bool short_form = false;
     int format = 0, c;
     optind = 0;
-    while ((c = cli_getopt(argc, argv, ":sf:h", options, self)) != -1) {
+    while ((c = cli_getopt(argc, argv, self)) != -1) {
         if (c == -2)
             return EXIT_USAGE;
         if (c == 'h')
             return cli_help(self, stdout);
         if (c == 's')
             short_form = true;
-        if (c == 'f' && (format = cli_choice("--format", optarg, formats_text_json)) < 0)
+        if (c == 'f' && (format = cli_option_choice(self, 'f', optarg)) < 0)
             return EXIT_USAGE;
     }
     if (optind < argc) {
@@ -79,26 +73,24 @@ static json_t *plugin_json(const struct registry_entry *e)
 
 int cmd_connectors(struct cli *cli, int argc, char **argv)
 {
-    static const struct option options[] = {{"verbose", no_argument, NULL, 'v'},
-                                            {"format", required_argument, NULL, 'f'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {NULL, 0, NULL, 0}};
     const struct cli_command *self = cli_find_command("connectors");
     bool verbose = false;
     int format = 0, c;
     optind = 0;
-    while ((c = cli_getopt(argc, argv, ":vf:h", options, self)) != -1) {
+    while ((c = cli_getopt(argc, argv, self)) != -1) {
         if (c == -2)
             return EXIT_USAGE;
         if (c == 'h')
             return cli_help(self, stdout);
         if (c == 'v')
             verbose = true;
-        if (c == 'f' && (format = cli_choice("--format", optarg, formats_text_json)) < 0)
+        if (c == 'f' && (format = cli_option_choice(self, 'f', optarg)) < 0)
             return EXIT_USAGE;
     }
-    if (cli_registry(cli) != 0)
+    if (cli_refuse_operands(self, argc, argv, 0) != 0)
         return EXIT_USAGE;
+    if (cli_registry(cli) != 0)
+        return cli->failure;
     if (format == 1) {
         json_t *list = json_array();
         for (size_t i = 0; i < cli->registry.count; i++)
@@ -140,17 +132,18 @@ static const char *optimizer_text(const struct servo_settings *s)
 
 int cmd_list(struct cli *cli, int argc, char **argv)
 {
-    static const struct option options[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const struct cli_command *self = cli_find_command("list");
     int c;
     optind = 0;
-    while ((c = cli_getopt(argc, argv, ":h", options, self)) != -1) {
+    while ((c = cli_getopt(argc, argv, self)) != -1) {
         if (c == -2)
             return EXIT_USAGE;
         return cli_help(self, stdout);
     }
-    if (cli_assemble(cli) != 0)
+    if (cli_refuse_operands(self, argc, argv, 0) != 0)
         return EXIT_USAGE;
+    if (cli_assemble(cli) != 0)
+        return cli->failure;
     static const char *const header[] = {"NAME", "OPTIMIZER", "DESCRIPTION"};
     struct table t;
     table_init(&t, 3, header);
@@ -188,7 +181,7 @@ static int show_subject(struct cli *cli, const char *subject, bool flag)
 {
     struct servo_config *servo;
     if (cli_attach(cli, &servo) != 0)
-        return EXIT_USAGE;
+        return cli->failure;
     if (strcmp(subject, "components") == 0)
         return show_components(cli, servo);
     if (strcmp(subject, "metrics") == 0)
@@ -196,36 +189,50 @@ static int show_subject(struct cli *cli, const char *subject, bool flag)
     return show_events(servo, flag);
 }
 
+/* The first argument that is not an option: the subject of `show`. */
+static const char *first_operand(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (argv[i][0] != '-')
+            return argv[i];
+    return NULL;
+}
+
 int cmd_show(struct cli *cli, int argc, char **argv)
 {
-    static const struct option options[] = {{"verbose", no_argument, NULL, 'v'},
-                                            {"by-connector", no_argument, NULL, 'c'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {NULL, 0, NULL, 0}};
     static const char *const subjects[] = {"connectors", "components", "metrics", "events", NULL};
-    const struct cli_command *self = cli_find_command("show");
+    const struct cli_command *show = cli_find_command("show");
+    const char *subject = first_operand(argc, argv);
+    if (subject == NULL) {
+        for (int i = 1; i < argc; i++)
+            if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+                return cli_help(show, stdout);
+        cli_error("show: expected a subject: connectors, components, metrics or events");
+        return EXIT_USAGE;
+    }
+    if (cli_choice("show", subject, subjects) < 0)
+        return EXIT_USAGE;
+    const struct cli_command *self = cli_find_subcommand(show, subject);
     bool flag = false;
     int c;
     optind = 0;
-    while ((c = cli_getopt(argc, argv, ":vch", options, self)) != -1) {
+    while ((c = cli_getopt(argc, argv, self)) != -1) {
         if (c == -2)
             return EXIT_USAGE;
         if (c == 'h')
             return cli_help(self, stdout);
         flag = true;
     }
-    if (optind >= argc) {
-        cli_error("show: expected a subject: connectors, components, metrics or events");
+    if (optind + 1 < argc) {
+        cli_error("show %s: unexpected argument \"%s\"", subject, argv[optind + 1]);
         return EXIT_USAGE;
     }
-    if (cli_choice("show", argv[optind], subjects) < 0)
-        return EXIT_USAGE;
-    if (strcmp(argv[optind], "connectors") != 0)
-        return show_subject(cli, argv[optind], flag);
+    if (strcmp(subject, "connectors") != 0)
+        return show_subject(cli, subject, flag);
     if (cli_assemble(cli) != 0)
-        return EXIT_USAGE;
+        return cli->failure;
     if (cli->servo_name && cli_selected_servo(cli) == NULL)
-        return EXIT_USAGE; /* no servo of that name */
+        return cli->failure; /* no servo of that name */
     bool first = true;
     for (size_t i = 0; i < cli->assembly.count; i++) {
         const struct servo_config *s = &cli->assembly.servos[i];
@@ -239,20 +246,39 @@ int cmd_show(struct cli *cli, int argc, char **argv)
     return EXIT_OK;
 }
 
+/* `servo help [COMMAND [SUBCOMMAND]]`; `servo help --help` is the help of help. */
 int cmd_help(struct cli *cli, int argc, char **argv)
 {
-    if (argc < 2) {
+    const struct cli_command *self = cli_find_command("help");
+    int c;
+    optind = 0;
+    while ((c = cli_getopt(argc, argv, self)) != -1) {
+        if (c == -2)
+            return EXIT_USAGE;
+        return cli_help(self, stdout);
+    }
+    if (optind >= argc) {
         cli_print_usage(stdout);
         return EXIT_OK;
     }
-    const struct cli_command *command = cli_find_command(argv[1]);
+    const char *name = argv[optind], *sub = optind + 1 < argc ? argv[optind + 1] : NULL;
+    const struct cli_command *command = cli_find_command(name);
     const struct servo_connector_plugin *connector =
-        command == NULL ? cli_find_connector(cli, argv[1]) : NULL;
+        command == NULL ? cli_find_connector(cli, name) : NULL;
+    if (cli_refuse_operands(self, argc, argv, 2) != 0)
+        return EXIT_USAGE;
     if (connector != NULL)
-        return cli_connector_help(connector, argc > 2 ? argv[2] : NULL);
+        return cli_connector_help(connector, sub);
     if (command == NULL) {
-        cli_error("help: no such command \"%s\"", argv[1]);
+        cli_error("help: no such command \"%s\"", name);
         return EXIT_USAGE;
     }
-    return cli_help(command, stdout);
+    if (sub == NULL)
+        return cli_help(command, stdout);
+    const struct cli_command *subcommand = cli_find_subcommand(command, sub);
+    if (subcommand == NULL) {
+        cli_error("help: no such command \"%s %s\"", name, sub);
+        return EXIT_USAGE;
+    }
+    return cli_help(subcommand, stdout);
 }

@@ -18,8 +18,6 @@ int show_components(struct cli *cli, struct servo_config *servo);
 int show_metrics(struct cli *cli, struct servo_config *servo);
 int show_events(struct servo_config *servo, bool by_connector);
 
-static const char *const text_json[] = {"text", "json", NULL};
-
 static void print_json_value(json_t *value)
 {
     char *text = json_dumps(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -135,18 +133,15 @@ static void print_description_table(const struct bus_outcome *out)
 
 static int parse_format_only(int argc, char **argv, const char *name, int *format)
 {
-    static const struct option options[] = {{"format", required_argument, NULL, 'f'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {NULL, 0, NULL, 0}};
     const struct cli_command *self = cli_find_command(name);
     int c;
     optind = 0;
-    while ((c = cli_getopt(argc, argv, ":f:h", options, self)) != -1) {
+    while ((c = cli_getopt(argc, argv, self)) != -1) {
         if (c == -2)
             return EXIT_USAGE;
         if (c == 'h')
             return cli_help(self, stdout), -1;
-        if (c == 'f' && (*format = cli_choice("--format", optarg, text_json)) < 0)
+        if (c == 'f' && (*format = cli_option_choice(self, 'f', optarg)) < 0)
             return EXIT_USAGE;
     }
     return 0;
@@ -171,7 +166,7 @@ int cmd_describe(struct cli *cli, int argc, char **argv)
         return rc < 0 ? EXIT_OK : rc;
     struct servo_config *servo;
     if (cli_attach(cli, &servo) != 0)
-        return EXIT_USAGE;
+        return cli->failure;
     if (check_instances(servo, argv + optind, (size_t)(argc - optind)) != 0)
         return EXIT_USAGE;
     const char **include = include_list(argv + optind, (size_t)(argc - optind));
@@ -271,22 +266,13 @@ struct measure_options {
     size_t connector_count;
 };
 
-enum { OPT_WARMUP = 256, OPT_CONTROL };
-
 static int parse_measure_options(int argc, char **argv, struct measure_options *o)
 {
-    static const struct option options[] = {{"connector", required_argument, NULL, 'c'},
-                                            {"duration", required_argument, NULL, 'd'},
-                                            {"format", required_argument, NULL, 'f'},
-                                            {"warmup", required_argument, NULL, OPT_WARMUP},
-                                            {"control", required_argument, NULL, OPT_CONTROL},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {NULL, 0, NULL, 0}};
     const struct cli_command *self = cli_find_command("measure");
     const char *why = NULL;
     int c;
     optind = 0;
-    while ((c = cli_getopt(argc, argv, ":c:d:f:h", options, self)) != -1) {
+    while ((c = cli_getopt(argc, argv, self)) != -1) {
         switch (c) {
         case -2:
             return EXIT_USAGE;
@@ -315,7 +301,7 @@ static int parse_measure_options(int argc, char **argv, struct measure_options *
             o->control = optarg;
             break;
         case 'f':
-            if ((o->format = cli_choice("--format", optarg, text_json)) < 0)
+            if ((o->format = cli_option_choice(self, 'f', optarg)) < 0)
                 return EXIT_USAGE;
             break;
         default:
@@ -377,10 +363,13 @@ int cmd_measure(struct cli *cli, int argc, char **argv)
     struct measure_options o = {0};
     int rc = parse_measure_options(argc, argv, &o);
     struct servo_config *servo;
-    if (rc != 0 || cli_attach(cli, &servo) != 0 ||
-        check_instances(servo, o.connectors, o.connector_count) != 0) {
+    if (rc == 0 && cli_attach(cli, &servo) != 0)
+        rc = cli->failure;
+    else if (rc == 0 && check_instances(servo, o.connectors, o.connector_count) != 0)
+        rc = EXIT_USAGE;
+    if (rc != 0) {
         free(o.connectors);
-        return rc < 0 ? EXIT_OK : EXIT_USAGE;
+        return rc < 0 ? EXIT_OK : rc;
     }
     const char **include = include_list(o.connectors, o.connector_count);
     char **metrics = argv + optind;
@@ -492,10 +481,12 @@ int cmd_adjust(struct cli *cli, int argc, char **argv)
         return rc < 0 ? EXIT_OK : rc;
     struct servo_adjustments adjustments = {0};
     struct servo_config *servo;
-    if (parse_adjustments(argv + optind, (size_t)(argc - optind), &adjustments) != 0 ||
-        cli_attach(cli, &servo) != 0) {
+    rc = parse_adjustments(argv + optind, (size_t)(argc - optind), &adjustments) != 0 ? EXIT_USAGE
+         : cli_attach(cli, &servo) != 0                                               ? cli->failure
+                                                                                      : EXIT_OK;
+    if (rc != EXIT_OK) {
         servo_adjustments_clear(&adjustments);
-        return EXIT_USAGE;
+        return rc;
     }
     rc = validate_against_description(servo, &adjustments);
     if (rc != EXIT_OK) {

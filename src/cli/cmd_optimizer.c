@@ -22,8 +22,6 @@ int cmd_report(struct cli *cli, int argc, char **argv);
 
 #define SERVER_CONFIG_DEFAULT "optimizer.yaml"
 
-enum { OPT_LISTEN = 256, OPT_STORE, OPT_APP };
-
 /* ---- the server's file ----------------------------------------------------------------- */
 
 struct server_file {
@@ -66,17 +64,10 @@ struct serve_args {
 
 static int parse_serve(int argc, char **argv, const struct cli_command *self, struct serve_args *a)
 {
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"listen", required_argument, NULL, OPT_LISTEN},
-        {"store", required_argument, NULL, OPT_STORE},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     a->config = SERVER_CONFIG_DEFAULT;
     optind = 0;
     int c;
-    while ((c = cli_getopt(argc, argv, ":c:h", options, self)) != -1) {
+    while ((c = cli_getopt(argc, argv, self)) != -1) {
         switch (c) {
         case -2:
             return -1;
@@ -212,20 +203,11 @@ static json_t *load_document(struct cli *cli, const struct results_args *a, cons
 }
 
 static int parse_results(int argc, char **argv, const struct cli_command *self,
-                         struct results_args *a, const char *const *formats, bool report)
+                         struct results_args *a)
 {
-    static const struct option options[] = {
-        {"store", required_argument, NULL, OPT_STORE},
-        {"app", required_argument, NULL, OPT_APP},
-        {"config", required_argument, NULL, 'c'},
-        {"format", required_argument, NULL, 'f'},
-        {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     optind = 0;
     int c;
-    while ((c = cli_getopt(argc, argv, report ? ":c:o:h" : ":c:f:h", options, self)) != -1) {
+    while ((c = cli_getopt(argc, argv, self)) != -1) {
         switch (c) {
         case -2:
             return -1;
@@ -242,7 +224,7 @@ static int parse_results(int argc, char **argv, const struct cli_command *self,
             a->config = optarg;
             break;
         case 'f':
-            if (formats == NULL || (a->format = cli_choice("--format", optarg, formats)) < 0)
+            if ((a->format = cli_option_choice(self, 'f', optarg)) < 0)
                 return -1;
             break;
         case 'o':
@@ -289,11 +271,10 @@ static char *best_text(const json_t *doc, int format)
 
 static int show_results(struct cli *cli, int argc, char **argv, bool best)
 {
-    static const char *const history_formats[] = {"text", "json", "csv", NULL};
-    static const char *const best_formats[] = {"text", "json", NULL};
-    const struct cli_command *self = cli_find_command("optimizer");
+    const struct cli_command *self =
+        cli_find_subcommand(cli_find_command("optimizer"), best ? "best" : "history");
     struct results_args a = {.format = FORMAT_TEXT};
-    int rc = parse_results(argc, argv, self, &a, best ? best_formats : history_formats, false);
+    int rc = parse_results(argc, argv, self, &a);
     if (rc != 0)
         return rc > 0 ? EXIT_OK : EXIT_USAGE;
     json_t *doc = load_document(cli, &a, best ? "optimizer best" : "optimizer history");
@@ -318,7 +299,7 @@ int cmd_optimizer(struct cli *cli, int argc, char **argv)
     }
     if (strcmp(sub, "serve") == 0) {
         struct serve_args a = {0};
-        int rc = parse_serve(argc - 1, argv + 1, self, &a);
+        int rc = parse_serve(argc - 1, argv + 1, cli_find_subcommand(self, "serve"), &a);
         if (rc != 0)
             return rc > 0 ? EXIT_OK : EXIT_USAGE;
         return serve(&a);
@@ -333,7 +314,7 @@ int cmd_report(struct cli *cli, int argc, char **argv)
 {
     const struct cli_command *self = cli_find_command("report");
     struct results_args a = {.output = "report.html"};
-    int rc = parse_results(argc, argv, self, &a, NULL, true);
+    int rc = parse_results(argc, argv, self, &a);
     if (rc != 0)
         return rc > 0 ? EXIT_OK : EXIT_USAGE;
     json_t *doc = load_document(cli, &a, "report");

@@ -31,10 +31,6 @@ int cmd_run(struct cli *cli, int argc, char **argv);
 #define SHUTDOWN_LIMIT_SECONDS 9.5
 #define SIGNAL_POLL_SECONDS 0.1
 
-enum { OPT_NO_POLL = 256, OPT_LOG_FORMAT, OPT_LOG_FILE };
-
-static const char *const log_formats[] = {"text", "json", NULL};
-
 struct run_args {
     bool check;
     bool dry_run;
@@ -56,21 +52,11 @@ static bool env_true(const char *name)
 /* Returns 0, 1 after --help, -1 after a usage error. */
 static int parse_args(struct run_args *a, int argc, char **argv, const struct cli_command *self)
 {
-    static const struct option options[] = {
-        {"check", no_argument, NULL, 'c'},
-        {"dry-run", no_argument, NULL, 'd'},
-        {"no-poll", no_argument, NULL, OPT_NO_POLL},
-        {"interactive", no_argument, NULL, 'i'},
-        {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
-        {"log-file", required_argument, NULL, OPT_LOG_FILE},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     a->check = env_true("SERVO_RUN_CHECK");
     a->log_format = -1;
     optind = 0;
     int c;
-    while ((c = cli_getopt(argc, argv, ":cdih", options, self)) != -1) {
+    while ((c = cli_getopt(argc, argv, self)) != -1) {
         switch (c) {
         case -2:
             return -1;
@@ -90,7 +76,7 @@ static int parse_args(struct run_args *a, int argc, char **argv, const struct cl
             a->no_poll = true;
             break;
         case OPT_LOG_FORMAT:
-            if ((a->log_format = cli_choice("--log-format", optarg, log_formats)) < 0)
+            if ((a->log_format = cli_option_choice(self, OPT_LOG_FORMAT, optarg)) < 0)
                 return -1;
             break;
         case OPT_LOG_FILE:
@@ -275,10 +261,23 @@ static int make_embedded_transport(const struct servo_config *servo, struct tran
 /* The optimizer a servo talks to: the embedded one when optimizer.local is set or no
  * optimizer id or url is, else the one configured, over HTTP. This is the one place that
  * decides. Returns 0, or an exit status after printing why. */
-static int make_transport(const struct servo_config *servo, struct transport **out)
+static int make_transport(const struct cli *cli, const struct servo_config *servo,
+                          struct transport **out)
 {
     const struct optimizer_settings *o = servo->settings->optimizer;
-    if (o == NULL || o->local != NULL || (blank(o->id) && blank(o->url)))
+    bool remote = o && (!blank(o->id) || !blank(o->url));
+    bool named = cli_overridden(cli, "optimizer.id") || cli_overridden(cli, "optimizer.url");
+    if (o && o->local != NULL && named && remote) {
+        servo_info("%s: the optimizer given on the command line replaces the embedded one "
+                   "(optimizer.local) for this run",
+                   servo->name);
+    } else if (o && o->local != NULL && cli_overridden(cli, "optimizer.")) {
+        cli_error("%s: --token, --token-file and --base-url need an optimizer, --optimizer or "
+                  "--url: optimizer.local runs the embedded optimizer",
+                  servo->name);
+        return EXIT_USAGE;
+    }
+    if (!remote || (o->local != NULL && !named))
         return make_embedded_transport(servo, out);
     char *error = NULL, *token = NULL;
     char *endpoint = optimizer_endpoint(o, &error);
@@ -519,7 +518,7 @@ static void log_banner(const struct cli *cli, const struct servo_run *runs, size
 static int run(struct cli *cli, const struct run_args *a, struct cancel_token *root)
 {
     if (cli_assemble(cli) != 0)
-        return EXIT_USAGE;
+        return cli->failure;
     size_t count = 0;
     struct servo_run *runs = select_runs(cli, &count);
     if (runs == NULL)
@@ -529,7 +528,7 @@ static int run(struct cli *cli, const struct run_args *a, struct cancel_token *r
         runs[i].options.no_poll = a->no_poll;
         runs[i].shutdown = root;
         if (!a->dry_run)
-            status = make_transport(runs[i].servo, &runs[i].transport);
+            status = make_transport(cli, runs[i].servo, &runs[i].transport);
         set_stop_hook(&runs[i]);
     }
     if (status == EXIT_OK)

@@ -1,3 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The command table: one entry per command with its synopsis, summary, description, options
+ * (and what their values are) and subcommands. `--help`, cli_getopt, the man page and the
+ * shell completions are all generated from it, so they cannot drift apart. */
 #include <string.h>
 
 #include "cli/cli.h"
@@ -18,189 +22,414 @@ int cmd_check(struct cli *cli, int argc, char **argv);
 int cmd_run(struct cli *cli, int argc, char **argv);
 int cmd_optimizer(struct cli *cli, int argc, char **argv);
 int cmd_report(struct cli *cli, int argc, char **argv);
+int cmd_completion(struct cli *cli, int argc, char **argv);
+int cmd_complete_words(struct cli *cli, int argc, char **argv);
+int cmd_man(struct cli *cli, int argc, char **argv);
 
-#define FORMAT_HELP "  -f, --format FORMAT  Output format: "
+static const char *const text_json[] = {"text", "json", NULL};
+static const char *const log_levels[] = {"TRACE",   "DEBUG", "INFO",     "SUCCESS",
+                                         "WARNING", "ERROR", "CRITICAL", NULL};
+
+#define FORMAT_OPTION(choices, help)                                                \
+    {                                                                               \
+        'f', "format", 0, CLI_ARG_CHOICE, "FORMAT", choices, "Output format: " help \
+    }
+#define OUTPUT_OPTION                                                                            \
+    {                                                                                            \
+        'o', "output", 0, CLI_ARG_FILE, "FILE", NULL, "Write to FILE instead of standard output" \
+    }
+#define END_OPTIONS                                \
+    {                                              \
+        0, NULL, 0, CLI_ARG_NONE, NULL, NULL, NULL \
+    }
+
+const struct cli_option cli_global_options[] = {
+    {'c', "config-file", 0, CLI_ARG_FILE, "FILE", NULL,
+     "Servo configuration file [env SERVO_CONFIG_FILE; default\nservo.yaml]"},
+    {'n', "name", 0, CLI_ARG_SERVO, "NAME", NULL,
+     "The servo to use in a multi-servo file [env SERVO_NAME]"},
+    {'l', "log-level", 0, CLI_ARG_CHOICE, "LEVEL", log_levels,
+     "TRACE, DEBUG, INFO, SUCCESS, WARNING, ERROR or CRITICAL\n[env SERVO_LOG_LEVEL; default "
+     "INFO]"},
+    {0, "no-color", OPT_NO_COLOR, CLI_ARG_NONE, NULL, NULL,
+     "Disable colored output [env SERVO_NO_COLOR, NO_COLOR]"},
+    {0, "allow-unknown", OPT_ALLOW_UNKNOWN, CLI_ARG_NONE, NULL, NULL,
+     "Ignore top-level keys that no connector owns"},
+    {0, "optimizer", OPT_OPTIMIZER, CLI_ARG_TEXT, "ID", NULL,
+     "Optimizer id ORG/APP [env OPSANI_OPTIMIZER]"},
+    {0, "token", OPT_TOKEN, CLI_ARG_TEXT, "TOKEN", NULL, "Optimizer API token [env OPSANI_TOKEN]"},
+    {0, "token-file", OPT_TOKEN_FILE, CLI_ARG_FILE, "FILE", NULL,
+     "File holding the API token [env OPSANI_TOKEN_FILE]"},
+    {0, "base-url", OPT_BASE_URL, CLI_ARG_TEXT, "URL", NULL,
+     "Optimizer API base URL [env OPSANI_BASE_URL]"},
+    {0, "url", OPT_URL, CLI_ARG_TEXT, "URL", NULL,
+     "Full optimizer URL, overriding base URL and id [env OPSANI_URL]"},
+    END_OPTIONS,
+};
+
+/* ---- Assembly Commands ----------------------------------------------------------------- */
+
+static const struct cli_option no_options[] = {END_OPTIONS};
+
+static const struct cli_option connectors_options[] = {
+    {'v', "verbose", 0, CLI_ARG_NONE, NULL, NULL,
+     "Also show homepage, maturity, license and origin"},
+    FORMAT_OPTION(text_json, "text (default) or json"),
+    END_OPTIONS,
+};
+
+static const struct cli_option show_connectors_options[] = {
+    {'v', "verbose", 0, CLI_ARG_NONE, NULL, NULL, "Also show where each connector came from"},
+    END_OPTIONS,
+};
+
+static const struct cli_option show_events_options[] = {
+    {'c', "by-connector", 0, CLI_ARG_NONE, NULL, NULL, "Group by connector"},
+    END_OPTIONS,
+};
+
+static const struct cli_command show_commands[] = {
+    {"connectors", NULL, "Assembly Commands", "[-v]",
+     "The connector instances of each servo (NAME TYPE VERSION DESCRIPTION)", NULL,
+     show_connectors_options, CLI_ARG_NONE, NULL},
+    {"components", NULL, "Assembly Commands", "",
+     "The components and settings the connectors describe", NULL, no_options, CLI_ARG_NONE, NULL},
+    {"metrics", NULL, "Assembly Commands", "", "The metrics each connector can measure", NULL,
+     no_options, CLI_ARG_NONE, NULL},
+    {"events", NULL, "Assembly Commands", "[-c]", "Which connectors handle which events", NULL,
+     show_events_options, CLI_ARG_NONE, NULL},
+    {NULL, NULL, NULL, NULL, NULL, NULL, NULL, CLI_ARG_NONE, NULL},
+};
+
+/* ---- Operational Commands -------------------------------------------------------------- */
+
+static const char *const log_formats[] = {"text", "json", NULL};
+
+static const struct cli_option run_options[] = {
+    {'c', "check", 0, CLI_ARG_NONE, NULL, NULL,
+     "Run the checks first (as the `checks:` settings say: wait, delay,\nhalt_on, filters) "
+     "and start only if they pass, else exit 1\n[env SERVO_RUN_CHECK]"},
+    {'d', "dry-run", 0, CLI_ARG_NONE, NULL, NULL,
+     "Run the checks, then exit (0 when they pass, else 1)"},
+    {0, "no-poll", OPT_NO_POLL, CLI_ARG_NONE, NULL, NULL,
+     "Say HELLO, then wait for a signal without asking for commands"},
+    {'i', "interactive", 0, CLI_ARG_NONE, NULL, NULL,
+     "Ask \"Connect to the optimizer?\" first (needs a terminal)"},
+    {0, "log-format", OPT_LOG_FORMAT, CLI_ARG_CHOICE, "F", log_formats,
+     "text (default) or json: one JSON object per log line"},
+    {0, "log-file", OPT_LOG_FILE, CLI_ARG_FILE, "FILE", NULL,
+     "Also append the log lines (plain text) to FILE"},
+    END_OPTIONS,
+};
+
+static const char *const history_formats[] = {"text", "json", "csv", NULL};
+
+static const struct cli_option serve_options[] = {
+    {'c', "config", 0, CLI_ARG_FILE, "FILE", NULL, "The server's file (default optimizer.yaml)"},
+    {0, "listen", OPT_LISTEN, CLI_ARG_TEXT, "H:P", NULL,
+     "Listen there instead (port 0: any free port)"},
+    {0, "store", OPT_STORE, CLI_ARG_FILE, "FILE", NULL, "The SQLite store"},
+    END_OPTIONS,
+};
+
+#define STUDY_OPTIONS                                                                              \
+    {0, "store", OPT_STORE, CLI_ARG_FILE, "FILE", NULL, "The SQLite store"},                       \
+        {0,                                                                                        \
+         "app",                                                                                    \
+         OPT_APP,                                                                                  \
+         CLI_ARG_TEXT,                                                                             \
+         "ID",                                                                                     \
+         NULL,                                                                                     \
+         "The application (ORG/APP, or the servo's name)"},                                        \
+    {                                                                                              \
+        'c', "config", 0, CLI_ARG_FILE, "FILE", NULL, "The optimizer server's file, for its store" \
+    }
+
+static const struct cli_option history_options[] = {
+    STUDY_OPTIONS,
+    FORMAT_OPTION(history_formats, "text (default), json or csv"),
+    END_OPTIONS,
+};
+
+static const struct cli_option best_options[] = {
+    STUDY_OPTIONS,
+    FORMAT_OPTION(text_json, "text (default) or json"),
+    END_OPTIONS,
+};
+
+static const struct cli_option report_options[] = {
+    {'o', "output", 0, CLI_ARG_FILE, "FILE", NULL,
+     "Where to write (default report.html; - for standard output)"},
+    STUDY_OPTIONS,
+    END_OPTIONS,
+};
+
+#define STUDY_TEXT                                                                             \
+    "The store is --store, else the -c file's, else optimizer.local.store of the servo\n"      \
+    "configuration, else servo-optimizer.db; the study is --app, else the servo's, else the\n" \
+    "only one.\n"
+
+static const struct cli_command optimizer_commands[] = {
+    {"serve", NULL, "Operational Commands", "[--listen HOST:PORT] [-c FILE] [--store FILE]",
+     "Serve the Opsani servo protocol",
+     "Serve the Opsani servo protocol at /accounts/ORG/applications/APP/servo for every\n"
+     "application of the file (optimizer.yaml: listen, store, max_request_size, sleep,\n"
+     "applications: {ORG/APP: {token, objective, constraints, budget, seed, measure,\n"
+     "settlement}}), plus GET .../trials, /healthz and /metrics. The first line of output\n"
+     "is the URL it listens on. Stops on SIGTERM, SIGINT or SIGHUP.\n",
+     serve_options, CLI_ARG_NONE, NULL},
+    {"history", NULL, "Operational Commands", "[--app ID] [--store FILE | -c FILE] [-f FORMAT]",
+     "The trials of a study", "The trials of a study, one per line.\n\n" STUDY_TEXT,
+     history_options, CLI_ARG_NONE, NULL},
+    {"best", NULL, "Operational Commands", "[--app ID] [--store FILE | -c FILE] [-f FORMAT]",
+     "The best trial of a study against the baseline",
+     "The best trial of a study against the baseline.\n\n" STUDY_TEXT, best_options, CLI_ARG_NONE,
+     NULL},
+    {NULL, NULL, NULL, NULL, NULL, NULL, NULL, CLI_ARG_NONE, NULL},
+};
+
+static const struct cli_option describe_options[] = {
+    FORMAT_OPTION(text_json, "text (default) or json"),
+    END_OPTIONS,
+};
+
+static const struct cli_option measure_options[] = {
+    {'c', "connector", 0, CLI_ARG_TEXT, "NAME", NULL,
+     "Measure with this connector instance (repeatable)"},
+    {'d', "duration", 0, CLI_ARG_TEXT, "D", NULL, "How long to measure (a duration; default 0)"},
+    {0, "warmup", OPT_WARMUP, CLI_ARG_TEXT, "D", NULL,
+     "How long to wait before measuring (default 0)"},
+    {0, "control", OPT_CONTROL, CLI_ARG_TEXT, "JSON", NULL,
+     "The measure control as the optimizer sends it (duration,\nwarmup, delay, userdata.slo "
+     "...): JSON text or @FILE; -d and\n--warmup override its values"},
+    FORMAT_OPTION(text_json, "text (default) or json"),
+    END_OPTIONS,
+};
+
+static const struct cli_option adjust_options[] = {
+    FORMAT_OPTION(text_json, "text (default) or json (the `state` form)"),
+    END_OPTIONS,
+};
+
+static const char *const halt_levels[] = {"warning", "common", "critical", NULL};
+
+static const struct cli_option check_options[] = {
+    {'n', "name", 0, CLI_ARG_TEXT, "NAME", NULL, "Only checks with this name"},
+    {'i', "id", 0, CLI_ARG_TEXT, "ID", NULL, "Only checks with this id"},
+    {'t', "tag", 0, CLI_ARG_TEXT, "TAG", NULL, "Only checks with one of these tags"},
+    {0, "halt-on", OPT_HALT_ON, CLI_ARG_CHOICE, "LEVEL", halt_levels,
+     "Stop a connector's checks at a failure of this severity or\nabove: warning, common or "
+     "critical (default)"},
+    {'v', "verbose", 0, CLI_ARG_NONE, NULL, NULL, "One line per check"},
+    {'q', "quiet", 0, CLI_ARG_NONE, NULL, NULL, "Print nothing; only the exit status tells"},
+    {'p', "progressive", 0, CLI_ARG_NONE, NULL, NULL, "Log each check as it runs"},
+    {0, "no-progressive", OPT_NO_PROGRESSIVE, CLI_ARG_NONE, NULL, NULL,
+     "Do not log each check as it runs"},
+    {'w', "wait", 0, CLI_ARG_TEXT, "DURATION", NULL,
+     "Re-run failed checks until they pass or this much time has\npassed (default: run once; "
+     "checks.wait is for `servo run`)"},
+    {'d', "delay", 0, CLI_ARG_TEXT, "D", NULL,
+     "Delay between rounds: expo (8s, 16s, 32s, ...) or a duration"},
+    {0, "remedy", OPT_REMEDY, CLI_ARG_NONE, NULL, NULL,
+     "Run the remedy of a failed check, then check again (not by\ndefault: checks.remedy is "
+     "for `servo run`)"},
+    {0, "no-remedy", OPT_NO_REMEDY, CLI_ARG_NONE, NULL, NULL, "Do not run remedies (the default)"},
+    FORMAT_OPTION(text_json, "text (default) or json (every check with its\nconnector)"),
+    END_OPTIONS,
+};
+
+/* ---- Configuration Commands ------------------------------------------------------------ */
+
+static const char *const config_formats[] = {"yaml", "json", "configmap", NULL};
+
+static const struct cli_option config_options[] = {
+    FORMAT_OPTION(config_formats, "yaml (default), json, or configmap (a\nKubernetes ConfigMap)"),
+    OUTPUT_OPTION,
+    {0, "show-secrets", 's', CLI_ARG_NONE, NULL, NULL, "Print secrets in clear"},
+    END_OPTIONS,
+};
+
+static const char *const schema_formats[] = {"json", NULL};
+
+static const struct cli_option schema_options[] = {
+    {0, "top-level", 't', CLI_ARG_NONE, NULL, NULL,
+     "Only the top-level keys, not each connector's settings"},
+    FORMAT_OPTION(schema_formats, "json"),
+    OUTPUT_OPTION,
+    END_OPTIONS,
+};
+
+static const struct cli_option validate_options[] = {
+    {'f', "file", 0, CLI_ARG_FILE, "FILE", NULL,
+     "The file to check (default: the global --config-file)"},
+    {'q', "quiet", 0, CLI_ARG_NONE, NULL, NULL, "Print nothing when the file is valid"},
+    END_OPTIONS,
+};
+
+static const struct cli_option generate_options[] = {
+    {'f', "file", 0, CLI_ARG_FILE, "FILE", NULL, "Where to write (default servo.yaml)"},
+    {'d', "defaults", 0, CLI_ARG_NONE, NULL, NULL, "Include every setting with its default value"},
+    {'s', "standalone", 0, CLI_ARG_NONE, NULL, NULL, "Do not write `connectors:`"},
+    {0, "append", 'a', CLI_ARG_NONE, NULL, NULL, "Add another servo (a new YAML document) to FILE"},
+    {0, "force", 'F', CLI_ARG_NONE, NULL, NULL, "Overwrite FILE"},
+    {'n', "name", 0, CLI_ARG_TEXT, "NAME", NULL,
+     "The servo's name (needed when several share a file)"},
+    {'q', "quiet", 0, CLI_ARG_NONE, NULL, NULL, "Do not print the generated configuration"},
+    END_OPTIONS,
+};
+
+/* ---- Other Commands -------------------------------------------------------------------- */
+
+static const struct cli_option version_options[] = {
+    {'s', "short", 0, CLI_ARG_NONE, NULL, NULL, "One line"},
+    FORMAT_OPTION(text_json, "text (default) or json"),
+    END_OPTIONS,
+};
+
+static const struct cli_option output_options[] = {OUTPUT_OPTION, END_OPTIONS};
+
+static const struct cli_command completion_commands[] = {
+    {"bash", NULL, "Other Commands", "[-o FILE]", "The bash completion script", NULL,
+     output_options, CLI_ARG_NONE, NULL},
+    {"zsh", NULL, "Other Commands", "[-o FILE]", "The zsh completion script", NULL, output_options,
+     CLI_ARG_NONE, NULL},
+    {"fish", NULL, "Other Commands", "[-o FILE]", "The fish completion script", NULL,
+     output_options, CLI_ARG_NONE, NULL},
+    {NULL, NULL, NULL, NULL, NULL, NULL, NULL, CLI_ARG_NONE, NULL},
+};
 
 const struct cli_command cli_commands[] = {
-    {"list", cmd_list, "Assembly Commands", "List the servos in the configuration file",
-     "[--help]\n\nList the servos of the configuration file: NAME OPTIMIZER DESCRIPTION.\n"},
-    {"connectors", cmd_connectors, "Assembly Commands",
+    {"list", cmd_list, "Assembly Commands", "[--help]", "List the servos in the configuration file",
+     "List the servos of the configuration file: NAME OPTIMIZER DESCRIPTION.\n", no_options,
+     CLI_ARG_NONE, NULL},
+    {"connectors", cmd_connectors, "Assembly Commands", "[-v] [-f text|json]",
      "List every available connector (built-in and plugins)",
-     "[-v] [-f text|json]\n\n"
      "List the connectors this servo can route: built-ins and plugins found on\n"
-     "SERVO_PLUGIN_PATH and in the installed plugin directory.\n\n"
-     "  -v, --verbose        Also show homepage, maturity, license and origin\n" FORMAT_HELP
-     "text (default) or json\n"},
-    {"show", cmd_show, "Assembly Commands", "Display the resources of a servo",
-     "connectors [-v] | components | metrics | events [-c]\n\n"
-     "  connectors           The connector instances of each servo (NAME TYPE VERSION\n"
-     "                       DESCRIPTION); -v also shows where each came from\n"
-     "  components           The components and settings the connectors describe\n"
-     "  metrics              The metrics each connector can measure\n"
-     "  events               Which connectors handle which events; -c groups by connector\n"},
-    {"run", cmd_run, "Operational Commands", "Run the servo",
-     "[-c] [-d] [--no-poll] [-i] [--log-format text|json] [--log-file FILE]\n\n"
+     "SERVO_PLUGIN_PATH and in the installed plugin directory.\n",
+     connectors_options, CLI_ARG_NONE, NULL},
+    {"show", cmd_show, "Assembly Commands", "connectors [-v] | components | metrics | events [-c]",
+     "Display the resources of a servo", NULL, no_options, CLI_ARG_NONE, show_commands},
+    {"run", cmd_run, "Operational Commands",
+     "[-c] [-d] [--no-poll] [-i] [--log-format text|json] [--log-file FILE]", "Run the servo",
      "Connect each servo of the configuration to its optimizer and carry out the commands it\n"
      "sends (describe, measure, adjust, sleep) until SIGTERM, SIGINT, SIGHUP or SIGUSR1, then\n"
      "say GOODBYE and exit 0. Several servos run side by side, their log lines prefixed with\n"
      "the servo's name. A servo with `optimizer.local`, or without an optimizer id or url,\n"
      "runs the embedded optimizer: describe, measure the baseline, adjust and measure\n"
      "`budget` times, adjust to the best settings found, then print a summary and exit\n"
-     "(0, or 1 when the study failed).\n\n"
-     "  -c, --check          Run the checks first (as the `checks:` settings say: wait, delay,\n"
-     "                       halt_on, filters) and start only if they pass, else exit 1\n"
-     "                       [env SERVO_RUN_CHECK]\n"
-     "  -d, --dry-run        Run the checks, then exit (0 when they pass, else 1)\n"
-     "      --no-poll        Say HELLO, then wait for a signal without asking for commands\n"
-     "  -i, --interactive    Ask \"Connect to the optimizer?\" first (needs a terminal)\n"
-     "      --log-format F   text (default) or json: one JSON object per log line\n"
-     "      --log-file FILE  Also append the log lines (plain text) to FILE\n"},
-    {"optimizer", cmd_optimizer, "Operational Commands",
+     "(0, or 1 when the study failed).\n",
+     run_options, CLI_ARG_NONE, NULL},
+    {"optimizer", cmd_optimizer, "Operational Commands", "serve|history|best [OPTIONS]",
      "Serve the optimizer, or show what a study found",
-     "serve [--listen HOST:PORT] [-c FILE] [--store FILE]\n"
-     "       servo optimizer history|best [--app ID] [--store FILE | -c FILE] [-f FORMAT]\n\n"
-     "serve: the Opsani servo protocol at /accounts/ORG/applications/APP/servo for every\n"
-     "application of the file (optimizer.yaml: listen, store, max_request_size, sleep,\n"
-     "applications: {ORG/APP: {token, objective, constraints, budget, seed, measure,\n"
-     "settlement}}), plus GET .../trials, /healthz and /metrics. The first line of output\n"
-     "is the URL it listens on. Stops on SIGTERM, SIGINT or SIGHUP.\n\n"
-     "history: the trials of a study; best: its best trial against the baseline. The store\n"
-     "is --store, else the -c file's, else optimizer.local.store of the servo configuration,\n"
-     "else servo-optimizer.db; the study is --app, else the servo's, else the only one.\n\n"
-     "  -c, --config FILE    The server's file (default optimizer.yaml)\n"
-     "      --listen H:P     Listen there instead (port 0: any free port)\n"
-     "      --store FILE     The SQLite store\n"
-     "      --app ID         The application (ORG/APP, or the servo's name)\n" FORMAT_HELP
-     "text (default), json or csv (history only)\n"},
-    {"report", cmd_report, "Operational Commands", "Write an HTML report of a study",
-     "[-o FILE] [--app ID] [--store FILE | -c FILE]\n\n"
+     "serve: the optimizer server; history and best: what a study found.\n", no_options,
+     CLI_ARG_NONE, optimizer_commands},
+    {"report", cmd_report, "Operational Commands", "[-o FILE] [--app ID] [--store FILE | -c FILE]",
+     "Write an HTML report of a study",
      "One self-contained HTML page: the objective per trial with the best so far, each\n"
      "setting against the objective, the constraints with their thresholds, the baseline\n"
      "marked, and the table of the trials. The store and study are found as for\n"
-     "`servo optimizer history`.\n\n"
-     "  -o, --output FILE    Where to write (default report.html; - for standard output)\n"
-     "      --app ID         The application\n"
-     "      --store FILE     The SQLite store\n"
-     "  -c, --config FILE    The optimizer server's file, for its store\n"},
-    {"describe", cmd_describe, "Operational Commands",
+     "`servo optimizer history`.\n",
+     report_options, CLI_ARG_NONE, NULL},
+    {"describe", cmd_describe, "Operational Commands", "[CONNECTORS...] [-f text|json]",
      "Display the current state of the servo's components and metrics",
-     "[CONNECTORS...] [-f text|json]\n\n"
      "Dispatch describe to the connectors (all, or those named) and print what they report:\n"
-     "a table, or the `descriptor` JSON of the optimizer protocol.\n\n" FORMAT_HELP
-     "text (default) or json\n"},
-    {"measure", cmd_measure, "Operational Commands", "Capture measurements for one or more metrics",
+     "a table, or the `descriptor` JSON of the optimizer protocol.\n",
+     describe_options, CLI_ARG_TEXT, NULL},
+    {"measure", cmd_measure, "Operational Commands",
      "[METRICS...] [-c CONNECTOR ...] [-d DURATION] [--warmup DURATION]\n"
-     "       [--control JSON|@FILE] [-f text|json]\n\n"
+     "       [--control JSON|@FILE] [-f text|json]",
+     "Capture measurements for one or more metrics",
      "Dispatch measure for the metrics named (all when none) to the connectors (all, or those\n"
-     "given with -c) and print the readings: a table, or the `metrics` + `annotations` JSON.\n\n"
-     "  -c, --connector NAME Measure with this connector instance (repeatable)\n"
-     "  -d, --duration D     How long to measure (a duration; default 0)\n"
-     "      --warmup D       How long to wait before measuring (default 0)\n"
-     "      --control JSON   The measure control as the optimizer sends it (duration,\n"
-     "                       warmup, delay, userdata.slo ...): JSON text or @FILE; -d and\n"
-     "                       --warmup override its values\n" FORMAT_HELP
-     "text (default) or json\n"},
-    {"adjust", cmd_adjust, "Operational Commands", "Adjust settings of one or more components",
-     "[-f text|json] COMPONENT.SETTING=VALUE ...\n\n"
+     "given with -c) and print the readings: a table, or the `metrics` + `annotations` JSON.\n",
+     measure_options, CLI_ARG_TEXT, NULL},
+    {"adjust", cmd_adjust, "Operational Commands", "[-f text|json] COMPONENT.SETTING=VALUE ...",
+     "Adjust settings of one or more components",
      "Check each value against the description (range, step, enum, pinned) before anything\n"
-     "runs, then dispatch adjust and print the resulting state.\n\n" FORMAT_HELP
-     "text (default) or json (the `state` form)\n"},
-    {"check", cmd_check, "Operational Commands", "Check that the servo is ready to run",
+     "runs, then dispatch adjust and print the resulting state.\n",
+     adjust_options, CLI_ARG_TEXT, NULL},
+    {"check", cmd_check, "Operational Commands",
      "[CONNECTORS...] [-n NAME] [-i ID] [-t TAG] [--halt-on LEVEL] [-v] [-q] [-p]\n"
-     "       [-w DURATION] [-d DURATION|expo] [--remedy] [-f text|json]\n\n"
+     "       [-w DURATION] [-d DURATION|expo] [--remedy] [-f text|json]",
+     "Check that the servo is ready to run",
      "Run the checks the connectors declare (all connectors with checks, or those named)\n"
      "and print CONNECTOR STATUS ERRORS (verbose: CONNECTOR CHECK ID TAGS STATUS MESSAGE).\n"
      "Exit 0 only if every required check passed (a failed warning does not count), else 1.\n"
      "Defaults come from the `checks:` settings; flags win. Filters are AND-ed; each takes\n"
      "an exact value, a comma list, or /regex/, and may be repeated. (-n after `check` is\n"
-     "the check-name filter; the servo is picked with the global -n before the command.)\n\n"
-     "  -n, --name NAME      Only checks with this name\n"
-     "  -i, --id ID          Only checks with this id\n"
-     "  -t, --tag TAG        Only checks with one of these tags\n"
-     "      --halt-on LEVEL  Stop a connector's checks at a failure of this severity or\n"
-     "                       above: warning, common or critical (default)\n"
-     "  -v, --verbose        One line per check\n"
-     "  -q, --quiet          Print nothing; only the exit status tells\n"
-     "  -p, --progressive    Log each check as it runs (--no-progressive: do not)\n"
-     "  -w, --wait DURATION  Re-run failed checks until they pass or this much time has\n"
-     "                       passed (default: run once; checks.wait is for `servo run`)\n"
-     "  -d, --delay D        Delay between rounds: expo (8s, 16s, 32s, ...) or a duration\n"
-     "      --remedy         Run the remedy of a failed check, then check again (not by\n"
-     "                       default: checks.remedy is for `servo run`)\n" FORMAT_HELP
-     "text (default) or json (every check with its connector)\n"},
-    {"config", cmd_config, "Configuration Commands", "Display the effective configuration",
-     "[-f yaml|json|configmap] [-o FILE] [--show-secrets]\n\n"
+     "the check-name filter; the servo is picked with the global -n before the command.)\n",
+     check_options, CLI_ARG_TEXT, NULL},
+    {"config", cmd_config, "Configuration Commands",
+     "[-f yaml|json|configmap] [-o FILE] [--show-secrets]", "Display the effective configuration",
      "Print the effective configuration after .env, environment variables and defaults: one\n"
      "object per servo, `connectors` resolved to a map of instance name to connector, and\n"
-     "each instance's complete settings under its name. Secrets are masked.\n\n" FORMAT_HELP
-     "yaml (default), json, or configmap (a Kubernetes ConfigMap)\n"
-     "  -o, --output FILE    Write to FILE instead of standard output\n"
-     "      --show-secrets   Print secrets in clear\n"},
-    {"schema", cmd_schema, "Configuration Commands", "Display the configuration JSON Schema",
-     "[CONNECTOR] [--top-level] [-f json] [-o FILE]\n\n"
+     "each instance's complete settings under its name. Secrets are masked.\n",
+     config_options, CLI_ARG_NONE, NULL},
+    {"schema", cmd_schema, "Configuration Commands",
+     "[CONNECTOR] [--top-level] [-f json] [-o FILE]", "Display the configuration JSON Schema",
      "Print the JSON Schema (draft 2020-12) of the whole configuration, or of one connector's\n"
-     "settings. Every property lists the environment variables that set it (env_names).\n\n"
-     "      --top-level      Only the top-level keys, not each connector's settings\n" FORMAT_HELP
-     "json\n"
-     "  -o, --output FILE    Write to FILE instead of standard output\n"},
-    {"validate", cmd_validate, "Configuration Commands", "Validate a configuration",
-     "[-f FILE] [-q]\n\n"
+     "settings. Every property lists the environment variables that set it (env_names).\n",
+     schema_options, CLI_ARG_CONNECTOR, NULL},
+    {"validate", cmd_validate, "Configuration Commands", "[-f FILE] [-q]",
+     "Validate a configuration",
      "Check a configuration file: print \"\u221a Valid configuration in FILE\" (exit 0), or\n"
-     "\"X Invalid configuration in FILE\" and every error (exit 2).\n\n"
-     "  -f, --file FILE      The file to check (default: the global --config-file)\n"
-     "  -q, --quiet          Print nothing when the file is valid\n"},
-    {"generate", cmd_generate, "Configuration Commands", "Generate a configuration",
+     "\"X Invalid configuration in FILE\" and every error (exit 1). A file that does not exist\n"
+     "is a usage error (exit 2).\n",
+     validate_options, CLI_ARG_NONE, NULL},
+    {"generate", cmd_generate, "Configuration Commands",
      "[CONNECTOR | ALIAS:CONNECTOR ...] [-f FILE] [--defaults] [--standalone] [--append]\n"
-     "       [--force] [-n NAME] [-q]\n\n"
-     "Write a configuration with each connector's example stanza (every connector when none\n"
-     "is named). Naming connectors also writes `connectors:`, a mapping when an alias is given.\n"
-     "The optimizer is left out: `servo run` then uses the embedded optimizer.\n\n"
-     "  -f, --file FILE      Where to write (default servo.yaml)\n"
-     "  -d, --defaults       Include every setting with its default value\n"
-     "  -s, --standalone     Do not write `connectors:`\n"
-     "      --append         Add another servo (a new YAML document) to FILE\n"
-     "      --force          Overwrite FILE\n"
-     "  -n, --name NAME      The servo's name (needed when several share a file)\n"
-     "  -q, --quiet          Do not print the generated configuration\n"},
-    {"version", cmd_version, "Other Commands", "Display the version",
-     "[-s] [-f text|json]\n\n  -s, --short          One line\n" FORMAT_HELP
-     "text (default) or json\n"},
-    {"help", cmd_help, "Other Commands", "Show the help of a command", "[COMMAND]\n"},
-    {NULL, NULL, NULL, NULL, NULL},
+     "       [--force] [-n NAME] [-q]",
+     "Generate a configuration",
+     "Write a configuration with each named connector's example stanza. Naming connectors\n"
+     "also writes `connectors:`, a mapping when an alias is given. With no connector named,\n"
+     "only `wait` (which changes nothing) is written, with a comment: connectors that\n"
+     "change a system are written only when asked for. The optimizer is left out: `servo\n"
+     "run` then uses the embedded optimizer.\n",
+     generate_options, CLI_ARG_CONNECTOR, NULL},
+    {"version", cmd_version, "Other Commands", "[-s] [-f text|json]", "Display the version", NULL,
+     version_options, CLI_ARG_NONE, NULL},
+    {"completion", cmd_completion, "Other Commands", "bash|zsh|fish [-o FILE]",
+     "Print a shell completion script",
+     "Print the completion script of a shell. It completes commands, options, their values,\n"
+     "connector names and the servo names of the configuration file. Load it for the current\n"
+     "shell:\n\n"
+     "  bash: source <(servo completion bash)\n"
+     "  zsh:  source <(servo completion zsh)\n"
+     "  fish: servo completion fish | source\n\n"
+     "The packages install them where each shell finds them by itself.\n",
+     no_options, CLI_ARG_NONE, completion_commands},
+    {"help", cmd_help, "Other Commands", "[COMMAND [SUBCOMMAND]]", "Show the help of a command",
+     NULL, no_options, CLI_ARG_COMMAND, NULL},
+    /* hidden: what the completion scripts ask at completion time, and the man page source */
+    {"__complete", cmd_complete_words, NULL, "connectors|servos", "Words to complete", NULL,
+     no_options, CLI_ARG_NONE, NULL},
+    {"__man", cmd_man, NULL, "[-o FILE]", "The man page servo(1) in roff", NULL, output_options,
+     CLI_ARG_NONE, NULL},
+    {NULL, NULL, NULL, NULL, NULL, NULL, NULL, CLI_ARG_NONE, NULL},
 };
 
-static const char global_usage[] =
-    "Usage: servo [OPTIONS] COMMAND [ARGS]...\n"
-    "\n"
+static const char global_description[] =
     "Continuous optimization: the servo describes, measures and adjusts an application\n"
-    "through connectors, on the command of an optimizer (embedded by default).\n"
-    "\n"
-    "Options:\n"
-    "  -c, --config-file FILE  Servo configuration file [env SERVO_CONFIG_FILE; default\n"
-    "                          servo.yaml]\n"
-    "  -n, --name NAME         The servo to use in a multi-servo file [env SERVO_NAME]\n"
-    "  -l, --log-level LEVEL   TRACE, DEBUG, INFO, SUCCESS, WARNING, ERROR or CRITICAL\n"
-    "                          [env SERVO_LOG_LEVEL; default INFO]\n"
-    "      --no-color          Disable colored output [env SERVO_NO_COLOR, NO_COLOR]\n"
-    "      --allow-unknown     Ignore top-level keys that no connector owns\n"
-    "      --optimizer ID      Optimizer id ORG/APP [env OPSANI_OPTIMIZER]\n"
-    "      --token TOKEN       Optimizer API token [env OPSANI_TOKEN]\n"
-    "      --token-file FILE   File holding the API token [env OPSANI_TOKEN_FILE]\n"
-    "      --base-url URL      Optimizer API base URL [env OPSANI_BASE_URL]\n"
-    "      --url URL           Full optimizer URL, overriding base URL and id [env OPSANI_URL]\n"
-    "  -h, --help              Show this message and exit\n";
+    "through connectors, on the command of an optimizer (embedded by default).\n";
 
 void cli_print_usage(FILE *out)
 {
-    fputs(global_usage, out);
-    const char *section = NULL;
+    fprintf(out, "Usage: servo [OPTIONS] COMMAND [ARGS]...\n\n%s\nOptions:\n", global_description);
+    cli_print_options(out, cli_global_options, 26, true);
+    const char *group = NULL;
     for (const struct cli_command *c = cli_commands; c->name; c++) {
-        if (section == NULL || strcmp(section, c->section) != 0) {
-            section = c->section;
-            fprintf(out, "\n%s:\n", section);
+        if (c->group == NULL)
+            continue;
+        if (group == NULL || strcmp(group, c->group) != 0) {
+            group = c->group;
+            fprintf(out, "\n%s:\n", group);
         }
         fprintf(out, "  %-12s %s\n", c->name, c->summary);
     }
     cli_print_connector_usage(out);
     fputs("\nRun 'servo COMMAND --help' for a command's options.\n", out);
+}
+
+const char *cli_global_description(void)
+{
+    return global_description;
 }

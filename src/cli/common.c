@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "events/servo_runtime.h"
@@ -31,9 +32,32 @@ int cli_registry(struct cli *cli)
     diags_init(&diags);
     int rc = registry_init(&cli->registry, NULL, NULL, &diags);
     cli->registry_ready = true;
+    cli->failure = EXIT_FAILURE_OPERATIONAL;
     cli_print_diags(&diags);
     diags_free(&diags);
     return rc;
+}
+
+bool cli_overridden(const struct cli *cli, const char *prefix)
+{
+    for (size_t i = 0; i < cli->override_count; i++)
+        if (strncmp(cli->overrides[i].path, prefix, strlen(prefix)) == 0)
+            return true;
+    return false;
+}
+
+/* As ServoX: the optimizer flags name one optimizer, so they need one servo. */
+static int refuse_optimizer_flags(struct cli *cli)
+{
+    if (!cli_overridden(cli, "optimizer.") || cli->servo_name != NULL || cli->assembly.count < 2)
+        return 0;
+    cli_error("an optimizer cannot be specified in a multi-servo configuration: %s holds %zu "
+              "servos; pick one with --name, or set each servo's optimizer in the file",
+              cli->config_file, cli->assembly.count);
+    assembly_free(&cli->assembly);
+    cli->assembly_ready = false;
+    cli->failure = EXIT_USAGE;
+    return -1;
 }
 
 int cli_assemble(struct cli *cli)
@@ -42,6 +66,7 @@ int cli_assemble(struct cli *cli)
         return 0;
     if (cli_registry(cli) != 0)
         return -1;
+    bool missing = access(cli->config_file, F_OK) != 0 && errno == ENOENT;
     struct assembly_options options = {.config_file = cli->config_file,
                                        .allow_unknown = cli->allow_unknown,
                                        .overrides = cli->overrides,
@@ -53,7 +78,8 @@ int cli_assemble(struct cli *cli)
     diags_free(&diags);
     if (rc == 0)
         cli->assembly_ready = true;
-    return rc;
+    cli->failure = missing ? EXIT_USAGE : EXIT_FAILURE_OPERATIONAL;
+    return rc == 0 ? refuse_optimizer_flags(cli) : rc;
 }
 
 const struct servo_config *cli_selected_servo(struct cli *cli)
@@ -61,6 +87,7 @@ const struct servo_config *cli_selected_servo(struct cli *cli)
     const struct servo_config *servo = assembly_find(&cli->assembly, cli->servo_name);
     if (servo != NULL)
         return servo;
+    cli->failure = EXIT_USAGE;
     if (cli->servo_name) {
         cli_error("no servo named \"%s\" in %s", cli->servo_name, cli->config_file);
     } else {
@@ -86,6 +113,7 @@ int cli_attach(struct cli *cli, struct servo_config **servo)
     if (cli->attached != s) {
         struct servo_error error = {0};
         if (servo_attach(s, &error) != 0) {
+            cli->failure = EXIT_FAILURE_OPERATIONAL;
             cli_error("%s", error.message);
             return -1;
         }
@@ -111,36 +139,6 @@ void cli_print_event_error(const char *event, const struct servo_error *error,
               error->message);
     for (size_t i = 0; i < additional_count; i++)
         cli_error("also: %s", additional[i].message);
-}
-
-const struct cli_command *cli_find_command(const char *name)
-{
-    for (const struct cli_command *c = cli_commands; c->name; c++)
-        if (strcmp(c->name, name) == 0)
-            return c;
-    return NULL;
-}
-
-int cli_help(const struct cli_command *command, FILE *out)
-{
-    fprintf(out, "Usage: servo %s %s", command->name, command->usage);
-    return EXIT_OK;
-}
-
-int cli_getopt(int argc, char **argv, const char *shortopts, const void *longopts,
-               const struct cli_command *command)
-{
-    int c = getopt_long(argc, argv, shortopts, longopts, NULL);
-    if (c == '?') {
-        cli_error("%s: unknown option or missing value \"%s\" (see 'servo %s --help')",
-                  command->name, argv[optind - 1], command->name);
-        return -2;
-    }
-    if (c == ':') {
-        cli_error("%s: option \"%s\" needs a value", command->name, argv[optind - 1]);
-        return -2;
-    }
-    return c;
 }
 
 int cli_write_output(const char *path, const char *text)

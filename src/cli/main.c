@@ -8,31 +8,11 @@
 #include "cli/cli.h"
 #include "config/env.h"
 #include "util/log.h"
+#include "util/util.h"
 
-enum {
-    OPT_NO_COLOR = 256,
-    OPT_ALLOW_UNKNOWN,
-    OPT_OPTIMIZER,
-    OPT_TOKEN,
-    OPT_TOKEN_FILE,
-    OPT_BASE_URL,
-    OPT_URL
-};
-
-static const struct option global_options[] = {
-    {"config-file", required_argument, NULL, 'c'},
-    {"name", required_argument, NULL, 'n'},
-    {"log-level", required_argument, NULL, 'l'},
-    {"no-color", no_argument, NULL, OPT_NO_COLOR},
-    {"allow-unknown", no_argument, NULL, OPT_ALLOW_UNKNOWN},
-    {"optimizer", required_argument, NULL, OPT_OPTIMIZER},
-    {"token", required_argument, NULL, OPT_TOKEN},
-    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
-    {"base-url", required_argument, NULL, OPT_BASE_URL},
-    {"url", required_argument, NULL, OPT_URL},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
-};
+/* The global options, from the command table (commands.c). */
+static const struct cli_command global_command = {
+    .name = "servo", .group = NULL, .synopsis = "", .options = cli_global_options};
 
 static void add_override(struct cli *cli, const char *path, const char *value)
 {
@@ -58,7 +38,7 @@ static int parse_global_options(struct cli *cli, int argc, char **argv)
     opterr = 0;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "+:c:n:l:h", global_options, NULL)) != -1) {
+    while ((c = cli_global_getopt(argc, argv, &global_command)) != -1) {
         switch (c) {
         case 'c':
             cli->config_file = optarg;
@@ -107,18 +87,71 @@ static int parse_global_options(struct cli *cli, int argc, char **argv)
     return 0;
 }
 
+/* As python-dotenv's find_dotenv(usecwd=True), which ServoX uses: the first file named .env
+ * in the working directory or one of its parents. A directory named .env (often a Python
+ * virtualenv) is not a dotenv file and the search goes on. NULL when there is none. */
+static char *find_dotenv(void)
+{
+    struct stat st;
+    if (stat(".env", &st) == 0 && !S_ISDIR(st.st_mode))
+        return xstrdup(".env");
+    char *dir = getcwd(NULL, 0);
+    char *found = NULL;
+    while (dir != NULL && found == NULL) {
+        char *slash = strrchr(dir, '/');
+        if (slash == NULL)
+            break;
+        *slash = '\0'; /* the parent; "" for the root */
+        char *path = xasprintf("%s/.env", dir);
+        if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode))
+            found = path;
+        else
+            free(path);
+        if (dir[0] == '\0')
+            break;
+    }
+    free(dir);
+    return found;
+}
+
+/* Loads the .env file into the environment (variables already set win). Problems are kept in
+ * `diags`: whether they are errors depends on the command (see dotenv_problems). */
+static int load_dotenv(struct servo_diags *diags)
+{
+    char *path = find_dotenv();
+    int rc = path ? dotenv_load(path, diags) : 0;
+    free(path);
+    return rc;
+}
+
+/* Commands that read no configuration: a malformed .env is only a warning for them, so that
+ * `servo version`, `servo help` and the completions work whatever the directory holds. */
+static bool reads_configuration(const char *command)
+{
+    static const char *const configless[] = {"help",       "version",    "connectors", "generate",
+                                             "completion", "__complete", "__man",      NULL};
+    for (size_t i = 0; configless[i]; i++)
+        if (strcmp(command, configless[i]) == 0)
+            return false;
+    return true;
+}
+
+/* Reports the .env problems: errors (exit 1, as an invalid configuration) when the command
+ * reads the configuration, else warnings. Returns the exit status, or -1 to go on. */
+static int dotenv_problems(const struct servo_diags *diags, const char *command)
+{
+    if (diags->count == 0)
+        return -1;
+    if (command && reads_configuration(command)) {
+        cli_print_diags(diags);
+        return EXIT_FAILURE_OPERATIONAL;
+    }
+    diags_print(diags, stderr, "servo: warning: ");
+    return -1;
+}
+
 static int apply_environment(struct cli *cli)
 {
-    struct servo_diags diags;
-    diags_init(&diags);
-    struct stat st;
-    /* a directory named .env (often a Python virtualenv) is not a dotenv file */
-    bool dotenv = stat(".env", &st) != 0 || !S_ISDIR(st.st_mode);
-    int rc = dotenv ? dotenv_load(".env", &diags) : 0;
-    cli_print_diags(&diags);
-    diags_free(&diags);
-    if (rc != 0)
-        return -1;
     const char *value = getenv("SERVO_CONFIG_FILE");
     if (value && value[0]) {
         cli->config_file = value;
@@ -146,8 +179,17 @@ static void cli_cleanup(struct cli *cli)
 int main(int argc, char **argv)
 {
     struct cli cli = {.config_file = "servo.yaml", .color = isatty(STDERR_FILENO) != 0};
-    if (apply_environment(&cli) != 0 || parse_global_options(&cli, argc, argv) != 0)
+    struct servo_diags dotenv;
+    diags_init(&dotenv);
+    load_dotenv(&dotenv);
+    if (apply_environment(&cli) != 0 || parse_global_options(&cli, argc, argv) != 0) {
+        diags_free(&dotenv);
         return EXIT_USAGE;
+    }
+    int status = dotenv_problems(&dotenv, optind < argc ? argv[optind] : NULL);
+    diags_free(&dotenv);
+    if (status >= 0)
+        return status;
     if (optind >= argc) {
         cli_print_usage(stderr);
         return EXIT_USAGE;

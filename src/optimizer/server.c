@@ -76,6 +76,7 @@ static int open_app(struct server *s, struct app *a, const char *id,
     struct study_options options = {
         .sleep_seconds = servo_duration_seconds(s->settings->sleep),
         .log_label = a->label,
+        .served = true,
     };
     return study_open(id, settings, a->store, &options, &a->study, error);
 }

@@ -31,6 +31,7 @@ struct study {
     struct store *store;
     double sleep_seconds;
     char *label;
+    bool served;
     /* the state: what the store holds */
     struct store_app app;
     enum study_phase phase;
@@ -165,9 +166,10 @@ static int choose_objective(struct study *s, char **error)
     s->has_objective = true;
     set_objective_row(s);
     study_log(s, SERVO_LOG_WARNING,
-              "No objective configured: optimizing the mean of %s (%s); set "
-              "optimizer.local.objective to choose",
-              s->objective.name, study_goal_name(s->objective.goal));
+              "No objective configured: optimizing the mean of %s (%s); set %s%s.objective to "
+              "choose",
+              s->objective.name, study_goal_name(s->objective.goal),
+              s->served ? "applications." : "optimizer.local", s->served ? s->id : "");
     return 0;
 }
 
@@ -985,6 +987,7 @@ int study_open(const char *id, const struct study_settings *settings, struct sto
     s->id = xstrdup(id);
     s->settings = settings;
     s->store = store;
+    s->served = options && options->served;
     s->sleep_seconds = options && options->sleep_seconds > 0 ? options->sleep_seconds
                                                              : STUDY_DEFAULT_SLEEP_SECONDS;
     s->label = xstrdup(options && options->log_label ? options->log_label : "");

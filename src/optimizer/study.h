@@ -47,6 +47,7 @@ enum study_phase {
 struct study_options {
     double sleep_seconds;  /* SLEEP once over; <= 0: STUDY_DEFAULT_SLEEP_SECONDS */
     const char *log_label; /* prefixed to log lines ("example.com/app: "); NULL: none */
+    bool served; /* by `servo optimizer serve`: hints name applications.ID, not optimizer.local */
 };
 
 struct study;

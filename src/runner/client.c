@@ -269,9 +269,23 @@ static void quote_body(struct strbuf *sb, const char *body)
         strbuf_printf(sb, "... (%zu bytes)", len);
 }
 
-/* What to do with an exchange; `why` receives a one-line reason for logs. */
-static enum verdict classify(const struct exchange *x, struct strbuf *why)
+/* HELLO refused for its credentials: retried, as ServoX does, naming where the token is. */
+static bool refused_credentials(const struct exchange *x, const char *event)
 {
+    return x->status == EXCHANGE_HTTP_ERROR && (x->http_status == 401 || x->http_status == 403) &&
+           strcmp(event, "HELLO") == 0;
+}
+
+/* What to do with an exchange; `why` receives a one-line reason for logs. */
+static enum verdict classify(const struct exchange *x, const struct client *c, const char *event,
+                             struct strbuf *why)
+{
+    if (refused_credentials(x, event)) {
+        strbuf_printf(why, "HTTP %ld: the optimizer refused %s: ", x->http_status,
+                      c->credentials ? c->credentials : "the token");
+        quote_body(why, x->body);
+        return VERDICT_RETRY;
+    }
     switch (x->status) {
     case EXCHANGE_CANCELLED:
         strbuf_puts(why, "cancelled");
@@ -332,7 +346,7 @@ static enum verdict attempt(struct client *c, const char *event, const json_t *r
 {
     struct exchange x = {0};
     c->transport->exchange(c->transport->context, request, token, &x);
-    enum verdict v = classify(&x, why);
+    enum verdict v = classify(&x, c, event, why);
     switch (v) {
     case VERDICT_OK:
         *reply = x.reply;

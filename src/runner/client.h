@@ -86,6 +86,9 @@ const char *servo_user_agent(void);
 struct client {
     struct transport *transport;
     char *servo_uid; /* NULL: sent as null */
+    /* Where the token comes from ("optimizer.token_file /run/secrets/token"), named when the
+     * optimizer refuses it at HELLO; NULL: "the token". */
+    const char *credentials;
 };
 
 enum post_result {
@@ -97,8 +100,9 @@ enum post_result {
 };
 
 /* Posts {"event":event,"param":param,"servo_uid":uid}; retries with exponential backoff and
- * jitter on transport errors, timeouts, 5xx and 404, and on replies that are not JSON
- * objects, within `policy`. `param` is borrowed (may be NULL for null). */
+ * jitter on transport errors, timeouts, 5xx and 404, on replies that are not JSON objects,
+ * and on 401 and 403 to HELLO (a rotated token may be put right, as ServoX retries), within
+ * `policy`. `param` is borrowed (may be NULL for null). */
 enum post_result client_post(struct client *c, const char *event, const json_t *param,
                              const struct backoff_policy *policy, struct cancel_token *token,
                              json_t **reply);

@@ -1059,15 +1059,31 @@ static void leave(struct runner *r)
     }
 }
 
+/* Where the token comes from, for the log of a refused HELLO (caller frees); NULL: none. */
+static char *token_source(const struct servo_config *servo)
+{
+    const struct optimizer_settings *o = servo->settings ? servo->settings->optimizer : NULL;
+    if (o != NULL && o->token_file != NULL)
+        return xasprintf("the token of optimizer.token_file %s (OPSANI_TOKEN_FILE, "
+                         "--token-file), read when the servo starts",
+                         o->token_file);
+    if (o != NULL && o->token != NULL)
+        return xstrdup("the token of optimizer.token (OPSANI_TOKEN, --token)");
+    return NULL;
+}
+
 int runner_run(struct servo_config *servo, struct transport *transport,
                const struct runner_options *options, struct cancel_token *shutdown)
 {
     static const struct runner_options defaults = {0};
     const struct common_settings *settings = servo->settings ? &servo->settings->settings : NULL;
     const char *servo_uid = servo->settings ? servo->settings->servo_uid : NULL;
+    char *credentials = token_source(servo);
     struct runner r = {
         .servo = servo,
-        .client = {.transport = transport, .servo_uid = servo_uid ? xstrdup(servo_uid) : NULL},
+        .client = {.transport = transport,
+                   .servo_uid = servo_uid ? xstrdup(servo_uid) : NULL,
+                   .credentials = credentials},
         .options = options ? options : &defaults,
         .shutdown = shutdown,
         .connect_policy = backoff_policy_for(settings, "connect"),
@@ -1076,5 +1092,6 @@ int runner_run(struct servo_config *servo, struct transport *transport,
     int rc = run_sessions(&r);
     leave(&r);
     free(r.client.servo_uid);
+    free(credentials);
     return rc;
 }

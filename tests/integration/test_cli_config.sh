@@ -260,6 +260,18 @@ expect_out_line 'Usage: servo validate \[-f FILE\] \[-q\]'
 servo help nope
 expect_rc 2
 expect_err 'servo: error: help: no such command "nope"'
+servo help --help
+expect_rc 0
+expect_out_line 'Usage: servo help \[COMMAND \[SUBCOMMAND\]\]'
+servo help optimizer serve
+expect_rc 0
+expect_out_line 'Usage: servo optimizer serve .*'
+servo help optimizer nope
+expect_rc 2
+expect_err 'servo: error: help: no such command "optimizer nope"'
+servo help optimizer serve extra
+expect_rc 2
+expect_err 'servo: error: help: unexpected argument "extra"'
 
 case_ "unknown command and options"
 servo nope
@@ -281,6 +293,19 @@ expect_err 'servo: error: validate: option "-f" needs a value'
 servo validate extra
 expect_rc 2
 expect_err 'servo: error: validate: unexpected argument "extra"'
+# extra arguments are refused, not ignored (COMMAND|WORDS BEFORE "extra")
+for case in "list|list" "connectors|connectors" "config|config" "schema|schema wait" \
+    "show connectors|show connectors" "show events|show events" "version|version" \
+    "completion bash|completion bash"; do
+    # shellcheck disable=SC2086 # the command's words
+    servo ${case#*|} extra
+    expect_rc 2
+    expect_out ""
+    expect_err "servo: error: ${case%%|*}: unexpected argument \"extra\""
+done
+servo show events -v
+expect_rc 2
+expect_err "servo: error: show events: unknown option or missing value \"-v\" (see 'servo show events --help')"
 servo config --format
 expect_rc 2
 expect_err 'servo: error: config: option "--format" needs a value'
@@ -300,15 +325,14 @@ expect_out "Servo v$version \"$cryptonym\""
 # ---- validate ---------------------------------------------------------------------------
 
 case_ "validate: no file"
+# as ServoX: a file that does not exist is a usage error (2), an invalid one a failure (1)
 servo validate
 expect_rc 2
 expect_out ""
-expect_err 'X Invalid configuration in servo.yaml
-servo: error: servo.yaml: file does not exist'
+expect_err 'servo: error: validate: invalid value for --file: servo.yaml does not exist'
 servo validate -f nope.yaml
 expect_rc 2
-expect_err 'X Invalid configuration in nope.yaml
-servo: error: nope.yaml: file does not exist'
+expect_err 'servo: error: validate: invalid value for --file: nope.yaml does not exist'
 
 case_ "validate: good"
 printf '%s\n%s\n' "$vegeta_stanza" "$prometheus_stanza" >servo.yaml
@@ -351,7 +375,7 @@ prometheus:
 stray: 1
 EOF
 servo validate -f bad.yaml
-expect_rc 2
+expect_rc 1
 expect_out ""
 expect_err 'X Invalid configuration in bad.yaml
 servo: error: bad.yaml:16:1: stray: unknown top-level key "stray": not a servo setting nor an instance named in `connectors` (use --allow-unknown or `extra: ignore` to ignore foreign keys)
@@ -360,13 +384,13 @@ servo: error: bad.yaml:12:13: prometheus.base_url: invalid URL "not a url": miss
 servo: error: bad.yaml:14:5: prometheus.metrics[0].query: field required
 servo: error: bad.yaml:7:3: wait: connector "wait" is routed in `connectors` but the document has no "wait" stanza'
 servo validate -q -f bad.yaml
-expect_rc 2
+expect_rc 1
 expect_err_has 'X Invalid configuration in bad.yaml'
 
 case_ "validate: --allow-unknown and extra: ignore"
 printf 'stray: 1\n%s\n' "$vegeta_stanza" >stray.yaml
 servo -c stray.yaml validate
-expect_rc 2
+expect_rc 1
 expect_err 'X Invalid configuration in stray.yaml
 servo: error: stray.yaml:1:1: stray: unknown top-level key "stray": not a servo setting nor the key of an available connector (use --allow-unknown or `extra: ignore` to ignore foreign keys)'
 servo --allow-unknown -c stray.yaml validate
@@ -378,35 +402,35 @@ expect_rc 0
 
 case_ "validate: environment"
 run SERVO_VEGETA_RATE=seven -- validate
-expect_rc 2
+expect_rc 1
 expect_err 'X Invalid configuration in servo.yaml
 servo: error: $SERVO_VEGETA_RATE: vegeta.rate: invalid rate "seven": hits must be a non-negative integer'
 run 'SERVO_VEGETA={"rate": "5/1s"' -- validate
-expect_rc 2
+expect_rc 1
 expect_err 'X Invalid configuration in servo.yaml
 servo: error: $SERVO_VEGETA:1:15: vegeta: invalid JSON: '"'}'"' expected near end of file'
 run 'SERVO_VEGETA=["rate"]' -- validate
-expect_rc 2
+expect_rc 1
 expect_err 'X Invalid configuration in servo.yaml
 servo: error: $SERVO_VEGETA: vegeta: expected a JSON object, got a sequence'
 run 'SERVO_CONNECTORS=[vegeta]' -- validate
-expect_rc 2
+expect_rc 1
 expect_err 'X Invalid configuration in servo.yaml
 servo: error: $SERVO_CONNECTORS:1:7: connectors: invalid JSON: invalid token near '"'vegeta'"
 run 'SERVO_CONNECTORS=["vegeta"]' -- validate
-expect_rc 2
+expect_rc 1
 expect_err 'X Invalid configuration in servo.yaml
 servo: error: servo.yaml:4:1: prometheus: unknown top-level key "prometheus": not a servo setting nor an instance named in `connectors` (use --allow-unknown or `extra: ignore` to ignore foreign keys)'
 run OPSANI_TOKEN=t OPSANI_TOKEN_FILE=/tmp/t -- validate
-expect_rc 2
+expect_rc 1
 expect_err 'X Invalid configuration in servo.yaml
 servo: error: $OPSANI_TOKEN_FILE: optimizer.token_file: token and token_file cannot both be given'
 servo --token t --token-file /tmp/t validate
-expect_rc 2
+expect_rc 1
 expect_err 'X Invalid configuration in servo.yaml
 servo: error: command line: optimizer.token_file: token and token_file cannot both be given'
 servo --optimizer bad validate
-expect_rc 2
+expect_rc 1
 expect_err 'X Invalid configuration in servo.yaml
 servo: error: command line: optimizer.id: "bad" does not match the pattern /^(?!-)([A-Za-z0-9-.]{5,50})/[a-zA-Z_\-.0-9]{1,64}$/'
 
@@ -598,7 +622,7 @@ servo config -f toml
 expect_rc 2
 expect_err 'servo: error: invalid value "toml" for --format (expected one of: yaml, json, configmap)'
 servo -c bad.yaml config
-expect_rc 2
+expect_rc 1
 expect_out ""
 expect_err_has 'servo: error: bad.yaml:9:9: vegeta.rate: invalid rate "fifty"'
 servo -c nope.yaml config
@@ -735,11 +759,11 @@ if yaml.safe_load(m['data']['servo.yaml'])['name'] != 'first': print(m['data'])
 case_ "multi-servo: naming rules"
 printf 'name: a\n---\ndescription: unnamed\n' >unnamed.yaml
 servo -c unnamed.yaml list
-expect_rc 2
+expect_rc 1
 expect_err 'servo: error: unnamed.yaml:3:1: document 2: in a multi-servo file every servo needs a `name` or an `optimizer.id` to tell it apart'
 printf 'name: a\n---\nname: a\n' >twice.yaml
 servo -c twice.yaml validate
-expect_rc 2
+expect_rc 1
 expect_err 'X Invalid configuration in twice.yaml
 servo: error: twice.yaml:3:1: document 2: servo name "a" is already used by document 1'
 
@@ -747,18 +771,33 @@ servo: error: twice.yaml:3:1: document 2: servo name "a" is already used by docu
 
 mkdir gen && cd gen
 
-case_ "generate: every connector"
+case_ "generate: every connector, named"
+# shellcheck disable=SC2046 # the connector names
+servo generate -q -f all.yaml $(python3 -c "
+import json
+print(' '.join(x['name'] for x in json.load(open('$scratch/connectors.json'))))")
+expect_rc 0
+servo -c all.yaml config -f json
+expect_rc 0
+check_py "
+import json, sys
+c = json.load(sys.stdin)
+available = sorted(x['name'] for x in json.load(open('$scratch/connectors.json')))
+if sorted(c['connectors']) != available: print(sorted(c['connectors']), 'is not', available)
+"
+
+case_ "generate: no connector named writes only wait, which changes nothing"
 servo generate
 expect_rc 0
 expect_err ""
 [[ $out == *$'\nGenerated servo.yaml' ]] || report "no 'Generated servo.yaml' line"
 expect_file servo.yaml "${out%$'\n'Generated servo.yaml}"
 check_py "
-import json, sys, yaml
+import sys, yaml
 text = sys.stdin.read().rsplit('Generated servo.yaml', 1)[0]
+if not text.startswith('# Only the wait connector, which changes nothing.'): print(text)
 c = yaml.safe_load(text)
-available = sorted(x['name'] for x in json.load(open('$scratch/connectors.json')))
-if sorted(c) != available: print(sorted(c), 'is not', available)
+if c != {'wait': {'measure_enabled': False}}: print(c)
 "
 servo validate
 expect_rc 0
@@ -1048,7 +1087,19 @@ servo validate
 expect_out "√ Valid configuration in from-dotenv.yaml"
 printf 'SERVO_VEGETA_WORKERS=7\nnot a line\n' >.env
 servo validate
-expect_rc 2
+expect_rc 1
+expect_err 'servo: error: .env:2:1: expected NAME=VALUE'
+# ... but only a warning for the commands that read no configuration
+servo --help
+expect_rc 0
+for command in version help connectors "completion bash" "generate -f gen.yaml wait"; do
+    # shellcheck disable=SC2086 # the command's words
+    servo $command
+    expect_rc 0
+    expect_err 'servo: warning: .env:2:1: expected NAME=VALUE'
+done
+servo config
+expect_rc 1
 expect_err 'servo: error: .env:2:1: expected NAME=VALUE'
 # a directory named .env (a Python virtualenv, say) is no dotenv file
 rm .env
@@ -1057,6 +1108,33 @@ servo validate
 expect_rc 0
 expect_out "√ Valid configuration in servo.yaml"
 cd "$scratch"
+
+case_ ".env found in a parent directory, as ServoX's find_dotenv(usecwd=True)"
+mkdir -p up/down/deeper && cd up/down/deeper
+printf 'SERVO_WAIT_DESCRIPTION=from the parent .env\n' >"$scratch/up/.env"
+mkdir .env # a directory is passed over
+printf 'wait:\n  measure_enabled: true\n' >servo.yaml
+servo config -f json
+expect_rc 0
+check_py "
+import json, sys
+j = json.load(sys.stdin)
+if j['wait'].get('description') != 'from the parent .env': print(j['wait'])
+"
+# the nearest one wins
+printf 'SERVO_WAIT_DESCRIPTION=from the nearer .env\n' >"$scratch/up/down/.env"
+servo config -f json
+check_py "
+import json, sys
+j = json.load(sys.stdin)
+if j['wait'].get('description') != 'from the nearer .env': print(j['wait'])
+"
+printf 'bad line\n' >"$scratch/up/down/.env"
+servo config
+expect_rc 1
+expect_err "servo: error: $scratch/up/down/.env:1:1: expected NAME=VALUE"
+cd "$scratch"
+rm -r up
 
 case_ "SERVO_CONFIG_FILE"
 run SERVO_CONFIG_FILE=multi.yaml -- list
@@ -1067,8 +1145,7 @@ expect_out 'NAME   OPTIMIZER   DESCRIPTION
 servo  (embedded)  -'
 run SERVO_CONFIG_FILE=nope.yaml -- validate
 expect_rc 2
-expect_err 'X Invalid configuration in nope.yaml
-servo: error: nope.yaml: file does not exist'
+expect_err 'servo: error: validate: invalid value for --file: nope.yaml does not exist'
 
 case_ "--no-color"
 servo --no-color -c multi.yaml list
@@ -1076,7 +1153,7 @@ expect_rc 0
 expect_out_has "first"
 [[ $out$err != *$'\e'* ]] || report "escape sequences in the output"
 run NO_COLOR=1 -- -c bad.yaml validate
-expect_rc 2
+expect_rc 1
 [[ $out$err != *$'\e'* ]] || report "escape sequences in the output"
 
 # ---- hostile input ----------------------------------------------------------------------
@@ -1093,64 +1170,64 @@ fast() {
 case_ "a directory"
 mkdir adir
 fast -c adir validate
-expect_rc 2
+expect_rc 1
 expect_err 'X Invalid configuration in adir
 servo: error: adir: is a directory, not a file'
 fast -c adir config
-expect_rc 2
+expect_rc 1
 expect_err 'servo: error: adir: is a directory, not a file'
 
 case_ "a device"
 fast -c /dev/zero validate
-expect_rc 2
+expect_rc 1
 expect_err 'X Invalid configuration in /dev/zero
 servo: error: /dev/zero: is not a regular file'
 
 case_ "100 MB of zeros"
 truncate -s 100M zeros.yaml
 fast -c zeros.yaml validate
-expect_rc 2
+expect_rc 1
 expect_err 'X Invalid configuration in zeros.yaml
 servo: error: zeros.yaml: file is too large (104857600 bytes; the limit is 8388608)'
 
 case_ "100 MB of random bytes"
 head -c 100M /dev/urandom >random.yaml
 fast -c random.yaml config
-expect_rc 2
+expect_rc 1
 expect_err 'servo: error: random.yaml: file is too large (104857600 bytes; the limit is 8388608)'
 
 case_ "binary garbage"
 head -c 4096 /dev/urandom >garbage.yaml
 fast -c garbage.yaml validate
-expect_rc 2
+expect_rc 1
 expect_err_has 'servo: error: garbage.yaml'
 fast -c garbage.yaml config
-expect_rc 2
+expect_rc 1
 expect_err_has 'servo: error: garbage.yaml'
 printf 'wait:\n  measure_enabled: true\n  description: "a\0b"\n' >nul.yaml
 fast -c nul.yaml validate
-expect_rc 2
+expect_rc 1
 expect_err_has 'servo: error: nul.yaml:'
 printf 'description: \xff\xfe\n' >latin.yaml
 fast -c latin.yaml validate
-expect_rc 2
+expect_rc 1
 expect_err 'X Invalid configuration in latin.yaml
 servo: error: latin.yaml: invalid leading UTF-8 octet (byte 13)'
 
 case_ "deep nesting"
 head -c 10000 /dev/zero | tr '\0' '[' >deep.yaml
 fast -c deep.yaml validate
-expect_rc 2
+expect_rc 1
 expect_err 'X Invalid configuration in deep.yaml
 servo: error: deep.yaml:1:65: nesting is deeper than 64 levels'
 "$PYTHON" -c "print(''.join('%sk:\n' % (' ' * i) for i in range(200)))" >deepmap.yaml
 fast -c deepmap.yaml validate
-expect_rc 2
+expect_rc 1
 expect_err 'X Invalid configuration in deepmap.yaml
 servo: error: deepmap.yaml:65:65: nesting is deeper than 64 levels'
 for ((i = 0; i < 10000; i++)); do printf '{a: '; done >deepflow.yaml
 fast -c deepflow.yaml config
-expect_rc 2
+expect_rc 1
 expect_err 'servo: error: deepflow.yaml:1:257: nesting is deeper than 64 levels'
 
 case_ "billion laughs"
@@ -1166,14 +1243,14 @@ h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
 i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
 EOF
 fast -c bomb.yaml validate
-expect_rc 2
+expect_rc 1
 expect_err 'X Invalid configuration in bomb.yaml
 servo: error: bomb.yaml:7:14: document is too large (more than 2000000 values, aliases included)'
 
 case_ "duplicate keys"
 printf 'wait:\n  measure_enabled: true\n  measure_enabled: false\nwait: {}\n' >dup.yaml
 fast -c dup.yaml validate
-expect_rc 2
+expect_rc 1
 expect_err 'X Invalid configuration in dup.yaml
 servo: error: dup.yaml:3:3: duplicate key "measure_enabled" (first defined at line 2)
 servo: error: dup.yaml:4:1: duplicate key "wait" (first defined at line 1)'
@@ -1181,21 +1258,21 @@ servo: error: dup.yaml:4:1: duplicate key "wait" (first defined at line 1)'
 case_ "malformed YAML"
 printf 'wait:\n  measure_enabled: true\n    description: x\n' >indent.yaml
 fast -c indent.yaml validate
-expect_rc 2
+expect_rc 1
 expect_err 'X Invalid configuration in indent.yaml
 servo: error: indent.yaml:3:16: mapping values are not allowed in this context'
 printf 'description: "unterminated\n' >quote.yaml
 fast -c quote.yaml config
-expect_rc 2
+expect_rc 1
 expect_err 'servo: error: quote.yaml:2:1: found unexpected end of stream while scanning a quoted scalar'
 printf 'wait:\n\tmeasure_enabled: true\n' >tab.yaml
 fast -c tab.yaml validate
-expect_rc 2
+expect_rc 1
 expect_err 'X Invalid configuration in tab.yaml
 servo: error: tab.yaml:2:1: found character that cannot start any token while scanning for the next token'
 printf -- '- wait\n- vegeta\n' >list.yaml
 fast -c list.yaml validate
-expect_rc 2
+expect_rc 1
 expect_err 'X Invalid configuration in list.yaml
 servo: error: list.yaml:1:1: a servo configuration must be a mapping, got a sequence'
 
@@ -1215,7 +1292,7 @@ vegeta:
   http2: 'true'
 EOF
 fast -c types.yaml validate
-expect_rc 2
+expect_rc 1
 expect_err 'X Invalid configuration in types.yaml
 servo: error: types.yaml:1:7: name: expected a string, got a sequence
 servo: error: types.yaml:4:23: settings.timeouts.connect: invalid duration "soon": missing number
@@ -1255,11 +1332,11 @@ if ((EUID == 0)); then
     runner=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 fi
 fast -c secret.yaml validate
-expect_rc 2
+expect_rc 1
 expect_err 'X Invalid configuration in secret.yaml
 servo: error: secret.yaml: Permission denied'
 fast -c secret.yaml config
-expect_rc 2
+expect_rc 1
 expect_err 'servo: error: secret.yaml: Permission denied'
 runner=()
 SERVO_BIN=$tested_bin

@@ -233,11 +233,16 @@ check equals "$(jq -c . body.json)" '{"status":"invalid","reason":"unexpected cm
 api app1 tok-1 '{"event":"WHATS_NEXT","param":null,"servo_uid":"x"}' >/dev/null
 check equals "$(jq -r .cmd_uid body.json)" "$uid"
 
-# a servo with the wrong token gives up
+# a servo with the wrong token retries HELLO (as ServoX: the token may be rotated), naming where
+# the token comes from, then gives up when the connect back-off runs out
 make_app appx app1 wrong-token
+sed -i 's/connect: {max_time: 90s}/connect: {max_time: 3s}/' appx/servo.yaml
 (cd appx && timeout 60 "$SERVO_BIN" run >servo.stdout 2>servo.stderr) && rc=0 || rc=$?
 check equals "$rc" 1
+check contains appx/servo.stderr "HELLO failed (HTTP 401: the optimizer refused the token of optimizer.token (OPSANI_TOKEN, --token)"
+check contains appx/servo.stderr "retrying in"
 check contains appx/servo.stderr "Cannot connect to the optimizer"
+check lacks appx/servo.stderr "wrong-token"
 
 # ---- two servos at once, each through a whole session ---------------------------------------
 

@@ -190,13 +190,13 @@ expect_regex '^  repeat: 4$'
 step "the plugin's settings are checked by the core and by the plugin's own validator"
 printf 'hello:\n  repeat: 0\n' >bad-repeat.yaml
 run_any "$SERVO_BIN" validate -f bad-repeat.yaml
-expect_rc 2
+expect_rc 1
 expect_line "hello.repeat: the value must be at least 1"
 # 30 characters x 40 > 1000: refused by hello_validate through servo_validation_error, a
 # function of the servo called from the plugin.
 printf 'hello:\n  greeting: "%s"\n  repeat: 40\n' "$(printf 'x%.0s' {1..30})" >too-long.yaml
 run_any "$SERVO_BIN" -l DEBUG validate -f too-long.yaml
-expect_rc 2
+expect_rc 1
 expect_line "hello.repeat: 40 repetitions of a 30-character greeting exceed 1000 characters"
 expect_line "hello: checking 30 character(s) repeated 40 time(s)" # servo_log from the plugin
 
@@ -228,13 +228,13 @@ step "a plugin built for another ABI is refused, naming the file and both versio
 build_test_plugin abi999 abi_mismatch.c
 for entry in "$scratch/plugins-abi999" "$scratch/plugins-abi999/abi999.so"; do
     run_any env SERVO_PLUGIN_PATH="$entry" "$SERVO_BIN" connectors
-    expect_rc 2
+    expect_rc 1
     message="servo: error: $scratch/plugins-abi999/abi999.so: plugin built for plugin ABI 999, "
     message+="but this servo has ABI $abi: rebuild it against the installed headers"
     expect_line "$message"
 done
 run_any env SERVO_PLUGIN_PATH="$scratch/plugins-abi999" "$SERVO_BIN" schema hello
-expect_rc 2
+expect_rc 1
 
 step "a plugin declaring a built-in's name is refused, naming both origins"
 builtin=$(env -u SERVO_PLUGIN_PATH "$SERVO_BIN" connectors | awk 'NR == 2 { print $1 }')
@@ -243,7 +243,7 @@ if [[ -z $builtin ]]; then
 else
     build_test_plugin impostor plugtest.c "-DPLUGIN_NAME=\"$builtin\""
     run_any env SERVO_PLUGIN_PATH="$scratch/plugins-impostor" "$SERVO_BIN" connectors
-    expect_rc 2
+    expect_rc 1
     message="servo: error: $scratch/plugins-impostor/impostor.so: connector \"$builtin\" "
     message+="(PlugTestConnector) is refused: the name is already provided by built-in"
     expect_line "$message"
@@ -253,7 +253,7 @@ step "the same connector in two shared objects: the second is refused, naming bo
 mkdir "$scratch/hello-copy"
 cp "$hello" "$scratch/hello-copy/hello.so"
 run_any env SERVO_PLUGIN_PATH="$scratch/hello:$scratch/hello-copy" "$SERVO_BIN" connectors
-expect_rc 2
+expect_rc 1
 message="servo: error: $scratch/hello-copy/hello.so: connector \"hello\" (HelloConnector) is "
 message+="refused: the name is already provided by $hello"
 expect_line "$message"
@@ -266,7 +266,7 @@ expect_rc 0
 step "a shared object without the manifest symbol is refused"
 build_test_plugin nomanifest no_manifest.c
 run_any env SERVO_PLUGIN_PATH="$scratch/plugins-nomanifest" "$SERVO_BIN" connectors
-expect_rc 2
+expect_rc 1
 message="servo: error: $scratch/plugins-nomanifest/nomanifest.so: not a servo plugin: no "
 message+="\"servo_plugin_manifest\" symbol (declare it with SERVO_DECLARE_PLUGIN)"
 expect_line "$message"
@@ -276,12 +276,12 @@ mkdir "$scratch/plugins-text"
 printf 'not an ELF file, just text that is long enough to have a header of sorts\n%.0s' \
     1 2 3 >"$scratch/plugins-text/text.so"
 run_any env SERVO_PLUGIN_PATH="$scratch/plugins-text" "$SERVO_BIN" connectors
-expect_rc 2
+expect_rc 1
 expect_line "servo: error: $scratch/plugins-text/text.so: cannot load plugin: "
 
 step "a SERVO_PLUGIN_PATH entry that does not exist is an error"
 run_any env SERVO_PLUGIN_PATH="$scratch/hello:$scratch/nowhere" "$SERVO_BIN" connectors
-expect_rc 2
+expect_rc 1
 expect_line "servo: error: $scratch/nowhere: SERVO_PLUGIN_PATH names a path that does not exist"
 
 step "other files in a plugin directory are ignored"
@@ -319,7 +319,7 @@ expect_rc 0
 
 step "another hello on SERVO_PLUGIN_PATH collides with the installed one"
 run_any env SERVO_PLUGIN_PATH="$scratch/hello" "$installed" connectors
-expect_rc 2
+expect_rc 1
 message="servo: error: $installed_hello: connector \"hello\" (HelloConnector) is refused: "
 message+="the name is already provided by $hello"
 expect_line "$message"

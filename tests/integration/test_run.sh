@@ -12,7 +12,9 @@
 #   - --check: refused (exit 1) while the checks fail; started once they pass within
 #     checks.wait;
 #   - --log-format json, --log-file; --interactive without a terminal (exit 2); --dry-run
-#     never contacts the optimizer.
+#     never contacts the optimizer;
+#   - --optimizer next to optimizer.local: the remote optimizer for that run, said in the log;
+#     --token alone refused; the optimizer flags refused in a multi-servo file without --name.
 # (A servo without an optimizer runs the embedded one: that is tested with the optimizer.)
 #
 # Environment (set by ctest): SERVO_BIN, SERVO_SOURCE_DIR. Needs python3 and jq.
@@ -384,5 +386,62 @@ set -e
 stop_fake
 check equals "$rc" 0
 check equals "$(wc -c <requests.jsonl)" 0
+
+# ---- the optimizer flags and optimizer.local ------------------------------------------------
+
+scenario="--optimizer replaces optimizer.local for the run"
+start_fake '[]'
+cat >local.yaml <<EOF
+optimizer:
+  local: {budget: 3, store: local-study.db}
+exec: {describe: ./describe}
+EOF
+start_servo -c local.yaml --optimizer dev.opsani.com/peer --token "$token" \
+    --base-url "http://127.0.0.1:$port/" run --no-poll
+for _ in $(seq 1 100); do
+    [[ -s requests.jsonl ]] && break
+    sleep 0.1
+done
+signal_servo INT
+wait_servo 10
+stop_fake
+check equals "$rc" 0
+check equals "$(events)" "HELLO GOODBYE"
+check contains servo.stderr "the optimizer given on the command line replaces the embedded one (optimizer.local) for this run"
+check test ! -e local-study.db
+
+scenario="the optimizer flags without --optimizer or --url next to optimizer.local"
+set +e
+timeout 30 "$SERVO_BIN" -c local.yaml --token "$token" run >servo.stdout 2>servo.stderr
+rc=$?
+set -e
+check equals "$rc" 2
+check contains servo.stderr "--token, --token-file and --base-url need an optimizer, --optimizer or --url: optimizer.local runs the embedded optimizer"
+check test ! -e local-study.db
+
+scenario="the optimizer flags in a multi-servo file need --name"
+cat >two.yaml <<EOF
+name: first
+exec: {describe: ./describe}
+---
+name: second
+exec: {describe: ./describe}
+EOF
+for command in run list config; do
+    set +e
+    timeout 30 "$SERVO_BIN" -c two.yaml --optimizer dev.opsani.com/peer --token "$token" \
+        "$command" >servo.stdout 2>servo.stderr
+    rc=$?
+    set -e
+    check equals "$rc" 2
+    check contains servo.stderr "servo: error: an optimizer cannot be specified in a multi-servo configuration: two.yaml holds 2 servos; pick one with --name"
+done
+set +e
+"$SERVO_BIN" -c two.yaml -n second --optimizer dev.opsani.com/peer --token "$token" list \
+    >servo.stdout 2>servo.stderr
+rc=$?
+set -e
+check equals "$rc" 0
+check contains servo.stdout "dev.opsani.com/peer"
 
 passed

@@ -641,6 +641,34 @@ static void test_post_400_rejected_with_body_logged(void **state)
     transport_destroy(t);
 }
 
+/* A 401 or 403 to HELLO is retried (ServoX does: a rotated Secret may put it right), and the
+ * log names where the token comes from; to any other event it is not (test above). */
+static void test_post_hello_refused_token_is_retried(void **state)
+{
+    (void)state;
+    fake_start("[{\"status\": 401, \"reply\": {\"detail\": \"invalid token\"}},"
+               " {\"status\": 403, \"reply\": {\"detail\": \"forbidden\"}},"
+               " {\"reply\": {\"status\": \"ok\"}}]");
+    struct common_settings s = test_settings();
+    struct transport *t = make_transport(fake.url, TOKEN, &s);
+    struct backoff_policy p = fast_policy(10, 0);
+    struct client c = {.transport = t, .credentials = "the token of optimizer.token_file /run/t"};
+    json_t *reply = NULL;
+    capture_start();
+    enum post_result r = client_post(&c, "HELLO", NULL, &p, NULL, &reply);
+    char *log = capture_stop();
+    assert_int_equal(r, POST_OK);
+    json_decref(reply);
+    assert_int_equal(fake_request_count(), 3);
+    assert_non_null(strstr(log, "HELLO failed (HTTP 401: the optimizer refused the token of "
+                                "optimizer.token_file /run/t: "));
+    assert_non_null(strstr(log, "HELLO failed (HTTP 403: the optimizer refused the token of "
+                                "optimizer.token_file /run/t: "));
+    assert_non_null(strstr(log, "retrying in"));
+    free(log);
+    transport_destroy(t);
+}
+
 static void test_post_410_gone(void **state)
 {
     (void)state;
@@ -1030,6 +1058,7 @@ int main(void)
         cmocka_unit_test_teardown(test_post_retries_404, teardown_fake),
         cmocka_unit_test_teardown(test_post_max_tries, teardown_fake),
         cmocka_unit_test_teardown(test_post_400_rejected_with_body_logged, teardown_fake),
+        cmocka_unit_test_teardown(test_post_hello_refused_token_is_retried, teardown_fake),
         cmocka_unit_test_teardown(test_post_410_gone, teardown_fake),
         cmocka_unit_test_teardown(test_post_survives_garbage, teardown_fake),
         cmocka_unit_test_teardown(test_post_oversized_reply_is_garbage, teardown_fake),

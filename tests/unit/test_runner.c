@@ -952,13 +952,32 @@ static void test_hello_rejected_stops_the_loop(void **state)
 {
     (void)state;
     static const struct reply replies[] = {
-        {"HELLO", 401, "{\"detail\":\"bad token\"}", 0},
+        {"HELLO", 400, "{\"detail\":\"bad request\"}", 0},
     };
     RUN(replies);
     assert_int_equal(h.rc, 1);
     assert_request_count(1); /* no GOODBYE: never connected */
     assert_int_equal(fake.startups, 0);
     assert_int_equal(fake.shutdowns, 0);
+}
+
+/* 401 and 403 to HELLO are retried (a rotated token), as ServoX does. */
+static void test_hello_refused_token_is_retried(void **state)
+{
+    (void)state;
+    h.options.max_commands = 1;
+    static const struct reply replies[] = {
+        {"HELLO", 401, "{\"detail\":\"bad token\"}", 0},
+        {"HELLO", 403, "{\"detail\":\"forbidden\"}", 0},
+        {"HELLO", 0, OK_BODY, 0},
+        {"WHATS_NEXT", 0, describe_cmd, 0},
+        {"DESCRIPTION", 0, OK_BODY, 0},
+    };
+    RUN(replies);
+    assert_int_equal(h.rc, 0);
+    assert_request_count(6);
+    assert_request(5, GOODBYE("shutdown"));
+    assert_int_equal(fake.startups, 1);
 }
 
 static void test_shutdown_during_adjust(void **state)
@@ -1014,6 +1033,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_whats_next_rejected_pauses_and_sleep_durations, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_hello_rejected_stops_the_loop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hello_refused_token_is_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_during_adjust, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,11 +7,14 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config/settings.h"
 #include "config/yaml.h"
 #include "optimizer/results.h"
 #include "optimizer/study.h"
+#include "util/log.h"
+#include "util/util.h"
 
 /* ---- configuration --------------------------------------------------------------------- */
 
@@ -582,6 +585,45 @@ static void test_default_objective(void **state)
     config_free(&c);
 }
 
+/* The warning about the chosen objective names where to set one: optimizer.local embedded,
+ * the application's entry of the server's file when served. */
+static void expect_objective_hint(bool served, const char *hint)
+{
+    struct config c;
+    config_load(&c, "budget: 1\n");
+    char path[] = "/tmp/test_study_log_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(log_set_file(path), 0);
+    struct study *s = NULL;
+    char *error = NULL;
+    struct study_options options = {.served = served};
+    assert_int_equal(study_open("example.com/app", c.settings, NULL, &options, &s, &error), 0);
+    struct fake f;
+    fake_init(&f);
+    json_decref(run(s, &f));
+    log_set_file(NULL);
+    char *text = NULL, *why = NULL;
+    size_t size = 0;
+    assert_int_equal(read_file(path, 1 << 20, &text, &size, &why), 0);
+    unlink(path);
+    if (strstr(text, hint) == NULL)
+        fail_msg("the log lacks \"%s\":\n%s", hint, text);
+    free(text);
+    study_free(s);
+    config_free(&c);
+}
+
+static void test_objective_hint(void **state)
+{
+    (void)state;
+    expect_objective_hint(false, "No objective configured: optimizing the mean of throughput "
+                                 "(maximize); set optimizer.local.objective to choose");
+    expect_objective_hint(true, "No objective configured: optimizing the mean of throughput "
+                                "(maximize); set applications.example.com/app.objective to choose");
+}
+
 /* ---- bad descriptions ------------------------------------------------------------------ */
 
 static void expect_failed_description(const char *description, const char *reason)
@@ -748,6 +790,7 @@ int main(void)
         cmocka_unit_test(test_constraints),
         cmocka_unit_test(test_expression_and_minimize),
         cmocka_unit_test(test_default_objective),
+        cmocka_unit_test(test_objective_hint),
         cmocka_unit_test(test_bad_descriptions),
         cmocka_unit_test(test_describe_failures),
         cmocka_unit_test(test_recorded_servox_session),
