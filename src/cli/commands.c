@@ -1,23 +1,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-
-int cmd_version(struct cli *cli, int argc, char **argv);
-int cmd_connectors(struct cli *cli, int argc, char **argv);
-int cmd_list(struct cli *cli, int argc, char **argv);
-int cmd_show(struct cli *cli, int argc, char **argv);
-int cmd_help(struct cli *cli, int argc, char **argv);
-int cmd_validate(struct cli *cli, int argc, char **argv);
-int cmd_config(struct cli *cli, int argc, char **argv);
-int cmd_schema(struct cli *cli, int argc, char **argv);
-int cmd_generate(struct cli *cli, int argc, char **argv);
-int cmd_describe(struct cli *cli, int argc, char **argv);
-int cmd_measure(struct cli *cli, int argc, char **argv);
-int cmd_adjust(struct cli *cli, int argc, char **argv);
-int cmd_check(struct cli *cli, int argc, char **argv);
-int cmd_run(struct cli *cli, int argc, char **argv);
-int cmd_optimizer(struct cli *cli, int argc, char **argv);
-int cmd_report(struct cli *cli, int argc, char **argv);
+#include "cli/commands.h"
 
 #define FORMAT_HELP "  -f, --format FORMAT  Output format: "
 
