@@ -31,9 +31,11 @@
 
 #include "kube.h"
 #include "kubernetes.h"
+#include "servo/alloc.h"
 #include "servo/checks.h"
 #include "servo/events.h"
 #include "servo/model.h"
+#include "servo/util.h"
 
 /* Read-modify-write attempts when the API server answers 409 Conflict. */
 #define KUBE_CONFLICT_ATTEMPTS 5

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "servo/abi.h"
+#include "servo/alloc.h"
 #include "servo/util.h"
 
 #define ESC '\033'
@@ -305,9 +306,7 @@ static char *errors_text(const json_t *json)
     const json_t *errors = json_object_get(json, "errors");
     if (!json_is_array(errors) || json_array_size(errors) == 0)
         return NULL;
-    char *text = malloc(ERRORS_TEXT_MAX + 4);
-    if (text == NULL)
-        abort();
+    char *text = servo_xmalloc(ERRORS_TEXT_MAX + 4);
     size_t used = 0;
     size_t index;
     const json_t *item;
@@ -384,18 +383,14 @@ static void append(struct vegeta_reports *reports, const struct vegeta_report *r
 {
     if (reports->count == reports->capacity) {
         reports->capacity = reports->capacity ? 2 * reports->capacity : 8;
-        reports->items = realloc(reports->items, reports->capacity * sizeof *reports->items);
-        if (reports->items == NULL)
-            abort();
+        reports->items = servo_xrealloc(reports->items, reports->capacity * sizeof *reports->items);
     }
     reports->items[reports->count++] = *report;
 }
 
 enum vegeta_line vegeta_reports_add_line(struct vegeta_reports *reports, const char *line)
 {
-    char *text = strdup(line);
-    if (text == NULL)
-        abort();
+    char *text = servo_xstrdup(line);
     size_t length = vegeta_strip_escapes(text, strlen(text));
     enum vegeta_line outcome = VEGETA_LINE_BLANK;
     struct vegeta_report report;
