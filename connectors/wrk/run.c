@@ -257,10 +257,10 @@ static int read_summary(const struct wrk_settings *s, const struct wrk_run *run,
         return fail_with(error, run->failure, "no-summary",
                          "wrk printed no summary line (the connector's done() hook did not run)",
                          r->errors);
-    char why[256];
-    if (wrk_summary_parse(line, length, summary, why, sizeof why) != 0)
+    struct servo_error why;
+    if (wrk_summary_parse(line, length, summary, &why) != 0)
         return servo_error_set(error, run->failure, "invalid-output",
-                               "wrk printed an invalid summary line: %s", why);
+                               "wrk printed an invalid summary line: %s", why.message);
     return 0;
 }
 

@@ -134,39 +134,33 @@ char *servo_shell_quote(const char *word)
     return strbuf_detach(&sb);
 }
 
-int servo_why(char *why, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, size, fmt, ap);
-    va_end(ap);
-    return -1;
-}
+#define INVALID_JSON "invalid-json"
 
-int servo_json_nonnegative(const json_t *object, const char *key, double *out, char *why,
-                           size_t size)
+int servo_json_nonnegative(const json_t *object, const char *key, double *out,
+                           struct servo_error *error)
 {
     const json_t *value = json_object_get(object, key);
     if (value == NULL)
-        return servo_why(why, size, "\"%s\" is missing", key);
+        return servo_error_set(error, SERVO_ERROR_FAILED, INVALID_JSON, "\"%s\" is missing", key);
     if (!json_is_number(value))
-        return servo_why(why, size, "\"%s\" is not a number", key);
+        return servo_error_set(error, SERVO_ERROR_FAILED, INVALID_JSON, "\"%s\" is not a number",
+                               key);
     *out = json_number_value(value);
     if (!(*out >= 0))
-        return servo_why(why, size, "\"%s\" is negative", key);
+        return servo_error_set(error, SERVO_ERROR_FAILED, INVALID_JSON, "\"%s\" is negative", key);
     return 0;
 }
 
-json_t *servo_json_load_object(const char *text, size_t length, char *why, size_t size)
+json_t *servo_json_load_object(const char *text, size_t length, struct servo_error *error)
 {
-    json_error_t error;
-    json_t *json = json_loadb(text, length, JSON_REJECT_DUPLICATES, &error);
+    json_error_t problem;
+    json_t *json = json_loadb(text, length, JSON_REJECT_DUPLICATES, &problem);
     if (json == NULL) {
-        servo_why(why, size, "invalid JSON: %s", error.text);
+        servo_error_set(error, SERVO_ERROR_FAILED, INVALID_JSON, "invalid JSON: %s", problem.text);
         return NULL;
     }
     if (!json_is_object(json)) {
-        servo_why(why, size, "not a JSON object");
+        servo_error_set(error, SERVO_ERROR_FAILED, INVALID_JSON, "not a JSON object");
         json_decref(json);
         return NULL;
     }
