@@ -15,15 +15,6 @@
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
-char *kube_printf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = servo_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    return s;
-}
-
 const char *kube_kind_name(enum kube_kind kind)
 {
     return kind == KUBE_STATEFUL_SET ? "StatefulSet" : "Deployment";

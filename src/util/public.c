@@ -74,12 +74,12 @@ void servo_buf_putc(struct servo_buf *buf, char ch)
 
 void servo_buf_printf(struct servo_buf *buf, const char *fmt, ...)
 {
+    struct strbuf sb = as_strbuf(buf);
     va_list ap;
     va_start(ap, fmt);
-    char *text = xvasprintf(fmt, ap);
+    strbuf_vprintf(&sb, fmt, ap);
     va_end(ap);
-    servo_buf_puts(buf, text);
-    free(text);
+    from_strbuf(buf, &sb);
 }
 
 char *servo_buf_detach(struct servo_buf *buf)
