@@ -320,15 +320,15 @@ static void collect_names(const struct servo_list *workloads, const char *kind,
         const struct kubernetes_container *c = w[i].containers.items;
         for (size_t j = 0; j < w[i].containers.count; j++) {
             if (c[j].alias != NULL)
-                names_add(aliases, strdup(c[j].alias), kind, i, j);
+                names_add(aliases, servo_xstrdup(c[j].alias), kind, i, j);
             names_add(components,
-                      c[j].alias ? strdup(c[j].alias)
+                      c[j].alias ? servo_xstrdup(c[j].alias)
                                  : servo_strdup_printf("%s/%s", w[i].name, c[j].name),
                       kind, i, j);
             if (w[i].strategy.type == KUBERNETES_STRATEGY_CANARY)
                 names_add(components,
                           w[i].strategy.alias
-                              ? strdup(w[i].strategy.alias)
+                              ? servo_xstrdup(w[i].strategy.alias)
                               : servo_strdup_printf("%s/%s-tuning", w[i].name, c[j].name),
                           kind, i, j);
         }
