@@ -45,9 +45,7 @@ static void add_static_setting(struct servo_component *component, const char *na
     struct servo_setting *s;
     if (from->type == EXEC_SETTING_ENUM) {
         size_t count = from->values.count;
-        const char **values = calloc(count + 1, sizeof *values);
-        if (values == NULL)
-            abort();
+        const char **values = servo_xcalloc(count + 1, sizeof *values);
         memcpy(values, from->values.items, count * sizeof *values);
         s = servo_component_enum(component, name, from->unit, values);
         free(values);
@@ -99,9 +97,7 @@ int exec_init(struct servo_connector *connector, struct servo_error *error)
 {
     (void)error;
     const struct exec_settings *s = settings_of(connector);
-    struct exec_state *state = calloc(1, sizeof *state);
-    if (state == NULL)
-        abort();
+    struct exec_state *state = servo_xcalloc(1, sizeof *state);
     pthread_mutex_init(&state->lock, NULL);
     if (s->describe == NULL && (s->components.count > 0 || s->metrics.count > 0))
         state->description = static_description(s);

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "exec.h"
+#include "servo/alloc.h"
 #include "servo/checks.h"
 #include "servo/events.h"
 #include "servo/model.h"

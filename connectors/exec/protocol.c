@@ -47,7 +47,7 @@ void exec_env_add(struct exec_env *env, const char *name, const char *value)
 {
     if (env->count + 2 > env->capacity) {
         env->capacity = env->capacity ? 2 * env->capacity : 8;
-        env->items = check_alloc(realloc(env->items, env->capacity * sizeof *env->items));
+        env->items = servo_xrealloc(env->items, env->capacity * sizeof *env->items);
     }
     env->items[env->count++] = servo_strdup_printf("%s=%s", name, value);
     env->items[env->count] = NULL;
@@ -72,7 +72,7 @@ bool exec_env_has(const struct exec_env *env, const char *name)
 
 char *exec_env_name(const char *text)
 {
-    char *name = check_alloc(strdup(text));
+    char *name = servo_xstrdup(text);
     for (char *p = name; *p; p++)
         *p = isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_';
     return name;
@@ -85,7 +85,7 @@ static void build_environment(const struct exec_settings *s, const struct exec_c
     for (size_t i = 0; call->environment && i < call->environment->count; i++) {
         const char *item = call->environment->items[i];
         const char *equals = strchr(item, '=');
-        char *name = check_alloc(strndup(item, (size_t)(equals - item)));
+        char *name = servo_xstrndup(item, (size_t)(equals - item));
         exec_env_add(env, name, equals + 1);
         free(name);
     }
@@ -109,7 +109,7 @@ static char *stderr_tail(const struct servo_process_result *r, size_t max, bool 
     while (start < length && ((unsigned char)text[start] & 0xC0) == 0x80)
         start++;
     *cut = start > 0;
-    return check_alloc(strndup(text + start, length - start));
+    return servo_xstrndup(text + start, length - start);
 }
 
 /* Fills `error` with "<head>: <stderr tail>", the tail cut to fit the message. Returns -1. */
@@ -123,10 +123,8 @@ static int fail_with_stderr(struct servo_error *error, enum servo_error_kind kin
 {
     va_list ap;
     va_start(ap, fmt);
-    char *head = NULL;
-    int rc = vasprintf(&head, fmt, ap);
+    char *head = servo_strdup_vprintf(fmt, ap);
     va_end(ap);
-    check_alloc(rc < 0 ? NULL : head);
     size_t room = SERVO_ERROR_MESSAGE_MAX - 1;
     size_t used = strlen(head) + 5; /* ": ..." */
     size_t budget = room > used ? room - used : 0;

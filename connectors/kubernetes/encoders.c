@@ -25,9 +25,7 @@
 
 static void words_insert(struct kube_words *w, size_t at, const char *word)
 {
-    char **items = realloc(w->items, (w->count + 1) * sizeof *items);
-    if (items == NULL)
-        abort();
+    char **items = servo_xrealloc(w->items, (w->count + 1) * sizeof *items);
     w->items = items;
     memmove(&w->items[at + 1], &w->items[at], (w->count - at) * sizeof *items);
     w->items[at] = kube_printf("%s", word);
@@ -65,9 +63,7 @@ char *kube_words_join(const struct kube_words *words)
     size_t length = 1;
     for (size_t i = 0; i < words->count; i++)
         length += strlen(words->items[i]) + 1;
-    char *out = malloc(length);
-    if (out == NULL)
-        abort();
+    char *out = servo_xmalloc(length);
     char *p = out;
     for (size_t i = 0; i < words->count; i++) {
         if (i > 0)
@@ -589,9 +585,7 @@ void kube_jvm_describe(const struct kubernetes_jvm *jvm, const json_t *container
     }
     if (cfg->gc != NULL) {
         const struct kubernetes_jvm_gc *gc = cfg->gc;
-        const char **values = calloc(gc->values.count + 1, sizeof *values);
-        if (values == NULL)
-            abort();
+        const char **values = servo_xcalloc(gc->values.count + 1, sizeof *values);
         const int *indexes = gc->values.items;
         for (size_t i = 0; i < gc->values.count; i++)
             values[i] = kubernetes_gc_choices[indexes[i]];
@@ -611,9 +605,7 @@ void kube_jvm_describe(const struct kubernetes_jvm *jvm, const json_t *container
             static const char *const flags[] = {"true", "false", NULL};
             s = servo_component_enum(component, o[i].name, NULL, flags);
         } else {
-            const char **values = calloc(o[i].values.count + 1, sizeof *values);
-            if (values == NULL)
-                abort();
+            const char **values = servo_xcalloc(o[i].values.count + 1, sizeof *values);
             memcpy(values, o[i].values.items, o[i].values.count * sizeof *values);
             s = servo_component_enum(component, o[i].name, NULL, values);
             free(values);

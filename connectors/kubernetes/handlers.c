@@ -59,9 +59,7 @@ static void append_message(struct servo_error *error, const char *fmt, ...)
 struct kube_target *kube_targets(const struct kubernetes_settings *s, size_t *count)
 {
     size_t n = s->deployments.count + s->stateful_sets.count;
-    struct kube_target *t = calloc(n ? n : 1, sizeof *t);
-    if (t == NULL)
-        abort();
+    struct kube_target *t = servo_xcalloc(n ? n : 1, sizeof *t);
     const struct kubernetes_workload *d = s->deployments.items;
     const struct kubernetes_workload *ss = s->stateful_sets.items;
     for (size_t i = 0; i < s->deployments.count; i++)
@@ -87,9 +85,7 @@ int kubernetes_init(struct servo_connector *connector, struct servo_error *error
 {
     (void)error;
     const struct kubernetes_settings *s = settings_of(connector);
-    struct kube_state *st = calloc(1, sizeof *st);
-    if (st == NULL)
-        abort();
+    struct kube_state *st = servo_xcalloc(1, sizeof *st);
     struct kube_config_source source = {s->kubeconfig, s->context};
     char *why = NULL;
     st->client = kube_client_create(&source, &why);
@@ -103,11 +99,9 @@ int kubernetes_init(struct servo_connector *connector, struct servo_error *error
         kube_client_set_timeout(st->client, fmax(5.0, fmin(KUBE_DEFAULT_TIMEOUT, seconds)));
     }
     st->targets = kube_targets(s, &st->target_count);
-    st->workload_labels = calloc(st->target_count + 1, sizeof *st->workload_labels);
-    st->container_labels = calloc(st->target_count + 1, sizeof *st->container_labels);
-    st->namespaces = calloc(st->target_count + 1, sizeof *st->namespaces);
-    if (!st->workload_labels || !st->container_labels || !st->namespaces)
-        abort();
+    st->workload_labels = servo_xcalloc(st->target_count + 1, sizeof *st->workload_labels);
+    st->container_labels = servo_xcalloc(st->target_count + 1, sizeof *st->container_labels);
+    st->namespaces = servo_xcalloc(st->target_count + 1, sizeof *st->namespaces);
     for (size_t i = 0; i < st->target_count; i++) {
         const struct kube_target *t = &st->targets[i];
         st->workload_labels[i] = kube_printf("%s \"%s\"", kube_kind_name(t->kind), t->w->name);
@@ -507,10 +501,8 @@ static int adjust_plans(struct kube_client *client, struct servo_event *event,
                         const struct kubernetes_settings *s, struct plan *plans, size_t count,
                         struct servo_error *error)
 {
-    struct kube_target *settling = calloc(count ? count : 1, sizeof *settling);
-    size_t *settling_plan = calloc(count ? count : 1, sizeof *settling_plan);
-    if (settling == NULL || settling_plan == NULL)
-        abort();
+    struct kube_target *settling = servo_xcalloc(count, sizeof *settling);
+    size_t *settling_plan = servo_xcalloc(count, sizeof *settling_plan);
     size_t settling_count = 0;
     servo_duration settlement = 0;
     int rc = 0;
@@ -566,9 +558,7 @@ static int on_adjust(struct servo_connector *c, struct servo_event *event)
     struct servo_description *before = NULL;
     if (describe_all(c, event, SERVO_ERROR_ADJUSTMENT_FAILED, &before, &error) != 0)
         return fail_event(event, &error);
-    struct plan *plans = calloc(st->target_count ? st->target_count : 1, sizeof *plans);
-    if (plans == NULL)
-        abort();
+    struct plan *plans = servo_xcalloc(st->target_count ? st->target_count : 1, sizeof *plans);
     for (size_t i = 0; i < st->target_count; i++)
         plans[i].t = &st->targets[i];
     long kept = plan_adjustments(st, before, servo_event_adjustments(event), plans, &error);

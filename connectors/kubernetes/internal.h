@@ -31,9 +31,11 @@
 
 #include "kube.h"
 #include "kubernetes.h"
+#include "servo/alloc.h"
 #include "servo/checks.h"
 #include "servo/events.h"
 #include "servo/model.h"
+#include "servo/util.h"
 
 /* Read-modify-write attempts when the API server answers 409 Conflict. */
 #define KUBE_CONFLICT_ATTEMPTS 5
@@ -85,8 +87,9 @@ struct kube_state {
 
 /* ---- helpers (model.c) ----------------------------------------------------------------- */
 
-/* vasprintf that aborts when out of memory (caller frees). */
-char *kube_printf(const char *fmt, ...) SERVO_PRINTF(1, 2);
+/* printf into a new string (caller frees): the public servo_strdup_printf under the short
+ * name the connector's many messages use. */
+#define kube_printf servo_strdup_printf
 /* "Deployment", "StatefulSet"; "deployments", "statefulsets". */
 const char *kube_kind_name(enum kube_kind kind);
 const char *kube_kind_resource(enum kube_kind kind);

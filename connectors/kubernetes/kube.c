@@ -29,7 +29,9 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "servo/alloc.h"
 #include "servo/log.h"
+#include "servo/util.h"
 
 #if LIBCURL_VERSION_NUM < 0x074D00
 #error "kube.c needs libcurl 7.77 or later (CURLOPT_CAINFO_BLOB)"
@@ -59,44 +61,6 @@ static void curl_init(void)
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
-static void *xmalloc(size_t size)
-{
-    void *p = malloc(size != 0 ? size : 1);
-    if (p == NULL)
-        abort();
-    return p;
-}
-
-static char *xstrndup(const char *s, size_t length)
-{
-    char *p = xmalloc(length + 1);
-    memcpy(p, s, length);
-    p[length] = '\0';
-    return p;
-}
-
-static char *xstrdup(const char *s)
-{
-    return xstrndup(s, strlen(s));
-}
-
-__attribute__((format(printf, 1, 0))) static char *xvasprintf(const char *fmt, va_list ap)
-{
-    char *out = NULL;
-    if (vasprintf(&out, fmt, ap) < 0)
-        abort();
-    return out;
-}
-
-__attribute__((format(printf, 1, 2))) static char *xasprintf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *out = xvasprintf(fmt, ap);
-    va_end(ap);
-    return out;
-}
-
 /* Sets *error (when error is not NULL) and returns -1. */
 __attribute__((format(printf, 2, 3))) static int fail(char **error, const char *fmt, ...)
 {
@@ -104,7 +68,7 @@ __attribute__((format(printf, 2, 3))) static int fail(char **error, const char *
         va_list ap;
         va_start(ap, fmt);
         free(*error);
-        *error = xvasprintf(fmt, ap);
+        *error = servo_strdup_vprintf(fmt, ap);
         va_end(ap);
     }
     return -1;
@@ -134,9 +98,7 @@ static void buffer_append(struct buffer *b, const char *data, size_t length)
         /* a response just under the bound does not get twice the memory */
         if (capacity > KUBE_RESPONSE_MAX + 1 && need <= KUBE_RESPONSE_MAX + 1)
             capacity = KUBE_RESPONSE_MAX + 1;
-        char *grown = realloc(b->data, capacity);
-        if (grown == NULL)
-            abort();
+        char *grown = servo_xrealloc(b->data, capacity);
         b->data = grown;
         b->capacity = capacity;
     }
@@ -201,7 +163,7 @@ static int read_file(const char *path, size_t max, bool regular_only, char **out
 /* Standard base64 (RFC 4648), whitespace ignored, padding optional. */
 static int base64_decode(const char *in, size_t length, char **out, size_t *out_length)
 {
-    char *result = xmalloc(length / 4 * 3 + 3);
+    char *result = servo_xmalloc(length / 4 * 3 + 3);
     size_t n = 0;
     uint32_t bits = 0;
     int count = 0;
@@ -265,17 +227,17 @@ static char *dirname_of(const char *path)
 {
     const char *slash = strrchr(path, '/');
     if (slash == NULL)
-        return xstrdup(".");
+        return servo_xstrdup(".");
     if (slash == path)
-        return xstrdup("/");
-    return xstrndup(path, (size_t)(slash - path));
+        return servo_xstrdup("/");
+    return servo_xstrndup(path, (size_t)(slash - path));
 }
 
 static char *resolve_path(const char *dir, const char *path)
 {
     if (path[0] == '/' || dir == NULL)
-        return xstrdup(path);
-    return xasprintf("%s/%s", dir, path);
+        return servo_xstrdup(path);
+    return servo_strdup_printf("%s/%s", dir, path);
 }
 
 /* ---- the client ------------------------------------------------------------------------- */
@@ -355,7 +317,7 @@ void kube_client_free(struct kube_client *c)
 
 static struct kube_client *client_new(void)
 {
-    struct kube_client *c = xmalloc(sizeof *c);
+    struct kube_client *c = servo_xmalloc(sizeof *c);
     memset(c, 0, sizeof *c);
     pthread_mutex_init(&c->lock, NULL);
     c->timeout = KUBE_DEFAULT_TIMEOUT;
@@ -419,9 +381,9 @@ static int read_token(const char *path, char **token, char **error)
         start++;
     while (length > start && strchr(" \t\r\n", data[length - 1]) != NULL)
         length--;
-    char *t = xstrndup(data + start, length - start);
+    char *t = servo_xstrndup(data + start, length - start);
     secret_free(data);
-    char *what = xasprintf("the token in %s", path);
+    char *what = servo_strdup_printf("the token in %s", path);
     int rc = check_token(t, what, error);
     free(what);
     if (rc != 0) {
@@ -446,24 +408,24 @@ static char *url_host(const char *url)
     if (p[0] == '[') {
         const char *close = memchr(p, ']', end);
         if (close != NULL)
-            return xstrndup(p + 1, (size_t)(close - p - 1));
+            return servo_xstrndup(p + 1, (size_t)(close - p - 1));
     }
     const char *colon = memchr(p, ':', end);
-    return xstrndup(p, colon != NULL ? (size_t)(colon - p) : end);
+    return servo_xstrndup(p, colon != NULL ? (size_t)(colon - p) : end);
 }
 
 /* NO_PROXY for the client: the environment's list plus the API host (ServoX #548). */
 static void set_no_proxy(struct kube_client *c)
 {
     if (c->proxy != NULL) {
-        c->no_proxy = xstrdup("");
+        c->no_proxy = servo_xstrdup("");
         return;
     }
     const char *env = getenv("NO_PROXY");
     if (env == NULL || env[0] == '\0')
         env = getenv("no_proxy");
     if (env == NULL || env[0] == '\0') {
-        c->no_proxy = xstrdup(c->host);
+        c->no_proxy = servo_xstrdup(c->host);
         return;
     }
     /* already listed? */
@@ -473,12 +435,12 @@ static void set_no_proxy(struct kube_client *c)
             p++;
         size_t n = strcspn(p, ", ");
         if (n == host_length && strncmp(p, c->host, n) == 0) {
-            c->no_proxy = xstrdup(env);
+            c->no_proxy = servo_xstrdup(env);
             return;
         }
         p += n;
     }
-    c->no_proxy = xasprintf("%s,%s", env, c->host);
+    c->no_proxy = servo_strdup_printf("%s,%s", env, c->host);
 }
 
 /* Normalizes the server URL: a scheme (https:// when none), no trailing slash. */
@@ -492,9 +454,9 @@ static int set_server(struct kube_client *c, const char *server, const char *wha
     if (strstr(server, "://") != NULL) {
         if (strncmp(server, "https://", 8) != 0 && strncmp(server, "http://", 7) != 0)
             return fail(error, "%s: server \"%s\" is not an http(s) URL", what, server);
-        c->server = xstrdup(server);
+        c->server = servo_xstrdup(server);
     } else {
-        c->server = xasprintf("https://%s", server);
+        c->server = servo_strdup_printf("https://%s", server);
     }
     /* trailing slashes go, never into the "scheme://" part */
     size_t length = strlen(c->server);
@@ -713,7 +675,7 @@ static int kc_pem(struct kc_file *f, yaml_node_t *map, const char *path_key, con
     if (data != NULL) {
         if (base64_decode(data, strlen(data), &out->data, &out->length) != 0)
             return fail(error, "%s: %s is not valid base64 (in %s)", what, data_key, f->path);
-        out->origin = xstrdup(data_key);
+        out->origin = servo_xstrdup(data_key);
         if (!looks_like_pem(out->data, out->length))
             return fail(error, "%s: %s is not PEM (no \"-----BEGIN\" line after base64 decoding)",
                         what, data_key);
@@ -755,7 +717,7 @@ static int kc_cluster(struct kube_client *c, struct kc_file *f, yaml_node_t *clu
     if (kc_string(f, cluster, "proxy-url", what, &proxy, error) != 0)
         return -1;
     if (proxy != NULL)
-        c->proxy = xstrdup(proxy);
+        c->proxy = servo_xstrdup(proxy);
     return 0;
 }
 
@@ -797,12 +759,12 @@ static int kc_user(struct kube_client *c, struct kc_file *f, yaml_node_t *user, 
                     c->cert.data != NULL ? "its client-key" : "its client-certificate");
     const char *sep = " (";
     if (token != NULL) {
-        char *label = xasprintf("%s: token", what);
+        char *label = servo_strdup_printf("%s: token", what);
         int rc = check_token(token, label, error);
         free(label);
         if (rc != 0)
             return -1;
-        c->token = xstrdup(token);
+        c->token = servo_xstrdup(token);
         buffer_add(desc, " (bearer token");
         sep = ", ";
     } else if (token_file != NULL) {
@@ -816,20 +778,20 @@ static int kc_user(struct kube_client *c, struct kc_file *f, yaml_node_t *user, 
         }
         c->token_file = full;
         c->token_read_at = monotonic_seconds();
-        char *text = xasprintf(" (bearer token from %s", full);
+        char *text = servo_strdup_printf(" (bearer token from %s", full);
         buffer_add(desc, text);
         free(text);
         sep = ", ";
     }
     if (c->cert.data != NULL) {
-        char *text = xasprintf("%sclient certificate from %s", sep, c->cert.origin);
+        char *text = servo_strdup_printf("%sclient certificate from %s", sep, c->cert.origin);
         buffer_add(desc, text);
         free(text);
         sep = ", ";
     }
     if (username != NULL) {
-        c->username = xstrdup(username);
-        c->password = xstrdup(password != NULL ? password : "");
+        c->username = servo_xstrdup(username);
+        c->password = servo_xstrdup(password != NULL ? password : "");
         buffer_add(desc, sep);
         buffer_add(desc, "basic auth");
         sep = ", ";
@@ -878,7 +840,7 @@ static struct kube_client *kc_client(struct kc_set *set, const char *context_nam
         fail(error, "context \"%s\" is not in %s (contexts: %s)", context_name, where, names);
         goto failed;
     }
-    what = xasprintf("context \"%s\"", context_name);
+    what = servo_strdup_printf("context \"%s\"", context_name);
     const char *cluster_name, *user_name, *namespace;
     if (kc_string(cf, context, "cluster", what, &cluster_name, error) != 0 ||
         kc_string(cf, context, "user", what, &user_name, error) != 0 ||
@@ -888,7 +850,7 @@ static struct kube_client *kc_client(struct kc_set *set, const char *context_nam
         fail(error, "context \"%s\" names no cluster (in %s)", context_name, cf->path);
         goto failed;
     }
-    c->namespace = xstrdup(namespace != NULL && namespace[0] != '\0' ? namespace : "default");
+    c->namespace = servo_xstrdup(namespace != NULL && namespace[0] != '\0' ? namespace : "default");
 
     struct kc_file *clf = NULL;
     yaml_node_t *cluster = kc_find(set, "clusters", "cluster", cluster_name, &clf);
@@ -899,11 +861,12 @@ static struct kube_client *kc_client(struct kc_set *set, const char *context_nam
         goto failed;
     }
     free(what);
-    what = xasprintf("cluster \"%s\"", cluster_name);
+    what = servo_strdup_printf("cluster \"%s\"", cluster_name);
     if (kc_cluster(c, clf, cluster, what, error) != 0)
         goto failed;
 
-    char *head = xasprintf("kubeconfig %s, context \"%s\": %s", where, context_name, c->server);
+    char *head =
+        servo_strdup_printf("kubeconfig %s, context \"%s\": %s", where, context_name, c->server);
     buffer_add(&desc, head);
     free(head);
     if (user_name != NULL) {
@@ -916,7 +879,7 @@ static struct kube_client *kc_client(struct kc_set *set, const char *context_nam
             goto failed;
         }
         free(what);
-        what = xasprintf("user \"%s\"", user_name);
+        what = servo_strdup_printf("user \"%s\"", user_name);
         buffer_add(&desc, ", ");
         buffer_add(&desc, what);
         if (kc_user(c, uf, user, what, &desc, error) != 0)
@@ -962,12 +925,10 @@ static int kc_add_file(struct kc_set *set, const char *path, char **error)
         free(why);
         return -1;
     }
-    set->files = realloc(set->files, (set->count + 1) * sizeof *set->files);
-    if (set->files == NULL)
-        abort();
+    set->files = servo_xrealloc(set->files, (set->count + 1) * sizeof *set->files);
     struct kc_file *f = &set->files[set->count++];
     memset(f, 0, sizeof *f);
-    f->path = xstrdup(path);
+    f->path = servo_xstrdup(path);
     f->dir = dirname_of(path);
     int rc = kc_parse(f, text, length, error);
     free(text);
@@ -979,11 +940,11 @@ struct kube_client *kube_client_from_kubeconfig(const char *text, size_t length,
                                                 char **error)
 {
     struct kc_set set = {0};
-    set.files = xmalloc(sizeof *set.files);
+    set.files = servo_xmalloc(sizeof *set.files);
     set.count = 1;
     memset(set.files, 0, sizeof *set.files);
-    set.files[0].path = xstrdup("(kubeconfig)");
-    set.files[0].dir = xstrdup(base_dir != NULL ? base_dir : ".");
+    set.files[0].path = servo_xstrdup("(kubeconfig)");
+    set.files[0].dir = servo_xstrdup(base_dir != NULL ? base_dir : ".");
     struct kube_client *c = NULL;
     if (kc_parse(&set.files[0], text, length, error) == 0)
         c = kc_client(&set, context, error);
@@ -1019,11 +980,11 @@ static struct kube_client *in_cluster(char **error)
         return NULL;
     }
     struct kube_client *c = client_new();
-    char *server = strchr(host, ':') != NULL ? xasprintf("https://[%s]:%s", host, port)
-                                             : xasprintf("https://%s:%s", host, port);
-    char *token_path = xasprintf("%s/token", dir);
-    char *ca_path = xasprintf("%s/ca.crt", dir);
-    char *ns_path = xasprintf("%s/namespace", dir);
+    char *server = strchr(host, ':') != NULL ? servo_strdup_printf("https://[%s]:%s", host, port)
+                                             : servo_strdup_printf("https://%s:%s", host, port);
+    char *token_path = servo_strdup_printf("%s/token", dir);
+    char *ca_path = servo_strdup_printf("%s/ca.crt", dir);
+    char *ns_path = servo_strdup_printf("%s/namespace", dir);
     char *why = NULL;
     if (set_server(c, server, "in-cluster", error) != 0)
         goto failed;
@@ -1054,12 +1015,12 @@ static struct kube_client *in_cluster(char **error)
         ns_length = strcspn(ns, " \t\r\n");
         ns[ns_length] = '\0';
     }
-    c->namespace = xstrdup(ns != NULL && ns[0] != '\0' ? ns : "default");
+    c->namespace = servo_xstrdup(ns != NULL && ns[0] != '\0' ? ns : "default");
     free(ns);
-    c->description =
-        xasprintf("in-cluster (service account in %s): %s, bearer token from %s, %s%s", dir,
-                  c->server, c->token_file, c->ca.data != NULL ? "CA from " : "system CAs",
-                  c->ca.data != NULL ? c->ca.origin : "");
+    c->description = servo_strdup_printf(
+        "in-cluster (service account in %s): %s, bearer token from %s, %s%s", dir, c->server,
+        c->token_file, c->ca.data != NULL ? "CA from " : "system CAs",
+        c->ca.data != NULL ? c->ca.origin : "");
     set_no_proxy(c);
     free(server);
     free(ca_path);
@@ -1080,7 +1041,7 @@ static char *home_kubeconfig(void)
     const char *home = getenv("HOME");
     if (home == NULL || home[0] == '\0')
         return NULL;
-    return xasprintf("%s/.kube/config", home);
+    return servo_strdup_printf("%s/.kube/config", home);
 }
 
 struct kube_client *kube_client_create(const struct kube_config_source *source, char **error)
@@ -1097,8 +1058,8 @@ struct kube_client *kube_client_create(const struct kube_config_source *source, 
     const char *env = getenv("KUBECONFIG");
     if (env != NULL && env[0] != '\0') {
         /* a ':'-separated list; missing files are skipped, as kubectl does */
-        char *list = xstrdup(env);
-        const char **paths = xmalloc((strlen(list) / 2 + 1) * sizeof *paths);
+        char *list = servo_xstrdup(env);
+        const char **paths = servo_xmalloc((strlen(list) / 2 + 1) * sizeof *paths);
         size_t count = 0;
         for (char *save = NULL, *p = strtok_r(list, ":", &save); p != NULL;
              p = strtok_r(NULL, ":", &save))
@@ -1147,11 +1108,11 @@ request_fail(struct kube_response *r, const char *reason, const char *fmt, ...)
     r->text = NULL;
     r->status = 0;
     free(r->reason);
-    r->reason = xstrdup(reason);
+    r->reason = servo_xstrdup(reason);
     va_list ap;
     va_start(ap, fmt);
     free(r->message);
-    r->message = xvasprintf(fmt, ap);
+    r->message = servo_strdup_vprintf(fmt, ap);
     va_end(ap);
     return -1;
 }
@@ -1235,7 +1196,7 @@ static const char *status_text(long status)
 static char *quote_body(const char *data, size_t length)
 {
     size_t n = length < QUOTE_MAX ? length : QUOTE_MAX;
-    char *out = xmalloc(n + 4);
+    char *out = servo_xmalloc(n + 4);
     size_t j = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)data[i];
@@ -1279,20 +1240,20 @@ static void describe_failure(const struct kube_client *c, struct kube_response *
     }
     if (reason == NULL || reason[0] == '\0')
         reason = status_reason(r->status);
-    r->reason = xstrdup(reason);
+    r->reason = servo_xstrdup(reason);
     char *text;
     if (message != NULL && message[0] != '\0') {
-        text = xstrdup(message);
+        text = servo_xstrdup(message);
     } else {
         char *quoted = quote_body(data, length);
         const char *name = status_text(r->status);
-        text = xasprintf("HTTP %ld%s%s%s%s", r->status, name[0] != '\0' ? " " : "", name,
-                         quoted[0] != '\0' ? ": " : "", quoted);
+        text = servo_strdup_printf("HTTP %ld%s%s%s%s", r->status, name[0] != '\0' ? " " : "", name,
+                                   quoted[0] != '\0' ? ": " : "", quoted);
         free(quoted);
     }
     if (r->status == 401) {
-        r->message = xasprintf("%s: the API server %s rejected %s (wrong or expired?)", text,
-                               c->server, auth_summary(c));
+        r->message = servo_strdup_printf("%s: the API server %s rejected %s (wrong or expired?)",
+                                         text, c->server, auth_summary(c));
         free(text);
     } else {
         r->message = text;
@@ -1333,7 +1294,7 @@ static char *current_token(struct kube_client *c)
         }
         c->token_read_at = monotonic_seconds();
     }
-    char *token = c->token != NULL ? xstrdup(c->token) : NULL;
+    char *token = c->token != NULL ? servo_xstrdup(c->token) : NULL;
     pthread_mutex_unlock(&c->lock);
     return token;
 }
@@ -1495,7 +1456,7 @@ int kube_request(struct kube_client *c, const char *method, const char *path, co
                  const char *patch_type, const struct servo_event *event, struct kube_response *r)
 {
     memset(r, 0, sizeof *r);
-    r->reason = xstrdup("");
+    r->reason = servo_xstrdup("");
     static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
     bool known = false;
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
@@ -1542,7 +1503,7 @@ int kube_request(struct kube_client *c, const char *method, const char *path, co
         return request_fail(r, "transport", "cannot create a curl handle");
     CURL *easy = handle.easy;
 
-    char *url = xasprintf("%s%s", c->server, path);
+    char *url = servo_strdup_printf("%s%s", c->server, path);
     char *payload = NULL;
     if (body != NULL) {
         payload = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -1558,11 +1519,11 @@ int kube_request(struct kube_client *c, const char *method, const char *path, co
     char *token = current_token(c);
     char *authorization = NULL;
     if (token != NULL) {
-        authorization = xasprintf("Authorization: Bearer %s", token);
+        authorization = servo_strdup_printf("Authorization: Bearer %s", token);
         headers = curl_slist_append(headers, authorization);
     }
     if (payload != NULL) {
-        char *header = xasprintf("Content-Type: %s", type);
+        char *header = servo_strdup_printf("Content-Type: %s", type);
         headers = curl_slist_append(headers, header);
         free(header);
     }
@@ -1633,7 +1594,7 @@ int kube_request(struct kube_client *c, const char *method, const char *path, co
             free(quoted);
         } else {
             if (r->body == NULL && t.body.length > 0)
-                r->text = xstrndup(data, t.body.length);
+                r->text = servo_xstrndup(data, t.body.length);
             if (status >= 400) {
                 free(r->reason);
                 r->reason = NULL;

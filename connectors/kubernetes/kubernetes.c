@@ -277,25 +277,11 @@ struct names {
     size_t count;
 };
 
-static char *str_printf(const char *fmt, ...) SERVO_PRINTF(1, 2);
-
-static char *str_printf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0)
-        abort();
-    va_end(ap);
-    return s;
-}
-
 static void names_add(struct names *names, char *name, const char *kind, size_t workload,
                       size_t container)
 {
-    struct component_name *items = realloc(names->items, (names->count + 1) * sizeof *names->items);
-    if (items == NULL)
-        abort();
+    struct component_name *items =
+        servo_xrealloc(names->items, (names->count + 1) * sizeof *names->items);
     names->items = items;
     names->items[names->count++] = (struct component_name){name, kind, workload, container};
 }
@@ -334,14 +320,16 @@ static void collect_names(const struct servo_list *workloads, const char *kind,
         const struct kubernetes_container *c = w[i].containers.items;
         for (size_t j = 0; j < w[i].containers.count; j++) {
             if (c[j].alias != NULL)
-                names_add(aliases, strdup(c[j].alias), kind, i, j);
+                names_add(aliases, servo_xstrdup(c[j].alias), kind, i, j);
             names_add(components,
-                      c[j].alias ? strdup(c[j].alias) : str_printf("%s/%s", w[i].name, c[j].name),
+                      c[j].alias ? servo_xstrdup(c[j].alias)
+                                 : servo_strdup_printf("%s/%s", w[i].name, c[j].name),
                       kind, i, j);
             if (w[i].strategy.type == KUBERNETES_STRATEGY_CANARY)
                 names_add(components,
-                          w[i].strategy.alias ? strdup(w[i].strategy.alias)
-                                              : str_printf("%s/%s-tuning", w[i].name, c[j].name),
+                          w[i].strategy.alias
+                              ? servo_xstrdup(w[i].strategy.alias)
+                              : servo_strdup_printf("%s/%s-tuning", w[i].name, c[j].name),
                           kind, i, j);
         }
     }
@@ -353,9 +341,7 @@ static void cascade(const struct kubernetes_settings *s, const struct servo_list
     struct kubernetes_workload *w = workloads->items;
     for (size_t i = 0; i < workloads->count; i++) {
         if (w[i].namespace == NULL) {
-            w[i].namespace = strdup(s->namespace);
-            if (w[i].namespace == NULL)
-                abort();
+            w[i].namespace = servo_xstrdup(s->namespace);
         }
         if (w[i].timeout == SERVO_UNSET)
             w[i].timeout = s->timeout;

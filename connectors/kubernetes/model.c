@@ -15,17 +15,6 @@
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
-char *kube_printf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0)
-        abort();
-    va_end(ap);
-    return s;
-}
-
 const char *kube_kind_name(enum kube_kind kind)
 {
     return kind == KUBE_STATEFUL_SET ? "StatefulSet" : "Deployment";
@@ -46,9 +35,7 @@ char *kube_query_escape(const char *text)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t length = strlen(text);
-    char *out = malloc(length * 3 + 1);
-    if (out == NULL)
-        abort();
+    char *out = servo_xmalloc(length * 3 + 1);
     char *p = out;
     for (const unsigned char *s = (const unsigned char *)text; *s; s++) {
         if (isalnum(*s) || *s == '-' || *s == '_' || *s == '.' || *s == '~') {
@@ -245,9 +232,7 @@ void kube_note(struct kube_notes *notes, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *line = NULL;
-    if (vasprintf(&line, fmt, ap) < 0)
-        abort();
+    char *line = servo_strdup_vprintf(fmt, ap);
     va_end(ap);
     if (notes == NULL) {
         free(line);
@@ -364,9 +349,7 @@ static void describe_env(const json_t *container, const struct kubernetes_env *e
 {
     struct servo_setting *s;
     if (e->type == KUBERNETES_ENV_ENUM) {
-        const char **values = calloc(e->values.count + 1, sizeof *values);
-        if (values == NULL)
-            abort();
+        const char **values = servo_xcalloc(e->values.count + 1, sizeof *values);
         memcpy(values, e->values.items, e->values.count * sizeof *values);
         s = servo_component_enum(out, e->name, NULL, values);
         free(values);
@@ -377,9 +360,7 @@ static void describe_env(const json_t *container, const struct kubernetes_env *e
     s->pinned = pinned || e->pinned;
     if (e->literal != NULL) {
         free(s->literal);
-        s->literal = strdup(e->literal);
-        if (s->literal == NULL)
-            abort();
+        s->literal = servo_xstrdup(e->literal);
     }
     const char *text = e->default_value;
     const json_t *entry = container ? find_env(container, env_variable(e)) : NULL;

@@ -44,9 +44,7 @@ void kube_progress(struct servo_event *event, double *last, double percent, cons
         *last = now;
     va_list ap;
     va_start(ap, fmt);
-    char *message = NULL;
-    if (vasprintf(&message, fmt, ap) < 0)
-        abort();
+    char *message = servo_strdup_vprintf(fmt, ap);
     va_end(ap);
     if (event != NULL)
         servo_event_progress(event, percent, "%s", message);
@@ -587,9 +585,7 @@ static void watched_free(struct watched *w)
 
 static void watched_add(struct watched *w, const char *pod, int64_t restarts)
 {
-    struct baseline *items = realloc(w->items, (w->count + 1) * sizeof *items);
-    if (items == NULL)
-        abort();
+    struct baseline *items = servo_xrealloc(w->items, (w->count + 1) * sizeof *items);
     w->items = items;
     w->items[w->count++] = (struct baseline){kube_printf("%s", pod), restarts};
 }
@@ -671,9 +667,7 @@ int kube_settle(struct kube_client *client, struct servo_event *event,
     char duration[SERVO_VALUE_TEXT_MAX];
     servo_duration_format(settlement, duration);
     servo_info("Settling for %s: the adjusted workloads must stay ready", duration);
-    struct watched *baselines = calloc(count, sizeof *baselines);
-    if (baselines == NULL)
-        abort();
+    struct watched *baselines = servo_xcalloc(count, sizeof *baselines);
     double started = kube_now();
     double limit = servo_duration_seconds(settlement);
     double reported = 0;

@@ -5,7 +5,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "alloc.h"
 #include "internal.h"
 
 #define QUERY_CHECK_WINDOW 600.0 /* seconds */
@@ -99,19 +98,19 @@ static const char *health_name(int health)
 
 static char *describe_expected(const struct prometheus_target *t)
 {
-    struct prom_buf b = {0};
+    struct servo_buf b = {0};
     if (t->scrape_pool != NULL)
-        prom_buf_printf(&b, "pool %s", t->scrape_pool);
+        servo_buf_printf(&b, "pool %s", t->scrape_pool);
     if (t->scrape_url != NULL)
-        prom_buf_printf(&b, "%surl %s", b.length ? ", " : "", t->scrape_url);
+        servo_buf_printf(&b, "%surl %s", b.length ? ", " : "", t->scrape_url);
     if (t->global_url != NULL)
-        prom_buf_printf(&b, "%sglobal url %s", b.length ? ", " : "", t->global_url);
+        servo_buf_printf(&b, "%sglobal url %s", b.length ? ", " : "", t->global_url);
     char *const *values = t->labels.values;
     for (size_t i = 0; i < t->labels.count; i++)
-        prom_buf_printf(&b, "%s%s=%s", b.length ? ", " : "", t->labels.keys[i], values[i]);
+        servo_buf_printf(&b, "%s%s=%s", b.length ? ", " : "", t->labels.keys[i], values[i]);
     if (b.length == 0)
-        prom_buf_puts(&b, "any target");
-    return prom_buf_detach(&b);
+        servo_buf_puts(&b, "any target");
+    return servo_buf_detach(&b);
 }
 
 /* Each expected target must be active (and in the expected health, when given). */

@@ -16,7 +16,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "alloc.h"
 #include "internal.h"
 
 #define STATUS_COUNT 6
@@ -53,19 +52,19 @@ static void format_number(double value, char buf[40])
 
 char *prom_slo_condition_text(const struct servo_slo_condition *c)
 {
-    struct prom_buf b = {0};
-    prom_buf_printf(&b, "(%s %s", c->metric, c->keep_above ? "above" : "below");
+    struct servo_buf b = {0};
+    servo_buf_printf(&b, "(%s %s", c->metric, c->keep_above ? "above" : "below");
     if (c->threshold_metric != NULL) {
-        prom_buf_printf(&b, " %s", c->threshold_metric);
+        servo_buf_printf(&b, " %s", c->threshold_metric);
     } else {
         char number[40];
         format_number(c->threshold, number);
-        prom_buf_printf(&b, " %s", number);
+        servo_buf_printf(&b, " %s", number);
     }
     if (c->description != NULL)
-        prom_buf_printf(&b, " -> %s", c->description);
-    prom_buf_puts(&b, ")");
-    return prom_buf_detach(&b);
+        servo_buf_printf(&b, " -> %s", c->description);
+    servo_buf_puts(&b, ")");
+    return servo_buf_detach(&b);
 }
 
 double prom_series_scalar(const struct prom_series *series, size_t count, bool *present)
@@ -97,14 +96,14 @@ void prom_fast_fail_init(struct prom_fast_fail *ff, const struct servo_slo_condi
     ff->conditions = conditions;
     ff->condition_count = count;
     ff->treat_zero_as_missing = treat_zero_as_missing;
-    ff->windows = prom_xcalloc(count, sizeof *ff->windows);
+    ff->windows = servo_xcalloc(count, sizeof *ff->windows);
     for (size_t i = 0; i < count; i++) {
         int window = conditions[i].trigger_window;
         if (window < conditions[i].trigger_count)
             window = conditions[i].trigger_count;
         ff->windows[i].capacity = window > 0 ? (size_t)window : 1;
         ff->windows[i].outcomes =
-            prom_xcalloc(ff->windows[i].capacity, sizeof *ff->windows[i].outcomes);
+            servo_xcalloc(ff->windows[i].capacity, sizeof *ff->windows[i].outcomes);
     }
 }
 
@@ -200,51 +199,51 @@ static void format_time(double when, char buf[40])
 }
 
 /* "<checked at> SLO failed metric value 500 was not below threshold value 100". */
-static void outcome_message(struct prom_buf *b, const struct servo_slo_condition *c,
+static void outcome_message(struct servo_buf *b, const struct servo_slo_condition *c,
                             const struct prom_slo_outcome *o)
 {
     char when[40], metric[40], threshold[40];
     format_time(o->checked_at, when);
     format_number(o->metric_value, metric);
     format_number(o->threshold_value, threshold);
-    prom_buf_printf(b, "%s ", when);
+    servo_buf_printf(b, "%s ", when);
     switch (o->status) {
     case PROM_SLO_MISSING_METRIC:
-        prom_buf_printf(b, "Metric %s was not found in readings", c->metric);
+        servo_buf_printf(b, "Metric %s was not found in readings", c->metric);
         break;
     case PROM_SLO_MISSING_THRESHOLD:
-        prom_buf_printf(b, "Threshold metric %s was not found in readings", c->threshold_metric);
+        servo_buf_printf(b, "Threshold metric %s was not found in readings", c->threshold_metric);
         break;
     case PROM_SLO_PASSED:
-        prom_buf_puts(b, "SLO passed");
+        servo_buf_puts(b, "SLO passed");
         break;
     case PROM_SLO_FAILED:
-        prom_buf_printf(b, "SLO failed metric value %s was not %s threshold value %s", metric,
-                        c->keep_above ? "above" : "below", threshold);
+        servo_buf_printf(b, "SLO failed metric value %s was not %s threshold value %s", metric,
+                         c->keep_above ? "above" : "below", threshold);
         break;
     case PROM_SLO_ZERO_METRIC:
-        prom_buf_printf(b, "Skipping SLO %s due to near-zero metric value of %s", c->metric,
-                        metric);
+        servo_buf_printf(b, "Skipping SLO %s due to near-zero metric value of %s", c->metric,
+                         metric);
         break;
     case PROM_SLO_ZERO_THRESHOLD:
-        prom_buf_printf(b, "Skipping SLO %s due to near-zero threshold value of %s", c->metric,
-                        threshold);
+        servo_buf_printf(b, "Skipping SLO %s due to near-zero threshold value of %s", c->metric,
+                         threshold);
         break;
     }
 }
 
-static void add_violation(struct prom_buf *b, const struct servo_slo_condition *c,
+static void add_violation(struct servo_buf *b, const struct servo_slo_condition *c,
                           const struct prom_slo_window *w)
 {
     char *text = prom_slo_condition_text(c);
-    prom_buf_printf(b, "%s%s[", b->length > 0 ? ", " : "", text);
+    servo_buf_printf(b, "%s%s[", b->length > 0 ? ", " : "", text);
     free(text);
     for (size_t i = 0; i < w->count; i++) {
         if (i > 0)
-            prom_buf_puts(b, ", ");
+            servo_buf_puts(b, ", ");
         outcome_message(b, c, &w->outcomes[i]);
     }
-    prom_buf_puts(b, "]");
+    servo_buf_puts(b, "]");
 }
 
 /* "x2 passed [(a below 1), (b below 2)], x1 failed [(c above 3)]": statuses in the order
@@ -261,28 +260,28 @@ static char *statuses_summary(const struct prom_fast_fail *ff)
         if (!seen)
             order[kinds++] = s;
     }
-    struct prom_buf b = {0};
+    struct servo_buf b = {0};
     for (size_t k = 0; k < kinds; k++) {
         size_t n = 0;
-        struct prom_buf names = {0};
+        struct servo_buf names = {0};
         for (size_t i = 0; i < ff->condition_count; i++) {
             if (ff->windows[i].outcomes[ff->windows[i].count - 1].status != order[k])
                 continue;
             char *text = prom_slo_condition_text(&ff->conditions[i]);
-            prom_buf_printf(&names, "%s%s", n++ ? ", " : "", text);
+            servo_buf_printf(&names, "%s%s", n++ ? ", " : "", text);
             free(text);
         }
-        prom_buf_printf(&b, "%sx%zu %s [%s]", k ? ", " : "", n, prom_slo_status_name(order[k]),
-                        names.data);
-        prom_buf_free(&names);
+        servo_buf_printf(&b, "%sx%zu %s [%s]", k ? ", " : "", n, prom_slo_status_name(order[k]),
+                         names.data);
+        servo_buf_free(&names);
     }
-    return prom_buf_detach(&b);
+    return servo_buf_detach(&b);
 }
 
 bool prom_fast_fail_check(struct prom_fast_fail *ff, const struct prom_slo_value *values,
                           size_t value_count, double checked_at, char **statuses, char **violation)
 {
-    struct prom_buf failures = {0};
+    struct servo_buf failures = {0};
     for (size_t i = 0; i < ff->condition_count; i++) {
         const struct servo_slo_condition *c = &ff->conditions[i];
         struct prom_slo_outcome o = evaluate(ff, c, values, value_count, checked_at);
@@ -293,12 +292,12 @@ bool prom_fast_fail_check(struct prom_fast_fail *ff, const struct prom_slo_value
             add_violation(&failures, c, &ff->windows[i]);
     }
     if (statuses != NULL)
-        *statuses = ff->condition_count > 0 ? statuses_summary(ff) : prom_xstrdup("");
+        *statuses = ff->condition_count > 0 ? statuses_summary(ff) : servo_xstrdup("");
     bool violated = failures.length > 0;
     if (violated && violation != NULL)
-        *violation = prom_xasprintf("SLO violation(s) observed: %s", failures.data);
+        *violation = servo_strdup_printf("SLO violation(s) observed: %s", failures.data);
     else if (violation != NULL)
         *violation = NULL;
-    prom_buf_free(&failures);
+    servo_buf_free(&failures);
     return violated;
 }

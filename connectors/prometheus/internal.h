@@ -10,9 +10,12 @@
 
 #include "prometheus.h"
 #include "response.h"
+#include "servo/alloc.h"
+#include "servo/buf.h"
 #include "servo/checks.h"
 #include "servo/events.h"
 #include "servo/model.h"
+#include "servo/util.h"
 
 /* ---- settings helpers (prometheus.c) ----------------------------------------------------- */
 

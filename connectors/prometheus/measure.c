@@ -16,7 +16,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "alloc.h"
 #include "internal.h"
 #include "servo/log.h"
 
@@ -93,17 +92,17 @@ static void sort_labels(struct prom_series *series)
 char *prom_series_id(struct prom_series *series, bool with_name)
 {
     sort_labels(series);
-    struct prom_buf b = {0};
-    prom_buf_puts(&b, "{");
+    struct servo_buf b = {0};
+    servo_buf_puts(&b, "{");
     size_t written = 0;
     for (size_t i = 0; i < series->label_count; i++) {
         const struct prom_label *l = &series->labels[i];
         if (!with_name && strcmp(l->name, "__name__") == 0)
             continue;
-        prom_buf_printf(&b, "%s%s=%s", written++ ? "," : "", l->name, l->value);
+        servo_buf_printf(&b, "%s%s=%s", written++ ? "," : "", l->name, l->value);
     }
-    prom_buf_puts(&b, "}");
-    return prom_buf_detach(&b);
+    servo_buf_puts(&b, "}");
+    return servo_buf_detach(&b);
 }
 
 char *prom_series_annotation(struct prom_series *series)
@@ -111,11 +110,11 @@ char *prom_series_annotation(struct prom_series *series)
     if (series->label_count == 0)
         return NULL;
     sort_labels(series);
-    struct prom_buf b = {0};
+    struct servo_buf b = {0};
     for (size_t i = 0; i < series->label_count; i++)
-        prom_buf_printf(&b, "%s%s=%s", i ? " " : "", series->labels[i].name,
-                        series->labels[i].value);
-    return prom_buf_detach(&b);
+        servo_buf_printf(&b, "%s%s=%s", i ? " " : "", series->labels[i].name,
+                         series->labels[i].value);
+    return servo_buf_detach(&b);
 }
 
 static int compare_strings(const void *a, const void *b)
@@ -128,7 +127,7 @@ static bool ids_collide(char **ids, size_t count)
 {
     if (count < 2)
         return false;
-    char **sorted = prom_xmalloc(count * sizeof *sorted);
+    char **sorted = servo_xmalloc(count * sizeof *sorted);
     memcpy(sorted, ids, count * sizeof *sorted);
     qsort(sorted, count, sizeof *sorted, compare_strings);
     bool collide = false;
@@ -143,7 +142,7 @@ static void add_series_readings(struct servo_measurement *m, const struct promet
 {
     const char *unit = prometheus_unit_name(metric->unit);
     size_t n = response->series_count;
-    char **ids = prom_xcalloc(n, sizeof *ids);
+    char **ids = servo_xcalloc(n, sizeof *ids);
     for (size_t i = 0; i < n; i++)
         ids[i] = prom_series_id(&response->series[i], false);
     if (ids_collide(ids, n)) {
@@ -193,7 +192,7 @@ struct selection {
 static void select_metrics(const struct prometheus_settings *s, const struct servo_event *event,
                            struct selection *out)
 {
-    out->metrics = prom_xcalloc(s->metrics.count, sizeof *out->metrics);
+    out->metrics = servo_xcalloc(s->metrics.count, sizeof *out->metrics);
     out->count = 0;
     for (size_t i = 0; i < s->metrics.count; i++)
         if (servo_event_wants_metric(event, metric_at(s, i)->name))
@@ -203,12 +202,12 @@ static void select_metrics(const struct prometheus_settings *s, const struct ser
 /* "a, b and c". */
 static char *series_of_names(const struct selection *selection)
 {
-    struct prom_buf b = {0};
+    struct servo_buf b = {0};
     for (size_t i = 0; i < selection->count; i++) {
         const char *separator = i == 0 ? "" : i + 1 == selection->count ? " and " : ", ";
-        prom_buf_printf(&b, "%s%s", separator, selection->metrics[i]->name);
+        servo_buf_printf(&b, "%s%s", separator, selection->metrics[i]->name);
     }
-    return prom_buf_detach(&b);
+    return servo_buf_detach(&b);
 }
 
 /* ---- querying --------------------------------------------------------------------------- */
@@ -223,8 +222,8 @@ static void queries_range(struct queries *q, const struct selection *selection, 
                           double end)
 {
     q->count = selection->count;
-    q->requests = prom_xcalloc(q->count, sizeof *q->requests);
-    q->texts = prom_xcalloc(q->count, sizeof *q->texts);
+    q->requests = servo_xcalloc(q->count, sizeof *q->requests);
+    q->texts = servo_xcalloc(q->count, sizeof *q->texts);
     for (size_t i = 0; i < q->count; i++) {
         const struct prometheus_metric *metric = selection->metrics[i];
         q->texts[i] = prometheus_metric_query(metric);
@@ -271,7 +270,7 @@ static int check_absent(const struct prometheus_settings *s, const struct servo_
                         const struct selection *selection, const struct queries *range,
                         struct servo_error *error)
 {
-    struct selection asked = {prom_xcalloc(selection->count + 1, sizeof *asked.metrics), 0};
+    struct selection asked = {servo_xcalloc(selection->count + 1, sizeof *asked.metrics), 0};
     for (size_t i = 0; i < selection->count; i++) {
         int policy = selection->metrics[i]->absent;
         bool checked = policy == PROMETHEUS_ABSENT_WARN || policy == PROMETHEUS_ABSENT_FAIL;
@@ -280,10 +279,10 @@ static int check_absent(const struct prometheus_settings *s, const struct servo_
         else if (response_empty(&range->requests[i].response))
             servo_debug("metric \"%s\" returned no data", selection->metrics[i]->name);
     }
-    struct queries q = {prom_xcalloc(asked.count + 1, sizeof *q.requests),
-                        prom_xcalloc(asked.count + 1, sizeof *q.texts), asked.count};
+    struct queries q = {servo_xcalloc(asked.count + 1, sizeof *q.requests),
+                        servo_xcalloc(asked.count + 1, sizeof *q.texts), asked.count};
     for (size_t i = 0; i < asked.count; i++) {
-        q.texts[i] = prom_xasprintf("absent(%s)", asked.metrics[i]->query);
+        q.texts[i] = servo_strdup_printf("absent(%s)", asked.metrics[i]->query);
         q.requests[i] = (struct prom_request){.kind = PROM_REQUEST_INSTANT, .query = q.texts[i]};
     }
     int rc = 0;
@@ -353,7 +352,7 @@ static int fast_fail_check(const struct prometheus_settings *s, const struct ser
                            struct servo_error *error)
 {
     const struct servo_control *control = servo_event_control(event);
-    struct selection used = {prom_xcalloc(selection->count + 1, sizeof *used.metrics), 0};
+    struct selection used = {servo_xcalloc(selection->count + 1, sizeof *used.metrics), 0};
     for (size_t i = 0; i < selection->count; i++)
         if (referenced(control, selection->metrics[i]->name))
             used.metrics[used.count++] = selection->metrics[i];
@@ -366,7 +365,7 @@ static int fast_fail_check(const struct prometheus_settings *s, const struct ser
         prom_perform(s, q.requests, q.count, event);
     int rc = first_failure(&q, &used, error);
     if (rc == 0) {
-        struct prom_slo_value *values = prom_xcalloc(used.count + 1, sizeof *values);
+        struct prom_slo_value *values = servo_xcalloc(used.count + 1, sizeof *values);
         for (size_t i = 0; i < used.count; i++) {
             const struct prom_response *r = &q.requests[i].response;
             values[i].metric = used.metrics[i]->name;
@@ -474,16 +473,16 @@ static bool fast_fail_enabled(const struct prometheus_settings *s,
 
 static void log_fast_fail(const struct servo_control *control)
 {
-    struct prom_buf b = {0};
+    struct servo_buf b = {0};
     for (size_t i = 0; i < control->slo_count; i++) {
         char *text = prom_slo_condition_text(&control->slo[i]);
-        prom_buf_printf(&b, "%s%s", i ? ", " : "", text);
+        servo_buf_printf(&b, "%s%s", i ? ", " : "", text);
         free(text);
     }
     servo_info("Fast Fail enabled, the following SLO Conditions will be monitored during "
                "measurement: %s",
                b.data);
-    prom_buf_free(&b);
+    servo_buf_free(&b);
 }
 
 /* ---- measure ---------------------------------------------------------------------------- */

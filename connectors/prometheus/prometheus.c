@@ -8,7 +8,6 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "alloc.h"
 #include "internal.h"
 
 static const char *const unit_choices[] = {"",      "%",   "ms",  "bytes", "GiB",
@@ -27,8 +26,8 @@ const char *prometheus_unit_name(int unit)
 char *prometheus_metric_query(const struct prometheus_metric *metric)
 {
     if (metric->absent == PROMETHEUS_ABSENT_ZERO)
-        return prom_xasprintf("(%s) or on() vector(0)", metric->query);
-    return prom_xstrdup(metric->query);
+        return servo_strdup_printf("(%s) or on() vector(0)", metric->query);
+    return servo_xstrdup(metric->query);
 }
 
 /* ---- validators ------------------------------------------------------------------------- */

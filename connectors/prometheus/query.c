@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
 #include "internal.h"
 #include "servo/log.h"
 
@@ -40,7 +39,7 @@ struct transfer {
     struct curl_slist *headers;
     char *url;
     struct prom_parser *parser; /* queries */
-    struct prom_buf body;       /* targets */
+    struct servo_buf body;      /* targets */
     char head[HEAD_MAX];
     size_t head_length;
     bool sink_failed; /* the parser refused the body, or the body was too large */
@@ -70,7 +69,7 @@ char *prom_api_url(const struct prometheus_settings *settings, const char *path)
     size_t length = strlen(base);
     while (length > 0 && base[length - 1] == '/')
         length--;
-    return prom_xasprintf("%.*s%s", (int)length, base, path);
+    return servo_strdup_printf("%.*s%s", (int)length, base, path);
 }
 
 static const char *request_path(enum prom_request_kind kind)
@@ -103,9 +102,10 @@ static char *request_url(CURL *easy, const struct prometheus_settings *s,
         prom_format_seconds(r->start, start);
         prom_format_seconds(r->end, end);
         prom_format_seconds(r->step, step);
-        url = prom_xasprintf("%s?query=%s&start=%s&end=%s&step=%s", base, query, start, end, step);
+        url = servo_strdup_printf("%s?query=%s&start=%s&end=%s&step=%s", base, query, start, end,
+                                  step);
     } else {
-        url = prom_xasprintf("%s?query=%s", base, query);
+        url = servo_strdup_printf("%s?query=%s", base, query);
     }
     curl_free(query);
     free(base);
@@ -134,7 +134,7 @@ static size_t on_body(char *data, size_t size, size_t count, void *context)
         t->sink_failed = true;
         return 0;
     }
-    prom_buf_append(&t->body, data, length);
+    servo_buf_append(&t->body, data, length);
     return length;
 }
 
@@ -153,7 +153,7 @@ static void set_authentication(struct transfer *t, const struct prometheus_setti
     if (s->bearer_token != NULL) {
         bool whole = strncmp(s->bearer_token, "Bearer ", 7) == 0;
         char *header =
-            prom_xasprintf("Authorization: %s%s", whole ? "" : "Bearer ", s->bearer_token);
+            servo_strdup_printf("Authorization: %s%s", whole ? "" : "Bearer ", s->bearer_token);
         t->headers = curl_slist_append(t->headers, header);
         free(header);
     } else if (s->username != NULL) {
@@ -209,7 +209,7 @@ static void transfer_cleanup(struct transfer *t)
         curl_easy_cleanup(t->easy);
     curl_slist_free_all(t->headers);
     prom_parser_free(t->parser);
-    prom_buf_free(&t->body);
+    servo_buf_free(&t->body);
     free(t->url);
 }
 
@@ -261,15 +261,15 @@ static void fail_http(struct transfer *t, const char *parse_error)
     curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &content_type);
     if (r->http_status >= 300 || r->http_status < 200) {
         request_fail(r, "http-error",
-                     prom_xasprintf("Prometheus answered %s with HTTP %ld (%s): %s", what(t),
-                                    r->http_status, content_type ? content_type : "no type",
-                                    quote[0] ? quote : "empty body"));
+                     servo_strdup_printf("Prometheus answered %s with HTTP %ld (%s): %s", what(t),
+                                         r->http_status, content_type ? content_type : "no type",
+                                         quote[0] ? quote : "empty body"));
         return;
     }
     request_fail(r, "invalid-response",
-                 prom_xasprintf("Prometheus sent an invalid response to %s: %s; the body "
-                                "starts with: %s",
-                                what(t), parse_error, quote[0] ? quote : "(nothing)"));
+                 servo_strdup_printf("Prometheus sent an invalid response to %s: %s; the body "
+                                     "starts with: %s",
+                                     what(t), parse_error, quote[0] ? quote : "(nothing)"));
 }
 
 /* Errors before a request could be sent. */
@@ -296,16 +296,16 @@ static void fail_transport(struct transfer *t, const struct prometheus_settings 
         char limit[SERVO_VALUE_TEXT_MAX];
         servo_duration_format(s->timeout, limit);
         request_fail(r, "timeout",
-                     prom_xasprintf("Prometheus at %s did not answer %s within %s (%s)", base,
-                                    what(t), limit, detail));
+                     servo_strdup_printf("Prometheus at %s did not answer %s within %s (%s)", base,
+                                         what(t), limit, detail));
     } else if (connection_failed(t->result)) {
         request_fail(
             r, "unreachable",
-            prom_xasprintf("cannot query Prometheus at %s (%s): %s", base, what(t), detail));
+            servo_strdup_printf("cannot query Prometheus at %s (%s): %s", base, what(t), detail));
     } else {
         request_fail(r, "transfer-failed",
-                     prom_xasprintf("the answer of Prometheus at %s to %s was cut short: %s", base,
-                                    what(t), detail));
+                     servo_strdup_printf("the answer of Prometheus at %s to %s was cut short: %s",
+                                         base, what(t), detail));
     }
     free(base);
 }
@@ -320,9 +320,9 @@ static void finish_query(struct transfer *t)
     struct prom_response *response = &r->response;
     if (strcmp(response->status, "error") == 0) {
         request_fail(r, "query-failed",
-                     prom_xasprintf("Prometheus query request failed with error '%s': %s",
-                                    response->error_type ? response->error_type : "unknown",
-                                    response->error ? response->error : "(no message)"));
+                     servo_strdup_printf("Prometheus query request failed with error '%s': %s",
+                                         response->error_type ? response->error_type : "unknown",
+                                         response->error ? response->error : "(no message)"));
         return;
     }
     if (r->http_status < 200 || r->http_status >= 300)
@@ -337,7 +337,7 @@ static void finish_targets(struct transfer *t)
         return;
     }
     r->body_length = t->body.length;
-    r->body = prom_buf_detach(&t->body);
+    r->body = servo_buf_detach(&t->body);
 }
 
 static void transfer_finish(struct transfer *t, const struct prometheus_settings *s, bool cancelled)
@@ -347,10 +347,10 @@ static void transfer_finish(struct transfer *t, const struct prometheus_settings
     if (!t->done) {
         if (cancelled)
             request_fail(r, "cancelled",
-                         prom_xasprintf("the request to %s was cancelled", what(t)));
+                         servo_strdup_printf("the request to %s was cancelled", what(t)));
         else
             request_fail(r, "internal",
-                         prom_xasprintf("the request to %s did not complete", what(t)));
+                         servo_strdup_printf("the request to %s did not complete", what(t)));
         return;
     }
     if (t->result == CURLE_WRITE_ERROR && t->sink_failed) {
@@ -358,8 +358,8 @@ static void transfer_finish(struct transfer *t, const struct prometheus_settings
             fail_http(t, prom_parser_error(t->parser));
         else
             request_fail(r, "invalid-response",
-                         prom_xasprintf("the answer to %s is larger than %u bytes", what(t),
-                                        TARGETS_BODY_MAX));
+                         servo_strdup_printf("the answer to %s is larger than %u bytes", what(t),
+                                             TARGETS_BODY_MAX));
         return;
     }
     if (t->result != CURLE_OK) {
@@ -409,7 +409,7 @@ size_t prom_perform(const struct prometheus_settings *settings, struct prom_requ
                     size_t count, const struct servo_event *event)
 {
     pthread_once(&curl_once, curl_init);
-    struct transfer *transfers = prom_xcalloc(count, sizeof *transfers);
+    struct transfer *transfers = servo_xcalloc(count, sizeof *transfers);
     CURLM *multi = curl_init_result == CURLE_OK ? curl_multi_init() : NULL;
     for (size_t i = 0; i < count; i++) {
         transfers[i].request = &requests[i];
@@ -426,7 +426,7 @@ size_t prom_perform(const struct prometheus_settings *settings, struct prom_requ
     for (size_t i = 0; i < count; i++) {
         struct transfer *t = &transfers[i];
         if (t->easy == NULL || t->url == NULL)
-            request_fail(&requests[i], "internal", prom_xstrdup("cannot set up an HTTP request"));
+            request_fail(&requests[i], "internal", servo_xstrdup("cannot set up an HTTP request"));
         else
             transfer_finish(t, settings, !finished);
         failed += requests[i].status != 0;

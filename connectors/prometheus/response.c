@@ -17,7 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "servo/alloc.h"
+#include "servo/buf.h"
 
 /* Numbers longer than this are parsed from a heap copy. */
 #define NUMBER_STACK_MAX 64
@@ -151,7 +152,7 @@ static bool is_number_char(char c)
 static int parse_with_strtod(const char *text, size_t length, double *out)
 {
     char stack[NUMBER_STACK_MAX + 1];
-    char *copy = length <= NUMBER_STACK_MAX ? stack : prom_xmalloc(length + 1);
+    char *copy = length <= NUMBER_STACK_MAX ? stack : servo_xmalloc(length + 1);
     memcpy(copy, text, length);
     copy[length] = '\0';
     char *end = NULL;
@@ -303,7 +304,7 @@ static int token_append(struct prom_parser *p, const char *at, const char *text,
         size_t wanted = p->token_capacity ? p->token_capacity : 64;
         while (wanted < p->token_length + length + 1)
             wanted *= 2;
-        p->token = prom_xrealloc(p->token, wanted);
+        p->token = servo_xrealloc(p->token, wanted);
         p->token_capacity = wanted;
     }
     memcpy(p->token + p->token_length, text, length);
@@ -457,7 +458,7 @@ static char *keep_string(struct prom_parser *p, const char *at, const char *text
         fail(p, at, "invalid UTF-8 in a string");
         return NULL;
     }
-    return prom_xstrndup(text, length);
+    return servo_xstrndup(text, length);
 }
 
 static int set_string(struct prom_parser *p, const char *at, char **field, const char *text,
@@ -487,14 +488,14 @@ static int set_result_type(struct prom_parser *p, const char *at, const char *te
 
 static void add_series(struct prom_response *r)
 {
-    prom_xgrow((void **)&r->series, sizeof *r->series, r->series_count, &r->series_capacity);
+    servo_xgrow((void **)&r->series, sizeof *r->series, r->series_count, &r->series_capacity);
     memset(&r->series[r->series_count++], 0, sizeof *r->series);
 }
 
 static void add_point(struct prom_series *s, double time, double value)
 {
     if (s->point_count == s->point_capacity)
-        prom_xgrow((void **)&s->points, sizeof *s->points, s->point_count, &s->point_capacity);
+        servo_xgrow((void **)&s->points, sizeof *s->points, s->point_count, &s->point_capacity);
     s->points[s->point_count].time = time;
     s->points[s->point_count].value = value;
     s->point_count++;
@@ -506,7 +507,7 @@ static int add_label(struct prom_parser *p, const char *at, const char *text, si
     if (value == NULL)
         return -1;
     struct prom_series *s = current_series(p);
-    prom_xgrow((void **)&s->labels, sizeof *s->labels, s->label_count, &s->label_capacity);
+    servo_xgrow((void **)&s->labels, sizeof *s->labels, s->label_count, &s->label_capacity);
     s->labels[s->label_count++] = (struct prom_label){p->label_name, value};
     p->label_name = NULL;
     return 0;
@@ -1085,7 +1086,7 @@ static const char *next_token(struct prom_parser *p, const char *s, const char *
 
 struct prom_parser *prom_parser_new(struct prom_response *out)
 {
-    struct prom_parser *p = prom_xcalloc(1, sizeof *p);
+    struct prom_parser *p = servo_xcalloc(1, sizeof *p);
     memset(out, 0, sizeof *out);
     p->out = out;
     p->expect = EXPECT_DOCUMENT;
@@ -1184,7 +1185,7 @@ int prom_response_parse(const char *data, size_t length, struct prom_response *o
     if (rc == 0)
         rc = prom_parser_finish(p);
     if (rc != 0 && error != NULL)
-        *error = prom_xstrdup(prom_parser_error(p));
+        *error = servo_xstrdup(prom_parser_error(p));
     prom_parser_free(p);
     return rc;
 }

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "alloc.h"
 #include "internal.h"
 
 #define EXIT_FAILED 1
@@ -21,7 +20,7 @@
 static char *member_text(const json_t *object, const char *key)
 {
     const json_t *value = json_object_get(object, key);
-    return json_is_string(value) ? prom_xstrdup(json_string_value(value)) : NULL;
+    return json_is_string(value) ? servo_xstrdup(json_string_value(value)) : NULL;
 }
 
 static int compare_labels(const void *a, const void *b)
@@ -33,14 +32,14 @@ static void parse_labels(const json_t *object, struct prom_active_target *t)
 {
     if (!json_is_object(object))
         return;
-    t->labels = prom_xcalloc(json_object_size(object) + 1, sizeof *t->labels);
+    t->labels = servo_xcalloc(json_object_size(object) + 1, sizeof *t->labels);
     const char *name;
     const json_t *value;
     json_object_foreach((json_t *)object, name, value)
     {
         if (json_is_string(value))
             t->labels[t->label_count++] =
-                (struct prom_label){prom_xstrdup(name), prom_xstrdup(json_string_value(value))};
+                (struct prom_label){servo_xstrdup(name), servo_xstrdup(json_string_value(value))};
     }
     qsort(t->labels, t->label_count, sizeof *t->labels, compare_labels);
 }
@@ -62,8 +61,8 @@ static int parse_error_response(const json_t *root, char **error)
 {
     const char *type = json_string_value(json_object_get(root, "errorType"));
     const char *message = json_string_value(json_object_get(root, "error"));
-    *error = prom_xasprintf("Prometheus request failed with error '%s': %s",
-                            type ? type : "unknown", message ? message : "(no message)");
+    *error = servo_strdup_printf("Prometheus request failed with error '%s': %s",
+                                 type ? type : "unknown", message ? message : "(no message)");
     return -1;
 }
 
@@ -73,8 +72,8 @@ int prom_targets_parse(const char *body, size_t length, struct prom_targets *out
     json_error_t je;
     json_t *root = json_loadb(body, length, 0, &je);
     if (root == NULL) {
-        *error = prom_xasprintf("the targets response is not JSON: %s (at byte %d)", je.text,
-                                je.position);
+        *error = servo_strdup_printf("the targets response is not JSON: %s (at byte %d)", je.text,
+                                     je.position);
         return -1;
     }
     const char *status = json_string_value(json_object_get(root, "status"));
@@ -82,12 +81,12 @@ int prom_targets_parse(const char *body, size_t length, struct prom_targets *out
     if (status != NULL && strcmp(status, "error") == 0) {
         rc = parse_error_response(root, error);
     } else if (status == NULL || strcmp(status, "success") != 0) {
-        *error = prom_xstrdup("the targets response has no \"status\": \"success\"");
+        *error = servo_xstrdup("the targets response has no \"status\": \"success\"");
         rc = -1;
     } else {
         const json_t *active = json_object_get(json_object_get(root, "data"), "activeTargets");
         size_t n = json_is_array(active) ? json_array_size(active) : 0;
-        out->items = prom_xcalloc(n + 1, sizeof *out->items);
+        out->items = servo_xcalloc(n + 1, sizeof *out->items);
         for (size_t i = 0; i < n; i++)
             if (json_is_object(json_array_get(active, i)))
                 parse_target(json_array_get(active, i), &out->items[out->count++]);
@@ -206,19 +205,19 @@ static void print_row(char *const *row, const size_t *widths)
     for (size_t c = 0; c < COLUMNS; c++)
         lines = cell_lines(row[c]) > lines ? cell_lines(row[c]) : lines;
     for (size_t l = 0; l < lines; l++) {
-        struct prom_buf b = {0};
+        struct servo_buf b = {0};
         for (size_t c = 0; c < COLUMNS; c++) {
             size_t length;
             const char *text = cell_line(row[c], l, &length);
-            prom_buf_append(&b, text, length);
+            servo_buf_append(&b, text, length);
             if (c + 1 < COLUMNS)
                 for (size_t pad = display_width(text, length); pad < widths[c] + 2; pad++)
-                    prom_buf_append(&b, " ", 1);
+                    servo_buf_append(&b, " ", 1);
         }
         while (b.length > 0 && b.data[b.length - 1] == ' ')
             b.data[--b.length] = '\0';
         printf("%s\n", b.data != NULL ? b.data : "");
-        prom_buf_free(&b);
+        servo_buf_free(&b);
     }
 }
 
@@ -263,10 +262,10 @@ static char *ago(double seconds)
     if (seconds < 0)
         seconds = 0;
     if (seconds < 120)
-        return prom_xasprintf("%.0fs ago", seconds);
+        return servo_strdup_printf("%.0fs ago", seconds);
     if (seconds < 7200)
-        return prom_xasprintf("%.0fm ago", seconds / 60);
-    return prom_xasprintf("%.0fh ago", seconds / 3600);
+        return servo_strdup_printf("%.0fm ago", seconds / 60);
+    return servo_strdup_printf("%.0fh ago", seconds / 3600);
 }
 
 /* "2026-11-27 23:32:10 (3s ago in 14.361ms)" or "-". */
@@ -274,7 +273,7 @@ static char *last_scraped(const struct prom_active_target *t)
 {
     double when = t->last_scrape != NULL ? parse_rfc3339(t->last_scrape) : -1;
     if (when <= 0)
-        return prom_xstrdup("-");
+        return servo_xstrdup("-");
     time_t seconds = (time_t)when;
     struct tm tm;
     gmtime_r(&seconds, &tm);
@@ -286,25 +285,25 @@ static char *last_scraped(const struct prom_active_target *t)
     if (!isnan(t->last_scrape_duration) &&
         servo_duration_from_seconds(t->last_scrape_duration, &d, NULL) == 0)
         servo_duration_format(d, duration);
-    char *text = prom_xasprintf("%s (%s in %s)", date, relative, duration);
+    char *text = servo_strdup_printf("%s (%s in %s)", date, relative, duration);
     free(relative);
     return text;
 }
 
 static void target_cells(const struct prom_active_target *t, char **cells)
 {
-    cells[0] = prom_xstrdup(t->pool ? t->pool : "-");
-    cells[1] = prom_xstrdup(t->health ? t->health : "-");
+    cells[0] = servo_xstrdup(t->pool ? t->pool : "-");
+    cells[1] = servo_xstrdup(t->health ? t->health : "-");
     if (t->global_url != NULL && t->url != NULL && strcmp(t->url, t->global_url) != 0)
-        cells[2] = prom_xasprintf("%s (%s)", t->url, t->global_url);
+        cells[2] = servo_strdup_printf("%s (%s)", t->url, t->global_url);
     else
-        cells[2] = prom_xstrdup(t->url ? t->url : "-");
-    struct prom_buf labels = {0};
+        cells[2] = servo_xstrdup(t->url ? t->url : "-");
+    struct servo_buf labels = {0};
     for (size_t i = 0; i < t->label_count; i++)
-        prom_buf_printf(&labels, "%s%s=%s", i ? "\n" : "", t->labels[i].name, t->labels[i].value);
-    cells[3] = prom_buf_detach(&labels);
+        servo_buf_printf(&labels, "%s%s=%s", i ? "\n" : "", t->labels[i].name, t->labels[i].value);
+    cells[3] = servo_buf_detach(&labels);
     cells[4] = last_scraped(t);
-    cells[5] = prom_xstrdup(t->last_error && t->last_error[0] ? t->last_error : "-");
+    cells[5] = servo_xstrdup(t->last_error && t->last_error[0] ? t->last_error : "-");
 }
 
 static void print_targets_table(const struct prom_targets *targets)
@@ -312,9 +311,9 @@ static void print_targets_table(const struct prom_targets *targets)
     static const char *const header[COLUMNS] = {"POOL",   "HEALTH",       "URL",
                                                 "LABELS", "LAST SCRAPED", "ERROR"};
     size_t rows = targets->count + 1;
-    char **cells = prom_xcalloc(rows * COLUMNS, sizeof *cells);
+    char **cells = servo_xcalloc(rows * COLUMNS, sizeof *cells);
     for (size_t c = 0; c < COLUMNS; c++)
-        cells[c] = prom_xstrdup(header[c]);
+        cells[c] = servo_xstrdup(header[c]);
     for (size_t i = 0; i < targets->count; i++)
         target_cells(&targets->items[i], &cells[(i + 1) * COLUMNS]);
     print_table(cells, rows);

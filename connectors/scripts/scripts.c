@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "servo/alloc.h"
 #include "servo/events.h"
 #include "servo/log.h"
+#include "servo/util.h"
 
 /* Longest stderr tail quoted in a failure message. */
 #define STDERR_TAIL_MAX 1024
@@ -183,11 +185,11 @@ static int check_outcome(struct servo_event *event, const char *label, const cha
 
 static int run_command(struct servo_event *event, const char *label, const char *command)
 {
-    char *variables[2] = {NULL, NULL};
-    if (asprintf(&variables[0], "SERVO_EVENT=%s", servo_event_name(event)) < 0 ||
-        asprintf(&variables[1], "SERVO_PREPOSITION=%s",
-                 preposition_name(servo_event_preposition(event))) < 0)
-        abort();
+    char *variables[2] = {
+        servo_strdup_printf("SERVO_EVENT=%s", servo_event_name(event)),
+        servo_strdup_printf("SERVO_PREPOSITION=%s",
+                            preposition_name(servo_event_preposition(event))),
+    };
     const char *environment[] = {variables[0], variables[1], NULL};
     struct servo_process p = {.command = command, .environment = environment};
     struct servo_process_result r;

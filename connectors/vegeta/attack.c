@@ -214,9 +214,7 @@ static void on_line(void *context, const char *line)
  * (both ends of the pipeline often say the same: "sh: 1: vegeta: not found"). Caller frees. */
 static char *join_lines(char *text)
 {
-    char *joined = malloc(2 * strlen(text) + 1);
-    if (joined == NULL)
-        abort();
+    char *joined = servo_xmalloc(2 * strlen(text) + 1);
     size_t out = 0;
     const char *previous = "";
     char *save = NULL;

@@ -11,9 +11,7 @@
 int vegeta_init(struct servo_connector *connector, struct servo_error *error)
 {
     (void)error;
-    struct vegeta_state *state = calloc(1, sizeof *state);
-    if (state == NULL)
-        abort();
+    struct vegeta_state *state = servo_xcalloc(1, sizeof *state);
     pthread_mutex_init(&state->lock, NULL);
     servo_connector_set_state(connector, state);
     return 0;

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "report.h"
+#include "servo/alloc.h"
 #include "servo/checks.h"
 #include "servo/events.h"
 #include "servo/model.h"

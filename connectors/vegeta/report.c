@@ -18,12 +18,14 @@
 #include <string.h>
 
 #include "servo/abi.h"
+#include "servo/alloc.h"
 #include "servo/util.h"
 
 #define ESC '\033'
 #define BEL '\007'
 /* The errors kept in a report's `errors` text. */
 #define ERRORS_TEXT_MAX 480
+#define INVALID_REPORT "invalid-report"
 
 const struct vegeta_metric_def vegeta_metrics[VEGETA_METRIC_COUNT] = {
     [VEGETA_METRIC_THROUGHPUT] = {"throughput", "rpm"},
@@ -233,21 +235,23 @@ int vegeta_parse_time(const char *text, double *seconds)
 
 /* ---- the report object ------------------------------------------------------------------ */
 
-static int get_time(const json_t *object, const char *key, double *out, char *why, size_t size)
+static int get_time(const json_t *object, const char *key, double *out, struct servo_error *error)
 {
     const json_t *value = json_object_get(object, key);
     if (value == NULL)
-        return servo_why(why, size, "\"%s\" is missing", key);
+        return servo_error_set(error, SERVO_ERROR_FAILED, INVALID_REPORT, "\"%s\" is missing", key);
     if (!json_is_string(value) || vegeta_parse_time(json_string_value(value), out) != 0)
-        return servo_why(why, size, "\"%s\" is not an RFC 3339 time", key);
+        return servo_error_set(error, SERVO_ERROR_FAILED, INVALID_REPORT,
+                               "\"%s\" is not an RFC 3339 time", key);
     return 0;
 }
 
-static int parse_latencies(const json_t *json, struct vegeta_report *r, char *why, size_t size)
+static int parse_latencies(const json_t *json, struct vegeta_report *r, struct servo_error *error)
 {
     const json_t *latencies = json_object_get(json, "latencies");
     if (!json_is_object(latencies))
-        return servo_why(why, size, "\"%s\" is missing or not an object", "latencies");
+        return servo_error_set(error, SERVO_ERROR_FAILED, INVALID_REPORT,
+                               "\"%s\" is missing or not an object", "latencies");
     struct {
         const char *key;
         double *value;
@@ -257,28 +261,26 @@ static int parse_latencies(const json_t *json, struct vegeta_report *r, char *wh
         {"max", &r->latency_max},     {"min", &r->latency_min},
     };
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-        if (servo_json_nonnegative(latencies, fields[i].key, fields[i].value, why, size) != 0) {
-            char inner[128];
-            snprintf(inner, sizeof inner, "%s", why);
-            snprintf(why, size, "latencies: %s", inner);
-            return -1;
-        }
+        if (servo_json_nonnegative(latencies, fields[i].key, fields[i].value, error) != 0)
+            return servo_error_locate(error, NULL, 0, 0, "latencies");
     }
     return 0;
 }
 
-static int parse_counts(const json_t *json, struct vegeta_report *r, char *why, size_t size)
+static int parse_counts(const json_t *json, struct vegeta_report *r, struct servo_error *error)
 {
     double requests = 0;
-    if (servo_json_nonnegative(json, "requests", &requests, why, size) != 0 ||
-        servo_json_nonnegative(json, "throughput", &r->throughput, why, size) != 0 ||
-        servo_json_nonnegative(json, "success", &r->success, why, size) != 0)
+    if (servo_json_nonnegative(json, "requests", &requests, error) != 0 ||
+        servo_json_nonnegative(json, "throughput", &r->throughput, error) != 0 ||
+        servo_json_nonnegative(json, "success", &r->success, error) != 0)
         return -1;
     if (requests != floor(requests) || requests > 9e18)
-        return servo_why(why, size, "\"%s\" is not a whole number", "requests");
+        return servo_error_set(error, SERVO_ERROR_FAILED, INVALID_REPORT,
+                               "\"%s\" is not a whole number", "requests");
     r->requests = (int64_t)requests;
     if (r->success > 1)
-        return servo_why(why, size, "\"%s\" is greater than 1", "success");
+        return servo_error_set(error, SERVO_ERROR_FAILED, INVALID_REPORT,
+                               "\"%s\" is greater than 1", "success");
     /* informative only: absent or odd values are left at 0 */
     r->rate = json_number_value(json_object_get(json, "rate"));
     r->duration = json_number_value(json_object_get(json, "duration"));
@@ -286,9 +288,9 @@ static int parse_counts(const json_t *json, struct vegeta_report *r, char *why, 
     return 0;
 }
 
-static int parse_times(const json_t *json, struct vegeta_report *r, char *why, size_t size)
+static int parse_times(const json_t *json, struct vegeta_report *r, struct servo_error *error)
 {
-    if (get_time(json, "end", &r->end, why, size) != 0)
+    if (get_time(json, "end", &r->end, error) != 0)
         return -1;
     const char *earliest = json_string_value(json_object_get(json, "earliest"));
     const char *latest = json_string_value(json_object_get(json, "latest"));
@@ -305,9 +307,7 @@ static char *errors_text(const json_t *json)
     const json_t *errors = json_object_get(json, "errors");
     if (!json_is_array(errors) || json_array_size(errors) == 0)
         return NULL;
-    char *text = malloc(ERRORS_TEXT_MAX + 4);
-    if (text == NULL)
-        abort();
+    char *text = servo_xmalloc(ERRORS_TEXT_MAX + 4);
     size_t used = 0;
     size_t index;
     const json_t *item;
@@ -331,17 +331,16 @@ static char *errors_text(const json_t *json)
     return text;
 }
 
-int vegeta_report_parse(const char *text, size_t length, struct vegeta_report *report, char *why,
-                        size_t why_size)
+int vegeta_report_parse(const char *text, size_t length, struct vegeta_report *report,
+                        struct servo_error *error)
 {
     memset(report, 0, sizeof *report);
-    json_t *json = servo_json_load_object(text, length, why, why_size);
+    json_t *json = servo_json_load_object(text, length, error);
     if (json == NULL)
         return -1;
     int rc = -1;
-    if (parse_latencies(json, report, why, why_size) == 0 &&
-        parse_counts(json, report, why, why_size) == 0 &&
-        parse_times(json, report, why, why_size) == 0)
+    if (parse_latencies(json, report, error) == 0 && parse_counts(json, report, error) == 0 &&
+        parse_times(json, report, error) == 0)
         rc = 0;
     if (rc == 0)
         report->errors = errors_text(json);
@@ -367,7 +366,7 @@ static bool is_blank(const char *text, size_t length)
 
 /* Keeps the first bad line: up to 80 bytes of it, printable, and why it was refused. */
 static void note_invalid(struct vegeta_reports *reports, const char *line, size_t length,
-                         const char *why)
+                         const struct servo_error *error)
 {
     if (reports->invalid++ > 0)
         return;
@@ -376,34 +375,32 @@ static void note_invalid(struct vegeta_reports *reports, const char *line, size_
     for (size_t i = 0; i < length && i < 80; i++)
         excerpt[n++] = isprint((unsigned char)line[i]) ? line[i] : '?';
     excerpt[n] = '\0';
+    char *why = servo_error_format(error);
     snprintf(reports->first_invalid, sizeof reports->first_invalid, "\"%s%s\" (%.150s)", excerpt,
              length > 80 ? "..." : "", why);
+    free(why);
 }
 
 static void append(struct vegeta_reports *reports, const struct vegeta_report *report)
 {
     if (reports->count == reports->capacity) {
         reports->capacity = reports->capacity ? 2 * reports->capacity : 8;
-        reports->items = realloc(reports->items, reports->capacity * sizeof *reports->items);
-        if (reports->items == NULL)
-            abort();
+        reports->items = servo_xrealloc(reports->items, reports->capacity * sizeof *reports->items);
     }
     reports->items[reports->count++] = *report;
 }
 
 enum vegeta_line vegeta_reports_add_line(struct vegeta_reports *reports, const char *line)
 {
-    char *text = strdup(line);
-    if (text == NULL)
-        abort();
+    char *text = servo_xstrdup(line);
     size_t length = vegeta_strip_escapes(text, strlen(text));
     enum vegeta_line outcome = VEGETA_LINE_BLANK;
     struct vegeta_report report;
-    char why[160];
+    struct servo_error error;
     if (is_blank(text, length)) {
         outcome = VEGETA_LINE_BLANK;
-    } else if (vegeta_report_parse(text, length, &report, why, sizeof why) != 0) {
-        note_invalid(reports, text, length, why);
+    } else if (vegeta_report_parse(text, length, &report, &error) != 0) {
+        note_invalid(reports, text, length, &error);
         outcome = VEGETA_LINE_INVALID;
     } else if (report.end < reports->warmup_until) {
         vegeta_report_free(&report);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "servo/error.h"
 #include "servo/model.h"
 
 /* One report, in vegeta's units: latencies, duration and wait in nanoseconds, times in Unix
@@ -71,9 +72,10 @@ size_t vegeta_strip_escapes(char *text, size_t length);
 int vegeta_parse_time(const char *text, double *seconds);
 
 /* Parses one report (escape codes already stripped; surrounding white space allowed).
- * Returns 0, or -1 with a short reason in `why`. Release with vegeta_report_free. */
-int vegeta_report_parse(const char *text, size_t length, struct vegeta_report *report, char *why,
-                        size_t why_size);
+ * Returns 0, or -1 with `error` saying what is wrong (servo_error_format adds the member
+ * it is in, such as "latencies: "). Release with vegeta_report_free. */
+int vegeta_report_parse(const char *text, size_t length, struct vegeta_report *report,
+                        struct servo_error *error);
 void vegeta_report_free(struct vegeta_report *report);
 
 /* The reports of one attack, gathered line by line. */

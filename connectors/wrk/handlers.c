@@ -55,9 +55,7 @@ int wrk_init(struct servo_connector *connector, struct servo_error *error)
         return servo_error_set(error, SERVO_ERROR_FAILED, "hook",
                                "wrk: cannot write the Lua hook to a temporary file: %s",
                                strerror(errno));
-    struct wrk_state *state = calloc(1, sizeof *state);
-    if (state == NULL)
-        abort();
+    struct wrk_state *state = servo_xcalloc(1, sizeof *state);
     state->hook_path = path;
     servo_connector_set_state(connector, state);
     return 0;

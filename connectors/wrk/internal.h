@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "servo/alloc.h"
 #include "servo/checks.h"
 #include "servo/events.h"
 #include "servo/model.h"

@@ -22,9 +22,7 @@
 static char *lua_string(const char *text)
 {
     size_t length = strlen(text);
-    char *out = malloc(4 * length + 3);
-    if (out == NULL)
-        abort();
+    char *out = servo_xmalloc(4 * length + 3);
     size_t n = 0;
     out[n++] = '"';
     for (const char *p = text; *p; p++) {
@@ -151,9 +149,7 @@ static char *one_line(const char *text)
         length--;
     if (length > WRK_EXCERPT_MAX)
         length = WRK_EXCERPT_MAX;
-    char *out = malloc(3 * length + 4);
-    if (out == NULL)
-        abort();
+    char *out = servo_xmalloc(3 * length + 4);
     size_t n = 0;
     for (size_t i = 0; i < length; i++) {
         if (text[i] == '\n') {
@@ -261,10 +257,10 @@ static int read_summary(const struct wrk_settings *s, const struct wrk_run *run,
         return fail_with(error, run->failure, "no-summary",
                          "wrk printed no summary line (the connector's done() hook did not run)",
                          r->errors);
-    char why[256];
-    if (wrk_summary_parse(line, length, summary, why, sizeof why) != 0)
+    struct servo_error why;
+    if (wrk_summary_parse(line, length, summary, &why) != 0)
         return servo_error_set(error, run->failure, "invalid-output",
-                               "wrk printed an invalid summary line: %s", why);
+                               "wrk printed an invalid summary line: %s", why.message);
     return 0;
 }
 

@@ -12,6 +12,8 @@
 #include "servo/abi.h"
 #include "servo/util.h"
 
+#define INVALID_SUMMARY "invalid-summary"
+
 const struct wrk_metric_def wrk_metrics[WRK_METRIC_COUNT] = {
     [WRK_METRIC_THROUGHPUT] = {"throughput", "rps"},
     [WRK_METRIC_THROUGHPUT_RPM] = {"throughput_rpm", "rpm"},
@@ -56,53 +58,55 @@ const char *wrk_find_summary(const char *output, size_t length, size_t *line_len
 
 /* ---- parsing ---------------------------------------------------------------------------- */
 
-static int get_count(const json_t *object, const char *key, int64_t *out, char *why, size_t size)
+static int get_count(const json_t *object, const char *key, int64_t *out, struct servo_error *error)
 {
     double value = 0;
-    if (servo_json_nonnegative(object, key, &value, why, size) != 0)
+    if (servo_json_nonnegative(object, key, &value, error) != 0)
         return -1;
     if (value != floor(value) || value > 9e18)
-        return servo_why(why, size, "\"%s\" is not a whole number", key);
+        return servo_error_set(error, SERVO_ERROR_FAILED, INVALID_SUMMARY,
+                               "\"%s\" is not a whole number", key);
     *out = (int64_t)value;
     return 0;
 }
 
-static const json_t *get_object(const json_t *json, const char *key, char *why, size_t size)
+static const json_t *get_object(const json_t *json, const char *key, struct servo_error *error)
 {
     const json_t *object = json_object_get(json, key);
     if (!json_is_object(object))
-        servo_why(why, size, "\"%s\" is missing or not an object", key);
+        servo_error_set(error, SERVO_ERROR_FAILED, INVALID_SUMMARY,
+                        "\"%s\" is missing or not an object", key);
     return json_is_object(object) ? object : NULL;
 }
 
-static int parse_totals(const json_t *json, struct wrk_summary *s, char *why, size_t size)
+static int parse_totals(const json_t *json, struct wrk_summary *s, struct servo_error *error)
 {
-    if (servo_json_nonnegative(json, "duration_us", &s->duration_us, why, size) != 0 ||
-        get_count(json, "requests", &s->requests, why, size) != 0 ||
-        get_count(json, "bytes", &s->bytes, why, size) != 0 ||
-        servo_json_nonnegative(json, "requests_per_sec", &s->requests_per_sec, why, size) != 0)
+    if (servo_json_nonnegative(json, "duration_us", &s->duration_us, error) != 0 ||
+        get_count(json, "requests", &s->requests, error) != 0 ||
+        get_count(json, "bytes", &s->bytes, error) != 0 ||
+        servo_json_nonnegative(json, "requests_per_sec", &s->requests_per_sec, error) != 0)
         return -1;
     s->bytes_per_sec = json_number_value(json_object_get(json, "bytes_per_sec"));
     return 0;
 }
 
-static int parse_errors(const json_t *json, struct wrk_summary *s, char *why, size_t size)
+static int parse_errors(const json_t *json, struct wrk_summary *s, struct servo_error *error)
 {
-    const json_t *errors = get_object(json, "errors", why, size);
+    const json_t *errors = get_object(json, "errors", error);
     if (errors == NULL)
         return -1;
-    if (get_count(errors, "connect", &s->errors_connect, why, size) != 0 ||
-        get_count(errors, "read", &s->errors_read, why, size) != 0 ||
-        get_count(errors, "write", &s->errors_write, why, size) != 0 ||
-        get_count(errors, "status", &s->errors_status, why, size) != 0 ||
-        get_count(errors, "timeout", &s->errors_timeout, why, size) != 0)
+    if (get_count(errors, "connect", &s->errors_connect, error) != 0 ||
+        get_count(errors, "read", &s->errors_read, error) != 0 ||
+        get_count(errors, "write", &s->errors_write, error) != 0 ||
+        get_count(errors, "status", &s->errors_status, error) != 0 ||
+        get_count(errors, "timeout", &s->errors_timeout, error) != 0)
         return -1;
     return 0;
 }
 
-static int parse_latency(const json_t *json, struct wrk_summary *s, char *why, size_t size)
+static int parse_latency(const json_t *json, struct wrk_summary *s, struct servo_error *error)
 {
-    const json_t *latency = get_object(json, "latency_us", why, size);
+    const json_t *latency = get_object(json, "latency_us", error);
     if (latency == NULL)
         return -1;
     struct {
@@ -114,22 +118,21 @@ static int parse_latency(const json_t *json, struct wrk_summary *s, char *why, s
         {"p90", &s->latency_p90},     {"p99", &s->latency_p99},
     };
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-        if (servo_json_nonnegative(latency, fields[i].key, fields[i].value, why, size) != 0)
+        if (servo_json_nonnegative(latency, fields[i].key, fields[i].value, error) != 0)
             return -1;
     return 0;
 }
 
-int wrk_summary_parse(const char *line, size_t length, struct wrk_summary *summary, char *why,
-                      size_t why_size)
+int wrk_summary_parse(const char *line, size_t length, struct wrk_summary *summary,
+                      struct servo_error *error)
 {
     memset(summary, 0, sizeof *summary);
-    json_t *json = servo_json_load_object(line, length, why, why_size);
+    json_t *json = servo_json_load_object(line, length, error);
     if (json == NULL)
         return -1;
     int rc = -1;
-    if (parse_totals(json, summary, why, why_size) == 0 &&
-        parse_errors(json, summary, why, why_size) == 0 &&
-        parse_latency(json, summary, why, why_size) == 0)
+    if (parse_totals(json, summary, error) == 0 && parse_errors(json, summary, error) == 0 &&
+        parse_latency(json, summary, error) == 0)
         rc = 0;
     json_decref(json);
     return rc;

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "servo/error.h"
+
 /* The line's first bytes. */
 #define WRK_SUMMARY_MARKER "{\"wrk_summary\":"
 
@@ -62,9 +64,9 @@ extern const struct wrk_metric_def wrk_metrics[WRK_METRIC_COUNT];
  * NULL; its length in *line_length. */
 const char *wrk_find_summary(const char *output, size_t length, size_t *line_length);
 
-/* Returns 0, or -1 with a short reason in `why`. */
-int wrk_summary_parse(const char *line, size_t length, struct wrk_summary *summary, char *why,
-                      size_t why_size);
+/* Returns 0, or -1 with `error` saying what is wrong. */
+int wrk_summary_parse(const char *line, size_t length, struct wrk_summary *summary,
+                      struct servo_error *error);
 
 /* Percent of attempts that failed: 100 x (status + connect + read + write + timeout errors) /
  * (requests + connect + read + write errors), at most 100; 0 when nothing was attempted.

@@ -6,7 +6,7 @@
 
 /* Bumped whenever a public struct layout, a public function signature or the meaning of a
  * field changes. A plugin built against another version is refused at load. */
-#define SERVO_ABI_VERSION 1u
+#define SERVO_ABI_VERSION 2u
 
 #if defined(__GNUC__)
 #define SERVO_EXPORT __attribute__((visibility("default")))

@@ -3,6 +3,8 @@
 #define SERVO_SERVO_H
 
 #include "servo/abi.h"
+#include "servo/alloc.h"
+#include "servo/buf.h"
 #include "servo/connector.h"
 #include "servo/error.h"
 #include "servo/node.h"

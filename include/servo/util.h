@@ -1,5 +1,6 @@
-/* Small text helpers for connectors. Allocation aborts when memory runs out, as the core's
- * does: a connector that cannot allocate a few bytes cannot report anything useful. */
+/* Small text and JSON helpers for connectors. Allocation aborts when memory runs out, as the
+ * core's does (servo/alloc.h): a connector that cannot allocate a few bytes cannot report
+ * anything useful. Failures are reported in a struct servo_error (servo/error.h). */
 #ifndef SERVO_UTIL_PUBLIC_H
 #define SERVO_UTIL_PUBLIC_H
 
@@ -9,6 +10,7 @@
 #include <jansson.h>
 
 #include "servo/abi.h"
+#include "servo/error.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -22,19 +24,15 @@ SERVO_EXPORT char *servo_strdup_vprintf(const char *fmt, va_list ap) SERVO_PRINT
  * [A-Za-z0-9_@%+=:,./-], otherwise single-quoted, each ' written as '\''. */
 SERVO_EXPORT char *servo_shell_quote(const char *word);
 
-/* Formats a problem into why[size] (cut to fit) and returns -1, for parsers that explain
- * their failures in a caller's buffer. */
-SERVO_EXPORT int servo_why(char *why, size_t size, const char *fmt, ...) SERVO_PRINTF(3, 4);
-
-/* The number member `key` of a JSON object into *out: 0, or -1 with why[size] saying that
- * "KEY" is missing, not a number or negative. */
+/* The number member `key` of a JSON object into *out: 0, or -1 with `error` (reason
+ * "invalid-json") saying that "KEY" is missing, not a number or negative. */
 SERVO_EXPORT int servo_json_nonnegative(const json_t *object, const char *key, double *out,
-                                        char *why, size_t size);
+                                        struct servo_error *error);
 
 /* text[length] as one JSON object, duplicate keys rejected: a new reference, or NULL with
- * why[size] saying "invalid JSON: ..." or "not a JSON object". */
-SERVO_EXPORT json_t *servo_json_load_object(const char *text, size_t length, char *why,
-                                            size_t size);
+ * `error` (reason "invalid-json") saying "invalid JSON: ..." or "not a JSON object". */
+SERVO_EXPORT json_t *servo_json_load_object(const char *text, size_t length,
+                                            struct servo_error *error);
 
 #ifdef __cplusplus
 }

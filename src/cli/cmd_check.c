@@ -5,12 +5,11 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/commands.h"
 #include "events/checks.h"
 #include "util/util.h"
 
 #define MESSAGE_WIDTH 70
-
-int cmd_check(struct cli *cli, int argc, char **argv);
 
 /* A growable NULL-terminated list of borrowed strings. */
 struct names {

@@ -7,15 +7,11 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/commands.h"
 #include "config/settings.h"
 #include "config/yaml.h"
 #include "config/yaml_out.h"
 #include "util/util.h"
-
-int cmd_validate(struct cli *cli, int argc, char **argv);
-int cmd_config(struct cli *cli, int argc, char **argv);
-int cmd_schema(struct cli *cli, int argc, char **argv);
-int cmd_generate(struct cli *cli, int argc, char **argv);
 
 static char *dump_json(json_t *value)
 {

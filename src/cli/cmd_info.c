@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/commands.h"
 #include "util/util.h"
 
 static void print_json(json_t *value)
@@ -12,12 +13,6 @@ static void print_json(json_t *value)
     printf("%s\n", text);
     free(text);
 }
-
-int cmd_version(struct cli *cli, int argc, char **argv);
-int cmd_connectors(struct cli *cli, int argc, char **argv);
-int cmd_list(struct cli *cli, int argc, char **argv);
-int cmd_show(struct cli *cli, int argc, char **argv);
-int cmd_help(struct cli *cli, int argc, char **argv);
 
 int cmd_version(struct cli *cli, int argc, char **argv)
 {

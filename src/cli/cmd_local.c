@@ -7,13 +7,11 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/commands.h"
 #include "events/bus.h"
 #include "events/servo_runtime.h"
 #include "util/util.h"
 
-int cmd_describe(struct cli *cli, int argc, char **argv);
-int cmd_measure(struct cli *cli, int argc, char **argv);
-int cmd_adjust(struct cli *cli, int argc, char **argv);
 int show_components(struct cli *cli, struct servo_config *servo);
 int show_metrics(struct cli *cli, struct servo_config *servo);
 int show_events(struct servo_config *servo, bool by_connector);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/commands.h"
 #include "config/settings.h"
 #include "config/yaml.h"
 #include "optimizer/report.h"
@@ -16,9 +17,6 @@
 #include "optimizer/store.h"
 #include "util/log.h"
 #include "util/util.h"
-
-int cmd_optimizer(struct cli *cli, int argc, char **argv);
-int cmd_report(struct cli *cli, int argc, char **argv);
 
 #define SERVER_CONFIG_DEFAULT "optimizer.yaml"
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/commands.h"
 #include "events/cancel.h"
 #include "events/checks.h"
 #include "events/servo_runtime.h"
@@ -24,8 +25,6 @@
 #include "runner/runner.h"
 #include "util/log.h"
 #include "util/util.h"
-
-int cmd_run(struct cli *cli, int argc, char **argv);
 
 /* After the first signal the servo has this long to finish; then it exits by force. */
 #define SHUTDOWN_LIMIT_SECONDS 9.5

@@ -5,26 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-
-int cmd_version(struct cli *cli, int argc, char **argv);
-int cmd_connectors(struct cli *cli, int argc, char **argv);
-int cmd_list(struct cli *cli, int argc, char **argv);
-int cmd_show(struct cli *cli, int argc, char **argv);
-int cmd_help(struct cli *cli, int argc, char **argv);
-int cmd_validate(struct cli *cli, int argc, char **argv);
-int cmd_config(struct cli *cli, int argc, char **argv);
-int cmd_schema(struct cli *cli, int argc, char **argv);
-int cmd_generate(struct cli *cli, int argc, char **argv);
-int cmd_describe(struct cli *cli, int argc, char **argv);
-int cmd_measure(struct cli *cli, int argc, char **argv);
-int cmd_adjust(struct cli *cli, int argc, char **argv);
-int cmd_check(struct cli *cli, int argc, char **argv);
-int cmd_run(struct cli *cli, int argc, char **argv);
-int cmd_optimizer(struct cli *cli, int argc, char **argv);
-int cmd_report(struct cli *cli, int argc, char **argv);
-int cmd_completion(struct cli *cli, int argc, char **argv);
-int cmd_complete_words(struct cli *cli, int argc, char **argv);
-int cmd_man(struct cli *cli, int argc, char **argv);
+#include "cli/commands.h"
 
 static const char *const text_json[] = {"text", "json", NULL};
 static const char *const log_levels[] = {"TRACE",   "DEBUG", "INFO",     "SUCCESS",

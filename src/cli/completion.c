@@ -12,11 +12,9 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/commands.h"
 #include "config/yaml.h"
 #include "util/util.h"
-
-int cmd_completion(struct cli *cli, int argc, char **argv);
-int cmd_complete_words(struct cli *cli, int argc, char **argv);
 
 enum dialect { DIALECT_SH, DIALECT_FISH };
 

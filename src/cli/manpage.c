@@ -5,9 +5,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/commands.h"
 #include "util/util.h"
-
-int cmd_man(struct cli *cli, int argc, char **argv);
 
 /* Roff-safe text: backslashes, dashes that start an option, lines starting with a control
  * character, and non-ASCII characters (as \[uXXXX]). */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "config/node.h"
+#include "util/error.h"
 #include "util/util.h"
 
 void diags_init(struct servo_diags *d)
@@ -64,12 +65,7 @@ char *diag_format(const struct servo_diag *diag)
 {
     struct strbuf sb;
     strbuf_init(&sb);
-    if (diag->source && diag->line > 0)
-        strbuf_printf(&sb, "%s:%d:%d: ", diag->source, diag->line, diag->column);
-    else if (diag->source)
-        strbuf_printf(&sb, "%s: ", diag->source);
-    if (diag->path && diag->path[0])
-        strbuf_printf(&sb, "%s: ", diag->path);
+    error_location_prefix(&sb, diag->source, diag->line, diag->column, diag->path);
     strbuf_puts(&sb, diag->message);
     return strbuf_detach(&sb);
 }

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "types/decimal.h"
+
 #define DURATION_WEEK (7 * SERVO_DAY)
 #define DURATION_MONTH (30 * SERVO_DAY)
 #define DURATION_YEAR (365 * SERVO_DAY)
@@ -38,58 +40,12 @@ static const struct duration_unit duration_units[] = {
 /* A number without a unit is seconds. */
 static const struct duration_unit bare_number_unit = {"", (uint64_t)SERVO_SECOND};
 
-/* A decimal number as written: integer digits, then optional fraction digits. */
-struct decimal_text {
-    const char *integer;
-    size_t integer_len;
-    const char *fraction;
-    size_t fraction_len;
-};
-
 static int fail(const char **why, const char *reason)
 {
     if (why != NULL) {
         *why = reason;
     }
     return -1;
-}
-
-static bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static size_t count_digits(const char *p)
-{
-    size_t n = 0;
-    while (is_digit(p[n])) {
-        n++;
-    }
-    return n;
-}
-
-/* Scans `[digits][.digits]` with at least one digit; returns the characters consumed, 0 if none. */
-static size_t scan_decimal(const char *p, struct decimal_text *number, const char **reason)
-{
-    number->integer = p;
-    number->integer_len = count_digits(p);
-    number->fraction = p + number->integer_len;
-    number->fraction_len = 0;
-    size_t used = number->integer_len;
-    if (p[used] == '.') {
-        number->fraction = p + used + 1;
-        number->fraction_len = count_digits(number->fraction);
-        used += 1 + number->fraction_len;
-    }
-    if (number->integer_len == 0 && number->fraction_len == 0) {
-        *reason = "missing number";
-        return 0;
-    }
-    if (p[used] == '.') {
-        *reason = "malformed number";
-        return 0;
-    }
-    return used;
 }
 
 static const struct duration_unit *match_unit(const char *p)
@@ -138,7 +94,7 @@ static int decimal_times_unit(const struct decimal_text *number, uint64_t unit, 
 
 static bool starts_number(char c)
 {
-    return is_digit(c) || c == '.';
+    return decimal_is_digit(c) || c == '.';
 }
 
 /* Why `c` cannot follow a number or a unit: letters (and UTF-8) spell a unit we do not know. */
@@ -156,7 +112,7 @@ static int parse_magnitude(const char *p, uint64_t *out, const char **reason)
     bool first = true;
     do {
         struct decimal_text number;
-        size_t used = scan_decimal(p, &number, reason);
+        size_t used = decimal_scan(p, &number, reason);
         if (used == 0) {
             return -1;
         }

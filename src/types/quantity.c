@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "types/decimal.h"
+
 #define CPU_MAX_MILLICORES ((uint64_t)1000000000 * 1000)
 #define MEMORY_MAX_BYTES ((uint64_t)INT64_MAX)
 #define GIB ((uint64_t)1 << 30)
@@ -15,10 +17,7 @@
 
 /* A number as written, "[digits][.digits]", times 10^shift times factor (a power of two). */
 struct scaled_decimal {
-    const char *integer;
-    size_t integer_len;
-    const char *fraction;
-    size_t fraction_len;
+    struct decimal_text digits;
     long shift;
     uint64_t factor;
 };
@@ -57,57 +56,18 @@ static int fail(const char **why, const char *reason)
     return -1;
 }
 
-static bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static size_t count_digits(const char *p)
-{
-    size_t n = 0;
-    while (is_digit(p[n])) {
-        n++;
-    }
-    return n;
-}
-
-/* Scans "[digits][.digits]" with at least one digit into `number`; returns the characters
- * consumed, or 0 with *reason set. */
-static size_t scan_decimal(const char *p, struct scaled_decimal *number, const char **reason)
-{
-    number->integer = p;
-    number->integer_len = count_digits(p);
-    number->fraction = p + number->integer_len;
-    number->fraction_len = 0;
-    size_t used = number->integer_len;
-    if (p[used] == '.') {
-        number->fraction = p + used + 1;
-        number->fraction_len = count_digits(number->fraction);
-        used += 1 + number->fraction_len;
-    }
-    if (number->integer_len == 0 && number->fraction_len == 0) {
-        *reason = "missing number";
-        return 0;
-    }
-    if (p[used] == '.') {
-        *reason = "malformed number";
-        return 0;
-    }
-    return used;
-}
-
 /* The i-th digit of the integer digits followed by the fraction digits; 0 outside them. */
 static uint64_t digit_at(const struct scaled_decimal *number, long i)
 {
-    long integer_len = (long)number->integer_len;
+    long integer_len = (long)number->digits.integer_len;
     if (i < 0) {
         return 0;
     }
     if (i < integer_len) {
-        return (uint64_t)(number->integer[i] - '0');
+        return (uint64_t)(number->digits.integer[i] - '0');
     }
-    if (i - integer_len < (long)number->fraction_len) {
-        return (uint64_t)(number->fraction[i - integer_len] - '0');
+    if (i - integer_len < (long)number->digits.fraction_len) {
+        return (uint64_t)(number->digits.fraction[i - integer_len] - '0');
     }
     return 0;
 }
@@ -138,7 +98,7 @@ static enum scale_result scale_whole_part(const struct scaled_decimal *number, l
 static enum scale_result scale_fraction_part(const struct scaled_decimal *number, long point,
                                              uint64_t *out)
 {
-    long end = (long)(number->integer_len + number->fraction_len);
+    long end = (long)(number->digits.integer_len + number->digits.fraction_len);
     uint64_t accumulator = 0;
     for (long i = end - 1; i >= point; i--) {
         if (accumulator % 10 != 0) {
@@ -156,7 +116,7 @@ static enum scale_result scale_fraction_part(const struct scaled_decimal *number
 static enum scale_result scale_decimal(const struct scaled_decimal *number, uint64_t limit,
                                        uint64_t *out)
 {
-    long point = (long)number->integer_len + number->shift;
+    long point = (long)number->digits.integer_len + number->shift;
     uint64_t whole;
     uint64_t fraction;
     enum scale_result result = scale_whole_part(number, point, limit, &whole);
@@ -191,7 +151,7 @@ static bool is_exponent(const char *p)
     if (*p == '+' || *p == '-') {
         p++;
     }
-    return is_digit(*p);
+    return decimal_is_digit(*p);
 }
 
 /* "e[+-]digits" up to the end of the text; -1 with *reason set if not that or too large. */
@@ -203,7 +163,7 @@ static int parse_exponent(const char *p, long *exponent, const char **reason)
         p++;
     }
     long value = 0;
-    for (; is_digit(*p); p++) {
+    for (; decimal_is_digit(*p); p++) {
         value = value * 10 + (*p - '0');
         if (value > EXPONENT_MAX) {
             return fail(reason, "out of range");
@@ -237,7 +197,7 @@ static int parse_quantity_text(const char *text, const struct suffix *table, siz
     if (*text == '+') {
         text++;
     }
-    size_t used = scan_decimal(text, number, reason);
+    size_t used = decimal_scan(text, &number->digits, reason);
     if (used == 0) {
         return -1;
     }

@@ -3,6 +3,12 @@
 #include <string.h>
 
 #include "servo/error.h"
+#include "util/error.h"
+
+static void location_clear(struct servo_error_location *location)
+{
+    *location = (struct servo_error_location){0};
+}
 
 int servo_error_set(struct servo_error *error, enum servo_error_kind kind, const char *reason,
                     const char *fmt, ...)
@@ -15,6 +21,20 @@ int servo_error_set(struct servo_error *error, enum servo_error_kind kind, const
     va_start(ap, fmt);
     vsnprintf(error->message, sizeof error->message, fmt, ap);
     va_end(ap);
+    location_clear(&error->location);
+    return -1;
+}
+
+int servo_error_locate(struct servo_error *error, const char *source, int line, int column,
+                       const char *path)
+{
+    if (error == NULL)
+        return -1;
+    struct servo_error_location *at = &error->location;
+    snprintf(at->source, sizeof at->source, "%s", source ? source : "");
+    at->line = line > 0 ? line : 0;
+    at->column = column > 0 ? column : 0;
+    snprintf(at->path, sizeof at->path, "%s", path ? path : "");
     return -1;
 }
 
@@ -25,6 +45,30 @@ void servo_error_clear(struct servo_error *error)
     error->kind = SERVO_ERROR_NONE;
     error->reason[0] = '\0';
     error->message[0] = '\0';
+    location_clear(&error->location);
+}
+
+void error_location_prefix(struct strbuf *sb, const char *source, int line, int column,
+                           const char *path)
+{
+    if (source != NULL && source[0] != '\0') {
+        if (line > 0)
+            strbuf_printf(sb, "%s:%d:%d: ", source, line, column);
+        else
+            strbuf_printf(sb, "%s: ", source);
+    }
+    if (path != NULL && path[0] != '\0')
+        strbuf_printf(sb, "%s: ", path);
+}
+
+char *servo_error_format(const struct servo_error *error)
+{
+    struct strbuf sb;
+    strbuf_init(&sb);
+    const struct servo_error_location *at = &error->location;
+    error_location_prefix(&sb, at->source, at->line, at->column, at->path);
+    strbuf_puts(&sb, error->message);
+    return strbuf_detach(&sb);
 }
 
 const char *servo_error_status(enum servo_error_kind kind)

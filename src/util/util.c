@@ -127,8 +127,13 @@ void strbuf_printf(struct strbuf *sb, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *s = xvasprintf(fmt, ap);
+    strbuf_vprintf(sb, fmt, ap);
     va_end(ap);
+}
+
+void strbuf_vprintf(struct strbuf *sb, const char *fmt, va_list ap)
+{
+    char *s = xvasprintf(fmt, ap);
     strbuf_puts(sb, s);
     free(s);
 }

@@ -33,6 +33,7 @@ void strbuf_add(struct strbuf *sb, const char *s, size_t n);
 void strbuf_puts(struct strbuf *sb, const char *s);
 void strbuf_putc(struct strbuf *sb, char c);
 void strbuf_printf(struct strbuf *sb, const char *fmt, ...) SERVO_PRINTF(2, 3);
+void strbuf_vprintf(struct strbuf *sb, const char *fmt, va_list ap) SERVO_PRINTF(2, 0);
 void strbuf_truncate(struct strbuf *sb, size_t len);
 /* Hands the string to the caller (never NULL) and resets the buffer. */
 char *strbuf_detach(struct strbuf *sb);

@@ -63,10 +63,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     gather(text, size, 1795822372.0); /* the second recorded periodic report's end */
 
     struct vegeta_report report;
-    char why[160];
-    if (vegeta_report_parse(text, size, &report, why, sizeof why) == 0)
+    struct servo_error error;
+    if (vegeta_report_parse(text, size, &report, &error) == 0)
         check_report(&report);
-    else if (why[0] == '\0')
+    else if (error.message[0] == '\0')
         abort(); /* a failure always says why */
     vegeta_report_free(&report);
 

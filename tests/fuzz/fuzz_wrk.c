@@ -24,8 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         length = size;
     }
     struct wrk_summary summary;
-    char why[256];
-    if (wrk_summary_parse(line, length, &summary, why, sizeof why) != 0)
+    struct servo_error error;
+    if (wrk_summary_parse(line, length, &summary, &error) != 0)
         return 0;
     double rate = wrk_error_rate(&summary);
     if (!(rate >= 0 && rate <= 100))

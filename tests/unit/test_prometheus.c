@@ -28,7 +28,6 @@
 #include "events/bus.h"
 #include "util/util.h"
 
-#include "connectors/prometheus/alloc.h"
 #include "connectors/prometheus/internal.h"
 #include "connectors/prometheus/prometheus.h"
 #include "connectors/prometheus/response.h"
@@ -519,22 +518,22 @@ static void test_nul_byte_and_offsets(void **state)
 static void test_deep_nesting(void **state)
 {
     (void)state;
-    struct prom_buf b = {0};
-    prom_buf_puts(&b, "{\"status\":\"success\",\"x\":");
+    struct servo_buf b = {0};
+    servo_buf_puts(&b, "{\"status\":\"success\",\"x\":");
     for (int i = 0; i < 100; i++)
-        prom_buf_puts(&b, "[");
+        servo_buf_puts(&b, "[");
     expect_parse_error(b.data, "nested deeper than 64 levels");
-    prom_buf_free(&b);
+    servo_buf_free(&b);
     /* 61 levels (of an unknown member) are fine */
-    prom_buf_puts(&b, "{\"status\":\"error\",\"x\":");
+    servo_buf_puts(&b, "{\"status\":\"error\",\"x\":");
     for (int i = 0; i < 30; i++)
-        prom_buf_puts(&b, "[{\"y\":");
-    prom_buf_puts(&b, "null");
+        servo_buf_puts(&b, "[{\"y\":");
+    servo_buf_puts(&b, "null");
     for (int i = 0; i < 30; i++)
-        prom_buf_puts(&b, "}]");
-    prom_buf_puts(&b, "}");
+        servo_buf_puts(&b, "}]");
+    servo_buf_puts(&b, "}");
     assert_null(parse_error_of(b.data, b.length));
-    prom_buf_free(&b);
+    servo_buf_free(&b);
 }
 
 static void test_escapes_and_utf8(void **state)
@@ -586,18 +585,18 @@ static void test_member_order_and_unknown_members(void **state)
 static void test_many_warnings(void **state)
 {
     (void)state;
-    struct prom_buf b = {0};
-    prom_buf_puts(&b, "{\"status\":\"success\",\"warnings\":[");
+    struct servo_buf b = {0};
+    servo_buf_puts(&b, "{\"status\":\"success\",\"warnings\":[");
     for (int i = 0; i < 40; i++)
-        prom_buf_printf(&b, "%s\"w%d\"", i ? "," : "", i);
-    prom_buf_puts(&b, "],\"data\":{\"resultType\":\"vector\",\"result\":[]}}");
+        servo_buf_printf(&b, "%s\"w%d\"", i ? "," : "", i);
+    servo_buf_puts(&b, "],\"data\":{\"resultType\":\"vector\",\"result\":[]}}");
     struct prom_response r;
     char *error = NULL;
     assert_int_equal(prom_response_parse(b.data, b.length, &r, &error), 0);
     assert_int_equal(r.warning_count, 40);
     assert_string_equal(r.warnings[PROM_MAX_WARNINGS - 1], "w15");
     prom_response_free(&r);
-    prom_buf_free(&b);
+    servo_buf_free(&b);
 }
 
 /* Pretty-printed (white space everywhere) parses like the compact body. */
@@ -631,18 +630,18 @@ static void test_white_space_everywhere(void **state)
 static void test_large_label_values(void **state)
 {
     (void)state;
-    struct prom_buf b = {0};
-    prom_buf_puts(&b, "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[{"
-                      "\"metric\":{\"big\":\"");
+    struct servo_buf b = {0};
+    servo_buf_puts(&b, "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[{"
+                       "\"metric\":{\"big\":\"");
     for (size_t i = 0; i < 100000; i++)
-        prom_buf_puts(&b, "x");
-    prom_buf_puts(&b, "\"},\"value\":[1,\"1\"]}]}}");
+        servo_buf_puts(&b, "x");
+    servo_buf_puts(&b, "\"},\"value\":[1,\"1\"]}]}}");
     struct prom_response r;
     char *error = NULL;
     assert_int_equal(parse_in_chunks(b.data, b.length, 4093, &r, &error), 0);
     assert_int_equal(strlen(prom_series_label(&r.series[0], "big")), 100000);
     prom_response_free(&r);
-    prom_buf_free(&b);
+    servo_buf_free(&b);
 }
 
 /* ---- sample values ---------------------------------------------------------------------- */
@@ -1127,7 +1126,7 @@ static bool wait_readable(int fd, int ms)
 
 static char *read_request(int fd)
 {
-    struct prom_buf b = {0};
+    struct servo_buf b = {0};
     char chunk[4096];
     while (b.length < 65536 && (b.data == NULL || strstr(b.data, "\r\n\r\n") == NULL)) {
         if (!wait_readable(fd, 2000))
@@ -1135,9 +1134,9 @@ static char *read_request(int fd)
         ssize_t n = read(fd, chunk, sizeof chunk);
         if (n <= 0)
             break;
-        prom_buf_append(&b, chunk, (size_t)n);
+        servo_buf_append(&b, chunk, (size_t)n);
     }
-    return prom_buf_detach(&b);
+    return servo_buf_detach(&b);
 }
 
 static void write_all(int fd, const char *data, size_t length)

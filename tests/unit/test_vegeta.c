@@ -65,9 +65,9 @@ static void parse_fixture(const char *path, struct vegeta_report *r)
 {
     size_t size = 0;
     char *text = read_text(path, &size);
-    char why[160];
-    if (vegeta_report_parse(text, size, r, why, sizeof why) != 0)
-        fail_msg("%s: %s", path, why);
+    struct servo_error error;
+    if (vegeta_report_parse(text, size, r, &error) != 0)
+        fail_msg("%s: %s", path, error.message);
     free(text);
 }
 
@@ -355,10 +355,11 @@ static void test_invalid_reports(void **state)
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         struct vegeta_report r;
-        char why[160] = "";
-        assert_int_equal(
-            vegeta_report_parse(cases[i].text, strlen(cases[i].text), &r, why, sizeof why), -1);
+        struct servo_error error;
+        assert_int_equal(vegeta_report_parse(cases[i].text, strlen(cases[i].text), &r, &error), -1);
+        char *why = servo_error_format(&error);
         assert_contains(why, cases[i].why);
+        free(why);
         vegeta_report_free(&r);
     }
     /* a minimal report: optional members absent */
@@ -366,8 +367,7 @@ static void test_invalid_reports(void **state)
                           "1,\"99th\":1,\"max\":1,\"min\":1},\"requests\":1,\"throughput\":1,"
                           "\"success\":1,\"end\":\"2026-11-27T23:32:41Z\"}";
     struct vegeta_report r;
-    char why[160];
-    assert_int_equal(vegeta_report_parse(minimal, strlen(minimal), &r, why, sizeof why), 0);
+    assert_int_equal(vegeta_report_parse(minimal, strlen(minimal), &r, NULL), 0);
     assert_true(r.earliest == r.end);
     vegeta_report_free(&r);
 

@@ -54,9 +54,9 @@ static void parse_fixture(const char *path, struct wrk_summary *s)
     const char *line = wrk_find_summary(text, size, &length);
     if (line == NULL)
         fail_msg("%s: no summary line", path);
-    char why[256];
-    if (wrk_summary_parse(line, length, s, why, sizeof why) != 0)
-        fail_msg("%s: %s", path, why);
+    struct servo_error error;
+    if (wrk_summary_parse(line, length, s, &error) != 0)
+        fail_msg("%s: %s", path, error.message);
     free(text);
 }
 
@@ -167,10 +167,9 @@ static void test_summary_absent_or_invalid(void **state)
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         struct wrk_summary s;
-        char why[256] = "";
-        assert_int_equal(
-            wrk_summary_parse(cases[i].text, strlen(cases[i].text), &s, why, sizeof why), -1);
-        assert_contains(why, cases[i].why);
+        struct servo_error error;
+        assert_int_equal(wrk_summary_parse(cases[i].text, strlen(cases[i].text), &s, &error), -1);
+        assert_contains(error.message, cases[i].why);
     }
 }
 
