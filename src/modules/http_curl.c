@@ -430,8 +430,11 @@ static void perform(void *context, struct http_transfer *const *transfers, size_
         struct running *r = &runs[i];
         r->t = transfers[i];
         r->started = r->last_activity = started;
-        if (setup(r, c) != 0 || curl_multi_add_handle(multi, r->easy) != CURLM_OK) {
+        if (setup(r, c) != 0) {
             snprintf(r->t->detail, sizeof r->t->detail, "cannot set up a libcurl transfer");
+            stop(r, SERVO_HTTP_ERROR_TRANSFER, HTTP_PHASE_NONE);
+        } else if (!check(r) && curl_multi_add_handle(multi, r->easy) != CURLM_OK) {
+            snprintf(r->t->detail, sizeof r->t->detail, "cannot start a libcurl transfer");
             stop(r, SERVO_HTTP_ERROR_TRANSFER, HTTP_PHASE_NONE);
         }
     }
