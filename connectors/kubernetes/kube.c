@@ -1329,8 +1329,8 @@ static struct servo_http_client *http_client(struct kube_client *c, struct servo
 
 /* A request that got no usable response, as message and reason. */
 static int transport_failure(const struct kube_client *c, struct kube_response *r,
-                             const struct servo_http_error *e, const char *method,
-                             const char *path, double timeout)
+                             const struct servo_http_error *e, const char *method, const char *path,
+                             double timeout)
 {
     const char *detail = e->message;
     switch (e->kind) {
@@ -1350,8 +1350,8 @@ static int transport_failure(const struct kube_client *c, struct kube_response *
             return request_fail(r, "tls",
                                 "TLS: cannot use the client certificate or key for %s: %s",
                                 c->server, detail);
-        return request_fail(r, "tls", "TLS handshake with the API server %s failed: %s",
-                            c->server, detail);
+        return request_fail(r, "tls", "TLS handshake with the API server %s failed: %s", c->server,
+                            detail);
     case SERVO_HTTP_ERROR_TOO_LARGE:
         return request_fail(r, "too-large", "%s %s: the answer is larger than %zu MiB", method,
                             path, KUBE_RESPONSE_MAX >> 20);

@@ -123,8 +123,8 @@ static void set_timeouts(struct servo_http_request *h, const struct prometheus_s
     h->read_timeout = SERVO_HTTP_NO_TIMEOUT;
     h->write_timeout = SERVO_HTTP_NO_TIMEOUT;
     h->total_timeout = s->timeout > 0 ? s->timeout : SERVO_HTTP_NO_TIMEOUT;
-    h->connect_timeout = s->timeout > 0 && s->timeout < CONNECT_TIMEOUT_MAX ? s->timeout
-                                                                             : CONNECT_TIMEOUT_MAX;
+    h->connect_timeout =
+        s->timeout > 0 && s->timeout < CONNECT_TIMEOUT_MAX ? s->timeout : CONNECT_TIMEOUT_MAX;
 }
 
 static void set_authentication(struct servo_http_request *h, const struct prometheus_settings *s)
@@ -252,8 +252,8 @@ static void fail_transport(struct transfer *t, const struct prometheus_settings 
     case SERVO_HTTP_ERROR_CALLBACK:
     case SERVO_HTTP_ERROR_TRANSFER:
         request_fail(r, "transfer-failed",
-                     prom_xasprintf("the answer of Prometheus at %s to %s was cut short: %s",
-                                    shown, what(t), error->message));
+                     prom_xasprintf("the answer of Prometheus at %s to %s was cut short: %s", shown,
+                                    what(t), error->message));
         break;
     }
     free(shown);
@@ -291,8 +291,7 @@ static void finish_targets(struct transfer *t)
 }
 
 /* The event stopped the request: cancelled, or its deadline passed. */
-static bool stopped_by_event(const struct servo_http_error *error,
-                             const struct servo_event *event)
+static bool stopped_by_event(const struct servo_http_error *error, const struct servo_event *event)
 {
     return error->kind == SERVO_HTTP_ERROR_CANCELLED ||
            (error->kind == SERVO_HTTP_ERROR_TIMEOUT && event != NULL &&
@@ -301,8 +300,7 @@ static bool stopped_by_event(const struct servo_http_error *error,
 
 static void transfer_finish(struct transfer *t, const struct prometheus_settings *s, int rc,
                             const struct servo_http_response *response,
-                            const struct servo_http_error *error,
-                            const struct servo_event *event)
+                            const struct servo_http_error *error, const struct servo_event *event)
 {
     struct prom_request *r = t->request;
     r->http_status = response->status;
@@ -312,9 +310,9 @@ static void transfer_finish(struct transfer *t, const struct prometheus_settings
     } else if (rc != 0 && error->kind == SERVO_HTTP_ERROR_CALLBACK) {
         fail_http(t, t->parse_error);
     } else if (rc != 0 && error->kind == SERVO_HTTP_ERROR_TOO_LARGE) {
-        request_fail(r, "invalid-response",
-                     prom_xasprintf("the answer to %s is larger than %u bytes", what(t),
-                                    TARGETS_BODY_MAX));
+        request_fail(
+            r, "invalid-response",
+            prom_xasprintf("the answer to %s is larger than %u bytes", what(t), TARGETS_BODY_MAX));
     } else if (rc != 0) {
         fail_transport(t, s, error);
     } else if (t->parser != NULL) {

@@ -35,12 +35,12 @@ enum servo_http_error_kind {
     SERVO_HTTP_ERROR_UNAVAILABLE, /* the HTTP module cannot be loaded */
     SERVO_HTTP_ERROR_CONNECT,     /* resolving, connecting, the proxy */
     SERVO_HTTP_ERROR_TLS,         /* handshake, an untrusted peer, a refused client certificate */
-    SERVO_HTTP_ERROR_TIMEOUT,     /* a connect, read, write or total timeout, or the event's deadline */
-    SERVO_HTTP_ERROR_CANCELLED,   /* the event was cancelled */
-    SERVO_HTTP_ERROR_TOO_LARGE,   /* the response body passed max_response */
-    SERVO_HTTP_ERROR_STATUS,      /* a status >= 400 with fail_on_status set */
-    SERVO_HTTP_ERROR_CALLBACK,    /* on_body refused the data */
-    SERVO_HTTP_ERROR_TRANSFER,    /* anything else: a reset connection, a body cut short */
+    SERVO_HTTP_ERROR_TIMEOUT, /* a connect, read, write or total timeout, or the event's deadline */
+    SERVO_HTTP_ERROR_CANCELLED, /* the event was cancelled */
+    SERVO_HTTP_ERROR_TOO_LARGE, /* the response body passed max_response */
+    SERVO_HTTP_ERROR_STATUS,    /* a status >= 400 with fail_on_status set */
+    SERVO_HTTP_ERROR_CALLBACK,  /* on_body refused the data */
+    SERVO_HTTP_ERROR_TRANSFER,  /* anything else: a reset connection, a body cut short */
 };
 
 #define SERVO_HTTP_MESSAGE_MAX 1024
@@ -77,7 +77,7 @@ struct servo_http_options {
 };
 
 /* Timeouts: 0 takes the default, SERVO_HTTP_NO_TIMEOUT disables one. */
-#define SERVO_HTTP_NO_TIMEOUT ((servo_duration) - 1)
+#define SERVO_HTTP_NO_TIMEOUT ((servo_duration)-1)
 #define SERVO_HTTP_DEFAULT_CONNECT_TIMEOUT (10 * SERVO_SECOND)
 #define SERVO_HTTP_DEFAULT_READ_TIMEOUT (30 * SERVO_SECOND)
 #define SERVO_HTTP_DEFAULT_WRITE_TIMEOUT (30 * SERVO_SECOND)
@@ -85,8 +85,8 @@ struct servo_http_options {
 #define SERVO_HTTP_DEFAULT_MAX_RESPONSE ((size_t)64 * 1024 * 1024)
 
 struct servo_http_request {
-    const char *method; /* "GET" when NULL; any upper-case token */
-    const char *url;    /* http:// or https:// */
+    const char *method;         /* "GET" when NULL; any upper-case token */
+    const char *url;            /* http:// or https:// */
     const char *const *headers; /* "Name: value" strings, NULL-terminated; NULL: none */
     const char *body;           /* NULL: no body (POST, PUT and PATCH then send an empty one) */
     size_t body_length;
@@ -136,8 +136,8 @@ SERVO_EXPORT int servo_http_perform(struct servo_http_client *client,
 /* Performs `count` requests at the same time; responses[i] and errors[i] as above. Returns
  * the number that failed. */
 SERVO_EXPORT size_t servo_http_perform_all(struct servo_http_client *client,
-                                           const struct servo_http_request *requests,
-                                           size_t count, struct servo_http_response *responses,
+                                           const struct servo_http_request *requests, size_t count,
+                                           struct servo_http_response *responses,
                                            struct servo_http_error *errors);
 SERVO_EXPORT void servo_http_response_clear(struct servo_http_response *response);
 /* "connect", "tls", "timeout", "cancelled", "too-large", "http-status", ...: a reason word. */

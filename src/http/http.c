@@ -375,16 +375,14 @@ static void describe_timeout(const struct request_state *s, char *out, size_t si
                  t->detail[0] ? ": " : "", t->detail);
         break;
     case HTTP_PHASE_WRITE:
-        snprintf(out, size, "timed out sending the request (write timeout %gs)",
-                 t->write_timeout);
+        snprintf(out, size, "timed out sending the request (write timeout %gs)", t->write_timeout);
         break;
     case HTTP_PHASE_READ:
         snprintf(out, size, "timed out waiting for the response (read timeout %gs)",
                  t->read_timeout);
         break;
     case HTTP_PHASE_TOTAL:
-        snprintf(out, size, "no complete response within %gs (total timeout)",
-                 t->total_timeout);
+        snprintf(out, size, "no complete response within %gs (total timeout)", t->total_timeout);
         break;
     case HTTP_PHASE_NONE:
         snprintf(out, size, "the deadline passed after %.3fs", clock_monotonic() - s->started);
@@ -447,7 +445,8 @@ static const char *detail_of(enum servo_http_error_kind kind, const struct http_
 static enum servo_http_error_kind outcome_kind(const struct request_state *s)
 {
     const struct http_transfer *t = &s->transfer;
-    if (t->kind == SERVO_HTTP_ERROR_CALLBACK || (t->sink_refused && t->kind != SERVO_HTTP_ERROR_NONE))
+    if (t->kind == SERVO_HTTP_ERROR_CALLBACK ||
+        (t->sink_refused && t->kind != SERVO_HTTP_ERROR_NONE))
         return s->too_large ? SERVO_HTTP_ERROR_TOO_LARGE : SERVO_HTTP_ERROR_CALLBACK;
     if (t->kind == SERVO_HTTP_ERROR_NONE && s->request->fail_on_status && t->status >= 400)
         return SERVO_HTTP_ERROR_STATUS;
@@ -559,9 +558,8 @@ size_t servo_http_perform_all(struct servo_http_client *client,
 }
 
 int http_perform_cancellable(struct servo_http_client *client,
-                             const struct servo_http_request *request,
-                             struct cancel_token *token, struct servo_http_response *response,
-                             struct servo_http_error *error)
+                             const struct servo_http_request *request, struct cancel_token *token,
+                             struct servo_http_response *response, struct servo_http_error *error)
 {
     struct request_state state;
     state_init(&state, request, response, error, token);

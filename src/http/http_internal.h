@@ -11,8 +11,7 @@
  * (SERVO_HTTP_ERROR_CANCELLED, with the token's reason) or passes its deadline
  * (SERVO_HTTP_ERROR_TIMEOUT). request->event is ignored. */
 int http_perform_cancellable(struct servo_http_client *client,
-                             const struct servo_http_request *request,
-                             struct cancel_token *token, struct servo_http_response *response,
-                             struct servo_http_error *error);
+                             const struct servo_http_request *request, struct cancel_token *token,
+                             struct servo_http_response *response, struct servo_http_error *error);
 
 #endif

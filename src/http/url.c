@@ -110,8 +110,7 @@ static int parse_host(const char *text, size_t length, struct servo_url *url, co
 }
 
 /* host [":" port], or "[" IPv6 "]" [":" port] */
-static int parse_host_port(const char *text, size_t length, struct servo_url *url,
-                           const char **why)
+static int parse_host_port(const char *text, size_t length, struct servo_url *url, const char **why)
 {
     const char *port = NULL;
     size_t host_length = length;

@@ -340,8 +340,9 @@ static bool check(struct running *r)
     enum http_interrupt why = t->interrupted(t->interrupt_context);
     if (why != HTTP_RUNNING) {
         t->interrupt = why;
-        stop(r, why == HTTP_INTERRUPT_CANCELLED ? SERVO_HTTP_ERROR_CANCELLED
-                                                : SERVO_HTTP_ERROR_TIMEOUT,
+        stop(r,
+             why == HTTP_INTERRUPT_CANCELLED ? SERVO_HTTP_ERROR_CANCELLED
+                                             : SERVO_HTTP_ERROR_TIMEOUT,
              HTTP_PHASE_NONE);
         return true;
     }

@@ -49,8 +49,8 @@ struct http_transport {
     char *endpoint;
     char *secret; /* the token's secret part, scrubbed from logged text; NULL: none */
     char *auth_redacted;
-    char *authorization; /* "Name: value" */
-    char *proxy;         /* NULL: the environment's rules; "": no proxy */
+    char *authorization;      /* "Name: value" */
+    char *proxy;              /* NULL: the environment's rules; "": no proxy */
     bool proxy_overrides_env; /* from settings.proxies: NO_PROXY does not apply */
     bool verify;
     char *ca_bundle;
@@ -410,8 +410,8 @@ struct transport *http_transport_create(const char *endpoint, const char *token,
     const char *why = NULL;
     if (endpoint == NULL || servo_url_parse(endpoint, &url, &why) != 0) {
         char *shown = servo_url_redact(endpoint ? endpoint : "");
-        *error = xasprintf("invalid optimizer URL \"%s\"%s%s", shown,
-                           endpoint != NULL ? ": " : "", endpoint != NULL ? why : "");
+        *error = xasprintf("invalid optimizer URL \"%s\"%s%s", shown, endpoint != NULL ? ": " : "",
+                           endpoint != NULL ? why : "");
         free(shown);
         return NULL;
     }

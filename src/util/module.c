@@ -117,7 +117,8 @@ void *module_load(const char *file_name, const char *entry_symbol, char **error)
     void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (handle == NULL) {
         const char *why = dlerror();
-        *error = xasprintf("cannot load the servo module %s: %s", path, why ? why : "dlopen failed");
+        *error =
+            xasprintf("cannot load the servo module %s: %s", path, why ? why : "dlopen failed");
         free(path);
         return NULL;
     }

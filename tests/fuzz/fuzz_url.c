@@ -36,8 +36,8 @@ static void check_redact(const char *text)
     struct servo_url before, after;
     const char *why = NULL;
     if (servo_url_parse(text, &before, &why) == 0) {
-        if (servo_url_parse(redacted, &after, &why) != 0 ||
-            strcmp(before.host, after.host) != 0 || before.port != after.port)
+        if (servo_url_parse(redacted, &after, &why) != 0 || strcmp(before.host, after.host) != 0 ||
+            before.port != after.port)
             abort();
     }
     free(redacted);

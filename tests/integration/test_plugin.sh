@@ -25,7 +25,6 @@ http_pid=
 cleanup() {
     if [[ -n $http_pid ]]; then
         kill "$http_pid" 2>/dev/null || true
-        wait "$http_pid" 2>/dev/null || true
     fi
 }
 
@@ -38,7 +37,8 @@ start_http_server() {
         >"$scratch/http-server.log" 2>&1 &
     http_pid=$!
     http_port=
-    for ((i = 0; i < 200 && -z $http_port; i++)); do
+    local tries=0
+    while [[ -z $http_port ]] && ((tries++ < 200)); do
         http_port=$(sed -n 's/^Serving HTTP on 127\.0\.0\.1 port \([0-9][0-9]*\) .*/\1/p' \
             "$scratch/http-server.log")
         [[ -n $http_port ]] || sleep 0.1

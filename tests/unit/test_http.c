@@ -239,8 +239,8 @@ static void test_methods_headers_and_bodies(void **state)
     assert_string_equal(header(record, "content-length"), "0");
     json_decref(record);
 
-    r = (struct servo_http_request){.method = "DELETE", .url = url, .username = "ann",
-                                    .password = "pw"};
+    r = (struct servo_http_request){
+        .method = "DELETE", .url = url, .username = "ann", .password = "pw"};
     record = echo(client, &r);
     assert_string_equal(field(record, "method"), "DELETE");
     assert_string_equal(header(record, "authorization"), "Basic YW5uOnB3");
@@ -592,9 +592,12 @@ static void test_tls(void **state)
     assert_int_equal(read_file(cert, 1 << 20, &ca_pem, &ca_length, &why), 0);
     assert_int_equal(read_file(client_cert, 1 << 20, &cert_pem, &cert_length, &why), 0);
     assert_int_equal(read_file(client_key, 1 << 20, &key_pem, &key_length, &why), 0);
-    options = (struct servo_http_options){.ca_data = ca_pem, .ca_data_length = ca_length,
-                                          .cert_data = cert_pem, .cert_data_length = cert_length,
-                                          .key_data = key_pem, .key_data_length = key_length};
+    options = (struct servo_http_options){.ca_data = ca_pem,
+                                          .ca_data_length = ca_length,
+                                          .cert_data = cert_pem,
+                                          .cert_data_length = cert_length,
+                                          .key_data = key_pem,
+                                          .key_data_length = key_length};
     client = servo_http_client_new(&options, &error);
     json_decref(echo(client, &r));
     servo_http_client_free(client);
