@@ -655,6 +655,19 @@ static void test_module_missing(void **state)
     free(expected);
     free(error);
     error = NULL;
+    /* a file that is not a shared object: dlopen's reason, with the path */
+    const char *corrupt = SERVO_BINARY_DIR "/modules/servo-test-corrupt.so";
+    FILE *f = fopen(corrupt, "w");
+    assert_non_null(f);
+    fputs("not an ELF file\n", f);
+    fclose(f);
+    assert_null(module_load("servo-test-corrupt.so", "entry", &error));
+    unlink(corrupt);
+    expected = xasprintf("cannot load the servo module %s: ", corrupt);
+    assert_non_null(strstr(error, expected));
+    free(expected);
+    free(error);
+    error = NULL;
     /* a module without the entry */
     assert_null(module_load("servo-http-curl.so", "servo_http_transport_v999", &error));
     assert_non_null(strstr(error, "/modules/servo-http-curl.so is not a module of this servo: "
