@@ -2,7 +2,8 @@
 #
 # Fails when a connector includes anything but the public API: every `#include "X"` in
 # connectors/<name>/*.{c,h} must be "servo/..." (include/servo/) or a file of the same folder,
-# and `#include <servo/...>` must name a public header. Run as
+# and `#include <servo/...>` must name a public header. libcurl (<curl/...>) is refused too: a
+# connector makes its requests with the servo's engine, servo/http.h. Run as
 #     cmake -DCONNECTORS_DIR=connectors [-DINCLUDE_DIR=include] -P cmake/check_connector_includes.cmake
 if(NOT CONNECTORS_DIR)
     message(FATAL_ERROR "usage: cmake -DCONNECTORS_DIR=DIR -P check_connector_includes.cmake")
@@ -29,6 +30,8 @@ foreach(file ${files})
             if(NOT EXISTS ${include_dir}/${header} OR header MATCHES "\\.\\.")
                 set(allowed FALSE)
             endif()
+        elseif(header MATCHES "^curl/")
+            set(allowed FALSE)
         elseif(quote STREQUAL "\"")
             if(header MATCHES "/" OR NOT EXISTS ${folder}/${header})
                 set(allowed FALSE)
@@ -37,7 +40,8 @@ foreach(file ${files})
         if(NOT allowed)
             file(RELATIVE_PATH shown ${CONNECTORS_DIR}/.. ${file})
             message(SEND_ERROR "${shown}: #include ${quote}${header}${close}: a connector may include "
-                               "only the public API (\"servo/...\") and files of its own folder")
+                               "only the public API (\"servo/...\"; HTTP through servo/http.h) and files of "
+                               "its own folder")
             math(EXPR problems "${problems} + 1")
         endif()
     endforeach()

@@ -20,6 +20,7 @@ A step is an object:
      "body": "garbage",                      # a raw body instead of "reply"
      "truncate": true,                       # announce the whole body, send half, close
      "delay": 2.5,                           # seconds to wait before answering
+     "trickle": 0.5,                         # send the body one byte every 0.5 s
      "close": true,                          # reset the connection instead of answering
      "repeat": 3}                            # answer this many requests with it (default 1)
 
@@ -199,7 +200,8 @@ class Handler(BaseHTTPRequestHandler):
             payload = json.dumps(step.get("reply", OK)).encode("utf-8")
         else:
             payload = json.dumps({"detail": self.responses.get(status, ("error",))[0]}).encode()
-        self.send_payload(status, payload, truncate=bool(step.get("truncate")))
+        self.send_payload(status, payload, truncate=bool(step.get("truncate")),
+                          trickle=float(step.get("trickle", 0)))
 
     def reset(self):
         """Closes the connection with a TCP reset, without answering."""
@@ -214,12 +216,18 @@ class Handler(BaseHTTPRequestHandler):
     def send_json(self, status, value):
         self.send_payload(status, json.dumps(value).encode("utf-8"))
 
-    def send_payload(self, status, payload, truncate=False):
+    def send_payload(self, status, payload, truncate=False, trickle=0.0):
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
+            if trickle > 0:
+                for i in range(len(payload)):
+                    self.wfile.write(payload[i : i + 1])
+                    self.wfile.flush()
+                    time.sleep(trickle)
+                return
             if truncate:
                 self.wfile.write(payload[: len(payload) // 2])
                 self.wfile.flush()

@@ -1,21 +1,19 @@
 /* The Kubernetes API client of kube.h: kubeconfig and in-cluster configuration, then one
- * libcurl transfer per request.
+ * request per call with the servo's HTTP engine (servo/http.h).
  *
  * Configuration: the kubeconfig files are loaded with libyaml's document API (anchors and
  * flow style work as in any YAML); only fixed paths into the document are visited, so an
  * odd document (aliases, deep nesting) costs nothing. Several files ($KUBECONFIG=a:b) are
  * searched in order for each name. Every credential file is read when the client is
  * created, so a wrong path fails kube_client_create, not the first request; PEM data goes
- * to libcurl as blobs (CURLOPT_CAINFO_BLOB, CURLOPT_SSLCERT_BLOB, CURLOPT_SSLKEY_BLOB).
+ * to the engine as data, never through a file.
  *
- * Requests: each runs on a multi handle polled every 50 ms, so a cancelled event stops it
- * promptly; its timeout is the smaller of the client's timeout and the event's remaining
- * time. The body is collected into one buffer (at most KUBE_RESPONSE_MAX) and parsed once.
- * Idle easy+multi pairs are pooled: curl keeps connections in the multi handle, so reusing
- * the pair reuses the TLS connection. */
+ * Requests: a cancelled event stops one within 50 ms; its timeout is the smaller of the
+ * client's timeout and the event's remaining time. The body is collected into one buffer (at
+ * most KUBE_RESPONSE_MAX) and parsed once. The engine client, made on the first request,
+ * keeps the connections (and TLS sessions) for the next. */
 #include "kube.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -30,12 +28,9 @@
 #include <yaml.h>
 
 #include "servo/alloc.h"
+#include "servo/http.h"
 #include "servo/log.h"
 #include "servo/util.h"
-
-#if LIBCURL_VERSION_NUM < 0x074D00
-#error "kube.c needs libcurl 7.77 or later (CURLOPT_CAINFO_BLOB)"
-#endif
 
 #ifndef SERVO_VERSION
 #define SERVO_VERSION "0"
@@ -47,17 +42,7 @@
 #define CREDENTIAL_MAX ((size_t)1024 * 1024)
 #define TOKEN_REFRESH_SECONDS 60.0
 #define CONNECT_TIMEOUT_MAX 10.0
-#define POLL_MS 50
-#define POOL_MAX 4
 #define QUOTE_MAX 200
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_result = CURLE_FAILED_INIT;
-
-static void curl_init(void)
-{
-    curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
@@ -249,11 +234,6 @@ struct blob {
     char *origin;
 };
 
-struct pooled {
-    CURLM *multi;
-    CURL *easy;
-};
-
 struct kube_client {
     char *server;
     char *host;
@@ -270,8 +250,7 @@ struct kube_client {
     char *token;          /* the static token, or the latest read from token_file */
     char *token_file;     /* re-read every TOKEN_REFRESH_SECONDS */
     double token_read_at;
-    struct pooled pool[POOL_MAX];
-    size_t pool_count;
+    struct servo_http_client *http; /* made on the first request */
 };
 
 static void blob_free(struct blob *b)
@@ -294,10 +273,7 @@ void kube_client_free(struct kube_client *c)
 {
     if (c == NULL)
         return;
-    for (size_t i = 0; i < c->pool_count; i++) {
-        curl_multi_cleanup(c->pool[i].multi);
-        curl_easy_cleanup(c->pool[i].easy);
-    }
+    servo_http_client_free(c->http);
     free(c->server);
     free(c->host);
     free(c->namespace);
@@ -1260,22 +1236,10 @@ static void describe_failure(const struct kube_client *c, struct kube_response *
     }
 }
 
-struct transfer {
-    struct buffer body;
-    bool too_large;
-    char error[CURL_ERROR_SIZE];
-};
-
-static size_t on_body(char *data, size_t size, size_t count, void *context)
+static int on_body(void *context, const char *data, size_t length)
 {
-    struct transfer *t = context;
-    size_t length = size * count;
-    if (t->body.length + length > KUBE_RESPONSE_MAX) {
-        t->too_large = true;
-        return 0; /* aborts the transfer */
-    }
-    buffer_append(&t->body, data, length);
-    return length;
+    buffer_append(context, data, length);
+    return 0;
 }
 
 /* The token to send; re-reads the token file when it is due. Caller frees. */
@@ -1299,142 +1263,77 @@ static char *current_token(struct kube_client *c)
     return token;
 }
 
-static struct pooled pool_take(struct kube_client *c)
+/* The engine client with the cluster's TLS and proxy settings, made once. */
+static struct servo_http_client *http_client(struct kube_client *c, struct servo_http_error *error)
 {
-    struct pooled p = {NULL, NULL};
     pthread_mutex_lock(&c->lock);
-    if (c->pool_count > 0)
-        p = c->pool[--c->pool_count];
+    if (c->http == NULL) {
+        bool ca = c->ca.data != NULL && !c->insecure;
+        struct servo_http_options options = {
+            .user_agent = USER_AGENT,
+            .ca_data = ca ? c->ca.data : NULL,
+            .ca_data_length = ca ? c->ca.length : 0,
+            .cert_data = c->cert.data,
+            .cert_data_length = c->cert.length,
+            .key_data = c->key.data,
+            .key_data_length = c->key.length,
+            .insecure = c->insecure,
+            .proxy = c->proxy,
+            .no_proxy = c->no_proxy,
+        };
+        c->http = servo_http_client_new(&options, error);
+    }
+    struct servo_http_client *http = c->http;
     pthread_mutex_unlock(&c->lock);
-    if (p.easy != NULL) {
-        curl_easy_reset(p.easy);
-        return p;
-    }
-    p.multi = curl_multi_init();
-    p.easy = curl_easy_init();
-    if (p.multi == NULL || p.easy == NULL) {
-        curl_multi_cleanup(p.multi);
-        curl_easy_cleanup(p.easy);
-        p.multi = NULL;
-        p.easy = NULL;
-    }
-    return p;
+    return http;
 }
 
-static void pool_give(struct kube_client *c, struct pooled p, bool reusable)
-{
-    if (reusable) {
-        pthread_mutex_lock(&c->lock);
-        if (c->pool_count < POOL_MAX) {
-            c->pool[c->pool_count++] = p;
-            p.easy = NULL;
-        }
-        pthread_mutex_unlock(&c->lock);
-    }
-    if (p.easy != NULL) {
-        curl_multi_cleanup(p.multi);
-        curl_easy_cleanup(p.easy);
-    }
-}
-
-static void set_blob(CURL *easy, CURLoption option, const struct blob *b)
-{
-    struct curl_blob blob = {.data = b->data, .len = b->length, .flags = CURL_BLOB_NOCOPY};
-    curl_easy_setopt(easy, option, &blob);
-}
-
-static void setup_tls(const struct kube_client *c, CURL *easy)
-{
-    if (c->insecure) {
-        curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
-    } else if (c->ca.data != NULL) {
-        /* only this CA: no system bundle next to it */
-        curl_easy_setopt(easy, CURLOPT_CAINFO, NULL);
-        curl_easy_setopt(easy, CURLOPT_CAPATH, NULL);
-        set_blob(easy, CURLOPT_CAINFO_BLOB, &c->ca);
-    }
-    if (c->cert.data != NULL) {
-        curl_easy_setopt(easy, CURLOPT_SSLCERTTYPE, "PEM");
-        set_blob(easy, CURLOPT_SSLCERT_BLOB, &c->cert);
-        curl_easy_setopt(easy, CURLOPT_SSLKEYTYPE, "PEM");
-        set_blob(easy, CURLOPT_SSLKEY_BLOB, &c->key);
-    }
-}
-
-/* The transport error of a finished transfer, as message and reason. */
+/* A request that got no usable response, as message and reason. */
 static int transport_failure(const struct kube_client *c, struct kube_response *r,
-                             const struct transfer *t, CURLcode code, const char *method,
-                             const char *path, double timeout)
+                             const struct servo_http_error *e, const char *method, const char *path,
+                             double timeout)
 {
-    const char *detail = t->error[0] != '\0' ? t->error : curl_easy_strerror(code);
-    switch ((int)code) {
-    case CURLE_OPERATION_TIMEDOUT:
+    const char *detail = e->message;
+    switch (e->kind) {
+    case SERVO_HTTP_ERROR_TIMEOUT:
         return request_fail(r, "timeout", "%s %s%s: no answer within %.1f s (%s)", method,
                             c->server, path, timeout, detail);
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_CONNECT:
+    case SERVO_HTTP_ERROR_CONNECT:
         return request_fail(r, "connect", "cannot connect to the API server %s: %s", c->server,
                             detail);
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE:
-        return request_fail(r, "tls",
-                            "TLS: the API server %s is not trusted: %s (is the kubeconfig's "
-                            "certificate-authority the CA that signed its certificate?)",
-                            c->server, detail);
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_ENGINE_NOTFOUND:
-    case CURLE_SSL_ENGINE_SETFAILED:
-        return request_fail(r, "tls", "TLS: cannot use the client certificate or key for %s: %s",
-                            c->server, detail);
-    case CURLE_SSL_CONNECT_ERROR:
+    case SERVO_HTTP_ERROR_TLS:
+        if (strcmp(e->detail, "untrusted") == 0)
+            return request_fail(r, "tls",
+                                "TLS: the API server %s is not trusted: %s (is the kubeconfig's "
+                                "certificate-authority the CA that signed its certificate?)",
+                                c->server, detail);
+        if (strcmp(e->detail, "client-certificate") == 0)
+            return request_fail(r, "tls",
+                                "TLS: cannot use the client certificate or key for %s: %s",
+                                c->server, detail);
         return request_fail(r, "tls", "TLS handshake with the API server %s failed: %s", c->server,
                             detail);
-    case CURLE_FILESIZE_EXCEEDED:
+    case SERVO_HTTP_ERROR_TOO_LARGE:
         return request_fail(r, "too-large", "%s %s: the answer is larger than %zu MiB", method,
                             path, KUBE_RESPONSE_MAX >> 20);
-    case CURLE_WRITE_ERROR:
-        if (t->too_large)
-            return request_fail(r, "too-large", "%s %s: the answer is larger than %zu MiB", method,
-                                path, KUBE_RESPONSE_MAX >> 20);
-        break;
-    default:
+    case SERVO_HTTP_ERROR_NONE:
+    case SERVO_HTTP_ERROR_INVALID:
+    case SERVO_HTTP_ERROR_UNAVAILABLE:
+    case SERVO_HTTP_ERROR_CANCELLED:
+    case SERVO_HTTP_ERROR_STATUS:
+    case SERVO_HTTP_ERROR_CALLBACK:
+    case SERVO_HTTP_ERROR_TRANSFER:
         break;
     }
     return request_fail(r, "transport", "%s %s%s: %s", method, c->server, path, detail);
 }
 
-/* Runs the transfer on its multi handle, polling the event. Returns false when the event
- * was cancelled (or ran out of time) first. */
-static bool run_transfer(CURLM *multi, CURL *easy, const struct servo_event *event,
-                         CURLcode *result)
+/* The event stopped the request: cancelled, or its deadline passed. */
+static bool stopped_by_event(const struct servo_http_error *e, const struct servo_event *event)
 {
-    int running = 1;
-    *result = CURLE_OK;
-    curl_multi_add_handle(multi, easy);
-    bool finished = true;
-    for (;;) {
-        if (curl_multi_perform(multi, &running) != CURLM_OK) {
-            *result = CURLE_OUT_OF_MEMORY;
-            break;
-        }
-        if (running == 0)
-            break;
-        if (event != NULL && servo_event_cancelled(event)) {
-            finished = false;
-            break;
-        }
-        curl_multi_poll(multi, NULL, 0, POLL_MS, NULL);
-    }
-    CURLMsg *message;
-    int left;
-    while ((message = curl_multi_info_read(multi, &left)) != NULL)
-        if (message->msg == CURLMSG_DONE && message->easy_handle == easy)
-            *result = message->data.result;
-    curl_multi_remove_handle(multi, easy);
-    return finished;
+    return e->kind == SERVO_HTTP_ERROR_CANCELLED ||
+           (e->kind == SERVO_HTTP_ERROR_TIMEOUT && strcmp(e->detail, "deadline") == 0 &&
+            event != NULL);
 }
 
 static const char *content_type(const char *method, const char *patch_type)
@@ -1494,14 +1393,10 @@ int kube_request(struct kube_client *c, const char *method, const char *path, co
     if (timeout < 0.001)
         timeout = 0.001;
 
-    pthread_once(&curl_once, curl_init);
-    if (curl_init_result != CURLE_OK)
-        return request_fail(r, "transport", "libcurl could not be initialized: %s",
-                            curl_easy_strerror(curl_init_result));
-    struct pooled handle = pool_take(c);
-    if (handle.easy == NULL)
-        return request_fail(r, "transport", "cannot create a curl handle");
-    CURL *easy = handle.easy;
+    struct servo_http_error http_error;
+    struct servo_http_client *http = http_client(c, &http_error);
+    if (http == NULL)
+        return request_fail(r, "transport", "%s", http_error.message);
 
     char *url = servo_strdup_printf("%s%s", c->server, path);
     char *payload = NULL;
@@ -1509,96 +1404,68 @@ int kube_request(struct kube_client *c, const char *method, const char *path, co
         payload = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
         if (payload == NULL) {
             free(url);
-            pool_give(c, handle, true);
             return request_fail(r, "invalid-request", "%s %s: the body cannot be serialized",
                                 method, path);
         }
     }
-    struct curl_slist *headers = curl_slist_append(NULL, "Accept: application/json");
-    headers = curl_slist_append(headers, "Expect:");
+    char *content_header = payload != NULL ? servo_strdup_printf("Content-Type: %s", type) : NULL;
+    const char *headers[] = {"Accept: application/json", content_header, NULL};
     char *token = current_token(c);
-    char *authorization = NULL;
-    if (token != NULL) {
-        authorization = servo_strdup_printf("Authorization: Bearer %s", token);
-        headers = curl_slist_append(headers, authorization);
-    }
-    if (payload != NULL) {
-        char *header = servo_strdup_printf("Content-Type: %s", type);
-        headers = curl_slist_append(headers, header);
-        free(header);
-    }
-
-    struct transfer t = {0};
-    curl_easy_setopt(easy, CURLOPT_URL, url);
-    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_USERAGENT, USER_AGENT);
-    curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(easy, CURLOPT_WRITEDATA, &t);
-    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t.error);
-    curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)KUBE_RESPONSE_MAX);
-    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)(timeout * 1000 + 0.5));
+    struct buffer received = {0};
+    servo_duration total = (servo_duration)(timeout * (double)SERVO_SECOND);
     double connect = timeout < CONNECT_TIMEOUT_MAX ? timeout : CONNECT_TIMEOUT_MAX;
-    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)(connect * 1000 + 0.5));
-    curl_easy_setopt(easy, CURLOPT_NOPROXY, c->no_proxy);
-    if (c->proxy != NULL)
-        curl_easy_setopt(easy, CURLOPT_PROXY, c->proxy);
-    if (c->username != NULL) {
-        curl_easy_setopt(easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(easy, CURLOPT_USERNAME, c->username);
-        curl_easy_setopt(easy, CURLOPT_PASSWORD, c->password);
-    }
-    setup_tls(c, easy);
-    if (strcmp(method, "GET") == 0) {
-        curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
-    } else {
-        curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method);
-        if (payload != NULL) {
-            curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(payload));
-            curl_easy_setopt(easy, CURLOPT_POSTFIELDS, payload);
-        } else if (strcmp(method, "DELETE") != 0) {
-            curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, 0L);
-            curl_easy_setopt(easy, CURLOPT_POSTFIELDS, "");
-        }
-    }
+    struct servo_http_request request = {
+        .method = method,
+        .url = url,
+        .headers = headers,
+        .body = payload,
+        .body_length = payload != NULL ? strlen(payload) : 0,
+        .bearer_token = token,
+        .username = c->username,
+        .password = c->password,
+        .connect_timeout = (servo_duration)(connect * (double)SERVO_SECOND),
+        .write_timeout = SERVO_HTTP_NO_TIMEOUT,
+        .read_timeout = SERVO_HTTP_NO_TIMEOUT,
+        .total_timeout = total > 0 ? total : 1,
+        .max_response = KUBE_RESPONSE_MAX,
+        .on_body = on_body,
+        .context = &received,
+        .event = event,
+    };
 
     double started = monotonic_seconds();
-    CURLcode result;
-    bool finished = run_transfer(handle.multi, easy, event, &result);
-    long status = 0;
-    char *content = NULL;
-    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_getinfo(easy, CURLINFO_CONTENT_TYPE, &content);
+    struct servo_http_response response;
+    int sent = servo_http_perform(http, &request, &response, &http_error);
+    long status = response.status;
+    const char *content = response.content_type;
     bool json_type = content != NULL && strstr(content, "json") != NULL;
     int rc = 0;
-    if (!finished) {
+    if (sent != 0 && stopped_by_event(&http_error, event)) {
         bool expired = servo_event_remaining(event) <= 0;
         rc = request_fail(r, expired ? "timeout" : "cancelled", "%s %s: %s after %.1f s", method,
                           path, expired ? "the event's deadline passed" : "cancelled",
                           monotonic_seconds() - started);
-    } else if (result != CURLE_OK) {
-        rc = transport_failure(c, r, &t, result, method, path, timeout);
+    } else if (sent != 0) {
+        rc = transport_failure(c, r, &http_error, method, path, timeout);
     } else {
         r->status = status;
-        const char *data = t.body.data != NULL ? t.body.data : "";
+        const char *data = received.data != NULL ? received.data : "";
         json_error_t json_error;
-        if (t.body.length > 0)
-            r->body = json_loadb(data, t.body.length, 0, &json_error);
-        if (r->body == NULL && t.body.length > 0 && json_type) {
-            char *quoted = quote_body(data, t.body.length);
+        if (received.length > 0)
+            r->body = json_loadb(data, received.length, 0, &json_error);
+        if (r->body == NULL && received.length > 0 && json_type) {
+            char *quoted = quote_body(data, received.length);
             rc = request_fail(r, "invalid-response",
                               "%s %s: HTTP %ld with a body that is not JSON (%s): %s", method, path,
                               status, json_error.text, quoted);
             free(quoted);
         } else {
-            if (r->body == NULL && t.body.length > 0)
-                r->text = servo_xstrndup(data, t.body.length);
+            if (r->body == NULL && received.length > 0)
+                r->text = servo_xstrndup(data, received.length);
             if (status >= 400) {
                 free(r->reason);
                 r->reason = NULL;
-                describe_failure(c, r, data, t.body.length);
+                describe_failure(c, r, data, received.length);
             }
         }
     }
@@ -1606,12 +1473,11 @@ int kube_request(struct kube_client *c, const char *method, const char *path, co
                 (monotonic_seconds() - started) * 1000, r->message != NULL ? ": " : "",
                 r->message != NULL ? r->message : "");
 
-    pool_give(c, handle, finished && result == CURLE_OK);
-    curl_slist_free_all(headers);
-    secret_free(authorization);
+    servo_http_response_clear(&response);
+    free(content_header);
     secret_free(token);
     free(payload);
     free(url);
-    free(t.body.data);
+    free(received.data);
     return rc;
 }

@@ -1,5 +1,5 @@
-/* A small Kubernetes API client over libcurl and jansson: credentials from a kubeconfig
- * (the `kubeconfig` setting, $KUBECONFIG, ~/.kube/config; contexts; bearer tokens, token
+/* A small Kubernetes API client over the servo's HTTP engine and jansson: credentials from a
+ * kubeconfig (the `kubeconfig` setting, $KUBECONFIG, ~/.kube/config; contexts; bearer tokens, token
  * files, client certificates, CA data or file, insecure-skip-tls-verify) or in-cluster
  * (the service-account token and CA, $KUBERNETES_SERVICE_HOST). No kubectl.
  *
@@ -23,18 +23,18 @@
  * *-data fields are base64 PEM. A token wins over tokenFile; a tokenFile is read again
  * every minute (rotated tokens); -data wins over the path. exec and auth-provider users
  * are refused with a clear message (servo runs no credential plugins). Certificates and
- * keys are read once, when the client is created, and handed to libcurl as in-memory
+ * keys are read once, when the client is created, and handed to the HTTP engine as in-memory
  * blobs: nothing is written to disk.
  *
  * TLS: a CA from the kubeconfig replaces the system CAs (as client-go does); without one the
  * system CAs are used. The API server's host is added to the client's NO_PROXY list (ServoX
  * #548): requests never go through $HTTPS_PROXY to the API server, unless the kubeconfig
  * names a proxy-url, which is then used for every request. The process environment is not
- * changed (setenv is not thread-safe); the list goes to libcurl per request.
+ * changed (setenv is not thread-safe); the list goes to the HTTP engine.
  *
  * A client is safe to share between threads once created (kube_client_set_timeout must come
- * before that). Each request uses its own curl handle; up to four idle handles are kept so
- * that connections (and TLS sessions) are reused. The bearer token is never logged. */
+ * before that). One HTTP engine client, made on the first request, keeps the connections
+ * (and TLS sessions) for the next ones. The bearer token is never logged. */
 #ifndef SERVO_KUBE_H
 #define SERVO_KUBE_H
 

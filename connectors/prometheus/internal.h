@@ -48,7 +48,7 @@ struct prom_request {
     size_t body_length;
 };
 
-/* Sends the requests at once (one curl easy handle each) and waits for all of them, or for
+/* Sends the requests at once (servo_http_perform_all) and waits for all of them, or for
  * the event (may be NULL) to be cancelled. Fills each request's outcome; returns how many
  * failed. Free each with prom_request_release. */
 size_t prom_perform(const struct prometheus_settings *settings, struct prom_request *requests,

@@ -1,14 +1,13 @@
-/* Requests to the Prometheus HTTP API with libcurl: one easy handle per request, all of them
- * on one multi handle so that the queries of a measurement run at once, polled every 50 ms so
- * that a cancelled event stops them promptly.
+/* Requests to the Prometheus HTTP API with the servo's HTTP engine (servo/http.h): the
+ * queries of a measurement are sent at once, and a cancelled event stops them within 50 ms.
  *
- * Query bodies go straight from curl's write callback into the streaming parser: the body is
- * never held, however large. The first bytes are kept apart to quote in error messages (an
- * HTML error page from a proxy). The targets body is small and kept whole (up to 16 MiB).
+ * Query bodies go straight from the engine's body callback into the streaming parser: the
+ * body is never held, however large. The first bytes are kept apart to quote in error
+ * messages (an HTML error page from a proxy). The targets body is small and kept whole (up
+ * to 16 MiB).
  *
  * Settings used: base_url, bearer_token or username/password (basic), ca_file, insecure, and
  * timeout (the whole request, connection included; connecting alone gets at most 10 s). */
-#include <curl/curl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -16,36 +15,24 @@
 #include <string.h>
 
 #include "internal.h"
+#include "servo/http.h"
 #include "servo/log.h"
 
-#define POLL_MS 50
 #define HEAD_MAX 512
 #define QUOTE_MAX 200
 #define TARGETS_BODY_MAX (16u * 1024u * 1024u)
-#define CONNECT_TIMEOUT_MAX_MS 10000L
+#define CONNECT_TIMEOUT_MAX (10 * SERVO_SECOND)
 #define USER_AGENT "servo-prometheus/1.5.0"
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_result = CURLE_FAILED_INIT;
-
-static void curl_init(void)
-{
-    curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 struct transfer {
     struct prom_request *request;
-    CURL *easy;
-    struct curl_slist *headers;
     char *url;
     struct prom_parser *parser; /* queries */
     struct servo_buf body;      /* targets */
     char head[HEAD_MAX];
     size_t head_length;
-    bool sink_failed; /* the parser refused the body, or the body was too large */
-    bool done;
-    CURLcode result;
-    char curl_error[CURL_ERROR_SIZE];
+    const char *parse_error; /* the parser refused the body */
+    char *content_type;
 };
 
 /* ---- URLs ------------------------------------------------------------------------------- */
@@ -85,17 +72,12 @@ static const char *request_path(enum prom_request_kind kind)
     return "/api/v1";
 }
 
-static char *request_url(CURL *easy, const struct prometheus_settings *s,
-                         const struct prom_request *r)
+static char *request_url(const struct prometheus_settings *s, const struct prom_request *r)
 {
     char *base = prom_api_url(s, request_path(r->kind));
     if (r->kind == PROM_REQUEST_TARGETS)
         return base;
-    char *query = curl_easy_escape(easy, r->query != NULL ? r->query : "", 0);
-    if (query == NULL) {
-        free(base);
-        return NULL;
-    }
+    char *query = servo_url_escape(r->query != NULL ? r->query : "");
     char *url;
     if (r->kind == PROM_REQUEST_RANGE) {
         char start[40], end[40], step[40];
@@ -107,17 +89,16 @@ static char *request_url(CURL *easy, const struct prometheus_settings *s,
     } else {
         url = servo_strdup_printf("%s?query=%s", base, query);
     }
-    curl_free(query);
+    free(query);
     free(base);
     return url;
 }
 
 /* ---- receiving -------------------------------------------------------------------------- */
 
-static size_t on_body(char *data, size_t size, size_t count, void *context)
+static int on_body(void *context, const char *data, size_t length)
 {
     struct transfer *t = context;
-    size_t length = size * count;
     if (t->head_length < HEAD_MAX) {
         size_t n = HEAD_MAX - t->head_length < length ? HEAD_MAX - t->head_length : length;
         memcpy(t->head + t->head_length, data, n);
@@ -125,89 +106,59 @@ static size_t on_body(char *data, size_t size, size_t count, void *context)
     }
     if (t->parser != NULL) {
         if (prom_parser_feed(t->parser, data, length) != 0) {
-            t->sink_failed = true;
-            return 0; /* aborts the transfer: the rest cannot make it valid */
+            t->parse_error = prom_parser_error(t->parser);
+            return -1; /* stops the transfer: the rest cannot make it valid */
         }
-        return length;
-    }
-    if (t->body.length + length > TARGETS_BODY_MAX) {
-        t->sink_failed = true;
         return 0;
     }
     servo_buf_append(&t->body, data, length);
-    return length;
+    return 0;
 }
 
 /* ---- setting up ------------------------------------------------------------------------- */
 
-static long timeout_ms(const struct prometheus_settings *s)
+static void set_timeouts(struct servo_http_request *h, const struct prometheus_settings *s)
 {
-    if (s->timeout <= 0)
-        return 0;
-    long ms = (long)(s->timeout / SERVO_MILLISECOND);
-    return ms > 0 ? ms : 1;
+    /* only the whole request is bounded: a heavy query may think a while before answering */
+    h->read_timeout = SERVO_HTTP_NO_TIMEOUT;
+    h->write_timeout = SERVO_HTTP_NO_TIMEOUT;
+    h->total_timeout = s->timeout > 0 ? s->timeout : SERVO_HTTP_NO_TIMEOUT;
+    h->connect_timeout =
+        s->timeout > 0 && s->timeout < CONNECT_TIMEOUT_MAX ? s->timeout : CONNECT_TIMEOUT_MAX;
 }
 
-static void set_authentication(struct transfer *t, const struct prometheus_settings *s)
+static void set_authentication(struct servo_http_request *h, const struct prometheus_settings *s)
 {
     if (s->bearer_token != NULL) {
         bool whole = strncmp(s->bearer_token, "Bearer ", 7) == 0;
-        char *header =
-            servo_strdup_printf("Authorization: %s%s", whole ? "" : "Bearer ", s->bearer_token);
-        t->headers = curl_slist_append(t->headers, header);
-        free(header);
+        h->bearer_token = whole ? s->bearer_token + 7 : s->bearer_token;
     } else if (s->username != NULL) {
-        curl_easy_setopt(t->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(t->easy, CURLOPT_USERNAME, s->username);
-        curl_easy_setopt(t->easy, CURLOPT_PASSWORD, s->password != NULL ? s->password : "");
+        h->username = s->username;
+        h->password = s->password != NULL ? s->password : "";
     }
 }
 
-static void set_tls(CURL *easy, const struct prometheus_settings *s)
-{
-    if (s->ca_file != NULL)
-        curl_easy_setopt(easy, CURLOPT_CAINFO, s->ca_file);
-    if (s->insecure) {
-        curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
-}
+static const char *const accept_json[] = {"Accept: application/json", NULL};
 
-static int transfer_setup(struct transfer *t, const struct prometheus_settings *s)
+static void transfer_setup(struct transfer *t, struct servo_http_request *h,
+                           const struct prometheus_settings *s, const struct servo_event *event)
 {
-    t->easy = curl_easy_init();
-    if (t->easy == NULL)
-        return -1;
-    t->url = request_url(t->easy, s, t->request);
-    if (t->url == NULL)
-        return -1;
+    t->url = request_url(s, t->request);
     if (t->request->kind != PROM_REQUEST_TARGETS)
         t->parser = prom_parser_new(&t->request->response);
-    t->headers = curl_slist_append(NULL, "Accept: application/json");
-    set_authentication(t, s);
-    CURL *e = t->easy;
-    curl_easy_setopt(e, CURLOPT_URL, t->url);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_USERAGENT, USER_AGENT);
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->curl_error);
-    long ms = timeout_ms(s);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, ms);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                     ms > 0 && ms < CONNECT_TIMEOUT_MAX_MS ? ms : CONNECT_TIMEOUT_MAX_MS);
-    set_tls(e, s);
-    return 0;
+    h->url = t->url;
+    h->headers = accept_json;
+    h->on_body = on_body;
+    h->context = t;
+    h->event = event;
+    /* a query's body streams into the parser whatever its size; targets are kept whole */
+    h->max_response = t->parser != NULL ? SIZE_MAX : TARGETS_BODY_MAX;
+    set_authentication(h, s);
+    set_timeouts(h, s);
 }
 
 static void transfer_cleanup(struct transfer *t)
 {
-    if (t->easy != NULL)
-        curl_easy_cleanup(t->easy);
-    curl_slist_free_all(t->headers);
     prom_parser_free(t->parser);
     servo_buf_free(&t->body);
     free(t->url);
@@ -257,8 +208,7 @@ static void fail_http(struct transfer *t, const char *parse_error)
     struct prom_request *r = t->request;
     char quote[QUOTE_MAX + 4];
     quote_head(t, quote);
-    char *content_type = NULL;
-    curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &content_type);
+    const char *content_type = t->content_type;
     if (r->http_status >= 300 || r->http_status < 200) {
         request_fail(r, "http-error",
                      servo_strdup_printf("Prometheus answered %s with HTTP %ld (%s): %s", what(t),
@@ -272,41 +222,41 @@ static void fail_http(struct transfer *t, const char *parse_error)
                                      what(t), parse_error, quote[0] ? quote : "(nothing)"));
 }
 
-/* Errors before a request could be sent. */
-static bool connection_failed(CURLcode code)
-{
-    static const CURLcode codes[] = {
-        CURLE_COULDNT_RESOLVE_PROXY, CURLE_COULDNT_RESOLVE_HOST,     CURLE_COULDNT_CONNECT,
-        CURLE_SSL_CONNECT_ERROR,     CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM,
-        CURLE_SSL_CACERT_BADFILE,    CURLE_UNSUPPORTED_PROTOCOL,     CURLE_URL_MALFORMAT,
-        CURLE_LOGIN_DENIED,
-    };
-    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
-        if (code == codes[i])
-            return true;
-    return false;
-}
-
-static void fail_transport(struct transfer *t, const struct prometheus_settings *s)
+static void fail_transport(struct transfer *t, const struct prometheus_settings *s,
+                           const struct servo_http_error *error)
 {
     struct prom_request *r = t->request;
-    const char *detail = t->curl_error[0] ? t->curl_error : curl_easy_strerror(t->result);
     char *base = prom_api_url(s, "");
-    if (t->result == CURLE_OPERATION_TIMEDOUT) {
+    char *shown = servo_url_redact(base);
+    switch (error->kind) {
+    case SERVO_HTTP_ERROR_TIMEOUT: {
         char limit[SERVO_VALUE_TEXT_MAX];
         servo_duration_format(s->timeout, limit);
         request_fail(r, "timeout",
-                     servo_strdup_printf("Prometheus at %s did not answer %s within %s (%s)", base,
-                                         what(t), limit, detail));
-    } else if (connection_failed(t->result)) {
-        request_fail(
-            r, "unreachable",
-            servo_strdup_printf("cannot query Prometheus at %s (%s): %s", base, what(t), detail));
-    } else {
-        request_fail(r, "transfer-failed",
-                     servo_strdup_printf("the answer of Prometheus at %s to %s was cut short: %s",
-                                         base, what(t), detail));
+                     servo_strdup_printf("Prometheus at %s did not answer %s within %s (%s)", shown,
+                                    what(t), limit, error->message));
+        break;
     }
+    case SERVO_HTTP_ERROR_CONNECT:
+    case SERVO_HTTP_ERROR_TLS:
+    case SERVO_HTTP_ERROR_INVALID:
+    case SERVO_HTTP_ERROR_UNAVAILABLE:
+        request_fail(r, "unreachable",
+                     servo_strdup_printf("cannot query Prometheus at %s (%s): %s", shown, what(t),
+                                    error->message));
+        break;
+    case SERVO_HTTP_ERROR_NONE:
+    case SERVO_HTTP_ERROR_CANCELLED:
+    case SERVO_HTTP_ERROR_TOO_LARGE:
+    case SERVO_HTTP_ERROR_STATUS:
+    case SERVO_HTTP_ERROR_CALLBACK:
+    case SERVO_HTTP_ERROR_TRANSFER:
+        request_fail(r, "transfer-failed",
+                     servo_strdup_printf("the answer of Prometheus at %s to %s was cut short: %s", shown,
+                                    what(t), error->message));
+        break;
+    }
+    free(shown);
     free(base);
 }
 
@@ -340,102 +290,83 @@ static void finish_targets(struct transfer *t)
     r->body = servo_buf_detach(&t->body);
 }
 
-static void transfer_finish(struct transfer *t, const struct prometheus_settings *s, bool cancelled)
+/* The event stopped the request: cancelled, or its deadline passed. */
+static bool stopped_by_event(const struct servo_http_error *error, const struct servo_event *event)
+{
+    return error->kind == SERVO_HTTP_ERROR_CANCELLED ||
+           (error->kind == SERVO_HTTP_ERROR_TIMEOUT && event != NULL &&
+            servo_event_cancelled(event));
+}
+
+static void transfer_finish(struct transfer *t, const struct prometheus_settings *s, int rc,
+                            const struct servo_http_response *response,
+                            const struct servo_http_error *error, const struct servo_event *event)
 {
     struct prom_request *r = t->request;
-    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &r->http_status);
-    if (!t->done) {
-        if (cancelled)
-            request_fail(r, "cancelled",
-                         servo_strdup_printf("the request to %s was cancelled", what(t)));
-        else
-            request_fail(r, "internal",
-                         servo_strdup_printf("the request to %s did not complete", what(t)));
-        return;
-    }
-    if (t->result == CURLE_WRITE_ERROR && t->sink_failed) {
-        if (t->parser != NULL)
-            fail_http(t, prom_parser_error(t->parser));
-        else
-            request_fail(r, "invalid-response",
-                         servo_strdup_printf("the answer to %s is larger than %u bytes", what(t),
-                                             TARGETS_BODY_MAX));
-        return;
-    }
-    if (t->result != CURLE_OK) {
-        fail_transport(t, s);
-        return;
-    }
-    if (t->parser != NULL)
+    r->http_status = response->status;
+    t->content_type = response->content_type;
+    if (rc != 0 && stopped_by_event(error, event)) {
+        request_fail(r, "cancelled", servo_strdup_printf("the request to %s was cancelled", what(t)));
+    } else if (rc != 0 && error->kind == SERVO_HTTP_ERROR_CALLBACK) {
+        fail_http(t, t->parse_error);
+    } else if (rc != 0 && error->kind == SERVO_HTTP_ERROR_TOO_LARGE) {
+        request_fail(
+            r, "invalid-response",
+            servo_strdup_printf("the answer to %s is larger than %u bytes", what(t), TARGETS_BODY_MAX));
+    } else if (rc != 0) {
+        fail_transport(t, s, error);
+    } else if (t->parser != NULL) {
         finish_query(t);
-    else
+    } else {
         finish_targets(t);
+    }
+    t->content_type = NULL;
 }
 
 /* ---- performing ------------------------------------------------------------------------- */
 
-static bool run_multi(CURLM *multi, const struct servo_event *event)
+static struct servo_http_client *make_client(const struct prometheus_settings *s,
+                                             struct servo_http_error *error)
 {
-    int running = 1;
-    while (running > 0) {
-        if (curl_multi_perform(multi, &running) != CURLM_OK)
-            return true;
-        if (running == 0)
-            break;
-        if (event != NULL && servo_event_cancelled(event))
-            return false;
-        curl_multi_poll(multi, NULL, 0, POLL_MS, NULL);
-    }
-    return true;
-}
-
-static void collect_results(CURLM *multi, struct transfer *transfers, size_t count)
-{
-    CURLMsg *message;
-    int left;
-    while ((message = curl_multi_info_read(multi, &left)) != NULL) {
-        if (message->msg != CURLMSG_DONE)
-            continue;
-        for (size_t i = 0; i < count; i++) {
-            if (transfers[i].easy == message->easy_handle) {
-                transfers[i].done = true;
-                transfers[i].result = message->data.result;
-            }
-        }
-    }
+    struct servo_http_options options = {
+        .user_agent = USER_AGENT,
+        .ca_file = s->ca_file,
+        .insecure = s->insecure,
+    };
+    return servo_http_client_new(&options, error);
 }
 
 size_t prom_perform(const struct prometheus_settings *settings, struct prom_request *requests,
                     size_t count, const struct servo_event *event)
 {
-    pthread_once(&curl_once, curl_init);
     struct transfer *transfers = servo_xcalloc(count, sizeof *transfers);
-    CURLM *multi = curl_init_result == CURLE_OK ? curl_multi_init() : NULL;
+    struct servo_http_request *http = servo_xcalloc(count, sizeof *http);
+    struct servo_http_response *responses = servo_xcalloc(count, sizeof *responses);
+    struct servo_http_error *errors = servo_xcalloc(count, sizeof *errors);
     for (size_t i = 0; i < count; i++) {
         transfers[i].request = &requests[i];
         requests[i].status = 0;
-        if (multi == NULL || transfer_setup(&transfers[i], settings) != 0)
-            continue;
+        transfer_setup(&transfers[i], &http[i], settings, event);
         servo_debug("GET %s", transfers[i].url);
-        curl_multi_add_handle(multi, transfers[i].easy);
     }
-    bool finished = multi != NULL && run_multi(multi, event);
-    if (multi != NULL)
-        collect_results(multi, transfers, count);
+    struct servo_http_error client_error;
+    struct servo_http_client *client = make_client(settings, &client_error);
+    for (size_t i = 0; client == NULL && i < count; i++)
+        errors[i] = client_error;
+    if (client != NULL)
+        servo_http_perform_all(client, http, count, responses, errors);
     size_t failed = 0;
     for (size_t i = 0; i < count; i++) {
-        struct transfer *t = &transfers[i];
-        if (t->easy == NULL || t->url == NULL)
-            request_fail(&requests[i], "internal", servo_xstrdup("cannot set up an HTTP request"));
-        else
-            transfer_finish(t, settings, !finished);
+        int rc = errors[i].kind == SERVO_HTTP_ERROR_NONE ? 0 : -1;
+        transfer_finish(&transfers[i], settings, rc, &responses[i], &errors[i], event);
         failed += requests[i].status != 0;
-        if (multi != NULL && t->easy != NULL)
-            curl_multi_remove_handle(multi, t->easy);
-        transfer_cleanup(t);
+        servo_http_response_clear(&responses[i]);
+        transfer_cleanup(&transfers[i]);
     }
-    if (multi != NULL)
-        curl_multi_cleanup(multi);
+    servo_http_client_free(client);
+    free(errors);
+    free(responses);
+    free(http);
     free(transfers);
     return failed;
 }

@@ -1,5 +1,5 @@
 /* Prometheus HTTP API query responses (/api/v1/query and /api/v1/query_range), parsed as a
- * stream: feed the body in chunks as they arrive (curl's write callback) and the parser
+ * stream: feed the body in chunks as they arrive (the HTTP engine's body callback) and the parser
  * builds the series directly, never a JSON document tree, never a copy of the body.
  *
  *   {"status":"success","data":{"resultType":"matrix","result":[

@@ -5,7 +5,6 @@
 #include "vegeta.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "servo/http.h"
 
 /* A targets file is checked up to this size (whole lines only); vegeta itself streams it. */
 #define VEGETA_TARGETS_CHECK_MAX (1024u * 1024u)
@@ -69,30 +69,8 @@ static bool is_method(const char *text, size_t n)
 /* NULL when `url` is an absolute http(s) URL with a host; otherwise why it is not. */
 static const char *url_problem(const char *url)
 {
-    const char *authority = strstr(url, "://");
-    if (authority == NULL)
-        return "missing scheme (expected http:// or https://)";
-    /* curl reads "http:///path" as the host "path"; vegeta (Go) finds no host there */
-    if (strchr("/?#", authority[3]) != NULL)
-        return "missing host";
-    CURLU *handle = curl_url();
-    if (handle == NULL)
-        return "out of memory";
     const char *why = NULL;
-    char *scheme = NULL;
-    char *host = NULL;
-    CURLUcode rc = curl_url_set(handle, CURLUPART_URL, url, 0);
-    if (rc != CURLUE_OK)
-        why = curl_url_strerror(rc);
-    else if (curl_url_get(handle, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-             (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0))
-        why = "the scheme must be http or https";
-    else if (curl_url_get(handle, CURLUPART_HOST, &host, 0) != CURLUE_OK || host[0] == '\0')
-        why = "missing host";
-    curl_free(host);
-    curl_free(scheme);
-    curl_url_cleanup(handle);
-    return why;
+    return servo_url_parse(url, NULL, &why) == 0 ? NULL : why;
 }
 
 /* A header field name: an RFC 9110 token. */

@@ -1,7 +1,6 @@
 #include "config/settings.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
-#include <curl/curl.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -11,6 +10,7 @@
 #include <strings.h>
 
 #include "config/yaml.h"
+#include "servo/http.h"
 #include "util/util.h"
 
 #define SECRET_MASK "**********"
@@ -269,26 +269,11 @@ static int check_pattern(struct load_context *c, const struct servo_field *f, co
 static int check_url(struct load_context *c, const char *text, const struct servo_node *node,
                      const struct servo_node *where, const char *path)
 {
-    if (strstr(text, "://") == NULL) {
-        report_invalid(c, node, where, path, "URL", text,
-                       "missing scheme (expected http:// or https://)");
-        return -1;
-    }
-    CURLU *url = curl_url();
-    CURLUcode rc = curl_url_set(url, CURLUPART_URL, text, 0);
-    char *scheme = NULL;
-    int result = 0;
-    if (rc != CURLUE_OK) {
-        report_invalid(c, node, where, path, "URL", text, curl_url_strerror(rc));
-        result = -1;
-    } else if (curl_url_get(url, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-               (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)) {
-        report_invalid(c, node, where, path, "URL", text, "the scheme must be http or https");
-        result = -1;
-    }
-    curl_free(scheme);
-    curl_url_cleanup(url);
-    return result;
+    const char *why = NULL;
+    if (servo_url_parse(text, NULL, &why) == 0)
+        return 0;
+    report_invalid(c, node, where, path, "URL", text, why);
+    return -1;
 }
 
 static int load_string(struct load_context *c, const struct servo_field *f,

@@ -4,8 +4,8 @@
  * this servo and its version, and the token as `Authorization: Bearer TOKEN` (a token that
  * already starts with "Bearer " is sent as is; "X-SF-Token T" becomes that header instead).
  *
- * A transport does one exchange; the HTTP transport uses libcurl with the servo's common
- * settings (proxies, timeouts, ssl_verify); the embedded optimizer is another transport, so
+ * A transport does one exchange; the HTTP transport uses the HTTP engine with the servo's
+ * common settings (proxies, timeouts, ssl_verify); the embedded optimizer is another one, so
  * the run loop cannot tell them apart. */
 #ifndef SERVO_RUNNER_CLIENT_H
 #define SERVO_RUNNER_CLIENT_H

@@ -21,6 +21,31 @@ set -euo pipefail
 
 scratch_dir servo-plugin
 
+http_pid=
+cleanup() {
+    if [[ -n $http_pid ]]; then
+        kill "$http_pid" 2>/dev/null || true
+    fi
+}
+
+# start_http_server: python3 -m http.server on a free loopback port, serving $scratch/www;
+# sets $http_port.
+start_http_server() {
+    mkdir -p "$scratch/www"
+    printf 'hello from the test server\n' >"$scratch/www/hello.txt"
+    (cd "$scratch/www" && exec python3 -u -m http.server 0 --bind 127.0.0.1) \
+        >"$scratch/http-server.log" 2>&1 &
+    http_pid=$!
+    http_port=
+    local tries=0
+    while [[ -z $http_port ]] && ((tries++ < 200)); do
+        http_port=$(sed -n 's/^Serving HTTP on 127\.0\.0\.1 port \([0-9][0-9]*\) .*/\1/p' \
+            "$scratch/http-server.log")
+        [[ -n $http_port ]] || sleep 0.1
+    done
+    [[ -n $http_port ]] || fail "python3 -m http.server did not start: $(cat "$scratch/http-server.log")"
+}
+
 # Nothing from the caller's environment may add plugins or change the configuration.
 clean_env
 unset PKG_CONFIG_LIBDIR
@@ -130,6 +155,7 @@ hello=$scratch/hello/hello.so
 [[ -f $hello ]] || fail "make did not produce $hello"
 run_any nm -D --undefined-only "$hello"
 expect_regex '^ +U servo_log$' # resolved from the servo executable at dlopen
+expect_regex '^ +U servo_http_perform$' # the HTTP engine, also the executable's
 run_any readelf -d "$hello"
 expect_no_line "servo" # no DT_NEEDED on anything servo: it links nothing
 
@@ -208,6 +234,21 @@ expect_regex '^hello:$'
 expect_regex '^  repeat: 2$'
 run_any "$SERVO_BIN" validate -f generated.yaml
 expect_rc 0
+
+step "the plugin makes an HTTP request with the servo's engine: servo check against a loopback server"
+start_http_server
+printf 'hello:\n  url: http://127.0.0.1:%s/hello.txt\n' "$http_port" >fetch.yaml
+run_any "$SERVO_BIN" -c fetch.yaml check
+expect_rc 0
+expect_line "Check 'Say hello to the URL' passed"
+grep -q '"GET /hello.txt HTTP/1.1" 200' "$scratch/http-server.log" ||
+    fail "the server saw no GET /hello.txt: $(cat "$scratch/http-server.log")"
+printf '  ok: the server answered GET /hello.txt\n'
+printf 'hello:\n  url: http://ann:s3cret@127.0.0.1:%s/missing.txt\n' "$http_port" >missing.yaml
+run_any "$SERVO_BIN" -c missing.yaml check
+expect_rc 1
+expect_line "GET http://ann:***@127.0.0.1:$http_port/missing.txt: HTTP 404 (http-status)"
+expect_no_line "s3cret" # neither the check's message nor the plugin's log shows the password
 unset SERVO_PLUGIN_PATH
 
 # ---- refusals ----------------------------------------------------------------------------
@@ -311,6 +352,15 @@ run_any "$installed" schema hello
 expect_rc 0
 run_any "$installed" validate -f "$scratch/work/servo.yaml"
 expect_rc 0
+
+step "the installed servo loads its HTTP module from the installed layout"
+module=$(find "$prefix" -name servo-http-curl.so | head -n 1)
+[[ -n $module ]] || fail "cmake --install did not install servo-http-curl.so under $prefix"
+run_any readelf -d "$installed"
+expect_no_line "libcurl" # the executable does not link libcurl; the module does
+run_any "$installed" -c "$scratch/work/fetch.yaml" check
+expect_rc 0
+expect_line "Check 'Say hello to the URL' passed"
 
 step "the installed directory also on SERVO_PLUGIN_PATH: loaded once"
 run_any env SERVO_PLUGIN_PATH="$plugindir" "$installed" connectors

@@ -800,6 +800,30 @@ static void test_post_read_timeout(void **state)
     transport_destroy(t);
 }
 
+/* An optimizer that sends its reply one byte every 0.3 s (about 12 s for this reply) never
+ * stalls for the 2 s read timeout; the whole exchange must still end, after connect + write +
+ * read = 4 s. */
+static void test_post_total_deadline_stops_a_trickle(void **state)
+{
+    (void)state;
+    fake_start("[{\"expect\": \"WHATS_NEXT\", \"trickle\": 0.3, "
+               "\"reply\": {\"cmd\": \"SLEEP\", \"param\": {\"duration\": 1}}}]");
+    struct common_settings s = test_settings();
+    s.timeouts.connect = 1 * SERVO_SECOND;
+    s.timeouts.write = 1 * SERVO_SECOND;
+    s.timeouts.read = 2 * SERVO_SECOND;
+    struct transport *t = make_transport(fake.url, TOKEN, &s);
+    struct exchange x = {0};
+    json_t *request = json_pack("{s:s, s:n, s:n}", "event", "WHATS_NEXT", "param", "servo_uid");
+    t->exchange(t->context, request, NULL, &x);
+    assert_int_equal(x.status, EXCHANGE_TRANSPORT);
+    assert_null(x.reply);
+    assert_non_null(strstr(x.error, "no complete response within 4s (total timeout)"));
+    exchange_clear(&x);
+    json_decref(request);
+    transport_destroy(t);
+}
+
 struct canceller {
     struct cancel_token *token;
     double after;
@@ -1064,6 +1088,7 @@ int main(void)
         cmocka_unit_test_teardown(test_post_oversized_reply_is_garbage, teardown_fake),
         cmocka_unit_test_teardown(test_post_connection_refused_until_max_time, teardown_fake),
         cmocka_unit_test_teardown(test_post_read_timeout, teardown_fake),
+        cmocka_unit_test_teardown(test_post_total_deadline_stops_a_trickle, teardown_fake),
         cmocka_unit_test_teardown(test_cancel_interrupts_request, teardown_fake),
         cmocka_unit_test_teardown(test_cancel_interrupts_backoff_sleep, teardown_fake),
         cmocka_unit_test_teardown(test_cancelled_token_posts_nothing, teardown_fake),
