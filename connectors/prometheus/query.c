@@ -234,7 +234,7 @@ static void fail_transport(struct transfer *t, const struct prometheus_settings 
         servo_duration_format(s->timeout, limit);
         request_fail(r, "timeout",
                      servo_strdup_printf("Prometheus at %s did not answer %s within %s (%s)", shown,
-                                    what(t), limit, error->message));
+                                         what(t), limit, error->message));
         break;
     }
     case SERVO_HTTP_ERROR_CONNECT:
@@ -243,7 +243,7 @@ static void fail_transport(struct transfer *t, const struct prometheus_settings 
     case SERVO_HTTP_ERROR_UNAVAILABLE:
         request_fail(r, "unreachable",
                      servo_strdup_printf("cannot query Prometheus at %s (%s): %s", shown, what(t),
-                                    error->message));
+                                         error->message));
         break;
     case SERVO_HTTP_ERROR_NONE:
     case SERVO_HTTP_ERROR_CANCELLED:
@@ -252,8 +252,8 @@ static void fail_transport(struct transfer *t, const struct prometheus_settings 
     case SERVO_HTTP_ERROR_CALLBACK:
     case SERVO_HTTP_ERROR_TRANSFER:
         request_fail(r, "transfer-failed",
-                     servo_strdup_printf("the answer of Prometheus at %s to %s was cut short: %s", shown,
-                                    what(t), error->message));
+                     servo_strdup_printf("the answer of Prometheus at %s to %s was cut short: %s",
+                                         shown, what(t), error->message));
         break;
     }
     free(shown);
@@ -306,13 +306,14 @@ static void transfer_finish(struct transfer *t, const struct prometheus_settings
     r->http_status = response->status;
     t->content_type = response->content_type;
     if (rc != 0 && stopped_by_event(error, event)) {
-        request_fail(r, "cancelled", servo_strdup_printf("the request to %s was cancelled", what(t)));
+        request_fail(r, "cancelled",
+                     servo_strdup_printf("the request to %s was cancelled", what(t)));
     } else if (rc != 0 && error->kind == SERVO_HTTP_ERROR_CALLBACK) {
         fail_http(t, t->parse_error);
     } else if (rc != 0 && error->kind == SERVO_HTTP_ERROR_TOO_LARGE) {
-        request_fail(
-            r, "invalid-response",
-            servo_strdup_printf("the answer to %s is larger than %u bytes", what(t), TARGETS_BODY_MAX));
+        request_fail(r, "invalid-response",
+                     servo_strdup_printf("the answer to %s is larger than %u bytes", what(t),
+                                         TARGETS_BODY_MAX));
     } else if (rc != 0) {
         fail_transport(t, s, error);
     } else if (t->parser != NULL) {
