@@ -3,8 +3,9 @@
 # whose measure script returns a deterministic function of the settings:
 #   - a full session: DESCRIBE, the baseline MEASURE, ADJUST+MEASURE per trial, the final
 #     ADJUST to the best, then SLEEP "optimization complete"; GET .../trials, /healthz, /metrics;
-#   - auth: 401 without a token or with another application's, and a servo with a wrong
-#     token gives up (exit 1);
+#   - auth before the application is looked up: 401 without a token or with an unknown one,
+#     403 with another application's, a refused body never read, and a servo with a wrong
+#     token gives up (exit 1); ambiguous framing 400;
 #   - two servos at once, one per application;
 #   - the server killed and restarted in the middle of a session: the servo carries on, the
 #     study ends with exactly budget + 1 trials;
@@ -208,9 +209,24 @@ scenario="refusals"
 start_server
 check equals "$(curl -s "$url/healthz" | jq -r .status)" ok
 check equals "$(api app1 '' '{"event":"HELLO","param":{},"servo_uid":null}')" 401
-check equals "$(api app1 tok-2 '{"event":"HELLO","param":{},"servo_uid":null}')" 401
+# authentication before the application is looked up: 401 for no token or an unknown one
+# whether or not the application exists, 403 for another application's token
+check equals "$(api app1 tok-2 '{"event":"HELLO","param":{},"servo_uid":null}')" 403
+check equals "$(api app1 bogus '{"event":"HELLO","param":{},"servo_uid":null}')" 401
 check equals "$(curl -s -o /dev/null -w '%{http_code}' "$url/accounts/dev.opsani.com/applications/app1/trials")" 401
-check equals "$(api nope tok-1 '{"event":"HELLO","param":{},"servo_uid":null}')" 404
+check equals "$(api nope tok-1 '{"event":"HELLO","param":{},"servo_uid":null}')" 403
+check equals "$(api nope '' '{"event":"HELLO","param":{},"servo_uid":null}')" 401
+check equals "$(api nope bogus '{"event":"HELLO","param":{},"servo_uid":null}')" 401
+# a refused request is answered from its headers: its body is never read
+head -c 3000000 /dev/zero | tr '\0' ' ' >refused.json
+check equals "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Authorization: Bearer bogus' \
+    --data-binary @refused.json "$url/accounts/dev.opsani.com/applications/app1/servo")" 401
+# ambiguous framing is refused before the body
+check equals "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Authorization: Bearer tok-1' \
+    -H 'Transfer-Encoding: chunked' -H 'Content-Length: 5' --data-binary '{"a":1}' \
+    "$url/accounts/dev.opsani.com/applications/app1/servo")" 400
+check equals "$(printf 'POST /accounts/dev.opsani.com/applications/app1/servo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-1\r\nContent-Length: 2\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}' |
+    python3 -c 'import socket,sys; s=socket.create_connection(("'"${url#http://}"'".split(":")[0], int("'"${url##*:}"'"))); s.sendall(sys.stdin.buffer.read()); print(s.recv(100).split()[1].decode())')" 400
 check equals "$(api app1 tok-1 '{"event":')" 400
 check equals "$(api app1 tok-1 '{"event":"REBOOT","param":null}')" 400
 check equals "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer tok-1' \
