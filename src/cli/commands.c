@@ -58,7 +58,8 @@ const struct cli_command cli_commands[] = {
     {"optimizer", cmd_optimizer, "Operational Commands",
      "Serve the optimizer, or show what a study found",
      "serve [--listen HOST:PORT] [-c FILE] [--store FILE]\n"
-     "       servo optimizer history|best [--app ID] [--store FILE | -c FILE] [-f FORMAT]\n\n"
+     "       servo optimizer history|best [--app ID] [--store FILE | -c FILE] [-f FORMAT]\n"
+     "       servo optimizer reset --app ID [--store FILE | -c FILE]\n\n"
      "serve: the Opsani servo protocol at /accounts/ORG/applications/APP/servo for every\n"
      "application of the file (optimizer.yaml: listen, store, max_request_size, sleep,\n"
      "applications: {ORG/APP: {token, objective, constraints, budget, seed, measure,\n"
@@ -66,10 +67,12 @@ const struct cli_command cli_commands[] = {
      "is the URL it listens on. Stops on SIGTERM, SIGINT or SIGHUP.\n\n"
      "history: the trials of a study; best: its best trial against the baseline. The store\n"
      "is --store, else the -c file's, else optimizer.local.store of the servo configuration,\n"
-     "else servo-optimizer.db; the study is --app, else the servo's, else the only one.\n\n"
+     "else servo-optimizer.db; the study is --app, else the servo's, else the only one.\n"
+     "reset: removes the study of --app (a failed or quarantined one): it starts anew at\n"
+     "its servo's next request. A store is a SQLite file or a postgresql:// URI.\n\n"
      "  -c, --config FILE    The server's file (default optimizer.yaml)\n"
      "      --listen H:P     Listen there instead (port 0: any free port)\n"
-     "      --store FILE     The SQLite store\n"
+     "      --store STORE    The store: a SQLite file or a postgresql:// URI\n"
      "      --app ID         The application (ORG/APP, or the servo's name)\n" FORMAT_HELP
      "text (default), json or csv (history only)\n"},
     {"report", cmd_report, "Operational Commands", "Write an HTML report of a study",
