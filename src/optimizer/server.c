@@ -16,13 +16,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <microhttpd.h>
-
+#include "optimizer/http_front.h"
 #include "optimizer/results.h"
 #include "optimizer/store.h"
 #include "optimizer/study.h"
 #include "servo/log.h"
 #include "types/wire.h"
+#include "util/module.h"
 #include "util/util.h"
 
 #define STATUS_SLOTS 32
@@ -62,7 +62,8 @@ struct server {
     struct app *apps;
     size_t app_count;
     size_t max_body;
-    struct MHD_Daemon *daemon;
+    void *front; /* the HTTP front, from front_ops */
+    const struct http_front_module *front_ops;
     int listen_fd;
     char *url;
     pthread_mutex_t stats_lock;
@@ -644,195 +645,73 @@ void server_handle(struct server *s, const struct server_request *r, struct serv
     count_status(s, out->status);
 }
 
-/* ---- libmicrohttpd --------------------------------------------------------------------- */
+/* ---- the HTTP front (a module: http_front.h) ------------------------------------------ */
 
-struct upload {
-    struct strbuf body;
-    bool too_large;
-    bool refused; /* answered from the headers */
-};
-
-static const char *header(struct MHD_Connection *c, const char *name)
+static int front_check(void *context, const struct server_request *r, struct server_response *out)
 {
-    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+    struct server *s = context;
+    int status = server_check_headers(s, r);
+    if (status == 0)
+        return 0;
+    if (status == 405)
+        respond_detail(out, 405, "method not allowed");
+    else
+        refuse(out, status);
+    count_status(s, status);
+    return status;
 }
 
-static enum MHD_Result send_response(struct MHD_Connection *c, const struct server_response *r)
+static void front_handle(void *context, const struct server_request *r, struct server_response *out)
 {
-    size_t length = r->body ? strlen(r->body) : 0;
-    struct MHD_Response *response = MHD_create_response_from_buffer(
-        length, r->body ? r->body : (char *)"", MHD_RESPMEM_MUST_COPY);
-    if (response == NULL)
-        return MHD_NO;
-    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
-    if (r->status == 401)
-        MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
-    enum MHD_Result rc = MHD_queue_response(c, (unsigned int)r->status, response);
-    MHD_destroy_response(response);
-    return rc;
+    server_handle(context, r, out);
 }
 
-/* A declared length over the limit is refused before the body is read. */
-static bool declared_too_large(struct server *s, struct MHD_Connection *c)
+static void front_log(void *context, const char *text)
 {
-    const char *length = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (length == NULL)
-        return false;
-    errno = 0;
-    char *end = NULL;
-    unsigned long long n = strtoull(length, &end, 10);
-    return errno != 0 || end == length || n > s->max_body;
-}
-
-static void take(struct server *s, struct upload *u, const char *data, size_t size)
-{
-    if (u->too_large)
-        return;
-    if (u->body.len + size > s->max_body) {
-        u->too_large = true;
-        strbuf_release(&u->body);
-        return;
-    }
-    strbuf_add(&u->body, data, size);
-}
-
-struct header_count {
-    const char *name;
-    unsigned count;
-};
-
-static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
-                                    const char *value)
-{
-    (void)kind;
-    (void)value;
-    struct header_count *c = cls;
-    if (key != NULL && strcasecmp(key, c->name) == 0)
-        c->count++;
-    return MHD_YES;
-}
-
-static unsigned header_count(struct MHD_Connection *c, const char *name)
-{
-    struct header_count count = {name, 0};
-    MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, &count);
-    return count.count;
-}
-
-/* Framing a proxy and this server could read differently is refused before the body:
- * Content-Length with Transfer-Encoding, or Content-Length twice. */
-static const char *ambiguous_framing(struct MHD_Connection *c)
-{
-    unsigned lengths = header_count(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (lengths > 1)
-        return "more than one Content-Length";
-    if (lengths == 1 && header_count(c, MHD_HTTP_HEADER_TRANSFER_ENCODING) > 0)
-        return "both Content-Length and Transfer-Encoding";
-    return NULL;
-}
-
-static enum MHD_Result respond_now(struct MHD_Connection *c, int status, const char *detail)
-{
-    struct server_response response = {0};
-    respond_detail(&response, status, detail);
-    enum MHD_Result rc = send_response(c, &response);
-    free(response.body);
-    return rc;
-}
-
-/* The first call, with the headers only: whatever can be refused is refused before a byte of
- * the body is read (framing, authentication, a declared size over the limit). */
-static enum MHD_Result on_headers(struct server *s, struct MHD_Connection *c, const char *url,
-                                  const char *method, struct upload *u)
-{
-    const char *framing = ambiguous_framing(c);
-    if (framing != NULL) {
-        count_status(s, 400);
-        return respond_now(c, 400, framing);
-    }
-    struct server_request request = {
-        .method = method,
-        .path = url,
-        .authorization = header(c, MHD_HTTP_HEADER_AUTHORIZATION),
-        .sf_token = header(c, "X-SF-Token"),
-    };
-    int status = server_check_headers(s, &request);
-    if (status != 0) {
-        u->refused = true;
-        count_status(s, status);
-        return respond_now(c, status,
-                           status == 405   ? "method not allowed"
-                           : status == 401 ? "a valid bearer token is required"
-                                           : "this token does not give access to this "
-                                             "application");
-    }
-    u->too_large = declared_too_large(s, c);
-    return MHD_YES;
-}
-
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **context)
-{
-    (void)version;
-    struct server *s = cls;
-    struct upload *u = *context;
-    if (u == NULL) {
-        u = xcalloc(1, sizeof *u);
-        strbuf_init(&u->body);
-        *context = u;
-        return on_headers(s, c, url, method, u);
-    }
-    if (u->refused) { /* answered already: the body is discarded */
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
-    if (*upload_data_size > 0) {
-        take(s, u, upload_data, *upload_data_size);
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
-    struct server_request request = {
-        .method = method,
-        .path = url,
-        .authorization = header(c, MHD_HTTP_HEADER_AUTHORIZATION),
-        .sf_token = header(c, "X-SF-Token"),
-        .body = u->body.len > 0 ? u->body.data : NULL,
-        .body_length = u->body.len,
-        .too_large = u->too_large,
-    };
-    struct server_response response;
-    server_handle(s, &request, &response);
-    enum MHD_Result rc = send_response(c, &response);
-    free(response.body);
-    return rc;
-}
-
-static void on_completed(void *cls, struct MHD_Connection *c, void **context,
-                         enum MHD_RequestTerminationCode code)
-{
-    (void)cls;
-    (void)c;
-    (void)code;
-    struct upload *u = *context;
-    if (u == NULL)
-        return;
-    strbuf_release(&u->body);
-    free(u);
-    *context = NULL;
-}
-
-static void on_mhd_log(void *cls, const char *fmt, va_list ap) SERVO_PRINTF(2, 0);
-
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    (void)cls;
-    char *text = xvasprintf(fmt, ap);
-    size_t n = strlen(text);
-    while (n > 0 && text[n - 1] == '\n')
-        text[--n] = '\0';
+    (void)context;
     servo_debug("HTTP: %s", text);
-    free(text);
+}
+
+static pthread_once_t front_once = PTHREAD_ONCE_INIT;
+static const struct http_front_module *front;
+static char *front_error;
+
+static void load_front(void)
+{
+    const struct http_front_module *m =
+        module_load(HTTP_FRONT_FILE, HTTP_FRONT_ENTRY, &front_error);
+    if (m != NULL && m->abi != HTTP_FRONT_ABI)
+        front_error = xasprintf("%s: version %d, this servo needs %d", HTTP_FRONT_FILE, m->abi,
+                                HTTP_FRONT_ABI);
+    else
+        front = m;
+}
+
+static const struct http_front_module *front_module(char **error)
+{
+    pthread_once(&front_once, load_front);
+    if (front == NULL)
+        *error = xstrdup(front_error ? front_error : "cannot load the HTTP front");
+    return front;
+}
+
+/* A PEM file's text, or NULL with an error naming the file. */
+static char *read_pem(const char *key, const char *path, char **error)
+{
+    char *text = NULL;
+    size_t length = 0;
+    char *why = NULL;
+    if (read_file(path, 1024 * 1024, &text, &length, &why) != 0) {
+        *error = xasprintf("tls.%s %s: %s", key, path, why ? why : "cannot read it");
+        free(why);
+        return NULL;
+    }
+    if (strstr(text, "-----BEGIN ") == NULL || strlen(text) != length) {
+        *error = xasprintf("tls.%s %s: not a PEM file", key, path);
+        free(text);
+        return NULL;
+    }
+    return text;
 }
 
 /* ---- listening ------------------------------------------------------------------------- */
@@ -896,7 +775,7 @@ static int bind_socket(const char *host, const char *port, int *fd, char **error
     return 0;
 }
 
-static char *socket_url(int fd)
+static char *socket_url(int fd, bool tls)
 {
     struct sockaddr_storage addr;
     socklen_t length = sizeof addr;
@@ -908,12 +787,12 @@ static char *socket_url(int fd)
         const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&addr;
         inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
         port = ntohs(a->sin6_port);
-        return xasprintf("http://[%s]:%d", host, port);
+        return xasprintf("%s://[%s]:%d", tls ? "https" : "http", host, port);
     }
     const struct sockaddr_in *a = (const struct sockaddr_in *)&addr;
     inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
     port = ntohs(a->sin_port);
-    return xasprintf("http://%s:%d", host, port);
+    return xasprintf("%s://%s:%d", tls ? "https" : "http", host, port);
 }
 
 int server_listen(struct server *s, const char *listen, char **error)
@@ -926,24 +805,53 @@ int server_listen(struct server *s, const char *listen, char **error)
     free(port);
     if (rc != 0)
         return -1;
-    s->url = socket_url(s->listen_fd);
     const struct server_settings *set = s->settings;
-    s->daemon = MHD_start_daemon(
-        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
-        MHD_OPTION_LISTEN_SOCKET, s->listen_fd, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned int)server_thread_count(set), MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)servo_duration_seconds(set->connection_timeout), MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)set->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned int)set->max_connections_per_address, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)SERVER_HEADER_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_END);
-    if (s->daemon == NULL) {
-        *error = xstrdup("cannot start the HTTP server");
+    const struct tls_settings *tls = set->tls;
+    s->url = socket_url(s->listen_fd, tls != NULL);
+    char *cert = NULL, *key = NULL;
+    const struct http_front_module *m = front_module(error);
+    bool ok = m != NULL;
+    if (ok && tls != NULL && !m->has_tls()) {
+        *error = xstrdup("tls: this libmicrohttpd was built without TLS");
+        ok = false;
+    } else if (ok && tls != NULL) {
+        ok = (cert = read_pem("cert", tls->cert, error)) != NULL &&
+             (key = read_pem("key", tls->key, error)) != NULL;
+    }
+    if (!ok) {
+        free(cert);
+        free(key);
         close(s->listen_fd);
         s->listen_fd = -1;
         return -1;
     }
-    s->listen_fd = -1; /* the daemon closes it */
+    struct http_front_config config = {
+        .listen_fd = s->listen_fd,
+        .threads = (unsigned)server_thread_count(set),
+        .connection_timeout = (unsigned)servo_duration_seconds(set->connection_timeout),
+        .max_connections = (unsigned)set->max_connections,
+        .max_connections_per_address = (unsigned)set->max_connections_per_address,
+        .max_body = s->max_body,
+        .header_memory = SERVER_HEADER_MEMORY,
+        .tls_cert = cert,
+        .tls_key = key,
+    };
+    struct http_front_callbacks callbacks = {
+        .context = s, .check = front_check, .handle = front_handle, .log = front_log};
+    char why[256] = "";
+    s->front = m->start(&config, &callbacks, why, sizeof why);
+    s->front_ops = m;
+    if (key != NULL)
+        explicit_bzero(key, strlen(key));
+    free(cert);
+    free(key);
+    if (s->front == NULL) {
+        *error = xstrdup(why);
+        close(s->listen_fd);
+        s->listen_fd = -1;
+        return -1;
+    }
+    s->listen_fd = -1; /* the front closes it */
     return 0;
 }
 
@@ -954,9 +862,9 @@ const char *server_url(const struct server *s)
 
 void server_stop(struct server *s)
 {
-    if (s->daemon != NULL) {
-        MHD_stop_daemon(s->daemon);
-        s->daemon = NULL;
+    if (s->front != NULL) {
+        s->front_ops->stop(s->front);
+        s->front = NULL;
     }
     if (s->listen_fd >= 0) {
         close(s->listen_fd);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "optimizer/store_impl.h"
+#include "util/module.h"
 #include "util/util.h"
 
 bool store_is_pg_uri(const char *location)
@@ -35,6 +36,31 @@ static bool unknown_scheme(const char *location)
 bool store_location_valid(const char *location)
 {
     return location != NULL && location[0] != '\0' && !unknown_scheme(location);
+}
+
+static pthread_once_t pg_once = PTHREAD_ONCE_INIT;
+static const struct store_pg_module *pg_module;
+static char *pg_error;
+
+static void load_pg(void)
+{
+    const struct store_pg_module *m = module_load(STORE_PG_FILE, STORE_PG_ENTRY, &pg_error);
+    if (m != NULL && m->abi != STORE_PG_ABI)
+        pg_error =
+            xasprintf("%s: version %d, this servo needs %d", STORE_PG_FILE, m->abi, STORE_PG_ABI);
+    else
+        pg_module = m;
+}
+
+static int store_pg_open(const char *uri, const struct store_options *options, struct store **out,
+                         char **error)
+{
+    pthread_once(&pg_once, load_pg);
+    if (pg_module == NULL) {
+        *error = xstrdup(pg_error ? pg_error : "cannot load the PostgreSQL store");
+        return -1;
+    }
+    return pg_module->open(uri, options, out, error);
 }
 
 int store_open_with(const char *location, const struct store_options *options, struct store **out,

@@ -33,8 +33,15 @@ struct store {
 
 int store_sqlite_open(const char *path, const struct store_options *options, struct store **out,
                       char **error);
-int store_pg_open(const char *uri, const struct store_options *options, struct store **out,
-                  char **error);
+/* The PostgreSQL store is a module (src/modules/store_pg.c): its entry. */
+#define STORE_PG_ABI 1
+#define STORE_PG_FILE "servo-store-pg.so"
+#define STORE_PG_ENTRY "servo_store_pg_v1"
+struct store_pg_module {
+    int abi;
+    int (*open)(const char *uri, const struct store_options *options, struct store **out,
+                char **error);
+};
 bool store_is_pg_uri(const char *location);
 
 #endif

@@ -305,6 +305,27 @@ static int validate_store(const void *value, struct servo_validation *v)
 static const struct servo_field application_item = {.type = SERVO_FIELD_OBJECT,
                                                     .object = &study_application_schema};
 
+static const struct servo_field tls_fields[] = {
+    {.name = "cert",
+     .type = SERVO_FIELD_STRING,
+     .offset = offsetof(struct tls_settings, cert),
+     .flags = SERVO_F_REQUIRED | SERVO_F_NONEMPTY,
+     .description = "The server's certificate (chain), a PEM file"},
+    {.name = "key",
+     .type = SERVO_FIELD_STRING,
+     .offset = offsetof(struct tls_settings, key),
+     .flags = SERVO_F_REQUIRED | SERVO_F_NONEMPTY,
+     .description = "Its private key, a PEM file"},
+    SERVO_FIELDS_END,
+};
+
+static const struct servo_schema tls_schema = {
+    .title = "TLS",
+    .description = "HTTPS with this certificate and key",
+    .size = sizeof(struct tls_settings),
+    .fields = tls_fields,
+};
+
 static const struct servo_field server_fields[] = {
     {.name = "listen",
      .type = SERVO_FIELD_STRING,
@@ -357,6 +378,12 @@ static const struct servo_field server_fields[] = {
      .flags = SERVO_F_MIN,
      .min = 1e9, /* 1s */
      .description = "An idle or slow connection is closed after this long without progress"},
+    {.name = "tls",
+     .type = SERVO_FIELD_OBJECT,
+     .offset = offsetof(struct server_settings, tls),
+     .flags = SERVO_F_OPTIONAL,
+     .object = &tls_schema,
+     .description = "Serve HTTPS: {cert: FILE, key: FILE} (PEM)"},
     {.name = "metrics_token",
      .type = SERVO_FIELD_SECRET,
      .offset = offsetof(struct server_settings, metrics_token),

@@ -47,6 +47,12 @@ struct study_settings {
     servo_duration servo_timeout; /* server only: SERVO_UNSET: the server's */
 };
 
+/* tls: {cert, key}: PEM files. */
+struct tls_settings {
+    char *cert;
+    char *key;
+};
+
 /* The server's file: where it listens, its store, and its applications by ORG/APP. */
 struct server_settings {
     char *listen;
@@ -58,6 +64,7 @@ struct server_settings {
     int64_t max_connections_per_address;
     servo_duration connection_timeout; /* an idle or slow connection is closed after this */
     char *metrics_token;               /* NULL: /metrics is open */
+    struct tls_settings *tls;          /* NULL: plain HTTP */
     int64_t max_request_size;          /* bytes */
     servo_duration sleep;              /* SLEEP duration once a study is over */
     struct servo_map applications;     /* struct study_settings */

@@ -156,6 +156,11 @@ for n in 1 2 3; do
     check equals "$(events "app$n")" "$(session_order 4)"
 done
 check contains replica2.stderr "Serving 3 applications"
+for pid in "${servo_pids[@]}"; do
+    stop_servo "$pid" TERM
+    check equals "$rc" 0
+done
+servo_pids=()
 
 # ---- reading and resetting ------------------------------------------------------------------
 

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The study store over PostgreSQL (store.h), with libpq. Several server replicas share one
+/* The study store over PostgreSQL (store.h), with libpq, in a module of its own
+ * (servo-store-pg.so, loaded by store.c for a postgresql:// store only: no other command maps
+ * libpq and what it brings). Several server replicas share one
  * database: a request is one transaction that locks its application's row (SELECT ... FOR
  * UPDATE), so requests of one application are served one at a time whichever replica gets
  * them, and a replica that dies mid-request leaves the last committed state. A lost connection
@@ -279,8 +281,8 @@ static void pg_close(struct store *base)
 
 static const struct store_ops pg_ops;
 
-int store_pg_open(const char *uri, const struct store_options *options, struct store **out,
-                  char **error)
+static int pg_open(const char *uri, const struct store_options *options, struct store **out,
+                   char **error)
 {
     *out = NULL;
     struct pg_store *s = xcalloc(1, sizeof *s);
@@ -580,4 +582,9 @@ static const struct store_ops pg_ops = {
     .save_trial = pg_save_trial,
     .load_trials = pg_load_trials,
     .delete_app = pg_delete_app,
+};
+
+__attribute__((visibility("default"))) const struct store_pg_module servo_store_pg_v1 = {
+    .abi = STORE_PG_ABI,
+    .open = pg_open,
 };
