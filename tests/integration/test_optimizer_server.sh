@@ -235,6 +235,45 @@ check equals "$(events app4)" "D M A M D M A M A M A"
 stop_server TERM
 check equals "$server_rc" 0
 check equals "$(grep -c 'Received SIGTERM: shutting down' server.stderr)" 1
+# ---- HTTPS, and a servo that trusts its CA --------------------------------------------------
+
+scenario="tls"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca -keyout ca.key -out ca.pem \
+    >/dev/null 2>&1
+openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout tls.key -out tls.csr >/dev/null 2>&1
+printf 'subjectAltName=IP:127.0.0.1\n' >san.ext
+openssl x509 -req -in tls.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext \
+    -out tls.pem >/dev/null 2>&1
+sed -i 's/^store: server.db$/store: tls.db/' optimizer.yaml
+printf 'tls: {cert: tls.pem, key: tls.key}\n' >>optimizer.yaml
+start_server
+check equals "${url%%://*}" https
+check equals "$(curl -s --cacert ca.pem "$url/healthz" | jq -r .status)" ok
+check equals "$(curl -s -o /dev/null -w '%{http_code}' "$url/healthz" || true)" 000
+make_app apptls app2 tok-2
+sed -i "s|^settings:\$|settings:\\n  ssl_verify: $PWD/ca.pem|" apptls/servo.yaml
+start_servo apptls
+pidtls=$servo_pid
+tls_trials() {
+    curl -s --cacert ca.pem -H 'Authorization: Bearer tok-2' \
+        "$url/accounts/dev.opsani.com/applications/app2/trials"
+}
+for i in $(seq 1 600); do
+    [[ $(tls_trials | jq -r .phase) == done ]] && break
+    sleep 0.1
+done
+stop_servo "$pidtls" TERM
+check equals "$rc" 0
+check equals "$(tls_trials | jq -r .phase)" done
+check equals "$(tls_trials | jq '.trials | length')" 4
+stop_server TERM
+# a malformed certificate: an error naming the file
+echo "not a certificate" >bad.pem
+sed -i 's/cert: tls.pem/cert: bad.pem/' optimizer.yaml
+run optimizer serve -c optimizer.yaml --listen 127.0.0.1:0
+expect_rc 1
+expect_err "tls.cert bad.pem: not a PEM file"
+
 for f in server.stderr app*/servo.stderr; do
     check lacks "$f" "Sanitizer" # an ASan build reports leaks and errors at exit
 done
