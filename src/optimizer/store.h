@@ -25,6 +25,7 @@
 /* Bounds of the stored texts: longer ones are refused before they reach the store. */
 #define STORE_MAX_ID 256
 #define STORE_MAX_SERVO_UID 256
+#define STORE_MAX_DESCRIPTION (1024 * 1024)
 
 struct store;
 

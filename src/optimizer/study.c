@@ -610,11 +610,22 @@ static int load_description(struct study *s, const json_t *descriptor, char **er
     return 0;
 }
 
+/* A descriptor is stored and rewritten with the study: a bounded one. */
+static bool descriptor_too_large(const json_t *param)
+{
+    char *text = json_dumps(json_object_get(param, "descriptor"), JSON_COMPACT);
+    bool large = text != NULL && strlen(text) > STORE_MAX_DESCRIPTION;
+    free(text);
+    return large;
+}
+
 static void on_description(struct study *s, const json_t *param)
 {
     mark_done(s);
-    if (!str_eq(param_status(param), "ok")) {
-        const char *message = json_string_value(json_object_get(param, "message"));
+    bool too_large = str_eq(param_status(param), "ok") && descriptor_too_large(param);
+    if (!str_eq(param_status(param), "ok") || too_large) {
+        const char *message = too_large ? "the description is over 1 MiB"
+                                        : json_string_value(json_object_get(param, "message"));
         s->app.describe_failures++;
         study_log(s, SERVO_LOG_WARNING, "DESCRIBE failed (%lld of %d): %s",
                   s->app.describe_failures, STUDY_DESCRIBE_ATTEMPTS, message ? message : "?");

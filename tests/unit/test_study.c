@@ -735,6 +735,30 @@ static void test_one_servo(void **state)
     config_free(&c);
 }
 
+/* An oversized descriptor is a failed DESCRIBE (not stored): three of them fail the study. */
+static void test_description_too_large(void **state)
+{
+    (void)state;
+    struct config c;
+    struct study *s = open_study(&c, "budget: 1\n");
+    char *big = malloc(STORE_MAX_DESCRIPTION + 2);
+    memset(big, 'x', STORE_MAX_DESCRIPTION + 1);
+    big[STORE_MAX_DESCRIPTION + 1] = '\0';
+    for (int i = 0; i < STUDY_DESCRIBE_ATTEMPTS; i++) {
+        json_t *command = post(s, "WHATS_NEXT", NULL, NULL);
+        assert_string_equal(json_string_value(json_object_get(command, "cmd")), "DESCRIBE");
+        json_t *result = ok_param(json_string_value(json_object_get(command, "cmd_uid")));
+        json_object_set_new(result, "descriptor", json_pack("{s:s}", "padding", big));
+        assert_status(post(s, "DESCRIPTION", result, NULL), "ok");
+        json_decref(command);
+    }
+    assert_int_equal(study_phase(s), STUDY_FAILED);
+    assert_non_null(strstr(study_reason(s), "the description is over 1 MiB"));
+    free(big);
+    study_free(s);
+    config_free(&c);
+}
+
 /* ---- what a real ServoX sends ------------------------------------------------------------ */
 
 /* Posts the request body of a recorded exchange (shared/fixtures/servox) with the cmd_uid of
@@ -846,6 +870,7 @@ int main(void)
         cmocka_unit_test(test_recorded_servox_session),
         cmocka_unit_test(test_configuration_errors),
         cmocka_unit_test(test_one_servo),
+        cmocka_unit_test(test_description_too_large),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
