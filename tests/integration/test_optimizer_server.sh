@@ -235,6 +235,48 @@ check equals "$(events app4)" "D M A M D M A M A M A"
 stop_server TERM
 check equals "$server_rc" 0
 check equals "$(grep -c 'Received SIGTERM: shutting down' server.stderr)" 1
+# ---- slow clients do not lock anyone out -----------------------------------------------------
+
+scenario="slow-loris"
+cp optimizer.yaml plain.yaml
+printf 'max_connections_per_address: 2000\nconnection_timeout: 3s\n' >>optimizer.yaml
+start_server
+# 600 connections that send half a request and then nothing
+cat >slow.py <<'EOF'
+import socket, sys, time
+host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+held = []
+for _ in range(count):
+    s = socket.create_connection((host, port))
+    s.sendall(b"POST /accounts/dev.opsani.com/applications/app1/servo HTTP/1.1\r\nHost: x\r\n")
+    held.append(s)
+print("holding", len(held), flush=True)
+time.sleep(60)
+EOF
+hostport=${url#http://}
+python3 slow.py "${hostport%:*}" "${hostport##*:}" 600 >slow.out 2>&1 &
+slow_pid=$!
+for i in $(seq 1 200); do
+    grep -q holding slow.out && break
+    kill -0 "$slow_pid" 2>/dev/null || fail "the slow client died: $(cat slow.out)"
+    sleep 0.05
+done
+check contains slow.out "holding 600"
+# others are served meanwhile (a generous bound: this is liveness, not speed)
+check equals "$(curl -s -m 10 "$url/healthz" | jq -r .status)" ok
+check equals "$(api app1 tok-1 '{"event":"WHATS_NEXT","param":null,"servo_uid":"x"}')" 200
+# and the slow connections are dropped after connection_timeout
+established() { ss -Htn state established "( sport = :${hostport##*:} )" | wc -l; }
+for i in $(seq 1 200); do
+    (($(established) == 0)) && break
+    sleep 0.1
+done
+check equals "$(established)" 0
+kill "$slow_pid" 2>/dev/null || true
+wait "$slow_pid" 2>/dev/null || true
+stop_server TERM
+mv plain.yaml optimizer.yaml
+
 # ---- HTTPS, and a servo that trusts its CA --------------------------------------------------
 
 scenario="tls"
