@@ -21,7 +21,7 @@ trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 cd "$work"
 
 config() { # config N STORE
-    printf 'store: %s\nsleep: 1s\nthreads: 2\n' "$2"
+    printf 'store: %s\nsleep: 1s\nthreads: 2\nmax_connections: 4000\nmax_connections_per_address: 4000\n' "$2"
     [[ -n ${SERVO_POSTGRESQL_PASSWORD_FILE:-} ]] && printf 'password_file: %s\n' "$SERVO_POSTGRESQL_PASSWORD_FILE"
     printf 'applications:\n'
     local i

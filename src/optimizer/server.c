@@ -33,6 +33,8 @@ struct app {
     char *id;
     const struct study_settings *settings;
     struct study *study; /* NULL: quarantined (it could not be read), see `quarantine` */
+    const char *token;   /* the settings' token or token_file's (NULL: open) */
+    char *token_owned;
     char *quarantine;
     char *label;
     pthread_mutex_t lock;
@@ -161,12 +163,34 @@ static int open_study(struct server *s, struct app *a, struct store *store)
     return -1;
 }
 
-static void open_app(struct server *s, struct app *a, const char *id,
-                     const struct study_settings *settings)
+/* token_file: the first line of the file (a mounted Secret). */
+static int read_token(struct app *a, char **error)
 {
-    a->id = xstrdup(id);
-    a->settings = settings;
-    a->label = xasprintf("%s: ", id);
+    const char *path = a->settings->token_file;
+    if (a->settings->token != NULL) {
+        *error = xasprintf("applications.%s: token and token_file are exclusive", a->id);
+        return -1;
+    }
+    char *text = NULL, *why = NULL;
+    size_t length = 0;
+    if (read_file(path, 64 * 1024, &text, &length, &why) != 0) {
+        *error = xasprintf("applications.%s.token_file %s: %s", a->id, path, why ? why : "?");
+        free(why);
+        return -1;
+    }
+    text[strcspn(text, "\r\n")] = '\0';
+    if (text[0] == '\0' || strlen(text) != strcspn(text, "\r\n")) {
+        free(text);
+        *error = xasprintf("applications.%s.token_file %s: no token in it", a->id, path);
+        return -1;
+    }
+    a->token = a->token_owned = text;
+    return 0;
+}
+
+static void open_app(struct server *s, struct app *a)
+{
+    a->label = xasprintf("%s: ", a->id);
     pthread_mutex_init(&a->lock, NULL);
     a->lock_ready = true;
     struct store *store = pool_take(&s->pool);
@@ -186,19 +210,29 @@ int server_create(const struct server_settings *settings, const char *store_path
     s->listen_fd = -1;
     pthread_mutex_init(&s->stats_lock, NULL);
     *out = NULL;
+    const struct study_settings *apps = settings->applications.values;
+    s->apps =
+        xcalloc(settings->applications.count ? settings->applications.count : 1, sizeof *s->apps);
+    for (size_t i = 0; i < settings->applications.count; i++) {
+        s->app_count++;
+        struct app *a = &s->apps[i];
+        a->settings = &apps[i];
+        a->id = xstrdup(settings->applications.keys[i]);
+        a->token = apps[i].token;
+        if (apps[i].token_file != NULL && read_token(a, error) != 0) {
+            server_free(s);
+            return -1;
+        }
+    }
     /* a connection per thread, and one for /healthz */
     if (store_claim(s->store_path, &s->claim, error) != 0 ||
         pool_open(s, server_thread_count(settings) + 1, error) != 0) {
         server_free(s);
         return -1;
     }
-    const struct study_settings *apps = settings->applications.values;
-    s->apps =
-        xcalloc(settings->applications.count ? settings->applications.count : 1, sizeof *s->apps);
     for (size_t i = 0; i < settings->applications.count; i++) {
-        s->app_count++;
-        open_app(s, &s->apps[i], settings->applications.keys[i], &apps[i]);
-        if (apps[i].token == NULL)
+        open_app(s, &s->apps[i]);
+        if (s->apps[i].token == NULL)
             servo_warning("%s: no token: any client may drive this application", s->apps[i].id);
     }
     *out = s;
@@ -218,6 +252,9 @@ void server_free(struct server *s)
         free(a->id);
         free(a->label);
         free(a->quarantine);
+        if (a->token_owned != NULL)
+            explicit_bzero(a->token_owned, strlen(a->token_owned));
+        free(a->token_owned);
     }
     free(s->apps);
     pool_close(&s->pool);
@@ -361,7 +398,7 @@ static int authenticate(struct server *s, const char *id, const struct server_re
 {
     struct app *a = find_app(s, id);
     *out = a;
-    if (a != NULL && a->settings->token == NULL)
+    if (a != NULL && a->token == NULL)
         return 0;
     const char *token = NULL;
     size_t length = 0;
@@ -369,7 +406,7 @@ static int authenticate(struct server *s, const char *id, const struct server_re
         return 401;
     bool valid = false, own = false;
     for (size_t i = 0; i < s->app_count; i++) { /* every token compared: the time tells nothing */
-        const char *secret = s->apps[i].settings->token;
+        const char *secret = s->apps[i].token;
         bool same = secret != NULL && same_secret(token, length, secret);
         valid |= same;
         own |= same && &s->apps[i] == a;

@@ -245,6 +245,11 @@ static const struct servo_field application_fields[] = {
      .flags = SERVO_F_NONEMPTY,
      .description = "The bearer token the application's servos send (none: no "
                     "authentication)"},
+    {.name = "token_file",
+     .type = SERVO_FIELD_STRING,
+     .offset = offsetof(struct study_settings, token_file),
+     .flags = SERVO_F_NONEMPTY,
+     .description = "A file holding the token (a mounted Secret), instead of token"},
     {.name = "servo_timeout",
      .type = SERVO_FIELD_DURATION,
      .offset = offsetof(struct study_settings, servo_timeout),

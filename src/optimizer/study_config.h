@@ -45,6 +45,7 @@ struct study_settings {
     servo_duration settlement;    /* SERVO_UNSET when not given */
     char *token;                  /* server only: the application's bearer token */
     servo_duration servo_timeout; /* server only: SERVO_UNSET: the server's */
+    char *token_file;             /* server only: the token's file (a mounted Secret) */
 };
 
 /* tls: {cert, key}: PEM files. */

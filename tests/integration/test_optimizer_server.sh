@@ -58,6 +58,9 @@ applications:
     objective: {metric: throughput, goal: maximize}
     budget: 6
     seed: 3
+  dev.opsani.com/app5:
+    token_file: app5.token
+    budget: 1
   dev.opsani.com/app4:
     token: tok-4
     objective: {metric: throughput, goal: maximize}
@@ -95,6 +98,7 @@ stop_server() { # stop_server SIGNAL: sets $server_rc
 # ---- requests that are refused --------------------------------------------------------------
 
 scenario="refusals"
+printf 'tok-5\n' >app5.token
 start_server
 check equals "$(curl -s "$url/healthz" | jq -r .status)" ok
 check equals "$(api app1 '' '{"event":"HELLO","param":{},"servo_uid":null}')" 401
@@ -106,6 +110,13 @@ check equals "$(curl -s -o /dev/null -w '%{http_code}' "$url/accounts/dev.opsani
 check equals "$(api nope tok-1 '{"event":"HELLO","param":{},"servo_uid":null}')" 403
 check equals "$(api nope '' '{"event":"HELLO","param":{},"servo_uid":null}')" 401
 check equals "$(api nope bogus '{"event":"HELLO","param":{},"servo_uid":null}')" 401
+# a token from a file (a mounted Secret)
+check equals "$(api app5 tok-5 '{"event":"HELLO","param":{},"servo_uid":null}')" 200
+check equals "$(api app5 tok-1 '{"event":"HELLO","param":{},"servo_uid":null}')" 403
+sed 's/token_file: app5.token/token_file: app5.token\n    token: both/' optimizer.yaml >both.yaml
+run optimizer serve -c both.yaml --listen 127.0.0.1:0
+expect_rc 1
+expect_err "applications.dev.opsani.com/app5: token and token_file are exclusive"
 # a refused request is answered from its headers: its body is never read
 head -c 3000000 /dev/zero | tr '\0' ' ' >refused.json
 check equals "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Authorization: Bearer bogus' \
