@@ -473,6 +473,13 @@ static void handle_trials(struct server *s, struct app *a, struct server_respons
     struct study *study = enter_app(s, a, &store, out);
     if (study == NULL)
         return;
+    char *error = NULL;
+    if (study_refresh(study, &error) != 0) { /* another replica's changes cannot be read */
+        leave_app(s, a, store);
+        respond_detail(out, 503, error ? error : "the store failed");
+        free(error);
+        return;
+    }
     json_t *doc = study_document(study);
     leave_app(s, a, store);
     respond_json(out, 200, doc);

@@ -1229,6 +1229,21 @@ void study_free(struct study *s)
 
 /* ---- queries --------------------------------------------------------------------------- */
 
+int study_refresh(struct study *s, char **error)
+{
+    if (!store_shared(s->store))
+        return 0;
+    int rc = sync_state(s, error);
+    if (s->in_transaction) {
+        char *ignored = NULL;
+        if (store_commit(s->store, &ignored) != 0)
+            store_rollback(s->store);
+        free(ignored);
+        s->in_transaction = false;
+    }
+    return rc;
+}
+
 void study_use_store(struct study *s, struct store *store)
 {
     s->store = store;

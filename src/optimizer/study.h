@@ -65,6 +65,9 @@ struct study;
 int study_open(const char *id, const struct study_settings *settings, struct store *store,
                const struct study_options *options, struct study **out, char **error);
 void study_free(struct study *s);
+/* A shared store: reads the study again when another replica changed it (for a document);
+ * 0, or -1 with the store's message. A no-op otherwise. */
+int study_refresh(struct study *s, char **error);
 /* The connection the next requests use (the server lends one per request). */
 void study_use_store(struct study *s, struct store *store);
 
