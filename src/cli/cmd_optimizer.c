@@ -140,7 +140,8 @@ enum results_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_CSV };
 
 struct results_args {
     const char *store;
-    const char *config; /* the server's file, whose store to read */
+    char *password_file; /* from the server's file; owned */
+    const char *config;  /* the server's file, whose store to read */
     const char *app;
     const char *output; /* report */
     int format;
@@ -148,15 +149,17 @@ struct results_args {
 
 /* The store to read: --store, else the server file's (-c), else optimizer.local.store of the
  * servo configuration when there is one, else the embedded default. The caller frees. */
-static char *resolve_store(struct cli *cli, const struct results_args *a, const char **app)
+static char *resolve_store(struct cli *cli, struct results_args *a, const char **app)
 {
-    if (a->store != NULL)
+    if (a->store != NULL && a->config == NULL)
         return xstrdup(a->store);
     if (a->config != NULL) {
         struct server_file f;
         if (load_server_file(a->config, &f) != 0)
             return NULL;
-        char *path = xstrdup(f.settings->store);
+        char *path = xstrdup(a->store ? a->store : f.settings->store);
+        free(a->password_file);
+        a->password_file = f.settings->password_file ? xstrdup(f.settings->password_file) : NULL;
         free_server_file(&f);
         return path;
     }
@@ -174,7 +177,13 @@ static char *resolve_store(struct cli *cli, const struct results_args *a, const 
 }
 
 /* The document of the study asked for; NULL after an error message. */
-static json_t *load_document(struct cli *cli, const struct results_args *a, const char *command)
+static int open_store(struct results_args *a, const char *path, struct store **store, char **error)
+{
+    struct store_options options = {.password_file = a->password_file};
+    return store_open_with(path, &options, store, error);
+}
+
+static json_t *load_document(struct cli *cli, struct results_args *a, const char *command)
 {
     const char *app = a->app;
     char *path = resolve_store(cli, a, &app);
@@ -183,7 +192,7 @@ static json_t *load_document(struct cli *cli, const struct results_args *a, cons
     struct store *store = NULL;
     char *error = NULL;
     json_t *doc = NULL;
-    if (store_open(path, false, &store, &error) == 0) {
+    if (open_store(a, path, &store, &error) == 0) {
         doc = results_load(store, app, &error);
         /* the servo's name is only a guess: with one study in the store, take it */
         if (doc == NULL && a->app == NULL && app != NULL) {
@@ -276,6 +285,7 @@ static int show_results(struct cli *cli, int argc, char **argv, bool best)
     if (rc != 0)
         return rc > 0 ? EXIT_OK : EXIT_USAGE;
     json_t *doc = load_document(cli, &a, best ? "optimizer best" : "optimizer history");
+    free(a.password_file);
     if (doc == NULL)
         return EXIT_FAILURE_OPERATIONAL;
     char *text = best ? best_text(doc, a.format) : history_text(doc, a.format);
@@ -283,6 +293,55 @@ static int show_results(struct cli *cli, int argc, char **argv, bool best)
     free(text);
     json_decref(doc);
     return EXIT_OK;
+}
+
+/* ---- reset ----------------------------------------------------------------------------- */
+
+/* Removes one application's study (a failed or quarantined one) so that it starts anew at its
+ * servo's next request. A SQLite store is claimed first: not while a server writes it. */
+static int delete_study(struct results_args *a, const char *path, char **error)
+{
+    struct store_claim *claim = NULL;
+    struct store *store = NULL;
+    bool found = false;
+    int rc = -1;
+    if (store_claim(path, &claim, error) == 0 && open_store(a, path, &store, error) == 0 &&
+        store_begin(store, error) == 0) {
+        if (store_delete_app(store, a->app, &found, error) == 0 && found)
+            rc = store_commit(store, error);
+        else if (!found && *error == NULL)
+            *error = xasprintf("%s holds no study of \"%s\"", store_path(store), a->app);
+        store_rollback(store);
+    }
+    store_close(store);
+    store_release(claim);
+    return rc;
+}
+
+static int reset(struct cli *cli, int argc, char **argv)
+{
+    const struct cli_command *self = cli_find_subcommand(cli_find_command("optimizer"), "reset");
+    struct results_args a = {0};
+    int rc = parse_results(argc, argv, self, &a);
+    if (rc != 0)
+        return rc > 0 ? EXIT_OK : EXIT_USAGE;
+    if (a.app == NULL) {
+        cli_error("optimizer reset: --app ID is required");
+        return EXIT_USAGE;
+    }
+    const char *app = a.app;
+    char *path = resolve_store(cli, &a, &app);
+    char *error = NULL;
+    rc = path != NULL && delete_study(&a, path, &error) == 0 ? EXIT_OK : EXIT_FAILURE_OPERATIONAL;
+    if (rc == EXIT_OK)
+        printf("Reset the study of %s in %s: it starts anew at its servo's next request\n", a.app,
+               path);
+    else if (error != NULL)
+        cli_error("optimizer reset: %s", error);
+    free(error);
+    free(path);
+    free(a.password_file);
+    return rc;
 }
 
 /* ---- the commands ---------------------------------------------------------------------- */
@@ -304,7 +363,9 @@ int cmd_optimizer(struct cli *cli, int argc, char **argv)
     }
     if (strcmp(sub, "history") == 0 || strcmp(sub, "best") == 0)
         return show_results(cli, argc - 1, argv + 1, strcmp(sub, "best") == 0);
-    cli_error("optimizer: no such subcommand \"%s\" (serve, history or best)", sub);
+    if (strcmp(sub, "reset") == 0)
+        return reset(cli, argc - 1, argv + 1);
+    cli_error("optimizer: no such subcommand \"%s\" (serve, history, best or reset)", sub);
     return EXIT_USAGE;
 }
 
@@ -316,6 +377,7 @@ int cmd_report(struct cli *cli, int argc, char **argv)
     if (rc != 0)
         return rc > 0 ? EXIT_OK : EXIT_USAGE;
     json_t *doc = load_document(cli, &a, "report");
+    free(a.password_file);
     if (doc == NULL)
         return EXIT_FAILURE_OPERATIONAL;
     char *html = report_html(doc);

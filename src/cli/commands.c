@@ -109,12 +109,19 @@ static const struct cli_option serve_options[] = {
     {'c', "config", 0, CLI_ARG_FILE, "FILE", NULL, "The server's file (default optimizer.yaml)"},
     {0, "listen", OPT_LISTEN, CLI_ARG_TEXT, "H:P", NULL,
      "Listen there instead (port 0: any free port)"},
-    {0, "store", OPT_STORE, CLI_ARG_FILE, "FILE", NULL, "The SQLite store"},
+    {0, "store", OPT_STORE, CLI_ARG_FILE, "STORE", NULL,
+     "The store: a SQLite file or a postgresql:// URI"},
     END_OPTIONS,
 };
 
 #define STUDY_OPTIONS                                                                              \
-    {0, "store", OPT_STORE, CLI_ARG_FILE, "FILE", NULL, "The SQLite store"},                       \
+    {0,                                                                                            \
+     "store",                                                                                      \
+     OPT_STORE,                                                                                    \
+     CLI_ARG_FILE,                                                                                 \
+     "STORE",                                                                                      \
+     NULL,                                                                                         \
+     "The store: a SQLite file or a postgresql:// URI"},                                           \
         {0,                                                                                        \
          "app",                                                                                    \
          OPT_APP,                                                                                  \
@@ -135,6 +142,11 @@ static const struct cli_option history_options[] = {
 static const struct cli_option best_options[] = {
     STUDY_OPTIONS,
     FORMAT_OPTION(text_json, "text (default) or json"),
+    END_OPTIONS,
+};
+
+static const struct cli_option reset_options[] = {
+    STUDY_OPTIONS,
     END_OPTIONS,
 };
 
@@ -166,6 +178,11 @@ static const struct cli_command optimizer_commands[] = {
      "The best trial of a study against the baseline",
      "The best trial of a study against the baseline.\n\n" STUDY_TEXT, best_options, CLI_ARG_NONE,
      NULL},
+    {"reset", NULL, "Operational Commands", "--app ID [--store STORE | -c FILE]",
+     "Remove a study so that it starts anew",
+     "Removes the study of --app (a failed or quarantined one): it starts anew at its servo's\n"
+     "next request. Refused while a server writes a SQLite store.\n\n" STUDY_TEXT,
+     reset_options, CLI_ARG_NONE, NULL},
     {NULL, NULL, NULL, NULL, NULL, NULL, NULL, CLI_ARG_NONE, NULL},
 };
 
@@ -300,10 +317,11 @@ const struct cli_command cli_commands[] = {
      "`budget` times, adjust to the best settings found, then print a summary and exit\n"
      "(0, or 1 when the study failed).\n",
      run_options, CLI_ARG_NONE, NULL},
-    {"optimizer", cmd_optimizer, "Operational Commands", "serve|history|best [OPTIONS]",
+    {"optimizer", cmd_optimizer, "Operational Commands", "serve|history|best|reset [OPTIONS]",
      "Serve the optimizer, or show what a study found",
-     "serve: the optimizer server; history and best: what a study found.\n", no_options,
-     CLI_ARG_NONE, optimizer_commands},
+     "serve: the optimizer server; history and best: what a study found; reset: start a\n"
+     "study anew.\n",
+     no_options, CLI_ARG_NONE, optimizer_commands},
     {"report", cmd_report, "Operational Commands", "[-o FILE] [--app ID] [--store FILE | -c FILE]",
      "Write an HTML report of a study",
      "One self-contained HTML page: the objective per trial with the best so far, each\n"

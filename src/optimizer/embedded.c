@@ -13,6 +13,7 @@
 
 struct embedded {
     struct study_settings *defaults; /* owned when no settings were given */
+    struct store_claim *claim;       /* one process writes a SQLite store */
     struct store *store;
     struct study *study;
     pthread_mutex_t lock;
@@ -45,6 +46,7 @@ static void embedded_destroy(void *context)
     struct embedded *e = context;
     study_free(e->study);
     store_close(e->store);
+    store_release(e->claim);
     if (e->defaults != NULL)
         settings_free(&study_local_schema, e->defaults);
     pthread_mutex_destroy(&e->lock);
@@ -72,7 +74,8 @@ struct transport *embedded_transport_create(const char *app_id,
     if (settings == NULL)
         settings = e->defaults = default_settings(error);
     struct study_options options = {.sleep_seconds = STUDY_DEFAULT_SLEEP_SECONDS};
-    if (settings == NULL || store_open(settings->store, true, &e->store, error) != 0 ||
+    if (settings == NULL || store_claim(settings->store, &e->claim, error) != 0 ||
+        store_open(settings->store, true, &e->store, error) != 0 ||
         study_open(app_id, settings, e->store, &options, &e->study, error) != 0) {
         embedded_destroy(e);
         return NULL;

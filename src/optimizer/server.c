@@ -16,27 +16,38 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <microhttpd.h>
-
+#include "optimizer/http_front.h"
 #include "optimizer/results.h"
 #include "optimizer/store.h"
 #include "optimizer/study.h"
 #include "servo/log.h"
 #include "types/wire.h"
+#include "util/module.h"
 #include "util/util.h"
 
-#define SERVER_THREADS 4
-#define SERVER_CONNECTION_TIMEOUT 120 /* seconds */
 #define STATUS_SLOTS 32
+/* Per connection, for the request line and headers (a longer header: 431). */
+#define SERVER_HEADER_MEMORY (64 * 1024)
 
 struct app {
     char *id;
     const struct study_settings *settings;
-    struct store *store; /* a connection of its own: studies run in parallel */
-    struct study *study;
+    struct study *study; /* NULL: quarantined (it could not be read), see `quarantine` */
+    const char *token;   /* the settings' token or token_file's (NULL: open) */
+    char *token_owned;
+    char *quarantine;
     char *label;
     pthread_mutex_t lock;
     bool lock_ready;
+};
+
+/* Store connections, one per request being served: an application's study borrows one for
+ * a request (a SQLite file or one PostgreSQL database behind them all). */
+struct pool {
+    struct store **free;
+    size_t free_count, size;
+    pthread_mutex_t lock;
+    pthread_cond_t available;
 };
 
 struct status_count {
@@ -47,10 +58,14 @@ struct status_count {
 struct server {
     const struct server_settings *settings;
     char *store_path;
+    struct store_options store_options;
+    struct store_claim *claim;
+    struct pool pool;
     struct app *apps;
     size_t app_count;
     size_t max_body;
-    struct MHD_Daemon *daemon;
+    void *front; /* the HTTP front, from front_ops */
+    const struct http_front_module *front_ops;
     int listen_fd;
     char *url;
     pthread_mutex_t stats_lock;
@@ -61,24 +76,127 @@ struct server {
 static const char json_content_type[] = "application/json";
 static const char text_content_type[] = "text/plain; version=0.0.4; charset=utf-8";
 
+/* ---- the store connections ----------------------------------------------------------- */
+
+static struct store *pool_take(struct pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    while (p->free_count == 0)
+        pthread_cond_wait(&p->available, &p->lock);
+    struct store *store = p->free[--p->free_count];
+    pthread_mutex_unlock(&p->lock);
+    return store;
+}
+
+static void pool_give(struct pool *p, struct store *store)
+{
+    pthread_mutex_lock(&p->lock);
+    p->free[p->free_count++] = store;
+    pthread_cond_signal(&p->available);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static int pool_open(struct server *s, size_t size, char **error)
+{
+    struct pool *p = &s->pool;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->available, NULL);
+    p->free = xcalloc(size, sizeof *p->free);
+    p->size = size;
+    for (size_t i = 0; i < size; i++) {
+        if (store_open_with(s->store_path, &s->store_options, &p->free[i], error) != 0)
+            return -1;
+        p->free_count++;
+    }
+    return 0;
+}
+
+static void pool_close(struct pool *p)
+{
+    if (p->free == NULL)
+        return;
+    for (size_t i = 0; i < p->free_count; i++)
+        store_close(p->free[i]);
+    free(p->free);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->available);
+}
+
+size_t server_thread_count(const struct server_settings *settings)
+{
+    if (settings->threads > 0)
+        return (size_t)settings->threads;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores > 0 ? (size_t)cores : 1;
+}
+
 /* ---- creating -------------------------------------------------------------------------- */
 
-static int open_app(struct server *s, struct app *a, const char *id,
-                    const struct study_settings *settings, char **error)
+static double servo_timeout(const struct server *s, const struct study_settings *settings)
 {
-    a->id = xstrdup(id);
-    a->settings = settings;
-    a->label = xasprintf("%s: ", id);
-    pthread_mutex_init(&a->lock, NULL);
-    a->lock_ready = true;
-    if (store_open(s->store_path, true, &a->store, error) != 0)
-        return -1;
+    servo_duration d = settings->servo_timeout != SERVO_UNSET ? settings->servo_timeout
+                                                              : s->settings->servo_timeout;
+    return d == SERVO_UNSET ? 0 : servo_duration_seconds(d);
+}
+
+/* The application's study, opened on a borrowed connection. A study that cannot be read is
+ * quarantined: its requests get 503 with the reason, the others go on; it is tried again at
+ * its next request (after `servo optimizer reset --app`, it starts anew). Called under the
+ * application's lock. */
+static int open_study(struct server *s, struct app *a, struct store *store)
+{
     struct study_options options = {
         .sleep_seconds = servo_duration_seconds(s->settings->sleep),
         .log_label = a->label,
         .served = true,
+        .servo_timeout_seconds = servo_timeout(s, a->settings),
     };
-    return study_open(id, settings, a->store, &options, &a->study, error);
+    char *error = NULL;
+    if (study_open(a->id, a->settings, store, &options, &a->study, &error) == 0) {
+        free(a->quarantine);
+        a->quarantine = NULL;
+        return 0;
+    }
+    if (a->quarantine == NULL || strcmp(a->quarantine, error ? error : "") != 0)
+        servo_error("%squarantined: %s", a->label, error ? error : "cannot open the study");
+    free(a->quarantine);
+    a->quarantine = error ? error : xstrdup("cannot open the study");
+    return -1;
+}
+
+/* token_file: the first line of the file (a mounted Secret). */
+static int read_token(struct app *a, char **error)
+{
+    const char *path = a->settings->token_file;
+    if (a->settings->token != NULL) {
+        *error = xasprintf("applications.%s: token and token_file are exclusive", a->id);
+        return -1;
+    }
+    char *text = NULL, *why = NULL;
+    size_t length = 0;
+    if (read_file(path, 64 * 1024, &text, &length, &why) != 0) {
+        *error = xasprintf("applications.%s.token_file %s: %s", a->id, path, why ? why : "?");
+        free(why);
+        return -1;
+    }
+    text[strcspn(text, "\r\n")] = '\0';
+    if (text[0] == '\0' || strlen(text) != strcspn(text, "\r\n")) {
+        free(text);
+        *error = xasprintf("applications.%s.token_file %s: no token in it", a->id, path);
+        return -1;
+    }
+    a->token = a->token_owned = text;
+    return 0;
+}
+
+static void open_app(struct server *s, struct app *a)
+{
+    a->label = xasprintf("%s: ", a->id);
+    pthread_mutex_init(&a->lock, NULL);
+    a->lock_ready = true;
+    struct store *store = pool_take(&s->pool);
+    open_study(s, a, store);
+    pool_give(&s->pool, store);
 }
 
 int server_create(const struct server_settings *settings, const char *store_path,
@@ -87,20 +205,35 @@ int server_create(const struct server_settings *settings, const char *store_path
     struct server *s = xcalloc(1, sizeof *s);
     s->settings = settings;
     s->store_path = xstrdup(store_path ? store_path : settings->store);
+    s->store_options =
+        (struct store_options){.create = true, .password_file = settings->password_file};
     s->max_body = (size_t)settings->max_request_size;
     s->listen_fd = -1;
     pthread_mutex_init(&s->stats_lock, NULL);
+    *out = NULL;
     const struct study_settings *apps = settings->applications.values;
     s->apps =
         xcalloc(settings->applications.count ? settings->applications.count : 1, sizeof *s->apps);
     for (size_t i = 0; i < settings->applications.count; i++) {
         s->app_count++;
-        if (open_app(s, &s->apps[i], settings->applications.keys[i], &apps[i], error) != 0) {
+        struct app *a = &s->apps[i];
+        a->settings = &apps[i];
+        a->id = xstrdup(settings->applications.keys[i]);
+        a->token = apps[i].token;
+        if (apps[i].token_file != NULL && read_token(a, error) != 0) {
             server_free(s);
-            *out = NULL;
             return -1;
         }
-        if (apps[i].token == NULL)
+    }
+    /* a connection per thread, and one for /healthz */
+    if (store_claim(s->store_path, &s->claim, error) != 0 ||
+        pool_open(s, server_thread_count(settings) + 1, error) != 0) {
+        server_free(s);
+        return -1;
+    }
+    for (size_t i = 0; i < settings->applications.count; i++) {
+        open_app(s, &s->apps[i]);
+        if (s->apps[i].token == NULL)
             servo_warning("%s: no token: any client may drive this application", s->apps[i].id);
     }
     *out = s;
@@ -115,13 +248,18 @@ void server_free(struct server *s)
     for (size_t i = 0; i < s->app_count; i++) {
         struct app *a = &s->apps[i];
         study_free(a->study);
-        store_close(a->store);
         if (a->lock_ready)
             pthread_mutex_destroy(&a->lock);
         free(a->id);
         free(a->label);
+        free(a->quarantine);
+        if (a->token_owned != NULL)
+            explicit_bzero(a->token_owned, strlen(a->token_owned));
+        free(a->token_owned);
     }
     free(s->apps);
+    pool_close(&s->pool);
+    store_release(s->claim);
     pthread_mutex_destroy(&s->stats_lock);
     free(s->store_path);
     free(s->url);
@@ -165,6 +303,7 @@ enum route {
     ROUTE_SERVO,
     ROUTE_TRIALS,
     ROUTE_HEALTH,
+    ROUTE_READY,
     ROUTE_METRICS,
 };
 
@@ -175,6 +314,8 @@ static enum route parse_path(const char *path, char *id, size_t id_size)
         return ROUTE_NONE;
     if (strcmp(path, "/healthz") == 0)
         return ROUTE_HEALTH;
+    if (strcmp(path, "/readyz") == 0)
+        return ROUTE_READY;
     if (strcmp(path, "/metrics") == 0)
         return ROUTE_METRICS;
     const char *prefix = "/accounts/";
@@ -226,28 +367,85 @@ static const char *skip_spaces(const char *s)
     return s;
 }
 
-static bool authorized(const struct app *a, const struct server_request *r)
+/* The token the request carries (Authorization: Bearer, else X-SF-Token), as a span. */
+static bool request_token(const struct server_request *r, const char **token, size_t *length)
 {
-    const char *token = a->settings->token;
-    if (token == NULL)
-        return true;
     if (r->authorization != NULL) {
         const char *value = skip_spaces(r->authorization);
         if (strncasecmp(value, "Bearer ", 7) == 0) {
             value = skip_spaces(value + 7);
-            size_t length = strlen(value);
-            while (length > 0 && (value[length - 1] == ' ' || value[length - 1] == '\t'))
-                length--;
-            if (same_secret(value, length, token))
-                return true;
+            size_t n = strlen(value);
+            while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t'))
+                n--;
+            *token = value;
+            *length = n;
+            return n > 0;
         }
     }
-    return r->sf_token != NULL && same_secret(r->sf_token, strlen(r->sf_token), token);
+    if (r->sf_token != NULL && r->sf_token[0] != '\0') {
+        *token = r->sf_token;
+        *length = strlen(r->sf_token);
+        return true;
+    }
+    return false;
+}
+
+/* Who may reach an application: decided before it is looked up, so that the answers do not
+ * tell which applications exist. No token, or one no application has: 401 (an application
+ * without a token excepted: anyone may drive it). The token of another application (or of
+ * none that exists): 403. 0 when allowed. */
+static int authenticate(struct server *s, const char *id, const struct server_request *r,
+                        struct app **out)
+{
+    struct app *a = find_app(s, id);
+    *out = a;
+    if (a != NULL && a->token == NULL)
+        return 0;
+    const char *token = NULL;
+    size_t length = 0;
+    if (!request_token(r, &token, &length))
+        return 401;
+    bool valid = false, own = false;
+    for (size_t i = 0; i < s->app_count; i++) { /* every token compared: the time tells nothing */
+        const char *secret = s->apps[i].token;
+        bool same = secret != NULL && same_secret(token, length, secret);
+        valid |= same;
+        own |= same && &s->apps[i] == a;
+    }
+    if (own)
+        return 0;
+    return valid ? 403 : 401;
 }
 
 /* ---- the protocol ---------------------------------------------------------------------- */
 
-static void handle_servo(struct app *a, const struct server_request *r, struct server_response *out)
+/* The application's study with a connection, under its lock; NULL (and the lock released)
+ * when it is quarantined, with the 503 reply. */
+static struct study *enter_app(struct server *s, struct app *a, struct store **store,
+                               struct server_response *out)
+{
+    pthread_mutex_lock(&a->lock);
+    *store = pool_take(&s->pool);
+    if (a->study == NULL && open_study(s, a, *store) != 0) {
+        char *detail = xasprintf("the study of %s is quarantined: %s", a->id, a->quarantine);
+        respond_detail(out, 503, detail);
+        free(detail);
+        pool_give(&s->pool, *store);
+        pthread_mutex_unlock(&a->lock);
+        return NULL;
+    }
+    study_use_store(a->study, *store);
+    return a->study;
+}
+
+static void leave_app(struct server *s, struct app *a, struct store *store)
+{
+    pool_give(&s->pool, store);
+    pthread_mutex_unlock(&a->lock);
+}
+
+static void handle_servo(struct server *s, struct app *a, const struct server_request *r,
+                         struct server_response *out)
 {
     json_error_t parse_error;
     json_t *request =
@@ -260,27 +458,48 @@ static void handle_servo(struct app *a, const struct server_request *r, struct s
         return;
     }
     int status = 200;
-    pthread_mutex_lock(&a->lock);
-    json_t *reply = study_exchange(a->study, request, &status);
-    pthread_mutex_unlock(&a->lock);
+    struct store *store = NULL;
+    struct study *study = enter_app(s, a, &store, out);
+    if (study != NULL) {
+        json_t *reply = study_exchange(study, request, &status);
+        leave_app(s, a, store);
+        respond_json(out, status, reply);
+    }
     json_decref(request);
-    respond_json(out, status, reply);
 }
 
-static void handle_trials(struct app *a, struct server_response *out)
+static void handle_trials(struct server *s, struct app *a, struct server_response *out)
 {
-    pthread_mutex_lock(&a->lock);
-    json_t *doc = study_document(a->study);
-    pthread_mutex_unlock(&a->lock);
+    struct store *store = NULL;
+    struct study *study = enter_app(s, a, &store, out);
+    if (study == NULL)
+        return;
+    char *error = NULL;
+    if (study_refresh(study, &error) != 0) { /* another replica's changes cannot be read */
+        leave_app(s, a, store);
+        respond_detail(out, 503, error ? error : "the store failed");
+        free(error);
+        return;
+    }
+    json_t *doc = study_document(study);
+    leave_app(s, a, store);
     respond_json(out, 200, doc);
 }
 
-static void handle_health(struct server *s, struct server_response *out)
+/* Whether the store answers (and takes writes: a read-only SQLite file is not healthy). */
+static void handle_health(struct server *s, struct server_response *out, bool ready)
 {
+    struct store *store = pool_take(&s->pool);
+    char *error = NULL;
+    bool ok = store_ping(store, &error) == 0;
+    pool_give(&s->pool, store);
     json_t *body = json_object();
-    json_object_set_new(body, "status", json_string("ok"));
-    json_object_set_new(body, "applications", json_integer((json_int_t)s->app_count));
-    respond_json(out, 200, body);
+    json_object_set_new(body, "status", json_string(ok ? "ok" : "unavailable"));
+    json_object_set_new(body, "store", json_string(ok ? "ok" : error));
+    if (!ready)
+        json_object_set_new(body, "applications", json_integer((json_int_t)s->app_count));
+    free(error);
+    respond_json(out, ok ? 200 : 503, body);
 }
 
 /* ---- metrics --------------------------------------------------------------------------- */
@@ -334,8 +553,8 @@ static void app_metrics(struct app *a, struct strbuf *trials, struct strbuf *bes
                         struct strbuf *over)
 {
     pthread_mutex_lock(&a->lock);
-    json_t *doc = study_document(a->study);
-    bool is_over = study_over(a->study);
+    json_t *doc = a->study ? study_document(a->study) : json_object();
+    bool is_over = a->study ? study_over(a->study) : false;
     pthread_mutex_unlock(&a->lock);
     trial_counts(trials, a->id, doc);
     const json_t *number = json_object_get(doc, "best");
@@ -392,29 +611,51 @@ static bool method_is(const struct server_request *r, const char *method)
     return r->method != NULL && strcmp(r->method, method) == 0;
 }
 
+static void refuse(struct server_response *out, int status)
+{
+    respond_detail(out, status,
+                   status == 401 ? "a valid bearer token is required"
+                                 : "this token does not give access to this application");
+}
+
 static void route_app(struct server *s, enum route route, const char *id,
                       const struct server_request *r, struct server_response *out)
 {
-    struct app *a = find_app(s, id);
     const char *method = route == ROUTE_SERVO ? "POST" : "GET";
-    if (a == NULL) {
-        struct strbuf sb;
-        strbuf_init(&sb);
-        strbuf_puts(&sb, "unknown application ");
-        strbuf_quote(&sb, id, 100);
-        respond_detail(out, 404, sb.data);
-        strbuf_release(&sb);
-    } else if (!method_is(r, method)) {
+    struct app *a = NULL;
+    int denied = 0;
+    if (!method_is(r, method))
         respond_detail(out, 405, route == ROUTE_SERVO ? "use POST" : "use GET");
-    } else if (!authorized(a, r)) {
-        respond_detail(out, 401, "a valid bearer token is required");
-    } else if (r->too_large) {
+    else if ((denied = authenticate(s, id, r, &a)) != 0)
+        refuse(out, denied);
+    else if (r->too_large)
         respond_detail(out, 413, "the request is too large");
-    } else if (route == ROUTE_SERVO) {
-        handle_servo(a, r, out);
-    } else {
-        handle_trials(a, out);
-    }
+    else if (route == ROUTE_SERVO)
+        handle_servo(s, a, r, out);
+    else
+        handle_trials(s, a, out);
+}
+
+static bool metrics_allowed(struct server *s, const struct server_request *r)
+{
+    const char *secret = s->settings->metrics_token;
+    const char *token = NULL;
+    size_t length = 0;
+    return secret == NULL ||
+           (request_token(r, &token, &length) && same_secret(token, length, secret));
+}
+
+int server_check_headers(struct server *s, const struct server_request *r)
+{
+    char id[256];
+    enum route route = parse_path(r->path, id, sizeof id);
+    if (route != ROUTE_SERVO && route != ROUTE_TRIALS)
+        return 0;
+    const char *method = route == ROUTE_SERVO ? "POST" : "GET";
+    struct app *a = NULL;
+    if (!method_is(r, method))
+        return 405;
+    return authenticate(s, id, r, &a);
 }
 
 void server_handle(struct server *s, const struct server_request *r, struct server_response *out)
@@ -424,16 +665,19 @@ void server_handle(struct server *s, const struct server_request *r, struct serv
     enum route route = parse_path(r->path, id, sizeof id);
     switch (route) {
     case ROUTE_HEALTH:
+    case ROUTE_READY:
         if (method_is(r, "GET"))
-            handle_health(s, out);
+            handle_health(s, out, route == ROUTE_READY);
         else
             respond_detail(out, 405, "use GET");
         break;
     case ROUTE_METRICS:
-        if (method_is(r, "GET"))
-            handle_metrics(s, out);
-        else
+        if (!method_is(r, "GET"))
             respond_detail(out, 405, "use GET");
+        else if (!metrics_allowed(s, r))
+            refuse(out, 401);
+        else
+            handle_metrics(s, out);
         break;
     case ROUTE_SERVO:
     case ROUTE_TRIALS:
@@ -446,118 +690,73 @@ void server_handle(struct server *s, const struct server_request *r, struct serv
     count_status(s, out->status);
 }
 
-/* ---- libmicrohttpd --------------------------------------------------------------------- */
+/* ---- the HTTP front (a module: http_front.h) ------------------------------------------ */
 
-struct upload {
-    struct strbuf body;
-    bool too_large;
-};
-
-static const char *header(struct MHD_Connection *c, const char *name)
+static int front_check(void *context, const struct server_request *r, struct server_response *out)
 {
-    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+    struct server *s = context;
+    int status = server_check_headers(s, r);
+    if (status == 0)
+        return 0;
+    if (status == 405)
+        respond_detail(out, 405, "method not allowed");
+    else
+        refuse(out, status);
+    count_status(s, status);
+    return status;
 }
 
-static enum MHD_Result send_response(struct MHD_Connection *c, const struct server_response *r)
+static void front_handle(void *context, const struct server_request *r, struct server_response *out)
 {
-    size_t length = r->body ? strlen(r->body) : 0;
-    struct MHD_Response *response = MHD_create_response_from_buffer(
-        length, r->body ? r->body : (char *)"", MHD_RESPMEM_MUST_COPY);
-    if (response == NULL)
-        return MHD_NO;
-    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
-    if (r->status == 401)
-        MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
-    enum MHD_Result rc = MHD_queue_response(c, (unsigned int)r->status, response);
-    MHD_destroy_response(response);
-    return rc;
+    server_handle(context, r, out);
 }
 
-/* A declared length over the limit is refused before the body is read. */
-static bool declared_too_large(struct server *s, struct MHD_Connection *c)
+static void front_log(void *context, const char *text)
 {
-    const char *length = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (length == NULL)
-        return false;
-    errno = 0;
-    char *end = NULL;
-    unsigned long long n = strtoull(length, &end, 10);
-    return errno != 0 || end == length || n > s->max_body;
-}
-
-static void take(struct server *s, struct upload *u, const char *data, size_t size)
-{
-    if (u->too_large)
-        return;
-    if (u->body.len + size > s->max_body) {
-        u->too_large = true;
-        strbuf_release(&u->body);
-        return;
-    }
-    strbuf_add(&u->body, data, size);
-}
-
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **context)
-{
-    (void)version;
-    struct server *s = cls;
-    struct upload *u = *context;
-    if (u == NULL) {
-        u = xcalloc(1, sizeof *u);
-        strbuf_init(&u->body);
-        *context = u;
-        if (!declared_too_large(s, c))
-            return MHD_YES;
-        u->too_large = true;
-    }
-    if (*upload_data_size > 0) {
-        take(s, u, upload_data, *upload_data_size);
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
-    struct server_request request = {
-        .method = method,
-        .path = url,
-        .authorization = header(c, MHD_HTTP_HEADER_AUTHORIZATION),
-        .sf_token = header(c, "X-SF-Token"),
-        .body = u->body.len > 0 ? u->body.data : NULL,
-        .body_length = u->body.len,
-        .too_large = u->too_large,
-    };
-    struct server_response response;
-    server_handle(s, &request, &response);
-    enum MHD_Result rc = send_response(c, &response);
-    free(response.body);
-    return rc;
-}
-
-static void on_completed(void *cls, struct MHD_Connection *c, void **context,
-                         enum MHD_RequestTerminationCode code)
-{
-    (void)cls;
-    (void)c;
-    (void)code;
-    struct upload *u = *context;
-    if (u == NULL)
-        return;
-    strbuf_release(&u->body);
-    free(u);
-    *context = NULL;
-}
-
-static void on_mhd_log(void *cls, const char *fmt, va_list ap) SERVO_PRINTF(2, 0);
-
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    (void)cls;
-    char *text = xvasprintf(fmt, ap);
-    size_t n = strlen(text);
-    while (n > 0 && text[n - 1] == '\n')
-        text[--n] = '\0';
+    (void)context;
     servo_debug("HTTP: %s", text);
-    free(text);
+}
+
+static pthread_once_t front_once = PTHREAD_ONCE_INIT;
+static const struct http_front_module *front;
+static char *front_error;
+
+static void load_front(void)
+{
+    const struct http_front_module *m =
+        module_load(HTTP_FRONT_FILE, HTTP_FRONT_ENTRY, &front_error);
+    if (m != NULL && m->abi != HTTP_FRONT_ABI)
+        front_error = xasprintf("%s: version %d, this servo needs %d", HTTP_FRONT_FILE, m->abi,
+                                HTTP_FRONT_ABI);
+    else
+        front = m;
+}
+
+static const struct http_front_module *front_module(char **error)
+{
+    pthread_once(&front_once, load_front);
+    if (front == NULL)
+        *error = xstrdup(front_error ? front_error : "cannot load the HTTP front");
+    return front;
+}
+
+/* A PEM file's text, or NULL with an error naming the file. */
+static char *read_pem(const char *key, const char *path, char **error)
+{
+    char *text = NULL;
+    size_t length = 0;
+    char *why = NULL;
+    if (read_file(path, 1024 * 1024, &text, &length, &why) != 0) {
+        *error = xasprintf("tls.%s %s: %s", key, path, why ? why : "cannot read it");
+        free(why);
+        return NULL;
+    }
+    if (strstr(text, "-----BEGIN ") == NULL || strlen(text) != length) {
+        *error = xasprintf("tls.%s %s: not a PEM file", key, path);
+        free(text);
+        return NULL;
+    }
+    return text;
 }
 
 /* ---- listening ------------------------------------------------------------------------- */
@@ -575,8 +774,16 @@ static int split_listen(const char *listen, char **host, char **port, char **err
         h++;
         h_end--;
     }
+    const char *p = colon + 1;
+    char *end = NULL;
+    errno = 0;
+    long number = strtol(p, &end, 10);
+    if (*p < '0' || *p > '9' || *end != '\0' || errno != 0 || number < 0 || number > 65535) {
+        *error = xasprintf("--listen %s: the port must be a number from 0 to 65535", listen);
+        return -1;
+    }
     *host = h_end > h ? xstrndup(h, (size_t)(h_end - h)) : NULL;
-    *port = xstrdup(colon + 1);
+    *port = xstrdup(p);
     return 0;
 }
 
@@ -613,7 +820,7 @@ static int bind_socket(const char *host, const char *port, int *fd, char **error
     return 0;
 }
 
-static char *socket_url(int fd)
+static char *socket_url(int fd, bool tls)
 {
     struct sockaddr_storage addr;
     socklen_t length = sizeof addr;
@@ -625,12 +832,12 @@ static char *socket_url(int fd)
         const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&addr;
         inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
         port = ntohs(a->sin6_port);
-        return xasprintf("http://[%s]:%d", host, port);
+        return xasprintf("%s://[%s]:%d", tls ? "https" : "http", host, port);
     }
     const struct sockaddr_in *a = (const struct sockaddr_in *)&addr;
     inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
     port = ntohs(a->sin_port);
-    return xasprintf("http://%s:%d", host, port);
+    return xasprintf("%s://%s:%d", tls ? "https" : "http", host, port);
 }
 
 int server_listen(struct server *s, const char *listen, char **error)
@@ -643,20 +850,53 @@ int server_listen(struct server *s, const char *listen, char **error)
     free(port);
     if (rc != 0)
         return -1;
-    s->url = socket_url(s->listen_fd);
-    s->daemon = MHD_start_daemon(
-        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
-        MHD_OPTION_LISTEN_SOCKET, s->listen_fd, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned int)SERVER_THREADS, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)SERVER_CONNECTION_TIMEOUT, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_END);
-    if (s->daemon == NULL) {
-        *error = xstrdup("cannot start the HTTP server");
+    const struct server_settings *set = s->settings;
+    const struct tls_settings *tls = set->tls;
+    s->url = socket_url(s->listen_fd, tls != NULL);
+    char *cert = NULL, *key = NULL;
+    const struct http_front_module *m = front_module(error);
+    bool ok = m != NULL;
+    if (ok && tls != NULL && !m->has_tls()) {
+        *error = xstrdup("tls: this libmicrohttpd was built without TLS");
+        ok = false;
+    } else if (ok && tls != NULL) {
+        ok = (cert = read_pem("cert", tls->cert, error)) != NULL &&
+             (key = read_pem("key", tls->key, error)) != NULL;
+    }
+    if (!ok) {
+        free(cert);
+        free(key);
         close(s->listen_fd);
         s->listen_fd = -1;
         return -1;
     }
-    s->listen_fd = -1; /* the daemon closes it */
+    struct http_front_config config = {
+        .listen_fd = s->listen_fd,
+        .threads = (unsigned)server_thread_count(set),
+        .connection_timeout = (unsigned)servo_duration_seconds(set->connection_timeout),
+        .max_connections = (unsigned)set->max_connections,
+        .max_connections_per_address = (unsigned)set->max_connections_per_address,
+        .max_body = s->max_body,
+        .header_memory = SERVER_HEADER_MEMORY,
+        .tls_cert = cert,
+        .tls_key = key,
+    };
+    struct http_front_callbacks callbacks = {
+        .context = s, .check = front_check, .handle = front_handle, .log = front_log};
+    char why[256] = "";
+    s->front = m->start(&config, &callbacks, why, sizeof why);
+    s->front_ops = m;
+    if (key != NULL)
+        explicit_bzero(key, strlen(key));
+    free(cert);
+    free(key);
+    if (s->front == NULL) {
+        *error = xstrdup(why);
+        close(s->listen_fd);
+        s->listen_fd = -1;
+        return -1;
+    }
+    s->listen_fd = -1; /* the front closes it */
     return 0;
 }
 
@@ -667,9 +907,9 @@ const char *server_url(const struct server *s)
 
 void server_stop(struct server *s)
 {
-    if (s->daemon != NULL) {
-        MHD_stop_daemon(s->daemon);
-        s->daemon = NULL;
+    if (s->front != NULL) {
+        s->front_ops->stop(s->front);
+        s->front = NULL;
     }
     if (s->listen_fd >= 0) {
         close(s->listen_fd);

@@ -3,12 +3,17 @@
  *
  *   POST /accounts/{ORG}/applications/{APP}/servo    the protocol (study_exchange)
  *   GET  /accounts/{ORG}/applications/{APP}/trials   the study's document (results.h)
- *   GET  /healthz                                    {"status":"ok"}
- *   GET  /metrics                                    Prometheus text format
+ *   GET  /healthz                                    {"status":"ok"}: the store answers
+ *   GET  /readyz                                     the same, for a readiness probe
+ *   GET  /metrics                                    Prometheus text format (metrics_token)
  *
- * An application with a token wants `Authorization: Bearer TOKEN` (or `X-SF-Token: TOKEN`):
- * 401 without it. Unknown application or path: 404; another method: 405; a body over
- * max_request_size: 413; a body that is not JSON: 400; the store cannot be written: 503.
+ * Authentication comes before the application is looked up: no token, or one of no
+ * application: 401 whether or not the application exists; another application's token: 403
+ * (`Authorization: Bearer TOKEN` or `X-SF-Token: TOKEN`; an application without a token is
+ * open). Unknown path: 404; another method: 405; a body over max_request_size: 413; a body
+ * that is not JSON: 400; another servo drives the study: 409; the store cannot be written, or
+ * the study is quarantined (it cannot be read): 503. The store is one SQLite file claimed by
+ * this process, or a PostgreSQL database shared with other replicas.
  *
  * server_handle is the whole of it, without sockets (the fuzzer calls it); server_listen puts
  * it behind libmicrohttpd. */
@@ -43,6 +48,13 @@ struct server_response {
 int server_create(const struct server_settings *settings, const char *store_path,
                   struct server **out, char **error);
 void server_free(struct server *s);
+
+/* The decision that needs the headers only (method, path, token): 0 when the request may go
+ * on (its body then read), else the status to answer at once (401, 403, 405). */
+int server_check_headers(struct server *s, const struct server_request *request);
+
+/* Connection threads: the settings' `threads`, else the number of cores. */
+size_t server_thread_count(const struct server_settings *settings);
 
 /* Answers one request. Thread-safe. */
 void server_handle(struct server *s, const struct server_request *request,

@@ -1,306 +1,142 @@
-/* The study store over SQLite (store.h). */
+// SPDX-License-Identifier: Apache-2.0
+/* The study store's interface (store.h): dispatch to SQLite or PostgreSQL, the rows' memory,
+ * and the single-writer claim of a SQLite file. */
 #include "optimizer/store.h"
 
-#include <math.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
-#include <sqlite3.h>
-
+#include "optimizer/store_impl.h"
+#include "util/module.h"
 #include "util/util.h"
 
-enum statement {
-    ST_BEGIN,
-    ST_COMMIT,
-    ST_ROLLBACK,
-    ST_SAVE_APP,
-    ST_LOAD_APP,
-    ST_LIST_APPS,
-    ST_SAVE_TRIAL,
-    ST_LOAD_TRIALS,
-    ST_COUNT,
-};
-
-static const char *const statement_sql[ST_COUNT] = {
-    [ST_BEGIN] = "BEGIN IMMEDIATE",
-    [ST_COMMIT] = "COMMIT",
-    [ST_ROLLBACK] = "ROLLBACK",
-    [ST_SAVE_APP] = "INSERT OR REPLACE INTO applications (id, config, objective, description, "
-                    "phase, reason, pending, last_done_uid, nonce, servo_uid, next_seq, trial, "
-                    "describe_failures, created, updated) "
-                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-    [ST_LOAD_APP] = "SELECT id, config, objective, description, phase, reason, pending, "
-                    "last_done_uid, nonce, servo_uid, next_seq, trial, describe_failures, "
-                    "created, updated FROM applications WHERE id = ?1",
-    [ST_LIST_APPS] = "SELECT id FROM applications ORDER BY id",
-    [ST_SAVE_TRIAL] = "INSERT OR REPLACE INTO trials (application, number, settings, metrics, "
-                      "objective, constraints, feasible, status, reason, message, adjust_uid, "
-                      "measure_uid, started, finished) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-    [ST_LOAD_TRIALS] = "SELECT number, settings, metrics, objective, constraints, feasible, "
-                       "status, reason, message, adjust_uid, measure_uid, started, finished "
-                       "FROM trials WHERE application = ?1 ORDER BY number",
-};
-
-static const char schema_sql[] =
-    "CREATE TABLE schema_version (version INTEGER NOT NULL);"
-    "CREATE TABLE applications ("
-    " id TEXT PRIMARY KEY, config TEXT, objective TEXT, description TEXT,"
-    " phase TEXT NOT NULL, reason TEXT, pending TEXT, last_done_uid TEXT, nonce TEXT NOT NULL,"
-    " servo_uid TEXT, next_seq INTEGER NOT NULL, trial INTEGER NOT NULL,"
-    " describe_failures INTEGER NOT NULL, created REAL NOT NULL, updated REAL NOT NULL);"
-    "CREATE TABLE trials ("
-    " application TEXT NOT NULL, number INTEGER NOT NULL, settings TEXT NOT NULL,"
-    " metrics TEXT, objective REAL, constraints TEXT, feasible INTEGER NOT NULL,"
-    " status TEXT NOT NULL, reason TEXT, message TEXT, adjust_uid TEXT, measure_uid TEXT,"
-    " started REAL, finished REAL, PRIMARY KEY (application, number));";
-
-struct store {
-    sqlite3 *db;
-    char *path;
-    sqlite3_stmt *statements[ST_COUNT];
-};
-
-static int fail(struct store *s, char **error)
+bool store_is_pg_uri(const char *location)
 {
-    if (error != NULL)
-        *error = xasprintf("%s: %s", s->path, sqlite3_errmsg(s->db));
-    return -1;
+    return strncmp(location, "postgresql://", 13) == 0 || strncmp(location, "postgres://", 11) == 0;
 }
 
-const char *store_path(const struct store *s)
+/* "scheme://..." with a scheme other than PostgreSQL's. */
+static bool unknown_scheme(const char *location)
 {
-    return s->path;
+    const char *p = location;
+    while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+           *p == '+' || *p == '-' || *p == '.')
+        p++;
+    return p > location && strncmp(p, "://", 3) == 0 && !store_is_pg_uri(location);
 }
 
-void store_set_busy_timeout(struct store *s, int milliseconds)
+bool store_location_valid(const char *location)
 {
-    sqlite3_busy_timeout(s->db, milliseconds);
+    return location != NULL && location[0] != '\0' && !unknown_scheme(location);
 }
 
-/* ---- opening --------------------------------------------------------------------------- */
+static pthread_once_t pg_once = PTHREAD_ONCE_INIT;
+static const struct store_pg_module *pg_module;
+static char *pg_error;
 
-/* The schema version, 0 when the file has no schema yet. */
-static int read_version(struct store *s, int *version, char **error)
+static void load_pg(void)
 {
-    sqlite3_stmt *st = NULL;
-    const char *sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND "
-                      "name = 'schema_version'";
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return fail(s, error);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc == SQLITE_DONE) {
-        *version = 0;
-        return 0;
-    }
-    if (rc != SQLITE_ROW)
-        return fail(s, error);
-    if (sqlite3_prepare_v2(s->db, "SELECT max(version) FROM schema_version", -1, &st, NULL) !=
-        SQLITE_OK)
-        return fail(s, error);
-    rc = sqlite3_step(st);
-    *version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW)
-        return fail(s, error);
-    return 0;
+    const struct store_pg_module *m = module_load(STORE_PG_FILE, STORE_PG_ENTRY, &pg_error);
+    if (m != NULL && m->abi != STORE_PG_ABI)
+        pg_error =
+            xasprintf("%s: version %d, this servo needs %d", STORE_PG_FILE, m->abi, STORE_PG_ABI);
+    else
+        pg_module = m;
 }
 
-static int exec_sql(struct store *s, const char *sql, char **error)
+static int store_pg_open(const char *uri, const struct store_options *options, struct store **out,
+                         char **error)
 {
-    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return fail(s, error);
-    return 0;
-}
-
-static int create_schema(struct store *s, char **error)
-{
-    char *sql = xasprintf("BEGIN IMMEDIATE;%sINSERT INTO schema_version VALUES (%d);COMMIT;",
-                          schema_sql, STORE_SCHEMA_VERSION);
-    int rc = exec_sql(s, sql, error);
-    free(sql);
-    if (rc != 0)
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    return rc;
-}
-
-static int check_schema(struct store *s, char **error)
-{
-    int version = 0;
-    if (read_version(s, &version, error) != 0)
+    pthread_once(&pg_once, load_pg);
+    if (pg_module == NULL) {
+        *error = xstrdup(pg_error ? pg_error : "cannot load the PostgreSQL store");
         return -1;
-    if (version == 0) {
-        /* another process may have created it meanwhile: look again under the lock */
-        if (create_schema(s, NULL) == 0)
-            return 0;
-        if (read_version(s, &version, error) != 0)
-            return -1;
-        if (version == 0)
-            return create_schema(s, error);
     }
-    if (version == STORE_SCHEMA_VERSION)
-        return 0;
-    if (error != NULL)
-        *error = xasprintf("%s: schema version %d, this servo knows version %d%s", s->path, version,
-                           STORE_SCHEMA_VERSION,
-                           version > STORE_SCHEMA_VERSION ? " (written by a newer servo)" : "");
-    return -1;
+    return pg_module->open(uri, options, out, error);
 }
 
-static int prepare_statements(struct store *s, char **error)
-{
-    for (int i = 0; i < ST_COUNT; i++)
-        if (sqlite3_prepare_v3(s->db, statement_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-                               &s->statements[i], NULL) != SQLITE_OK)
-            return fail(s, error);
-    return 0;
-}
-
-static int configure(struct store *s, char **error)
-{
-    sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
-    sqlite3_extended_result_codes(s->db, 0);
-    if (strcmp(s->path, ":memory:") != 0 && exec_sql(s, "PRAGMA journal_mode=WAL", error) != 0)
-        return -1;
-    return exec_sql(s, "PRAGMA synchronous=NORMAL", error);
-}
-
-int store_open(const char *path, bool create, struct store **out, char **error)
+int store_open_with(const char *location, const struct store_options *options, struct store **out,
+                    char **error)
 {
     *out = NULL;
-    struct store *s = xcalloc(1, sizeof *s);
-    s->path = xstrdup(path);
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
-    int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
-    if (rc != SQLITE_OK) {
-        if (error != NULL)
-            *error = s->db ? xasprintf("%s: %s", path, sqlite3_errmsg(s->db))
-                           : xasprintf("%s: cannot open", path);
-        store_close(s);
+    struct store_options defaults = {.create = true};
+    if (options == NULL)
+        options = &defaults;
+    if (!store_location_valid(location)) {
+        *error = xasprintf("%s: unknown kind of store (a SQLite file path, or a "
+                           "postgresql:// URI)",
+                           location ? location : "(none)");
         return -1;
     }
-    if (configure(s, error) != 0 || check_schema(s, error) != 0 ||
-        prepare_statements(s, error) != 0) {
-        store_close(s);
-        return -1;
-    }
-    *out = s;
-    return 0;
+    if (store_is_pg_uri(location))
+        return store_pg_open(location, options, out, error);
+    return store_sqlite_open(location, options, out, error);
+}
+
+int store_open(const char *location, bool create, struct store **out, char **error)
+{
+    struct store_options options = {.create = create};
+    return store_open_with(location, &options, out, error);
 }
 
 void store_close(struct store *s)
 {
-    if (s == NULL)
-        return;
-    for (int i = 0; i < ST_COUNT; i++)
-        sqlite3_finalize(s->statements[i]);
-    sqlite3_close(s->db);
-    free(s->path);
-    free(s);
+    if (s != NULL)
+        s->ops->close(s);
 }
 
-/* ---- transactions ---------------------------------------------------------------------- */
-
-static int step_done(struct store *s, sqlite3_stmt *st, char **error)
+const char *store_path(const struct store *s)
 {
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (rc != SQLITE_DONE)
-        return fail(s, error);
-    return 0;
+    return s->location;
+}
+
+bool store_shared(const struct store *s)
+{
+    return s != NULL && s->shared;
+}
+
+int store_ping(struct store *s, char **error)
+{
+    return s->ops->ping(s, error);
+}
+
+void store_set_busy_timeout(struct store *s, int milliseconds)
+{
+    s->ops->set_busy_timeout(s, milliseconds);
 }
 
 int store_begin(struct store *s, char **error)
 {
-    return step_done(s, s->statements[ST_BEGIN], error);
+    return s->ops->begin(s, error);
 }
 
 int store_commit(struct store *s, char **error)
 {
-    if (step_done(s, s->statements[ST_COMMIT], error) != 0) {
-        store_rollback(s);
-        return -1;
-    }
-    return 0;
+    return s->ops->commit(s, error);
 }
 
 void store_rollback(struct store *s)
 {
-    if (!sqlite3_get_autocommit(s->db))
-        step_done(s, s->statements[ST_ROLLBACK], NULL);
+    if (s != NULL)
+        s->ops->rollback(s);
 }
 
-/* ---- binding and reading --------------------------------------------------------------- */
-
-static void bind_text(sqlite3_stmt *st, int index, const char *text)
+int store_lock_app(struct store *s, const char *id, bool *found, long long *revision, char **error)
 {
-    if (text == NULL)
-        sqlite3_bind_null(st, index);
-    else
-        sqlite3_bind_text(st, index, text, -1, SQLITE_TRANSIENT);
+    return s->ops->lock_app(s, id, found, revision, error);
 }
-
-static void bind_real(sqlite3_stmt *st, int index, bool present, double value)
-{
-    if (!present || !isfinite(value))
-        sqlite3_bind_null(st, index);
-    else
-        sqlite3_bind_double(st, index, value);
-}
-
-static char *column_text(sqlite3_stmt *st, int index)
-{
-    const unsigned char *text = sqlite3_column_text(st, index);
-    return text ? xstrdup((const char *)text) : NULL;
-}
-
-static bool column_present(sqlite3_stmt *st, int index)
-{
-    return sqlite3_column_type(st, index) != SQLITE_NULL;
-}
-
-/* ---- applications ---------------------------------------------------------------------- */
 
 int store_save_app(struct store *s, const struct store_app *app, char **error)
 {
-    sqlite3_stmt *st = s->statements[ST_SAVE_APP];
-    bind_text(st, 1, app->id);
-    bind_text(st, 2, app->config);
-    bind_text(st, 3, app->objective);
-    bind_text(st, 4, app->description);
-    bind_text(st, 5, app->phase);
-    bind_text(st, 6, app->reason);
-    bind_text(st, 7, app->pending);
-    bind_text(st, 8, app->last_done_uid);
-    bind_text(st, 9, app->nonce ? app->nonce : "");
-    bind_text(st, 10, app->servo_uid);
-    sqlite3_bind_int64(st, 11, app->next_seq);
-    sqlite3_bind_int64(st, 12, app->trial);
-    sqlite3_bind_int64(st, 13, app->describe_failures);
-    sqlite3_bind_double(st, 14, app->created);
-    sqlite3_bind_double(st, 15, app->updated);
-    return step_done(s, st, error);
-}
-
-static void read_app(sqlite3_stmt *st, struct store_app *app)
-{
-    app->id = column_text(st, 0);
-    app->config = column_text(st, 1);
-    app->objective = column_text(st, 2);
-    app->description = column_text(st, 3);
-    app->phase = column_text(st, 4);
-    app->reason = column_text(st, 5);
-    app->pending = column_text(st, 6);
-    app->last_done_uid = column_text(st, 7);
-    app->nonce = column_text(st, 8);
-    app->servo_uid = column_text(st, 9);
-    app->next_seq = sqlite3_column_int64(st, 10);
-    app->trial = sqlite3_column_int64(st, 11);
-    app->describe_failures = sqlite3_column_int64(st, 12);
-    app->created = sqlite3_column_double(st, 13);
-    app->updated = sqlite3_column_double(st, 14);
+    return s->ops->save_app(s, app, error);
 }
 
 int store_load_app(struct store *s, const char *id, struct store_app *out, bool *found,
@@ -308,39 +144,32 @@ int store_load_app(struct store *s, const char *id, struct store_app *out, bool 
 {
     memset(out, 0, sizeof *out);
     *found = false;
-    sqlite3_stmt *st = s->statements[ST_LOAD_APP];
-    bind_text(st, 1, id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        read_app(st, out);
-        *found = true;
-    }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return fail(s, error);
-    return 0;
+    return s->ops->load_app(s, id, out, found, error);
 }
 
 int store_list_apps(struct store *s, char ***ids, size_t *count, char **error)
 {
-    sqlite3_stmt *st = s->statements[ST_LIST_APPS];
-    size_t n = 0, capacity = 0;
-    char **list = NULL;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        xgrow((void **)&list, sizeof *list, n, &capacity);
-        list[n++] = column_text(st, 0);
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        store_ids_free(list, n);
-        return fail(s, error);
-    }
-    *ids = list;
-    *count = n;
-    return 0;
+    return s->ops->list_apps(s, ids, count, error);
 }
+
+int store_save_trial(struct store *s, const char *app, const struct store_trial *t, char **error)
+{
+    return s->ops->save_trial(s, app, t, error);
+}
+
+int store_load_trials(struct store *s, const char *app, struct store_trial **out, size_t *count,
+                      char **error)
+{
+    return s->ops->load_trials(s, app, out, count, error);
+}
+
+int store_delete_app(struct store *s, const char *id, bool *found, char **error)
+{
+    *found = false;
+    return s->ops->delete_app(s, id, found, error);
+}
+
+/* ---- the rows' memory ------------------------------------------------------------------ */
 
 void store_ids_free(char **ids, size_t count)
 {
@@ -364,70 +193,6 @@ void store_app_clear(struct store_app *app)
     memset(app, 0, sizeof *app);
 }
 
-/* ---- trials ---------------------------------------------------------------------------- */
-
-int store_save_trial(struct store *s, const char *app, const struct store_trial *t, char **error)
-{
-    sqlite3_stmt *st = s->statements[ST_SAVE_TRIAL];
-    bind_text(st, 1, app);
-    sqlite3_bind_int64(st, 2, t->number);
-    bind_text(st, 3, t->settings ? t->settings : "{}");
-    bind_text(st, 4, t->metrics);
-    bind_real(st, 5, t->has_objective, t->objective);
-    bind_text(st, 6, t->constraints);
-    sqlite3_bind_int(st, 7, t->feasible ? 1 : 0);
-    bind_text(st, 8, t->status ? t->status : "");
-    bind_text(st, 9, t->reason);
-    bind_text(st, 10, t->message);
-    bind_text(st, 11, t->adjust_uid);
-    bind_text(st, 12, t->measure_uid);
-    bind_real(st, 13, t->started > 0, t->started);
-    bind_real(st, 14, t->finished > 0, t->finished);
-    return step_done(s, st, error);
-}
-
-static void read_trial(sqlite3_stmt *st, struct store_trial *t)
-{
-    memset(t, 0, sizeof *t);
-    t->number = sqlite3_column_int64(st, 0);
-    t->settings = column_text(st, 1);
-    t->metrics = column_text(st, 2);
-    t->has_objective = column_present(st, 3);
-    t->objective = t->has_objective ? sqlite3_column_double(st, 3) : NAN;
-    t->constraints = column_text(st, 4);
-    t->feasible = sqlite3_column_int(st, 5) != 0;
-    t->status = column_text(st, 6);
-    t->reason = column_text(st, 7);
-    t->message = column_text(st, 8);
-    t->adjust_uid = column_text(st, 9);
-    t->measure_uid = column_text(st, 10);
-    t->started = column_present(st, 11) ? sqlite3_column_double(st, 11) : 0;
-    t->finished = column_present(st, 12) ? sqlite3_column_double(st, 12) : 0;
-}
-
-int store_load_trials(struct store *s, const char *app, struct store_trial **out, size_t *count,
-                      char **error)
-{
-    sqlite3_stmt *st = s->statements[ST_LOAD_TRIALS];
-    bind_text(st, 1, app);
-    size_t n = 0, capacity = 0;
-    struct store_trial *trials = NULL;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        xgrow((void **)&trials, sizeof *trials, n, &capacity);
-        read_trial(st, &trials[n++]);
-    }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (rc != SQLITE_DONE) {
-        store_trials_free(trials, n);
-        return fail(s, error);
-    }
-    *out = trials;
-    *count = n;
-    return 0;
-}
-
 void store_trial_clear(struct store_trial *t)
 {
     free(t->settings);
@@ -446,4 +211,132 @@ void store_trials_free(struct store_trial *trials, size_t count)
     for (size_t i = 0; i < count; i++)
         store_trial_clear(&trials[i]);
     free(trials);
+}
+
+/* ---- the claim of a SQLite file -------------------------------------------------------- */
+
+/* A claim is an exclusive flock(2) on PATH-holder, which holds "pid host since" of the
+ * holder. flock belongs to the open file, so the kernel drops it with the process; claims of
+ * one file in one process share one lock (by device and inode). */
+struct store_claim {
+    struct store_claim *next;
+    dev_t dev;
+    ino_t ino;
+    int fd;
+    int count;
+};
+
+static pthread_mutex_t claims_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct store_claim *claims;
+
+static struct store_claim *find_claim(const struct stat *st)
+{
+    for (struct store_claim *c = claims; c != NULL; c = c->next)
+        if (c->dev == st->st_dev && c->ino == st->st_ino)
+            return c;
+    return NULL;
+}
+
+static char *holder_text(int fd)
+{
+    char text[512];
+    ssize_t n = pread(fd, text, sizeof text - 1, 0);
+    if (n <= 0)
+        return xstrdup("another process (it wrote no pid yet)");
+    text[n] = '\0';
+    text[strcspn(text, "\n")] = '\0';
+    long pid = 0;
+    char host[256] = "", since[64] = "";
+    if (sscanf(text, "%ld %255s %63s", &pid, host, since) < 2)
+        return xstrdup("another process");
+    return xasprintf("pid %ld on host %s%s%s", pid, host, since[0] ? " since " : "", since);
+}
+
+static void write_holder(int fd)
+{
+    char host[256] = "";
+    if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0')
+        snprintf(host, sizeof host, "unknown");
+    time_t now = time(NULL);
+    struct tm tm;
+    char since[64] = "";
+    if (gmtime_r(&now, &tm) != NULL)
+        strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char *text = xasprintf("%ld %s %s\n", (long)getpid(), host, since);
+    if (ftruncate(fd, 0) == 0 && pwrite(fd, text, strlen(text), 0) < 0) {
+        /* the lock is what counts; the text only names the holder */
+    }
+    free(text);
+}
+
+static int claim_file(const char *location, struct store_claim **out, char **error)
+{
+    char *path = xasprintf("%s-holder", location);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        *error = xasprintf("%s: cannot claim the store: %s: %s", location, path, strerror(errno));
+        free(path);
+        return -1;
+    }
+    free(path);
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        *error = xasprintf("%s: cannot claim the store: %s", location, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    struct store_claim *c = find_claim(&st);
+    if (c != NULL) {
+        close(fd);
+        c->count++;
+        *out = c;
+        return 0;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char *holder = errno == EWOULDBLOCK ? holder_text(fd) : xstrdup(strerror(errno));
+        *error = xasprintf("%s is in use by %s: one process writes a SQLite store (stop it, or "
+                           "use a PostgreSQL store for several servers)",
+                           location, holder);
+        free(holder);
+        close(fd);
+        return -1;
+    }
+    write_holder(fd);
+    c = xcalloc(1, sizeof *c);
+    *c = (struct store_claim){
+        .next = claims, .dev = st.st_dev, .ino = st.st_ino, .fd = fd, .count = 1};
+    claims = c;
+    *out = c;
+    return 0;
+}
+
+int store_claim(const char *location, struct store_claim **out, char **error)
+{
+    *out = NULL;
+    if (location == NULL || store_is_pg_uri(location) || strcmp(location, ":memory:") == 0 ||
+        location[0] == '\0')
+        return 0;
+    pthread_mutex_lock(&claims_lock);
+    int rc = claim_file(location, out, error);
+    pthread_mutex_unlock(&claims_lock);
+    return rc;
+}
+
+void store_release(struct store_claim *claim)
+{
+    if (claim == NULL)
+        return;
+    pthread_mutex_lock(&claims_lock);
+    if (--claim->count == 0) {
+        struct store_claim **p = &claims;
+        while (*p != claim)
+            p = &(*p)->next;
+        *p = claim->next;
+        if (ftruncate(claim->fd, 0) != 0) {
+            /* a stale text names a dead holder; the lock is gone anyway */
+        }
+        close(claim->fd);
+        free(claim);
+    }
+    pthread_mutex_unlock(&claims_lock);
 }

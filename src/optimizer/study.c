@@ -45,8 +45,14 @@ struct study {
     bool has_space;
     struct study_objective objective;
     bool has_objective;
+    double servo_timeout; /* seconds a servo may be silent before another takes over */
     /* the store failed and the state could not be read back: answer 503 until it can */
     bool broken;
+    char *broken_reason;
+    /* a shared store: a transaction holding the application's row is open */
+    bool in_transaction;
+    /* a shared store: memory may differ from the row (a failed write): read it again */
+    bool stale;
 };
 
 const char *study_phase_name(enum study_phase phase)
@@ -606,11 +612,22 @@ static int load_description(struct study *s, const json_t *descriptor, char **er
     return 0;
 }
 
+/* A descriptor is stored and rewritten with the study: a bounded one. */
+static bool descriptor_too_large(const json_t *param)
+{
+    char *text = json_dumps(json_object_get(param, "descriptor"), JSON_COMPACT);
+    bool large = text != NULL && strlen(text) > STORE_MAX_DESCRIPTION;
+    free(text);
+    return large;
+}
+
 static void on_description(struct study *s, const json_t *param)
 {
     mark_done(s);
-    if (!str_eq(param_status(param), "ok")) {
-        const char *message = json_string_value(json_object_get(param, "message"));
+    bool too_large = str_eq(param_status(param), "ok") && descriptor_too_large(param);
+    if (!str_eq(param_status(param), "ok") || too_large) {
+        const char *message = too_large ? "the description is over 1 MiB"
+                                        : json_string_value(json_object_get(param, "message"));
         s->app.describe_failures++;
         study_log(s, SERVO_LOG_WARNING, "DESCRIBE failed (%lld of %d): %s",
                   s->app.describe_failures, STUDY_DESCRIBE_ATTEMPTS, message ? message : "?");
@@ -717,6 +734,7 @@ static int persist(struct study *s, char **error)
         return 0;
     }
     s->app.updated = clock_wall();
+    s->app.revision++;
     if (store_save_app(s->store, &s->app, error) != 0)
         return -1;
     for (size_t i = 0; i < s->trial_count; i++) {
@@ -847,28 +865,78 @@ static void state_reload(struct study *s)
     state_clear(s);
     char *error = NULL;
     s->broken = state_load(s, &error) != 0;
-    if (s->broken)
+    if (s->broken) {
         study_log(s, SERVO_LOG_ERROR, "Cannot read the study back from the store: %s",
                   error ? error : "?");
+        set_text(&s->broken_reason, error ? error : "the study's store cannot be read");
+    }
     free(error);
 }
 
 typedef void (*study_change)(struct study *s, const json_t *param);
 
-/* Applies one change (none: writes the state as it is) in one transaction. On a store error
- * nothing changed: the state is read back, and -1 with the message. */
+static void end_transaction(struct study *s)
+{
+    if (s->in_transaction)
+        store_rollback(s->store);
+    s->in_transaction = false;
+}
+
+/* Applies one change (none: writes the state as it is) and writes it in one transaction. The
+ * change is computed first -- a suggestion may take a while -- so a SQLite store's write lock
+ * is held only for the writes; with a shared store the transaction opened by sync_state holds
+ * the application's row (and nothing else) meanwhile. On a store error nothing changed: the
+ * state is read back, and -1 with the message. */
 static int commit_change(struct study *s, study_change apply, const json_t *param, char **error)
 {
-    if (s->store != NULL && store_begin(s->store, error) != 0)
-        return -1;
     if (apply != NULL)
         apply(s, param);
-    if (persist(s, error) == 0 && (s->store == NULL || store_commit(s->store, error) == 0))
+    if (s->store == NULL)
+        return persist(s, error);
+    bool begun = s->in_transaction || store_begin(s->store, error) == 0;
+    if (begun && persist(s, error) == 0 && store_commit(s->store, error) == 0) {
+        s->in_transaction = false;
         return 0;
+    }
     study_log(s, SERVO_LOG_ERROR, "Cannot write to the store: %s", *error);
     store_rollback(s->store);
-    state_reload(s);
+    s->in_transaction = false;
+    if (store_shared(s->store))
+        s->stale = true; /* read again under the lock at the next request */
+    else
+        state_reload(s);
     return -1;
+}
+
+/* A shared store: opens the request's transaction, locks the application's row and, when
+ * another replica changed it (or memory is stale), reads the study again. */
+static int sync_state(struct study *s, char **error)
+{
+    if (store_begin(s->store, error) != 0)
+        return -1;
+    s->in_transaction = true;
+    bool found = false;
+    long long revision = 0;
+    if (store_lock_app(s->store, s->id, &found, &revision, error) != 0) {
+        end_transaction(s);
+        return -1;
+    }
+    if (found && !s->stale && !s->broken && revision == s->app.revision)
+        return 0;
+    state_clear(s);
+    s->stale = false;
+    s->broken = state_load(s, error) != 0;
+    if (s->broken) {
+        set_text(&s->broken_reason, *error);
+        end_transaction(s);
+        return -1;
+    }
+    if (!found && persist(s, error) != 0) { /* new (or reset): its first row */
+        end_transaction(s);
+        s->stale = true;
+        return -1;
+    }
+    return 0;
 }
 
 /* commit_change as a reply: ok, or 503 (retry later). */
@@ -942,38 +1010,172 @@ static json_t *whats_next(struct study *s)
     return sleep_command(s);
 }
 
+/* ---- the servo driving the study ------------------------------------------------------ */
+
+/* How often a servo's "last seen" is written while nothing else changes. */
+#define SERVO_SEEN_WRITE_SECONDS 5.0
+
+/* A new servo took over in the middle of a trial: the environment it drives may not have
+ * the trial's settings, so it gets the trial's ADJUST again before its MEASURE. */
+static void adjust_again(struct study *s)
+{
+    struct store_trial *t = current_trial(s);
+    if (s->phase != STUDY_MEASURE || t == NULL || t->number == 0)
+        return;
+    double *x = xcalloc(s->space.count, sizeof *x);
+    json_t *settings = parse_json_text(t->settings);
+    study_space_point(&s->space, settings, false, x);
+    json_decref(settings);
+    set_text(&t->status, "adjusting");
+    trial_touch(s, t);
+    command_adjust(s, STUDY_ADJUST, x);
+    set_text(&t->adjust_uid, json_string_value(json_object_get(s->pending, "cmd_uid")));
+    free(x);
+    study_log(s, SERVO_LOG_INFO, "Trial %lld: adjusting again for the new servo before measuring",
+              t->number);
+}
+
+static void take_over(struct study *s, const json_t *request)
+{
+    const char *uid = json_string_value(json_object_get(request, "servo_uid"));
+    if (s->app.servo_uid != NULL)
+        study_log(s, SERVO_LOG_WARNING,
+                  "The servo %s was silent for %.0fs (or said GOODBYE): servo %s takes over",
+                  s->app.servo_uid, clock_wall() - s->app.servo_seen, uid);
+    set_text(&s->app.servo_uid, uid);
+    s->app.servo_seen = clock_wall();
+    if (s->has_space)
+        adjust_again(s);
+}
+
+static void seen(struct study *s, const json_t *request)
+{
+    (void)request;
+    s->app.servo_seen = clock_wall();
+}
+
+static void goodbye(struct study *s, const json_t *request)
+{
+    (void)request;
+    set_text(&s->app.servo_uid, NULL);
+    s->app.servo_seen = clock_wall();
+}
+
+/* One servo drives a study: a request from another servo_uid while the current one is heard
+ * from gets 409; a servo silent for servo_timeout, or gone with GOODBYE, is replaced. Servos
+ * without a servo_uid are not told apart. NULL: go on; else the reply. */
+static json_t *check_servo(struct study *s, const char *event, const json_t *request,
+                           int *http_status)
+{
+    const char *uid = json_string_value(json_object_get(request, "servo_uid"));
+    if (uid == NULL)
+        return NULL;
+    if (strlen(uid) > STORE_MAX_SERVO_UID)
+        return detail_reply(http_status, 400, "servo_uid is longer than 256 bytes");
+    double now = clock_wall();
+    const char *current = s->app.servo_uid;
+    study_change apply = NULL;
+    if (current != NULL && !str_eq(current, uid)) {
+        double silent = now - s->app.servo_seen;
+        if (silent < s->servo_timeout) {
+            char *detail = xasprintf("another servo is active on %s (servo_uid %s, last seen %.0fs "
+                                     "ago); retry later, or after it says GOODBYE or is silent "
+                                     "for %.0fs",
+                                     s->id, current, silent > 0 ? silent : 0, s->servo_timeout);
+            json_t *reply = detail_reply(http_status, 409, detail);
+            free(detail);
+            return reply;
+        }
+        apply = take_over;
+    } else if (current == NULL) {
+        apply = str_eq(event, "GOODBYE") ? NULL : take_over;
+    } else if (str_eq(event, "GOODBYE")) {
+        apply = goodbye;
+    } else if (now - s->app.servo_seen >= SERVO_SEEN_WRITE_SECONDS) {
+        apply = seen;
+    }
+    if (apply == NULL)
+        return NULL;
+    json_t *reply = change(s, apply, request, http_status);
+    if (*http_status != 200)
+        return reply;
+    json_decref(reply);
+    return NULL;
+}
+
+/* ---- the exchange ---------------------------------------------------------------------- */
+
+static json_t *unavailable(struct study *s, int *http_status)
+{
+    char *detail = xasprintf("the study of %s is unavailable: %s", s->id,
+                             s->broken_reason ? s->broken_reason : "its store cannot be read");
+    json_t *reply = detail_reply(http_status, 503, detail);
+    free(detail);
+    return reply;
+}
+
+static json_t *dispatch(struct study *s, const char *event, const json_t *request, int *http_status)
+{
+    json_t *reply = check_servo(s, event, request, http_status);
+    if (reply != NULL)
+        return reply;
+    const json_t *param = json_object_get(request, "param");
+    if (str_eq(event, "HELLO") || str_eq(event, "GOODBYE"))
+        return status_reply("ok", NULL);
+    if (str_eq(event, "WHATS_NEXT"))
+        return whats_next(s);
+    return result(s, event, param, http_status);
+}
+
+static bool known_event(const char *event)
+{
+    static const char *const events[] = {"HELLO",       "GOODBYE",     "WHATS_NEXT",
+                                         "DESCRIPTION", "MEASUREMENT", "ADJUSTMENT"};
+    for (size_t i = 0; i < ARRAY_LEN(events); i++)
+        if (str_eq(event, events[i]))
+            return true;
+    return false;
+}
+
 json_t *study_exchange(struct study *s, const json_t *request, int *http_status)
 {
     *http_status = 200;
-    if (s->broken) {
-        state_reload(s);
-        if (s->broken)
-            return detail_reply(http_status, 503, "the study's store cannot be read");
-    }
     const char *event = json_string_value(json_object_get(request, "event"));
     if (!json_is_object(request) || event == NULL)
         return detail_reply(http_status, 400,
                             "expected {\"event\": EVENT, \"param\": ..., "
                             "\"servo_uid\": ...}");
-    const json_t *param = json_object_get(request, "param");
-    if (str_eq(event, "HELLO")) {
-        const char *servo_uid = json_string_value(json_object_get(request, "servo_uid"));
-        if (servo_uid != NULL)
-            set_text(&s->app.servo_uid, servo_uid);
-        return status_reply("ok", NULL);
+    if (!known_event(event)) {
+        struct strbuf sb;
+        strbuf_init(&sb);
+        strbuf_puts(&sb, "unknown event ");
+        strbuf_quote(&sb, event, 64);
+        json_t *reply = detail_reply(http_status, 400, sb.data);
+        strbuf_release(&sb);
+        return reply;
     }
-    if (str_eq(event, "GOODBYE"))
-        return status_reply("ok", NULL);
-    if (str_eq(event, "WHATS_NEXT"))
-        return whats_next(s);
-    if (str_eq(event, "DESCRIPTION") || str_eq(event, "MEASUREMENT") || str_eq(event, "ADJUSTMENT"))
-        return result(s, event, param, http_status);
-    struct strbuf sb;
-    strbuf_init(&sb);
-    strbuf_puts(&sb, "unknown event ");
-    strbuf_quote(&sb, event, 64);
-    json_t *reply = detail_reply(http_status, 400, sb.data);
-    strbuf_release(&sb);
+    if (store_shared(s->store)) {
+        char *error = NULL;
+        int rc = sync_state(s, &error);
+        if (rc != 0 && !s->broken) {
+            json_t *reply = detail_reply(http_status, 503, error ? error : "the store failed");
+            free(error);
+            return reply;
+        }
+        free(error);
+    } else if (s->broken) {
+        state_reload(s);
+    }
+    if (s->broken)
+        return unavailable(s, http_status);
+    json_t *reply = dispatch(s, event, request, http_status);
+    if (s->in_transaction) { /* nothing was written: end the read */
+        char *error = NULL;
+        if (store_commit(s->store, &error) != 0)
+            store_rollback(s->store);
+        free(error);
+        s->in_transaction = false;
+    }
     return reply;
 }
 
@@ -991,11 +1193,21 @@ int study_open(const char *id, const struct study_settings *settings, struct sto
     s->sleep_seconds = options && options->sleep_seconds > 0 ? options->sleep_seconds
                                                              : STUDY_DEFAULT_SLEEP_SECONDS;
     s->label = xstrdup(options && options->log_label ? options->log_label : "");
-    int rc = state_load(s, error);
+    s->servo_timeout = options && options->servo_timeout_seconds > 0
+                           ? options->servo_timeout_seconds
+                           : STUDY_DEFAULT_SERVO_TIMEOUT_SECONDS;
+    int rc = 0;
+    if (store_shared(store)) {
+        s->stale = true;
+        rc = sync_state(s, error);
+    } else {
+        rc = state_load(s, error);
+    }
     if (rc == 0 && s->app.updated == 0) /* new: written at once */
         rc = commit_change(s, NULL, NULL, error);
     else if (rc == 0 && s->phase == STUDY_DONE && s->has_space && (size_t)s->app.trial < budget(s))
         rc = commit_change(s, extend, NULL, error);
+    end_transaction(s);
     if (rc != 0 || s->broken) {
         if (rc == 0)
             *error = xasprintf("cannot read the study %s back from the store", id);
@@ -1010,13 +1222,35 @@ void study_free(struct study *s)
 {
     if (s == NULL)
         return;
+    end_transaction(s);
     state_clear(s);
     free(s->id);
     free(s->label);
+    free(s->broken_reason);
     free(s);
 }
 
 /* ---- queries --------------------------------------------------------------------------- */
+
+int study_refresh(struct study *s, char **error)
+{
+    if (!store_shared(s->store))
+        return 0;
+    int rc = sync_state(s, error);
+    if (s->in_transaction) {
+        char *ignored = NULL;
+        if (store_commit(s->store, &ignored) != 0)
+            store_rollback(s->store);
+        free(ignored);
+        s->in_transaction = false;
+    }
+    return rc;
+}
+
+void study_use_store(struct study *s, struct store *store)
+{
+    s->store = store;
+}
 
 enum study_phase study_phase(const struct study *s)
 {

@@ -12,6 +12,10 @@
  *   ... when another event is expected        -> {"status":"unexpected-event","reason":"Out of
  *                                                order event \"X\", expected \"Y\"; ignoring"}
  *
+ * One servo drives a study (by servo_uid): another one gets 409 until the first says GOODBYE
+ * or is silent for servo_timeout, then takes over, getting the pending trial's ADJUST again
+ * before its MEASURE.
+ *
  * A servo that says HELLO again mid-command gets the pending command again; a result posted
  * twice (the reply was lost) is acknowledged once. Every change is persisted in the store
  * before the reply, so a study reopened after a restart carries on where it was, and -- the
@@ -34,6 +38,7 @@
 
 #define STUDY_DEFAULT_SLEEP_SECONDS 60.0
 #define STUDY_DESCRIBE_ATTEMPTS 3
+#define STUDY_DEFAULT_SERVO_TIMEOUT_SECONDS 600.0
 
 enum study_phase {
     STUDY_DESCRIBE, /* DESCRIBE pending */
@@ -48,6 +53,9 @@ struct study_options {
     double sleep_seconds;  /* SLEEP once over; <= 0: STUDY_DEFAULT_SLEEP_SECONDS */
     const char *log_label; /* prefixed to log lines ("example.com/app: "); NULL: none */
     bool served; /* by `servo optimizer serve`: hints name applications.ID, not optimizer.local */
+    /* A servo silent this long is replaced by another (HELLO from another servo_uid);
+     * <= 0: STUDY_DEFAULT_SERVO_TIMEOUT_SECONDS. */
+    double servo_timeout_seconds;
 };
 
 struct study;
@@ -58,10 +66,17 @@ struct study;
 int study_open(const char *id, const struct study_settings *settings, struct store *store,
                const struct study_options *options, struct study **out, char **error);
 void study_free(struct study *s);
+/* A shared store: reads the study again when another replica changed it (for a document);
+ * 0, or -1 with the store's message. A no-op otherwise. */
+int study_refresh(struct study *s, char **error);
+/* The connection the next requests use (the server lends one per request). */
+void study_use_store(struct study *s, struct store *store);
 
 /* One request {"event","param","servo_uid"} -> the reply (a new reference) and the HTTP
  * status: 200; 400 for a request that is not an object with an "event" string or names an
- * unknown event; 503 when the store cannot be written (nothing changed: retry). */
+ * unknown event; 409 when another servo drives the study; 503 when the store cannot be written
+ * (nothing changed: retry) or the study cannot be read from it (the reason: it is quarantined,
+ * the other studies go on). */
 json_t *study_exchange(struct study *s, const json_t *request, int *http_status);
 
 enum study_phase study_phase(const struct study *s);

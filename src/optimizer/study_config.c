@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "optimizer/objective.h"
+#include "optimizer/store.h"
 #include "util/util.h"
 
 static const char *const goal_choices[] = {"minimize", "maximize", NULL};
@@ -244,6 +245,18 @@ static const struct servo_field application_fields[] = {
      .flags = SERVO_F_NONEMPTY,
      .description = "The bearer token the application's servos send (none: no "
                     "authentication)"},
+    {.name = "token_file",
+     .type = SERVO_FIELD_STRING,
+     .offset = offsetof(struct study_settings, token_file),
+     .flags = SERVO_F_NONEMPTY,
+     .description = "A file holding the token (a mounted Secret), instead of token"},
+    {.name = "servo_timeout",
+     .type = SERVO_FIELD_DURATION,
+     .offset = offsetof(struct study_settings, servo_timeout),
+     .flags = SERVO_F_MIN,
+     .min = 1e9, /* 1s */
+     .description = "How long the servo driving the application may be silent before another "
+                    "takes over (default: the server's servo_timeout)"},
     SERVO_FIELDS_END,
 };
 
@@ -284,8 +297,39 @@ static int validate_applications(const void *value, struct servo_validation *v)
     return 0;
 }
 
+static int validate_store(const void *value, struct servo_validation *v)
+{
+    const char *const *location = value;
+    if (*location != NULL && !store_location_valid(*location))
+        return servo_validation_error(v, NULL,
+                                      "unknown kind of store: a SQLite file path or a "
+                                      "postgresql:// URI");
+    return 0;
+}
+
 static const struct servo_field application_item = {.type = SERVO_FIELD_OBJECT,
                                                     .object = &study_application_schema};
+
+static const struct servo_field tls_fields[] = {
+    {.name = "cert",
+     .type = SERVO_FIELD_STRING,
+     .offset = offsetof(struct tls_settings, cert),
+     .flags = SERVO_F_REQUIRED | SERVO_F_NONEMPTY,
+     .description = "The server's certificate (chain), a PEM file"},
+    {.name = "key",
+     .type = SERVO_FIELD_STRING,
+     .offset = offsetof(struct tls_settings, key),
+     .flags = SERVO_F_REQUIRED | SERVO_F_NONEMPTY,
+     .description = "Its private key, a PEM file"},
+    SERVO_FIELDS_END,
+};
+
+static const struct servo_schema tls_schema = {
+    .title = "TLS",
+    .description = "HTTPS with this certificate and key",
+    .size = sizeof(struct tls_settings),
+    .fields = tls_fields,
+};
 
 static const struct servo_field server_fields[] = {
     {.name = "listen",
@@ -299,7 +343,65 @@ static const struct servo_field server_fields[] = {
      .offset = offsetof(struct server_settings, store),
      .def = SERVER_DEFAULT_STORE,
      .flags = SERVO_F_NONEMPTY,
-     .description = "The SQLite file that keeps every application's trials"},
+     .validate = validate_store,
+     .description = "Where every application's trials are kept: a SQLite file, or a "
+                    "PostgreSQL connection URI (postgresql://USER@HOST:PORT/DB?sslmode=...) "
+                    "that several servers may share"},
+    {.name = "password_file",
+     .type = SERVO_FIELD_STRING,
+     .offset = offsetof(struct server_settings, password_file),
+     .flags = SERVO_F_NONEMPTY,
+     .description = "A file holding the PostgreSQL password (else PGPASSWORD or ~/.pgpass)"},
+    {.name = "threads",
+     .type = SERVO_FIELD_INT,
+     .offset = offsetof(struct server_settings, threads),
+     .def = "0",
+     .flags = SERVO_F_MIN | SERVO_F_MAX,
+     .min = 0,
+     .max = 1024,
+     .description = "Connection threads (0: the number of cores)"},
+    {.name = "max_connections",
+     .type = SERVO_FIELD_INT,
+     .offset = offsetof(struct server_settings, max_connections),
+     .def = "1000",
+     .flags = SERVO_F_MIN | SERVO_F_MAX,
+     .min = 1,
+     .max = 100000,
+     .description = "Connections served at once (more wait in the listen queue)"},
+    {.name = "max_connections_per_address",
+     .type = SERVO_FIELD_INT,
+     .offset = offsetof(struct server_settings, max_connections_per_address),
+     .def = "100",
+     .flags = SERVO_F_MIN | SERVO_F_MAX,
+     .min = 1,
+     .max = 100000,
+     .description = "Connections from one client address at once"},
+    {.name = "connection_timeout",
+     .type = SERVO_FIELD_DURATION,
+     .offset = offsetof(struct server_settings, connection_timeout),
+     .def = "30s",
+     .flags = SERVO_F_MIN,
+     .min = 1e9, /* 1s */
+     .description = "An idle or slow connection is closed after this long without progress"},
+    {.name = "tls",
+     .type = SERVO_FIELD_OBJECT,
+     .offset = offsetof(struct server_settings, tls),
+     .flags = SERVO_F_OPTIONAL,
+     .object = &tls_schema,
+     .description = "Serve HTTPS: {cert: FILE, key: FILE} (PEM)"},
+    {.name = "metrics_token",
+     .type = SERVO_FIELD_SECRET,
+     .offset = offsetof(struct server_settings, metrics_token),
+     .flags = SERVO_F_NONEMPTY,
+     .description = "The bearer token /metrics wants (none: /metrics is open)"},
+    {.name = "servo_timeout",
+     .type = SERVO_FIELD_DURATION,
+     .offset = offsetof(struct server_settings, servo_timeout),
+     .def = "10m",
+     .flags = SERVO_F_MIN,
+     .min = 1e9, /* 1s */
+     .description = "How long the servo driving an application may be silent before another "
+                    "servo takes over (a servo that said GOODBYE is replaced at once)"},
     {.name = "max_request_size",
      .type = SERVO_FIELD_INT,
      .offset = offsetof(struct server_settings, max_request_size),

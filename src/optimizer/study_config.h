@@ -42,17 +42,33 @@ struct study_settings {
     int64_t seed;
     char *store; /* local only: the SQLite file */
     struct measure_settings measure;
-    servo_duration settlement; /* SERVO_UNSET when not given */
-    char *token;               /* server only: the application's bearer token */
+    servo_duration settlement;    /* SERVO_UNSET when not given */
+    char *token;                  /* server only: the application's bearer token */
+    servo_duration servo_timeout; /* server only: SERVO_UNSET: the server's */
+    char *token_file;             /* server only: the token's file (a mounted Secret) */
+};
+
+/* tls: {cert, key}: PEM files. */
+struct tls_settings {
+    char *cert;
+    char *key;
 };
 
 /* The server's file: where it listens, its store, and its applications by ORG/APP. */
 struct server_settings {
     char *listen;
-    char *store;
-    int64_t max_request_size;      /* bytes */
-    servo_duration sleep;          /* SLEEP duration once a study is over */
-    struct servo_map applications; /* struct study_settings */
+    char *store;                  /* a SQLite file, or a postgresql:// URI */
+    char *password_file;          /* the PostgreSQL password (else PGPASSWORD, ~/.pgpass, ...) */
+    servo_duration servo_timeout; /* a silent servo is replaced by another after this */
+    int64_t threads;              /* connection threads; 0: the number of cores */
+    int64_t max_connections;
+    int64_t max_connections_per_address;
+    servo_duration connection_timeout; /* an idle or slow connection is closed after this */
+    char *metrics_token;               /* NULL: /metrics is open */
+    struct tls_settings *tls;          /* NULL: plain HTTP */
+    int64_t max_request_size;          /* bytes */
+    servo_duration sleep;              /* SLEEP duration once a study is over */
+    struct servo_map applications;     /* struct study_settings */
 };
 
 #define STUDY_DEFAULT_STORE "servo-optimizer.db"

@@ -255,7 +255,14 @@ static double rng_uniform(void)
 
 /* ---- client_post ----------------------------------------------------------------------- */
 
-enum verdict { VERDICT_OK, VERDICT_RETRY, VERDICT_REJECTED, VERDICT_GONE, VERDICT_CANCELLED };
+enum verdict {
+    VERDICT_OK,
+    VERDICT_RETRY,
+    VERDICT_REJECTED,
+    VERDICT_GONE,
+    VERDICT_CANCELLED,
+    VERDICT_BUSY, /* 409: another servo drives the application */
+};
 
 static void quote_body(struct strbuf *sb, const char *body)
 {
@@ -308,6 +315,8 @@ static enum verdict classify(const struct exchange *x, const struct client *c, c
         quote_body(why, x->body);
         if (x->http_status >= 500 || x->http_status == 404)
             return VERDICT_RETRY;
+        if (x->http_status == 409)
+            return VERDICT_BUSY;
         return x->http_status == 410 ? VERDICT_GONE : VERDICT_REJECTED;
     }
     strbuf_puts(why, "unknown exchange status");
@@ -340,6 +349,12 @@ static bool token_set(struct cancel_token *token)
     return token != NULL && cancel_is_set(token);
 }
 
+/* Between tries while another servo is active: the back-off, never under half its ceiling. */
+static double busy_delay(const struct backoff_policy *p, unsigned waits)
+{
+    return backoff_delay(p, waits, 1.0) * (0.5 + 0.5 * rng_uniform());
+}
+
 /* One attempt. Returns the verdict; on VERDICT_OK the reply moves to *reply. */
 static enum verdict attempt(struct client *c, const char *event, const json_t *request,
                             struct cancel_token *token, json_t **reply, struct strbuf *why)
@@ -362,6 +377,7 @@ static enum verdict attempt(struct client *c, const char *event, const json_t *r
         break;
     case VERDICT_RETRY:
     case VERDICT_CANCELLED:
+    case VERDICT_BUSY:
         break;
     }
     exchange_clear(&x);
@@ -379,6 +395,7 @@ static enum post_result final_result(enum verdict v)
         return POST_GONE;
     case VERDICT_CANCELLED:
     case VERDICT_RETRY:
+    case VERDICT_BUSY:
         break;
     }
     return POST_CANCELLED;
@@ -399,6 +416,7 @@ enum post_result client_post(struct client *c, const char *event, const json_t *
     const struct backoff_policy *p = policy ? policy : &defaults;
     json_t *request = build_request(event, param, c->servo_uid);
     double started = clock_monotonic();
+    unsigned busy_waits = 0;
     enum post_result result = POST_CANCELLED;
     struct strbuf why;
     strbuf_init(&why);
@@ -409,6 +427,18 @@ enum post_result client_post(struct client *c, const char *event, const json_t *
             break;
         strbuf_truncate(&why, 0);
         enum verdict v = attempt(c, event, request, token, reply, &why);
+        if (v == VERDICT_BUSY) {
+            /* not a failure to give up on: wait for the other servo to leave or time out */
+            double delay = busy_delay(p, busy_waits++);
+            servo_warning("Another servo is active on this application (%s): retrying %s in "
+                          "%.0fs",
+                          why.data, event, delay);
+            if (sleep_cancellable(token, delay))
+                break;
+            started = clock_monotonic();
+            tries = 0;
+            continue;
+        }
         if (v != VERDICT_RETRY) {
             result = final_result(v);
             break;

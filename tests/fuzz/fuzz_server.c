@@ -69,7 +69,7 @@ static const char *const paths[] = {
 
 static bool known_status(int status)
 {
-    static const int known[] = {200, 400, 401, 404, 405, 413, 503};
+    static const int known[] = {200, 400, 401, 403, 404, 405, 409, 413, 503};
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (known[i] == status)
             return true;

@@ -3,8 +3,9 @@
 # whose measure script returns a deterministic function of the settings:
 #   - a full session: DESCRIBE, the baseline MEASURE, ADJUST+MEASURE per trial, the final
 #     ADJUST to the best, then SLEEP "optimization complete"; GET .../trials, /healthz, /metrics;
-#   - auth: 401 without a token or with another application's, and a servo with a wrong
-#     token gives up (exit 1);
+#   - auth before the application is looked up: 401 without a token or with an unknown one,
+#     403 with another application's, a refused body never read, and a servo with a wrong
+#     token gives up (exit 1); ambiguous framing 400;
 #   - two servos at once, one per application;
 #   - the server killed and restarted in the middle of a session: the servo carries on, the
 #     study ends with exactly budget + 1 trials;
@@ -57,6 +58,9 @@ applications:
     objective: {metric: throughput, goal: maximize}
     budget: 6
     seed: 3
+  dev.opsani.com/app5:
+    token_file: app5.token
+    budget: 1
   dev.opsani.com/app4:
     token: tok-4
     objective: {metric: throughput, goal: maximize}
@@ -89,128 +93,40 @@ stop_server() { # stop_server SIGNAL: sets $server_rc
     server_pid=
 }
 
-# make_app DIR APP TOKEN [MEASURE_DELAY]: an exec servo for application APP in DIR.
-make_app() {
-    mkdir -p "$1"
-    echo "1 2" >"$1/state"
-    cat >"$1/servo.yaml" <<EOF
-optimizer:
-  id: dev.opsani.com/$2
-  token: $3
-  base_url: $url/
-settings:
-  backoff:
-    __default__: {max_time: 90s}
-    connect: {max_time: 90s}
-exec:
-  describe: ./describe
-  measure: ./measure
-  adjust: ./adjust
-  timeout: 60s
-EOF
-    cat >"$1/describe" <<'EOF'
-#!/bin/sh
-read -r cpu replicas <state
-echo D >>events.log
-cat <<JSON
-{"application":{"components":{"main":{"settings":{
- "cpu":{"type":"range","unit":"cores","min":0.5,"max":4,"step":0.25,"value":$cpu},
- "replicas":{"type":"range","min":1,"max":8,"step":1,"value":$replicas}}}}},
- "measurement":{"metrics":{"throughput":{"unit":"rps"},"latency":{"unit":"ms"}}}}
-JSON
-EOF
-    cat >"$1/adjust" <<'EOF'
-#!/bin/sh
-input=$(cat)
-cpu=$(printf '%s' "$input" | jq -r '.application.components.main.settings.cpu.value')
-replicas=$(printf '%s' "$input" | jq -r '.application.components.main.settings.replicas.value')
-echo "$cpu $replicas" >state
-echo A >>events.log
-echo '{"status":"ok"}'
-EOF
-    cat >"$1/measure" <<EOF
-#!/bin/sh
-cat >/dev/null
-read -r cpu replicas <state
-echo \$\$ >measure.pid
-echo M >>events.log
-sleep ${4:-0}
-# with a gate file, the second measure waits for the release file
-if [ -f gate ] && [ "\$(grep -c M events.log)" -eq 2 ]; then
-    while [ ! -f release ]; do sleep 0.05; done
-fi
-EOF
-    cat >>"$1/measure" <<'EOF'
-awk -v c="$cpu" -v r="$replicas" 'BEGIN {
-    t = 100 * c * sqrt(r) - 12 * c * c * r
-    l = 400 / (c * r)
-    printf "{\"status\":\"ok\",\"metrics\":{\"throughput\":{\"unit\":\"rps\",\"value\":%.6f},", t
-    printf "\"latency\":{\"unit\":\"ms\",\"value\":%.6f}}}\n", l
-}'
-EOF
-    chmod +x "$1/describe" "$1/adjust" "$1/measure"
-}
-
-start_servo() { # start_servo DIR: sets $servo_pid
-    (cd "$1" && exec "$SERVO_BIN" run >servo.stdout 2>>servo.stderr) &
-    servo_pid=$!
-    servo_pids+=("$servo_pid")
-}
-
-stop_servo() { # stop_servo PID SIGNAL: sets $rc
-    kill "-$2" "$1" 2>/dev/null || true
-    set +e
-    wait "$1" 2>/dev/null
-    rc=$?
-    set -e
-}
-
-api() { # api APP TOKEN EVENT-JSON: posts to the servo endpoint; prints "STATUS BODY"
-    curl -s -o body.json -w '%{http_code}' -X POST -H "Authorization: Bearer $2" \
-        -H 'Content-Type: application/json' --data "$3" \
-        "$url/accounts/dev.opsani.com/applications/$1/servo"
-}
-
-trials() { # trials APP TOKEN: the trials document
-    curl -s -H "Authorization: Bearer $2" "$url/accounts/dev.opsani.com/applications/$1/trials"
-}
-
-wait_phase() { # wait_phase APP TOKEN PHASE LIMIT
-    local i
-    for i in $(seq 1 $(($4 * 10))); do
-        [[ $(trials "$1" "$2" | jq -r .phase 2>/dev/null) == "$3" ]] && return 0
-        sleep 0.1
-    done
-    fail "$1 did not reach $3 within $4 s"
-}
-
-wait_lines() { # wait_lines FILE N LIMIT
-    local i
-    for i in $(seq 1 $(($3 * 20))); do
-        (($(lines "$1") >= $2)) && return 0
-        sleep 0.05
-    done
-    fail "$1 did not reach $2 lines"
-}
-
-events() { tr '\n' ' ' <"$1/events.log" | sed 's/ $//'; }
-
-# The order of a session: D first, then M, then A M per trial, then the final A.
-session_order() { # session_order BUDGET
-    local order="D M" i
-    for i in $(seq 1 "$1"); do order+=" A M"; done
-    echo "$order A"
-}
+. "$(dirname "${BASH_SOURCE[0]}")/optimizer_servos.sh"
 
 # ---- requests that are refused --------------------------------------------------------------
 
 scenario="refusals"
+printf 'tok-5\n' >app5.token
 start_server
 check equals "$(curl -s "$url/healthz" | jq -r .status)" ok
 check equals "$(api app1 '' '{"event":"HELLO","param":{},"servo_uid":null}')" 401
-check equals "$(api app1 tok-2 '{"event":"HELLO","param":{},"servo_uid":null}')" 401
+# authentication before the application is looked up: 401 for no token or an unknown one
+# whether or not the application exists, 403 for another application's token
+check equals "$(api app1 tok-2 '{"event":"HELLO","param":{},"servo_uid":null}')" 403
+check equals "$(api app1 bogus '{"event":"HELLO","param":{},"servo_uid":null}')" 401
 check equals "$(curl -s -o /dev/null -w '%{http_code}' "$url/accounts/dev.opsani.com/applications/app1/trials")" 401
-check equals "$(api nope tok-1 '{"event":"HELLO","param":{},"servo_uid":null}')" 404
+check equals "$(api nope tok-1 '{"event":"HELLO","param":{},"servo_uid":null}')" 403
+check equals "$(api nope '' '{"event":"HELLO","param":{},"servo_uid":null}')" 401
+check equals "$(api nope bogus '{"event":"HELLO","param":{},"servo_uid":null}')" 401
+# a token from a file (a mounted Secret)
+check equals "$(api app5 tok-5 '{"event":"HELLO","param":{},"servo_uid":null}')" 200
+check equals "$(api app5 tok-1 '{"event":"HELLO","param":{},"servo_uid":null}')" 403
+sed 's/token_file: app5.token/token_file: app5.token\n    token: both/' optimizer.yaml >both.yaml
+run optimizer serve -c both.yaml --listen 127.0.0.1:0
+expect_rc 1
+expect_err "applications.dev.opsani.com/app5: token and token_file are exclusive"
+# a refused request is answered from its headers: its body is never read
+head -c 3000000 /dev/zero | tr '\0' ' ' >refused.json
+check equals "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Authorization: Bearer bogus' \
+    --data-binary @refused.json "$url/accounts/dev.opsani.com/applications/app1/servo")" 401
+# ambiguous framing is refused before the body
+check equals "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Authorization: Bearer tok-1' \
+    -H 'Transfer-Encoding: chunked' -H 'Content-Length: 5' --data-binary '{"a":1}' \
+    "$url/accounts/dev.opsani.com/applications/app1/servo")" 400
+check equals "$(printf 'POST /accounts/dev.opsani.com/applications/app1/servo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-1\r\nContent-Length: 2\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}' |
+    python3 -c 'import socket,sys; s=socket.create_connection(("'"${url#http://}"'".split(":")[0], int("'"${url##*:}"'"))); s.sendall(sys.stdin.buffer.read()); print(s.recv(100).split()[1].decode())')" 400
 check equals "$(api app1 tok-1 '{"event":')" 400
 check equals "$(api app1 tok-1 '{"event":"REBOOT","param":null}')" 400
 check equals "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer tok-1' \
@@ -335,6 +251,87 @@ check equals "$(events app4)" "D M A M D M A M A M A"
 stop_server TERM
 check equals "$server_rc" 0
 check equals "$(grep -c 'Received SIGTERM: shutting down' server.stderr)" 1
+# ---- slow clients do not lock anyone out -----------------------------------------------------
+
+scenario="slow-loris"
+cp optimizer.yaml plain.yaml
+printf 'max_connections_per_address: 2000\nconnection_timeout: 3s\n' >>optimizer.yaml
+start_server
+# 600 connections that send half a request and then nothing
+cat >slow.py <<'EOF'
+import socket, sys, time
+host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+held = []
+for _ in range(count):
+    s = socket.create_connection((host, port))
+    s.sendall(b"POST /accounts/dev.opsani.com/applications/app1/servo HTTP/1.1\r\nHost: x\r\n")
+    held.append(s)
+print("holding", len(held), flush=True)
+time.sleep(60)
+EOF
+hostport=${url#http://}
+python3 slow.py "${hostport%:*}" "${hostport##*:}" 600 >slow.out 2>&1 &
+slow_pid=$!
+for i in $(seq 1 200); do
+    grep -q holding slow.out && break
+    kill -0 "$slow_pid" 2>/dev/null || fail "the slow client died: $(cat slow.out)"
+    sleep 0.05
+done
+check contains slow.out "holding 600"
+# others are served meanwhile (a generous bound: this is liveness, not speed)
+check equals "$(curl -s -m 10 "$url/healthz" | jq -r .status)" ok
+check equals "$(api app1 tok-1 '{"event":"WHATS_NEXT","param":null,"servo_uid":"x"}')" 200
+# and the slow connections are dropped after connection_timeout
+established() { ss -Htn state established "( sport = :${hostport##*:} )" | wc -l; }
+for i in $(seq 1 200); do
+    (($(established) == 0)) && break
+    sleep 0.1
+done
+check equals "$(established)" 0
+kill "$slow_pid" 2>/dev/null || true
+wait "$slow_pid" 2>/dev/null || true
+stop_server TERM
+mv plain.yaml optimizer.yaml
+
+# ---- HTTPS, and a servo that trusts its CA --------------------------------------------------
+
+scenario="tls"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca -keyout ca.key -out ca.pem \
+    >/dev/null 2>&1
+openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout tls.key -out tls.csr >/dev/null 2>&1
+printf 'subjectAltName=IP:127.0.0.1\n' >san.ext
+openssl x509 -req -in tls.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext \
+    -out tls.pem >/dev/null 2>&1
+sed -i 's/^store: server.db$/store: tls.db/' optimizer.yaml
+printf 'tls: {cert: tls.pem, key: tls.key}\n' >>optimizer.yaml
+start_server
+check equals "${url%%://*}" https
+check equals "$(curl -s --cacert ca.pem "$url/healthz" | jq -r .status)" ok
+check equals "$(curl -s -o /dev/null -w '%{http_code}' "$url/healthz" || true)" 000
+make_app apptls app2 tok-2
+sed -i "s|^settings:\$|settings:\\n  ssl_verify: $PWD/ca.pem|" apptls/servo.yaml
+start_servo apptls
+pidtls=$servo_pid
+tls_trials() {
+    curl -s --cacert ca.pem -H 'Authorization: Bearer tok-2' \
+        "$url/accounts/dev.opsani.com/applications/app2/trials"
+}
+for i in $(seq 1 600); do
+    [[ $(tls_trials | jq -r .phase) == done ]] && break
+    sleep 0.1
+done
+stop_servo "$pidtls" TERM
+check equals "$rc" 0
+check equals "$(tls_trials | jq -r .phase)" done
+check equals "$(tls_trials | jq '.trials | length')" 4
+stop_server TERM
+# a malformed certificate: an error naming the file
+echo "not a certificate" >bad.pem
+sed -i 's/cert: tls.pem/cert: bad.pem/' optimizer.yaml
+run optimizer serve -c optimizer.yaml --listen 127.0.0.1:0
+expect_rc 1
+expect_err "tls.cert bad.pem: not a PEM file"
+
 for f in server.stderr app*/servo.stderr; do
     check lacks "$f" "Sanitizer" # an ASan build reports leaks and errors at exit
 done

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -393,6 +395,126 @@ static void test_two_applications(void **state)
     free(path);
 }
 
+/* One process writes a SQLite store: another is refused, naming the store and the holder;
+ * the claim of a process that died goes with it. */
+static void test_single_writer(void **state)
+{
+    (void)state;
+    char *path = scratch_path("claimed.db");
+    int ready[2], release[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(release), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        struct store_claim *claim = NULL;
+        char *error = NULL;
+        char byte = store_claim(path, &claim, &error) == 0 ? 'y' : 'n';
+        if (write(ready[1], &byte, 1) != 1 || read(release[0], &byte, 1) < 0)
+            _exit(2);
+        _exit(0); /* dies holding the claim */
+    }
+    char byte = 0;
+    assert_int_equal(read(ready[0], &byte, 1), 1);
+    assert_int_equal(byte, 'y');
+    struct store_claim *claim = NULL;
+    char *error = NULL;
+    assert_int_equal(store_claim(path, &claim, &error), -1);
+    char pid_text[32];
+    snprintf(pid_text, sizeof pid_text, "pid %ld on host ", (long)child);
+    assert_non_null(strstr(error, "claimed.db is in use by "));
+    assert_non_null(strstr(error, pid_text));
+    free(error);
+    error = NULL;
+    assert_int_equal(write(release[1], "x", 1), 1);
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_int_equal(status, 0);
+    /* the holder is dead: taken over; claims nest within one process */
+    assert_int_equal(store_claim(path, &claim, &error), 0);
+    struct store_claim *again = NULL;
+    assert_int_equal(store_claim(path, &again, &error), 0);
+    assert_ptr_equal(claim, again);
+    store_release(again);
+    store_release(claim);
+    /* no claim for ":memory:" */
+    assert_int_equal(store_claim(":memory:", &claim, &error), 0);
+    assert_null(claim);
+    for (int i = 0; i < 2; i++) {
+        close(ready[i]);
+        close(release[i]);
+    }
+    free(path);
+}
+
+/* A store of schema version 1 (before the servo's revision and last-seen columns) is migrated
+ * in place, its study going on. */
+static void test_migration(void **state)
+{
+    (void)state;
+    char *path = scratch_path("v1.db");
+    json_decref(session(path, false));
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "ALTER TABLE applications DROP COLUMN servo_seen;"
+                                  "ALTER TABLE applications DROP COLUMN revision;"
+                                  "UPDATE schema_version SET version = 1",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    struct store *store = NULL;
+    char *error = NULL;
+    assert_int_equal(store_open(path, false, &store, &error), 0);
+    struct store_app app;
+    bool found = false;
+    assert_int_equal(store_load_app(store, "example.com/web", &app, &found, &error), 0);
+    assert_true(found);
+    assert_string_equal(app.phase, "done");
+    assert_int_equal(app.revision, 0);
+    store_app_clear(&app);
+    store_close(store);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT version FROM schema_version", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), STORE_SCHEMA_VERSION);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    free(path);
+}
+
+/* A store that cannot be written is found when it is opened, not at the first write; an
+ * unknown scheme is named. */
+static void test_read_only_and_unknown(void **state)
+{
+    (void)state;
+    char *path = scratch_path("readonly.db");
+    struct store *store = NULL;
+    char *error = NULL;
+    assert_int_equal(store_open(path, true, &store, &error), 0);
+    store_close(store);
+    char *uri = NULL;
+    assert_true(asprintf(&uri, "file:%s?mode=ro", path) > 0);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    free(uri);
+    if (geteuid() != 0) { /* root writes a 0444 file anyway */
+        assert_int_equal(chmod(path, 0444), 0);
+        assert_int_equal(store_open(path, true, &store, &error), -1);
+        assert_non_null(strstr(error, "readonly.db"));
+        free(error);
+        error = NULL;
+    }
+    assert_int_equal(store_open("mysql://db/servo", true, &store, &error), -1);
+    assert_non_null(strstr(error, "mysql://db/servo: unknown kind of store"));
+    free(error);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -404,6 +526,9 @@ int main(void)
         cmocka_unit_test(test_locked_file),
         cmocka_unit_test(test_budget_raised),
         cmocka_unit_test(test_two_applications),
+        cmocka_unit_test(test_single_writer),
+        cmocka_unit_test(test_migration),
+        cmocka_unit_test(test_read_only_and_unknown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

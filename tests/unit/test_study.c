@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config/settings.h"
@@ -686,6 +687,120 @@ static void test_describe_failures(void **state)
     config_free(&c);
 }
 
+/* ---- one servo per application --------------------------------------------------------- */
+
+static json_t *post_as(struct study *s, const char *servo_uid, const char *event, json_t *param,
+                       int *http_status)
+{
+    json_t *request =
+        json_pack("{s:s, s:o?, s:s}", "event", event, "param", param, "servo_uid", servo_uid);
+    json_t *reply = study_exchange(s, request, http_status);
+    json_decref(request);
+    return reply;
+}
+
+static const char *detail(const json_t *reply)
+{
+    return json_string_value(json_object_get(reply, "detail"));
+}
+
+static void test_one_servo(void **state)
+{
+    (void)state;
+    struct config c;
+    config_load(&c, "budget: 3\nseed: 5\n");
+    struct study_options options = {.servo_timeout_seconds = 1};
+    struct study *s = NULL;
+    char *error = NULL;
+    assert_int_equal(study_open("example.com/app", c.settings, NULL, &options, &s, &error), 0);
+    struct fake f;
+    fake_init(&f);
+    json_t *sleep = NULL;
+    /* servo-1: DESCRIBE, the baseline, then trial 1's ADJUST: its MEASURE is pending */
+    for (int i = 0; i < 3; i++)
+        assert_true(step(s, &f, &sleep));
+    json_t *measure = post(s, "WHATS_NEXT", NULL, NULL);
+    assert_string_equal(json_string_value(json_object_get(measure, "cmd")), "MEASURE");
+    struct fake trial1 = f; /* the settings servo-1 applied */
+    /* another servo while servo-1 is heard from: 409 naming the application and servo-1 */
+    int status = 0;
+    json_t *reply = post_as(s, "servo-2", "HELLO", json_object(), &status);
+    assert_int_equal(status, 409);
+    assert_non_null(strstr(detail(reply), "example.com/app"));
+    assert_non_null(strstr(detail(reply), "servo-1"));
+    json_decref(reply);
+    reply = post_as(s, "servo-2", "WHATS_NEXT", NULL, &status);
+    assert_int_equal(status, 409);
+    json_decref(reply);
+    /* servo-1 says GOODBYE: servo-2 takes over and gets trial 1's ADJUST again first */
+    assert_status(post(s, "GOODBYE", json_object(), NULL), "ok");
+    json_decref(post_as(s, "servo-2", "HELLO", json_object(), &status));
+    assert_int_equal(status, 200);
+    json_t *adjust = post_as(s, "servo-2", "WHATS_NEXT", NULL, &status);
+    assert_int_equal(status, 200);
+    assert_string_equal(json_string_value(json_object_get(adjust, "cmd")), "ADJUST");
+    struct fake fresh;
+    fake_init(&fresh);
+    const char *uid = json_string_value(json_object_get(adjust, "cmd_uid"));
+    json_t *result = fake_adjust(&fresh, json_object_get(adjust, "param"), uid);
+    assert_true(fresh.cpu == trial1.cpu && fresh.replicas == trial1.replicas);
+    assert_string_equal(fresh.mode, trial1.mode);
+    reply = post_as(s, "servo-2", "ADJUSTMENT", result, &status);
+    assert_int_equal(status, 200);
+    assert_status(reply, "ok");
+    json_t *again = post_as(s, "servo-2", "WHATS_NEXT", NULL, &status);
+    assert_string_equal(json_string_value(json_object_get(again, "cmd")), "MEASURE");
+    assert_false(
+        json_equal(json_object_get(again, "cmd_uid"), json_object_get(measure, "cmd_uid")));
+    /* servo-1 is refused now; once servo-2 is silent for servo_timeout, it takes over */
+    reply = post(s, "HELLO", json_object(), &status);
+    assert_int_equal(status, 409);
+    assert_non_null(strstr(detail(reply), "servo-2"));
+    json_decref(reply);
+    struct timespec pause = {1, 100000000};
+    nanosleep(&pause, NULL);
+    assert_status(post(s, "HELLO", json_object(), NULL), "ok");
+    /* an overlong servo_uid is refused, not stored */
+    char long_uid[300];
+    memset(long_uid, 'u', sizeof long_uid - 1);
+    long_uid[sizeof long_uid - 1] = '\0';
+    reply = post_as(s, long_uid, "HELLO", json_object(), &status);
+    assert_int_equal(status, 400);
+    json_decref(reply);
+    /* servo-1 finishes the study: exactly the budget of trials */
+    json_decref(run(s, &f));
+    assert_int_equal(study_trial_count(s), 4);
+    json_decref(again);
+    json_decref(adjust);
+    json_decref(measure);
+    study_free(s);
+    config_free(&c);
+}
+
+/* An oversized descriptor is a failed DESCRIBE (not stored): three of them fail the study. */
+static void test_description_too_large(void **state)
+{
+    (void)state;
+    struct config c;
+    struct study *s = open_study(&c, "budget: 1\n");
+    char *big = malloc(STORE_MAX_DESCRIPTION + 2);
+    memset(big, 'x', STORE_MAX_DESCRIPTION + 1);
+    big[STORE_MAX_DESCRIPTION + 1] = '\0';
+    for (int i = 0; i < STUDY_DESCRIBE_ATTEMPTS; i++) {
+        json_t *command = post(s, "WHATS_NEXT", NULL, NULL);
+        assert_string_equal(json_string_value(json_object_get(command, "cmd")), "DESCRIBE");
+        json_t *result = ok_param(json_string_value(json_object_get(command, "cmd_uid")));
+        json_object_set_new(result, "descriptor", json_pack("{s:s}", "padding", big));
+        assert_status(post(s, "DESCRIPTION", result, NULL), "ok");
+        json_decref(command);
+    }
+    assert_int_equal(study_phase(s), STUDY_FAILED);
+    assert_non_null(strstr(study_reason(s), "the description is over 1 MiB"));
+    free(big);
+    study_free(s);
+    config_free(&c);
+}
+
 /* ---- what a real ServoX sends ------------------------------------------------------------ */
 
 /* Posts the request body of a recorded exchange (shared/fixtures/servox) with the cmd_uid of
@@ -702,6 +817,8 @@ static void post_recorded(struct study *s, const char *file, const char *expecte
     assert_string_equal(json_string_value(json_object_get(command, "cmd")), expected_cmd);
     json_t *body = json_deep_copy(json_object_get(exchange, "request"));
     json_object_set(json_object_get(body, "param"), "cmd_uid", json_object_get(command, "cmd_uid"));
+    /* the recordings come from different servos: one servo here (see test_one_servo) */
+    json_object_set_new(body, "servo_uid", json_null());
     int status = 0;
     json_t *reply = study_exchange(s, body, &status);
     assert_int_equal(status, 200);
@@ -795,6 +912,8 @@ int main(void)
         cmocka_unit_test(test_describe_failures),
         cmocka_unit_test(test_recorded_servox_session),
         cmocka_unit_test(test_configuration_errors),
+        cmocka_unit_test(test_one_servo),
+        cmocka_unit_test(test_description_too_large),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

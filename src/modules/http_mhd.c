@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The optimizer server's HTTP front over libmicrohttpd (optimizer/http_front.h). Only libc
+ * and libmicrohttpd here: everything else is the server's, reached through the callbacks. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "optimizer/http_front.h"
+
+struct front {
+    struct MHD_Daemon *daemon;
+    struct http_front_callbacks callbacks;
+    size_t max_body;
+};
+
+struct upload {
+    char *body;
+    size_t length, capacity;
+    bool too_large;
+    bool refused; /* answered from the headers */
+};
+
+static const char *header(struct MHD_Connection *c, const char *name)
+{
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *c, struct server_response *r)
+{
+    size_t length = r->body ? strlen(r->body) : 0;
+    struct MHD_Response *response = MHD_create_response_from_buffer(
+        length, r->body ? r->body : (char *)"", MHD_RESPMEM_MUST_COPY);
+    free(r->body);
+    r->body = NULL;
+    if (response == NULL)
+        return MHD_NO;
+    if (r->content_type != NULL)
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+    if (r->status == 401)
+        MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    enum MHD_Result rc = MHD_queue_response(c, (unsigned int)r->status, response);
+    MHD_destroy_response(response);
+    return rc;
+}
+
+static enum MHD_Result send_text(struct MHD_Connection *c, int status, const char *detail)
+{
+    size_t size = strlen(detail) + 32;
+    struct server_response r = {
+        .status = status, .content_type = "application/json", .body = malloc(size)};
+    if (r.body == NULL)
+        return MHD_NO;
+    snprintf(r.body, size, "{\"detail\":\"%s\"}", detail);
+    return send_response(c, &r);
+}
+
+/* A declared length over the limit: the body is not read. */
+static bool declared_too_large(const struct front *f, struct MHD_Connection *c)
+{
+    const char *length = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (length == NULL)
+        return false;
+    errno = 0;
+    char *end = NULL;
+    unsigned long long n = strtoull(length, &end, 10);
+    return errno != 0 || end == length || n > f->max_body;
+}
+
+static void take(const struct front *f, struct upload *u, const char *data, size_t size)
+{
+    if (u->too_large)
+        return;
+    if (u->length + size > f->max_body) {
+        u->too_large = true;
+        free(u->body);
+        u->body = NULL;
+        u->length = u->capacity = 0;
+        return;
+    }
+    if (u->length + size + 1 > u->capacity) {
+        size_t capacity = u->capacity ? u->capacity : 4096;
+        while (capacity < u->length + size + 1)
+            capacity *= 2;
+        char *body = realloc(u->body, capacity);
+        if (body == NULL) { /* as if too large: the request is refused, not half-read */
+            u->too_large = true;
+            return;
+        }
+        u->body = body;
+        u->capacity = capacity;
+    }
+    memcpy(u->body + u->length, data, size);
+    u->length += size;
+    u->body[u->length] = '\0';
+}
+
+struct header_count {
+    const char *name;
+    unsigned count;
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (void)kind;
+    (void)value;
+    struct header_count *c = cls;
+    if (key != NULL && strcasecmp(key, c->name) == 0)
+        c->count++;
+    return MHD_YES;
+}
+
+static unsigned header_count(struct MHD_Connection *c, const char *name)
+{
+    struct header_count count = {name, 0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, &count);
+    return count.count;
+}
+
+/* Framing a proxy and this server could read differently is refused before the body:
+ * Content-Length with Transfer-Encoding, or Content-Length twice. */
+static const char *ambiguous_framing(struct MHD_Connection *c)
+{
+    unsigned lengths = header_count(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (lengths > 1)
+        return "more than one Content-Length";
+    if (lengths == 1 && header_count(c, MHD_HTTP_HEADER_TRANSFER_ENCODING) > 0)
+        return "both Content-Length and Transfer-Encoding";
+    return NULL;
+}
+
+static void fill_request(struct MHD_Connection *c, const char *url, const char *method,
+                         const struct upload *u, struct server_request *r)
+{
+    *r = (struct server_request){
+        .method = method,
+        .path = url,
+        .authorization = header(c, MHD_HTTP_HEADER_AUTHORIZATION),
+        .sf_token = header(c, "X-SF-Token"),
+        .body = u && u->length > 0 ? u->body : NULL,
+        .body_length = u ? u->length : 0,
+        .too_large = u ? u->too_large : false,
+    };
+}
+
+/* The first call, with the headers only: whatever can be refused is refused before a byte of
+ * the body is read. */
+static enum MHD_Result on_headers(struct front *f, struct MHD_Connection *c, const char *url,
+                                  const char *method, struct upload *u)
+{
+    const char *framing = ambiguous_framing(c);
+    if (framing != NULL) {
+        u->refused = true;
+        return send_text(c, 400, framing);
+    }
+    struct server_request request;
+    fill_request(c, url, method, NULL, &request);
+    struct server_response response = {0};
+    if (f->callbacks.check(f->callbacks.context, &request, &response) != 0) {
+        u->refused = true;
+        return send_response(c, &response);
+    }
+    u->too_large = declared_too_large(f, c);
+    return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **context)
+{
+    (void)version;
+    struct front *f = cls;
+    struct upload *u = *context;
+    if (u == NULL) {
+        u = calloc(1, sizeof *u);
+        if (u == NULL)
+            return MHD_NO;
+        *context = u;
+        return on_headers(f, c, url, method, u);
+    }
+    if (u->refused || *upload_data_size > 0) {
+        if (!u->refused)
+            take(f, u, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    struct server_request request;
+    fill_request(c, url, method, u, &request);
+    struct server_response response = {0};
+    f->callbacks.handle(f->callbacks.context, &request, &response);
+    return send_response(c, &response);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **context,
+                         enum MHD_RequestTerminationCode code)
+{
+    (void)cls;
+    (void)c;
+    (void)code;
+    struct upload *u = *context;
+    if (u == NULL)
+        return;
+    free(u->body);
+    free(u);
+    *context = NULL;
+}
+
+static void on_log(void *cls, const char *fmt, va_list ap)
+{
+    struct front *f = cls;
+    char text[512];
+    vsnprintf(text, sizeof text, fmt, ap);
+    size_t n = strlen(text);
+    while (n > 0 && text[n - 1] == '\n')
+        text[--n] = '\0';
+    f->callbacks.log(f->callbacks.context, text);
+}
+
+static void *front_start(const struct http_front_config *config,
+                         const struct http_front_callbacks *callbacks, char *error,
+                         size_t error_size)
+{
+    struct front *f = calloc(1, sizeof *f);
+    if (f == NULL) {
+        snprintf(error, error_size, "out of memory");
+        return NULL;
+    }
+    f->callbacks = *callbacks;
+    f->max_body = config->max_body;
+    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+    bool tls = config->tls_cert != NULL && config->tls_key != NULL;
+    if (tls)
+        flags |= MHD_USE_TLS;
+    f->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, f, MHD_OPTION_LISTEN_SOCKET, config->listen_fd,
+        MHD_OPTION_THREAD_POOL_SIZE, config->threads, MHD_OPTION_CONNECTION_TIMEOUT,
+        config->connection_timeout, MHD_OPTION_CONNECTION_LIMIT, config->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, config->max_connections_per_address,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, config->header_memory, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, f, MHD_OPTION_EXTERNAL_LOGGER, on_log, f,
+        tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, config->tls_cert,
+        MHD_OPTION_HTTPS_MEM_KEY, config->tls_key, MHD_OPTION_END);
+    if (f->daemon == NULL) {
+        snprintf(error, error_size, "cannot start the HTTP server%s",
+                 tls ? " (is the TLS certificate or key malformed, or do they not match?)" : "");
+        free(f);
+        return NULL;
+    }
+    return f;
+}
+
+static void front_stop(void *front)
+{
+    struct front *f = front;
+    if (f == NULL)
+        return;
+    MHD_stop_daemon(f->daemon);
+    free(f);
+}
+
+static bool front_has_tls(void)
+{
+    return MHD_is_feature_supported(MHD_FEATURE_TLS) == MHD_YES;
+}
+
+__attribute__((visibility("default"))) const struct http_front_module servo_http_front_v1 = {
+    .abi = HTTP_FRONT_ABI,
+    .start = front_start,
+    .stop = front_stop,
+    .has_tls = front_has_tls,
+};
