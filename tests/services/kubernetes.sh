@@ -243,8 +243,9 @@ cmd_build()
     local w
     w=$(absolute "$1")
     if built "$w"; then
+        # what `start` needs (etcd-server, openssl, curl, jq) is in scripts/packages.txt: the
+        # build tools (golang-go, ...) are not installed on a machine that reuses bin/
         log "already built: $w/bin (remove it to rebuild)"
-        install_packages >/dev/null # etcd-server and friends on a machine that reuses bin/
         return 0
     fi
     exec 9>"$w/.lock"

@@ -137,6 +137,7 @@ services_start()
         mkdir -p "$dir"
         # its own process group, so that services_stop can end a start still under way (the
         # Kubernetes build: go and all)
+        # shellcheck disable=SC2016 # the inner script expands its own arguments
         setsid bash -c '
             . "$1"
             "service_$2_start" "$3" >"$3/env" 2>"$3/log" </dev/null
