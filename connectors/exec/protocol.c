@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "servo/log.h"
+#include "util/json_text.h"
 
 /* The highest signal number a shell's exit status 128 + N stands for (SIGRTMAX on Linux). */
 #define SHELL_SIGNAL_MAX 64
@@ -359,7 +360,7 @@ json_t *exec_call_run(struct servo_connector *c, struct servo_event *event,
     build_environment(s, call, &env);
     char *input = NULL;
     if (call->input != NULL) {
-        char *json = check_alloc(json_dumps(call->input, JSON_COMPACT));
+        char *json = check_alloc(json_text(call->input, JSON_COMPACT));
         input = servo_strdup_printf("%s\n", json);
         free(json);
     }

@@ -11,6 +11,7 @@
 #include "config/yaml.h"
 #include "config/yaml_out.h"
 #include "util/util.h"
+#include "util/json_text.h"
 
 int cmd_validate(struct cli *cli, int argc, char **argv);
 int cmd_config(struct cli *cli, int argc, char **argv);
@@ -19,7 +20,7 @@ int cmd_generate(struct cli *cli, int argc, char **argv);
 
 static char *dump_json(json_t *value)
 {
-    char *text = json_dumps(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *text = json_text(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     char *with_newline = xasprintf("%s\n", text);
     free(text);
     return with_newline;

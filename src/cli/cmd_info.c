@@ -5,10 +5,11 @@
 
 #include "cli/cli.h"
 #include "util/util.h"
+#include "util/json_text.h"
 
 static void print_json(json_t *value)
 {
-    char *text = json_dumps(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *text = json_text(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     printf("%s\n", text);
     free(text);
 }

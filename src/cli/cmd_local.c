@@ -10,6 +10,7 @@
 #include "events/bus.h"
 #include "events/servo_runtime.h"
 #include "util/util.h"
+#include "util/json_text.h"
 
 int cmd_describe(struct cli *cli, int argc, char **argv);
 int cmd_measure(struct cli *cli, int argc, char **argv);
@@ -20,7 +21,7 @@ int show_events(struct servo_config *servo, bool by_connector);
 
 static void print_json_value(json_t *value)
 {
-    char *text = json_dumps(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *text = json_text(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     printf("%s\n", text);
     free(text);
 }

@@ -16,6 +16,7 @@
 #include "optimizer/store.h"
 #include "util/log.h"
 #include "util/util.h"
+#include "util/json_text.h"
 
 int cmd_optimizer(struct cli *cli, int argc, char **argv);
 int cmd_report(struct cli *cli, int argc, char **argv);
@@ -251,7 +252,7 @@ static char *history_text(const json_t *doc, int format)
     case FORMAT_TEXT:
         return results_history_text(doc);
     }
-    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *text = json_text(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     char *line = xasprintf("%s\n", text);
     free(text);
     return line;
@@ -262,7 +263,7 @@ static char *best_text(const json_t *doc, int format)
     if (format != FORMAT_JSON)
         return results_best_text(doc);
     json_t *best = results_best_json(doc);
-    char *text = json_dumps(best, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *text = json_text(best, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     char *line = xasprintf("%s\n", text);
     free(text);
     json_decref(best);

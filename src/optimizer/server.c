@@ -24,6 +24,7 @@
 #include "servo/log.h"
 #include "types/wire.h"
 #include "util/util.h"
+#include "util/json_text.h"
 
 #define SERVER_THREADS 4
 #define SERVER_CONNECTION_TIMEOUT 120 /* seconds */
@@ -134,7 +135,7 @@ static void respond_json(struct server_response *out, int status, json_t *body)
 {
     out->status = status;
     out->content_type = json_content_type;
-    out->body = json_dumps(body, JSON_COMPACT);
+    out->body = json_text(body, JSON_COMPACT);
     json_decref(body);
 }
 
