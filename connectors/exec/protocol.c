@@ -357,7 +357,7 @@ json_t *exec_call_run(struct servo_connector *c, struct servo_event *event,
     build_environment(s, call, &env);
     char *input = NULL;
     if (call->input != NULL) {
-        char *json = check_alloc(json_dumps(call->input, JSON_COMPACT));
+        char *json = check_alloc(servo_json_text(call->input, JSON_COMPACT));
         input = servo_strdup_printf("%s\n", json);
         free(json);
     }

@@ -345,7 +345,7 @@ static void print_targets_json(const struct prom_targets *targets)
         json_object_set_new(item, "last_error", text_or_null(t->last_error));
         json_array_append_new(list, item);
     }
-    char *text = json_dumps(list, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *text = servo_json_text(list, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     printf("%s\n", text != NULL ? text : "[]");
     free(text);
     json_decref(list);

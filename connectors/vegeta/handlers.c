@@ -91,16 +91,18 @@ static int on_measure(struct servo_connector *c, struct servo_event *event)
     bool wanted[VEGETA_METRIC_COUNT];
     if (!wanted_metrics(event, wanted))
         return 0; /* none of the metrics asked for are this connector's */
-    if (control->duration <= 0)
+    servo_duration duration = control->duration > 0 ? control->duration : s->duration;
+    if (duration <= 0)
         return servo_event_fail(event, SERVO_ERROR_MEASUREMENT_FAILED, "no-duration",
                                 "vegeta needs a measurement duration (the control's duration, "
-                                "`servo measure -d`): with none it would attack forever");
+                                "`servo measure -d`, or the `duration` setting): with none it "
+                                "would attack forever");
     if (wait_delay(event, control->delay) != 0)
         return -1;
-    char *profile = vegeta_load_profile(s, vegeta_target_count(s), control->duration,
-                                        control->delay, control->warmup);
+    char *profile =
+        vegeta_load_profile(s, vegeta_target_count(s), duration, control->delay, control->warmup);
     servo_info("%s", profile);
-    struct vegeta_run run = {.duration = control->duration,
+    struct vegeta_run run = {.duration = duration,
                              .every = s->reporting_interval,
                              .warmup = control->warmup,
                              .failure = SERVO_ERROR_MEASUREMENT_FAILED};

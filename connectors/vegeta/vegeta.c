@@ -484,6 +484,15 @@ static const struct servo_field vegeta_fields[] = {
      .min = MS_NS,
      .def = "15s",
      .description = "How often vegeta reports metrics during the attack."},
+    {.name = "duration",
+     .type = SERVO_FIELD_DURATION,
+     .offset = offsetof(struct vegeta_settings, duration),
+     .flags = SERVO_F_MIN,
+     .min = 0,
+     .def = "0",
+     .description = "How long an attack lasts when the optimizer's control gives no duration "
+                    "(the control's duration wins); 0: none, a measure without one fails. The "
+                    "seed's SERVO_VEGETA='{\"rate\": \"50/1s\", \"duration\": \"20m\"}' sets it."},
     {.name = "binary",
      .type = SERVO_FIELD_STRING,
      .offset = offsetof(struct vegeta_settings, binary),

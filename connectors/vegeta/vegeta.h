@@ -29,7 +29,8 @@ struct vegeta_settings {
     bool keepalive;
     bool insecure;
     servo_duration reporting_interval;
-    char *binary; /* the vegeta executable: a name looked up on PATH, or a path */
+    servo_duration duration; /* the attack's when the control gives none; 0: none */
+    char *binary;            /* the vegeta executable: a name looked up on PATH, or a path */
 };
 
 extern const struct servo_connector_plugin servo_connector_vegeta;

@@ -34,6 +34,10 @@ SERVO_EXPORT int servo_json_nonnegative(const json_t *object, const char *key, d
 SERVO_EXPORT json_t *servo_json_load_object(const char *text, size_t length,
                                             struct servo_error *error);
 
+/* json_dumps(value, flags) with every real in the shortest form that reads back the same
+ * ("33.33", as Python and so ServoX write it); the caller frees. NULL when json_dumps fails. */
+SERVO_EXPORT char *servo_json_text(const json_t *value, size_t flags);
+
 #ifdef __cplusplus
 }
 #endif

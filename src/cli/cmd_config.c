@@ -12,10 +12,11 @@
 #include "config/yaml.h"
 #include "config/yaml_out.h"
 #include "util/util.h"
+#include "util/json_text.h"
 
 static char *dump_json(json_t *value)
 {
-    char *text = json_dumps(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *text = json_text(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     char *with_newline = xasprintf("%s\n", text);
     free(text);
     return with_newline;

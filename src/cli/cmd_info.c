@@ -6,17 +6,52 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "util/util.h"
+#include "util/json_text.h"
 
 static void print_json(json_t *value)
 {
-    char *text = json_dumps(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *text = json_text(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     printf("%s\n", text);
     free(text);
 }
 
+/* "PrometheusConnector" -> "Prometheus Connector", the name ServoX prints. */
+static char *display_name(const char *class_name)
+{
+    struct strbuf sb;
+    strbuf_init(&sb);
+    for (const char *s = class_name; *s; s++) {
+        if (s != class_name && *s >= 'A' && *s <= 'Z' && s[-1] >= 'a' && s[-1] <= 'z')
+            strbuf_putc(&sb, ' ');
+        strbuf_putc(&sb, *s);
+    }
+    return strbuf_detach(&sb);
+}
+
+/* `servo version CONNECTOR`, as ServoX prints a connector's version. */
+static int connector_version(const struct servo_connector_plugin *p, bool short_form, int format)
+{
+    char *name = display_name(p->class_name);
+    if (format == 1) {
+        json_t *v = json_pack("{s:s, s:s?, s:s?, s:s?, s:s?, s:s?}", "name", name, "version",
+                              p->version, "maturity", p->maturity, "description", p->description,
+                              "homepage", p->homepage, "license", p->license);
+        print_json(v);
+        json_decref(v);
+    } else if (short_form) {
+        printf("%s v%s\n", name, p->version ? p->version : "?");
+    } else {
+        printf("%s v%s (%s)\n%s\n%s\nLicensed under the terms of %s\n", name,
+               p->version ? p->version : "?", p->maturity ? p->maturity : "-",
+               p->description ? p->description : "", p->homepage ? p->homepage : "",
+               p->license ? p->license : "-");
+    }
+    free(name);
+    return EXIT_OK;
+}
+
 int cmd_version(struct cli *cli, int argc, char **argv)
 {
-    (void)cli;
     const struct cli_command *self = cli_find_command("version");
     bool short_form = false;
     int format = 0, c;
@@ -31,9 +66,17 @@ int cmd_version(struct cli *cli, int argc, char **argv)
         if (c == 'f' && (format = cli_option_choice(self, 'f', optarg)) < 0)
             return EXIT_USAGE;
     }
-    if (optind < argc) {
-        cli_error("version: unexpected argument \"%s\"", argv[optind]);
+    if (cli_refuse_operands(self, argc, argv, 1) != 0)
         return EXIT_USAGE;
+    if (optind < argc) {
+        if (cli_registry(cli) != 0)
+            return cli->failure;
+        const struct registry_entry *entry = registry_find(&cli->registry, argv[optind]);
+        if (entry == NULL) {
+            cli_error("version: no connector named \"%s\" (see 'servo connectors')", argv[optind]);
+            return EXIT_USAGE;
+        }
+        return connector_version(entry->plugin, short_form, format);
     }
     if (format == 1) {
         json_t *v =

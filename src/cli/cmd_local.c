@@ -11,6 +11,7 @@
 #include "events/bus.h"
 #include "events/servo_runtime.h"
 #include "util/util.h"
+#include "util/json_text.h"
 
 int show_components(struct cli *cli, struct servo_config *servo);
 int show_metrics(struct cli *cli, struct servo_config *servo);
@@ -18,7 +19,7 @@ int show_events(struct servo_config *servo, bool by_connector);
 
 static void print_json_value(json_t *value)
 {
-    char *text = json_dumps(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *text = json_text(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     printf("%s\n", text);
     free(text);
 }

@@ -17,6 +17,7 @@
 #include "optimizer/store.h"
 #include "util/log.h"
 #include "util/util.h"
+#include "util/json_text.h"
 
 #define SERVER_CONFIG_DEFAULT "optimizer.yaml"
 
@@ -258,7 +259,7 @@ static char *history_text(const json_t *doc, int format)
     case FORMAT_TEXT:
         return results_history_text(doc);
     }
-    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *text = json_text(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     char *line = xasprintf("%s\n", text);
     free(text);
     return line;
@@ -269,7 +270,7 @@ static char *best_text(const json_t *doc, int format)
     if (format != FORMAT_JSON)
         return results_best_text(doc);
     json_t *best = results_best_json(doc);
-    char *text = json_dumps(best, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *text = json_text(best, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     char *line = xasprintf("%s\n", text);
     free(text);
     json_decref(best);

@@ -384,8 +384,11 @@ const struct cli_command cli_commands[] = {
      "change a system are written only when asked for. The optimizer is left out: `servo\n"
      "run` then uses the embedded optimizer.\n",
      generate_options, CLI_ARG_CONNECTOR, NULL},
-    {"version", cmd_version, "Other Commands", "[-s] [-f text|json]", "Display the version", NULL,
-     version_options, CLI_ARG_NONE, NULL},
+    {"version", cmd_version, "Other Commands", "[CONNECTOR] [-s] [-f text|json]",
+     "Display the version",
+     "Print the servo's version, or a connector's (name, version, maturity, description,\n"
+     "homepage, license), as ServoX does.\n",
+     version_options, CLI_ARG_CONNECTOR, NULL},
     {"completion", cmd_completion, "Other Commands", "bash|zsh|fish [-o FILE]",
      "Print a shell completion script",
      "Print the completion script of a shell. It completes commands, options, their values,\n"

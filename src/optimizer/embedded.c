@@ -10,6 +10,7 @@
 #include "optimizer/store.h"
 #include "optimizer/study.h"
 #include "util/util.h"
+#include "util/json_text.h"
 
 struct embedded {
     struct study_settings *defaults; /* owned when no settings were given */
@@ -30,7 +31,7 @@ static void embedded_exchange(void *context, const json_t *request, struct cance
     json_t *reply = study_exchange(e->study, request, &http_status);
     pthread_mutex_unlock(&e->lock);
     out->http_status = http_status;
-    out->body = json_dumps(reply, JSON_COMPACT);
+    out->body = json_text(reply, JSON_COMPACT);
     if (http_status / 100 == 2) {
         out->status = EXCHANGE_OK;
         out->reply = reply;

@@ -24,6 +24,7 @@
 #include "types/wire.h"
 #include "util/module.h"
 #include "util/util.h"
+#include "util/json_text.h"
 
 #define STATUS_SLOTS 32
 /* Per connection, for the request line and headers (a longer header: 431). */
@@ -272,7 +273,7 @@ static void respond_json(struct server_response *out, int status, json_t *body)
 {
     out->status = status;
     out->content_type = json_content_type;
-    out->body = json_dumps(body, JSON_COMPACT);
+    out->body = json_text(body, JSON_COMPACT);
     json_decref(body);
 }
 

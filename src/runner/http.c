@@ -32,6 +32,7 @@
 #include "http/http_internal.h"
 #include "servo/log.h"
 #include "util/util.h"
+#include "util/json_text.h"
 
 #define BODY_LIMIT (8 * 1024 * 1024) /* larger replies are garbage */
 #define LOG_BODY_LIMIT (64 * 1024)   /* bytes of a body kept in exchange.body and TRACE logs */
@@ -288,7 +289,7 @@ static void http_exchange(void *context, const json_t *request, struct cancel_to
 {
     struct http_transport *t = context;
     memset(out, 0, sizeof *out);
-    char *payload = json_dumps(request, JSON_COMPACT);
+    char *payload = json_text(request, JSON_COMPACT);
     if (payload == NULL) {
         out->status = EXCHANGE_TRANSPORT;
         snprintf(out->error, sizeof out->error, "the request cannot be encoded as JSON");

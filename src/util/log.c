@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "util/util.h"
+#include "util/json_text.h"
 
 static const char *const level_names[] = {"TRACE",   "DEBUG", "INFO",    "SUCCESS",
                                           "WARNING", "ERROR", "CRITICAL"};
@@ -132,7 +133,7 @@ static void write_json(FILE *out, const char *time, enum servo_log_level level,
         json_object_set_new(line, "event", json_string(context_event));
     if (context_servo)
         json_object_set_new(line, "servo", json_string(context_servo));
-    char *text = json_dumps(line, JSON_COMPACT);
+    char *text = json_text(line, JSON_COMPACT);
     fprintf(out, "%s\n", text);
     free(text);
     json_decref(line);

@@ -12,6 +12,7 @@
 
 #include "servo/alloc.h"
 #include "servo/buf.h"
+#include "util/json_text.h"
 #include "util/util.h"
 
 void *servo_xmalloc(size_t size)
@@ -165,4 +166,9 @@ json_t *servo_json_load_object(const char *text, size_t length, struct servo_err
         return NULL;
     }
     return json;
+}
+
+char *servo_json_text(const json_t *value, size_t flags)
+{
+    return json_text(value, flags);
 }

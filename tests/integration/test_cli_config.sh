@@ -185,7 +185,25 @@ expect_out ""
 expect_err 'servo: error: invalid value "yaml" for --format (expected one of: text, json)'
 servo version extra
 expect_rc 2
+expect_err 'servo: error: version: no connector named "extra" (see '"'servo connectors')"
+servo version wait extra
+expect_rc 2
 expect_err 'servo: error: version: unexpected argument "extra"'
+
+case_ "version CONNECTOR, as ServoX prints it"
+servo version prometheus
+expect_rc 0
+check equals "$out" "$(<"$SERVO_SOURCE_DIR/tests/fixtures/servox/cli/version-prometheus.stdout")"
+servo version -s wait
+expect_rc 0
+check equals "$out" "Wait Connector v0.0.1"
+servo version -f json vegeta
+expect_rc 0
+check_py "
+import json, sys
+v = json.load(sys.stdin)
+if (v['name'], v['version'], v['license']) != ('Vegeta Connector', '0.5.0', 'Apache 2.0'): print(v)
+"
 
 # ---- connectors -------------------------------------------------------------------------
 
@@ -295,7 +313,7 @@ expect_rc 2
 expect_err 'servo: error: validate: unexpected argument "extra"'
 # extra arguments are refused, not ignored (COMMAND|WORDS BEFORE "extra")
 for case in "list|list" "connectors|connectors" "config|config" "schema|schema wait" \
-    "show connectors|show connectors" "show events|show events" "version|version" \
+    "show connectors|show connectors" "show events|show events" "version|version wait" \
     "completion bash|completion bash"; do
     # shellcheck disable=SC2086 # the command's words
     servo ${case#*|} extra

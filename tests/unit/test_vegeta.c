@@ -801,6 +801,27 @@ static void test_measure_needs_duration(void **state)
     bus_outcome_free(&out);
 }
 
+/* The `duration` setting (the seed's SERVO_VEGETA='{"rate": "50/1s", "duration": "20m"}') is
+ * the attack's when the control gives none; the control's wins. */
+static void test_measure_duration_setting(void **state)
+{
+    struct fixture *f = *state;
+    load_standin(f, "  target: GET http://127.0.0.1:18080/\n  duration: 2s\n");
+    struct bus_outcome out;
+    const char *const some[] = {"error_rate"};
+    assert_int_equal(measure(f, 0, some, 1, &out), 0);
+    assert_non_null(out.results[0].measurement);
+    bus_outcome_free(&out);
+    char *args = read_text(f->argsfile, NULL);
+    assert_contains(args, "attack -rate=50/1s -duration=2s ");
+    free(args);
+    assert_int_equal(measure(f, SERVO_SECOND, some, 1, &out), 0);
+    bus_outcome_free(&out);
+    args = read_text(f->argsfile, NULL);
+    assert_contains(args, "attack -rate=50/1s -duration=1s ");
+    free(args);
+}
+
 /* Writes an executable script into the scratch directory; its path (static). */
 static const char *script(const char *name, const char *body)
 {
@@ -1143,6 +1164,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_measure_with_standin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_measure_subset_and_others, setup, teardown),
         cmocka_unit_test_setup_teardown(test_measure_needs_duration, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_measure_duration_setting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_measure_warmup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_measure_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_measure_bad_targets_file, setup, teardown),
