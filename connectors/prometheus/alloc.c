@@ -3,13 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "servo/util.h"
 
 static void out_of_memory(size_t size)
 {
-    fprintf(stderr, "prometheus: out of memory (%zu bytes)\n", size);
-    abort();
+    fprintf(stderr, "servo: error: out of memory allocating %zu bytes\n", size);
+    _exit(EXIT_FAILURE); /* as the core's xmalloc (src/util/util.c) */
 }
 
 void *prom_xmalloc(size_t size)

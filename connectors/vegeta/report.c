@@ -299,15 +299,17 @@ static int parse_times(const json_t *json, struct vegeta_report *r, char *why, s
     return 0;
 }
 
-/* The distinct errors vegeta saw, joined, cut to ERRORS_TEXT_MAX bytes; NULL when none. */
-static char *errors_text(const json_t *json)
+/* The distinct errors vegeta saw, joined, cut to ERRORS_TEXT_MAX bytes, in *out; NULL when
+ * none. Returns -1 when out of memory. */
+static int errors_text(const json_t *json, char **out)
 {
+    *out = NULL;
     const json_t *errors = json_object_get(json, "errors");
     if (!json_is_array(errors) || json_array_size(errors) == 0)
-        return NULL;
+        return 0;
     char *text = malloc(ERRORS_TEXT_MAX + 4);
     if (text == NULL)
-        abort();
+        return -1;
     size_t used = 0;
     size_t index;
     const json_t *item;
@@ -324,11 +326,11 @@ static char *errors_text(const json_t *json)
         }
         used += (size_t)n;
     }
-    if (text[0] == '\0') {
+    if (text[0] == '\0')
         free(text);
-        return NULL;
-    }
-    return text;
+    else
+        *out = text;
+    return 0;
 }
 
 int vegeta_report_parse(const char *text, size_t length, struct vegeta_report *report, char *why,
@@ -343,8 +345,8 @@ int vegeta_report_parse(const char *text, size_t length, struct vegeta_report *r
         parse_counts(json, report, why, why_size) == 0 &&
         parse_times(json, report, why, why_size) == 0)
         rc = 0;
-    if (rc == 0)
-        report->errors = errors_text(json);
+    if (rc == 0 && errors_text(json, &report->errors) != 0)
+        rc = servo_why(why, why_size, "out of memory");
     json_decref(json);
     return rc;
 }
@@ -380,22 +382,28 @@ static void note_invalid(struct vegeta_reports *reports, const char *line, size_
              length > 80 ? "..." : "", why);
 }
 
-static void append(struct vegeta_reports *reports, const struct vegeta_report *report)
+/* Returns -1 when out of memory (`reports` unchanged). */
+static int append(struct vegeta_reports *reports, const struct vegeta_report *report)
 {
     if (reports->count == reports->capacity) {
-        reports->capacity = reports->capacity ? 2 * reports->capacity : 8;
-        reports->items = realloc(reports->items, reports->capacity * sizeof *reports->items);
-        if (reports->items == NULL)
-            abort();
+        size_t capacity = reports->capacity ? 2 * reports->capacity : 8;
+        struct vegeta_report *items = realloc(reports->items, capacity * sizeof *items);
+        if (items == NULL)
+            return -1;
+        reports->items = items;
+        reports->capacity = capacity;
     }
     reports->items[reports->count++] = *report;
+    return 0;
 }
 
 enum vegeta_line vegeta_reports_add_line(struct vegeta_reports *reports, const char *line)
 {
     char *text = strdup(line);
-    if (text == NULL)
-        abort();
+    if (text == NULL) {
+        note_invalid(reports, line, strlen(line), "out of memory");
+        return VEGETA_LINE_INVALID;
+    }
     size_t length = vegeta_strip_escapes(text, strlen(text));
     enum vegeta_line outcome = VEGETA_LINE_BLANK;
     struct vegeta_report report;
@@ -409,8 +417,11 @@ enum vegeta_line vegeta_reports_add_line(struct vegeta_reports *reports, const c
         vegeta_report_free(&report);
         reports->discarded++;
         outcome = VEGETA_LINE_DISCARDED;
+    } else if (append(reports, &report) != 0) {
+        vegeta_report_free(&report);
+        note_invalid(reports, text, length, "out of memory");
+        outcome = VEGETA_LINE_INVALID;
     } else {
-        append(reports, &report);
         outcome = VEGETA_LINE_KEPT;
     }
     free(text);

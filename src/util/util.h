@@ -1,5 +1,8 @@
-/* Small helpers used everywhere in the core. Allocation aborts on out-of-memory (as Redis
- * does): an agent that cannot allocate a few bytes cannot report anything useful. */
+/* Small helpers used everywhere in the core. Allocation never returns NULL: on out-of-memory
+ * it prints "servo: error: out of memory allocating N bytes" and ends the process with exit
+ * status 1 (an agent that cannot allocate a few bytes cannot report anything useful). Code
+ * that must fail softly instead calls malloc & co. and returns its error; the test_alloc_*
+ * tests force both (docs/testing.md). */
 #ifndef SERVO_UTIL_H
 #define SERVO_UTIL_H
 
