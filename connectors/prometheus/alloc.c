@@ -6,35 +6,22 @@
 #include <unistd.h>
 
 #include "servo/util.h"
+#include "util/util.h"
 
-static void out_of_memory(size_t size)
-{
-    fprintf(stderr, "servo: error: out of memory allocating %zu bytes\n", size);
-    _exit(EXIT_FAILURE); /* as the core's xmalloc (src/util/util.c) */
-}
-
+/* The core's helpers: one out-of-memory behaviour (src/util/util.h). */
 void *prom_xmalloc(size_t size)
 {
-    void *p = malloc(size ? size : 1);
-    if (p == NULL)
-        out_of_memory(size);
-    return p;
+    return xmalloc(size);
 }
 
 void *prom_xcalloc(size_t count, size_t size)
 {
-    void *p = calloc(count ? count : 1, size ? size : 1);
-    if (p == NULL)
-        out_of_memory(count * size);
-    return p;
+    return xcalloc(count, size);
 }
 
 void *prom_xrealloc(void *pointer, size_t size)
 {
-    void *p = realloc(pointer, size ? size : 1);
-    if (p == NULL)
-        out_of_memory(size);
-    return p;
+    return xrealloc(pointer, size);
 }
 
 void prom_xgrow(void **items, size_t size, size_t count, size_t *capacity)
@@ -42,8 +29,10 @@ void prom_xgrow(void **items, size_t size, size_t count, size_t *capacity)
     if (count < *capacity)
         return;
     size_t wanted = *capacity ? *capacity * 2 : 8;
-    if (wanted < count + 1 || wanted > ((size_t)-1) / size)
-        out_of_memory(size * count);
+    if (wanted < count + 1 || wanted > ((size_t)-1) / size) {
+        fprintf(stderr, "servo: error: out of memory growing an array of %zu items\n", count);
+        _exit(EXIT_FAILURE);
+    }
     *items = prom_xrealloc(*items, wanted * size);
     *capacity = wanted;
 }

@@ -1,5 +1,5 @@
-/* Memory and text helpers of the prometheus connector: allocation that aborts when memory
- * runs out (as the core's), and a growable string. */
+/* Memory and text helpers of the prometheus connector: allocation through the core's helpers
+ * (the out-of-memory exit of src/util/util.h), and a growable string. */
 #ifndef SERVO_CONNECTOR_PROMETHEUS_ALLOC_H
 #define SERVO_CONNECTOR_PROMETHEUS_ALLOC_H
 

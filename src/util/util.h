@@ -14,6 +14,13 @@
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Test-only: defined by the test_alloc_* tests (tests/unit/alloc_fail.c) and nowhere else, so
+ * NULL in the servo (a weak reference). Told that an allocation of the helpers below failed,
+ * it returns true to have it tried again instead of the out-of-memory exit: the torture thus
+ * learns which failures end the process without forking a process for each of them. Read
+ * only after malloc has returned NULL: no cost otherwise. */
+bool servo_alloc_failed_hook(size_t size) __attribute__((weak));
+
 void *xmalloc(size_t size);
 void *xcalloc(size_t count, size_t size);
 void *xrealloc(void *ptr, size_t size);

@@ -14,6 +14,8 @@
 
 #include <sqlite3.h>
 
+#include "util/util.h"
+
 #if defined(__SANITIZE_ADDRESS__)
 #define ALLOC_FAIL_LSAN 1
 #elif defined(__has_feature)
@@ -27,18 +29,6 @@
 
 /* No run may allocate more than this: a loop that never ends is a failure too. */
 #define MAX_RUNS 200000
-
-/* The child's exit statuses; 1 is the core's out-of-memory exit. */
-enum child_status {
-    CHILD_DONE = 100,      /* success, the failure point was not reached */
-    CHILD_RECOVERED,       /* success with the normal result, the failure was absorbed */
-    CHILD_ERROR,           /* the code under test returned its error */
-    CHILD_ERROR_UNFORCED,  /* an error although no allocation failed */
-    CHILD_WRONG_RESULT,    /* success with a result that is not the normal one */
-    CHILD_LEAK,            /* LeakSanitizer found memory nobody owns */
-    CHILD_MISSED,          /* the failure was reached but the operation claims success */
-    CHILD_OOM_EXIT = 1,    /* servo: error: out of memory ... (src/util/util.c) */
-};
 
 static unsigned long allocation_count;
 static unsigned long fail_at; /* 0: never */
@@ -145,6 +135,23 @@ void alloc_fail_install(void)
         abort();
 }
 
+/* ---- the helpers' out-of-memory exit ------------------------------------------------------ */
+
+static bool retry_helpers = true;
+static bool helper_failed;
+
+/* Called by xmalloc & co. (src/util/util.c) when their allocation returned NULL: an injected
+ * failure is noted and retried once, so the run goes on as if it had ended in the helpers'
+ * out-of-memory exit; a real one (or in the forked check of that exit) is not retried. */
+bool servo_alloc_failed_hook(size_t size)
+{
+    (void)size;
+    if (!retry_helpers || !failed || helper_failed)
+        return false;
+    helper_failed = true;
+    return true;
+}
+
 /* ---- the torture ------------------------------------------------------------------------- */
 
 static double now(void)
@@ -163,27 +170,16 @@ static bool leaked(void)
 #endif
 }
 
-static void run_child(unsigned long n, torture_op op, void *context)
+/* One run of the operation with allocation `n` failing (0: none). */
+static int run(unsigned long n, torture_op op, void *context, char *why, size_t size)
 {
-    char why[512] = "";
+    why[0] = '\0';
     allocation_count = 0;
-    failed = false;
+    failed = helper_failed = false;
     fail_at = n;
-    int rc = op(context, why, sizeof why);
+    int rc = op(context, why, size);
     fail_at = 0;
-    if (why[0] != '\0')
-        fprintf(stderr, "%s\n", why);
-    enum child_status status;
-    if (rc == 1)
-        status = CHILD_WRONG_RESULT;
-    else if (rc == 0)
-        status = failed ? CHILD_RECOVERED : CHILD_DONE;
-    else
-        status = failed ? CHILD_ERROR : CHILD_ERROR_UNFORCED;
-    if (status != CHILD_WRONG_RESULT && leaked())
-        status = CHILD_LEAK;
-    fflush(stderr);
-    _exit((int)status);
+    return rc;
 }
 
 /* Everything the child wrote to `fd` until it closed it. */
@@ -201,9 +197,9 @@ static char *read_all(int fd)
     return text;
 }
 
-/* Runs the operation with allocation `n` failing in a child; returns its exit status, or minus
- * the signal that ended it; *output is what it wrote on stderr. */
-static int run_forked(unsigned long n, torture_op op, void *context, char **output)
+/* The helpers' real out-of-memory exit, once per operation: in a child, allocation `n` (one of
+ * the helpers') fails without a retry; the child must print the message and exit with 1. */
+static void check_exit(const char *name, unsigned long n, torture_op op, void *context)
 {
     int fds[2];
     if (pipe(fds) != 0)
@@ -217,83 +213,78 @@ static int run_forked(unsigned long n, torture_op op, void *context, char **outp
         close(fds[0]);
         dup2(fds[1], STDERR_FILENO);
         close(fds[1]);
-        run_child(n, op, context);
+        retry_helpers = false;
+        char why[512];
+        run(n, op, context, why, sizeof why);
+        _exit(100); /* not reached: the helper ended the process */
     }
     close(fds[1]);
-    *output = read_all(fds[0]);
+    char *output = read_all(fds[0]);
     close(fds[0]);
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    if (WIFSIGNALED(status))
-        return -WTERMSIG(status);
-    return WEXITSTATUS(status);
+    bool clean = WIFEXITED(status) && WEXITSTATUS(status) == EXIT_FAILURE &&
+                 strstr(output, "servo: error: out of memory allocating ") != NULL &&
+                 strstr(output, "Sanitizer") == NULL && strstr(output, "runtime error") == NULL;
+    if (!clean)
+        fail_msg("%s: failing allocation %lu did not end in the out-of-memory exit (status "
+                 "%d):\n%s",
+                 name, n, status, output);
+    free(output);
 }
 
-static bool clean_oom_exit(const char *output)
-{
-    return strstr(output, "servo: error: out of memory allocating ") != NULL &&
-           strstr(output, "Sanitizer") == NULL && strstr(output, "runtime error") == NULL;
-}
-
-/* Counts one run's outcome; a run that did not end cleanly fails the test. */
-static bool judge(const char *name, unsigned long n, int status, const char *output,
+/* Judges the run that failed allocation `n`; returns false once a run no longer reached it. */
+static bool judge(const char *name, unsigned long n, int rc, const char *why,
                   struct torture_stats *stats)
 {
-    switch (status) {
-    case CHILD_DONE:
-        return true;
-    case CHILD_ERROR:
-        stats->returned_errors++;
+    if (!failed) {
+        if (rc != 0)
+            fail_msg("%s: the run past the last allocation (%lu) failed: %s", name, n, why);
         return false;
-    case CHILD_RECOVERED:
-        stats->recovered++;
-        return false;
-    case CHILD_OOM_EXIT:
-        if (clean_oom_exit(output)) {
-            stats->oom_exits++;
-            return false;
-        }
-        break;
-    default:
-        break;
     }
-    const char *what = status < 0                       ? "crashed (signal)"
-                       : status == CHILD_ERROR_UNFORCED ? "failed although no allocation failed"
-                       : status == CHILD_WRONG_RESULT   ? "succeeded with a wrong result"
-                       : status == CHILD_LEAK           ? "leaked"
-                                                        : "ended with an unexpected status";
-    fail_msg("%s: the run failing allocation %lu %s (status %d):\n%s", name, n, what,
-             status < 0 ? -status : status, output);
-    return false;
+    if (rc == 1)
+        fail_msg("%s: failing allocation %lu gave a wrong result: %s", name, n, why);
+    if (helper_failed) {
+        /* the process would have ended there; after the retry, the run must be the normal one */
+        if (rc != 0)
+            fail_msg("%s: failing allocation %lu (retried) then failed: %s", name, n, why);
+        stats->oom_exits++;
+    } else if (rc == 0) {
+        stats->recovered++;
+    } else {
+        if (why[0] == '\0')
+            fail_msg("%s: failing allocation %lu returned an error without a message", name, n);
+        stats->returned_errors++;
+    }
+    if (leaked())
+        fail_msg("%s: failing allocation %lu leaked (%s)", name, n, why);
+    return true;
 }
 
 void alloc_torture(const char *name, torture_op op, void *context, struct torture_stats *stats)
 {
     memset(stats, 0, sizeof *stats);
     double started = now();
-    char *output = NULL;
-    int status = run_forked(0, op, context, &output);
-    if (status != CHILD_DONE)
-        fail_msg("%s: the run without failure did not succeed (status %d):\n%s", name, status,
-                 output);
-    free(output);
-    /* the count of the reference run, measured here in the parent */
-    char why[512] = "";
-    allocation_count = 0;
-    if (op(context, why, sizeof why) != 0)
-        fail_msg("%s: %s", name, why);
+    char why[512];
+    if (run(0, op, context, why, sizeof why) != 0)
+        fail_msg("%s: the run without failure did not succeed: %s", name, why);
     stats->allocations = allocation_count;
+    if (leaked())
+        fail_msg("%s: the run without failure leaked", name);
+    unsigned long first_exit = 0;
     for (unsigned long n = 1;; n++) {
         if (n > MAX_RUNS)
             fail_msg("%s: still allocating after %d runs", name, MAX_RUNS);
-        status = run_forked(n, op, context, &output);
+        int rc = run(n, op, context, why, sizeof why);
         stats->runs++;
-        bool done = judge(name, n, status, output, stats);
-        free(output);
-        if (done)
+        if (helper_failed && first_exit == 0)
+            first_exit = n;
+        if (!judge(name, n, rc, why, stats))
             break;
     }
+    if (first_exit != 0)
+        check_exit(name, first_exit, op, context);
     stats->seconds = now() - started;
     printf("alloc torture %s: %lu allocations, %lu runs: %lu returned errors, %lu out-of-memory "
            "exits, %lu recovered; %.1f s\n",

@@ -8,12 +8,15 @@
  * gets it through SQLITE_CONFIG_MALLOC. The servo binary is linked without any of it.
  *
  * The torture: alloc_torture runs an operation once to count its allocations, then again for
- * N = 1, 2, 3, ... in a forked child whose Nth allocation fails, until a run no longer reaches
- * N. Each run must end cleanly: the operation returns its error (no leak: checked by
- * LeakSanitizer in the ASan build), or the process ends through the core's out-of-memory
- * report ("servo: error: out of memory ...", exit status 1) on a path that still uses the
- * abort-style helpers; never a crash, a sanitizer report, an error without a failure, or a
- * success with a wrong result. The last run must succeed with the normal result. */
+ * N = 1, 2, 3, ... with the Nth allocation failing, until a run no longer reaches N. A failure
+ * in code that handles it must end in the error the operation returns (with a message, and no
+ * leak: LeakSanitizer checks after each run in the ASan build) or be absorbed with the normal
+ * result. A failure in the abort-style helpers (xmalloc & co.) ends the servo with
+ * "servo: error: out of memory allocating N bytes" and exit status 1: there the helpers ask
+ * servo_alloc_failed_hook, which notes it and has the allocation retried, so the run goes on in
+ * the same process; one forked run per operation checks the real exit. A crash, a sanitizer
+ * report, an error without a failure or a wrong result fails the test; so does a last run
+ * without the normal result. */
 #ifndef SERVO_TEST_ALLOC_FAIL_H
 #define SERVO_TEST_ALLOC_FAIL_H
 
@@ -32,7 +35,7 @@ struct torture_stats {
     unsigned long allocations;     /* in the run without failure */
     unsigned long runs;            /* with a failure injected */
     unsigned long returned_errors; /* the code under test returned its error */
-    unsigned long oom_exits;       /* the process ended through the out-of-memory report */
+    unsigned long oom_exits;       /* in the helpers: the servo's out-of-memory exit */
     unsigned long recovered;       /* the failure was absorbed, the result is still right */
     double seconds;
 };
