@@ -34,16 +34,18 @@ static unsigned long allocation_count;
 static unsigned long fail_at; /* 0: never */
 static bool failed;
 
-/* SERVO_ALLOC_BACKTRACE=1 prints where the failing allocation was made (a failed run's
- * message then shows it). */
+/* SERVO_ALLOC_BACKTRACE=N prints where allocation N is made when it fails (a failed run's
+ * message names its N). */
 static void print_backtrace(void)
 {
-    static bool wanted_known, wanted;
-    if (!wanted_known) {
-        wanted = getenv("SERVO_ALLOC_BACKTRACE") != NULL;
-        wanted_known = true;
+    static bool known;
+    static unsigned long wanted;
+    if (!known) {
+        const char *text = getenv("SERVO_ALLOC_BACKTRACE");
+        wanted = text != NULL ? strtoul(text, NULL, 10) : 0;
+        known = true;
     }
-    if (!wanted)
+    if (wanted == 0 || allocation_count != wanted)
         return;
     void *frames[32];
     int n = backtrace(frames, 32);
