@@ -248,11 +248,14 @@ static bool judge(const char *name, unsigned long n, int rc, const char *why,
     if (rc == 1)
         fail_msg("%s: failing allocation %lu gave a wrong result: %s", name, n, why);
     if (helper_failed) {
-        /* the process would have ended there; after the retry, the run must be the normal one */
+        /* the process would have ended there; after the retry, the run must be the normal one
+         * (whose leaks the run without failure checked) */
         if (rc != 0)
             fail_msg("%s: failing allocation %lu (retried) then failed: %s", name, n, why);
         stats->oom_exits++;
-    } else if (rc == 0) {
+        return true;
+    }
+    if (rc == 0) {
         stats->recovered++;
     } else {
         if (why[0] == '\0')

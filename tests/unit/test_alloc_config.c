@@ -147,8 +147,8 @@ static char *load_assembly(struct servo_diags *diags)
                                              .override_count = 1,
                                              .env = &lookup};
     struct assembly a;
-    if (assembly_load_text(&a, &registry, config_text, strlen(config_text), "servo.yaml",
-                           &options, diags) != 0)
+    if (assembly_load_text(&a, &registry, config_text, strlen(config_text), "servo.yaml", &options,
+                           diags) != 0)
         return NULL;
     char *text = a.count == 1 ? dump_and_free(servo_config_to_json(&a.servos[0], true)) : NULL;
     assembly_free(&a);

@@ -100,8 +100,8 @@ static char *with_uid(const char *body, const char *uid)
 }
 
 /* "200 MEASURE", "200 -" (a reply without a command) or, for the metrics, "200 text". */
-static void summarize(const struct server_response *r, const char *path, char *summary,
-                      size_t size, char *uid, size_t uid_size)
+static void summarize(const struct server_response *r, const char *path, char *summary, size_t size,
+                      char *uid, size_t uid_size)
 {
     if (strcmp(path, "/metrics") == 0) {
         snprintf(summary, size, "%d %s", r->status,
@@ -123,10 +123,10 @@ static int send_step(struct server *server, const struct step *step, char *uid, 
 {
     char *body = step->body != NULL ? with_uid(step->body, uid) : NULL;
     struct server_request request = {.method = step->method,
-                                      .path = step->path,
-                                      .authorization = "Bearer secret",
-                                      .body = body,
-                                      .body_length = body != NULL ? strlen(body) : 0};
+                                     .path = step->path,
+                                     .authorization = "Bearer secret",
+                                     .body = body,
+                                     .body_length = body != NULL ? strlen(body) : 0};
     struct server_response response = {0};
     server_handle(server, &request, &response);
     free(body);

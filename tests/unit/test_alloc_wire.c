@@ -22,7 +22,7 @@ struct wire_case {
     char *text;       /* the message's body as sent */
     const char *path; /* where the part to decode is in it: "param", "param.state" ... */
     json_t *(*round)(const json_t *json, char **error); /* decode, then encode */
-    char *expected;   /* the encoding of a run without failure */
+    char *expected;                                     /* the encoding of a run without failure */
     bool recording;
 };
 
