@@ -10,7 +10,7 @@
  * The torture: alloc_torture runs an operation once to count its allocations, then again for
  * N = 1, 2, 3, ... with the Nth allocation failing, until a run no longer reaches N. A failure
  * in code that handles it must end in the error the operation returns (with a message, and no
- * leak: LeakSanitizer checks after each run in the ASan build) or be absorbed with the normal
+ * leak: LeakSanitizer checks after all the runs in the ASan build) or be absorbed with the normal
  * result. A failure in the abort-style helpers (xmalloc & co.) ends the servo with
  * "servo: error: out of memory allocating N bytes" and exit status 1: there the helpers ask
  * servo_alloc_failed_hook, which notes it and has the allocation retried, so the run goes on in
