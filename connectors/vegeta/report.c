@@ -301,13 +301,17 @@ static int parse_times(const json_t *json, struct vegeta_report *r, struct servo
     return 0;
 }
 
-/* The distinct errors vegeta saw, joined, cut to ERRORS_TEXT_MAX bytes; NULL when none. */
-static char *errors_text(const json_t *json)
+/* The distinct errors vegeta saw, joined, cut to ERRORS_TEXT_MAX bytes, in *out; NULL when
+ * none. Returns -1 when out of memory. */
+static int errors_text(const json_t *json, char **out)
 {
+    *out = NULL;
     const json_t *errors = json_object_get(json, "errors");
     if (!json_is_array(errors) || json_array_size(errors) == 0)
-        return NULL;
-    char *text = servo_xmalloc(ERRORS_TEXT_MAX + 4);
+        return 0;
+    char *text = malloc(ERRORS_TEXT_MAX + 4);
+    if (text == NULL)
+        return -1;
     size_t used = 0;
     size_t index;
     const json_t *item;
@@ -324,11 +328,11 @@ static char *errors_text(const json_t *json)
         }
         used += (size_t)n;
     }
-    if (text[0] == '\0') {
+    if (text[0] == '\0')
         free(text);
-        return NULL;
-    }
-    return text;
+    else
+        *out = text;
+    return 0;
 }
 
 int vegeta_report_parse(const char *text, size_t length, struct vegeta_report *report,
@@ -342,8 +346,8 @@ int vegeta_report_parse(const char *text, size_t length, struct vegeta_report *r
     if (parse_latencies(json, report, error) == 0 && parse_counts(json, report, error) == 0 &&
         parse_times(json, report, error) == 0)
         rc = 0;
-    if (rc == 0)
-        report->errors = errors_text(json);
+    if (rc == 0 && errors_text(json, &report->errors) != 0)
+        rc = servo_error_set(error, SERVO_ERROR_FAILED, INVALID_REPORT, "out of memory");
     json_decref(json);
     return rc;
 }
@@ -381,18 +385,30 @@ static void note_invalid(struct vegeta_reports *reports, const char *line, size_
     free(why);
 }
 
-static void append(struct vegeta_reports *reports, const struct vegeta_report *report)
+/* Returns -1 when out of memory (`reports` unchanged). */
+static int append(struct vegeta_reports *reports, const struct vegeta_report *report)
 {
     if (reports->count == reports->capacity) {
-        reports->capacity = reports->capacity ? 2 * reports->capacity : 8;
-        reports->items = servo_xrealloc(reports->items, reports->capacity * sizeof *reports->items);
+        size_t capacity = reports->capacity ? 2 * reports->capacity : 8;
+        struct vegeta_report *items = realloc(reports->items, capacity * sizeof *items);
+        if (items == NULL)
+            return -1;
+        reports->items = items;
+        reports->capacity = capacity;
     }
     reports->items[reports->count++] = *report;
+    return 0;
 }
 
 enum vegeta_line vegeta_reports_add_line(struct vegeta_reports *reports, const char *line)
 {
-    char *text = servo_xstrdup(line);
+    char *text = strdup(line);
+    if (text == NULL) {
+        struct servo_error oom;
+        servo_error_set(&oom, SERVO_ERROR_FAILED, INVALID_REPORT, "out of memory");
+        note_invalid(reports, line, strlen(line), &oom);
+        return VEGETA_LINE_INVALID;
+    }
     size_t length = vegeta_strip_escapes(text, strlen(text));
     enum vegeta_line outcome = VEGETA_LINE_BLANK;
     struct vegeta_report report;
@@ -406,8 +422,12 @@ enum vegeta_line vegeta_reports_add_line(struct vegeta_reports *reports, const c
         vegeta_report_free(&report);
         reports->discarded++;
         outcome = VEGETA_LINE_DISCARDED;
+    } else if (append(reports, &report) != 0) {
+        vegeta_report_free(&report);
+        servo_error_set(&error, SERVO_ERROR_FAILED, INVALID_REPORT, "out of memory");
+        note_invalid(reports, text, length, &error);
+        outcome = VEGETA_LINE_INVALID;
     } else {
-        append(reports, &report);
         outcome = VEGETA_LINE_KEPT;
     }
     free(text);

@@ -94,7 +94,7 @@ enum vegeta_line {
     VEGETA_LINE_BLANK,     /* nothing but white space and escape codes */
     VEGETA_LINE_KEPT,      /* a report, kept */
     VEGETA_LINE_DISCARDED, /* a report that ended before the warmup did */
-    VEGETA_LINE_INVALID,   /* not a report */
+    VEGETA_LINE_INVALID,   /* not a report, or no memory to keep it (the reason says which) */
 };
 
 /* One line of report output (escape codes included). */

@@ -160,7 +160,7 @@ static int check_http_line(struct target_sink *sink, int line, const char *s, si
             target_error(sink, line, "expected a URL after %.*s", (int)word, s);
             return -1;
         }
-        char *url = servo_xstrndup(s + rest, n - rest);
+        char *url = servo_strdup_printf("%.*s", (int)(n - rest), s + rest);
         const char *why = url_problem(url);
         if (why != NULL)
             target_error(sink, line, "invalid URL %s: %s", quote(url, strlen(url), q, sizeof q),
@@ -355,7 +355,12 @@ static char *read_targets_file(const char *path, size_t *length)
     FILE *f = fopen(path, "rb");
     if (f == NULL)
         return NULL;
-    char *data = servo_xmalloc(VEGETA_TARGETS_CHECK_MAX + 1);
+    char *data = malloc(VEGETA_TARGETS_CHECK_MAX + 1);
+    if (data == NULL) {
+        fclose(f);
+        errno = ENOMEM; /* the caller's "cannot read" says why */
+        return NULL;
+    }
     size_t n = fread(data, 1, VEGETA_TARGETS_CHECK_MAX + 1, f);
     bool failed = ferror(f) != 0;
     fclose(f);

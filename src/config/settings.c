@@ -253,6 +253,11 @@ static int check_pattern(struct load_context *c, const struct servo_field *f, co
         return -1;
     }
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+    if (md == NULL) { /* PCRE2 allocates with malloc: not "does not match" */
+        pcre2_code_free(re);
+        report(c, node, where, path, "out of memory matching the pattern /%s/", f->pattern);
+        return -1;
+    }
     int rc = pcre2_match(re, (PCRE2_SPTR)text, strlen(text), 0, 0, md, NULL);
     pcre2_match_data_free(md);
     pcre2_code_free(re);

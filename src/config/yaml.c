@@ -322,7 +322,10 @@ static void report_parser_error(struct builder *b, const yaml_parser_t *parser)
 {
     yaml_mark_t mark = parser->problem_mark;
     int line = (int)mark.line + 1, column = (int)mark.column + 1;
-    const char *problem = parser->problem ? parser->problem : "invalid YAML";
+    /* libyaml's allocations cannot be hooked (docs/testing.md); it says no more than this */
+    const char *problem = parser->error == YAML_MEMORY_ERROR ? "out of memory"
+                          : parser->problem                  ? parser->problem
+                                                             : "invalid YAML";
     struct strbuf sb;
     strbuf_init(&sb);
     strbuf_puts(&sb, problem);

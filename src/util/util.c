@@ -10,32 +10,48 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
+/* Not abort(): running out of memory is not a bug, a core dump of it helps nobody, and a
+ * supervisor should see an ordinary failure. _exit, not exit: another thread may be inside
+ * what atexit handlers would tear down. Returns only when the test hook asks for a retry. */
 static void out_of_memory(size_t size)
 {
+    if (servo_alloc_failed_hook != NULL && servo_alloc_failed_hook(size))
+        return;
     fprintf(stderr, "servo: error: out of memory allocating %zu bytes\n", size);
-    abort();
+    _exit(EXIT_FAILURE);
 }
 
 void *xmalloc(size_t size)
 {
-    void *p = malloc(size ? size : 1);
-    if (p == NULL)
+    void *p;
+    while ((p = malloc(size ? size : 1)) == NULL)
         out_of_memory(size);
     return p;
 }
 
+/* jansson allocates through xmalloc too: its constructors return NULL when out of memory and
+ * json_object_set_new and json_array_append_new then drop the member without a word, so a
+ * document (a schema, a measurement, a reply to the optimizer) would go out incomplete. A
+ * constructor, so that no caller of jansson (tests, fuzz targets, plugins) runs without it. */
+__attribute__((constructor)) static void route_jansson_allocations(void)
+{
+    json_set_alloc_funcs(xmalloc, free);
+}
+
 void *xcalloc(size_t count, size_t size)
 {
-    void *p = calloc(count ? count : 1, size ? size : 1);
-    if (p == NULL)
+    void *p;
+    while ((p = calloc(count ? count : 1, size ? size : 1)) == NULL)
         out_of_memory(count * size);
     return p;
 }
 
 void *xrealloc(void *ptr, size_t size)
 {
-    void *p = realloc(ptr, size ? size : 1);
-    if (p == NULL)
+    void *p;
+    while ((p = realloc(ptr, size ? size : 1)) == NULL) /* ptr stays valid */
         out_of_memory(size);
     return p;
 }

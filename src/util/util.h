@@ -1,5 +1,8 @@
-/* Small helpers used everywhere in the core. Allocation aborts on out-of-memory (as Redis
- * does): an agent that cannot allocate a few bytes cannot report anything useful. */
+/* Small helpers used everywhere in the core. Allocation never returns NULL: on out-of-memory
+ * it prints "servo: error: out of memory allocating N bytes" and ends the process with exit
+ * status 1 (an agent that cannot allocate a few bytes cannot report anything useful). Code
+ * that must fail softly instead calls malloc & co. and returns its error; the test_alloc_*
+ * tests force both (docs/testing.md). */
 #ifndef SERVO_UTIL_H
 #define SERVO_UTIL_H
 
@@ -10,6 +13,13 @@
 #include "servo/abi.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Test-only: defined by the test_alloc_* tests (tests/unit/alloc_fail.c) and nowhere else, so
+ * NULL in the servo (a weak reference). Told that an allocation of the helpers below failed,
+ * it returns true to have it tried again instead of the out-of-memory exit: the torture thus
+ * learns which failures end the process without forking a process for each of them. Read
+ * only after malloc has returned NULL: no cost otherwise. */
+bool servo_alloc_failed_hook(size_t size) __attribute__((weak));
 
 void *xmalloc(size_t size);
 void *xcalloc(size_t count, size_t size);
