@@ -1,5 +1,7 @@
 /* servo: parse the global options, then hand over to a subcommand. */
+#include <errno.h>
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -143,8 +145,26 @@ static void cli_cleanup(struct cli *cli)
         registry_free(&cli->registry);
 }
 
+/* At exit, whatever way the command left: output that could not be written (a full disk,
+ * /dev/full, a closed pipe) makes the exit status non-zero, with a message. */
+static void close_stdout(void)
+{
+    bool failed = fflush(stdout) != 0 || ferror(stdout);
+    int saved = errno;
+    if (fclose(stdout) != 0 && !failed) {
+        failed = true;
+        saved = errno;
+    }
+    if (!failed)
+        return;
+    cli_error("cannot write to standard output: %s", saved ? strerror(saved) : "write error");
+    fflush(stderr);
+    _exit(EXIT_FAILURE_OPERATIONAL);
+}
+
 int main(int argc, char **argv)
 {
+    atexit(close_stdout);
     struct cli cli = {.config_file = "servo.yaml", .color = isatty(STDERR_FILENO) != 0};
     if (apply_environment(&cli) != 0 || parse_global_options(&cli, argc, argv) != 0)
         return EXIT_USAGE;
