@@ -9,6 +9,9 @@
 set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+: "${SERVO_BUILD_DIR:?set SERVO_BUILD_DIR to the build directory}"
+plugins_built=$SERVO_BUILD_DIR/tests/plugins
+[[ -f $plugins_built/plugtest.so ]] || fail "no test plugin in $plugins_built (build the tests)"
 
 scratch_dir servo-hardening
 clean_env
@@ -39,4 +42,41 @@ fi
 run config -f json
 expect_rc 0
 expect_out '"measure_enabled": true'
+step ".env cannot set what loads or locates code"
+mkdir dotenv && cd dotenv
+printf 'wait:\n  measure_enabled: true\n' >servo.yaml
+mkdir plugins && cp "$plugins_built/plugtest.so" plugins/ && chmod 755 plugins
+cat >.env <<EOF
+# a directory someone else wrote
+SERVO_PLUGIN_PATH=$PWD/plugins
+LD_PRELOAD=$PWD/plugins/plugtest.so
+SERVO_WAIT_MEASURE_ENABLED=false
+EOF
+run connectors
+expect_rc 0
+expect_no_out plugtest
+expect_err ".env:2: SERVO_PLUGIN_PATH is ignored: it locates code"
+expect_err ".env:3: LD_PRELOAD is ignored: it loads code"
+run config -f json
+expect_rc 0
+expect_out '"measure_enabled": false' # the other lines of .env still apply
+# the same variable from the real environment loads the plugin
+rm .env
+SERVO_PLUGIN_PATH=$PWD/plugins run connectors
+expect_rc 0
+expect_out plugtest
+
+step "a plugin others can write is refused"
+chmod 775 plugins
+SERVO_PLUGIN_PATH=$PWD/plugins run connectors
+expect_rc 2
+expect_err "$PWD/plugins: refusing the plugin directory: it is writable by group or others"
+chmod 755 plugins
+chmod 666 plugins/plugtest.so
+SERVO_PLUGIN_PATH=$PWD/plugins/plugtest.so run connectors
+expect_rc 2
+expect_err "$PWD/plugins/plugtest.so: refusing the plugin: it is writable by group or others"
+chmod 644 plugins/plugtest.so
+cd "$scratch"
+
 passed
