@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "config/env.h"
+#include "events/bus.h"
 #include "util/log.h"
 
 enum {
@@ -136,9 +137,18 @@ static int apply_environment(struct cli *cli)
     return 0;
 }
 
+/* What an abandoned handler may still use, kept to the end (and reachable) rather than freed. */
+static struct assembly kept_assembly;
+static struct registry kept_registry;
+
 static void cli_cleanup(struct cli *cli)
 {
     cli_detach(cli);
+    if (bus_abandoned_count() > 0) {
+        kept_assembly = cli->assembly;
+        kept_registry = cli->registry;
+        return;
+    }
     if (cli->assembly_ready)
         assembly_free(&cli->assembly);
     if (cli->registry_ready)

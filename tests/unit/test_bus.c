@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -617,6 +618,129 @@ static void test_parent_cancel_cuts_sleep(void **state)
     cancel_destroy(&parent);
 }
 
+/* ---- abandoned handlers ----------------------------------------------------------------- */
+
+/* A handler that ignores its deadline and cancellation until the test releases it, then
+ * reads everything its event reaches (the caller's arguments are long gone by then). */
+struct stubborn {
+    atomic_bool release;
+    atomic_int runs;
+    atomic_bool done;
+    double duration;
+    char metric[32];
+    char component[32];
+    char argument[32];
+    bool cancelled;
+};
+
+static int stubborn_measure(struct servo_connector *c, struct servo_event *ev)
+{
+    struct stubborn *s = c->state;
+    atomic_fetch_add(&s->runs, 1);
+    for (int i = 0; i < 1000 && !atomic_load(&s->release); i++)
+        usleep(10000);
+    s->duration = servo_duration_seconds(servo_event_control(ev)->duration);
+    snprintf(s->metric, sizeof s->metric, "%s",
+             servo_event_metric_count(ev) ? servo_event_metric(ev, 0) : "");
+    const struct servo_adjustments *a = servo_event_adjustments(ev);
+    snprintf(s->component, sizeof s->component, "%s", a->count ? a->items[0].component : "");
+    const char *arg = json_string_value(json_object_get(servo_event_argument(ev), "k"));
+    snprintf(s->argument, sizeof s->argument, "%s", arg ? arg : "");
+    s->cancelled = servo_event_cancelled(ev);
+    servo_event_progress(ev, 50, "late progress");
+    atomic_store(&s->done, true);
+    return 0;
+}
+
+static const struct servo_handler stubborn_handlers[] = {
+    {"measure", SERVO_ON, stubborn_measure},
+    {NULL, 0, NULL},
+};
+PLUGIN(stubborn_plugin, stubborn_handlers);
+
+static void count_progress(void *context, const char *connector, const char *event, double percent,
+                           const char *message)
+{
+    (void)connector;
+    (void)event;
+    (void)percent;
+    (void)message;
+    (*(int *)context)++;
+}
+
+/* Dispatches measure with arguments that live only during the call (freed and overwritten
+ * right after). */
+static int dispatch_transient(struct servo_connector *c, int *progress, struct bus_outcome *out)
+{
+    struct event_args args;
+    event_args_init(&args);
+    args.control.duration = 7 * SERVO_SECOND;
+    char *metric = xstrdup("throughput");
+    const char *metrics[] = {metric};
+    args.metrics = metrics;
+    args.metric_count = 1;
+    struct servo_adjustments adjustments = {0};
+    servo_adjustments_add(&adjustments, "web", "cpu", 1.5);
+    args.adjustments = &adjustments;
+    json_t *argument = json_pack("{s:s}", "k", "value");
+    args.argument = argument;
+    struct bus_options o = {
+        .timeout = 0.2, .grace = 0.3, .progress = count_progress, .progress_context = progress};
+    int rc = bus_dispatch(c, 1, "measure", &args, &o, out);
+    memset(metric, 'X', strlen(metric));
+    free(metric);
+    servo_adjustments_clear(&adjustments);
+    json_decref(argument);
+    event_args_free(&args);
+    return rc;
+}
+
+/* A handler that overruns its deadline by the grace period is abandoned and reported; what
+ * it reads afterwards is the bus's own copy; its connector is busy (not entered again) until
+ * it returns; then it runs again. */
+static void test_abandoned_handler(void **state)
+{
+    (void)state;
+    static struct stubborn s;
+    static struct servo_connector c;
+    c = make("stubborn", &stubborn_plugin, &s);
+    int progress = 0;
+    struct bus_outcome out;
+    double start = clock_monotonic();
+    assert_int_equal(dispatch_transient(&c, &progress, &out), -1);
+    double elapsed = clock_monotonic() - start;
+    if (elapsed > 4.0)
+        fail_msg("the stubborn handler held the dispatch for %.1f s", elapsed);
+    assert_string_equal(out.error.reason, "timeout");
+    assert_int_equal(out.count, 0);
+    bus_outcome_free(&out);
+    assert_true(bus_connector_busy(&c));
+    assert_int_equal(bus_abandoned_count(), 1);
+
+    /* the same connector again while its handler still runs: not entered */
+    assert_int_equal(dispatch_transient(&c, &progress, &out), -1);
+    assert_string_equal(out.error.reason, "busy");
+    assert_int_equal(atomic_load(&s.runs), 1);
+    bus_outcome_free(&out);
+
+    atomic_store(&s.release, true);
+    assert_true(bus_wait_abandoned(10));
+    assert_true(atomic_load(&s.done));
+    assert_false(bus_connector_busy(&c));
+    assert_true(s.duration == 7.0);
+    assert_string_equal(s.metric, "throughput");
+    assert_string_equal(s.component, "web");
+    assert_string_equal(s.argument, "value");
+    assert_true(s.cancelled);
+    assert_int_equal(progress, 0); /* the caller's sink was not called after it returned */
+
+    /* free again: it runs, and in time */
+    assert_int_equal(dispatch_transient(&c, &progress, &out), 0);
+    assert_int_equal(atomic_load(&s.runs), 2);
+    assert_int_equal(progress, 1);
+    bus_outcome_free(&out);
+}
+
 static void test_cancel_token_basics(void **state)
 {
     (void)state;
@@ -1063,6 +1187,7 @@ int main(void)
         cmocka_unit_test_teardown(test_include_exclude, teardown_log),
         cmocka_unit_test_teardown(test_deadline_cuts_sleep, teardown_log),
         cmocka_unit_test_teardown(test_parent_cancel_cuts_sleep, teardown_log),
+        cmocka_unit_test(test_abandoned_handler),
         cmocka_unit_test(test_cancel_token_basics),
         cmocka_unit_test(test_progress_reaches_sink),
         cmocka_unit_test(test_process_output_and_exit),
