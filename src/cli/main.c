@@ -137,16 +137,19 @@ static int apply_environment(struct cli *cli)
     return 0;
 }
 
-/* What an abandoned handler may still use, kept to the end (and reachable) rather than freed. */
-static struct assembly kept_assembly;
-static struct registry kept_registry;
+/* What an abandoned handler may still use, kept to the end (and reachable) rather than freed:
+ * with external linkage, so that the stores are not optimized away. */
+extern struct assembly cli_kept_assembly;
+extern struct registry cli_kept_registry;
+struct assembly cli_kept_assembly;
+struct registry cli_kept_registry;
 
 static void cli_cleanup(struct cli *cli)
 {
     cli_detach(cli);
     if (bus_abandoned_count() > 0) {
-        kept_assembly = cli->assembly;
-        kept_registry = cli->registry;
+        cli_kept_assembly = cli->assembly;
+        cli_kept_registry = cli->registry;
         return;
     }
     if (cli->assembly_ready)

@@ -33,6 +33,8 @@
 #define LAST_CHANCE_SECONDS 2.0       /* delivering a finished result once shutdown began */
 #define GOODBYE_SECONDS 3.0           /* retry budget of GOODBYE */
 #define TELEMETRY_SECONDS 5.0         /* deadline of the telemetry event before HELLO */
+#define EVENT_CEILING_SECONDS 3600.0  /* deadline of a command the control gives no duration */
+#define MEASURE_SLACK_SECONDS 10.0    /* a measurement's deadline: its control's time + 50 % */
 #define INVALID_PARAM_REASON "invalid-param"
 
 /* What the loop does after a step. */
@@ -387,12 +389,29 @@ static json_t *invalid_param(const struct command *c, const char *problem)
 
 /* ---- describe, measure, adjust ----------------------------------------------------------- */
 
+/* Every command's event has a deadline: a measurement's comes from the optimizer's control
+ * (warm-up, duration and delay, plus half of that or MEASURE_SLACK_SECONDS, whichever is
+ * more); otherwise the ceiling (the connectors' own timeouts are shorter). */
+static double event_deadline(const char *event, const struct servo_control *control)
+{
+    if (strcmp(event, SERVO_EVENT_MEASURE) != 0 || control->duration <= 0)
+        return EVENT_CEILING_SECONDS;
+    double planned = servo_duration_seconds(control->duration);
+    if (control->warmup > 0)
+        planned += servo_duration_seconds(control->warmup);
+    if (control->delay > 0)
+        planned += servo_duration_seconds(control->delay);
+    return planned + fmax(MEASURE_SLACK_SECONDS, planned / 2);
+}
+
 static int dispatch(struct command *c, const char *event, const struct event_args *args,
                     struct bus_outcome *out)
 {
     struct servo_config *servo = c->runner->servo;
-    struct bus_options options = {
-        .parent = &c->token, .progress = report_progress, .progress_context = c};
+    struct bus_options options = {.parent = &c->token,
+                                  .timeout = event_deadline(event, &args->control),
+                                  .progress = report_progress,
+                                  .progress_context = c};
     return bus_dispatch(servo->connectors, servo->connector_count, event, args, &options, out);
 }
 
