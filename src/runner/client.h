@@ -85,7 +85,8 @@ const char *servo_user_agent(void);
 
 struct client {
     struct transport *transport;
-    char *servo_uid; /* NULL: sent as null */
+    char *servo_uid;     /* NULL: sent as null */
+    char rejection[256]; /* why the latest POST_REJECTED: "HTTP 413: ..." */
 };
 
 enum post_result {

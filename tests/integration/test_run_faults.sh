@@ -49,12 +49,15 @@ optimizer() {
     fail "the fake optimizer did not start"
 }
 
+# The requests posting $e, progress reports left out.
+results='select(.body.event == $e and ((.body.param | type) != "object" or
+    (.body.param | has("progress") | not))) | .body.event'
+
 # posted COUNT EVENT LIMIT: waits up to LIMIT seconds until the servo posted EVENT COUNT times.
 posted() {
     local deadline=$(($(date +%s) + $3)) n
     while :; do
-        n=$(jq -r --arg e "$2" 'select(.body.event == $e) | .body.event' requests.jsonl 2>/dev/null |
-            wc -l)
+        n=$(jq -r --arg e "$2" "$results" requests.jsonl 2>/dev/null | wc -l)
         ((n >= $1)) && return 0
         (($(date +%s) <= deadline)) || fail "$2 was posted $n times within $3 s, expected $1"
         kill -0 "$servo_pid" 2>/dev/null || fail "the servo exited"
@@ -79,7 +82,8 @@ stop_servo() {
 
 # body N EVENT FILTER: jq FILTER of the N-th (0-based) request body posting EVENT.
 body() {
-    jq -c -s --arg e "$2" "[.[] | select(.body.event == \$e)][$1].body | $3" requests.jsonl
+    jq -c -s --arg e "$2" "[.[] | select(.body.event == \$e and ((.body.param | type) != \"object\"
+        or (.body.param | has(\"progress\") | not)))][$1].body | $3" requests.jsonl
 }
 
 step "handlers that ignore their deadlines are abandoned; the servo goes on"
@@ -125,5 +129,67 @@ stop_servo 15
 expect_rc 0
 check lacks servo.stderr "Sanitizer"
 check lacks servo.stderr "runtime error"
+
+# start_servo: `servo run` with the stubborn plugin (measuring at once) in the background.
+start_servo() {
+    printf '%s\n' "optimizer:" "  id: dev.opsani.com/faults" "  token: t0ken" \
+        "  base_url: http://127.0.0.1:$port/" "connectors: [stubborn]" "stubborn: {}" >servo.yaml
+    SERVO_PLUGIN_PATH=$stubborn "$SERVO_BIN" run >servo.stdout 2>servo.stderr &
+    servo_pid=$!
+}
+
+stop_fake() {
+    kill -TERM "$fake_pid" 2>/dev/null || true
+    wait "$fake_pid" 2>/dev/null || true
+    fake_pid=
+}
+
+count() { jq -r --arg e "$1" "$results" requests.jsonl | wc -l; }
+
+step "a 4xx to a result is final: reported as a failure, never measured again"
+stop_fake
+optimizer "[{\"expect\": \"WHATS_NEXT\", \"reply\": $measure},
+  {\"expect\": \"MEASUREMENT\", \"status\": 413, \"reply\": {\"detail\": \"Request Entity Too Large\"}},
+  {\"expect\": \"MEASUREMENT\"},
+  {\"expect\": \"WHATS_NEXT\", \"reply\": {\"cmd\": \"SLEEP\", \"param\": {\"duration\": 3600}}}]"
+start_servo
+posted 2 MEASUREMENT 30
+check equals "$(body 0 MEASUREMENT .param.status)" '"ok"'
+check equals "$(body 1 MEASUREMENT .param.status)" '"failed"'
+check equals "$(body 1 MEASUREMENT .param.reason)" '"result-rejected"'
+check equals "$(body 1 MEASUREMENT '.param.message | test("HTTP 413")')" true
+posted 2 WHATS_NEXT 30
+sleep 1
+check equals "$(count MEASUREMENT)" 2
+check equals "$(grep -c 'Measuring\.\.\.' servo.stderr)" 1
+stop_servo 15
+expect_rc 0
+
+step "a SLEEP of 0 is backed off"
+stop_fake
+optimizer '[{"expect": "WHATS_NEXT", "reply": {"cmd": "SLEEP", "param": {"duration": 0}}, "repeat": 1000}]'
+start_servo
+posted 1 WHATS_NEXT 30
+sleep 6
+# 1 s, 2 s, 4 s: a handful in 6 s, not 20 a second
+n=$(count WHATS_NEXT)
+check awk -v n="$n" 'BEGIN { exit !(n >= 2 && n <= 5) }'
+check contains servo.stderr "SLEEP of 0: backing off 1s instead"
+check contains servo.stderr "SLEEP of 0: backing off 2s instead"
+stop_servo 15
+expect_rc 0
+
+step "a command refused again and again is backed off"
+stop_fake
+invalid='{"expect": "WHATS_NEXT", "reply": {"cmd": "MEASURE", "param": 5}}, {"expect": "MEASUREMENT"}'
+optimizer "[$invalid, $invalid, $invalid, $invalid, $invalid, $invalid, $invalid, $invalid]"
+start_servo
+posted 1 MEASUREMENT 30
+sleep 6
+n=$(count MEASUREMENT)
+check awk -v n="$n" 'BEGIN { exit !(n >= 2 && n <= 5) }'
+check equals "$(body 0 MEASUREMENT .param.reason)" '"invalid-param"'
+stop_servo 15
+expect_rc 0
 
 passed
