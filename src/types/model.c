@@ -708,19 +708,28 @@ void servo_measurement_merge(struct servo_measurement *into, struct servo_measur
 
 /* ---- measurement: encoding -------------------------------------------------------------- */
 
-/* The reading's id (or "<metric>-<n>" for none), made distinct with "-2", "-3"... among the
- * ids already given to the series of its metric (`taken`, a JSON object used as a hash set).
- * The caller frees the id. */
-static char *claim_id(json_t *taken, const struct servo_reading *r, size_t n)
+/* Ids already given to the series of one metric (hash sets, as JSON objects): `taken` holds
+ * every id; `next` the next suffix to try for a base id, so that many series of the same id
+ * cost no more than a few. */
+struct id_set {
+    json_t *taken;
+    json_t *next;
+};
+
+/* The reading's id (or "<metric>-<n>" for none), made distinct with "-2", "-3"... The caller
+ * frees the id. */
+static char *claim_id(struct id_set *set, const struct servo_reading *r, size_t n)
 {
     char *base = r->id != NULL ? wire_utf8_clean(r->id) : xasprintf("%s-%zu", r->metric, n);
     char *id = xstrdup(base);
-    for (unsigned suffix = 2; json_object_get(taken, id) != NULL; suffix++) {
+    json_int_t suffix = json_integer_value(json_object_get(set->next, base));
+    for (suffix = suffix ? suffix : 2; json_object_get(set->taken, id) != NULL; suffix++) {
         free(id);
-        id = xasprintf("%s-%u", base, suffix);
+        id = xasprintf("%s-%" JSON_INTEGER_FORMAT, base, suffix);
     }
+    json_object_set_new_nocheck(set->next, base, json_integer(suffix));
     free(base);
-    json_object_set_new_nocheck(taken, id, json_true());
+    json_object_set_new_nocheck(set->taken, id, json_true());
     return id;
 }
 
@@ -770,14 +779,15 @@ static json_t *metric_json(const struct servo_measurement *m, const struct metri
     if (count == 1 && head->scalar && head->point_count == 1)
         return scalar_json(head);
     json_t *values = json_array();
-    json_t *taken = json_object();
+    struct id_set ids = {json_object(), json_object()};
     for (size_t i = 0; i < count; i++) {
         const struct servo_reading *r = &m->readings[group[i].index];
-        char *id = claim_id(taken, r, i + 1);
+        char *id = claim_id(&ids, r, i + 1);
         json_array_append_new(values, series_json(r, id));
         free(id);
     }
-    json_decref(taken);
+    json_decref(ids.taken);
+    json_decref(ids.next);
     json_t *entry = json_object();
     json_object_set_new(entry, "unit", wire_string(head->unit));
     json_object_set_new(entry, "values", values);
