@@ -192,4 +192,27 @@ check equals "$(body 0 MEASUREMENT .param.reason)" '"invalid-param"'
 stop_servo 15
 expect_rc 0
 
+step "the measure child dies with a SIGKILLed servo"
+stop_fake
+optimizer "[{\"expect\": \"WHATS_NEXT\", \"reply\": $measure}]"
+# the command's shell is the servo's child; its pid in measure.pid (a setsid daemon of a
+# SIGKILLed servo, by contrast, is init's: only a cgroup would catch that)
+printf '%s\n' "optimizer:" "  id: dev.opsani.com/faults" "  token: t0ken" \
+    "  base_url: http://127.0.0.1:$port/" "exec:" "  measure: 'echo \$\$ >measure.pid; sleep 60'" \
+    "  metrics: [{name: stubbornness}]" >servo.yaml
+"$SERVO_BIN" run >servo.stdout 2>servo.stderr &
+servo_pid=$!
+for _ in $(seq 1 300); do [[ -s measure.pid ]] && break; sleep 0.1; done
+[[ -s measure.pid ]] || fail "the measure command did not start"
+kill -KILL "$servo_pid"
+wait "$servo_pid" 2>/dev/null || true
+servo_pid=
+child=$(<measure.pid)
+alive() { [[ -e /proc/$1 ]] && ! grep -q '^[^)]*) [ZX]' "/proc/$1/stat" 2>/dev/null; }
+for _ in $(seq 1 50); do alive "$child" || break; sleep 0.1; done
+if alive "$child"; then
+    kill -KILL "$child" 2>/dev/null || true
+    fail "the measure command ($child) outlived the SIGKILLed servo"
+fi
+
 passed

@@ -1047,6 +1047,65 @@ static void test_process_exit_with_background_child(void **state)
     servo_process_result_free(&r);
 }
 
+/* A process that exists and is not a zombie. */
+static bool process_alive(pid_t pid)
+{
+    char path[64], text[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return false;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    const char *end = strrchr(text, ')');
+    return end != NULL && end[1] == ' ' && end[2] != 'Z' && end[2] != 'X';
+}
+
+/* A grandchild in a session of its own (setsid) escapes the group kill; the servo, a child
+ * subreaper, adopts it when the command's shell exits and kills it. */
+static void test_process_setsid_grandchild_killed(void **state)
+{
+    (void)state;
+    struct servo_process_result r;
+    assert_int_equal(run("setsid sh -c 'echo $$; exec sleep 30' & sleep 0.5", 0, &r), 0);
+    pid_t grandchild = (pid_t)atoi(r.output);
+    assert_true(grandchild > 1);
+    bool gone = false;
+    for (int i = 0; i < 100 && !gone; i++) {
+        gone = !process_alive(grandchild);
+        if (!gone)
+            usleep(20000);
+    }
+    if (!gone)
+        kill(grandchild, SIGKILL);
+    assert_true(gone);
+    servo_process_result_free(&r);
+}
+
+/* The servo's own variables (secrets among them) are not passed on; extras are. */
+static void test_process_environment_without_secrets(void **state)
+{
+    (void)state;
+    setenv("OPSANI_TOKEN", "opsani-secret", 1);
+    setenv("SERVO_OPTIMIZER_TOKEN", "servo-secret", 1);
+    setenv("SERVO_PROM_BASIC_AUTH_PASSWORD", "prom-secret", 1);
+    setenv("HARMLESS_FOR_THE_TEST", "kept", 1);
+    const char *extra[] = {"SERVO_WARMUP=5", NULL};
+    struct servo_process p = {.command = "env", .environment = extra};
+    struct servo_process_result r;
+    struct servo_error e = {0};
+    assert_int_equal(process_run(NULL, &p, &r, &e), 0);
+    assert_null(strstr(r.output, "secret"));
+    assert_non_null(strstr(r.output, "\nSERVO_WARMUP=5\n"));
+    assert_non_null(strstr(r.output, "HARMLESS_FOR_THE_TEST=kept"));
+    servo_process_result_free(&r);
+    unsetenv("OPSANI_TOKEN");
+    unsetenv("SERVO_OPTIMIZER_TOKEN");
+    unsetenv("SERVO_PROM_BASIC_AUTH_PASSWORD");
+    unsetenv("HARMLESS_FOR_THE_TEST");
+}
+
 static void test_process_output_overflow(void **state)
 {
     (void)state;
@@ -1197,6 +1256,8 @@ int main(void)
         cmocka_unit_test(test_event_deadline_kills_group),
         cmocka_unit_test(test_event_cancel_kills_process),
         cmocka_unit_test(test_process_exit_with_background_child),
+        cmocka_unit_test(test_process_setsid_grandchild_killed),
+        cmocka_unit_test(test_process_environment_without_secrets),
         cmocka_unit_test(test_process_output_overflow),
         cmocka_unit_test(test_process_stdin),
         cmocka_unit_test(test_process_on_line),
