@@ -79,4 +79,41 @@ expect_err "$PWD/plugins/plugtest.so: refusing the plugin: it is writable by gro
 chmod 644 plugins/plugtest.so
 cd "$scratch"
 
+step "passwords in URLs are masked in servo config and in logs"
+mkdir secrets && cd secrets
+cat >servo.yaml <<'EOF'
+prometheus:
+  base_url: http://user:hunter2@127.0.0.1:9/
+  metrics: []
+exec:
+  measure: ./measure
+  metrics: [{name: noise}]
+EOF
+run config
+expect_rc 0
+expect_out "base_url: http://user:***@127.0.0.1:9/"
+expect_no_out hunter2
+run config --show-secrets
+expect_rc 0
+expect_out "base_url: http://user:hunter2@127.0.0.1:9/"
+
+step "a chatty driver's repeated progress lines are collapsed"
+# 20000 progress lines in well under a second, then a result; one log line echoes a URL
+cat >measure <<'EOF'
+#!/bin/sh
+i=0
+while [ $i -lt 20000 ]; do echo '{"progress": 50, "message": "still measuring"}'; i=$((i + 1)); done
+echo '{"progress": 60, "message": "posting to http://bob:s3cr3t@127.0.0.1:9/ done"}'
+echo '{"measurement": {"noise": {"unit": "", "value": 1}}}'
+EOF
+chmod +x measure
+run -l INFO measure -c exec
+expect_rc 0
+lines=$(grep -c "still measuring" <<<"$err" || true)
+check awk -v n="$lines" 'BEGIN { exit !(n >= 1 && n < 200) }'
+expect_err "similar lines suppressed"
+expect_err "posting to http://bob:***@127.0.0.1:9/ done"
+expect_no_err s3cr3t
+cd "$scratch"
+
 passed
