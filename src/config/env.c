@@ -35,11 +35,23 @@ static bool looks_like_json(const char *value)
     return *value == '{' || *value == '[';
 }
 
+static bool valid_utf8(const char *text)
+{
+    json_t *probe = json_string(text); /* NULL for text that is not UTF-8 */
+    json_decref(probe);
+    return probe != NULL;
+}
+
 struct servo_node *env_value_node(const char *name, const char *value, bool json_only,
                                   const char *path, struct servo_diags *diags)
 {
     char *source = xasprintf("$%s", name);
     struct servo_node *node = NULL;
+    if (!valid_utf8(value)) {
+        diag_add(diags, source, 0, 0, path, "the value is not valid UTF-8");
+        free(source);
+        return NULL;
+    }
     if (!json_only && !looks_like_json(value)) {
         node = node_new_scalar(value, false, source, 0, 0);
         free(source);
@@ -105,6 +117,12 @@ static int apply_variable(const char *name, const char *value, const struct serv
     struct servo_node *node;
     if (is_container(f)) {
         node = env_value_node(name, value, false, field_path, diags);
+    } else if (!valid_utf8(value)) {
+        /* else validation would pass and `servo config` drop the value */
+        char *source = xasprintf("$%s", name);
+        diag_add(diags, source, 0, 0, field_path, "the value is not valid UTF-8");
+        free(source);
+        node = NULL;
     } else {
         /* a scalar setting takes the text verbatim, even "{job=\"x\"}" */
         char *source = xasprintf("$%s", name);

@@ -116,4 +116,12 @@ expect_err "posting to http://bob:***@127.0.0.1:9/ done"
 expect_no_err s3cr3t
 cd "$scratch"
 
+step "an environment override that is not UTF-8 is refused by validate and config alike"
+printf 'vegeta:\n  rate: 10/1s\n  target: GET http://127.0.0.1:9/\n' >utf8.yaml
+for command in validate config; do
+    SERVO_VEGETA_TARGET=$'GET http://127.0.0.1:9/\xff' run -c utf8.yaml "$command"
+    expect_rc 2
+    expect_err 'servo: error: $SERVO_VEGETA_TARGET: vegeta.target: the value is not valid UTF-8'
+done
+
 passed
