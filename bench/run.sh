@@ -12,7 +12,7 @@ dir=${SERVO_BENCH_DIR:-build-bench}
 scripts/install-deps.sh
 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSERVO_SANITIZE=OFF -DSERVO_FUZZ=OFF \
     -DSERVO_TESTS=OFF -DSERVO_BENCH=ON >/dev/null
-cmake --build "$dir" -j "${SERVO_JOBS:-2}" --target servo bench_assembly bench_parse
+cmake --build "$dir" -j "${SERVO_JOBS:-2}" --target servo bench_assembly bench_parse bench_measurement
 
 echo "machine: $(nproc) cores, $(. /etc/os-release && echo "$PRETTY_NAME"), $(gcc --version | head -n 1)"
 echo "targets: servo version < 5 ms and < 5 MB; 100 instances < 20 ms per assembly"
@@ -25,3 +25,7 @@ for mode in stream memory; do
     "$dir/bench/bench_parse" -m "$mode" -i 10
 done
 "$dir/bench/bench_parse" -k long -i 10
+for series in 50000 200000; do
+    "$dir/bench/bench_measurement" -n "$series" -k one
+    "$dir/bench/bench_measurement" -n "$series" -k many
+done

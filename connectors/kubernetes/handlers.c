@@ -56,16 +56,38 @@ static void append_message(struct servo_error *error, const char *fmt, ...)
 
 /* ---- init and fini ---------------------------------------------------------------------- */
 
+/* A workload with what it does not set taken from the top level (namespace, timeout,
+ * settlement, on_failure); a shallow copy that borrows from the settings. */
+static struct kubernetes_workload effective_workload(const struct kubernetes_settings *s,
+                                                     const struct kubernetes_workload *w)
+{
+    struct kubernetes_workload e = *w;
+    if (e.namespace == NULL)
+        e.namespace = s->namespace;
+    if (e.timeout == SERVO_UNSET)
+        e.timeout = s->timeout;
+    if (e.settlement == SERVO_UNSET)
+        e.settlement = s->settlement;
+    if (e.on_failure < 0)
+        e.on_failure = s->on_failure;
+    return e;
+}
+
 struct kube_target *kube_targets(const struct kubernetes_settings *s, size_t *count)
 {
     size_t n = s->deployments.count + s->stateful_sets.count;
-    struct kube_target *t = servo_xcalloc(n ? n : 1, sizeof *t);
+    /* one block: the targets, then the effective workloads they point to */
+    struct kube_target *t =
+        servo_xcalloc(1, (n ? n : 1) * (sizeof *t + sizeof(struct kubernetes_workload)));
+    struct kubernetes_workload *effective = (struct kubernetes_workload *)(t + (n ? n : 1));
     const struct kubernetes_workload *d = s->deployments.items;
     const struct kubernetes_workload *ss = s->stateful_sets.items;
-    for (size_t i = 0; i < s->deployments.count; i++)
-        t[i] = (struct kube_target){KUBE_DEPLOYMENT, &d[i]};
-    for (size_t i = 0; i < s->stateful_sets.count; i++)
-        t[s->deployments.count + i] = (struct kube_target){KUBE_STATEFUL_SET, &ss[i]};
+    for (size_t i = 0; i < n; i++) {
+        bool deployment = i < s->deployments.count;
+        effective[i] = effective_workload(s, deployment ? &d[i] : &ss[i - s->deployments.count]);
+        t[i] =
+            (struct kube_target){deployment ? KUBE_DEPLOYMENT : KUBE_STATEFUL_SET, &effective[i]};
+    }
     *count = n;
     return t;
 }

@@ -387,7 +387,9 @@ extern const struct servo_check_def kubernetes_checks[];
 int kubernetes_init(struct servo_connector *connector, struct servo_error *error);
 void kubernetes_fini(struct servo_connector *connector);
 
-/* Every configured workload, deployments first (caller frees the array). */
+/* Every configured workload, deployments first, with the top-level namespace, timeout,
+ * settlement and on_failure filled in where it sets none (one block: the caller frees the
+ * array; the workloads borrow from `s`). */
 struct kube_target *kube_targets(const struct kubernetes_settings *s, size_t *count);
 /* The client, or -1 with `error` saying why there is none. */
 int kube_client_of(struct servo_connector *connector, struct kube_client **client,

@@ -1,7 +1,9 @@
 /* The kubernetes connector's settings: workloads (Deployments, StatefulSets), their containers
  * and the ranges the optimizer may explore, and the plugin. namespace, timeout, settlement
- * and on_failure cascade from the top level to every workload that does not set them. The
- * behaviour is in the files internal.h lists. */
+ * and on_failure cascade from the top level to every workload that does not set them; the
+ * settings stay as written (immutable once validated): kube_targets (handlers.c) computes
+ * the effective values into the connector's state. The behaviour is in the files internal.h
+ * lists. */
 #include "kubernetes.h"
 
 #include "internal.h"
@@ -335,23 +337,6 @@ static void collect_names(const struct servo_list *workloads, const char *kind,
     }
 }
 
-/* Fills the workloads' namespace, timeout, settlement and on_failure from the top level. */
-static void cascade(const struct kubernetes_settings *s, const struct servo_list *workloads)
-{
-    struct kubernetes_workload *w = workloads->items;
-    for (size_t i = 0; i < workloads->count; i++) {
-        if (w[i].namespace == NULL) {
-            w[i].namespace = servo_xstrdup(s->namespace);
-        }
-        if (w[i].timeout == SERVO_UNSET)
-            w[i].timeout = s->timeout;
-        if (w[i].settlement == SERVO_UNSET)
-            w[i].settlement = s->settlement;
-        if (w[i].on_failure < 0)
-            w[i].on_failure = s->on_failure;
-    }
-}
-
 static int validate_settings(const void *settings, struct servo_validation *v)
 {
     const struct kubernetes_settings *s = settings;
@@ -366,12 +351,7 @@ static int validate_settings(const void *settings, struct servo_validation *v)
         rc = check_unique(v, &components, "component name");
     names_free(&aliases);
     names_free(&components);
-    if (rc != 0)
-        return rc;
-    /* The engine allocated the struct; the settings are immutable only once validated. */
-    cascade(s, &s->deployments);
-    cascade(s, &s->stateful_sets);
-    return 0;
+    return rc;
 }
 
 /* ---- the tables ------------------------------------------------------------------------- */

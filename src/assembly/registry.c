@@ -3,9 +3,11 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "assembly/builtins.h"
 #include "config/settings.h"
@@ -93,6 +95,51 @@ static bool already_loaded(const struct registry *r, const char *path)
     return false;
 }
 
+/* Why `path` (resolved: no symbolic links) cannot be trusted with code, or NULL when it can:
+ * as sshd's StrictModes, it and every directory above it must be owned by root or by us, and
+ * writable by no one else. A sticky directory (/tmp) is the exception: others cannot replace
+ * what we own in it. `what` receives the path that failed (static). */
+static const char *untrusted_reason(const char *path, const char **what)
+{
+    static char failed[4096];
+    snprintf(failed, sizeof failed, "%s", path);
+    *what = failed;
+    uid_t me = geteuid();
+    for (bool first = true;; first = false) {
+        struct stat st;
+        if (stat(failed, &st) != 0)
+            return strerror(errno);
+        if (st.st_uid != 0 && st.st_uid != me)
+            return first ? "it is owned by another user"
+                         : "a directory above it is owned by "
+                           "another user";
+        bool sticky_dir = S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX) && !first;
+        if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && !sticky_dir)
+            return first ? "it is writable by group or others"
+                         : "a directory above it is writable by group or others";
+        char *slash = strrchr(failed, '/');
+        if (slash == NULL || strcmp(failed, "/") == 0)
+            return NULL;
+        if (slash == failed)
+            slash[1] = '\0'; /* up to "/" */
+        else
+            *slash = '\0';
+    }
+}
+
+static int refuse_untrusted(const char *path, const char *kind, struct servo_diags *diags)
+{
+    const char *what = NULL;
+    const char *reason = untrusted_reason(path, &what);
+    if (reason == NULL)
+        return 0;
+    if (strcmp(what, path) == 0)
+        diag_add(diags, path, 0, 0, "", "refusing the %s: %s", kind, reason);
+    else
+        diag_add(diags, path, 0, 0, "", "refusing the %s: %s (%s)", kind, reason, what);
+    return -1;
+}
+
 int registry_load_plugin(struct registry *r, const char *path, struct servo_diags *diags)
 {
     /* A path that does not resolve is an error here: handed to dlopen, a name without a
@@ -100,6 +147,10 @@ int registry_load_plugin(struct registry *r, const char *path, struct servo_diag
     char *resolved = realpath(path, NULL);
     if (resolved == NULL) {
         diag_add(diags, path, 0, 0, "", "cannot load plugin: %s", strerror(errno));
+        return -1;
+    }
+    if (refuse_untrusted(resolved, "plugin", diags) != 0) {
+        free(resolved);
         return -1;
     }
     if (already_loaded(r, resolved)) {
@@ -168,6 +219,13 @@ static int load_directory(struct registry *r, const char *dir, bool must_exist,
         if (!must_exist)
             return 0;
         diag_add(diags, dir, 0, 0, "", "cannot open the plugin directory: %s", strerror(errno));
+        return -1;
+    }
+    char *resolved = realpath(dir, NULL);
+    int trusted = resolved ? refuse_untrusted(resolved, "plugin directory", diags) : 0;
+    free(resolved);
+    if (trusted != 0) {
+        closedir(d);
         return -1;
     }
     char **names = NULL;

@@ -1,5 +1,7 @@
 /* servo: parse the global options, then hand over to a subcommand. */
+#include <errno.h>
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -7,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "config/env.h"
+#include "events/bus.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -167,17 +170,47 @@ static int apply_environment(struct cli *cli)
     return 0;
 }
 
+/* What an abandoned handler may still use, kept to the end (and reachable) rather than freed:
+ * with external linkage, so that the stores are not optimized away. */
+extern struct assembly cli_kept_assembly;
+extern struct registry cli_kept_registry;
+struct assembly cli_kept_assembly;
+struct registry cli_kept_registry;
+
 static void cli_cleanup(struct cli *cli)
 {
     cli_detach(cli);
+    if (bus_abandoned_count() > 0) {
+        cli_kept_assembly = cli->assembly;
+        cli_kept_registry = cli->registry;
+        return;
+    }
     if (cli->assembly_ready)
         assembly_free(&cli->assembly);
     if (cli->registry_ready)
         registry_free(&cli->registry);
 }
 
+/* At exit, whatever way the command left: output that could not be written (a full disk,
+ * /dev/full, a closed pipe) makes the exit status non-zero, with a message. */
+static void close_stdout(void)
+{
+    bool failed = fflush(stdout) != 0 || ferror(stdout);
+    int saved = errno;
+    if (fclose(stdout) != 0 && !failed) {
+        failed = true;
+        saved = errno;
+    }
+    if (!failed)
+        return;
+    cli_error("cannot write to standard output: %s", saved ? strerror(saved) : "write error");
+    fflush(stderr);
+    _exit(EXIT_FAILURE_OPERATIONAL);
+}
+
 int main(int argc, char **argv)
 {
+    atexit(close_stdout);
     struct cli cli = {.config_file = "servo.yaml", .color = isatty(STDERR_FILENO) != 0};
     struct servo_diags dotenv;
     diags_init(&dotenv);

@@ -4,8 +4,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <jansson.h>
 
 #include "config/settings.h"
+#include "util/log.h"
 #include "util/util.h"
 
 static const char *process_get(void *context, const char *name)
@@ -32,11 +35,23 @@ static bool looks_like_json(const char *value)
     return *value == '{' || *value == '[';
 }
 
+static bool valid_utf8(const char *text)
+{
+    json_t *probe = json_string(text); /* NULL for text that is not UTF-8 */
+    json_decref(probe);
+    return probe != NULL;
+}
+
 struct servo_node *env_value_node(const char *name, const char *value, bool json_only,
                                   const char *path, struct servo_diags *diags)
 {
     char *source = xasprintf("$%s", name);
     struct servo_node *node = NULL;
+    if (!valid_utf8(value)) {
+        diag_add(diags, source, 0, 0, path, "the value is not valid UTF-8");
+        free(source);
+        return NULL;
+    }
     if (!json_only && !looks_like_json(value)) {
         node = node_new_scalar(value, false, source, 0, 0);
         free(source);
@@ -102,6 +117,12 @@ static int apply_variable(const char *name, const char *value, const struct serv
     struct servo_node *node;
     if (is_container(f)) {
         node = env_value_node(name, value, false, field_path, diags);
+    } else if (!valid_utf8(value)) {
+        /* else validation would pass and `servo config` drop the value */
+        char *source = xasprintf("$%s", name);
+        diag_add(diags, source, 0, 0, field_path, "the value is not valid UTF-8");
+        free(source);
+        node = NULL;
     } else {
         /* a scalar setting takes the text verbatim, even "{job=\"x\"}" */
         char *source = xasprintf("$%s", name);
@@ -240,6 +261,87 @@ static bool valid_variable_name(const char *name, size_t length)
     return true;
 }
 
+/* ---- what a .env file may not set --------------------------------------------------------
+ * A .env file is read from the working directory, which someone else may have written. It may
+ * not set what loads or locates code: those come only from the real environment, flags or the
+ * configuration file (docs/configuration.md lists them). */
+
+/* Process variables that make the servo or its children load or find code. */
+static const char *const code_variables[] = {
+    "SERVO_PLUGIN_PATH", "PATH",         "GCONV_PATH", "GLIBC_TUNABLES",
+    "LOCPATH",           "BASH_ENV",     "ENV",        "SHELL",
+    "KUBECONFIG",        "PYTHONPATH",   "PYTHONHOME", "PYTHONSTARTUP",
+    "PERL5LIB",          "PERL5OPT",     "LUA_PATH",   "LUA_CPATH",
+    "LUA_INIT",          "NODE_OPTIONS", NULL,
+};
+static const char *const code_prefixes[] = {"LD_", "LUA_PATH_", "LUA_CPATH_", "LUA_INIT_", NULL};
+
+/* Settings that name a binary, a script or a command (vegeta/wrk binary, wrk script, exec and
+ * scripts commands and their environment): the last part of SERVO_<INSTANCE>_<FIELD>, or a
+ * key anywhere in a whole stanza given as JSON. */
+static const char *const code_fields[] = {
+    "binary", "script", "command", "describe",    "adjust",      "measure",
+    "before", "on",     "after",   "environment", "working_dir", NULL,
+};
+
+static bool listed_name(const char *const *names, const char *name)
+{
+    for (size_t i = 0; names[i]; i++)
+        if (strcmp(names[i], name) == 0)
+            return true;
+    return false;
+}
+
+static bool names_code_field(const char *variable)
+{
+    for (size_t i = 0; code_fields[i]; i++) {
+        size_t n = strlen(code_fields[i]), length = strlen(variable);
+        if (length <= n + 1 || variable[length - n - 1] != '_')
+            continue;
+        if (strncasecmp(variable + length - n, code_fields[i], n) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool json_names_code(const json_t *value)
+{
+    if (json_is_array(value)) {
+        for (size_t i = 0; i < json_array_size(value); i++)
+            if (json_names_code(json_array_get(value, i)))
+                return true;
+        return false;
+    }
+    const char *key;
+    json_t *item;
+    json_object_foreach((json_t *)value, key, item)
+    {
+        if (listed_name(code_fields, key) || json_names_code(item))
+            return true;
+    }
+    return false;
+}
+
+/* Why .env may not set `name` (to `value`), or NULL when it may. */
+static const char *dotenv_refusal(const char *name, const char *value)
+{
+    if (listed_name(code_variables, name))
+        return "it locates code";
+    for (size_t i = 0; code_prefixes[i]; i++)
+        if (strncmp(name, code_prefixes[i], strlen(code_prefixes[i])) == 0)
+            return "it loads code";
+    if (strncmp(name, "SERVO_", 6) != 0)
+        return NULL;
+    if (names_code_field(name))
+        return "it names a binary, a script or a command";
+    if (!looks_like_json(value))
+        return NULL;
+    json_t *json = json_loads(value, JSON_DECODE_ANY, NULL);
+    bool code = json != NULL && json_names_code(json);
+    json_decref(json);
+    return code ? "its stanza names a binary, a script or a command" : NULL;
+}
+
 static int dotenv_line(const char *path, int number, const char *line, size_t length,
                        struct servo_diags *diags)
 {
@@ -282,7 +384,14 @@ static int dotenv_line(const char *path, int number, const char *line, size_t le
         free(name);
         return -1;
     }
-    setenv(name, unquoted, 0);
+    const char *refusal = dotenv_refusal(name, unquoted);
+    if (refusal != NULL)
+        servo_warning("%s:%d: %s is ignored: %s, and a .env file may not set what loads or "
+                      "locates code (set it in the environment, by a flag or in the "
+                      "configuration file)",
+                      path, number, name, refusal);
+    else
+        setenv(name, unquoted, 0);
     free(unquoted);
     free(name);
     return 0;

@@ -45,6 +45,7 @@ struct servo_node *node_new_scalar(const char *text, bool quoted, const char *so
     struct servo_node *node = node_new(SERVO_NODE_SCALAR, source, line, column);
     node->text = xstrdup(text);
     node->quoted = quoted;
+    node->bytes = strlen(text);
     return node;
 }
 
@@ -72,6 +73,7 @@ struct servo_node *node_clone(const struct servo_node *node)
     copy->quoted = node->quoted;
     if (node->text)
         copy->text = xstrdup(node->text);
+    copy->bytes = node->text ? node->bytes : 0;
     for (size_t i = 0; node->kind == SERVO_NODE_SEQ && i < node->count; i++)
         node_seq_push(copy, node_clone(node->items[i]));
     for (size_t i = 0; node->kind == SERVO_NODE_MAP && i < node->count; i++) {
@@ -86,6 +88,7 @@ void node_seq_push(struct servo_node *seq, struct servo_node *item)
     xgrow((void **)&seq->items, sizeof *seq->items, seq->count, &seq->capacity);
     seq->items[seq->count++] = item;
     seq->weight += item->weight;
+    seq->bytes += item->bytes;
 }
 
 /* Mappings with this many keys get a hash index, so that loading or merging a mapping with
@@ -155,15 +158,18 @@ void node_map_set(struct servo_node *map, const char *key, int line, int column,
     struct servo_pair *existing = node_map_find(map, key);
     if (existing != NULL) {
         map->weight -= existing->value->weight;
+        map->bytes -= existing->value->bytes;
         node_free(existing->value);
         existing->value = value;
         map->weight += value->weight;
+        map->bytes += value->bytes;
         return;
     }
     xgrow((void **)&map->pairs, sizeof *map->pairs, map->count, &map->capacity);
     map->pairs[map->count++] =
         (struct servo_pair){.key = xstrdup(key), .line = line, .column = column, .value = value};
     map->weight += value->weight;
+    map->bytes += strlen(key) + value->bytes;
     index_update(map, false);
 }
 
@@ -174,6 +180,7 @@ struct servo_node *node_map_take(struct servo_node *map, const char *key)
         return NULL;
     struct servo_node *value = pair->value;
     size_t index = (size_t)(pair - map->pairs);
+    map->bytes -= strlen(pair->key) + value->bytes;
     free(pair->key);
     memmove(&map->pairs[index], &map->pairs[index + 1],
             (map->count - index - 1) * sizeof *map->pairs);
@@ -198,8 +205,10 @@ void node_merge(struct servo_node **base, struct servo_node *overlay)
             node_map_set(target, o->key, o->line, o->column, o->value);
         } else {
             target->weight -= b->value->weight;
+            target->bytes -= b->value->bytes;
             node_merge(&b->value, o->value);
             target->weight += b->value->weight;
+            target->bytes += b->value->bytes;
         }
         o->value = NULL;
         free(o->key);

@@ -29,6 +29,7 @@ struct servo_node {
     size_t *index;             /* MAP with many keys: hash slots holding pair positions + 1 */
     size_t index_size;         /* slots (a power of two), 0 without an index */
     size_t weight;             /* nodes in this subtree, itself included */
+    size_t bytes;              /* text in this subtree: scalars and mapping keys */
 };
 
 /* Source names are interned once and never freed, so nodes can point at them freely. */

@@ -860,7 +860,13 @@ static json_t *plain_value_to_json(const struct servo_field *f, const void *src,
         if (s == NULL)
             return json_null();
         bool secret = f->type == SERVO_FIELD_SECRET || (f->flags & SERVO_F_SECRET);
-        return json_string(secret && !show_secrets ? SECRET_MASK : s);
+        if (secret && !show_secrets)
+            return json_string(SECRET_MASK);
+        /* a password in a URL ("http://user:PASS@host/") is a secret too */
+        char *redacted = show_secrets ? NULL : str_redact_url_passwords(s);
+        json_t *json = json_string(redacted ? redacted : s);
+        free(redacted);
+        return json;
     }
     case SERVO_FIELD_DURATION:
         return formatted(format_duration_value, *(const int64_t *)src);

@@ -1,5 +1,6 @@
 #include "config/yaml.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
@@ -36,8 +37,9 @@ struct builder {
     struct servo_node **discarded; /* kept until the document ends: anchors may point in */
     size_t discarded_count, discarded_capacity;
     size_t weight;
-    bool failed; /* some error: the load fails */
-    bool fatal;  /* an error after which parsing stops */
+    size_t bytes; /* text, aliases and merges expanded */
+    bool failed;  /* some error: the load fails */
+    bool fatal;   /* an error after which parsing stops */
 };
 
 static void discard(struct builder *b, struct servo_node *node)
@@ -65,6 +67,7 @@ static void builder_reset_document(struct builder *b)
     b->root = NULL;
     b->have_root = false;
     b->weight = 0;
+    b->bytes = 0;
 }
 
 static void builder_free(struct builder *b)
@@ -122,16 +125,24 @@ static const struct servo_node *find_anchor(struct builder *b, const char *name)
     return NULL;
 }
 
-static bool charge(struct builder *b, size_t weight, int line, int column)
+/* Counts what the document holds once aliases and merges are expanded: values and bytes of
+ * text both, so a long string aliased many times cannot exhaust memory either. */
+static bool charge(struct builder *b, size_t weight, size_t bytes, int line, int column)
 {
     b->weight += weight;
-    if (b->weight > YAML_MAX_NODES) {
-        if (!b->fatal)
-            fail_fatally_at(b, line, column,
-                            "document is too large (more than 2000000 values, aliases included)");
-        return false;
+    b->bytes += bytes;
+    const char *limit = b->weight > YAML_MAX_NODES  ? "2000000 values"
+                        : b->bytes > YAML_MAX_BYTES ? YAML_MAX_BYTES_TEXT " of text"
+                                                    : NULL;
+    if (limit == NULL)
+        return true;
+    if (!b->fatal) {
+        char message[128];
+        snprintf(message, sizeof message, "document is too large (more than %s, aliases included)",
+                 limit);
+        fail_fatally_at(b, line, column, message);
     }
-    return true;
+    return false;
 }
 
 static bool valid_merge_source(const struct servo_node *node)
@@ -216,7 +227,7 @@ static void merge_from(struct builder *b, struct servo_node *map, const struct s
         const struct servo_pair *p = &source->pairs[i];
         if (node_map_find(map, p->key) != NULL)
             continue;
-        if (!charge(b, p->value->weight, p->line, p->column))
+        if (!charge(b, p->value->weight, strlen(p->key) + p->value->bytes, p->line, p->column))
             return;
         node_map_set(map, p->key, p->line, p->column, node_clone(p->value));
     }
@@ -238,7 +249,7 @@ static void apply_merges(struct builder *b, struct frame *f)
 static void on_scalar(struct builder *b, const yaml_event_t *ev)
 {
     int line = (int)ev->start_mark.line + 1, column = (int)ev->start_mark.column + 1;
-    if (!charge(b, 1, line, column))
+    if (!charge(b, 1, ev->data.scalar.length, line, column))
         return;
     struct servo_node *node;
     bool quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || has_str_tag(ev);
@@ -259,7 +270,7 @@ static void on_collection_start(struct builder *b, const yaml_event_t *ev, bool 
         fail_fatally_at(b, line, column, "nesting is deeper than 64 levels");
         return;
     }
-    if (!charge(b, 1, line, column))
+    if (!charge(b, 1, 0, line, column))
         return;
     const yaml_char_t *anchor =
         is_map ? ev->data.mapping_start.anchor : ev->data.sequence_start.anchor;
@@ -299,7 +310,7 @@ static void on_alias(struct builder *b, const yaml_event_t *ev)
         strbuf_release(&sb);
         return;
     }
-    if (!charge(b, target->weight, line, column))
+    if (!charge(b, target->weight, target->bytes, line, column))
         return;
     struct servo_node *copy = node_clone(target);
     copy->line = line;

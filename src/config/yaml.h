@@ -11,6 +11,9 @@
 
 #define YAML_MAX_DEPTH 64
 #define YAML_MAX_NODES 2000000
+/* text (scalars and keys) once aliases and merges are expanded */
+#define YAML_MAX_BYTES (64u * 1024u * 1024u)
+#define YAML_MAX_BYTES_TEXT "64 MiB"
 #define CONFIG_MAX_FILE_SIZE (8u * 1024u * 1024u)
 
 struct yaml_documents {

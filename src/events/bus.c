@@ -12,18 +12,34 @@
 #include "util/log.h"
 #include "util/util.h"
 
-/* A handler that ignores its deadline gets this much longer before it is abandoned. */
+/* A handler that ignores its deadline (or a cancellation) gets this much longer before it is
+ * abandoned. */
 #define ABANDON_GRACE_SECONDS 5.0
+/* How often the dispatching thread looks at the caller's token while it waits for handlers. */
+#define JOIN_POLL_SECONDS 0.02
 
+/* Everything a handler can reach through its event. The dispatch owns it: its own copy of the
+ * arguments, its own token (the caller's cancellation is passed on to it), the results after
+ * handlers see. It lives as long as its last user: the dispatching thread, or a handler that
+ * was abandoned and still runs. */
 struct dispatch {
-    const char *event;
-    const struct event_args *args;
-    struct cancel_token token;
+    atomic_int refs;
+    char *event;
+    struct event_args args; /* copies: control, metrics, adjustments, argument */
+    char **metrics;
+    struct servo_adjustments adjustments;
+    json_t *argument;
+    struct cancel_token token;   /* no parent: the dispatching thread passes cancellation on */
+    struct cancel_token *parent; /* the caller's; only the dispatching thread reads it */
+    double grace;
+    pthread_mutex_t lock; /* the progress sink, cleared when the dispatch returns */
     progress_sink progress;
     void *progress_context;
     const struct servo_event_result *results; /* for after handlers */
     size_t result_count;
-    const char *servo_prefix; /* the dispatching thread's servo name, for handler logs */
+    struct servo_event_result *kept_results; /* the outcome's, kept for an abandoned handler */
+    size_t kept_count;
+    char *servo_prefix; /* the dispatching thread's servo name, for handler logs */
 };
 
 struct job {
@@ -31,7 +47,9 @@ struct job {
     const struct servo_handler *handler;
     pthread_t thread;
     bool threaded; /* runs on `thread` (else it ran on the dispatching thread) */
-    atomic_bool finished;
+    bool busy;     /* not run: an abandoned handler of its connector still runs */
+    bool finished; /* under abandoned_lock */
+    bool abandoned;
 };
 
 struct jobs {
@@ -39,6 +57,72 @@ struct jobs {
     size_t count;
     size_t capacity;
 };
+
+/* The handlers abandoned and still running, with their connectors: a connector is not
+ * entered again until its abandoned handler returns. */
+static pthread_mutex_t abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t abandoned_done = PTHREAD_COND_INITIALIZER;
+static struct job **abandoned_jobs;
+static size_t abandoned_count, abandoned_capacity;
+
+static void copy_args(struct dispatch *d, const struct event_args *from)
+{
+    event_args_init(&d->args);
+    if (from == NULL)
+        return;
+    servo_control_copy(&d->args.control, &from->control);
+    if (from->metric_count > 0) {
+        d->metrics = xcalloc(from->metric_count, sizeof *d->metrics);
+        for (size_t i = 0; i < from->metric_count; i++)
+            d->metrics[i] = xstrdup(from->metrics[i]);
+        d->args.metrics = (const char *const *)d->metrics;
+        d->args.metric_count = from->metric_count;
+    }
+    if (from->adjustments != NULL) {
+        for (size_t i = 0; i < from->adjustments->count; i++) {
+            const struct servo_adjustment *a = &from->adjustments->items[i];
+            if (a->is_text)
+                servo_adjustments_add_text(&d->adjustments, a->component, a->setting, a->text);
+            else
+                servo_adjustments_add(&d->adjustments, a->component, a->setting, a->value);
+            d->adjustments.items[d->adjustments.count - 1].integer = a->integer;
+        }
+        d->args.adjustments = &d->adjustments;
+    }
+    if (from->argument != NULL) {
+        d->argument = json_deep_copy(from->argument);
+        d->args.argument = d->argument;
+    }
+}
+
+static void free_result_values(struct servo_event_result *results, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        servo_description_free((struct servo_description *)results[i].description);
+        servo_measurement_free((struct servo_measurement *)results[i].measurement);
+        json_decref((json_t *)results[i].value);
+        free((void *)results[i].error);
+    }
+    free(results);
+}
+
+static void dispatch_release(struct dispatch *d)
+{
+    if (d == NULL || atomic_fetch_sub(&d->refs, 1) != 1)
+        return;
+    for (size_t i = 0; i < d->args.metric_count; i++)
+        free(d->metrics[i]);
+    free(d->metrics);
+    event_args_free(&d->args);
+    servo_adjustments_clear(&d->adjustments);
+    json_decref(d->argument);
+    cancel_destroy(&d->token);
+    pthread_mutex_destroy(&d->lock);
+    free_result_values(d->kept_results, d->kept_count);
+    free(d->servo_prefix);
+    free(d->event);
+    free(d);
+}
 
 void event_args_init(struct event_args *args)
 {
@@ -82,6 +166,45 @@ static const char *preposition_name(enum servo_preposition p)
     return p == SERVO_BEFORE ? "before" : p == SERVO_AFTER ? "after" : "on";
 }
 
+static bool connector_busy(const struct servo_connector *c)
+{
+    pthread_mutex_lock(&abandoned_lock);
+    bool busy = false;
+    for (size_t i = 0; i < abandoned_count && !busy; i++)
+        busy = abandoned_jobs[i]->event.connector == c;
+    pthread_mutex_unlock(&abandoned_lock);
+    return busy;
+}
+
+bool bus_connector_busy(const struct servo_connector *connector)
+{
+    return connector_busy(connector);
+}
+
+size_t bus_abandoned_count(void)
+{
+    pthread_mutex_lock(&abandoned_lock);
+    size_t count = abandoned_count;
+    pthread_mutex_unlock(&abandoned_lock);
+    return count;
+}
+
+bool bus_wait_abandoned(double seconds)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    double t = (double)until.tv_sec + (double)until.tv_nsec / 1e9 + seconds;
+    until.tv_sec = (time_t)t;
+    until.tv_nsec = (long)((t - (double)until.tv_sec) * 1e9);
+    pthread_mutex_lock(&abandoned_lock);
+    while (abandoned_count > 0)
+        if (pthread_cond_timedwait(&abandoned_done, &abandoned_lock, &until) == ETIMEDOUT)
+            break;
+    bool none = abandoned_count == 0;
+    pthread_mutex_unlock(&abandoned_lock);
+    return none;
+}
+
 static void add_job(struct jobs *jobs, const struct servo_handler *h, struct servo_connector *c,
                     enum servo_preposition preposition, struct dispatch *d)
 {
@@ -94,6 +217,15 @@ static void add_job(struct jobs *jobs, const struct servo_handler *h, struct ser
     job->event.label = preposition == SERVO_ON
                            ? xstrdup(d->event)
                            : xasprintf("%s:%s", preposition_name(preposition), d->event);
+    if (connector_busy(c)) {
+        job->busy = true;
+        job->event.failed = true;
+        servo_error_set(&job->event.error, SERVO_ERROR_FAILED, "busy",
+                        "%s handler of %s not run: the connector is busy (a handler of it that "
+                        "did not stop at its deadline still runs)",
+                        job->event.label, c->name);
+        servo_error("%s", job->event.error.message);
+    }
     xgrow((void **)&jobs->items, sizeof *jobs->items, jobs->count, &jobs->capacity);
     jobs->items[jobs->count++] = job;
 }
@@ -115,9 +247,32 @@ static void collect_jobs(struct servo_connector *connectors, size_t count, const
     }
 }
 
-static void *run_job(void *arg)
+static void free_job(struct job *job)
 {
-    struct job *job = arg;
+    if (job == NULL)
+        return;
+    servo_description_free(job->event.description);
+    servo_measurement_free(job->event.measurement);
+    json_decref(job->event.value);
+    free(job->event.label);
+    free(job);
+}
+
+/* An abandoned job's thread, done at last: the connector is free again; the job and its
+ * share of the dispatch go. */
+static void release_abandoned(struct job *job)
+{
+    for (size_t i = 0; i < abandoned_count; i++) {
+        if (abandoned_jobs[i] == job) {
+            abandoned_jobs[i] = abandoned_jobs[--abandoned_count];
+            break;
+        }
+    }
+    pthread_cond_broadcast(&abandoned_done);
+}
+
+static void run_handler(struct job *job)
+{
     struct servo_event *ev = &job->event;
     const char *component = NULL, *event = NULL;
     log_get_context(&component, &event);
@@ -132,7 +287,25 @@ static void *run_job(void *arg)
     }
     log_set_context(component, event);
     log_set_servo_prefix(prefix);
-    atomic_store(&job->finished, true);
+}
+
+static void *run_job(void *arg)
+{
+    struct job *job = arg;
+    run_handler(job);
+    pthread_mutex_lock(&abandoned_lock);
+    job->finished = true;
+    bool abandoned = job->abandoned;
+    if (abandoned)
+        release_abandoned(job);
+    pthread_mutex_unlock(&abandoned_lock);
+    if (abandoned) {
+        servo_warning("the abandoned %s handler of %s returned at last", job->event.label,
+                      job->event.connector->name);
+        struct dispatch *d = job->event.dispatch;
+        free_job(job);
+        dispatch_release(d);
+    }
     return NULL;
 }
 
@@ -146,73 +319,111 @@ static struct timespec realtime_after(double seconds)
     return ts;
 }
 
-/* Joins a handler thread; one that outlives its deadline by the grace period is abandoned
- * (detached, its memory deliberately kept) and reported. Returns false when abandoned. */
-static bool join_job(struct job *job, struct cancel_token *token)
+/* The caller's cancellation, passed on to the dispatch's own token. */
+static void pass_on_cancellation(struct dispatch *d)
 {
-    for (;;) {
-        double remaining = cancel_remaining(token);
-        if (remaining >= 1e9) {
-            pthread_join(job->thread, NULL);
-            return true;
-        }
-        struct timespec until = realtime_after(fmax(remaining, 0) + ABANDON_GRACE_SECONDS);
-        int rc = pthread_timedjoin_np(job->thread, NULL, &until);
-        if (rc == 0)
-            return true;
-        if (rc != ETIMEDOUT)
-            continue;
-        if (cancel_remaining(token) > -ABANDON_GRACE_SECONDS)
-            continue; /* the deadline moved (a parent's); wait again */
-        pthread_detach(job->thread);
+    if (d->parent != NULL && cancel_requested(d->parent) && !cancel_requested(&d->token))
+        cancel_trigger(&d->token, cancel_reason(d->parent));
+}
+
+/* How long the handlers have been told to stop: past the deadline, or since the cancellation
+ * was seen (`*cancelled_at`, monotonic, set here). */
+static double overdue(struct dispatch *d, double *cancelled_at)
+{
+    double late = -cancel_remaining(&d->token);
+    if (cancel_requested(&d->token)) {
+        if (*cancelled_at == 0)
+            *cancelled_at = clock_monotonic();
+        late = fmax(late, clock_monotonic() - *cancelled_at);
+    }
+    return late;
+}
+
+/* Marks a job abandoned, unless it finished meanwhile; true when abandoned. */
+static bool abandon(struct job *job, struct dispatch *d)
+{
+    pthread_mutex_lock(&abandoned_lock);
+    bool finished = job->finished;
+    if (!finished) {
+        job->abandoned = true;
+        atomic_fetch_add(&d->refs, 1);
+        xgrow((void **)&abandoned_jobs, sizeof *abandoned_jobs, abandoned_count,
+              &abandoned_capacity);
+        abandoned_jobs[abandoned_count++] = job;
+    }
+    pthread_mutex_unlock(&abandoned_lock);
+    if (finished)
         return false;
+    pthread_detach(job->thread);
+    cancel_trigger(&d->token, "the handler was abandoned");
+    return true;
+}
+
+/* Joins a handler thread; one that is still running `grace` seconds after its deadline (or
+ * after a cancellation) is abandoned and reported. Returns false when abandoned. */
+static bool join_job(struct job *job, struct dispatch *d)
+{
+    double cancelled_at = 0;
+    for (;;) {
+        pass_on_cancellation(d);
+        struct timespec until = realtime_after(JOIN_POLL_SECONDS);
+        if (pthread_timedjoin_np(job->thread, NULL, &until) == 0)
+            return true;
+        if (overdue(d, &cancelled_at) < d->grace)
+            continue;
+        if (abandon(job, d)) {
+            servo_error("%s handler of %s did not stop %g s after its deadline; abandoned",
+                        job->event.label, job->event.connector->name, d->grace);
+            return false;
+        }
+        pthread_join(job->thread, NULL);
+        return true;
     }
 }
 
-/* Runs the jobs, concurrently unless there is only one or `sequential_first` asks to stop
- * at the first result. Returns the number of jobs that ran (all, or up to the first). */
+static void start_job(struct job *job)
+{
+    if (job->busy)
+        return;
+    job->threaded = pthread_create(&job->thread, NULL, run_job, job) == 0;
+    if (!job->threaded)
+        run_handler(job); /* no thread to be had: run it here */
+}
+
+/* Joins a started job; NULL in its slot when abandoned (the thread frees it). */
+static bool finish_job(struct jobs *jobs, size_t i, struct dispatch *d)
+{
+    struct job *job = jobs->items[i];
+    if (!job->threaded || join_job(job, d))
+        return true;
+    jobs->items[i] = NULL;
+    return false;
+}
+
+/* Runs the jobs on their own threads, concurrently unless `sequential_first` asks to stop at
+ * the first result. Returns the number of jobs that ran (all, or up to the first). */
 static size_t run_jobs(struct jobs *jobs, struct dispatch *d, bool sequential_first,
                        bool *abandoned)
 {
-    if (sequential_first || jobs->count == 1) {
+    if (sequential_first) {
         for (size_t i = 0; i < jobs->count; i++) {
-            run_job(jobs->items[i]);
+            start_job(jobs->items[i]);
+            if (!finish_job(jobs, i, d)) {
+                *abandoned = true;
+                return i + 1;
+            }
             struct servo_event *ev = &jobs->items[i]->event;
-            if (sequential_first && !ev->failed &&
-                (ev->description || ev->measurement || ev->value))
+            if (!ev->failed && (ev->description || ev->measurement || ev->value))
                 return i + 1;
         }
         return jobs->count;
     }
-    for (size_t i = 0; i < jobs->count; i++) {
-        struct job *job = jobs->items[i];
-        job->threaded = pthread_create(&job->thread, NULL, run_job, job) == 0;
-        if (!job->threaded)
-            run_job(job); /* no thread to be had: run it here */
-    }
-    for (size_t i = 0; i < jobs->count; i++) {
-        struct job *job = jobs->items[i];
-        if (!job->threaded)
-            continue;
-        if (!join_job(job, &d->token)) {
+    for (size_t i = 0; i < jobs->count; i++)
+        start_job(jobs->items[i]);
+    for (size_t i = 0; i < jobs->count; i++)
+        if (!finish_job(jobs, i, d))
             *abandoned = true;
-            jobs->items[i] = NULL; /* the thread still uses it: never freed */
-            servo_error("%s handler of %s did not stop %.0f s after its deadline; abandoned",
-                        job->event.label, job->event.connector->name, ABANDON_GRACE_SECONDS);
-        }
-    }
     return jobs->count;
-}
-
-static void free_job(struct job *job)
-{
-    if (job == NULL)
-        return;
-    servo_description_free(job->event.description);
-    servo_measurement_free(job->event.measurement);
-    json_decref(job->event.value);
-    free(job->event.label);
-    free(job);
 }
 
 static void free_jobs(struct jobs *jobs)
@@ -313,6 +524,16 @@ static int run_before(struct servo_connector *connectors, size_t count, const ch
     return rc;
 }
 
+/* An after handler still running keeps the results it may read: the dispatch takes them
+ * over, and the outcome refers to them until both are done. */
+static void keep_results(struct dispatch *d, struct bus_outcome *out)
+{
+    d->kept_results = out->results;
+    d->kept_count = out->count;
+    atomic_fetch_add(&d->refs, 1);
+    out->keeper = d;
+}
+
 static void run_after(struct servo_connector *connectors, size_t count, const char *event,
                       const struct bus_options *o, struct dispatch *d, struct bus_outcome *out,
                       bool *abandoned)
@@ -321,7 +542,8 @@ static void run_after(struct servo_connector *connectors, size_t count, const ch
     d->results = out->results;
     d->result_count = out->count;
     collect_jobs(connectors, count, event, SERVO_AFTER, o, d, &jobs);
-    run_jobs(&jobs, d, false, abandoned);
+    bool after_abandoned = false;
+    run_jobs(&jobs, d, false, &after_abandoned);
     for (size_t i = 0; i < jobs.count; i++) {
         if (jobs.items[i] == NULL)
             record_abandoned(out, SERVO_AFTER, event);
@@ -329,6 +551,32 @@ static void run_after(struct servo_connector *connectors, size_t count, const ch
             record_error(out, &jobs.items[i]->event.error);
     }
     free_jobs(&jobs);
+    if (after_abandoned) {
+        keep_results(d, out);
+        *abandoned = true;
+    }
+}
+
+static struct dispatch *dispatch_new(const char *event, const struct event_args *args,
+                                     const struct bus_options *o)
+{
+    struct dispatch *d = xcalloc(1, sizeof *d);
+    atomic_init(&d->refs, 1);
+    d->event = xstrdup(event);
+    copy_args(d, args);
+    d->parent = o->parent;
+    /* the nearest deadline, the caller's included; the caller's cancellation is passed on */
+    double remaining = o->parent ? cancel_remaining(o->parent) : 1e9;
+    double timeout = o->timeout > 0 ? fmin(o->timeout, remaining) : remaining;
+    cancel_init(&d->token, NULL, timeout < 1e9 ? fmax(timeout, 1e-6) : 0);
+    pass_on_cancellation(d);
+    d->grace = o->grace > 0 ? o->grace : ABANDON_GRACE_SECONDS;
+    pthread_mutex_init(&d->lock, NULL);
+    d->progress = o->progress;
+    d->progress_context = o->progress_context;
+    const char *prefix = log_get_servo_prefix();
+    d->servo_prefix = prefix ? xstrdup(prefix) : NULL;
+    return d;
 }
 
 int bus_dispatch(struct servo_connector *connectors, size_t count, const char *event,
@@ -340,13 +588,7 @@ int bus_dispatch(struct servo_connector *connectors, size_t count, const char *e
     unsigned prepositions =
         o->prepositions ? o->prepositions : (SERVO_BEFORE | SERVO_ON | SERVO_AFTER);
     memset(out, 0, sizeof *out);
-    struct dispatch *d = xcalloc(1, sizeof *d);
-    d->event = event;
-    d->args = args;
-    d->progress = o->progress;
-    d->progress_context = o->progress_context;
-    d->servo_prefix = log_get_servo_prefix();
-    cancel_init(&d->token, o->parent, o->timeout);
+    struct dispatch *d = dispatch_new(event, args, o);
     bool abandoned = false;
     int rc = 0;
     if ((prepositions & SERVO_BEFORE) &&
@@ -363,22 +605,21 @@ int bus_dispatch(struct servo_connector *connectors, size_t count, const char *e
         if (out->error.kind != SERVO_ERROR_NONE)
             rc = -1;
     }
-    if (abandoned)
-        return rc; /* a stuck handler may still read the dispatch: keep it */
-    cancel_destroy(&d->token);
-    free(d);
+    /* an abandoned handler may still report progress: not to the caller's sink any more */
+    pthread_mutex_lock(&d->lock);
+    d->progress = NULL;
+    d->progress_context = NULL;
+    pthread_mutex_unlock(&d->lock);
+    dispatch_release(d);
     return rc;
 }
 
 void bus_outcome_free(struct bus_outcome *out)
 {
-    for (size_t i = 0; i < out->count; i++) {
-        servo_description_free((struct servo_description *)out->results[i].description);
-        servo_measurement_free((struct servo_measurement *)out->results[i].measurement);
-        json_decref((json_t *)out->results[i].value);
-        free((void *)out->results[i].error);
-    }
-    free(out->results);
+    if (out->keeper != NULL)
+        dispatch_release(out->keeper); /* the results are the dispatch's now */
+    else
+        free_result_values(out->results, out->count);
     free(out->additional);
     free(out->cancel_reason);
     memset(out, 0, sizeof *out);
@@ -418,23 +659,23 @@ enum servo_preposition servo_event_preposition(const struct servo_event *event)
 
 const struct servo_control *servo_event_control(const struct servo_event *event)
 {
-    return &event->dispatch->args->control;
+    return &event->dispatch->args.control;
 }
 
 size_t servo_event_metric_count(const struct servo_event *event)
 {
-    return event->dispatch->args->metric_count;
+    return event->dispatch->args.metric_count;
 }
 
 const char *servo_event_metric(const struct servo_event *event, size_t index)
 {
-    const struct event_args *a = event->dispatch->args;
+    const struct event_args *a = &event->dispatch->args;
     return index < a->metric_count ? a->metrics[index] : NULL;
 }
 
 bool servo_event_wants_metric(const struct servo_event *event, const char *metric)
 {
-    const struct event_args *a = event->dispatch->args;
+    const struct event_args *a = &event->dispatch->args;
     if (a->metric_count == 0)
         return true;
     for (size_t i = 0; i < a->metric_count; i++)
@@ -446,13 +687,13 @@ bool servo_event_wants_metric(const struct servo_event *event, const char *metri
 const struct servo_adjustments *servo_event_adjustments(const struct servo_event *event)
 {
     static const struct servo_adjustments none = {0};
-    const struct servo_adjustments *a = event->dispatch->args->adjustments;
+    const struct servo_adjustments *a = event->dispatch->args.adjustments;
     return a ? a : &none;
 }
 
 const json_t *servo_event_argument(const struct servo_event *event)
 {
-    return event->dispatch->args->argument;
+    return event->dispatch->args.argument;
 }
 
 struct cancel_token *bus_event_token(const struct servo_event *event)
@@ -551,10 +792,12 @@ void servo_event_progress(struct servo_event *event, double percent, const char 
         percent = 0;
     percent = fmin(fmax(percent, 0), 100);
     struct dispatch *d = event->dispatch;
+    pthread_mutex_lock(&d->lock);
     if (d->progress)
         d->progress(d->progress_context, event->connector->name, event->label, percent, message);
     else
         servo_info("%s (%.0f%% complete)", message, percent);
+    pthread_mutex_unlock(&d->lock);
     free(message);
 }
 

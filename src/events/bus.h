@@ -1,9 +1,9 @@
-/* The event bus: dispatches one event to the connectors of a servo. Before handlers run
- * concurrently and may cancel the event; on handlers of all connectors run concurrently,
- * one thread each, and their results are gathered with the connector's name; after
- * handlers then see those results. When several handlers fail, the reported error is the
- * one of highest priority (aborted > rejected > adjustment failed > measurement failed >
- * other); the others are kept as additional errors. */
+/* The event bus: dispatches one event to the connectors of a servo. Every handler runs on a
+ * thread of its own. Before handlers run concurrently and may cancel the event; on handlers
+ * of all connectors run concurrently, and their results are gathered with the connector's name;
+ * after handlers then see those results. When several handlers fail, the reported error is the one
+ * of highest priority (aborted > rejected > adjustment failed > measurement failed > other); the
+ * others are kept as additional errors. */
 #ifndef SERVO_BUS_H
 #define SERVO_BUS_H
 
@@ -31,6 +31,7 @@ struct bus_options {
     bool first;                 /* run connectors one by one; stop at the first result */
     unsigned prepositions;      /* 0: before, on and after */
     double timeout;             /* seconds; 0: no deadline of its own */
+    double grace;               /* seconds a handler may overrun before it is abandoned; 0: 5 */
     struct cancel_token *parent;
     progress_sink progress; /* NULL: log lines */
     void *progress_context;
@@ -44,6 +45,7 @@ struct bus_outcome {
     struct servo_error error; /* highest priority failure; kind NONE when none failed */
     struct servo_error *additional;
     size_t additional_count;
+    struct dispatch *keeper; /* owns `results` when an after handler was abandoned */
 };
 
 /* Returns 0, or -1 when a handler failed or the event was cancelled (see `out`). */
@@ -56,6 +58,15 @@ void bus_outcome_free(struct bus_outcome *out);
 struct servo_description *bus_outcome_description(const struct bus_outcome *out);
 /* Every result's readings and annotations merged (measure). */
 struct servo_measurement *bus_outcome_measurement(const struct bus_outcome *out);
+
+/* Abandoned handlers. A handler still running `grace` seconds after its deadline or a
+ * cancellation is abandoned: reported as failed ("timeout"), left to run on its thread with
+ * everything it can reach kept alive, and its connector is busy (its handlers are not run,
+ * reason "busy") until it returns. */
+bool bus_connector_busy(const struct servo_connector *connector);
+size_t bus_abandoned_count(void);
+/* Waits up to `seconds` for abandoned handlers to return; true when none runs. */
+bool bus_wait_abandoned(double seconds);
 
 /* Does any connector handle `event` with this preposition? */
 bool bus_handles(const struct servo_connector *connector, const char *event, unsigned preposition);

@@ -5,7 +5,9 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -40,7 +42,14 @@ static void close_fd(int *fd)
     *fd = -1;
 }
 
-/* environ plus the extra NAME=VALUE entries (which win). */
+/* The servo's own configuration, secrets included (OPSANI_TOKEN, SERVO_OPTIMIZER_TOKEN,
+ * SERVO_<INSTANCE>_<FIELD> overrides of passwords): not a child's business. */
+static bool servo_own_variable(const char *entry)
+{
+    return strncmp(entry, "OPSANI_", 7) == 0 || strncmp(entry, "SERVO_", 6) == 0;
+}
+
+/* environ, but the servo's own variables, plus the extra NAME=VALUE entries (which win). */
 static char **build_environment(const char *const *extra)
 {
     size_t n = 0, m = 0;
@@ -57,7 +66,7 @@ static char **build_environment(const char *const *extra)
         for (size_t j = 0; j < m && !overridden; j++)
             overridden =
                 strncmp(extra[j], environ[i], name_length) == 0 && extra[j][name_length] == '=';
-        if (!overridden)
+        if (!overridden && !servo_own_variable(environ[i]))
             envp[k++] = environ[i];
     }
     for (size_t j = 0; j < m; j++)
@@ -65,8 +74,154 @@ static char **build_environment(const char *const *extra)
     return envp;
 }
 
+/* ---- children and what they leave behind --------------------------------------------------
+ * The servo is a child subreaper: what a command leaves behind (a `setsid` daemon, say) is
+ * reparented to the servo when the command's shell exits, not to init, and is killed when the
+ * command is done. Each child gets SIGKILL should the servo die (PR_SET_PDEATHSIG). */
+
+static pthread_once_t subreaper_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t children_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t *children; /* the commands' shells now running */
+static size_t children_count, children_capacity;
+
+static void become_subreaper(void)
+{
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+}
+
+/* Called with children_lock held. */
+static void track_child(pid_t pid)
+{
+    xgrow((void **)&children, sizeof *children, children_count, &children_capacity);
+    children[children_count++] = pid;
+}
+
+static void untrack_child(pid_t pid)
+{
+    pthread_mutex_lock(&children_lock);
+    for (size_t i = 0; i < children_count; i++)
+        if (children[i] == pid)
+            children[i] = children[--children_count];
+    pthread_mutex_unlock(&children_lock);
+}
+
+/* Called with children_lock held. */
+static bool tracked_child(pid_t pid)
+{
+    for (size_t i = 0; i < children_count; i++)
+        if (children[i] == pid)
+            return true;
+    return false;
+}
+
+static pid_t parent_of(pid_t pid)
+{
+    char path[64], text[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    text[n] = '\0';
+    const char *end = strrchr(text, ')'); /* the name may hold anything */
+    int ppid = 0;
+    char state;
+    if (end == NULL || sscanf(end + 1, " %c %d", &state, &ppid) != 2)
+        return 0;
+    return (pid_t)ppid;
+}
+
+/* Kills and reaps the processes adopted from commands (ours, but no command's shell). */
+static void kill_adopted(void)
+{
+    DIR *proc = opendir("/proc");
+    if (proc == NULL)
+        return;
+    pid_t me = getpid();
+    pthread_mutex_lock(&children_lock); /* no command starts meanwhile */
+    for (struct dirent *e; (e = readdir(proc)) != NULL;) {
+        char *end = NULL;
+        long pid = strtol(e->d_name, &end, 10);
+        if (end == e->d_name || *end != '\0' || parent_of((pid_t)pid) != me ||
+            tracked_child((pid_t)pid))
+            continue;
+        kill((pid_t)-pid, SIGKILL); /* a setsid leader's own group */
+        kill((pid_t)pid, SIGKILL);
+        while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_mutex_unlock(&children_lock);
+    closedir(proc);
+}
+
+struct child_setup {
+    const struct servo_process *p;
+    int in, out, err;
+    char **envp;
+    pid_t parent;
+    int report; /* CLOEXEC pipe: the errno of a failed set-up or exec */
+};
+
+/* In the child, between fork and exec: async-signal-safe calls only. */
+static _Noreturn void exec_child(const struct child_setup *s)
+{
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() != s->parent) /* the servo died before the line above */
+        _exit(127);
+    sigset_t none;
+    sigemptyset(&none);
+    for (int sig = 1; sig < NSIG; sig++)
+        signal(sig, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    int in = s->in >= 0 ? s->in : open("/dev/null", O_RDONLY);
+    if (in < 0 || dup2(in, STDIN_FILENO) < 0 || dup2(s->out, STDOUT_FILENO) < 0 ||
+        dup2(s->err, STDERR_FILENO) < 0 || (s->p->working_dir && chdir(s->p->working_dir) != 0)) {
+        int e = errno;
+        (void)!write(s->report, &e, sizeof e);
+        _exit(127);
+    }
+    char *argv[] = {"sh", "-c", (char *)s->p->command, NULL};
+    execve("/bin/sh", argv, s->envp);
+    int e = errno;
+    (void)!write(s->report, &e, sizeof e);
+    _exit(127);
+}
+
+/* fork, then exec_child; returns 0 or an errno. */
+static int fork_child(struct child_setup *s, pid_t *pid)
+{
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) != 0)
+        return errno;
+    s->report = report[1];
+    s->parent = getpid();
+    *pid = fork();
+    if (*pid == 0)
+        exec_child(s);
+    int rc = *pid < 0 ? errno : 0;
+    close(report[1]);
+    if (rc == 0) {
+        int e = 0;
+        ssize_t n;
+        while ((n = read(report[0], &e, sizeof e)) < 0 && errno == EINTR)
+            ;
+        if (n == (ssize_t)sizeof e) {
+            while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+            rc = e;
+        }
+    }
+    close(report[0]);
+    return rc;
+}
+
 static int spawn_child(const struct servo_process *p, struct child *c, struct servo_error *e)
 {
+    pthread_once(&subreaper_once, become_subreaper);
     int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
     if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0 ||
         (p->input && pipe2(in, O_CLOEXEC) != 0)) {
@@ -79,32 +234,17 @@ static int spawn_child(const struct servo_process *p, struct child *c, struct se
         return servo_error_set(e, SERVO_ERROR_FAILED, "", "cannot create pipes: %s",
                                strerror(saved));
     }
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawnattr_init(&attr);
-    if (p->input)
-        posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
-    else
-        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
-    if (p->working_dir)
-        posix_spawn_file_actions_addchdir_np(&actions, p->working_dir);
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                        POSIX_SPAWN_SETSIGDEF);
-    char **envp = build_environment(p->environment);
-    char *argv[] = {"sh", "-c", (char *)p->command, NULL};
-    int rc = posix_spawn(&c->pid, "/bin/sh", &actions, &attr, argv, envp);
-    free(envp);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
+    struct child_setup setup = {.p = p,
+                                .in = in[0],
+                                .out = out[1],
+                                .err = err[1],
+                                .envp = build_environment(p->environment)};
+    pthread_mutex_lock(&children_lock); /* a scan for adopted processes waits for the pid */
+    int rc = fork_child(&setup, &c->pid);
+    if (rc == 0)
+        track_child(c->pid);
+    pthread_mutex_unlock(&children_lock);
+    free(setup.envp);
     close(out[1]);
     close(err[1]);
     if (in[0] >= 0)
@@ -326,6 +466,8 @@ int process_run(struct cancel_token *token, const struct servo_process *p,
         }
     }
     close_fd(&c.in);
+    untrack_child(c.pid);
+    kill_adopted();
     finish_result(&c, max_output, r);
     return 0;
 }

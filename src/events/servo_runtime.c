@@ -8,10 +8,19 @@
 #include "util/log.h"
 #include "util/util.h"
 
+/* How long detaching waits for abandoned handlers to return. */
+#define DETACH_WAIT_SECONDS 2.0
+
 static void fini_connectors(struct servo_config *servo, size_t count)
 {
     for (size_t i = count; i-- > 0;) {
         struct servo_connector *c = &servo->connectors[i];
+        if (bus_connector_busy(c)) {
+            servo_warning("%s: a handler that did not stop still runs: the connector is not "
+                          "released",
+                          c->name);
+            continue;
+        }
         if (c->plugin->fini) {
             log_set_context(c->name, "detach");
             c->plugin->fini(c);
@@ -65,6 +74,8 @@ void servo_detach(struct servo_config *servo)
         servo_warning("detach: %s", out.error.message);
     bus_outcome_free(&out);
     event_args_free(&args);
+    /* abandoned handlers were told to stop long ago: a last chance before their connectors go */
+    bus_wait_abandoned(DETACH_WAIT_SECONDS);
     fini_connectors(servo, servo->connector_count);
 }
 

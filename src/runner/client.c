@@ -369,6 +369,7 @@ static enum verdict attempt(struct client *c, const char *event, const json_t *r
         break;
     case VERDICT_REJECTED:
         servo_error("The optimizer rejected %s (not retried): %s", event, why->data);
+        snprintf(c->rejection, sizeof c->rejection, "%s", why->data);
         break;
     case VERDICT_GONE:
         servo_warning("The optimizer answered %s with 410 Gone (unexpected servo_uid: this "

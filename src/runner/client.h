@@ -89,6 +89,7 @@ struct client {
     /* Where the token comes from ("optimizer.token_file /run/secrets/token"), named when the
      * optimizer refuses it at HELLO; NULL: "the token". */
     const char *credentials;
+    char rejection[256]; /* why the latest POST_REJECTED: "HTTP 413: ..." */
 };
 
 enum post_result {

@@ -23,7 +23,8 @@
 
 #define SLEEP_DEFAULT_SECONDS 120.0   /* SLEEP without a duration */
 #define GONE_SLEEP_SECONDS 3600.0     /* after 410 "unexpected servo_uid" */
-#define IDLE_PAUSE_SECONDS 1.0        /* after a WHATS_NEXT reply that is not a usable command */
+#define IDLE_FLOOR_SECONDS 1.0        /* back-off after an unproductive WHATS_NEXT: floor, */
+#define IDLE_CAP_SECONDS 60.0         /* doubling up to this */
 #define REJECTED_PAUSE_SECONDS 5.0    /* after a 4xx to WHATS_NEXT (a token revoked?) */
 #define RECONNECT_PAUSE_SECONDS 2.0   /* before HELLO again after giving up on a post */
 #define PROGRESS_INTERVAL_SECONDS 1.0 /* at most one progress report per command per second */
@@ -33,7 +34,10 @@
 #define LAST_CHANCE_SECONDS 2.0       /* delivering a finished result once shutdown began */
 #define GOODBYE_SECONDS 3.0           /* retry budget of GOODBYE */
 #define TELEMETRY_SECONDS 5.0         /* deadline of the telemetry event before HELLO */
+#define EVENT_CEILING_SECONDS 3600.0  /* deadline of a command the control gives no duration */
+#define MEASURE_SLACK_SECONDS 10.0    /* a measurement's deadline: its control's time + 50 % */
 #define INVALID_PARAM_REASON "invalid-param"
+#define RESULT_REJECTED_REASON "result-rejected"
 
 /* What the loop does after a step. */
 enum step {
@@ -53,8 +57,9 @@ struct runner {
     struct backoff_policy connect_policy; /* HELLO */
     struct backoff_policy default_policy; /* WHATS_NEXT and results */
     unsigned long commands;               /* commands carried out (SLEEP included) */
-    bool connected;                       /* the latest HELLO was answered */
-    bool started;                         /* the startup event was dispatched */
+    unsigned idle_streak; /* unproductive replies in a row: SLEEP 0, invalid or unknown */
+    bool connected;       /* the latest HELLO was answered */
+    bool started;         /* the startup event was dispatched */
 };
 
 /* ---- replies ----------------------------------------------------------------------------- */
@@ -137,6 +142,7 @@ struct command {
     char cancel_message[SERVO_ERROR_MESSAGE_MAX];
     bool out_of_sync;
     bool gone;
+    bool invalid; /* refused before any connector ran (invalid-param) */
 };
 
 static const char *uid_text(const json_t *uid)
@@ -376,8 +382,9 @@ static json_t *error_param(const char *what, const struct servo_error *e)
     return failure_param(status, e->message, e->reason);
 }
 
-static json_t *invalid_param(const struct command *c, const char *problem)
+static json_t *invalid_param(struct command *c, const char *problem)
 {
+    c->invalid = true;
     char *message = xasprintf("invalid %s command: %s", c->name, problem);
     servo_error("%s (cmd_uid %s)", message, uid_text(c->uid));
     json_t *param = failure_param("failed", message, INVALID_PARAM_REASON);
@@ -387,12 +394,29 @@ static json_t *invalid_param(const struct command *c, const char *problem)
 
 /* ---- describe, measure, adjust ----------------------------------------------------------- */
 
+/* Every command's event has a deadline: a measurement's comes from the optimizer's control
+ * (warm-up, duration and delay, plus half of that or MEASURE_SLACK_SECONDS, whichever is
+ * more); otherwise the ceiling (the connectors' own timeouts are shorter). */
+static double event_deadline(const char *event, const struct servo_control *control)
+{
+    if (strcmp(event, SERVO_EVENT_MEASURE) != 0 || control->duration <= 0)
+        return EVENT_CEILING_SECONDS;
+    double planned = servo_duration_seconds(control->duration);
+    if (control->warmup > 0)
+        planned += servo_duration_seconds(control->warmup);
+    if (control->delay > 0)
+        planned += servo_duration_seconds(control->delay);
+    return planned + fmax(MEASURE_SLACK_SECONDS, planned / 2);
+}
+
 static int dispatch(struct command *c, const char *event, const struct event_args *args,
                     struct bus_outcome *out)
 {
     struct servo_config *servo = c->runner->servo;
-    struct bus_options options = {
-        .parent = &c->token, .progress = report_progress, .progress_context = c};
+    struct bus_options options = {.parent = &c->token,
+                                  .timeout = event_deadline(event, &args->control),
+                                  .progress = report_progress,
+                                  .progress_context = c};
     return bus_dispatch(servo->connectors, servo->connector_count, event, args, &options, out);
 }
 
@@ -588,6 +612,9 @@ static json_t *adjust(struct command *c, struct event_args *args, bool *succeede
 
 /* ---- posting results --------------------------------------------------------------------- */
 
+static enum step idle(struct runner *r);
+static double idle_delay(struct runner *r);
+
 /* A finished result whose delivery shutdown interrupted gets one short, separate try. */
 static enum post_result last_chance(struct runner *r, const struct command *c, const json_t *param,
                                     json_t **reply)
@@ -626,7 +653,7 @@ static enum step after_result(const struct command *c, enum post_result result, 
     case POST_REJECTED:
         servo_error("%s (cmd_uid %s) was not delivered: the optimizer rejected it", c->operation,
                     uid_text(c->uid));
-        return STEP_CONTINUE;
+        return STEP_CONTINUE; /* the caller reports the rejection */
     case POST_GONE:
         return STEP_GONE;
     case POST_CANCELLED:
@@ -637,20 +664,49 @@ static enum step after_result(const struct command *c, enum post_result result, 
     return STEP_CONTINUE;
 }
 
+static enum post_result post_result_of(struct runner *r, const struct command *c, json_t *param,
+                                       bool succeeded, json_t **reply)
+{
+    json_object_set(param, "cmd_uid", c->uid);
+    enum post_result result =
+        client_post(&r->client, c->operation, param, &r->default_policy, r->shutdown, reply);
+    if (result == POST_CANCELLED && succeeded) {
+        json_decref(*reply);
+        *reply = NULL;
+        result = last_chance(r, c, param, reply);
+    }
+    return result;
+}
+
+/* A 4xx to a result is final: the command is not run again (the optimizer would only send
+ * it again); the optimizer is told it failed, with the reason, so that the study records
+ * the failure. */
+static enum step report_rejection(struct runner *r, const struct command *c)
+{
+    char *message = xasprintf("the optimizer rejected the %s result (%s); the command is not "
+                              "run again",
+                              c->operation, r->client.rejection);
+    json_t *failure = failure_param("failed", message, RESULT_REJECTED_REASON);
+    free(message);
+    json_t *reply = NULL;
+    enum post_result result = post_result_of(r, c, failure, false, &reply);
+    json_decref(failure);
+    enum step step = after_result(c, result, reply);
+    json_decref(reply);
+    if (result == POST_REJECTED && step == STEP_CONTINUE)
+        return idle(r);
+    return step;
+}
+
 /* Posts a command's result (cmd_uid appended), retried within the __default__ policy. */
 static enum step deliver(struct runner *r, const struct command *c, json_t *param, bool succeeded)
 {
-    json_object_set(param, "cmd_uid", c->uid);
     json_t *reply = NULL;
-    enum post_result result =
-        client_post(&r->client, c->operation, param, &r->default_policy, r->shutdown, &reply);
-    if (result == POST_CANCELLED && succeeded) {
-        json_decref(reply);
-        reply = NULL;
-        result = last_chance(r, c, param, &reply);
-    }
+    enum post_result result = post_result_of(r, c, param, succeeded, &reply);
     enum step step = after_result(c, result, reply);
     json_decref(reply);
+    if (result == POST_REJECTED && step == STEP_CONTINUE)
+        return succeeded ? report_rejection(r, c) : idle(r);
     return step;
 }
 
@@ -727,6 +783,10 @@ static enum step execute(struct runner *r, const struct command_kind *kind, cons
     json_t *result = run_kind(kind, &c, &succeeded);
     progress_stop(&c);
     enum step step = conclude(r, &c, result, succeeded);
+    if (!c.invalid)
+        r->idle_streak = 0;
+    else if (step == STEP_CONTINUE)
+        step = idle(r); /* the optimizer may send the same invalid command again */
     json_decref(result);
     cancel_destroy(&c.token);
     json_decref(c.uid);
@@ -769,6 +829,13 @@ static enum step run_sleep(struct runner *r, const json_t *reply)
     servo_info("Sleeping for %s (%s%s%s).", text, status ? status : "", status ? ": " : "",
                reason ? reason : "unknown reason");
     r->commands++;
+    if (seconds < IDLE_FLOOR_SECONDS) {
+        double delay = idle_delay(r);
+        servo_warning("SLEEP of %s: backing off %gs instead", text, delay);
+        seconds = delay;
+    } else {
+        r->idle_streak = 0;
+    }
     return cancel_wait(r->shutdown, seconds) ? STEP_STOP : STEP_CONTINUE;
 }
 
@@ -779,9 +846,20 @@ static enum step pause_then_continue(struct runner *r, double seconds)
     return cancel_wait(r->shutdown, seconds) ? STEP_STOP : STEP_CONTINUE;
 }
 
+/* The pause after an unproductive reply (a SLEEP of nothing, a command refused or unknown):
+ * from IDLE_FLOOR_SECONDS, doubling while they come in a row, up to IDLE_CAP_SECONDS, so
+ * that an optimizer that repeats itself is not hammered. */
+static double idle_delay(struct runner *r)
+{
+    double delay =
+        IDLE_FLOOR_SECONDS * ldexp(1.0, (int)(r->idle_streak < 16 ? r->idle_streak : 16));
+    r->idle_streak++;
+    return fmin(delay, IDLE_CAP_SECONDS);
+}
+
 static enum step idle(struct runner *r)
 {
-    return pause_then_continue(r, IDLE_PAUSE_SECONDS);
+    return pause_then_continue(r, idle_delay(r));
 }
 
 static enum step run_command(struct runner *r, const json_t *reply)
@@ -838,7 +916,7 @@ static enum step poll_once(struct runner *r)
         step = STEP_RECONNECT;
         break;
     case POST_REJECTED:
-        step = pause_then_continue(r, REJECTED_PAUSE_SECONDS);
+        step = pause_then_continue(r, fmax(REJECTED_PAUSE_SECONDS, idle_delay(r)));
         break;
     case POST_GONE:
         step = STEP_GONE;

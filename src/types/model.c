@@ -708,40 +708,29 @@ void servo_measurement_merge(struct servo_measurement *into, struct servo_measur
 
 /* ---- measurement: encoding -------------------------------------------------------------- */
 
-/* The ids already given to the series of one metric. */
+/* Ids already given to the series of one metric (hash sets, as JSON objects): `taken` holds
+ * every id; `next` the next suffix to try for a base id, so that many series of the same id
+ * cost no more than a few. */
 struct id_set {
-    char **ids;
-    size_t count;
-    size_t capacity;
+    json_t *taken;
+    json_t *next;
 };
 
-static bool id_set_has(const struct id_set *set, const char *id)
-{
-    for (size_t i = 0; i < set->count; i++) {
-        if (strcmp(set->ids[i], id) == 0)
-            return true;
-    }
-    return false;
-}
-
-/* The reading's id (or "<metric>-<n>" for none), made distinct with "-2", "-3"... */
-static const char *id_set_claim(struct id_set *set, const struct servo_reading *r, size_t n)
+/* The reading's id (or "<metric>-<n>" for none), made distinct with "-2", "-3"... The caller
+ * frees the id. */
+static char *claim_id(struct id_set *set, const struct servo_reading *r, size_t n)
 {
     char *base = r->id != NULL ? wire_utf8_clean(r->id) : xasprintf("%s-%zu", r->metric, n);
     char *id = xstrdup(base);
-    for (unsigned suffix = 2; id_set_has(set, id); suffix++) {
+    json_int_t suffix = json_integer_value(json_object_get(set->next, base));
+    for (suffix = suffix ? suffix : 2; json_object_get(set->taken, id) != NULL; suffix++) {
         free(id);
-        id = xasprintf("%s-%u", base, suffix);
+        id = xasprintf("%s-%" JSON_INTEGER_FORMAT, base, suffix);
     }
+    json_object_set_new_nocheck(set->next, base, json_integer(suffix));
     free(base);
-    xgrow((void **)&set->ids, sizeof *set->ids, set->count, &set->capacity);
-    set->ids[set->count++] = id;
+    json_object_set_new_nocheck(set->taken, id, json_true());
     return id;
-}
-
-static void id_set_release(struct id_set *set)
-{
-    strings_free(set->ids, set->count);
 }
 
 static json_t *points_json(const struct servo_reading *r)
@@ -776,42 +765,88 @@ static json_t *scalar_json(const struct servo_reading *r)
     return entry;
 }
 
-/* Every reading of the metric of readings[first] (marked in `done`) as one metric entry. */
-static json_t *metric_json(const struct servo_measurement *m, size_t first, bool *done)
+/* A reading by its metric, for grouping. */
+struct metric_index {
+    const char *metric;
+    size_t index;
+};
+
+/* The readings of one metric (`count` of them, in order) as one metric entry. */
+static json_t *metric_json(const struct servo_measurement *m, const struct metric_index *group,
+                           size_t count)
 {
-    const struct servo_reading *head = &m->readings[first];
-    size_t same = 0;
-    for (size_t i = first; i < m->reading_count; i++)
-        same += strcmp(m->readings[i].metric, head->metric) == 0;
-    if (same == 1 && head->scalar && head->point_count == 1) {
-        done[first] = true;
+    const struct servo_reading *head = &m->readings[group[0].index];
+    if (count == 1 && head->scalar && head->point_count == 1)
         return scalar_json(head);
-    }
     json_t *values = json_array();
-    struct id_set ids = {NULL, 0, 0};
-    for (size_t i = first, n = 1; i < m->reading_count; i++) {
-        const struct servo_reading *r = &m->readings[i];
-        if (strcmp(r->metric, head->metric) != 0)
-            continue;
-        done[i] = true;
-        json_array_append_new(values, series_json(r, id_set_claim(&ids, r, n++)));
+    struct id_set ids = {json_object(), json_object()};
+    for (size_t i = 0; i < count; i++) {
+        const struct servo_reading *r = &m->readings[group[i].index];
+        char *id = claim_id(&ids, r, i + 1);
+        json_array_append_new(values, series_json(r, id));
+        free(id);
     }
-    id_set_release(&ids);
+    json_decref(ids.taken);
+    json_decref(ids.next);
     json_t *entry = json_object();
     json_object_set_new(entry, "unit", wire_string(head->unit));
     json_object_set_new(entry, "values", values);
     return entry;
 }
 
+/* By metric, then by position: each metric's readings together, in their order. */
+static int by_metric(const void *a, const void *b)
+{
+    const struct metric_index *x = a, *y = b;
+    int c = strcmp(x->metric, y->metric);
+    return c != 0 ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* A metric's readings in the sorted array; `first` is its first reading's position. */
+struct metric_group {
+    size_t start, count, first;
+};
+
+static int by_first_reading(const void *a, const void *b)
+{
+    const struct metric_group *x = a, *y = b;
+    return (x->first > y->first) - (x->first < y->first);
+}
+
+/* The metrics in the order of their first reading, each with its readings: O(n log n) in
+ * the number of readings, however many series and metrics there are. */
+static struct metric_group *group_by_metric(const struct servo_measurement *m,
+                                            struct metric_index *sorted, size_t *group_count)
+{
+    size_t n = m->reading_count;
+    for (size_t i = 0; i < n; i++)
+        sorted[i] = (struct metric_index){m->readings[i].metric, i};
+    if (n > 1)
+        qsort(sorted, n, sizeof *sorted, by_metric);
+    struct metric_group *groups = xcalloc(n ? n : 1, sizeof *groups);
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || strcmp(sorted[i].metric, sorted[i - 1].metric) != 0)
+            groups[count++] = (struct metric_group){i, 0, sorted[i].index};
+        groups[count - 1].count++;
+    }
+    if (count > 1)
+        qsort(groups, count, sizeof *groups, by_first_reading);
+    *group_count = count;
+    return groups;
+}
+
 json_t *servo_measurement_to_json(const struct servo_measurement *m)
 {
+    struct metric_index *sorted = xcalloc(m->reading_count ? m->reading_count : 1, sizeof *sorted);
+    size_t group_count = 0;
+    struct metric_group *groups = group_by_metric(m, sorted, &group_count);
     json_t *metrics = json_object();
-    bool *done = xcalloc(m->reading_count, sizeof *done);
-    for (size_t i = 0; i < m->reading_count; i++) {
-        if (!done[i])
-            wire_set(metrics, m->readings[i].metric, metric_json(m, i, done));
-    }
-    free(done);
+    for (size_t k = 0; k < group_count; k++)
+        wire_set(metrics, sorted[groups[k].start].metric,
+                 metric_json(m, &sorted[groups[k].start], groups[k].count));
+    free(groups);
+    free(sorted);
     json_t *annotations = json_object();
     for (size_t i = 0; i < m->annotation_count; i++)
         wire_set(annotations, m->annotation_keys[i], wire_string(m->annotation_values[i]));

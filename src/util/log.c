@@ -139,6 +139,64 @@ static void write_json(FILE *out, const char *time, enum servo_log_level level,
     json_decref(line);
 }
 
+/* ---- repeated lines ----------------------------------------------------------------------
+ * A chatty driver may print the same progress line thousands of times a second. INFO lines
+ * and below that are alike (the same level, component and text but for the digits) are
+ * printed at most once per REPEAT_WINDOW_SECONDS; the next line printed says how many were
+ * suppressed. */
+#define REPEAT_WINDOW_SECONDS 1.0
+
+static char *last_shape;    /* of the latest line printed */
+static double last_printed; /* monotonic */
+static unsigned long suppressed;
+
+/* The line with every run of digits replaced by '#'. */
+static char *line_shape(enum servo_log_level level, const char *component, const char *message)
+{
+    struct strbuf sb;
+    strbuf_init(&sb);
+    strbuf_printf(&sb, "%d|%s|", (int)level, component);
+    for (const char *p = message; *p; p++) {
+        if (*p >= '0' && *p <= '9') {
+            while (p[1] >= '0' && p[1] <= '9')
+                p++;
+            strbuf_putc(&sb, '#');
+        } else {
+            strbuf_putc(&sb, *p);
+        }
+    }
+    return strbuf_detach(&sb);
+}
+
+/* Decides, with log_lock held, whether a line is printed; true when it is. */
+static bool let_through(enum servo_log_level level, const char *component, const char *message)
+{
+    char *shape = line_shape(level, component, message);
+    double now = clock_monotonic();
+    bool repeat = level <= SERVO_LOG_INFO && last_shape != NULL && strcmp(shape, last_shape) == 0 &&
+                  now - last_printed < REPEAT_WINDOW_SECONDS;
+    if (repeat) {
+        suppressed++;
+        free(shape);
+        return false;
+    }
+    free(last_shape);
+    last_shape = shape;
+    last_printed = now;
+    return true;
+}
+
+static void write_line(enum servo_log_level level, const char *time, const char *component,
+                       const char *message)
+{
+    if (format == LOG_FORMAT_JSON)
+        write_json(stderr, time, level, component, message);
+    else
+        write_text(stderr, use_color, time, level, component, message);
+    if (log_file)
+        write_text(log_file, false, time, level, component, message);
+}
+
 void servo_log(enum servo_log_level level, const char *fmt, ...)
 {
     if (level < min_level || (size_t)level >= ARRAY_LEN(level_names))
@@ -147,19 +205,32 @@ void servo_log(enum servo_log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     char *message = xvasprintf(fmt, ap);
     va_end(ap);
+    /* credentials in URLs never reach a log */
+    char *redacted = str_redact_url_passwords(message);
+    if (redacted != NULL) {
+        free(message);
+        message = redacted;
+    }
     char time[40];
     format_time(time, sizeof time);
     char *component = component_text();
     pthread_mutex_lock(&log_lock);
-    if (format == LOG_FORMAT_JSON)
-        write_json(stderr, time, level, component, message);
-    else
-        write_text(stderr, use_color, time, level, component, message);
-    fflush(stderr);
-    if (log_file) {
-        write_text(log_file, false, time, level, component, message);
-        fflush(log_file);
+    if (!let_through(level, component, message)) {
+        pthread_mutex_unlock(&log_lock);
+        free(component);
+        free(message);
+        return;
     }
+    if (suppressed > 0) {
+        char *note = xasprintf("%lu similar lines suppressed", suppressed);
+        suppressed = 0;
+        write_line(SERVO_LOG_INFO, time, component, note);
+        free(note);
+    }
+    write_line(level, time, component, message);
+    fflush(stderr);
+    if (log_file)
+        fflush(log_file);
     pthread_mutex_unlock(&log_lock);
     free(component);
     free(message);

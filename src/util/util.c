@@ -285,3 +285,39 @@ double clock_wall(void)
     clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+/* The end of the authority after "scheme://": the first '/', '?', '#', blank or quote. */
+static const char *authority_end(const char *p)
+{
+    while (*p && !strchr("/?#\"' \t\r\n<>", *p))
+        p++;
+    return p;
+}
+
+char *str_redact_url_passwords(const char *text)
+{
+    struct strbuf sb;
+    strbuf_init(&sb);
+    bool changed = false;
+    const char *copied = text;
+    for (const char *scheme = strstr(text, "://"); scheme; scheme = strstr(scheme + 3, "://")) {
+        const char *start = scheme + 3, *end = authority_end(start);
+        const char *at = NULL;
+        for (const char *p = start; p < end; p++)
+            if (*p == '@')
+                at = p;
+        const char *colon = at ? memchr(start, ':', (size_t)(at - start)) : NULL;
+        if (colon == NULL || colon + 1 == at)
+            continue;
+        strbuf_add(&sb, copied, (size_t)(colon + 1 - copied));
+        strbuf_puts(&sb, "***");
+        copied = at;
+        changed = true;
+    }
+    if (!changed) {
+        strbuf_release(&sb);
+        return NULL;
+    }
+    strbuf_puts(&sb, copied);
+    return strbuf_detach(&sb);
+}

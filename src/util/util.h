@@ -50,6 +50,9 @@ char *strbuf_detach(struct strbuf *sb);
 void strbuf_release(struct strbuf *sb);
 
 bool str_eq(const char *a, const char *b);
+/* `text` with the password of every URL in it ("scheme://user:PASS@host") replaced by ***;
+ * NULL when there is none (nothing to change). The caller frees. */
+char *str_redact_url_passwords(const char *text);
 bool str_starts_with(const char *s, const char *prefix);
 bool str_ends_with(const char *s, const char *suffix);
 /* "prom-1.a" -> "PROM_1_A": upper case, anything else than [A-Z0-9] becomes '_'. */

@@ -24,14 +24,11 @@
 #                            empty directory for data, pid files and logs
 #   service_NAME_stop DIR    stop whatever the start left running (it may have failed half
 #                            way), wait until it is gone
-# then add NAME to SERVICES below. For example, a tests/services/postgresql.sh with
-# `start DIR PORT` (prints its URL) and `stop DIR`, as nginx.sh has:
-#   service_postgresql_start() { echo "SERVO_POSTGRES_URL=$("$services_src/postgresql.sh" start "$1/pg" "$(free_ports 1)")"; }
-#   service_postgresql_stop() { "$services_src/postgresql.sh" stop "$1/pg"; }
+# then add NAME to SERVICES below (service_postgresql_* is a short example).
 # shellcheck shell=bash
 
 # Every service, in the order they are started (and stopped in reverse).
-SERVICES=(nginx prometheus kubernetes)
+SERVICES=(nginx prometheus kubernetes postgresql)
 
 services_src=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SERVICES_DIR=
@@ -119,6 +116,32 @@ service_kubernetes_start()
 service_kubernetes_stop()
 {
     "$services_src/kubernetes.sh" stop "$1/run"
+}
+
+# A real PostgreSQL 15 for the optimizer's PostgreSQL store
+# (tests/integration/test_optimizer_postgresql.sh reads SERVO_POSTGRESQL_URI and
+# SERVO_POSTGRESQL_PASSWORD_FILE).
+# The cluster runs as the user "postgres" when started by root: its directory is outside
+# $SERVICES_DIR (mode 0700), in a 0755 one of its own that postgres can reach.
+service_postgresql_start()
+{
+    local top
+    top=$(mktemp -d "${TMPDIR:-/tmp}/servo-postgresql-XXXXXX") || return 1
+    chmod 755 "$top"
+    echo "$top" >"$1/top"
+    "$services_src/postgresql.sh" start "$top/pg" "$(free_ports 1)" >/dev/null || return 1
+    "$services_src/postgresql.sh" env "$top/pg" | sed 's/^export //'
+}
+
+service_postgresql_stop()
+{
+    [[ -f $1/top ]] || return 0
+    local top
+    top=$(<"$1/top")
+    if [[ -d $top/pg ]]; then
+        "$services_src/postgresql.sh" stop "$top/pg" || true
+    fi
+    rm -rf "$top"
 }
 
 # ---- starting, waiting, stopping ---------------------------------------------------------

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -617,6 +618,129 @@ static void test_parent_cancel_cuts_sleep(void **state)
     cancel_destroy(&parent);
 }
 
+/* ---- abandoned handlers ----------------------------------------------------------------- */
+
+/* A handler that ignores its deadline and cancellation until the test releases it, then
+ * reads everything its event reaches (the caller's arguments are long gone by then). */
+struct stubborn {
+    atomic_bool release;
+    atomic_int runs;
+    atomic_bool done;
+    double duration;
+    char metric[32];
+    char component[32];
+    char argument[32];
+    bool cancelled;
+};
+
+static int stubborn_measure(struct servo_connector *c, struct servo_event *ev)
+{
+    struct stubborn *s = c->state;
+    atomic_fetch_add(&s->runs, 1);
+    for (int i = 0; i < 1000 && !atomic_load(&s->release); i++)
+        usleep(10000);
+    s->duration = servo_duration_seconds(servo_event_control(ev)->duration);
+    snprintf(s->metric, sizeof s->metric, "%s",
+             servo_event_metric_count(ev) ? servo_event_metric(ev, 0) : "");
+    const struct servo_adjustments *a = servo_event_adjustments(ev);
+    snprintf(s->component, sizeof s->component, "%s", a->count ? a->items[0].component : "");
+    const char *arg = json_string_value(json_object_get(servo_event_argument(ev), "k"));
+    snprintf(s->argument, sizeof s->argument, "%s", arg ? arg : "");
+    s->cancelled = servo_event_cancelled(ev);
+    servo_event_progress(ev, 50, "late progress");
+    atomic_store(&s->done, true);
+    return 0;
+}
+
+static const struct servo_handler stubborn_handlers[] = {
+    {"measure", SERVO_ON, stubborn_measure},
+    {NULL, 0, NULL},
+};
+PLUGIN(stubborn_plugin, stubborn_handlers);
+
+static void count_progress(void *context, const char *connector, const char *event, double percent,
+                           const char *message)
+{
+    (void)connector;
+    (void)event;
+    (void)percent;
+    (void)message;
+    (*(int *)context)++;
+}
+
+/* Dispatches measure with arguments that live only during the call (freed and overwritten
+ * right after). */
+static int dispatch_transient(struct servo_connector *c, int *progress, struct bus_outcome *out)
+{
+    struct event_args args;
+    event_args_init(&args);
+    args.control.duration = 7 * SERVO_SECOND;
+    char *metric = xstrdup("throughput");
+    const char *metrics[] = {metric};
+    args.metrics = metrics;
+    args.metric_count = 1;
+    struct servo_adjustments adjustments = {0};
+    servo_adjustments_add(&adjustments, "web", "cpu", 1.5);
+    args.adjustments = &adjustments;
+    json_t *argument = json_pack("{s:s}", "k", "value");
+    args.argument = argument;
+    struct bus_options o = {
+        .timeout = 0.2, .grace = 0.3, .progress = count_progress, .progress_context = progress};
+    int rc = bus_dispatch(c, 1, "measure", &args, &o, out);
+    memset(metric, 'X', strlen(metric));
+    free(metric);
+    servo_adjustments_clear(&adjustments);
+    json_decref(argument);
+    event_args_free(&args);
+    return rc;
+}
+
+/* A handler that overruns its deadline by the grace period is abandoned and reported; what
+ * it reads afterwards is the bus's own copy; its connector is busy (not entered again) until
+ * it returns; then it runs again. */
+static void test_abandoned_handler(void **state)
+{
+    (void)state;
+    static struct stubborn s;
+    static struct servo_connector c;
+    c = make("stubborn", &stubborn_plugin, &s);
+    int progress = 0;
+    struct bus_outcome out;
+    double start = clock_monotonic();
+    assert_int_equal(dispatch_transient(&c, &progress, &out), -1);
+    double elapsed = clock_monotonic() - start;
+    if (elapsed > 4.0)
+        fail_msg("the stubborn handler held the dispatch for %.1f s", elapsed);
+    assert_string_equal(out.error.reason, "timeout");
+    assert_int_equal(out.count, 0);
+    bus_outcome_free(&out);
+    assert_true(bus_connector_busy(&c));
+    assert_int_equal(bus_abandoned_count(), 1);
+
+    /* the same connector again while its handler still runs: not entered */
+    assert_int_equal(dispatch_transient(&c, &progress, &out), -1);
+    assert_string_equal(out.error.reason, "busy");
+    assert_int_equal(atomic_load(&s.runs), 1);
+    bus_outcome_free(&out);
+
+    atomic_store(&s.release, true);
+    assert_true(bus_wait_abandoned(10));
+    assert_true(atomic_load(&s.done));
+    assert_false(bus_connector_busy(&c));
+    assert_true(s.duration == 7.0);
+    assert_string_equal(s.metric, "throughput");
+    assert_string_equal(s.component, "web");
+    assert_string_equal(s.argument, "value");
+    assert_true(s.cancelled);
+    assert_int_equal(progress, 0); /* the caller's sink was not called after it returned */
+
+    /* free again: it runs, and in time */
+    assert_int_equal(dispatch_transient(&c, &progress, &out), 0);
+    assert_int_equal(atomic_load(&s.runs), 2);
+    assert_int_equal(progress, 1);
+    bus_outcome_free(&out);
+}
+
 static void test_cancel_token_basics(void **state)
 {
     (void)state;
@@ -923,6 +1047,65 @@ static void test_process_exit_with_background_child(void **state)
     servo_process_result_free(&r);
 }
 
+/* A process that exists and is not a zombie. */
+static bool process_alive(pid_t pid)
+{
+    char path[64], text[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return false;
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    const char *end = strrchr(text, ')');
+    return end != NULL && end[1] == ' ' && end[2] != 'Z' && end[2] != 'X';
+}
+
+/* A grandchild in a session of its own (setsid) escapes the group kill; the servo, a child
+ * subreaper, adopts it when the command's shell exits and kills it. */
+static void test_process_setsid_grandchild_killed(void **state)
+{
+    (void)state;
+    struct servo_process_result r;
+    assert_int_equal(run("setsid sh -c 'echo $$; exec sleep 30' & sleep 0.5", 0, &r), 0);
+    pid_t grandchild = (pid_t)atoi(r.output);
+    assert_true(grandchild > 1);
+    bool gone = false;
+    for (int i = 0; i < 100 && !gone; i++) {
+        gone = !process_alive(grandchild);
+        if (!gone)
+            usleep(20000);
+    }
+    if (!gone)
+        kill(grandchild, SIGKILL);
+    assert_true(gone);
+    servo_process_result_free(&r);
+}
+
+/* The servo's own variables (secrets among them) are not passed on; extras are. */
+static void test_process_environment_without_secrets(void **state)
+{
+    (void)state;
+    setenv("OPSANI_TOKEN", "opsani-secret", 1);
+    setenv("SERVO_OPTIMIZER_TOKEN", "servo-secret", 1);
+    setenv("SERVO_PROM_BASIC_AUTH_PASSWORD", "prom-secret", 1);
+    setenv("HARMLESS_FOR_THE_TEST", "kept", 1);
+    const char *extra[] = {"SERVO_WARMUP=5", NULL};
+    struct servo_process p = {.command = "env", .environment = extra};
+    struct servo_process_result r;
+    struct servo_error e = {0};
+    assert_int_equal(process_run(NULL, &p, &r, &e), 0);
+    assert_null(strstr(r.output, "secret"));
+    assert_non_null(strstr(r.output, "\nSERVO_WARMUP=5\n"));
+    assert_non_null(strstr(r.output, "HARMLESS_FOR_THE_TEST=kept"));
+    servo_process_result_free(&r);
+    unsetenv("OPSANI_TOKEN");
+    unsetenv("SERVO_OPTIMIZER_TOKEN");
+    unsetenv("SERVO_PROM_BASIC_AUTH_PASSWORD");
+    unsetenv("HARMLESS_FOR_THE_TEST");
+}
+
 static void test_process_output_overflow(void **state)
 {
     (void)state;
@@ -1063,6 +1246,7 @@ int main(void)
         cmocka_unit_test_teardown(test_include_exclude, teardown_log),
         cmocka_unit_test_teardown(test_deadline_cuts_sleep, teardown_log),
         cmocka_unit_test_teardown(test_parent_cancel_cuts_sleep, teardown_log),
+        cmocka_unit_test(test_abandoned_handler),
         cmocka_unit_test(test_cancel_token_basics),
         cmocka_unit_test(test_progress_reaches_sink),
         cmocka_unit_test(test_process_output_and_exit),
@@ -1072,6 +1256,8 @@ int main(void)
         cmocka_unit_test(test_event_deadline_kills_group),
         cmocka_unit_test(test_event_cancel_kills_process),
         cmocka_unit_test(test_process_exit_with_background_child),
+        cmocka_unit_test(test_process_setsid_grandchild_killed),
+        cmocka_unit_test(test_process_environment_without_secrets),
         cmocka_unit_test(test_process_output_overflow),
         cmocka_unit_test(test_process_stdin),
         cmocka_unit_test(test_process_on_line),

@@ -675,6 +675,50 @@ static void test_dotenv(void **state)
     free(nul);
 }
 
+/* A .env file cannot set what loads or locates code; the rest of the file still applies. */
+static void test_dotenv_refuses_code_variables(void **state)
+{
+    (void)state;
+    const char *refused[] = {
+        "SERVO_PLUGIN_PATH",  "LD_PRELOAD",       "LD_LIBRARY_PATH",     "PATH",
+        "KUBECONFIG",         "SERVO_WRK_BINARY", "SERVO_VEGETA_BINARY", "SERVO_WRK_SCRIPT",
+        "SERVO_EXEC_MEASURE", "SERVO_NGINX"};
+    char *saved_path = xstrdup(getenv("PATH") ? getenv("PATH") : "");
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
+        unsetenv(refused[i]);
+    unsetenv("CFGTEST_KEPT");
+    unsetenv("SERVO_VEGETA_WORKERS");
+    unsetenv("SERVO_PROM");
+    const char *path = test_write_file(
+        "code.env", "SERVO_PLUGIN_PATH=/tmp/evil\n"
+                    "export LD_PRELOAD=/tmp/evil.so\n"
+                    "LD_LIBRARY_PATH=/tmp\n"
+                    "PATH=/tmp/evil-bin\n"
+                    "KUBECONFIG=/tmp/kubeconfig-with-exec\n"
+                    "SERVO_WRK_BINARY=/tmp/evil\n"
+                    "SERVO_VEGETA_BINARY=/tmp/evil\n"
+                    "SERVO_WRK_SCRIPT=/tmp/evil.lua\n"
+                    "SERVO_EXEC_MEASURE=touch /tmp/pwned\n"
+                    "SERVO_NGINX='{\"measure\": {\"command\": \"touch /tmp/pwned\"}}'\n"
+                    "CFGTEST_KEPT=1\n"
+                    "SERVO_VEGETA_WORKERS=7\n"
+                    "SERVO_PROM='{\"base_url\": \"http://localhost:9090\"}'\n");
+    struct servo_diags diags;
+    diags_init(&diags);
+    assert_int_equal(dotenv_load(path, &diags), 0);
+    assert_int_equal(diags.count, 0);
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
+        if (getenv(refused[i]) != NULL)
+            fail_msg("%s was set from .env", refused[i]);
+    setenv("PATH", saved_path, 1);
+    assert_string_equal(getenv("CFGTEST_KEPT"), "1");
+    assert_string_equal(getenv("SERVO_VEGETA_WORKERS"), "7");
+    assert_string_equal(getenv("SERVO_PROM"), "{\"base_url\": \"http://localhost:9090\"}");
+    unsetenv("SERVO_VEGETA_WORKERS");
+    unsetenv("SERVO_PROM");
+    free(saved_path);
+}
+
 static void test_dotenv_missing_and_unreadable(void **state)
 {
     (void)state;
@@ -709,6 +753,7 @@ int main(void)
         cmocka_unit_test(test_no_env_fields_and_no_stanza),
         cmocka_unit_test(test_value_node),
         cmocka_unit_test(test_dotenv),
+        cmocka_unit_test(test_dotenv_refuses_code_variables),
         cmocka_unit_test(test_dotenv_missing_and_unreadable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -123,6 +123,50 @@ static char *load_errors(const char *text)
     return out;
 }
 
+/* Validation leaves the settings as written; the targets carry the top level's namespace,
+ * timeout, settlement and on_failure where a workload sets none. */
+static void test_targets_cascade(void **state)
+{
+    (void)state;
+    struct kubernetes_settings *s = load_settings("kubernetes:\n"
+                                                  "  namespace: apps\n"
+                                                  "  timeout: 5m\n"
+                                                  "  settlement: 1m\n"
+                                                  "  on_failure: shutdown\n"
+                                                  "  deployments:\n"
+                                                  "  - name: web\n"
+                                                  "    containers: [{name: main}]\n"
+                                                  "  - name: api\n"
+                                                  "    namespace: other\n"
+                                                  "    timeout: 10m\n"
+                                                  "    on_failure: rollback\n"
+                                                  "    containers: [{name: app}]\n"
+                                                  "  stateful_sets:\n"
+                                                  "  - name: db\n"
+                                                  "    containers: [{name: pg}]\n");
+    const struct kubernetes_workload *web = s->deployments.items;
+    assert_null(web->namespace);
+    assert_int_equal(web->timeout, SERVO_UNSET);
+    size_t count = 0;
+    struct kube_target *t = kube_targets(s, &count);
+    assert_int_equal(count, 3);
+    assert_int_equal(t[0].kind, KUBE_DEPLOYMENT);
+    assert_string_equal(t[0].w->name, "web");
+    assert_string_equal(t[0].w->namespace, "apps");
+    assert_int_equal(t[0].w->timeout, 5 * SERVO_MINUTE);
+    assert_int_equal(t[0].w->settlement, SERVO_MINUTE);
+    assert_int_equal(t[0].w->on_failure, KUBERNETES_FAILURE_SHUTDOWN);
+    assert_string_equal(t[1].w->namespace, "other");
+    assert_int_equal(t[1].w->timeout, 10 * SERVO_MINUTE);
+    assert_int_equal(t[1].w->on_failure, KUBERNETES_FAILURE_ROLLBACK);
+    assert_int_equal(t[2].kind, KUBE_STATEFUL_SET);
+    assert_string_equal(t[2].w->namespace, "apps");
+    assert_int_equal(t[2].w->containers.count, 1);
+    free(t);
+    assert_null(web->namespace); /* still as written */
+    unload(s);
+}
+
 static const struct kubernetes_workload *first_deployment(const struct kubernetes_settings *s)
 {
     return s->deployments.items;
@@ -296,7 +340,10 @@ static void test_component_names(void **state)
                                                   "  - name: api\n"
                                                   "    strategy: {type: canary, alias: api-t}\n"
                                                   "    containers: [{name: app}]\n");
-    const struct kubernetes_workload *w = s->deployments.items;
+    size_t count = 0;
+    struct kube_target *targets = kube_targets(s, &count);
+    const struct kubernetes_workload w[] = {*targets[0].w, *targets[1].w};
+    free(targets);
     const struct kubernetes_container *c = w[0].containers.items;
     char *names[] = {kube_component_name(&w[0], &c[0]),
                      kube_component_name(&w[0], &c[1]),
@@ -586,7 +633,9 @@ static void test_tuning_pod_body(void **state)
                       "      memory: {min: 64Mi, max: 4Gi}\n"
                       "      env: [{name: MODE, type: enum, values: [a, b]}]\n"
                       "      static_environment_variables: {ROLE: tuning}\n");
-    const struct kubernetes_workload *w = first_deployment(s);
+    size_t count = 0;
+    struct kube_target *targets = kube_targets(s, &count);
+    const struct kubernetes_workload *w = targets[0].w; /* namespace "apps", cascaded */
     json_t *deployment = parse(
         "{\"metadata\":{\"name\":\"web\",\"namespace\":\"apps\"},\"spec\":{\"replicas\":2,"
         "\"template\":{\"metadata\":{\"labels\":{\"app\":\"web\"},\"annotations\":{\"a\":\"b\"}},"
@@ -658,6 +707,7 @@ static void test_tuning_pod_body(void **state)
     servo_adjustments_clear(&values);
     json_decref(owner);
     json_decref(deployment);
+    free(targets);
     unload(s);
 }
 
@@ -1254,14 +1304,23 @@ static void test_encoder_settings(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cpu_quantities),     cmocka_unit_test(test_memory_quantities),
-        cmocka_unit_test(test_component_names),    cmocka_unit_test(test_label_selectors),
-        cmocka_unit_test(test_describe_container), cmocka_unit_test(test_apply_and_patch),
-        cmocka_unit_test(test_rollback_patch),     cmocka_unit_test(test_tuning_pod_body),
-        cmocka_unit_test(test_pod_failures),       cmocka_unit_test(test_replica_sets),
-        cmocka_unit_test(test_rollouts),           cmocka_unit_test(test_huge_lists),
-        cmocka_unit_test(test_jvm_sizes),          cmocka_unit_test(test_jvm_env_round_trip),
-        cmocka_unit_test(test_jvm_args),           cmocka_unit_test(test_jvm_through_the_container),
+        cmocka_unit_test(test_targets_cascade),
+        cmocka_unit_test(test_cpu_quantities),
+        cmocka_unit_test(test_memory_quantities),
+        cmocka_unit_test(test_component_names),
+        cmocka_unit_test(test_label_selectors),
+        cmocka_unit_test(test_describe_container),
+        cmocka_unit_test(test_apply_and_patch),
+        cmocka_unit_test(test_rollback_patch),
+        cmocka_unit_test(test_tuning_pod_body),
+        cmocka_unit_test(test_pod_failures),
+        cmocka_unit_test(test_replica_sets),
+        cmocka_unit_test(test_rollouts),
+        cmocka_unit_test(test_huge_lists),
+        cmocka_unit_test(test_jvm_sizes),
+        cmocka_unit_test(test_jvm_env_round_trip),
+        cmocka_unit_test(test_jvm_args),
+        cmocka_unit_test(test_jvm_through_the_container),
         cmocka_unit_test(test_encoder_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,7 @@
 #include "config/diag.h"
 #include "config/settings.h"
 #include "servo/servo.h"
+#include "util/util.h"
 
 /* ---- helpers ----------------------------------------------------------------------------- */
 
@@ -673,6 +674,71 @@ static void test_init_loads_directory(void **state)
     }
 }
 
+/* A copy of plugtest.so in a fresh directory of the scratch area (resolved). */
+static char *copy_plugtest(const char *dir_name)
+{
+    char *dir = xasprintf("%s/%s", test_scratch_dir(), dir_name);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    char *path = xasprintf("%s/plugtest.so", dir);
+    free(dir);
+    FILE *in = fopen(plugin_path("plugtest"), "rb"), *out = fopen(path, "wb");
+    assert_non_null(in);
+    assert_non_null(out);
+    char buffer[65536];
+    for (size_t n; (n = fread(buffer, 1, sizeof buffer, in)) > 0;)
+        assert_int_equal(fwrite(buffer, 1, n, out), n);
+    fclose(in);
+    assert_int_equal(fclose(out), 0);
+    assert_int_equal(chmod(path, 0644), 0);
+    char *real = resolved(path);
+    free(path);
+    return real;
+}
+
+/* As sshd's StrictModes: a plugin, or a directory above it, that group or others can write is
+ * refused with the path and the reason; a sticky directory (/tmp) is not held against it. */
+static void test_load_refuses_writable_plugin(void **state)
+{
+    struct registry *r = REGISTRY(state);
+    struct servo_diags *d = DIAGS(state);
+    char *path = copy_plugtest("strict");
+    char *dir = xstrdup(path);
+    *strrchr(dir, '/') = '\0';
+    assert_int_equal(chmod(path, 0664), 0);
+    assert_int_equal(registry_load_plugin(r, path, d), -1);
+    char *expected = xasprintf("%s: refusing the plugin: it is writable by group or others", path);
+    ASSERT_DIAGS(d, expected);
+    free(expected);
+    diags_free(d);
+    assert_int_equal(r->count, 0);
+    assert_int_equal(r->handle_count, 0);
+
+    assert_int_equal(chmod(path, 0644), 0);
+    assert_int_equal(chmod(dir, 0777), 0);
+    assert_int_equal(registry_load_plugin(r, path, d), -1);
+    expected = xasprintf("%s: refusing the plugin: a directory above it is writable by group or "
+                         "others (%s)",
+                         path, dir);
+    ASSERT_DIAGS(d, expected);
+    free(expected);
+    diags_free(d);
+    /* the directory on the plugin path is refused as a whole */
+    assert_int_equal(registry_init(r, dir, "", d), -1);
+    expected =
+        xasprintf("%s: refusing the plugin directory: it is writable by group or others", dir);
+    ASSERT_DIAGS(d, expected);
+    free(expected);
+    registry_free(r);
+    diags_free(d);
+
+    assert_int_equal(chmod(dir, 0755), 0);
+    assert_int_equal(registry_load_plugin(r, path, d), 0);
+    assert_int_equal(d->count, 0);
+    assert_non_null(registry_find(r, "plugtest"));
+    free(dir);
+    free(path);
+}
+
 #endif /* SERVO_TEST_PLUGIN_DIR */
 
 int main(void)
@@ -697,6 +763,7 @@ int main(void)
         T(test_init_reads_environment),
 #ifdef SERVO_TEST_PLUGIN_DIR
         T(test_load_plugin),
+        T(test_load_refuses_writable_plugin),
         T(test_plugin_settings_call_back_into_the_host),
         T(test_load_refuses_duplicate_plugin),
         T(test_load_refuses_abi_mismatch),

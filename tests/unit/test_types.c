@@ -3,9 +3,11 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "servo/types.h"
+#include "util/util.h"
 
 #define COUNT(array) (sizeof(array) / sizeof((array)[0]))
 
@@ -745,9 +747,32 @@ static void test_rate_format_and_round_trip(void **state)
     }
 }
 
+/* Passwords in URLs are masked wherever the URL sits in the text; the rest is kept. */
+static void test_redact_url_passwords(void **state)
+{
+    (void)state;
+    const char *cases[][2] = {
+        {"GET http://user:hunter2@host:9090/api?q=1", "GET http://user:***@host:9090/api?q=1"},
+        {"a https://u:p@x/ and http://v:w%40@y", "a https://u:***@x/ and http://v:***@y"},
+        {"http://user@host/ (no password)", NULL},
+        {"http://host/path@x:y", NULL},
+        {"no url at all", NULL},
+        {"redis://:secret@cache:6379", "redis://:***@cache:6379"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *got = str_redact_url_passwords(cases[i][0]);
+        if (cases[i][1] == NULL)
+            assert_null(got);
+        else
+            assert_string_equal(got, cases[i][1]);
+        free(got);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_redact_url_passwords),
         cmocka_unit_test(test_duration_parse_accepts),
         cmocka_unit_test(test_duration_parse_rejects),
         cmocka_unit_test(test_duration_format),

@@ -657,6 +657,58 @@ static void assert_failure(const struct bus_outcome *out, const char *reason, co
 }
 
 /* Every pid the stand-in recorded is gone (or a zombie about to be reaped). */
+/* Whether a live (not zombie) process has `marker` in its environment. */
+static bool environment_holder_alive(const char *marker)
+{
+    DIR *proc = opendir("/proc");
+    assert_non_null(proc);
+    bool found = false;
+    for (struct dirent *e; !found && (e = readdir(proc)) != NULL;) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9' || atoi(e->d_name) == getpid())
+            continue;
+        char *path = xasprintf("/proc/%s/environ", e->d_name);
+        char *environ_text = NULL, *error = NULL;
+        size_t n = 0;
+        if (read_file(path, 1 << 20, &environ_text, &n, &error) == 0) {
+            for (size_t i = 0; i < n && !found; i += strlen(environ_text + i) + 1)
+                found = strcmp(environ_text + i, marker) == 0;
+        }
+        free(environ_text);
+        free(error);
+        free(path);
+        if (found) {
+            char *stat = xasprintf("/proc/%s/stat", e->d_name);
+            FILE *fp = fopen(stat, "r");
+            char state = 'Z';
+            if (fp != NULL) {
+                if (fscanf(fp, "%*d (%*[^)]) %c", &state) != 1)
+                    state = 'Z';
+                fclose(fp);
+            }
+            free(stat);
+            found = state != 'Z' && state != 'X';
+        }
+    }
+    closedir(proc);
+    return found;
+}
+
+/* No stand-in of this fixture is left running, whether or not it got as far as writing its
+ * pid (on a loaded machine a deadline can pass before Python has started): each carries the
+ * fixture's pid file in its environment. */
+static void assert_no_standin_left(const struct fixture *f)
+{
+    char *marker = xasprintf("VEGETA_STANDIN_PIDFILE=%s", f->pidfile);
+    bool alive = true;
+    for (int i = 0; i < 300 && alive; i++) {
+        alive = environment_holder_alive(marker);
+        if (alive)
+            usleep(10000);
+    }
+    free(marker);
+    assert_false(alive);
+}
+
 static void assert_all_dead(const struct fixture *f, size_t expected)
 {
     char *text = read_text(f->pidfile, NULL);
@@ -957,10 +1009,11 @@ static void test_timeout_kills_the_pipeline(void **state)
     struct bus_outcome out;
     double started = clock_monotonic();
     assert_int_equal(measure(f, 60 * SERVO_SECOND, NULL, 0, &out), -1);
-    assert_true(clock_monotonic() - started < 6.0);
+    /* well before the attack's 60 s: it was stopped, not finished */
+    assert_true(clock_monotonic() - started < 30.0);
     assert_failure(&out, "timeout", "the vegeta attack was stopped at its deadline");
     bus_outcome_free(&out);
-    assert_all_dead(f, 2);
+    assert_no_standin_left(f);
 }
 
 struct canceller {

@@ -531,6 +531,25 @@ static void test_alias_bomb_fails_fast(void **state)
     free(bomb);
 }
 
+/* Few values but long text: a 64 KiB string aliased 2000 times would be 125 MiB. The bytes
+ * aliases expand to are counted too. */
+static void test_alias_text_bomb(void **state)
+{
+    (void)state;
+    struct strbuf sb;
+    strbuf_init(&sb);
+    strbuf_puts(&sb, "s: &s ");
+    for (int i = 0; i < 65536; i++)
+        strbuf_putc(&sb, 'x');
+    strbuf_puts(&sb, "\nl:\n");
+    for (int i = 0; i < 2000; i++)
+        strbuf_puts(&sb, "  - *s\n");
+    /* key "s", the string, key "l", then 1023 aliases cross 64 MiB: line 2 + 1023 */
+    assert_load_fails(sb.data, "t.yaml:1025:5: document is too large (more than 64 MiB of text, "
+                               "aliases included)");
+    strbuf_release(&sb);
+}
+
 static void test_merge_bomb_fails_fast(void **state)
 {
     (void)state;
@@ -815,6 +834,7 @@ int main(void)
         cmocka_unit_test(test_anchor_in_duplicate_and_redefinition),
         cmocka_unit_test(test_undefined_and_recursive_alias),
         cmocka_unit_test(test_alias_bomb_fails_fast),
+        cmocka_unit_test(test_alias_text_bomb),
         cmocka_unit_test(test_merge_bomb_fails_fast),
         cmocka_unit_test(test_wide_mappings_are_not_quadratic),
         cmocka_unit_test(test_nesting_limit),
