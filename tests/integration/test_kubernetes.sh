@@ -559,8 +559,9 @@ check equals "$rc" 0
 check contains "$err" "was changed by someone else meanwhile (409 Conflict): reading it again (attempt 2 of 5)"
 check equals "$(get "/apis/apps/v1/namespaces/$ns/deployments/web" '[.metadata.annotations.team, .spec.template.spec.containers[0].resources.requests.cpu]')" \
     '["other-writer","400m"]'
-# a writer that never stops: the attempts are bounded
-export SERVO_KUBE_TEST_WRITE_DELAY=0.5
+# a writer that never stops: the attempts are bounded (a 2 s window each time, so that the
+# writer, one PATCH every 0.1 s plus curl's own start, lands in every one even on a busy machine)
+export SERVO_KUBE_TEST_WRITE_DELAY=2
 (
     i=0
     while :; do
