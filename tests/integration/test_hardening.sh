@@ -69,12 +69,12 @@ expect_out plugtest
 step "a plugin others can write is refused"
 chmod 775 plugins
 SERVO_PLUGIN_PATH=$PWD/plugins run connectors
-expect_rc 2
+expect_rc 1
 expect_err "$PWD/plugins: refusing the plugin directory: it is writable by group or others"
 chmod 755 plugins
 chmod 666 plugins/plugtest.so
 SERVO_PLUGIN_PATH=$PWD/plugins/plugtest.so run connectors
-expect_rc 2
+expect_rc 1
 expect_err "$PWD/plugins/plugtest.so: refusing the plugin: it is writable by group or others"
 chmod 644 plugins/plugtest.so
 cd "$scratch"
@@ -120,7 +120,7 @@ step "an environment override that is not UTF-8 is refused by validate and confi
 printf 'vegeta:\n  rate: 10/1s\n  target: GET http://127.0.0.1:9/\n' >utf8.yaml
 for command in validate config; do
     SERVO_VEGETA_TARGET=$'GET http://127.0.0.1:9/\xff' run -c utf8.yaml "$command"
-    expect_rc 2
+    expect_rc 1
     expect_err 'servo: error: $SERVO_VEGETA_TARGET: vegeta.target: the value is not valid UTF-8'
 done
 
