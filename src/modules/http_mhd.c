@@ -211,7 +211,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **context,
     *context = NULL;
 }
 
-static void on_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void on_log(void *cls, const char *fmt, va_list ap)
 {
     struct front *f = cls;
     char text[512];
