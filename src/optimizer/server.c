@@ -260,9 +260,9 @@ int server_create(const struct server_settings *settings, const char *store_path
             return -1;
         }
     }
-    /* a connection per thread, and one for /healthz */
+    /* a connection per connection thread and per worker (as many), and one for /healthz */
     if (store_claim(s->store_path, &s->claim, error) != 0 ||
-        pool_open(s, server_thread_count(settings) + 1, error) != 0) {
+        pool_open(s, 2 * server_thread_count(settings) + 1, error) != 0) {
         server_free(s);
         return -1;
     }
@@ -778,6 +778,14 @@ static void front_handle(void *context, const struct server_request *r, struct s
     server_handle(context, r, out);
 }
 
+/* The protocol: it may compute a suggestion or wait on the store's lock of the application. */
+static bool front_slow(void *context, const struct server_request *r)
+{
+    (void)context;
+    char id[256];
+    return parse_path(r->path, id, sizeof id) == ROUTE_SERVO;
+}
+
 static void front_log(void *context, const char *text)
 {
     (void)context;
@@ -940,6 +948,7 @@ int server_listen(struct server *s, const char *listen, char **error)
     struct http_front_config config = {
         .listen_fd = s->listen_fd,
         .threads = (unsigned)server_thread_count(set),
+        .workers = (unsigned)server_thread_count(set),
         .connection_timeout = (unsigned)servo_duration_seconds(set->connection_timeout),
         .max_connections = (unsigned)set->max_connections,
         .max_connections_per_address = (unsigned)set->max_connections_per_address,
@@ -948,8 +957,11 @@ int server_listen(struct server *s, const char *listen, char **error)
         .tls_cert = cert,
         .tls_key = key,
     };
-    struct http_front_callbacks callbacks = {
-        .context = s, .check = front_check, .handle = front_handle, .log = front_log};
+    struct http_front_callbacks callbacks = {.context = s,
+                                             .check = front_check,
+                                             .handle = front_handle,
+                                             .slow = front_slow,
+                                             .log = front_log};
     char why[256] = "";
     s->front = m->start(&config, &callbacks, why, sizeof why);
     s->front_ops = m;

@@ -13,7 +13,9 @@
 #     again and the study completes;
 #   - bad requests: unknown application 404, not JSON 400, too large 413, wrong method 405;
 #   - /metrics: counters and gauges kept up by the requests, latency histograms per route and
-#     of the store that move with the requests; metrics_token: 401 without it, 200 with it.
+#     of the store that move with the requests; metrics_token: 401 without it, 200 with it;
+#   - a servo request waiting on the store's lock, with one connection thread: /healthz and
+#     /metrics answered meanwhile (the request is on a worker, its connection suspended).
 #
 # Environment (set by ctest): SERVO_BIN. Needs curl and jq.
 set -euo pipefail
@@ -381,6 +383,58 @@ check equals "$(scrape -H 'Authorization: Bearer tok-1')" 401 # an application's
 check equals "$(scrape -H 'Authorization: Bearer m3trics')" 200
 check contains metrics3.txt 'servo_optimizer_study_over{app="dev.opsani.com/app1"} 0'
 check grep -q '^servo_optimizer_request_duration_seconds_count{route="metrics"} 3$' metrics3.txt
+stop_server TERM
+
+# ---- a slow exchange does not hold the connection threads -----------------------------------
+
+# One connection thread; a servo request waits on the store's write lock (held here by another
+# SQLite connection) on one of the server's workers, its connection suspended: /healthz (a read,
+# which WAL allows) and /metrics are answered while it is still waiting.
+scenario="slow exchange"
+cat >optimizer.yaml <<'EOF'
+store: slow.db
+threads: 1
+applications:
+  dev.opsani.com/app1: {token: tok-1}
+EOF
+start_server
+cat >lock.py <<'EOF'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+sys.stdin.read()  # until the test closes the pipe
+db.execute("ROLLBACK")
+EOF
+mkfifo hold
+python3 lock.py slow.db <hold >lock.out 2>&1 &
+lock_pid=$!
+servo_pids+=("$lock_pid")
+exec 7>hold
+for i in $(seq 1 200); do
+    grep -q locked lock.out && break
+    kill -0 "$lock_pid" 2>/dev/null || fail "the lock holder died: $(cat lock.out)"
+    sleep 0.05
+done
+check contains lock.out locked
+(
+    exec 7>&- # (the pipe's only writer is the test)
+    api app1 tok-1 '{"event":"HELLO","param":{"agent":"servo/0.1.0"},"servo_uid":"s1"}' >hello.code
+) &
+hello_pid=$!
+# the request is in: the server took its body and is waiting (nothing answers it while locked)
+for i in $(seq 1 200); do
+    (($(ss -Htn state established "( dport = :${url##*:} )" | wc -l) > 0)) && break
+    sleep 0.05
+done
+sleep 0.3
+check equals "$(curl -s -m 4 "$url/healthz" | jq -r .status)" ok
+check equals "$(curl -s -m 4 -o /dev/null -w '%{http_code}' "$url/metrics")" 200
+check equals "$(kill -0 "$hello_pid" 2>/dev/null && echo waiting)" waiting
+exec 7>&- # the lock is released: the HELLO goes on
+wait "$hello_pid"
+check equals "$(cat hello.code)" 200
+wait "$lock_pid"
 stop_server TERM
 
 for f in server.stderr app*/servo.stderr; do
