@@ -650,7 +650,8 @@ static void handle_metrics(struct server *s, struct server_response *out)
                   "1 when the application's study is done or failed.");
     put_app_lines(s, &sb, 2);
     metric_header(&sb, "servo_optimizer_request_duration_seconds", "histogram",
-                  "Time to answer a request, by route (the scrape in progress not included).");
+                  "Time to handle a request, by route (a protocol request's wait for a worker and "
+                  "the scrape in progress not included).");
     for (size_t route = 0; route < ROUTE_COUNT; route++) {
         char labels[64];
         snprintf(labels, sizeof labels, "route=\"%s\"", route_names[route]);
