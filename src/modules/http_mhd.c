@@ -2,6 +2,7 @@
 /* The optimizer server's HTTP front over libmicrohttpd (optimizer/http_front.h). Only libc
  * and libmicrohttpd here: everything else is the server's, reached through the callbacks. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,17 +14,38 @@
 
 #include "optimizer/http_front.h"
 
+struct upload;
+
+/* Slow requests, handled by `workers` threads while their connections are suspended. */
+struct work_queue {
+    pthread_mutex_t lock;
+    pthread_cond_t ready;
+    struct upload *head, *tail;
+    pthread_t *threads;
+    unsigned thread_count;
+    bool stopping; /* no more queued: slow requests are handled inline */
+};
+
 struct front {
     struct MHD_Daemon *daemon;
     struct http_front_callbacks callbacks;
     size_t max_body;
+    struct work_queue work;
 };
+
+enum upload_state { UPLOAD_READING, UPLOAD_QUEUED, UPLOAD_ANSWERED };
 
 struct upload {
     char *body;
     size_t length, capacity;
     bool too_large;
     bool refused; /* answered from the headers */
+    /* a slow request: queued with its connection suspended, answered by a worker */
+    enum upload_state state;
+    struct MHD_Connection *connection;
+    struct server_request request;
+    struct server_response response;
+    struct upload *next;
 };
 
 static const char *header(struct MHD_Connection *c, const char *name)
@@ -170,6 +192,86 @@ static enum MHD_Result on_headers(struct front *f, struct MHD_Connection *c, con
     return MHD_YES;
 }
 
+static void *work(void *arg)
+{
+    struct front *f = arg;
+    struct work_queue *q = &f->work;
+    pthread_mutex_lock(&q->lock);
+    for (;;) {
+        while (q->head == NULL && !q->stopping)
+            pthread_cond_wait(&q->ready, &q->lock);
+        struct upload *u = q->head;
+        if (u == NULL) /* stopping, and nothing left */
+            break;
+        q->head = u->next;
+        if (q->head == NULL)
+            q->tail = NULL;
+        pthread_mutex_unlock(&q->lock);
+        f->callbacks.handle(f->callbacks.context, &u->request, &u->response);
+        u->state = UPLOAD_ANSWERED;
+        /* from here on the connection, and `u` with it, belong to libmicrohttpd again */
+        MHD_resume_connection(u->connection);
+        pthread_mutex_lock(&q->lock);
+    }
+    pthread_mutex_unlock(&q->lock);
+    return NULL;
+}
+
+/* Queues a slow request and suspends its connection; false when the workers are stopping
+ * (or there are none): the caller handles it inline. */
+static bool queue_slow(struct front *f, struct MHD_Connection *c, struct upload *u)
+{
+    struct work_queue *q = &f->work;
+    pthread_mutex_lock(&q->lock);
+    bool queued = q->thread_count > 0 && !q->stopping;
+    if (queued) {
+        u->state = UPLOAD_QUEUED;
+        u->connection = c;
+        u->next = NULL;
+        if (q->tail != NULL)
+            q->tail->next = u;
+        else
+            q->head = u;
+        q->tail = u;
+        /* suspended before a worker can resume it: the queue's lock is held */
+        MHD_suspend_connection(c);
+        pthread_cond_signal(&q->ready);
+    }
+    pthread_mutex_unlock(&q->lock);
+    return queued;
+}
+
+static int start_workers(struct front *f, unsigned count)
+{
+    struct work_queue *q = &f->work;
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_cond_init(&q->ready, NULL);
+    q->threads = count ? calloc(count, sizeof *q->threads) : NULL;
+    if (count > 0 && q->threads == NULL)
+        return -1;
+    for (unsigned i = 0; i < count; i++) {
+        if (pthread_create(&q->threads[i], NULL, work, f) != 0)
+            return -1;
+        q->thread_count++;
+    }
+    return 0;
+}
+
+/* The workers finish what is queued, then end; later slow requests are handled inline. */
+static void stop_workers(struct front *f)
+{
+    struct work_queue *q = &f->work;
+    pthread_mutex_lock(&q->lock);
+    q->stopping = true;
+    pthread_cond_broadcast(&q->ready);
+    pthread_mutex_unlock(&q->lock);
+    for (unsigned i = 0; i < q->thread_count; i++)
+        pthread_join(q->threads[i], NULL);
+    free(q->threads);
+    pthread_cond_destroy(&q->ready);
+    pthread_mutex_destroy(&q->lock);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **context)
@@ -190,10 +292,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_data_size = 0;
         return MHD_YES;
     }
-    struct server_request request;
-    fill_request(c, url, method, u, &request);
+    if (u->state == UPLOAD_ANSWERED) /* resumed by its worker */
+        return send_response(c, &u->response);
+    if (u->state == UPLOAD_QUEUED) /* not yet answered (a spurious call) */
+        return MHD_YES;
+    fill_request(c, url, method, u, &u->request);
+    if (f->callbacks.slow(f->callbacks.context, &u->request) && queue_slow(f, c, u))
+        return MHD_YES;
     struct server_response response = {0};
-    f->callbacks.handle(f->callbacks.context, &request, &response);
+    f->callbacks.handle(f->callbacks.context, &u->request, &response);
     return send_response(c, &response);
 }
 
@@ -206,6 +313,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **context,
     struct upload *u = *context;
     if (u == NULL)
         return;
+    free(u->response.body);
     free(u->body);
     free(u);
     *context = NULL;
@@ -233,7 +341,13 @@ static void *front_start(const struct http_front_config *config,
     }
     f->callbacks = *callbacks;
     f->max_body = config->max_body;
-    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+    if (start_workers(f, config->workers) != 0) {
+        snprintf(error, error_size, "cannot start %u worker threads", config->workers);
+        stop_workers(f);
+        free(f);
+        return NULL;
+    }
+    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     bool tls = config->tls_cert != NULL && config->tls_key != NULL;
     if (tls)
         flags |= MHD_USE_TLS;
@@ -249,6 +363,7 @@ static void *front_start(const struct http_front_config *config,
     if (f->daemon == NULL) {
         snprintf(error, error_size, "cannot start the HTTP server%s",
                  tls ? " (is the TLS certificate or key malformed, or do they not match?)" : "");
+        stop_workers(f);
         free(f);
         return NULL;
     }
@@ -260,6 +375,7 @@ static void front_stop(void *front)
     struct front *f = front;
     if (f == NULL)
         return;
+    stop_workers(f);
     MHD_stop_daemon(f->daemon);
     free(f);
 }

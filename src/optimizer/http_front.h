@@ -12,7 +12,7 @@
 
 #include "optimizer/server.h"
 
-#define HTTP_FRONT_ABI 1
+#define HTTP_FRONT_ABI 2
 #define HTTP_FRONT_FILE "servo-http-mhd.so"
 #define HTTP_FRONT_ENTRY "servo_http_front_v1"
 
@@ -23,6 +23,10 @@ struct http_front_callbacks {
     int (*check)(void *context, const struct server_request *r, struct server_response *out);
     /* The whole request: the response in *out (its body malloc'ed, freed by the front). */
     void (*handle)(void *context, const struct server_request *r, struct server_response *out);
+    /* Whether `handle` may take long (a suggestion, a store lock): such a request is handled
+     * by one of the front's workers, its connection suspended meanwhile, so the connection
+     * threads go on answering the others (/healthz, /metrics). */
+    bool (*slow)(void *context, const struct server_request *r);
     /* A line of the library's own log. */
     void (*log)(void *context, const char *text);
 };
@@ -30,6 +34,7 @@ struct http_front_callbacks {
 struct http_front_config {
     int listen_fd; /* bound and listening; the front closes it */
     unsigned threads;
+    unsigned workers;            /* for the slow requests; 0: handled on the connection threads */
     unsigned connection_timeout; /* seconds */
     unsigned max_connections;
     unsigned max_connections_per_address;

@@ -18,6 +18,7 @@
 
 #include "optimizer/http_front.h"
 #include "optimizer/results.h"
+#include "optimizer/server_metrics.h"
 #include "optimizer/store.h"
 #include "optimizer/study.h"
 #include "servo/log.h"
@@ -40,6 +41,12 @@ struct app {
     char *label;
     pthread_mutex_t lock;
     bool lock_ready;
+    /* Its /metrics lines, rendered when the study changes (app_metrics_update, under the
+     * application's lock), read by scrapes under the server's stats lock. */
+    char *trials_lines, *best_line, *over_line;
+    size_t seen_trials;
+    enum study_phase seen_phase;
+    bool seen_over, metrics_rendered;
 };
 
 /* Store connections, one per request being served: an application's study borrows one for
@@ -55,6 +62,18 @@ struct status_count {
     int code;
     unsigned long count;
 };
+
+enum route {
+    ROUTE_NONE,
+    ROUTE_SERVO,
+    ROUTE_TRIALS,
+    ROUTE_HEALTH,
+    ROUTE_READY,
+    ROUTE_METRICS,
+};
+#define ROUTE_COUNT (ROUTE_METRICS + 1)
+static const char *const route_names[ROUTE_COUNT] = {"none",    "servo",  "trials",
+                                                     "healthz", "readyz", "metrics"};
 
 struct server {
     const struct server_settings *settings;
@@ -72,6 +91,8 @@ struct server {
     pthread_mutex_t stats_lock;
     struct status_count statuses[STATUS_SLOTS];
     size_t status_count;
+    struct histogram route_latency[ROUTE_COUNT];
+    struct histogram store_latency;
 };
 
 static const char json_content_type[] = "application/json";
@@ -97,6 +118,14 @@ static void pool_give(struct pool *p, struct store *store)
     pthread_mutex_unlock(&p->lock);
 }
 
+static void observe_store(void *context, double seconds)
+{
+    struct server *s = context;
+    pthread_mutex_lock(&s->stats_lock);
+    histogram_observe(&s->store_latency, seconds);
+    pthread_mutex_unlock(&s->stats_lock);
+}
+
 static int pool_open(struct server *s, size_t size, char **error)
 {
     struct pool *p = &s->pool;
@@ -107,6 +136,7 @@ static int pool_open(struct server *s, size_t size, char **error)
     for (size_t i = 0; i < size; i++) {
         if (store_open_with(s->store_path, &s->store_options, &p->free[i], error) != 0)
             return -1;
+        store_observe(p->free[i], observe_store, s);
         p->free_count++;
     }
     return 0;
@@ -140,6 +170,8 @@ static double servo_timeout(const struct server *s, const struct study_settings 
     return d == SERVO_UNSET ? 0 : servo_duration_seconds(d);
 }
 
+static void app_metrics_update(struct server *s, struct app *a);
+
 /* The application's study, opened on a borrowed connection. A study that cannot be read is
  * quarantined: its requests get 503 with the reason, the others go on; it is tried again at
  * its next request (after `servo optimizer reset --app`, it starts anew). Called under the
@@ -156,6 +188,7 @@ static int open_study(struct server *s, struct app *a, struct store *store)
     if (study_open(a->id, a->settings, store, &options, &a->study, &error) == 0) {
         free(a->quarantine);
         a->quarantine = NULL;
+        app_metrics_update(s, a);
         return 0;
     }
     if (a->quarantine == NULL || strcmp(a->quarantine, error ? error : "") != 0)
@@ -196,7 +229,8 @@ static void open_app(struct server *s, struct app *a)
     pthread_mutex_init(&a->lock, NULL);
     a->lock_ready = true;
     struct store *store = pool_take(&s->pool);
-    open_study(s, a, store);
+    if (open_study(s, a, store) != 0)
+        app_metrics_update(s, a);
     pool_give(&s->pool, store);
 }
 
@@ -226,9 +260,9 @@ int server_create(const struct server_settings *settings, const char *store_path
             return -1;
         }
     }
-    /* a connection per thread, and one for /healthz */
+    /* a connection per connection thread and per worker (as many), and one for /healthz */
     if (store_claim(s->store_path, &s->claim, error) != 0 ||
-        pool_open(s, server_thread_count(settings) + 1, error) != 0) {
+        pool_open(s, 2 * server_thread_count(settings) + 1, error) != 0) {
         server_free(s);
         return -1;
     }
@@ -254,6 +288,9 @@ void server_free(struct server *s)
         free(a->id);
         free(a->label);
         free(a->quarantine);
+        free(a->trials_lines);
+        free(a->best_line);
+        free(a->over_line);
         if (a->token_owned != NULL)
             explicit_bzero(a->token_owned, strlen(a->token_owned));
         free(a->token_owned);
@@ -298,15 +335,6 @@ static void count_status(struct server *s, int code)
 }
 
 /* ---- routing --------------------------------------------------------------------------- */
-
-enum route {
-    ROUTE_NONE,
-    ROUTE_SERVO,
-    ROUTE_TRIALS,
-    ROUTE_HEALTH,
-    ROUTE_READY,
-    ROUTE_METRICS,
-};
 
 /* /accounts/ORG/applications/APP/(servo|trials), a trailing slash allowed; the id is ORG/APP. */
 static enum route parse_path(const char *path, char *id, size_t id_size)
@@ -463,6 +491,7 @@ static void handle_servo(struct server *s, struct app *a, const struct server_re
     struct study *study = enter_app(s, a, &store, out);
     if (study != NULL) {
         json_t *reply = study_exchange(study, request, &status);
+        app_metrics_update(s, a);
         leave_app(s, a, store);
         respond_json(out, status, reply);
     }
@@ -482,6 +511,7 @@ static void handle_trials(struct server *s, struct app *a, struct server_respons
         free(error);
         return;
     }
+    app_metrics_update(s, a);
     json_t *doc = study_document(study);
     leave_app(s, a, store);
     respond_json(out, 200, doc);
@@ -505,28 +535,11 @@ static void handle_health(struct server *s, struct server_response *out, bool re
 
 /* ---- metrics --------------------------------------------------------------------------- */
 
-static void put_label(struct strbuf *sb, const char *value)
-{
-    strbuf_putc(sb, '"');
-    for (const char *p = value ? value : ""; *p; p++) {
-        if (*p == '\\' || *p == '"')
-            strbuf_putc(sb, '\\');
-        if (*p == '\n')
-            strbuf_puts(sb, "\\n");
-        else
-            strbuf_putc(sb, *p);
-    }
-    strbuf_putc(sb, '"');
-}
-
-static void metric_header(struct strbuf *sb, const char *name, const char *type, const char *help)
-{
-    strbuf_printf(sb, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
 /* Per status: how many trials of the document ended so. */
-static void trial_counts(struct strbuf *sb, const char *app, const json_t *doc)
+static char *trial_count_lines(const char *app, const json_t *doc)
 {
+    struct strbuf sb;
+    strbuf_init(&sb);
     json_t *counts = json_object();
     size_t i;
     const json_t *t;
@@ -541,65 +554,114 @@ static void trial_counts(struct strbuf *sb, const char *app, const json_t *doc)
     const json_t *n;
     json_object_foreach(counts, status, n)
     {
-        strbuf_puts(sb, "servo_optimizer_trials_total{app=");
-        put_label(sb, app);
-        strbuf_puts(sb, ",status=");
-        put_label(sb, status);
-        strbuf_printf(sb, "} %lld\n", (long long)json_integer_value(n));
+        strbuf_puts(&sb, "servo_optimizer_trials_total{app=");
+        metric_label_value(&sb, app);
+        strbuf_puts(&sb, ",status=");
+        metric_label_value(&sb, status);
+        strbuf_printf(&sb, "} %lld\n", (long long)json_integer_value(n));
     }
     json_decref(counts);
+    return strbuf_detach(&sb);
 }
 
-static void app_metrics(struct app *a, struct strbuf *trials, struct strbuf *best,
-                        struct strbuf *over)
+static char *best_objective_line(const char *app, const json_t *doc)
 {
-    pthread_mutex_lock(&a->lock);
-    json_t *doc = a->study ? study_document(a->study) : json_object();
-    bool is_over = a->study ? study_over(a->study) : false;
-    pthread_mutex_unlock(&a->lock);
-    trial_counts(trials, a->id, doc);
     const json_t *number = json_object_get(doc, "best");
     const json_t *b =
         json_array_get(json_object_get(doc, "trials"), (size_t)json_integer_value(number));
-    if (json_is_integer(number) && json_is_number(json_object_get(b, "objective"))) {
-        strbuf_puts(best, "servo_optimizer_best_objective{app=");
-        put_label(best, a->id);
-        strbuf_printf(best, "} %.17g\n", json_number_value(json_object_get(b, "objective")));
-    }
-    strbuf_puts(over, "servo_optimizer_study_over{app=");
-    put_label(over, a->id);
-    strbuf_printf(over, "} %d\n", is_over ? 1 : 0);
-    json_decref(doc);
+    if (!json_is_integer(number) || !json_is_number(json_object_get(b, "objective")))
+        return xstrdup("");
+    struct strbuf sb;
+    strbuf_init(&sb);
+    strbuf_puts(&sb, "servo_optimizer_best_objective{app=");
+    metric_label_value(&sb, app);
+    strbuf_printf(&sb, "} %.17g\n", json_number_value(json_object_get(b, "objective")));
+    return strbuf_detach(&sb);
 }
 
+static void swap_text(char **a, char **b)
+{
+    char *t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Renders the application's lines again when its study changed (its trial count, phase or
+ * end), so that a scrape only copies them. Under the application's lock. */
+static void app_metrics_update(struct server *s, struct app *a)
+{
+    size_t trials = a->study ? study_trial_count(a->study) : 0;
+    enum study_phase phase = a->study ? study_phase(a->study) : (enum study_phase)0;
+    bool over = a->study ? study_over(a->study) : false;
+    if (a->metrics_rendered && trials == a->seen_trials && phase == a->seen_phase &&
+        over == a->seen_over)
+        return;
+    json_t *doc = a->study ? study_document(a->study) : json_object();
+    char *trials_lines = trial_count_lines(a->id, doc);
+    char *best_line = best_objective_line(a->id, doc);
+    json_decref(doc);
+    struct strbuf sb;
+    strbuf_init(&sb);
+    strbuf_puts(&sb, "servo_optimizer_study_over{app=");
+    metric_label_value(&sb, a->id);
+    strbuf_printf(&sb, "} %d\n", over ? 1 : 0);
+    char *over_line = strbuf_detach(&sb);
+    pthread_mutex_lock(&s->stats_lock);
+    swap_text(&a->trials_lines, &trials_lines);
+    swap_text(&a->best_line, &best_line);
+    swap_text(&a->over_line, &over_line);
+    pthread_mutex_unlock(&s->stats_lock);
+    free(trials_lines);
+    free(best_line);
+    free(over_line);
+    a->seen_trials = trials;
+    a->seen_phase = phase;
+    a->seen_over = over;
+    a->metrics_rendered = true;
+}
+
+static void put_app_lines(struct server *s, struct strbuf *sb, size_t field)
+{
+    for (size_t i = 0; i < s->app_count; i++) {
+        struct app *a = &s->apps[i];
+        const char *lines = field == 0 ? a->trials_lines : field == 1 ? a->best_line : a->over_line;
+        strbuf_puts(sb, lines ? lines : "");
+    }
+}
+
+/* Copies what requests keep up to date: no study is read, no application lock taken. */
 static void handle_metrics(struct server *s, struct server_response *out)
 {
-    struct strbuf sb, trials, best, over;
+    struct strbuf sb;
     strbuf_init(&sb);
-    strbuf_init(&trials);
-    strbuf_init(&best);
-    strbuf_init(&over);
-    for (size_t i = 0; i < s->app_count; i++)
-        app_metrics(&s->apps[i], &trials, &best, &over);
+    pthread_mutex_lock(&s->stats_lock);
     metric_header(&sb, "servo_optimizer_requests_total", "counter",
                   "Requests answered, by HTTP status code.");
-    pthread_mutex_lock(&s->stats_lock);
     for (size_t i = 0; i < s->status_count; i++)
         strbuf_printf(&sb, "servo_optimizer_requests_total{code=\"%d\"} %lu\n", s->statuses[i].code,
                       s->statuses[i].count);
-    pthread_mutex_unlock(&s->stats_lock);
     metric_header(&sb, "servo_optimizer_trials_total", "gauge",
                   "Trials recorded, by application and status (the baseline included).");
-    strbuf_puts(&sb, trials.data ? trials.data : "");
+    put_app_lines(s, &sb, 0);
     metric_header(&sb, "servo_optimizer_best_objective", "gauge",
                   "The objective of the best feasible trial, by application.");
-    strbuf_puts(&sb, best.data ? best.data : "");
+    put_app_lines(s, &sb, 1);
     metric_header(&sb, "servo_optimizer_study_over", "gauge",
                   "1 when the application's study is done or failed.");
-    strbuf_puts(&sb, over.data ? over.data : "");
-    strbuf_release(&trials);
-    strbuf_release(&best);
-    strbuf_release(&over);
+    put_app_lines(s, &sb, 2);
+    metric_header(&sb, "servo_optimizer_request_duration_seconds", "histogram",
+                  "Time to handle a request, by route (a protocol request's wait for a worker and "
+                  "the scrape in progress not included).");
+    for (size_t route = 0; route < ROUTE_COUNT; route++) {
+        char labels[64];
+        snprintf(labels, sizeof labels, "route=\"%s\"", route_names[route]);
+        histogram_render(&sb, "servo_optimizer_request_duration_seconds", labels,
+                         &s->route_latency[route]);
+    }
+    metric_header(&sb, "servo_optimizer_store_duration_seconds", "histogram",
+                  "Store transactions (begin to commit or rollback) and health pings.");
+    histogram_render(&sb, "servo_optimizer_store_duration_seconds", "", &s->store_latency);
+    pthread_mutex_unlock(&s->stats_lock);
     out->status = 200;
     out->content_type = text_content_type;
     out->body = strbuf_detach(&sb);
@@ -661,6 +723,7 @@ int server_check_headers(struct server *s, const struct server_request *r)
 
 void server_handle(struct server *s, const struct server_request *r, struct server_response *out)
 {
+    double started = clock_monotonic();
     memset(out, 0, sizeof *out);
     char id[256];
     enum route route = parse_path(r->path, id, sizeof id);
@@ -689,6 +752,10 @@ void server_handle(struct server *s, const struct server_request *r, struct serv
         break;
     }
     count_status(s, out->status);
+    double elapsed = clock_monotonic() - started;
+    pthread_mutex_lock(&s->stats_lock);
+    histogram_observe(&s->route_latency[route], elapsed);
+    pthread_mutex_unlock(&s->stats_lock);
 }
 
 /* ---- the HTTP front (a module: http_front.h) ------------------------------------------ */
@@ -710,6 +777,14 @@ static int front_check(void *context, const struct server_request *r, struct ser
 static void front_handle(void *context, const struct server_request *r, struct server_response *out)
 {
     server_handle(context, r, out);
+}
+
+/* The protocol: it may compute a suggestion or wait on the store's lock of the application. */
+static bool front_slow(void *context, const struct server_request *r)
+{
+    (void)context;
+    char id[256];
+    return parse_path(r->path, id, sizeof id) == ROUTE_SERVO;
 }
 
 static void front_log(void *context, const char *text)
@@ -874,6 +949,7 @@ int server_listen(struct server *s, const char *listen, char **error)
     struct http_front_config config = {
         .listen_fd = s->listen_fd,
         .threads = (unsigned)server_thread_count(set),
+        .workers = (unsigned)server_thread_count(set),
         .connection_timeout = (unsigned)servo_duration_seconds(set->connection_timeout),
         .max_connections = (unsigned)set->max_connections,
         .max_connections_per_address = (unsigned)set->max_connections_per_address,
@@ -882,8 +958,11 @@ int server_listen(struct server *s, const char *listen, char **error)
         .tls_cert = cert,
         .tls_key = key,
     };
-    struct http_front_callbacks callbacks = {
-        .context = s, .check = front_check, .handle = front_handle, .log = front_log};
+    struct http_front_callbacks callbacks = {.context = s,
+                                             .check = front_check,
+                                             .handle = front_handle,
+                                             .slow = front_slow,
+                                             .log = front_log};
     char why[256] = "";
     s->front = m->start(&config, &callbacks, why, sizeof why);
     s->front_ops = m;

@@ -103,9 +103,24 @@ bool store_shared(const struct store *s)
     return s != NULL && s->shared;
 }
 
+void store_observe(struct store *s, store_observer observer, void *context)
+{
+    s->observer = observer;
+    s->observer_context = context;
+}
+
+static void observe_since(struct store *s, double started)
+{
+    if (s->observer != NULL && started > 0)
+        s->observer(s->observer_context, clock_monotonic() - started);
+}
+
 int store_ping(struct store *s, char **error)
 {
-    return s->ops->ping(s, error);
+    double started = clock_monotonic();
+    int rc = s->ops->ping(s, error);
+    observe_since(s, started);
+    return rc;
 }
 
 void store_set_busy_timeout(struct store *s, int milliseconds)
@@ -115,18 +130,27 @@ void store_set_busy_timeout(struct store *s, int milliseconds)
 
 int store_begin(struct store *s, char **error)
 {
-    return s->ops->begin(s, error);
+    double started = clock_monotonic();
+    int rc = s->ops->begin(s, error);
+    s->began = rc == 0 ? started : 0;
+    return rc;
 }
 
 int store_commit(struct store *s, char **error)
 {
-    return s->ops->commit(s, error);
+    int rc = s->ops->commit(s, error);
+    observe_since(s, s->began);
+    s->began = 0;
+    return rc;
 }
 
 void store_rollback(struct store *s)
 {
-    if (s != NULL)
-        s->ops->rollback(s);
+    if (s == NULL)
+        return;
+    s->ops->rollback(s);
+    observe_since(s, s->began);
+    s->began = 0;
 }
 
 int store_lock_app(struct store *s, const char *id, bool *found, long long *revision, char **error)

@@ -85,6 +85,10 @@ const char *store_path(const struct store *s);
 bool store_shared(const struct store *s);
 /* Whether the store answers (a trivial query); 0, or -1 with why. */
 int store_ping(struct store *s, char **error);
+/* Called with the seconds of each transaction (store_begin to its commit or rollback) and of
+ * each ping: the server's store latency histogram. */
+typedef void (*store_observer)(void *context, double seconds);
+void store_observe(struct store *s, store_observer observer, void *context);
 /* How long a locked store is waited for (STORE_BUSY_TIMEOUT_MS by default). */
 void store_set_busy_timeout(struct store *s, int milliseconds);
 /* A location's scheme is known: a path, ":memory:", postgresql:// or postgres://. */

@@ -29,6 +29,9 @@ struct store {
     const struct store_ops *ops;
     char *location; /* for messages */
     bool shared;
+    store_observer observer; /* store_observe (zeroed by the implementations' calloc) */
+    void *observer_context;
+    double began; /* clock_monotonic() at store_begin, 0 outside a transaction */
 };
 
 int store_sqlite_open(const char *path, const struct store_options *options, struct store **out,

@@ -34,7 +34,14 @@
 #                container, no resource requirements, quantities in other notations
 #   deploy       deploy/*.yaml and `servo config -f configmap` applied (POST) and accepted;
 #                the servo in-cluster as the deploy/ ServiceAccount: every check passes
-#                (the Role grants exactly what the checks ask), adjust works
+#                (the Role grants exactly what the checks ask), adjust works; the servo's
+#                SERVO_UID is its pod's uid
+#   deploy-optimizer  deploy/optimizer/*.yaml applied (POST) and accepted; the Deployment's
+#                mounts, probes and Service agree with the ConfigMap's server file and the
+#                Secret's keys; the server started on that file (a SQLite store in place of
+#                the database, the Secret's values as files) answers both probes and takes
+#                the Secret's tokens; its PostgreSQL URI is parsed (an unknown host refused,
+#                named)
 #
 # Without SERVO_KUBE_SERVER the test prints SKIP and exits 77 (ctest: skipped; scripts/test.sh
 # starts the server and fails on a skip).
@@ -1013,6 +1020,8 @@ post_manifest() {
     Role) path=/apis/rbac.authorization.k8s.io/v1/namespaces/$ns/roles ;;
     RoleBinding) path=/apis/rbac.authorization.k8s.io/v1/namespaces/$ns/rolebindings ;;
     Deployment) path=/apis/apps/v1/namespaces/$ns/deployments ;;
+    StatefulSet) path=/apis/apps/v1/namespaces/$ns/statefulsets ;;
+    Service) path=/api/v1/namespaces/$ns/services ;;
     *) fail "deploy/: unexpected kind $kind" ;;
     esac
     api POST "$path" "$body"
@@ -1057,5 +1066,86 @@ check equals "$rc" 0
 check equals "$(get "/apis/apps/v1/namespaces/$ns/deployments/web" '[.spec.replicas, .spec.template.spec.containers[0].resources.requests.cpu]')" '[2,"500m"]'
 stop_kubelet
 echo "ok: deploy"
+
+check equals "$(to_json "$SERVO_SOURCE_DIR/deploy/deployment.yaml" |
+    jq -r '.spec.template.spec.containers[0].env[] | select(.name == "SERVO_UID") | .valueFrom.fieldRef.fieldPath')" metadata.uid
+
+# ---- deploy/optimizer/ ----------------------------------------------------------------------
+
+scenario=deploy-optimizer
+ns=sk-$run_id-deploy-optimizer
+namespace "$ns"
+optimizer_dir=$SERVO_SOURCE_DIR/deploy/optimizer
+for manifest in secret postgresql configmap deployment service; do
+    while IFS= read -r doc; do
+        post_manifest "$doc"
+    done < <(to_json "$optimizer_dir/$manifest.yaml")
+done
+deployment_doc=$(to_json "$optimizer_dir/deployment.yaml")
+secret_doc=$(to_json "$optimizer_dir/secret.yaml")
+configmap_doc=$(to_json "$optimizer_dir/configmap.yaml")
+pod_spec() { jq -c ".spec.template.spec$1" <<<"$deployment_doc"; }
+check equals "$(jq .spec.replicas <<<"$deployment_doc")" 2
+check equals "$(pod_spec '.containers[0] | [.command, .args]')" \
+    '[["servo"],["optimizer","serve","-c","/etc/servo/optimizer.yaml"]]'
+check equals "$(pod_spec '.containers[0] | [.livenessProbe.httpGet.path, .readinessProbe.httpGet.path]')" \
+    '["/healthz","/readyz"]'
+check equals "$(pod_spec '.containers[0].image')" '"localhost/servo:0.1.0"'
+# the mounts: the ConfigMap's key at the -c path, the Secret at the *_file paths
+mount_path() { pod_spec ".containers[0].volumeMounts[] | select(.name == \"$1\") | .mountPath" | tr -d '"'; }
+check equals "$(pod_spec '.volumes[] | select(.name == "config") | .configMap.name')" \
+    "$(jq .metadata.name <<<"$configmap_doc")"
+check equals "$(pod_spec '.volumes[] | select(.name == "secrets") | .secret.secretName')" \
+    "$(jq .metadata.name <<<"$secret_doc")"
+check equals "$(mount_path config)/$(jq -r '.data | keys[0]' <<<"$configmap_doc")" /etc/servo/optimizer.yaml
+server_file=$(jq -r '.data["optimizer.yaml"]' <<<"$configmap_doc")
+secret_mount=$(mount_path secrets)
+file_paths=$(python3 -c 'import json, sys, yaml
+c = yaml.safe_load(sys.stdin)
+print(json.dumps(sorted([c["password_file"]] + [a["token_file"] for a in c["applications"].values()]), separators=(",", ":")))' <<<"$server_file")
+check equals "$file_paths" "$(jq -c --arg m "$secret_mount" '[.stringData | keys[] | "\($m)/\(.)"] | sort' <<<"$secret_doc")"
+# the Service reaches the pods' named port; the example database's Service is the URI's host
+check equals "$(to_json "$optimizer_dir/service.yaml" | jq -c .spec.selector)" \
+    "$(jq -c .spec.template.metadata.labels <<<"$deployment_doc")"
+check equals "$(to_json "$optimizer_dir/service.yaml" | jq -r '.spec.ports[0].targetPort')" \
+    "$(pod_spec '.containers[0].ports[0].name' | tr -d '"')"
+check contains "$server_file" "@$(to_json "$optimizer_dir/postgresql.yaml" | jq -r 'select(.kind == "Service") | .metadata.name'):5432/"
+# the server on the ConfigMap's file: the Secret's values as files, a SQLite store in place of
+# the database, a free loopback port
+mkdir -p secrets
+jq -r '.stringData | to_entries[] | @base64' <<<"$secret_doc" | while IFS= read -r entry; do
+    printf '%s' "$(base64 -d <<<"$entry" | jq -r .value)" >"secrets/$(base64 -d <<<"$entry" | jq -r .key)"
+done
+sed -e "s|$secret_mount/|$scratch/secrets/|" -e 's|^listen: .*|listen: 127.0.0.1:0|' <<<"$server_file" >optimizer-pg.yaml
+sed -e "s|^store: .*|store: $scratch/optimizer.db|" optimizer-pg.yaml >optimizer.yaml
+"$SERVO_BIN" optimizer serve -c optimizer.yaml >server.stdout 2>server.stderr &
+server_pid=$!
+background_pids+=("$server_pid")
+for _ in $(seq 1 200); do
+    server_url=$(head -n1 server.stdout)
+    [[ -n $server_url ]] && break
+    kill -0 "$server_pid" 2>/dev/null || fail "deploy/optimizer: the server exited: $(<server.stderr)"
+    sleep 0.05
+done
+[[ -n $server_url ]] || fail "deploy/optimizer: the server printed no URL"
+check equals "$(curl -s -o /dev/null -w '%{http_code}' "$server_url/healthz")" 200
+check equals "$(curl -s -o /dev/null -w '%{http_code}' "$server_url/readyz")" 200
+hello() { # APP TOKEN: the status of a HELLO
+    curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $2" -H 'Content-Type: application/json' \
+        -d '{"event":"HELLO","param":{"agent":"servo/0.1.0"},"servo_uid":"deploy-test"}' \
+        "$server_url/accounts/example.com/applications/$1/servo"
+}
+check equals "$(hello web "$(<secrets/web-token)")" 200
+check equals "$(hello api "$(<secrets/api-token)")" 200
+check equals "$(hello web "$(<secrets/api-token)")" 403
+check equals "$(hello web wrong)" 401
+kill "$server_pid"
+wait "$server_pid" 2>/dev/null || true
+# the PostgreSQL store as written: the URI is taken, the database's host is named when it
+# cannot be reached (no such host outside the cluster), and the server exits non-zero
+run optimizer serve -c optimizer-pg.yaml
+check equals "$rc" 1
+check contains "$err" servo-optimizer-postgresql
+echo "ok: deploy-optimizer"
 
 echo "test_kubernetes: $checks checks passed"

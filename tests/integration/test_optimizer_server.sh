@@ -11,7 +11,11 @@
 #     study ends with exactly budget + 1 trials;
 #   - a servo killed in the middle of a measure and started again: it gets the pending command
 #     again and the study completes;
-#   - bad requests: unknown application 404, not JSON 400, too large 413, wrong method 405.
+#   - bad requests: unknown application 404, not JSON 400, too large 413, wrong method 405;
+#   - /metrics: counters and gauges kept up by the requests, latency histograms per route and
+#     of the store that move with the requests; metrics_token: 401 without it, 200 with it;
+#   - a servo request waiting on the store's lock, with one connection thread: /healthz and
+#     /metrics answered meanwhile (the request is on a worker, its connection suspended).
 #
 # Environment (set by ctest): SERVO_BIN. Needs curl and jq.
 set -euo pipefail
@@ -201,6 +205,36 @@ check contains metrics.txt 'servo_optimizer_requests_total{code="401"}'
 check contains metrics.txt '# TYPE servo_optimizer_best_objective gauge'
 check grep -q '^servo_optimizer_best_objective{app="dev.opsani.com/app1"} [0-9.e+-]*$' metrics.txt
 check grep -q '^servo_optimizer_requests_total{code="200"} [0-9]*$' metrics.txt
+# latency histograms: per route and of the store, moving with the requests in between
+sample() { # sample FILE SERIES: the value of the series (its name and labels as written)
+    awk -v series="$2" '$1 == series { print $2 }' "$1"
+}
+request_series=servo_optimizer_request_duration_seconds
+check contains metrics.txt "# TYPE $request_series histogram"
+check contains metrics.txt '# TYPE servo_optimizer_store_duration_seconds histogram'
+curl -s "$url/healthz" >/dev/null
+curl -s "$url/healthz" >/dev/null
+trials app1 tok-1 >/dev/null
+curl -s "$url/metrics" >metrics2.txt
+for route in healthz trials metrics; do
+    before=$(sample metrics.txt "${request_series}_count{route=\"$route\"}")
+    after=$(sample metrics2.txt "${request_series}_count{route=\"$route\"}")
+    case $route in healthz) added=2 ;; *) added=1 ;; esac
+    check equals "$after" "$((${before:-0} + added))"
+    check equals "$(sample metrics2.txt "${request_series}_bucket{route=\"$route\",le=\"+Inf\"}")" "$after"
+done
+check equals "$(awk -v a="$(sample metrics.txt "${request_series}_sum{route=\"healthz\"}")" \
+    -v b="$(sample metrics2.txt "${request_series}_sum{route=\"healthz\"}")" 'BEGIN { print (b > a) }')" 1
+# the buckets are cumulative: never decreasing, ending at the count
+check equals "$(awk -v p="${request_series}_bucket{route=\"servo\"," 'index($1, p) == 1 {
+    if ($2 < last) bad = 1; last = $2 } END { print bad + 0 }' metrics2.txt)" 0
+check equals "$(sample metrics2.txt "${request_series}_bucket{route=\"servo\",le=\"+Inf\"}")" \
+    "$(sample metrics2.txt "${request_series}_count{route=\"servo\"}")"
+# each /healthz pings the store: two more observations at least
+store_before=$(sample metrics.txt servo_optimizer_store_duration_seconds_count)
+store_after=$(sample metrics2.txt servo_optimizer_store_duration_seconds_count)
+check equals "$((store_after >= store_before + 2))" 1
+check equals "$(sample metrics2.txt 'servo_optimizer_store_duration_seconds_bucket{le="+Inf"}')" "$store_after"
 
 # ---- the server restarts in the middle of a session -----------------------------------------
 
@@ -331,6 +365,77 @@ sed -i 's/cert: tls.pem/cert: bad.pem/' optimizer.yaml
 run optimizer serve -c optimizer.yaml --listen 127.0.0.1:0
 expect_rc 1
 expect_err "tls.cert bad.pem: not a PEM file"
+
+# ---- /metrics behind a metrics_token ---------------------------------------------------------
+
+scenario="metrics token"
+cat >optimizer.yaml <<'EOF'
+store: metrics.db
+metrics_token: m3trics
+applications:
+  dev.opsani.com/app1: {token: tok-1}
+EOF
+start_server
+scrape() { curl -s -o metrics3.txt -w '%{http_code}' "$@" "$url/metrics"; }
+check equals "$(scrape)" 401
+check equals "$(scrape -H 'Authorization: Bearer wrong')" 401
+check equals "$(scrape -H 'Authorization: Bearer tok-1')" 401 # an application's token is not it
+check equals "$(scrape -H 'Authorization: Bearer m3trics')" 200
+check contains metrics3.txt 'servo_optimizer_study_over{app="dev.opsani.com/app1"} 0'
+check grep -q '^servo_optimizer_request_duration_seconds_count{route="metrics"} 3$' metrics3.txt
+stop_server TERM
+
+# ---- a slow exchange does not hold the connection threads -----------------------------------
+
+# One connection thread; a servo request waits on the store's write lock (held here by another
+# SQLite connection) on one of the server's workers, its connection suspended: /healthz (a read,
+# which WAL allows) and /metrics are answered while it is still waiting.
+scenario="slow exchange"
+cat >optimizer.yaml <<'EOF'
+store: slow.db
+threads: 1
+applications:
+  dev.opsani.com/app1: {token: tok-1}
+EOF
+start_server
+cat >lock.py <<'EOF'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+sys.stdin.read()  # until the test closes the pipe
+db.execute("ROLLBACK")
+EOF
+mkfifo hold
+python3 lock.py slow.db <hold >lock.out 2>&1 &
+lock_pid=$!
+servo_pids+=("$lock_pid")
+exec 7>hold
+for i in $(seq 1 200); do
+    grep -q locked lock.out && break
+    kill -0 "$lock_pid" 2>/dev/null || fail "the lock holder died: $(cat lock.out)"
+    sleep 0.05
+done
+check contains lock.out locked
+(
+    exec 7>&- # (the pipe's only writer is the test)
+    api app1 tok-1 '{"event":"HELLO","param":{"agent":"servo/0.1.0"},"servo_uid":"s1"}' >hello.code
+) &
+hello_pid=$!
+# the request is in: the server took its body and is waiting (nothing answers it while locked)
+for i in $(seq 1 200); do
+    (($(ss -Htn state established "( dport = :${url##*:} )" | wc -l) > 0)) && break
+    sleep 0.05
+done
+sleep 0.3
+check equals "$(curl -s -m 4 "$url/healthz" | jq -r .status)" ok
+check equals "$(curl -s -m 4 -o /dev/null -w '%{http_code}' "$url/metrics")" 200
+check equals "$(kill -0 "$hello_pid" 2>/dev/null && echo waiting)" waiting
+exec 7>&- # the lock is released: the HELLO goes on
+wait "$hello_pid"
+check equals "$(cat hello.code)" 200
+wait "$lock_pid"
+stop_server TERM
 
 for f in server.stderr app*/servo.stderr; do
     check lacks "$f" "Sanitizer" # an ASan build reports leaks and errors at exit
