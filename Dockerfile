@@ -54,7 +54,9 @@ COPY --from=build /runtime-packages /usr/share/servo/runtime-packages
 RUN apt-get update \
  && xargs -a /usr/share/servo/runtime-packages apt-get install -y --no-install-recommends \
         ca-certificates \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/debconf/*-old \
+ && apt-get clean \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb \
+           /var/cache/debconf/*-old \
            /var/lib/dpkg/*-old /var/log/apt /var/log/dpkg.log \
  && groupadd --system --gid "${SERVO_UID}" servo \
  && useradd --system --uid "${SERVO_UID}" --gid servo --home-dir /servo --create-home \
