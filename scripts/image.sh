@@ -29,7 +29,9 @@ ship_need podman:podman mmdebstrap:mmdebstrap flock:util-linux
 [[ -f $ship_root/Dockerfile ]] || ship_die "no Dockerfile in $ship_root"
 version=$(ship_version)
 revision=$(git -C "$ship_root" rev-parse HEAD 2>/dev/null || echo unknown)
-source_url=${SERVO_IMAGE_SOURCE:-$(git -C "$ship_root" remote get-url origin 2>/dev/null ||
+# the origin's URL when it is one (a clone of a local path is not), else the homepage
+source_url=${SERVO_IMAGE_SOURCE:-$(git -C "$ship_root" remote get-url origin 2>/dev/null |
+    grep -E '^https?://' ||
     sed -nE 's/^#define SERVO_HOMEPAGE "(.*)"/\1/p' "$ship_root/src/cli/cli.h")}
 ship_open_log "$ship_root/build/logs/image.log"
 ship_lock_cache
@@ -58,7 +60,8 @@ ship_unlock_cache
 
 # Built under a name of its own, so that the real tags move only once everything passed.
 scratch=$repository:building-$$
-ship_undo+=("podman untag $scratch")
+# `podman untag IMAGE` alone would remove every name of the image, the new tags too
+ship_undo+=("podman untag $scratch $scratch")
 ship_step "podman build (Dockerfile, version $version)" \
     podman build --isolation chroot --network host --pull=never \
     --build-arg VERSION="$version" --build-arg REVISION="$revision" \

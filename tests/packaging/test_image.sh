@@ -66,7 +66,7 @@ else
 fi
 # shellcheck disable=SC2016 # $1 belongs to the inner shell
 expect_output "archive $archive is an OCI archive of $image" \
-    "\"org.opencontainers.image.ref.name\": *\"$version\"" \
+    "\"org.opencontainers.image.ref.name\": *\"(localhost/servo:)?$version\"" \
     sh -c 'tar -xOf "$1" index.json | python3 -m json.tool' sh "$archive"
 
 echo "== the image's file system (podman export), the servo run with chroot as $user"
@@ -87,13 +87,13 @@ for connector in exec kubernetes prometheus vegeta wrk wait scripts; do
     expect_output "servo connectors lists $connector" "^$connector\b" run_servo connectors
 done
 
-# The exec-session example (three sh scripts) as the servo's application, in its home.
-session=$rootfs/servo/session
-mkdir -p "$session"
+# The exec-session example (three sh scripts) as the servo's application, in its home (the
+# servo's working directory, which the example's `working_dir: .` means).
+session=$rootfs/servo
 cp "$ship_root/examples/exec-session/servo.yaml" "$ship_root"/examples/exec-session/{describe,measure,adjust}.sh "$session/"
 chown -R "$uid:$gid" "$session"
-expect_output "servo -c session/servo.yaml check" 'All checks passed' \
-    run_servo -c session/servo.yaml --no-color check
+expect_output "servo -c servo.yaml check" 'All checks passed' \
+    run_servo -c servo.yaml --no-color check
 
 # servo run against the fake optimizer on loopback (the chroot shares the host's network).
 python3 "$ship_root/tests/fake_optimizer.py" --port 0 --token image-token \
@@ -107,7 +107,7 @@ for _ in $(seq 100); do
 done
 url=$(sed -n 's/^listening on //p' "$work/fake.out")
 [[ -n $url ]] || ship_die "the fake optimizer did not start: $(cat "$work/fake.out")"
-(IN_ROOT_EXEC=1 run_servo -c session/servo.yaml --no-color --url "$url/accounts/example.com/applications/image/" \
+(IN_ROOT_EXEC=1 run_servo -c servo.yaml --no-color --url "$url/accounts/example.com/applications/image/" \
     --token image-token run) >"$work/run.log" 2>&1 &
 servo_pid=$!
 ship_undo+=("kill $servo_pid")
