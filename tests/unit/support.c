@@ -1,9 +1,11 @@
 #include "support.h"
 
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static char scratch[PATH_MAX];
@@ -43,4 +45,27 @@ const char *test_write_file(const char *name, const char *text)
         abort();
     }
     return path;
+}
+
+static double monotonic_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void test_read_line(int fd, char *line, size_t size, double seconds)
+{
+    size_t n = 0;
+    double deadline = monotonic_seconds() + seconds;
+    while (n < size - 1 && monotonic_seconds() < deadline) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        if (read(fd, line + n, 1) != 1)
+            break;
+        if (line[n++] == '\n')
+            break;
+    }
+    line[n] = '\0';
 }

@@ -14,5 +14,8 @@
 const char *test_write_file(const char *name, const char *text);
 /* The per-process scratch directory, created on first use and removed at exit. */
 const char *test_scratch_dir(void);
+/* Reads one line (up to and including '\n') from `fd` into line[size], waiting at most
+ * `seconds` for it: a child process announcing where it listens. "" when nothing came. */
+void test_read_line(int fd, char *line, size_t size, double seconds);
 
 #endif

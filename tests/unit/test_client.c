@@ -311,18 +311,7 @@ static struct fake fake = {.pid = -1};
 static int read_port(int fd)
 {
     char line[256];
-    size_t n = 0;
-    double deadline = clock_monotonic() + 20;
-    while (n < sizeof line - 1 && clock_monotonic() < deadline) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 100) <= 0)
-            continue;
-        if (read(fd, line + n, 1) != 1)
-            break;
-        if (line[n++] == '\n')
-            break;
-    }
-    line[n] = '\0';
+    test_read_line(fd, line, sizeof line, 20);
     int port = 0;
     const char *colon = strrchr(line, ':');
     if (strncmp(line, "listening on http://", 20) == 0 && colon)

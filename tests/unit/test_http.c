@@ -38,18 +38,7 @@ struct server {
 static int read_port(int fd)
 {
     char line[128];
-    size_t n = 0;
-    double deadline = clock_monotonic() + 20;
-    while (n < sizeof line - 1 && clock_monotonic() < deadline) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 100) <= 0)
-            continue;
-        if (read(fd, line + n, 1) != 1)
-            break;
-        if (line[n++] == '\n')
-            break;
-    }
-    line[n] = '\0';
+    test_read_line(fd, line, sizeof line, 20);
     return strncmp(line, "listening on ", 13) == 0 ? atoi(line + 13) : 0;
 }
 
