@@ -68,9 +68,11 @@ static char *program_word(const char *command)
 /* A path (it has a slash): an executable regular file, relative to the working directory. */
 static int check_path(const struct exec_settings *s, const char *word, struct servo_check *check)
 {
-    char *path = word[0] == '/' || s->working_dir == NULL
+    const char *dir = s->working_dir.path;
+    const char *relative = strncmp(word, "./", 2) == 0 ? word + 2 : word;
+    char *path = word[0] == '/' || dir == NULL || strcmp(dir, ".") == 0
                      ? servo_strdup_printf("%s", word)
-                     : servo_strdup_printf("%s/%s", s->working_dir, word);
+                     : servo_strdup_printf("%s/%s", dir, relative);
     struct stat st;
     int rc = 0;
     if (stat(path, &st) != 0)
@@ -94,7 +96,7 @@ static int check_name(struct servo_connector *c, struct servo_event *event, cons
     const char *environment[] = {variable, NULL};
     struct servo_process p = {.command = "command -v -- \"$SERVO_CHECK_PROGRAM\"",
                               .environment = environment,
-                              .working_dir = s->working_dir,
+                              .working_dir = s->working_dir.path,
                               .timeout = 10 * SERVO_SECOND};
     struct servo_process_result r;
     struct servo_error error = {0};

@@ -79,11 +79,17 @@ static int validate_metrics(const void *value, struct servo_validation *v)
 static int validate_settings(const void *settings, struct servo_validation *v)
 {
     const struct exec_settings *s = settings;
+    bool stages = exec_has_stages(&s->stages);
     if (s->describe == NULL && s->adjust == NULL && s->measure == NULL &&
-        s->components.count == 0 && s->metrics.count == 0)
-        return servo_validation_error(
-            v, NULL,
-            "at least one of describe, adjust, measure, components or metrics is required");
+        s->components.count == 0 && s->metrics.count == 0 && !stages)
+        return servo_validation_error(v, NULL,
+                                      "at least one of describe, adjust, measure, components, "
+                                      "metrics or the servo-exec stages (pre, start, stop, post) "
+                                      "is required");
+    if (s->measure != NULL && stages)
+        return servo_validation_error(v, "measure",
+                                      "measure and the servo-exec stages (pre, start, stop, "
+                                      "post) both measure: give one of them");
     return 0;
 }
 
@@ -227,10 +233,12 @@ static const struct servo_field exec_fields[] = {
      .item = &string_item,
      .description = "Environment variables added to the commands' environment."},
     {.name = "working_dir",
-     .type = SERVO_FIELD_STRING,
+     .type = SERVO_FIELD_CUSTOM,
      .offset = offsetof(struct exec_settings, working_dir),
-     .flags = SERVO_F_NONEMPTY,
-     .description = "The directory the commands run in; the servo's when not given."},
+     .custom = &exec_dir_type,
+     .description = "The directory the commands run in, relative to the configuration file's "
+                    "directory (to the servo's working directory when set by an environment "
+                    "variable); the servo's working directory when not given."},
     {.name = "timeout",
      .type = SERVO_FIELD_DURATION,
      .offset = offsetof(struct exec_settings, timeout),
@@ -238,6 +246,31 @@ static const struct servo_field exec_fields[] = {
      .min = MS_NS,
      .def = "5m",
      .description = "How long a command may run before it is stopped."},
+    {.name = "pre",
+     .type = SERVO_FIELD_LIST,
+     .offset = offsetof(struct exec_settings, stages.pre),
+     .item = &exec_task_item,
+     .flags = SERVO_F_NO_ENV,
+     .description =
+         "servo-exec: tasks run before the measurement; a failure fails it (post still runs)."},
+    {.name = "start",
+     .type = SERVO_FIELD_LIST,
+     .offset = offsetof(struct exec_settings, stages.start),
+     .item = &exec_task_item,
+     .flags = SERVO_F_NO_ENV,
+     .description = "servo-exec: tasks that start the measurement (e.g. a load generator)."},
+    {.name = "stop",
+     .type = SERVO_FIELD_LIST,
+     .offset = offsetof(struct exec_settings, stages.stop),
+     .item = &exec_task_item,
+     .flags = SERVO_F_NO_ENV,
+     .description = "servo-exec: tasks run after the measurement's duration."},
+    {.name = "post",
+     .type = SERVO_FIELD_LIST,
+     .offset = offsetof(struct exec_settings, stages.post),
+     .item = &exec_task_item,
+     .flags = SERVO_F_NO_ENV,
+     .description = "servo-exec: clean-up tasks, always run; their failures are ignored."},
     SERVO_FIELDS_END,
 };
 

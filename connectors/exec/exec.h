@@ -48,6 +48,35 @@ struct exec_metric {
     int unit; /* enum exec_unit */
 };
 
+/* working_dir: as written, and the directory the commands run in (relative to the directory of
+ * the file it was written in; to the servo's when it came from the environment). */
+struct exec_dir {
+    char *given;
+    char *path;
+};
+
+/* One task of a servo-exec stage (pre, start, stop, post): a program (`exec`, argv) or a
+ * shell command line (`shell_exec`: the line, then the shell's arguments). */
+struct exec_task {
+    char *name;
+    bool async;
+    bool ignore_exitcode;
+    bool notify;
+    int64_t retries;
+    double timeout;               /* seconds; NAN when not given */
+    struct servo_list exec;       /* char * */
+    struct servo_list shell_exec; /* char * */
+    char request;                 /* servo-exec's HTTP task: always refused, never stored */
+};
+
+/* servo-exec's measure: pre, start, (the measurement's duration), stop, then post. */
+struct exec_stages {
+    struct servo_list pre; /* struct exec_task */
+    struct servo_list start;
+    struct servo_list stop;
+    struct servo_list post;
+};
+
 struct exec_settings {
     char *description;
     char *describe; /* command lines run by the shell; NULL when not given */
@@ -56,9 +85,15 @@ struct exec_settings {
     struct servo_map components;  /* struct exec_component: a static description */
     struct servo_list metrics;    /* struct exec_metric */
     struct servo_map environment; /* char * values */
-    char *working_dir;
+    struct exec_dir working_dir;
     servo_duration timeout;
+    struct exec_stages stages;
 };
+
+/* Whether any servo-exec stage is configured. */
+bool exec_has_stages(const struct exec_stages *stages);
+/* The shell script that runs the stages as a measure command (caller frees). */
+char *exec_stages_script(const struct exec_stages *stages);
 
 extern const struct servo_connector_plugin servo_connector_exec;
 

@@ -15,6 +15,7 @@
 struct exec_state {
     pthread_mutex_t lock;
     struct servo_description *description; /* the last known one, or NULL */
+    char *measure; /* the measure command: `measure`, or the servo-exec stages as a script */
 };
 
 static const struct exec_settings *settings_of(const struct servo_connector *c)
@@ -101,6 +102,9 @@ int exec_init(struct servo_connector *connector, struct servo_error *error)
     pthread_mutex_init(&state->lock, NULL);
     if (s->describe == NULL && (s->components.count > 0 || s->metrics.count > 0))
         state->description = static_description(s);
+    state->measure = exec_has_stages(&s->stages) ? exec_stages_script(&s->stages)
+                     : s->measure                ? servo_strdup_printf("%s", s->measure)
+                                                 : NULL;
     servo_connector_set_state(connector, state);
     return 0;
 }
@@ -111,6 +115,7 @@ void exec_fini(struct servo_connector *connector)
     if (state == NULL)
         return;
     servo_description_free(state->description);
+    free(state->measure);
     pthread_mutex_destroy(&state->lock);
     free(state);
     servo_connector_set_state(connector, NULL);
@@ -347,7 +352,7 @@ static struct servo_measurement *run_measure(struct servo_connector *c, struct s
     add_seconds(&env, "SERVO_DURATION", control->duration);
     add_seconds(&env, "SERVO_WARMUP", control->warmup);
     add_seconds(&env, "SERVO_DELAY", control->delay);
-    struct exec_call call = {"measure", settings_of(c)->measure, input, &env,
+    struct exec_call call = {"measure", state_of(c)->measure, input, &env,
                              SERVO_ERROR_MEASUREMENT_FAILED};
     json_t *result = exec_call_run(c, event, &call, error);
     json_decref(input);
@@ -362,7 +367,7 @@ static struct servo_measurement *run_measure(struct servo_connector *c, struct s
 static int on_measure(struct servo_connector *c, struct servo_event *event)
 {
     const struct exec_settings *s = settings_of(c);
-    if (s->measure == NULL)
+    if (state_of(c)->measure == NULL)
         return 0;
     struct servo_error error = {0};
     struct servo_description *known = NULL;
@@ -493,17 +498,48 @@ static void cache_adjustments(struct servo_connector *c, const struct servo_adju
     pthread_mutex_unlock(&state->lock);
 }
 
-static void add_adjustment_variables(const struct servo_adjustments *a, struct exec_env *env)
+/* A setting's current value as a command sees it, or NULL when it has none. */
+static const char *current_value_text(const struct servo_setting *s, char buf[32])
 {
+    if (!s->has_value)
+        return NULL;
+    if (s->kind == SERVO_SETTING_ENUM)
+        return s->text_value;
+    exec_format_number(s->value, buf);
+    return buf;
+}
+
+static char *setting_variable(const char *component, const char *setting)
+{
+    char *c = exec_env_name(component);
+    char *s = exec_env_name(setting);
+    char *name = servo_strdup_printf("SERVO_%s_%s", c, s);
+    free(s);
+    free(c);
+    return name;
+}
+
+/* SERVO_<COMPONENT>_<SETTING> for each adjustment, then for every other setting of the known
+ * description that has a value: the command sees the whole state, not only what changes. */
+static void add_adjustment_variables(const struct servo_adjustments *a,
+                                     const struct servo_description *known, struct exec_env *env)
+{
+    char buf[32];
     for (size_t i = 0; i < a->count; i++) {
-        char *component = exec_env_name(a->items[i].component);
-        char *setting = exec_env_name(a->items[i].setting);
-        char *name = servo_strdup_printf("SERVO_%s_%s", component, setting);
-        char buf[32];
+        char *name = setting_variable(a->items[i].component, a->items[i].setting);
         exec_env_add(env, name, adjustment_text(&a->items[i], buf));
         free(name);
-        free(setting);
-        free(component);
+    }
+    for (size_t i = 0; known != NULL && i < known->component_count; i++) {
+        const struct servo_component *c = &known->components[i];
+        for (size_t j = 0; j < c->setting_count; j++) {
+            const struct servo_setting *s = &c->settings[j];
+            char *name = setting_variable(c->name, s->name);
+            const char *value = current_value_text(s, buf);
+            if (value != NULL && !exec_env_has(env, name))
+                exec_env_add(env, name, value);
+            free(name);
+        }
     }
 }
 
@@ -552,7 +588,7 @@ static int run_adjust(struct servo_connector *c, struct servo_event *event,
     json_t *input = servo_adjustments_to_state(owned);
     json_object_set_new(input, "control", servo_control_to_json(servo_event_control(event)));
     struct exec_env env = {0};
-    add_adjustment_variables(owned, &env);
+    add_adjustment_variables(owned, before, &env);
     struct exec_call call = {"adjust", settings_of(c)->adjust, input, &env,
                              SERVO_ERROR_ADJUSTMENT_FAILED};
     json_t *result = exec_call_run(c, event, &call, error);

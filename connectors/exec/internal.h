@@ -60,6 +60,9 @@ struct servo_description *exec_describe(struct servo_connector *connector,
 /* The metric units, indexed by enum exec_unit; NULL-terminated. */
 extern const char *const exec_unit_choices[];
 extern const struct servo_handler exec_handlers[];
+/* working_dir (stages.c) and a task of a servo-exec stage. */
+extern const struct servo_custom_type exec_dir_type;
+extern const struct servo_field exec_task_item;
 extern const struct servo_check_def exec_checks[];
 int exec_init(struct servo_connector *connector, struct servo_error *error);
 void exec_fini(struct servo_connector *connector);

@@ -364,7 +364,7 @@ json_t *exec_call_run(struct servo_connector *c, struct servo_event *event,
     struct line_context lc = {event, call->what};
     struct servo_process p = {.command = call->command,
                               .environment = (const char *const *)env.items,
-                              .working_dir = s->working_dir,
+                              .working_dir = s->working_dir.path,
                               .input = input,
                               .input_length = input ? strlen(input) : 0,
                               .timeout = s->timeout,
