@@ -109,6 +109,8 @@ static json_t *configmap(const struct cli *cli, json_t *const *servos, size_t co
 
 int cmd_config(struct cli *cli, int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "convert") == 0)
+        return cmd_config_convert(cli, argc - 1, argv + 1);
     const struct cli_command *self = cli_find_command("config");
     const char *output = NULL;
     bool show_secrets = false;
