@@ -206,8 +206,11 @@ static const char script_prelude[] =
     "    servo_tries=$((servo_tries - 1))\n"
     "  done\n"
     "}\n"
-    "servo_stop_async() { for p in $servo_pids; do kill \"$p\" 2>/dev/null; done; "
-    "servo_pids=''; }\n";
+    "servo_stop_async() {\n"
+    "  for p in $servo_pids; do kill \"$p\" 2>/dev/null; done\n"
+    "  [ -z \"$servo_pids\" ] || wait\n"
+    "  servo_pids=''\n"
+    "}\n";
 
 static void put_word(struct servo_buf *b, const char *word)
 {
@@ -239,7 +242,11 @@ static void put_task(struct servo_buf *b, const char *stage, size_t index,
     char limit[32] = "-";
     if (!isnan(t->timeout))
         snprintf(limit, sizeof limit, "%g", t->timeout);
-    servo_buf_printf(b, "servo_task %lld %s", (long long)t->retries, limit);
+    /* an async task is started alone, so that $! is the program (or timeout) to stop */
+    if (t->async && strcmp(limit, "-") != 0)
+        servo_buf_printf(b, "timeout %s", limit);
+    else if (!t->async)
+        servo_buf_printf(b, "servo_task %lld %s", (long long)t->retries, limit);
     const struct servo_list *words = t->exec.count > 0 ? &t->exec : &t->shell_exec;
     if (words == &t->shell_exec) {
         put_word(b, "sh");
