@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/convert.h"
 #include "config/yaml.h"
 #include "config/yaml_out.h"
 #include "util/util.h"
@@ -325,9 +326,15 @@ static void convert_k8s(struct convert *c, const struct servo_node *k8s)
         char *where = xasprintf("k8s.%s", key);
         const struct servo_node *components = servo_node_get(v, "components");
         if (strcmp(key, "application") == 0 && is_map(v) && is_map(components)) {
-            for (size_t j = 0; j < servo_node_size(components); j++)
-                convert_component(c, deployments, servo_node_key(components, j),
-                                  servo_node_value(components, j));
+            for (size_t j = 0; j < servo_node_size(components); j++) {
+                const struct servo_node *component = servo_node_value(components, j);
+                if (is_map(component))
+                    convert_component(c, deployments, servo_node_key(components, j), component);
+                else
+                    note(c, component, "k8s.application.components",
+                         "component \"%s\" is not a mapping: left out",
+                         servo_node_key(components, j));
+            }
             for (size_t j = 0; j < servo_node_size(v); j++)
                 if (strcmp(servo_node_key(v, j), "components") != 0)
                     note(c, servo_node_value(v, j), where, "\"%s\" has no equivalent",
@@ -586,6 +593,15 @@ static char *render(const struct convert *c, const char *source)
     return strbuf_detach(&b);
 }
 
+char *legacy_convert(const struct servo_node *doc, const char *source, json_t *notes)
+{
+    struct convert c = {json_object(), notes};
+    convert_document(&c, doc);
+    char *text = json_object_size(c.out) > 0 ? render(&c, source) : NULL;
+    json_decref(c.out);
+    return text;
+}
+
 static int convert_usage(FILE *out)
 {
     fputs("Usage: servo config convert FILE [-o OUTPUT]\n\n"
@@ -657,23 +673,20 @@ int cmd_config_convert(struct cli *cli, int argc, char **argv)
         yaml_documents_free(&docs);
         return EXIT_FAILURE_OPERATIONAL;
     }
-    struct convert c = {json_object(), json_array()};
-    convert_document(&c, doc);
+    json_t *notes = json_array();
+    char *text = legacy_convert(doc, input, notes);
     yaml_documents_free(&docs);
     size_t i;
     json_t *n;
-    json_array_foreach(c.notes, i, n)
+    json_array_foreach(notes, i, n)
         fprintf(stderr, "servo: config convert: not converted: %s\n", json_string_value(n));
-    rc = EXIT_OK;
-    if (json_object_size(c.out) == 0) {
+    if (text == NULL) {
         cli_error("%s: nothing to convert: no k8s, prom, vegeta or exec section", input);
         rc = EXIT_FAILURE_OPERATIONAL;
     } else {
-        char *text = render(&c, input);
         rc = cli_write_output(output, text) == 0 ? EXIT_OK : EXIT_FAILURE_OPERATIONAL;
         free(text);
     }
-    json_decref(c.out);
-    json_decref(c.notes);
+    json_decref(notes);
     return rc;
 }
