@@ -243,6 +243,54 @@ echo '{"metrics": {"throughput": {"unit": "rps", "values": [{"id": "1795822779",
 STUB_ADJUST = "#!/bin/sh\ncat >/dev/null\necho '{\"status\": \"ok\"}'\n"
 
 
+ERRORS_CONFIG = """\
+servo_uid: servo-uid-peer-1
+exec:
+  measure: ./measure
+  adjust: ./adjust
+  components:
+    main:
+      settings:
+        cpu: {min: 0.25, max: 4, step: 0.125, unit: cores, value: '1'}
+        mem: {min: 0.5, max: 8, step: 0.25, unit: GiB, value: '2'}
+        replicas: {min: 1, max: 10, step: 1, value: 2}
+"""
+
+# the stub's failures: an unknown metric fails the measurement, 9 replicas are rejected
+ERRORS_MEASURE = """\
+#!/bin/sh
+if grep -q '"bogus"'; then
+  echo '{"status": "failed", "reason": "unknown-metric", "message": "stub cannot measure metric '"'bogus'"'"}'
+  exit 0
+fi
+echo '{"progress": 33, "message": "stub measuring"}'
+sleep 1
+echo '{"progress": 66, "message": "stub measuring"}'
+sleep 1
+echo '{"metrics": {"throughput": {"unit": "rps", "values": [{"id": "1795822812", "data": [[1704067200, 10.0], [1704067230, 11.0], [1704067260, 12.0]]}]}}, "annotations": {"stub": "peer"}}'
+"""
+
+ERRORS_ADJUST = """\
+#!/bin/sh
+cat >/dev/null
+if [ "$SERVO_MAIN_REPLICAS" = 9 ]; then
+  echo '{"status": "rejected", "reason": "scale-limit", "message": "stub rejects replicas=9"}'
+  exit 0
+fi
+echo '{"status": "ok"}'
+"""
+
+
+def replay_script(recorded_exchanges, path):
+    """The fake optimizer's script: the recorded reply to each event but progress reports."""
+    steps = [{"expect": e["request"]["event"], "reply": e["response"]}
+             for e in recorded_exchanges
+             if "progress" not in (e["request"].get("param") or {})
+             and e["request"]["event"] not in ("HELLO", "GOODBYE")]
+    with open(path, "w") as f:
+        json.dump(steps, f)
+
+
 def session(servo, source, work, env, config, files, fake_args, whats_next):
     """Runs the servo against tests/fake_optimizer.py until `whats_next` WHATS_NEXT requests,
     then SIGTERM; returns the requests it sent."""
@@ -257,7 +305,7 @@ def session(servo, source, work, env, config, files, fake_args, whats_next):
     log = os.path.join(work, "requests.jsonl")
     fake = subprocess.Popen([sys.executable, os.path.join(source, "tests/fake_optimizer.py"),
                              "--port", "0", "--token", "00000000-0000-0000-0000-000000000000",
-                             "--log", log, "--sequence"] + fake_args,
+                             "--log", log] + fake_args,
                             stdout=subprocess.PIPE, text=True)
     try:
         url = fake.stdout.readline().strip().replace("listening on ", "")
@@ -286,6 +334,14 @@ def session(servo, source, work, env, config, files, fake_args, whats_next):
     return servo_rc, [r["body"] for r in sent], sent
 
 
+def without_metrics(body):
+    """The body without the descriptor's metrics (a session whose connector declares none)."""
+    body = json.loads(json.dumps(body))
+    descriptor = (body.get("param") or {}).get("descriptor") or {}
+    descriptor.pop("measurement", None)
+    return body
+
+
 def compare_session(case, recorded_exchanges, servo_rc, bodies, requests, exact_descriptor):
     if servo_rc != 0:
         find(case, "servo exit code after SIGTERM", 0, servo_rc)
@@ -301,9 +357,14 @@ def compare_session(case, recorded_exchanges, servo_rc, bodies, requests, exact_
     want_final = [e["request"] for e in recorded_exchanges
                   if "progress" not in (e["request"].get("param") or {})]
     got_final = [b for b in bodies if "progress" not in (b.get("param") or {})]
-    exact = ["event", "param.status", "param.reason", "param.cmd_uid"]
+    exact = ["event", "param.status", "param.reason", "param.cmd_uid", "servo_uid"]
+    if any((b.get("param") or {}).get("status") in ("failed", "rejected") for b in got_final):
+        exact.append("param.message")
     if exact_descriptor:
         exact += ["param.descriptor", "param.state", "param.metrics", "param.annotations"]
+    if not exact_descriptor:
+        want_final = [without_metrics(a) for a in want_final]
+        got_final = [without_metrics(b) for b in got_final]
     for a, b in zip(want_final, got_final):
         compare_shape(f"{case} {a['event']}", "body", a, b, tuple("body." + e for e in exact))
     want_progress = [e["request"] for e in recorded_exchanges
@@ -332,7 +393,7 @@ def protocol_cases(servo, source, fixtures, work, env):
     rc, bodies, requests = session(
         servo, source, os.path.join(work, "wait"), env,
         "wait:\n  measure_enabled: true\n", {},
-        ["--cmd-uids", "--metrics", "", "--measure-duration", "3"], 4)
+        ["--sequence", "--cmd-uids", "--metrics", "", "--measure-duration", "3"], 4)
     compare_session("protocol wait", exchanges(os.path.join(fixtures, "wait")), rc, bodies,
                     requests, True)
     adjust = ["--adjust", "main.cpu=1.5", "--adjust", "main.mem=3.0",
@@ -340,9 +401,21 @@ def protocol_cases(servo, source, fixtures, work, env):
     rc, bodies, requests = session(
         servo, source, os.path.join(work, "stub"), env, STUB_CONFIG,
         {"measure": STUB_MEASURE, "adjust": STUB_ADJUST},
-        ["--metrics", "throughput,error_rate", "--measure-duration", "3"] + adjust, 4)
+        ["--sequence", "--metrics", "throughput,error_rate", "--measure-duration", "3"] + adjust,
+        4)
     compare_session("protocol stub", exchanges(os.path.join(fixtures, "stub")), rc, bodies,
                     requests, True)
+    recorded = exchanges(os.path.join(fixtures, "stub-errors"))
+    errors_dir = os.path.join(work, "stub-errors")
+    os.makedirs(errors_dir)
+    replay_script(recorded, os.path.join(errors_dir, "script.json"))
+    rc, bodies, requests = session(
+        servo, source, errors_dir, env, ERRORS_CONFIG,
+        {"measure": ERRORS_MEASURE, "adjust": ERRORS_ADJUST},
+        ["--script", os.path.join(errors_dir, "script.json")], 5)
+    # no metrics are declared (so that the measure command is asked for "bogus"): the
+    # descriptor's metrics are left out of the comparison, and its values are not compared
+    compare_session("protocol stub-errors", recorded, rc, bodies, requests, False)
 
 
 # ---- the verdict -----------------------------------------------------------------------------
