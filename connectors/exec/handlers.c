@@ -15,7 +15,7 @@
 struct exec_state {
     pthread_mutex_t lock;
     struct servo_description *description; /* the last known one, or NULL */
-    char *measure; /* the measure command: `measure`, or the servo-exec stages as a script */
+    char *stages;                          /* the servo-exec stages as a measure script, or NULL */
 };
 
 static const struct exec_settings *settings_of(const struct servo_connector *c)
@@ -102,9 +102,7 @@ int exec_init(struct servo_connector *connector, struct servo_error *error)
     pthread_mutex_init(&state->lock, NULL);
     if (s->describe == NULL && (s->components.count > 0 || s->metrics.count > 0))
         state->description = static_description(s);
-    state->measure = exec_has_stages(&s->stages) ? exec_stages_script(&s->stages)
-                     : s->measure                ? servo_strdup_printf("%s", s->measure)
-                                                 : NULL;
+    state->stages = exec_has_stages(&s->stages) ? exec_stages_script(&s->stages) : NULL;
     servo_connector_set_state(connector, state);
     return 0;
 }
@@ -115,7 +113,7 @@ void exec_fini(struct servo_connector *connector)
     if (state == NULL)
         return;
     servo_description_free(state->description);
-    free(state->measure);
+    free(state->stages);
     pthread_mutex_destroy(&state->lock);
     free(state);
     servo_connector_set_state(connector, NULL);
@@ -261,6 +259,13 @@ static int on_metrics(struct servo_connector *c, struct servo_event *event)
 
 /* ---- measure ---------------------------------------------------------------------------- */
 
+/* `measure`, or the servo-exec stages as a script (the two are exclusive), or NULL. */
+static const char *measure_command(const struct servo_connector *c)
+{
+    const char *configured = settings_of(c)->measure;
+    return configured ? configured : state_of(c)->stages;
+}
+
 /* The metric names to ask the measure command for: those asked for that this connector
  * knows (all it knows when none were named), or what was asked when it knows none. */
 static json_t *metrics_to_measure(struct servo_event *event, const struct servo_description *known)
@@ -352,7 +357,7 @@ static struct servo_measurement *run_measure(struct servo_connector *c, struct s
     add_seconds(&env, "SERVO_DURATION", control->duration);
     add_seconds(&env, "SERVO_WARMUP", control->warmup);
     add_seconds(&env, "SERVO_DELAY", control->delay);
-    struct exec_call call = {"measure", state_of(c)->measure, input, &env,
+    struct exec_call call = {"measure", measure_command(c), input, &env,
                              SERVO_ERROR_MEASUREMENT_FAILED};
     json_t *result = exec_call_run(c, event, &call, error);
     json_decref(input);
@@ -367,7 +372,7 @@ static struct servo_measurement *run_measure(struct servo_connector *c, struct s
 static int on_measure(struct servo_connector *c, struct servo_event *event)
 {
     const struct exec_settings *s = settings_of(c);
-    if (state_of(c)->measure == NULL)
+    if (measure_command(c) == NULL)
         return 0;
     struct servo_error error = {0};
     struct servo_description *known = NULL;

@@ -826,8 +826,8 @@ static void test_exec(void **state)
     EXPECT_ERRORS(exec_connector,
                   "exec:\n"
                   "  working_dir: /srv\n",
-                  "<string>:2:3: exec: at least one of describe, adjust, measure, components or "
-                  "metrics is required");
+                  "<string>:2:3: exec: at least one of describe, adjust, measure, components, "
+                  "metrics or the servo-exec stages (pre, start, stop, post) is required");
     EXPECT_ERRORS(exec_connector,
                   "exec:\n"
                   "  components:\n"
