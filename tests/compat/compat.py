@@ -215,7 +215,9 @@ def exchanges(scenario_dir):
     return result
 
 
-STUB_CONFIG = """\
+# ServoX's peer stub connector, played by an exec connector: its components, metrics and
+# readings as the recordings show them.
+STUB_COMPONENTS = """\
 exec:
   measure: ./measure
   adjust: ./adjust
@@ -225,51 +227,46 @@ exec:
         cpu: {min: 0.25, max: 4, step: 0.125, unit: cores, value: '1'}
         mem: {min: 0.5, max: 8, step: 0.25, unit: GiB, value: '2'}
         replicas: {min: 1, max: 10, step: 1, value: 2}
+"""
+
+STUB_CONFIG = STUB_COMPONENTS + """\
   metrics:
   - {name: throughput, unit: rps}
   - {name: error_rate, unit: '%'}
 """
 
-STUB_MEASURE = """\
-#!/bin/sh
-cat >/dev/null
-echo '{"progress": 33, "message": "stub measuring"}'
-sleep 1
-echo '{"progress": 66, "message": "stub measuring"}'
-sleep 1
-echo '{"metrics": {"throughput": {"unit": "rps", "values": [{"id": "1795822779", "data": [[1704067200, 10.0], [1704067230, 11.0], [1704067260, 12.0]]}]}, "error_rate": {"unit": "%", "values": [{"id": "1795822779", "data": [[1704067200, 20.0], [1704067230, 21.0], [1704067260, 22.0]]}]}}, "annotations": {"stub": "peer"}}'
-"""
+# with the metrics not declared, so that the measure command is asked for "bogus" too
+ERRORS_CONFIG = "servo_uid: servo-uid-peer-1\n" + STUB_COMPONENTS
+
+
+def series(series_id, first):
+    return {"id": series_id, "data": [[1704067200, first], [1704067230, first + 1.0],
+                                      [1704067260, first + 2.0]]}
+
+
+def stub_measure(metrics, refuse_bogus=False):
+    """The stub's measure: two progress lines a second apart, then its readings; with
+    `refuse_bogus`, a failure when "bogus" is asked for (its unknown-metric error)."""
+    result = json.dumps({"metrics": metrics, "annotations": {"stub": "peer"}})
+    refusal = ("if grep -q '\"bogus\"'; then\n"
+               "  echo '{\"status\": \"failed\", \"reason\": \"unknown-metric\", "
+               "\"message\": \"stub cannot measure metric '\"'bogus'\"'\"}'\n"
+               "  exit 0\nfi\n") if refuse_bogus else "cat >/dev/null\n"
+    return ("#!/bin/sh\n" + refusal +
+            "echo '{\"progress\": 33, \"message\": \"stub measuring\"}'\nsleep 1\n"
+            "echo '{\"progress\": 66, \"message\": \"stub measuring\"}'\nsleep 1\n"
+            "echo '" + result + "'\n")
+
+
+STUB_MEASURE = stub_measure({
+    "throughput": {"unit": "rps", "values": [series("1795822779", 10.0)]},
+    "error_rate": {"unit": "%", "values": [series("1795822779", 20.0)]}})
+ERRORS_MEASURE = stub_measure(
+    {"throughput": {"unit": "rps", "values": [series("1795822812", 10.0)]}}, True)
 
 STUB_ADJUST = "#!/bin/sh\ncat >/dev/null\necho '{\"status\": \"ok\"}'\n"
 
-
-ERRORS_CONFIG = """\
-servo_uid: servo-uid-peer-1
-exec:
-  measure: ./measure
-  adjust: ./adjust
-  components:
-    main:
-      settings:
-        cpu: {min: 0.25, max: 4, step: 0.125, unit: cores, value: '1'}
-        mem: {min: 0.5, max: 8, step: 0.25, unit: GiB, value: '2'}
-        replicas: {min: 1, max: 10, step: 1, value: 2}
-"""
-
-# the stub's failures: an unknown metric fails the measurement, 9 replicas are rejected
-ERRORS_MEASURE = """\
-#!/bin/sh
-if grep -q '"bogus"'; then
-  echo '{"status": "failed", "reason": "unknown-metric", "message": "stub cannot measure metric '"'bogus'"'"}'
-  exit 0
-fi
-echo '{"progress": 33, "message": "stub measuring"}'
-sleep 1
-echo '{"progress": 66, "message": "stub measuring"}'
-sleep 1
-echo '{"metrics": {"throughput": {"unit": "rps", "values": [{"id": "1795822812", "data": [[1704067200, 10.0], [1704067230, 11.0], [1704067260, 12.0]]}]}}, "annotations": {"stub": "peer"}}'
-"""
-
+# the stub's rejection of 9 replicas
 ERRORS_ADJUST = """\
 #!/bin/sh
 cat >/dev/null
