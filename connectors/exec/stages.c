@@ -75,7 +75,7 @@ const struct servo_custom_type exec_dir_type = {
     .parse = parse_dir,
     .free = free_dir,
     .to_json = dir_to_json,
-    .json_schema = "{\"type\": \"string\", \"minLength\": 1}",
+    .json_schema = "{\"type\": [\"string\", \"null\"], \"minLength\": 1}",
 };
 
 /* ---- the task table --------------------------------------------------------------------- */
@@ -106,7 +106,7 @@ static const struct servo_custom_type request_type = {
     .parse = refuse_request,
     .free = free_nothing,
     .to_json = nothing_to_json,
-    .json_schema = "{\"not\": {}}",
+    .json_schema = "{\"type\": \"null\"}",
 };
 
 static int validate_task(const void *value, struct servo_validation *v)
