@@ -32,7 +32,7 @@ from optuna_bench import Evaluator  # noqa: E402
 
 CANDIDATES = 1000
 INCUMBENTS = 5
-PERTURBATIONS = 50
+PERTURBATIONS = 40
 
 
 class Encoding:
@@ -87,11 +87,18 @@ class Encoding:
         return x
 
 
-def fit_gp(u, y, seed, restarts):
-    kernel = (ConstantKernel(1.0, (1e-3, 1e3))
-              * Matern(length_scale=np.ones(u.shape[1]), length_scale_bounds=(1e-2, 1e2), nu=2.5)
-              + WhiteKernel(1e-4, (1e-8, 1e0)))
-    gp = GaussianProcessRegressor(kernel=kernel, normalize_y=True, n_restarts_optimizer=restarts,
+def fit_gp(u, y, seed, previous=None):
+    """A GP on (u, y). Its hyperparameters are fitted by L-BFGS from two starts (sklearn's
+    n_restarts_optimizer=1) the first time, then from the previous trial's fit alone: one
+    more point moves them little, and the machine is shared (a reference must not take hours)."""
+    kernel = previous
+    if kernel is None:
+        kernel = (ConstantKernel(1.0, (1e-3, 1e3))
+                  * Matern(length_scale=np.ones(u.shape[1]), length_scale_bounds=(1e-2, 1e2),
+                           nu=2.5)
+                  + WhiteKernel(1e-4, (1e-8, 1e0)))
+    gp = GaussianProcessRegressor(kernel=kernel, normalize_y=True,
+                                  n_restarts_optimizer=0 if previous is not None else 1,
                                   random_state=seed)
     gp.fit(u, y)
     return gp
@@ -112,23 +119,27 @@ def perturb(encoding, x, rng, scale):
     return y
 
 
-def suggest(encoding, history, constraint_count, rng, seed):
+def suggest(encoding, history, constraint_count, rng, seed, kernels):
     ok = [h for h in history if h["ok"]]
     if not ok:
         return encoding.random(rng)
     u_ok = np.array([encoding.encode(h["x"]) for h in ok])
     u_all = np.array([encoding.encode(h["x"]) for h in history])
-    objective = fit_gp(u_ok, np.array([h["y"] for h in ok]), seed, 1)
+    objective = fit_gp(u_ok, np.array([h["y"] for h in ok]), seed, kernels.get("y"))
+    kernels["y"] = objective.kernel_
     constraint_gps = []
     for c in range(constraint_count):
         seen = [h["g"][c] for h in ok]
         worst = max(max(seen), 1.0)
         g = np.array([h["g"][c] if h["ok"] else worst for h in history])
-        constraint_gps.append(fit_gp(u_all, g, seed, 0))
+        constraint_gps.append(fit_gp(u_all, g, seed, kernels.get(c)))
+        kernels[c] = constraint_gps[-1].kernel_
     failed = [h for h in history if not h["ok"]]
     failure_gp = None
     if failed and constraint_count == 0:  # failures alone: a GP on +1 failed / -1 measured
-        failure_gp = fit_gp(u_all, np.array([-1.0 if h["ok"] else 1.0 for h in history]), seed, 0)
+        labels = np.array([-1.0 if h["ok"] else 1.0 for h in history])
+        failure_gp = fit_gp(u_all, labels, seed, kernels.get("failed"))
+        kernels["failed"] = failure_gp.kernel_
     feasible = [h for h in ok if h["feasible"]]
     candidates = [encoding.random(rng) for _ in range(CANDIDATES)]
     ranked = sorted(feasible or ok, key=lambda h: h["y"])[:INCUMBENTS]
@@ -157,7 +168,7 @@ def run(problem, seed, budgets, evaluate):
     encoding = Encoding(problem["params"])
     constraint_count = problem["constraints"]
     design = min(max(len(problem["params"]), 5), 10)
-    history = []
+    history, kernels = [], {}
     best_observed, best_true = float("inf"), problem["worst"]
     results = {}
     for t in range(max(budgets)):
@@ -167,7 +178,7 @@ def run(problem, seed, budgets, evaluate):
         elif t <= design:
             x = encoding.random(rng)
         else:
-            x = suggest(encoding, history, constraint_count, rng, seed)
+            x = suggest(encoding, history, constraint_count, rng, seed, kernels)
         ok, observed, truth, g = evaluate(seed * 1000003 + t, x)
         feasible = ok and all(v <= 0 for v in g)
         history.append({"x": x, "ok": ok, "y": observed, "g": g, "feasible": feasible})

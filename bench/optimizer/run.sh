@@ -8,6 +8,7 @@
 #   bench/optimizer/run.sh                 20 seeds (random search: 50), budgets 30 and 60
 #   SEEDS=5 RANDOM_SEEDS=30 bench/optimizer/run.sh     (quicker)
 #   METHODS=tpe,random bench/optimizer/run.sh   (fewer references)
+#   GP_SEEDS=10 bench/optimizer/run.sh     fewer seeds for GP-EI alone, the slowest reference
 #   REUSE=1 bench/optimizer/run.sh         keep the references' results of an earlier run with
 #                                          the same settings (they do not change with the
 #                                          engine) and run the engine only
@@ -22,6 +23,7 @@ dir=${SERVO_BENCH_DIR:-build-bench}
 out=${OUT:-$dir/optimizer}
 seeds=${SEEDS:-20}
 random_seeds=${RANDOM_SEEDS:-50}
+gp_seeds=${GP_SEEDS:-$seeds}
 methods=${METHODS:-random,gp-ei,tpe,tpe-mv,cmaes}
 budgets=${BUDGETS:-30,60}
 python=/usr/bin/python3 # Debian's, which has python3-optuna
@@ -55,17 +57,17 @@ reference() { # METHOD FIRST COUNT OUTPUT
             --seeds "$3" --random-seeds "$random_seeds" --budgets "$budgets" >"$4"
     fi
 }
-settings="seeds=$seeds random_seeds=$random_seeds budgets=$budgets $(sha256sum <"$out/spec.json")"
+settings="seeds=$seeds random_seeds=$random_seeds gp_seeds=$gp_seeds budgets=$budgets $(sha256sum <"$out/spec.json")"
 if [ "${REUSE:-0}" != 1 ] || [ "$(cat "$out/reference-settings.txt" 2>/dev/null)" != "$settings" ]; then
     rm -f "$out"/ref-*.jsonl "$out/reference-settings.txt"
 fi
 start "$bin" run -s "$seeds" -b "$budgets" >"$out/engine.jsonl" 2>"$out/engine-time.txt"
 for method in ${methods//,/ }; do
     if [ "$method" = gp-ei ]; then
-        half=$(((seeds + 1) / 2))
+        half=$(((gp_seeds + 1) / 2))
         [ -s "$out/ref-gp-ei-a.jsonl" ] || start reference gp-ei 0 "$half" "$out/ref-gp-ei-a.jsonl"
         [ -s "$out/ref-gp-ei-b.jsonl" ] ||
-            start reference gp-ei "$half" "$((seeds - half))" "$out/ref-gp-ei-b.jsonl"
+            start reference gp-ei "$half" "$((gp_seeds - half))" "$out/ref-gp-ei-b.jsonl"
     elif [ ! -s "$out/ref-$method.jsonl" ]; then
         start reference "$method" 0 "$seeds" "$out/ref-$method.jsonl"
     fi
