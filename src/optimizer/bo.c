@@ -346,9 +346,9 @@ struct search {
     const struct acquisition *acq;
     size_t d;
     const double *low, *high; /* the trust region's box when the choice is restricted to it */
-    double *best_new, *best_any;
-    struct evaluation eval_new, eval_any;
-    bool have_new;
+    double *best_new, *best_any, *best_inside; /* best_inside: new and in the box */
+    struct evaluation eval_new, eval_any, eval_inside;
+    bool have_new, have_inside;
 };
 
 /* Inside the box, give or take half a grid step (a snapped point may leave a narrow box). */
@@ -366,18 +366,28 @@ static bool inside(const struct opt_data *data, const double *low, const double 
     return true;
 }
 
+/* Keeps the best point overall, the best new one, and the best new one inside the trust
+ * region's box when the choice is confined to it. */
 static void consider(struct search *s, const double *z, struct evaluation e)
 {
-    if (s->low != NULL && !inside(s->acq->data, s->low, s->high, z))
-        return;
     if (e.value > s->eval_any.value) {
         s->eval_any = e;
         memcpy(s->best_any, z, s->d * sizeof(double));
     }
-    if ((!s->have_new || e.value > s->eval_new.value) && !opt_data_contains(s->acq->data, z)) {
+    bool better_new = !s->have_new || e.value > s->eval_new.value;
+    bool better_inside = s->low != NULL && (!s->have_inside || e.value > s->eval_inside.value) &&
+                         inside(s->acq->data, s->low, s->high, z);
+    if ((!better_new && !better_inside) || opt_data_contains(s->acq->data, z))
+        return;
+    if (better_new) {
         s->have_new = true;
         s->eval_new = e;
         memcpy(s->best_new, z, s->d * sizeof(double));
+    }
+    if (better_inside) {
+        s->have_inside = true;
+        s->eval_inside = e;
+        memcpy(s->best_inside, z, s->d * sizeof(double));
     }
 }
 
@@ -594,8 +604,9 @@ int opt_bo_suggest(const struct opt_data *data, struct opt_rng *rng, struct opt_
         return -1;
     size_t d = data->d;
     struct search s = {.acq = &acq, .d = d, .eval_any = {.value = -INFINITY}};
-    s.best_new = xmalloc(2 * (d + 1) * sizeof(double));
+    s.best_new = xmalloc(3 * (d + 1) * sizeof(double));
     s.best_any = s.best_new + d + 1;
+    s.best_inside = s.best_any + d + 1;
     struct opt_trust_region region;
     opt_trust_replay(data, data->design, &region);
     double *box = xmalloc((2 * d + 1) * sizeof(double));
@@ -625,8 +636,11 @@ int opt_bo_suggest(const struct opt_data *data, struct opt_rng *rng, struct opt_
         values[i] = -INFINITY;
         local_search(&s, pool + i * d, value, rng);
     }
-    const double *z = s.have_new ? s.best_new : s.best_any;
-    const struct evaluation *e = s.have_new ? &s.eval_new : &s.eval_any;
+    /* In the box when it has a new point; else anywhere new; a repeat only when nothing is. */
+    const double *z = s.have_inside ? s.best_inside : s.have_new ? s.best_new : s.best_any;
+    const struct evaluation *e = s.have_inside ? &s.eval_inside
+                                 : s.have_new  ? &s.eval_new
+                                               : &s.eval_any;
     memcpy(choice->z, z, d * sizeof(double));
     choice->expected_improvement = acq.use_objective ? exp(e->log_ei) : 0.0;
     choice->probability_feasible = exp(e->log_pf);
