@@ -105,6 +105,7 @@ def main():
     parser.add_argument("--binary", required=True, help="path to bench_engine")
     parser.add_argument("--methods", default="tpe,random")
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--first", type=int, default=0, help="first seed")
     parser.add_argument("--random-seeds", type=int, default=None,
                         help="seeds for random search (default: --seeds)")
     parser.add_argument("--budgets", default="30,60")
@@ -123,7 +124,7 @@ def main():
             seeds = args.seeds
             if method == "random" and args.random_seeds:
                 seeds = args.random_seeds
-            for seed in range(seeds):
+            for seed in range(args.first, args.first + seeds):
                 for budget, best in sorted(run(problem, method, seed, budgets,
                                                evaluate).items()):
                     print(json.dumps({"method": method, "problem": problem["name"],
