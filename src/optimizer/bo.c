@@ -10,9 +10,11 @@
  *   h(z) = z Phi(z) + phi(z),
  * with `best` the lowest posterior mean over the feasible trials. With no feasible trial yet, a(x)
  * is the log probability of feasibility alone. It is maximized over scrambled Sobol candidates
- * and perturbations of the best trials, then refined by a (1+1) evolution strategy from the
- * best candidates; every point is snapped to the grid before it is scored, and a point equal
- * to a past trial is only chosen when nothing else is left. */
+ * and perturbations of the best trials and Sobol points in a trust region around the incumbent
+ * (trust.h), then refined by a (1+1) evolution strategy from the best candidates; every point
+ * is snapped to the grid before it is scored, and a point equal to a past trial is only chosen
+ * when nothing else is left. Every other suggestion is confined to the trust region, so that
+ * global search and local refinement alternate. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
