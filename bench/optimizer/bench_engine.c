@@ -23,8 +23,8 @@
 #include "optimizer/engine.h"
 #include "util/util.h"
 
-#define MAX_PARAMS 8
-#define MAX_CONSTRAINTS 2
+#define MAX_PARAMS 20
+#define MAX_CONSTRAINTS 3
 #define MAX_BUDGETS 8
 
 struct problem {
@@ -115,6 +115,180 @@ static int cost_latency(const double *x, double *value, double *g)
     return 0;
 }
 
+/* Levy (Laguna and Marti 2005), shifted so that the optimum 0 lies at `levy_shift`, not at
+ * (1, ..., 1): w = 1 + (x - shift) / 4. */
+static const double levy_shift[6] = {3.1, -4.2, 6.3, -1.7, 2.4, -7.5};
+
+static double levy(const double *x, size_t d)
+{
+    double w[MAX_PARAMS];
+    for (size_t i = 0; i < d; i++)
+        w[i] = 1 + (x[i] - levy_shift[i]) / 4;
+    double s0 = sin(M_PI * w[0]), sum = s0 * s0;
+    for (size_t i = 0; i + 1 < d; i++) {
+        double s = sin(M_PI * w[i] + 1);
+        sum += (w[i] - 1) * (w[i] - 1) * (1 + 10 * s * s);
+    }
+    double s = sin(2 * M_PI * w[d - 1]);
+    return sum + (w[d - 1] - 1) * (w[d - 1] - 1) * (1 + s * s);
+}
+
+static int levy6(const double *x, double *value, double *g)
+{
+    (void)g;
+    *value = levy(x, 6);
+    return 0;
+}
+
+static int levy4(const double *x, double *value, double *g)
+{
+    (void)g;
+    *value = levy(x, 4);
+    return 0;
+}
+
+/* Rastrigin in 5-d, shifted to `rastrigin_shift` and rotated by a fixed orthogonal matrix, so
+ * that its grid of local optima is not aligned with the axes. */
+static const double rastrigin_shift[5] = {1.23, -2.71, 0.58, 3.09, -1.46};
+static double rotation[5][5];
+
+/* A fixed orthogonal matrix: Gram-Schmidt on normals from a hash (noise_for). */
+static double noise_for(uint64_t key);
+static void make_rotation(void)
+{
+    for (size_t i = 0; i < 5; i++) {
+        for (size_t j = 0; j < 5; j++)
+            rotation[i][j] = noise_for(UINT64_C(777) + 5 * i + j);
+        for (size_t k = 0; k < i; k++) {
+            double dot = 0;
+            for (size_t j = 0; j < 5; j++)
+                dot += rotation[i][j] * rotation[k][j];
+            for (size_t j = 0; j < 5; j++)
+                rotation[i][j] -= dot * rotation[k][j];
+        }
+        double norm = 0;
+        for (size_t j = 0; j < 5; j++)
+            norm += rotation[i][j] * rotation[i][j];
+        for (size_t j = 0; j < 5; j++)
+            rotation[i][j] /= sqrt(norm);
+    }
+}
+
+static int rastrigin5(const double *x, double *value, double *g)
+{
+    (void)g;
+    double sum = 50;
+    for (size_t i = 0; i < 5; i++) {
+        double z = 0;
+        for (size_t j = 0; j < 5; j++)
+            z += rotation[i][j] * (x[j] - rastrigin_shift[j]);
+        sum += z * z - 10 * cos(2 * M_PI * z);
+    }
+    *value = sum;
+    return 0;
+}
+
+/* Styblinski-Tang in 6-d on [-5, 5], shifted: each coordinate has its optimum at
+ * shift - 2.903534 and a second, worse local optimum at shift + 2.746803. */
+static const double tang_shift[6] = {1.5, -1.0, 0.8, 2.0, -0.5, 1.2};
+#define LEVY_NOISE 0.5
+#define TANG_OPTIMUM_1D (-39.16616570377142)
+
+static int styblinski_tang6(const double *x, double *value, double *g)
+{
+    (void)g;
+    double sum = 0;
+    for (size_t i = 0; i < 6; i++) {
+        double t = x[i] - tang_shift[i];
+        sum += 0.5 * (t * t * t * t - 16 * t * t + 5 * t);
+    }
+    *value = sum;
+    return 0;
+}
+
+/* Michalewicz in 5-d on [0, pi], m = 10: steep, narrow valleys; optimum -4.687658. */
+static int michalewicz5(const double *x, double *value, double *g)
+{
+    (void)g;
+    double sum = 0;
+    for (size_t i = 0; i < 5; i++)
+        sum -= sin(x[i]) * pow(sin((double)(i + 1) * x[i] * x[i] / M_PI), 20);
+    *value = sum;
+    return 0;
+}
+
+/* A JVM service at 1500 requests/s: `cpu` cores, `heap` GiB, `threads` workers, one of four
+ * garbage collectors. Minimize the hourly cost subject to a p99 latency of at most 150 ms and
+ * a longest GC pause of at most 50 ms. The live set grows with the threads; a heap under 1.1
+ * times it runs out of memory (a failed trial); a heap close to it spends CPU collecting. */
+static int jvm_slo(const double *x, double *value, double *g)
+{
+    static const double gc_cost[4] = {0.10, 0.06, 0.08, 0.12}; /* serial, parallel, g1, zgc */
+    static const double gc_speed[4] = {1.0, 1.0, 0.95, 0.85};
+    double cpu = x[0], heap = x[1], threads = x[2];
+    int gc = (int)x[3];
+    *value = 0.04 * cpu + 0.005 * heap;
+    double live = 0.8 + 0.04 * threads;
+    if (heap < 1.1 * live)
+        return -1;
+    double overhead = fmin(0.9, gc_cost[gc] * live / (heap - live));
+    double effective = cpu * (1 - overhead) * gc_speed[gc];
+    double capacity = fmin(300 * effective, 40 * threads);
+    double rho = 1500 / capacity;
+    double service = 10 / fmin(effective, threads / 4.0);
+    double latency =
+        service * (1 + 4.6 * fmin(rho, 0.99) / (1 - fmin(rho, 0.99))) + 2000 * fmax(0, rho - 0.99);
+    static const double pause_scale[4] = {30, 12, 2, 0};
+    static const double pause_base[4] = {0, 0, 8, 2};
+    static const double pause_power[4] = {1.0, 0.8, 0.5, 0};
+    double pause = pause_base[gc] + pause_scale[gc] * pow(heap, pause_power[gc]);
+    g[0] = latency + pause - 150;
+    g[1] = pause - 50;
+    return 0;
+}
+
+/* The pressure vessel (Sandgren 1990): shell and head thicknesses in multiples of 0.0625 in,
+ * inner radius and length continuous; minimize the cost of material, forming and welding.
+ * Optimum 6059.714335 at (0.8125, 0.4375, 42.098446, 176.636596), on the boundary of g1 and
+ * g3 (Coello 2000). */
+static int pressure_vessel(const double *x, double *value, double *g)
+{
+    double ts = x[0], th = x[1], r = x[2], l = x[3];
+    *value = 0.6224 * ts * r * l + 1.7781 * th * r * r + 3.1661 * ts * ts * l + 19.84 * ts * ts * r;
+    g[0] = -ts + 0.0193 * r;
+    g[1] = -th + 0.00954 * r;
+    /* volume >= 1296000 in^3, in units of 10^5 so that the three are comparable */
+    g[2] = (-M_PI * r * r * l - 4.0 / 3.0 * M_PI * r * r * r + 1296000) / 1e5;
+    return 0;
+}
+
+/* 20 settings of five services: 12 continuous in [0, 10], 4 integers in 0..20 and 4 enums of
+ * 4 values. A weighted, coupled quadratic bowl with ripples around an optimum 0 off the centre,
+ * plus a cost per enum value that depends on the neighbouring enum. */
+static const double mixed_optimum[16] = {7.3, 2.1, 5.6, 8.8, 1.4, 6.2, 3.7, 9.1,
+                                         0.8, 4.4, 6.9, 2.6, 14,  3,   17,  8};
+static const int mixed_best_enum[4] = {2, 0, 3, 1};
+
+static int mixed20(const double *x, double *value, double *g)
+{
+    (void)g;
+    double sum = 0, t[16];
+    for (size_t i = 0; i < 16; i++) {
+        double scale = i < 12 ? 10.0 : 20.0;
+        t[i] = (x[i] - mixed_optimum[i]) / scale;
+        sum += (1 + (double)(i % 4)) * t[i] * t[i] + 0.05 * (1 - cos(4 * M_PI * t[i]));
+    }
+    for (size_t i = 0; i + 1 < 16; i += 2)
+        sum += 2 * (t[i] - t[i + 1]) * (t[i] - t[i + 1]);
+    for (size_t k = 0; k < 4; k++) {
+        int level = (int)x[16 + k], next = (int)x[16 + (k + 1) % 4];
+        if (level != mixed_best_enum[k])
+            sum += 0.15 + (next != mixed_best_enum[(k + 1) % 4] ? 0.1 : 0.0);
+    }
+    *value = sum;
+    return 0;
+}
+
 static struct opt_param range(const char *name, double min, double max, double step, bool integer,
                               double baseline)
 {
@@ -130,7 +304,7 @@ static struct opt_param range(const char *name, double min, double max, double s
 
 static const char *const instance_types[] = {"general", "compute", "burst", "arm"};
 
-static struct problem problems[6];
+static struct problem problems[16];
 static size_t problem_count;
 
 static void add_problem(struct problem p)
@@ -167,6 +341,91 @@ static void enumerate_grid(struct problem *p)
         if (feasible)
             p->optimum = fmin(p->optimum, value);
     }
+}
+
+static const char *const gc_names[] = {"serial", "parallel", "g1", "zgc"};
+static const char *const tier_names[] = {"small", "medium", "large", "xlarge"};
+
+static void add_levy(const char *name, size_t d, double noise)
+{
+    static const char *const names[6] = {"x1", "x2", "x3", "x4", "x5", "x6"};
+    struct problem p = {.name = name,
+                        .count = d,
+                        .evaluate = d == 6 ? levy6 : levy4,
+                        .noise = noise,
+                        .optimum = 0,
+                        .worst = 0};
+    for (size_t i = 0; i < d; i++)
+        p.params[i] = range(names[i], -10, 10, 0, false, 0);
+    add_problem(p);
+}
+
+/* The problems added for issue #13: multimodal ones in 4 to 6 dimensions with their optimum
+ * off the centre and the corners, a noisy one, two more constrained ones with the optimum on
+ * the constraint boundary, and one with 20 settings. */
+static void define_new_problems(void)
+{
+    static const char *const names[20] = {"x1", "x2", "x3",  "x4",  "x5",  "x6", "x7",
+                                          "x8", "x9", "x10", "x11", "x12", "n1", "n2",
+                                          "n3", "n4", "e1",  "e2",  "e3",  "e4"};
+    struct problem p;
+    add_levy("levy6", 6, 0);
+
+    make_rotation();
+    p = (struct problem){
+        .name = "rastrigin5-rotated", .count = 5, .evaluate = rastrigin5, .optimum = 0};
+    for (size_t i = 0; i < 5; i++)
+        p.params[i] = range(names[i], -5.12, 5.12, 0, false, 0);
+    add_problem(p);
+
+    p = (struct problem){.name = "styblinski-tang6",
+                         .count = 6,
+                         .evaluate = styblinski_tang6,
+                         .optimum = 6 * TANG_OPTIMUM_1D};
+    for (size_t i = 0; i < 6; i++)
+        p.params[i] = range(names[i], -5, 5, 0, false, 0);
+    add_problem(p);
+
+    p = (struct problem){
+        .name = "michalewicz5", .count = 5, .evaluate = michalewicz5, .optimum = -4.687658179};
+    for (size_t i = 0; i < 5; i++)
+        p.params[i] = range(names[i], 0, M_PI, 0, false, M_PI / 2);
+    add_problem(p);
+
+    add_levy("levy4-noisy", 4, LEVY_NOISE);
+
+    p = (struct problem){.name = "jvm-slo", .count = 4, .evaluate = jvm_slo, .constraint_count = 2};
+    p.params[0] = range("cpu", 0.5, 8, 0.25, false, 8);
+    p.params[1] = range("heap", 0.5, 16, 0.5, false, 8);
+    p.params[2] = range("threads", 1, 64, 0, true, 48);
+    p.params[3] = (struct opt_param){
+        .name = "gc", .kind = OPT_ENUM, .values = gc_names, .value_count = 4, .fixed = 2};
+    p.params[2].step = 1; /* for enumerate_grid; the same grid as no step */
+    add_problem(p);
+    enumerate_grid(&problems[problem_count - 1]);
+
+    p = (struct problem){.name = "pressure-vessel",
+                         .count = 4,
+                         .evaluate = pressure_vessel,
+                         .constraint_count = 3,
+                         .optimum = 6059.714335};
+    p.params[0] = range("shell", 0.0625, 6.1875, 0.0625, false, 2);
+    p.params[1] = range("head", 0.0625, 6.1875, 0.0625, false, 1);
+    p.params[2] = range("radius", 10, 200, 0, false, 60);
+    p.params[3] = range("length", 10, 200, 0, false, 100);
+    double corner[4] = {6.1875, 6.1875, 200, 200}, g[MAX_CONSTRAINTS];
+    pressure_vessel(corner, &p.worst, g);
+    add_problem(p);
+
+    p = (struct problem){.name = "mixed20", .count = 20, .evaluate = mixed20, .optimum = 0};
+    for (size_t i = 0; i < 12; i++)
+        p.params[i] = range(names[i], 0, 10, 0, false, 5);
+    for (size_t i = 12; i < 16; i++)
+        p.params[i] = range(names[i], 0, 20, 0, true, 10);
+    for (size_t i = 16; i < 20; i++)
+        p.params[i] = (struct opt_param){
+            .name = names[i], .kind = OPT_ENUM, .values = tier_names, .value_count = 4};
+    add_problem(p);
 }
 
 static void define_problems(void)
@@ -227,6 +486,7 @@ static void define_problems(void)
     add_problem(p);
     enumerate_grid(&problems[problem_count - 1]);
     enumerate_grid(&problems[2]); /* the worst value of the Rosenbrock grid */
+    define_new_problems();
 }
 
 static struct problem *find_problem(const char *name)

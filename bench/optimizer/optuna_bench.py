@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Optuna's TPESampler and random search on the engine benchmark's problems.
+"""Optuna's TPESampler, CmaEsSampler and random search on the engine benchmark's problems.
 
 The problems are defined once, in bench_engine.c: this script reads their spaces from
 `bench_engine spec` and evaluates every point through `bench_engine eval PROBLEM`, so both sides
@@ -65,6 +65,8 @@ def make_sampler(method, seed, constrained):
     constraints = (lambda t: t.user_attrs["g"]) if constrained else None
     if method == "tpe":
         return optuna.samplers.TPESampler(seed=seed, constraints_func=constraints)
+    if method == "cmaes":  # enums go to its independent (random) sampler
+        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
     if method == "tpe-mv":
         return optuna.samplers.TPESampler(seed=seed, constraints_func=constraints,
                                           multivariate=True)
@@ -83,7 +85,11 @@ def run(problem, method, seed, budgets, evaluate):
         x = [suggest(trial, p) for p in problem["params"]]
         ok, observed, truth, g = evaluate(seed * 1000003 + t, x)
         trial.set_user_attr("g", g if ok else [1e9] * problem["constraints"])
-        if ok:
+        if ok and method == "cmaes" and any(v > 0 for v in g):
+            # CMA-ES takes no constraints: an infeasible trial ranks behind every feasible
+            # one (the worst value), and by its violation among the infeasible ones.
+            study.tell(trial, problem["worst"] + sum(max(v, 0.0) for v in g))
+        elif ok:
             study.tell(trial, observed)
         else:
             study.tell(trial, state=TrialState.FAIL)
@@ -99,6 +105,7 @@ def main():
     parser.add_argument("--binary", required=True, help="path to bench_engine")
     parser.add_argument("--methods", default="tpe,random")
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--first", type=int, default=0, help="first seed")
     parser.add_argument("--random-seeds", type=int, default=None,
                         help="seeds for random search (default: --seeds)")
     parser.add_argument("--budgets", default="30,60")
@@ -117,7 +124,7 @@ def main():
             seeds = args.seeds
             if method == "random" and args.random_seeds:
                 seeds = args.random_seeds
-            for seed in range(seeds):
+            for seed in range(args.first, args.first + seeds):
                 for budget, best in sorted(run(problem, method, seed, budgets,
                                                evaluate).items()):
                     print(json.dumps({"method": method, "problem": problem["name"],

@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# The optimizer benchmark: the engine, Optuna's TPESampler and random search on the problems of
+# The optimizer benchmark: the engine and the references (Optuna's TPE, multivariate TPE and
+# CMA-ES, random search, and a textbook GP-EI on scikit-learn) on the problems of
 # bench_engine.c, scored Bayesmark-style by score.py; then the suggestion times. Writes its
 # results to $out (default build-bench/optimizer/) and the table to $out/table.md;
 # docs/optimizer.md records them.
 #
 #   bench/optimizer/run.sh                 20 seeds (random search: 50), budgets 30 and 60
-#   SEEDS=10 RANDOM_SEEDS=30 bench/optimizer/run.sh     (quicker)
-#   METHODS=tpe,random bench/optimizer/run.sh   (without Optuna's multivariate TPE)
+#   SEEDS=5 RANDOM_SEEDS=30 bench/optimizer/run.sh     (quicker)
+#   METHODS=tpe,random bench/optimizer/run.sh   (fewer references)
+#   GP_SEEDS=10 bench/optimizer/run.sh     fewer seeds for GP-EI alone, the slowest reference
+#   REUSE=1 bench/optimizer/run.sh         keep the references' results of an earlier run with
+#                                          the same settings (they do not change with the
+#                                          engine) and run the engine only
+#
+# Its own packages, beyond scripts/packages.txt: python3-sklearn (GP-EI) and python3-cmaes
+# (Optuna's CmaEsSampler).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -15,11 +23,12 @@ dir=${SERVO_BENCH_DIR:-build-bench}
 out=${OUT:-$dir/optimizer}
 seeds=${SEEDS:-20}
 random_seeds=${RANDOM_SEEDS:-50}
-methods=${METHODS:-tpe,tpe-mv,random}
+gp_seeds=${GP_SEEDS:-$seeds}
+methods=${METHODS:-random,gp-ei,tpe,tpe-mv,cmaes}
 budgets=${BUDGETS:-30,60}
 python=/usr/bin/python3 # Debian's, which has python3-optuna
 
-scripts/install-deps.sh
+scripts/install-deps.sh python3-sklearn python3-cmaes
 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSERVO_SANITIZE=OFF -DSERVO_FUZZ=OFF \
     -DSERVO_TESTS=OFF -DSERVO_BENCH=ON >/dev/null
 cmake --build "$dir" -j "${SERVO_JOBS:-2}" --target bench_engine
@@ -30,21 +39,43 @@ echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -
     "$(. /etc/os-release && echo "$PRETTY_NAME"), $(gcc --version | head -n 1)," \
     "optuna $($python -c 'import optuna; print(optuna.__version__)')"
 "$bin" spec >"$out/spec.json"
-rm -f "$out"/optuna-*.jsonl
-# The engine and each Optuna method are separate jobs, two at a time (one per core).
+# The engine and each reference are separate jobs, two at a time (one per core); GP-EI, the
+# slowest, in two halves of the seeds.
 jobs_running() { jobs -rp | wc -l; }
-"$bin" run -s "$seeds" -b "$budgets" >"$out/engine.jsonl" 2>"$out/engine-time.txt" &
-for method in ${methods//,/ }; do
+start() {
     while [ "$(jobs_running)" -ge 2 ]; do
         wait -n
     done
-    $python bench/optimizer/optuna_bench.py --binary "$bin" --methods "$method" \
-        --seeds "$seeds" --random-seeds "$random_seeds" --budgets "$budgets" \
-        >"$out/optuna-$method.jsonl" &
+    "$@" &
+}
+reference() { # METHOD FIRST COUNT OUTPUT
+    if [ "$1" = gp-ei ]; then
+        $python bench/optimizer/gp_ei_bench.py --binary "$bin" --first "$2" --seeds "$3" \
+            --budgets "$budgets" >"$4"
+    else
+        $python bench/optimizer/optuna_bench.py --binary "$bin" --methods "$1" \
+            --seeds "$3" --random-seeds "$random_seeds" --budgets "$budgets" >"$4"
+    fi
+}
+settings="seeds=$seeds random_seeds=$random_seeds gp_seeds=$gp_seeds budgets=$budgets $(sha256sum <"$out/spec.json")"
+if [ "${REUSE:-0}" != 1 ] || [ "$(cat "$out/reference-settings.txt" 2>/dev/null)" != "$settings" ]; then
+    rm -f "$out"/ref-*.jsonl "$out/reference-settings.txt"
+fi
+start "$bin" run -s "$seeds" -b "$budgets" >"$out/engine.jsonl" 2>"$out/engine-time.txt"
+for method in ${methods//,/ }; do
+    if [ "$method" = gp-ei ]; then
+        half=$(((gp_seeds + 1) / 2))
+        [ -s "$out/ref-gp-ei-a.jsonl" ] || start reference gp-ei 0 "$half" "$out/ref-gp-ei-a.jsonl"
+        [ -s "$out/ref-gp-ei-b.jsonl" ] ||
+            start reference gp-ei "$half" "$((gp_seeds - half))" "$out/ref-gp-ei-b.jsonl"
+    elif [ ! -s "$out/ref-$method.jsonl" ]; then
+        start reference "$method" 0 "$seeds" "$out/ref-$method.jsonl"
+    fi
 done
 wait
+echo "$settings" >"$out/reference-settings.txt"
 $python bench/optimizer/score.py --spec "$out/spec.json" --methods "engine,${methods}" \
-    --markdown "$out/table.md" "$out/engine.jsonl" "$out"/optuna-*.jsonl
+    --markdown "$out/table.md" "$out/engine.jsonl" "$out"/ref-*.jsonl
 echo
 echo "engine CPU time per suggestion during the benchmark runs:"
 cat "$out/engine-time.txt"

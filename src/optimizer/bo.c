@@ -10,9 +10,11 @@
  *   h(z) = z Phi(z) + phi(z),
  * with `best` the lowest posterior mean over the feasible trials. With no feasible trial yet, a(x)
  * is the log probability of feasibility alone. It is maximized over scrambled Sobol candidates
- * and perturbations of the best trials, then refined by a (1+1) evolution strategy from the
- * best candidates; every point is snapped to the grid before it is scored, and a point equal
- * to a past trial is only chosen when nothing else is left. */
+ * and perturbations of the best trials and Sobol points in a trust region around the incumbent
+ * (trust.h), then refined by a (1+1) evolution strategy from the best candidates; every point
+ * is snapped to the grid before it is scored, and a point equal to a past trial is only chosen
+ * when nothing else is left. Every other suggestion is confined to the trust region, so that
+ * global search and local refinement alternate. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,16 +22,19 @@
 #include "optimizer/gp.h"
 #include "optimizer/internal.h"
 #include "optimizer/sobol.h"
+#include "optimizer/trust.h"
 #include "util/util.h"
 
 #define LOG_SQRT_2PI 0.91893853320467274178
 #define SOBOL_MIN 256
 #define SOBOL_MAX 2048
-#define CANDIDATE_FLOPS 2e7 /* work for the candidate screen, in multiply-adds */
-#define INCUMBENTS 5        /* best trials whose neighbourhoods are sampled */
-#define PERTURBATIONS 40    /* per incumbent */
-#define STARTS 5            /* local searches */
-#define LOCAL_STEPS 30      /* per local search */
+#define CANDIDATE_FLOPS 2e7  /* work for the candidate screen, in multiply-adds */
+#define INCUMBENTS 5         /* best trials whose neighbourhoods are sampled */
+#define PERTURBATIONS 40     /* per incumbent */
+#define STARTS 5             /* local searches */
+#define LOCAL_STEPS 30       /* per local search */
+#define TRUST_REGION 1       /* 0: the search of before the trust region (for comparison) */
+#define TRUST_CANDIDATES 256 /* Sobol points in the trust region */
 #define WARP_OUTPUT 1
 #define LABEL_MIN_LENGTHSCALE 0.15 /* failure model, on the unit cube */
 #define LABEL_MIN_NOISE 0.01
@@ -342,21 +347,49 @@ static struct evaluation evaluate(const struct acquisition *a, const double *z)
 struct search {
     const struct acquisition *acq;
     size_t d;
-    double *best_new, *best_any;
-    struct evaluation eval_new, eval_any;
-    bool have_new;
+    const double *low, *high; /* the trust region's box when the choice is restricted to it */
+    double *best_new, *best_any, *best_inside; /* best_inside: new and in the box */
+    struct evaluation eval_new, eval_any, eval_inside;
+    bool have_new, have_inside;
 };
 
+/* Inside the box, give or take half a grid step (a snapped point may leave a narrow box). */
+static bool inside(const struct opt_data *data, const double *low, const double *high,
+                   const double *z)
+{
+    for (size_t k = 0; k < data->d; k++) {
+        const struct opt_dim *dim = &data->enc.dims[k];
+        if (dim->categorical)
+            continue;
+        double slack = dim->levels > 1 ? 0.5 / (double)(dim->levels - 1) + 1e-12 : 1e-12;
+        if (z[k] < low[k] - slack || z[k] > high[k] + slack)
+            return false;
+    }
+    return true;
+}
+
+/* Keeps the best point overall, the best new one, and the best new one inside the trust
+ * region's box when the choice is confined to it. */
 static void consider(struct search *s, const double *z, struct evaluation e)
 {
     if (e.value > s->eval_any.value) {
         s->eval_any = e;
         memcpy(s->best_any, z, s->d * sizeof(double));
     }
-    if ((!s->have_new || e.value > s->eval_new.value) && !opt_data_contains(s->acq->data, z)) {
+    bool better_new = !s->have_new || e.value > s->eval_new.value;
+    bool better_inside = s->low != NULL && (!s->have_inside || e.value > s->eval_inside.value) &&
+                         inside(s->acq->data, s->low, s->high, z);
+    if ((!better_new && !better_inside) || opt_data_contains(s->acq->data, z))
+        return;
+    if (better_new) {
         s->have_new = true;
         s->eval_new = e;
         memcpy(s->best_new, z, s->d * sizeof(double));
+    }
+    if (better_inside) {
+        s->have_inside = true;
+        s->eval_inside = e;
+        memcpy(s->best_inside, z, s->d * sizeof(double));
     }
 }
 
@@ -418,16 +451,82 @@ static size_t sobol_candidate_count(const struct opt_data *data, size_t models)
     return count < SOBOL_MIN ? SOBOL_MIN : count > SOBOL_MAX ? SOBOL_MAX : (size_t)count;
 }
 
+/* The trust region's box around its center: the side `length` stretched per range input by
+ * its lengthscale over their geometric mean (as TuRBO), clipped to the unit cube. */
+static void trust_box(const struct acquisition *a, const struct opt_trust_region *region,
+                      double *low, double *high)
+{
+    const struct opt_data *data = a->data;
+    size_t d = data->d, ranges = 0;
+    const double *center = data->z + region->center * d;
+    double log_mean = 0.0;
+    for (size_t k = 0; k < d; k++)
+        if (!data->categorical[k] && a->use_objective) {
+            log_mean -= 0.5 * log(a->objective.inverse_ls2[k]);
+            ranges++;
+        }
+    log_mean = ranges > 0 ? log_mean / (double)ranges : 0.0;
+    for (size_t k = 0; k < d; k++) {
+        if (data->categorical[k]) {
+            low[k] = 0.0;
+            high[k] = (double)(data->enc.dims[k].levels - 1);
+            continue;
+        }
+        double weight =
+            a->use_objective ? exp(-0.5 * log(a->objective.inverse_ls2[k]) - log_mean) : 1.0;
+        double half = 0.5 * region->length * weight;
+        low[k] = fmax(0.0, center[k] - half);
+        high[k] = fmin(1.0, center[k] + half);
+    }
+}
+
+/* Sobol points of the box, each moving a random subset of the center's inputs (each with
+ * probability min(1, 20/d), at least one, as TuRBO); an enum input moves with probability
+ * min(1/2, length/2) to a random value. */
+static void trust_candidates(const struct opt_data *data, const struct opt_trust_region *region,
+                             const double *low, const double *high, double *pool, size_t count,
+                             struct opt_rng *rng)
+{
+    size_t d = data->d;
+    const double *center = data->z + region->center * d;
+    double p = d <= 20 ? 1.0 : 20.0 / (double)d, p_enum = fmin(0.5, 0.5 * region->length);
+    double *u = xmalloc((d + 1) * sizeof(double));
+    struct opt_sobol *sobol = xmalloc(sizeof(*sobol));
+    opt_sobol_init(sobol, d, rng);
+    for (size_t i = 0; i < count; i++) {
+        double *z = pool + i * d;
+        opt_sobol_point(sobol, i, u);
+        for (size_t k = OPT_SOBOL_MAX_DIM; k < d; k++)
+            u[k] = opt_rng_uniform(rng);
+        size_t forced = opt_rng_below(rng, d);
+        for (size_t k = 0; k < d; k++) {
+            const struct opt_dim *dim = &data->enc.dims[k];
+            z[k] = center[k];
+            if (dim->categorical) {
+                if (opt_rng_uniform(rng) < p_enum)
+                    z[k] = fmin(floor(u[k] * (double)dim->levels), (double)(dim->levels - 1));
+            } else if (k == forced || opt_rng_uniform(rng) < p) {
+                z[k] = low[k] + u[k] * (high[k] - low[k]);
+            }
+        }
+        opt_data_snap(data, z);
+    }
+    free(sobol);
+    free(u);
+}
+
 /* Scores the screening candidates into `pool` (count x d) and `values`; returns the count. */
-static size_t screen_candidates(struct search *s, struct opt_rng *rng, double **pool_out,
-                                double **values_out)
+static size_t screen_candidates(struct search *s, const struct opt_trust_region *region,
+                                const double *low, const double *high, struct opt_rng *rng,
+                                double **pool_out, double **values_out)
 {
     const struct opt_data *data = s->acq->data;
     size_t d = data->d, models = s->acq->model_count + (s->acq->use_objective ? 1 : 0);
     size_t sobol_count = sobol_candidate_count(data, models);
     size_t *incumbents = xmalloc((data->n + 1) * sizeof(size_t));
     size_t incumbent_count = pick_incumbents(data, incumbents);
-    size_t total = sobol_count + incumbent_count * PERTURBATIONS;
+    size_t trust_count = region != NULL ? TRUST_CANDIDATES : 0;
+    size_t total = sobol_count + incumbent_count * PERTURBATIONS + trust_count;
     double *pool = xmalloc((total * d + 1) * sizeof(double));
     double *values = xmalloc(total * sizeof(double));
     double *u = xmalloc((d + 1) * sizeof(double));
@@ -446,6 +545,9 @@ static size_t screen_candidates(struct search *s, struct opt_rng *rng, double **
         const double *from = data->z + incumbents[i / PERTURBATIONS] * d;
         mutate(data, from, pool + (sobol_count + i) * d, steps[i % ARRAY_LEN(steps)], rng);
     }
+    if (trust_count > 0)
+        trust_candidates(data, region, low, high, pool + (total - trust_count) * d, trust_count,
+                         rng);
     struct evaluation *evals = xmalloc((total + 1) * sizeof(*evals));
     evaluate_batch(s->acq, pool, total, evals);
     for (size_t i = 0; i < total; i++) {
@@ -504,10 +606,28 @@ int opt_bo_suggest(const struct opt_data *data, struct opt_rng *rng, struct opt_
         return -1;
     size_t d = data->d;
     struct search s = {.acq = &acq, .d = d, .eval_any = {.value = -INFINITY}};
-    s.best_new = xmalloc(2 * (d + 1) * sizeof(double));
+    s.best_new = xmalloc(3 * (d + 1) * sizeof(double));
     s.best_any = s.best_new + d + 1;
+    s.best_inside = s.best_any + d + 1;
+    struct opt_trust_region region;
+    opt_trust_replay(data, data->design, &region);
+    double *box = xmalloc((2 * d + 1) * sizeof(double));
+    bool use_region = TRUST_REGION && region.have_center;
+    if (use_region)
+        trust_box(&acq, &region, box, box + d);
+    /* Every other suggestion exploits the trust region; the others search everywhere. */
+    bool restrict_choice = use_region && data->n % 2 == 1;
+    if (restrict_choice) {
+        s.low = box;
+        s.high = box + d;
+    }
     double *pool, *values;
-    size_t count = screen_candidates(&s, rng, &pool, &values);
+    size_t count =
+        screen_candidates(&s, use_region ? &region : NULL, box, box + d, rng, &pool, &values);
+    if (restrict_choice)
+        for (size_t i = 0; i < count; i++)
+            if (!inside(data, s.low, s.high, pool + i * d))
+                values[i] = -INFINITY;
     if (!(s.eval_any.value > -INFINITY)) /* every score was -inf: any candidate will do */
         memcpy(s.best_any, pool, d * sizeof(double));
     for (size_t k = 0; k < STARTS && k < count; k++) {
@@ -518,13 +638,17 @@ int opt_bo_suggest(const struct opt_data *data, struct opt_rng *rng, struct opt_
         values[i] = -INFINITY;
         local_search(&s, pool + i * d, value, rng);
     }
-    const double *z = s.have_new ? s.best_new : s.best_any;
-    const struct evaluation *e = s.have_new ? &s.eval_new : &s.eval_any;
+    /* In the box when it has a new point; else anywhere new; a repeat only when nothing is. */
+    const double *z = s.have_inside ? s.best_inside : s.have_new ? s.best_new : s.best_any;
+    const struct evaluation *e = s.have_inside ? &s.eval_inside
+                                 : s.have_new  ? &s.eval_new
+                                               : &s.eval_any;
     memcpy(choice->z, z, d * sizeof(double));
     choice->expected_improvement = acq.use_objective ? exp(e->log_ei) : 0.0;
     choice->probability_feasible = exp(e->log_pf);
     free(pool);
     free(values);
+    free(box);
     free(s.best_new);
     acquisition_free(&acq);
     return 0;

@@ -224,6 +224,7 @@ int opt_suggest(const struct opt_space *space, size_t constraint_count,
     uint64_t seed = options ? options->seed : 0;
     struct opt_choice choice = {.z = xcalloc(data.d + 1, sizeof(double))};
     size_t design = design_size(options, data.d);
+    data.design = design + 1;
     if (history_count <= design || data.ok_count < MIN_MODEL_POINTS) {
         design_suggestion(&data, seed, history_count - 1, choice.z);
         set_info(info, "sobol", 0.0, 0.0);

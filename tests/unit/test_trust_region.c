@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The engine's trust-region bookkeeping (src/optimizer/trust.c), replayed from a history: the
+ * constrained ranking, successes that grow the region, failures that shrink it, the restart;
+ * and the Gaussian process's enum kernel, which compares enum values by equality (an overlap,
+ * Hamming-distance kernel), not by their index. */
+#include "support.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "optimizer/gp.h"
+#include "optimizer/trust.h"
+
+#define MAX_TRIALS 64
+
+struct history {
+    struct opt_data data;
+    bool ok[MAX_TRIALS], feasible[MAX_TRIALS];
+    double objective[MAX_TRIALS], constraints[MAX_TRIALS];
+};
+
+/* A history of measured trials in d dimensions with one constraint (g <= 0 feasible). */
+static void history_init(struct history *h, size_t d)
+{
+    memset(h, 0, sizeof(*h));
+    h->data.d = d;
+    h->data.ok = h->ok;
+    h->data.feasible = h->feasible;
+    h->data.objective = h->objective;
+    h->data.constraints = h->constraints;
+    h->data.constraint_count = 1;
+}
+
+static void add(struct history *h, bool ok, double objective, double g)
+{
+    size_t i = h->data.n++;
+    h->ok[i] = ok;
+    h->feasible[i] = ok && g <= 0;
+    h->objective[i] = objective;
+    h->constraints[i] = g;
+}
+
+static void test_ranking(void **state)
+{
+    (void)state;
+    struct history h;
+    history_init(&h, 2);
+    add(&h, true, 5.0, -1.0); /* 0: feasible */
+    add(&h, true, 1.0, 2.0);  /* 1: infeasible, lower objective */
+    add(&h, true, 0.5, 0.5);  /* 2: infeasible, smaller violation */
+    add(&h, false, 0.0, 0.0); /* 3: failed */
+    add(&h, true, 4.0, -2.0); /* 4: feasible, lower objective */
+    assert_true(opt_trust_better(&h.data, 0, 1));
+    assert_false(opt_trust_better(&h.data, 1, 0));
+    assert_true(opt_trust_better(&h.data, 2, 1));
+    assert_false(opt_trust_better(&h.data, 1, 2));
+    assert_true(opt_trust_better(&h.data, 4, 0));
+    assert_false(opt_trust_better(&h.data, 3, 1));
+    assert_true(opt_trust_better(&h.data, 1, 3));
+}
+
+static void test_failure_limit(void **state)
+{
+    (void)state;
+    assert_int_equal(opt_trust_failure_limit(1), 4);
+    assert_int_equal(opt_trust_failure_limit(6), 6);
+    assert_int_equal(opt_trust_failure_limit(20), 8);
+}
+
+static void test_design_only_moves_the_center(void **state)
+{
+    (void)state;
+    struct history h;
+    history_init(&h, 2);
+    for (int i = 0; i < 6; i++)
+        add(&h, true, 10.0 - i, -1.0); /* each better than the last */
+    struct opt_trust_region region;
+    opt_trust_replay(&h.data, 6, &region);
+    assert_int_equal(region.center, 5);
+    assert_true(region.have_center);
+    assert_true(region.length == OPT_TRUST_INITIAL);
+    assert_int_equal(region.successes, 0);
+    assert_int_equal(region.failures, 0);
+}
+
+static void test_successes_grow_failures_shrink(void **state)
+{
+    (void)state;
+    struct history h;
+    history_init(&h, 2);
+    add(&h, true, 10.0, -1.0); /* the design: one trial */
+    for (int i = 1; i <= 3; i++)
+        add(&h, true, 10.0 - i, -1.0); /* three successes: 0.8 -> 1.6 */
+    struct opt_trust_region region;
+    opt_trust_replay(&h.data, 1, &region);
+    assert_true(region.length == 2 * OPT_TRUST_INITIAL);
+    assert_int_equal(region.center, 3);
+    for (int i = 1; i <= 3; i++)
+        add(&h, true, 7.0 - i, -1.0); /* three more: capped at OPT_TRUST_MAX */
+    opt_trust_replay(&h.data, 1, &region);
+    assert_true(region.length == OPT_TRUST_MAX);
+    /* Four failures (d = 2): a worse value, an infeasible better one, a failed trial and a gain
+     * smaller than 0.1 %. */
+    add(&h, true, 9.0, -1.0);
+    add(&h, true, 1.0, 3.0);
+    add(&h, false, 0.0, 0.0);
+    add(&h, true, 4.0 * (1 - 1e-5), -1.0);
+    opt_trust_replay(&h.data, 1, &region);
+    assert_true(region.length == OPT_TRUST_MAX / 2);
+    assert_int_equal(region.failures, 0);
+    assert_int_equal(region.center, 10); /* the small gain still moves the center */
+}
+
+static void test_restart_below_minimum(void **state)
+{
+    (void)state;
+    struct history h;
+    history_init(&h, 2);
+    add(&h, true, 1.0, -1.0);
+    /* From 0.8, seven halvings (4 failures each) reach 0.00625 < 2^-7: a restart. */
+    for (int i = 0; i < 7 * 4; i++)
+        add(&h, true, 2.0, -1.0);
+    struct opt_trust_region region;
+    opt_trust_replay(&h.data, 1, &region);
+    assert_true(region.length == OPT_TRUST_INITIAL);
+    assert_int_equal(region.restarts, 1);
+    assert_int_equal(region.center, 0);
+}
+
+static void test_infeasible_history_ranks_by_violation(void **state)
+{
+    (void)state;
+    struct history h;
+    history_init(&h, 2);
+    add(&h, false, 0.0, 0.0);
+    add(&h, true, 3.0, 4.0);
+    add(&h, true, 9.0, 1.0); /* less violation: a success despite the objective */
+    struct opt_trust_region region;
+    opt_trust_replay(&h.data, 1, &region);
+    assert_int_equal(region.center, 2);
+    assert_int_equal(region.successes, 2);
+}
+
+/* One enum input with 4 values, y alternating in the index: an overlap kernel learns each value
+ * on its own; a distance on the index would smooth 0, 1, 2, 3 into one trend. */
+static void test_enum_kernel_compares_by_equality(void **state)
+{
+    (void)state;
+    static const bool categorical[1] = {true};
+    double x[16], y[16];
+    for (int i = 0; i < 16; i++) {
+        x[i] = (double)(i % 4);
+        y[i] = (i % 4 == 1 || i % 4 == 3) ? -1.0 : 1.0;
+    }
+    struct opt_gp gp;
+    struct opt_gp_fit_options options = {.restarts = 2, .iterations = 40};
+    struct opt_rng rng;
+    opt_rng_seed(&rng, 7);
+    assert_int_equal(opt_gp_fit(&gp, x, y, 16, 1, categorical, &options, &rng), 0);
+    double work[32];
+    for (int level = 0; level < 4; level++) {
+        double z = level, mean, variance;
+        opt_gp_predict(&gp, &z, &mean, &variance, work);
+        assert_true(fabs(mean - y[level]) < 0.1);
+        assert_true(variance >= 0);
+    }
+    opt_gp_free(&gp);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ranking),
+        cmocka_unit_test(test_failure_limit),
+        cmocka_unit_test(test_design_only_moves_the_center),
+        cmocka_unit_test(test_successes_grow_failures_shrink),
+        cmocka_unit_test(test_restart_below_minimum),
+        cmocka_unit_test(test_infeasible_history_ranks_by_violation),
+        cmocka_unit_test(test_enum_kernel_compares_by_equality),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
