@@ -18,6 +18,7 @@
 
 #include "optimizer/http_front.h"
 #include "optimizer/results.h"
+#include "optimizer/server_index.h"
 #include "optimizer/server_metrics.h"
 #include "optimizer/store.h"
 #include "optimizer/study.h"
@@ -97,6 +98,7 @@ struct server {
     struct pool pool;
     struct app *apps;
     size_t app_count;
+    struct server_index by_id, by_token; /* into apps */
     char **groups; /* the label values of the summed series (metrics_labels org or none) */
     size_t group_count;
     size_t max_body;
@@ -253,6 +255,18 @@ static void open_app(struct server *s, struct app *a)
     pool_give(&s->pool, store);
 }
 
+/* The lookups by id and by token: a request's cost does not grow with the applications. */
+static void index_apps(struct server *s)
+{
+    server_index_init(&s->by_id, s->app_count);
+    server_index_init(&s->by_token, s->app_count);
+    for (size_t i = 0; i < s->app_count; i++) {
+        server_index_add(&s->by_id, s->apps[i].id, strlen(s->apps[i].id), i);
+        if (s->apps[i].token != NULL)
+            server_index_add(&s->by_token, s->apps[i].token, strlen(s->apps[i].token), i);
+    }
+}
+
 int server_create(const struct server_settings *settings, const char *store_path,
                   struct server **out, char **error)
 {
@@ -293,6 +307,7 @@ int server_create(const struct server_settings *settings, const char *store_path
         server_free(s);
         return -1;
     }
+    index_apps(s);
     metrics_groups(s);
     for (size_t i = 0; i < settings->applications.count; i++) {
         open_app(s, &s->apps[i]);
@@ -322,6 +337,8 @@ void server_free(struct server *s)
         free(a->token_owned);
     }
     free(s->apps);
+    server_index_free(&s->by_id);
+    server_index_free(&s->by_token);
     for (size_t i = 0; i < s->group_count; i++)
         free(s->groups[i]);
     free(s->groups);
@@ -400,12 +417,24 @@ static enum route parse_path(const char *path, char *id, size_t id_size)
     return route;
 }
 
+struct app_search {
+    struct server *server;
+    const char *id;
+    struct app *found;
+};
+
+static void match_id(void *context, size_t i)
+{
+    struct app_search *search = context;
+    if (strcmp(search->server->apps[i].id, search->id) == 0)
+        search->found = &search->server->apps[i];
+}
+
 static struct app *find_app(struct server *s, const char *id)
 {
-    for (size_t i = 0; i < s->app_count; i++)
-        if (strcmp(s->apps[i].id, id) == 0)
-            return &s->apps[i];
-    return NULL;
+    struct app_search search = {s, id, NULL};
+    server_index_find(&s->by_id, id, strlen(id), match_id, &search);
+    return search.found;
 }
 
 /* Compares in time that depends on the lengths only. */
@@ -448,6 +477,25 @@ static bool request_token(const struct server_request *r, const char **token, si
     return false;
 }
 
+struct token_search {
+    struct server *server;
+    const struct app *app;
+    const char *token;
+    size_t length;
+    bool valid, own;
+};
+
+/* A candidate of the token's digest: compared in full, in constant time. */
+static void match_token(void *context, size_t i)
+{
+    struct token_search *search = context;
+    const struct app *candidate = &search->server->apps[i];
+    if (candidate->token != NULL && same_secret(search->token, search->length, candidate->token)) {
+        search->valid = true;
+        search->own |= candidate == search->app;
+    }
+}
+
 /* Who may reach an application: decided before it is looked up, so that the answers do not
  * tell which applications exist. No token, or one no application has: 401 (an application
  * without a token excepted: anyone may drive it). The token of another application (or of
@@ -463,16 +511,11 @@ static int authenticate(struct server *s, const char *id, const struct server_re
     size_t length = 0;
     if (!request_token(r, &token, &length))
         return 401;
-    bool valid = false, own = false;
-    for (size_t i = 0; i < s->app_count; i++) { /* every token compared: the time tells nothing */
-        const char *secret = s->apps[i].token;
-        bool same = secret != NULL && same_secret(token, length, secret);
-        valid |= same;
-        own |= same && &s->apps[i] == a;
-    }
-    if (own)
+    struct token_search search = {s, a, token, length, false, false};
+    server_index_find(&s->by_token, token, length, match_token, &search);
+    if (search.own)
         return 0;
-    return valid ? 403 : 401;
+    return search.valid ? 403 : 401;
 }
 
 /* ---- the protocol ---------------------------------------------------------------------- */
