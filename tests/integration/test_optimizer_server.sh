@@ -16,6 +16,8 @@
 #     of the store that move with the requests; metrics_token: 401 without it, 200 with it;
 #     metrics_labels org and none: the series summed, no application id;
 #   - max_body_memory: bodies in flight over it get 503 (declared or chunked), then room again;
+#   - a study whose row is corrupt is quarantined (503 with the reason, the others served);
+#     `servo optimizer reset` refused while a server holds the store, then starts it anew;
 #   - a servo request waiting on the store's lock, with one connection thread: /healthz and
 #     /metrics answered meanwhile (the request is on a worker, its connection suspended).
 #
@@ -502,6 +504,58 @@ sed -i 's/^max_body_memory: .*/max_body_memory: 50000/' optimizer.yaml
 run optimizer serve -c optimizer.yaml --listen 127.0.0.1:0
 expect_rc 1
 expect_err "max_body_memory (50000 bytes) is smaller than max_request_size (65536 bytes)"
+
+# ---- a study that cannot be read is quarantined; reset starts it anew ------------------------
+
+# app2's row is corrupted while the server is down: the server starts all the same, app2's
+# requests get 503 naming the reason, app1 is served; `servo optimizer reset` is refused while
+# a server holds the store, then (server stopped) starts app2 anew.
+scenario="quarantine"
+cat >optimizer.yaml <<'EOF'
+store: quarantine.db
+applications:
+  dev.opsani.com/app1: {token: tok-1}
+  dev.opsani.com/app2: {token: tok-2}
+EOF
+next() { api "$1" "$2" '{"event":"WHATS_NEXT","param":null,"servo_uid":"q"}'; }
+start_server
+check equals "$(next app1 tok-1)" 200
+check equals "$(next app2 tok-2)" 200
+stop_server TERM
+python3 -c 'import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("UPDATE applications SET pending = ? WHERE id = ?", ("{bad", "dev.opsani.com/app2"))
+db.commit()' quarantine.db
+start_server
+check equals "$(next app2 tok-2)" 503
+check contains body.json "the study of dev.opsani.com/app2 is quarantined: quarantine.db: the state of dev.opsani.com/app2 is inconsistent"
+check equals "$(next app1 tok-1)" 200
+check equals "$(jq -r .cmd body.json)" DESCRIBE
+check contains server.stderr "dev.opsani.com/app2: quarantined: quarantine.db"
+check equals "$(curl -s "$url/healthz" | jq -r .status)" ok
+run optimizer reset -c optimizer.yaml --app dev.opsani.com/app2
+expect_rc 1
+expect_err "optimizer reset: quarantine.db is in use by pid $server_pid"
+stop_server TERM
+run optimizer reset -c optimizer.yaml --app dev.opsani.com/app2
+expect_rc 0
+start_server
+check equals "$(next app2 tok-2)" 200
+check equals "$(jq -r .cmd body.json)" DESCRIBE
+check equals "$(next app1 tok-1)" 200
+stop_server TERM
+# bad settings, each named: a port out of range (it once wrapped), two stores, an unknown scheme
+run optimizer serve -c optimizer.yaml --listen 127.0.0.1:99999
+expect_rc 1
+expect_err "--listen 127.0.0.1:99999: the port must be a number from 0 to 65535"
+printf 'store: other.db\n' >>optimizer.yaml
+run optimizer serve -c optimizer.yaml --listen 127.0.0.1:0
+expect_rc 2
+expect_err 'duplicate key "store" (first defined at line 1)'
+sed -i '$d; s|^store: .*|store: mysql://servo@db/servo|' optimizer.yaml
+run optimizer serve -c optimizer.yaml --listen 127.0.0.1:0
+expect_rc 2
+expect_err "store: unknown kind of store: a SQLite file path or a postgresql:// URI"
 
 # ---- a slow exchange does not hold the connection threads -----------------------------------
 
