@@ -18,6 +18,8 @@
 #   - max_body_memory: bodies in flight over it get 503 (declared or chunked), then room again;
 #   - a study whose row is corrupt is quarantined (503 with the reason, the others served);
 #     `servo optimizer reset` refused while a server holds the store, then starts it anew;
+#   - a second `servo run` on a driven application: 409, logged, retried (no exit), then it
+#     takes over after the first servo's GOODBYE and completes the study;
 #   - a servo request waiting on the store's lock, with one connection thread: /healthz and
 #     /metrics answered meanwhile (the request is on a worker, its connection suspended).
 #
@@ -536,6 +538,10 @@ check equals "$(curl -s "$url/healthz" | jq -r .status)" ok
 run optimizer reset -c optimizer.yaml --app dev.opsani.com/app2
 expect_rc 1
 expect_err "optimizer reset: quarantine.db is in use by pid $server_pid"
+# and a second server on the same SQLite store is refused, naming the holder
+run optimizer serve -c optimizer.yaml --listen 127.0.0.1:0
+expect_rc 1
+expect_err "quarantine.db is in use by pid $server_pid"
 stop_server TERM
 run optimizer reset -c optimizer.yaml --app dev.opsani.com/app2
 expect_rc 0
@@ -556,6 +562,41 @@ sed -i '$d; s|^store: .*|store: mysql://servo@db/servo|' optimizer.yaml
 run optimizer serve -c optimizer.yaml --listen 127.0.0.1:0
 expect_rc 2
 expect_err "store: unknown kind of store: a SQLite file path or a postgresql:// URI"
+
+# ---- a second servo on an application: 409, it waits, then takes over after GOODBYE ---------
+
+# "holder" drives app1 (a HELLO by hand); a real `servo run` with another servo_uid gets 409
+# naming the application and the holder, logs it and keeps retrying (it does not exit); the
+# holder says GOODBYE: the servo takes over and carries the study to its end.
+scenario="second servo"
+cat >optimizer.yaml <<'EOF'
+store: busy.db
+sleep: 1s
+applications:
+  dev.opsani.com/app1: {token: tok-1, objective: {metric: throughput, goal: maximize}, budget: 2, measure: {duration: 0s}}
+EOF
+start_server
+check equals "$(api app1 tok-1 '{"event":"HELLO","param":{"agent":"curl"},"servo_uid":"holder"}')" 200
+rm -rf app1
+make_app app1 app1 tok-1 0 servo-b
+start_servo app1
+busy_pid=$servo_pid
+for i in $(seq 1 400); do
+    grep -q "Another servo is active on this application" app1/servo.stderr 2>/dev/null && break
+    kill -0 "$busy_pid" 2>/dev/null || fail "the second servo exited"
+    sleep 0.05
+done
+check contains app1/servo.stderr "Another servo is active on this application"
+check contains app1/servo.stderr "another servo is active on dev.opsani.com/app1 (servo_uid holder"
+check equals "$(kill -0 "$busy_pid" 2>/dev/null && echo running)" running
+check equals "$(test -f app1/events.log && echo acted || echo idle)" idle
+check equals "$(api app1 tok-1 '{"event":"GOODBYE","param":{"reason":"shutdown"},"servo_uid":"holder"}')" 200
+wait_phase app1 tok-1 done 90
+stop_servo "$busy_pid" TERM
+check equals "$rc" 0
+check equals "$(events app1)" "$(session_order 2)"
+check equals "$(trials app1 tok-1 | jq '.trials | length')" 3
+stop_server TERM
 
 # ---- a slow exchange does not hold the connection threads -----------------------------------
 
