@@ -43,6 +43,8 @@ static int load_server_file(const char *path, struct server_file *f)
     }
     cli_print_diags(&diags);
     diags_free(&diags);
+    if (f->settings == NULL) /* the caller frees nothing on failure */
+        yaml_documents_free(&f->docs);
     return f->settings ? 0 : -1;
 }
 

@@ -2,7 +2,9 @@
 /* The optimizer server's HTTP front over libmicrohttpd (optimizer/http_front.h). Only libc
  * and libmicrohttpd here: everything else is the server's, reached through the callbacks. */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,8 @@ struct front {
     struct MHD_Daemon *daemon;
     struct http_front_callbacks callbacks;
     size_t max_body;
+    size_t max_bodies;     /* 0: no bound across connections */
+    atomic_size_t *bodies; /* bytes reserved by the uploads in flight (the server's) */
     struct work_queue work;
 };
 
@@ -39,7 +43,9 @@ struct upload {
     char *body;
     size_t length, capacity;
     bool too_large;
-    bool refused; /* answered from the headers */
+    bool no_room;    /* the bodies in flight left no room for this one: 503 */
+    bool refused;    /* answered from the headers */
+    size_t reserved; /* bytes of f->bodies held by this upload */
     /* a slow request: queued with its connection suspended, answered by a worker */
     enum upload_state state;
     struct MHD_Connection *connection;
@@ -66,6 +72,8 @@ static enum MHD_Result send_response(struct MHD_Connection *c, struct server_res
         MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
     if (r->status == 401)
         MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (r->status == 503)
+        MHD_add_response_header(response, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     enum MHD_Result rc = MHD_queue_response(c, (unsigned int)r->status, response);
     MHD_destroy_response(response);
     return rc;
@@ -82,33 +90,65 @@ static enum MHD_Result send_text(struct MHD_Connection *c, int status, const cha
     return send_response(c, &r);
 }
 
-/* A declared length over the limit: the body is not read. */
-static bool declared_too_large(const struct front *f, struct MHD_Connection *c)
+/* The declared Content-Length: 0 without one, ULLONG_MAX when it is not a number. */
+static unsigned long long declared_length(struct MHD_Connection *c)
 {
     const char *length = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (length == NULL)
-        return false;
+        return 0;
     errno = 0;
     char *end = NULL;
     unsigned long long n = strtoull(length, &end, 10);
-    return errno != 0 || end == length || n > f->max_body;
+    return errno != 0 || end == length ? ULLONG_MAX : n;
 }
 
-static void take(const struct front *f, struct upload *u, const char *data, size_t size)
+/* The memory of every body in flight is bounded by f->max_bodies: an upload reserves what it
+ * will hold (its declared length at the headers, more as an undeclared one grows). */
+static bool reserve(struct front *f, struct upload *u, size_t bytes)
 {
-    if (u->too_large)
+    size_t before = atomic_fetch_add(f->bodies, bytes);
+    if (f->max_bodies != 0 && (before + bytes > f->max_bodies || before + bytes < before)) {
+        atomic_fetch_sub(f->bodies, bytes);
+        return false;
+    }
+    u->reserved += bytes;
+    return true;
+}
+
+static void release(struct front *f, struct upload *u)
+{
+    atomic_fetch_sub(f->bodies, u->reserved);
+    u->reserved = 0;
+}
+
+static void drop_body(struct front *f, struct upload *u)
+{
+    free(u->body);
+    u->body = NULL;
+    u->length = u->capacity = 0;
+    release(f, u);
+}
+
+static void take(struct front *f, struct upload *u, const char *data, size_t size)
+{
+    if (u->too_large || u->no_room)
         return;
     if (u->length + size > f->max_body) {
         u->too_large = true;
-        free(u->body);
-        u->body = NULL;
-        u->length = u->capacity = 0;
+        drop_body(f, u);
         return;
     }
     if (u->length + size + 1 > u->capacity) {
         size_t capacity = u->capacity ? u->capacity : 4096;
         while (capacity < u->length + size + 1)
             capacity *= 2;
+        if (capacity < u->reserved) /* the declared length, reserved at the headers */
+            capacity = u->reserved;
+        if (capacity > u->reserved && !reserve(f, u, capacity - u->reserved)) {
+            u->no_room = true;
+            drop_body(f, u);
+            return;
+        }
         char *body = realloc(u->body, capacity);
         if (body == NULL) { /* as if too large: the request is refused, not half-read */
             u->too_large = true;
@@ -188,7 +228,12 @@ static enum MHD_Result on_headers(struct front *f, struct MHD_Connection *c, con
         u->refused = true;
         return send_response(c, &response);
     }
-    u->too_large = declared_too_large(f, c);
+    unsigned long long length = declared_length(c);
+    u->too_large = length > f->max_body;
+    if (!u->too_large && length > 0 && !reserve(f, u, (size_t)length + 1)) {
+        u->refused = true;
+        return send_text(c, 503, "the server holds too many request bodies at once; retry");
+    }
     return MHD_YES;
 }
 
@@ -296,6 +341,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return send_response(c, &u->response);
     if (u->state == UPLOAD_QUEUED) /* not yet answered (a spurious call) */
         return MHD_YES;
+    if (u->no_room)
+        return send_text(c, 503, "the server holds too many request bodies at once; retry");
     fill_request(c, url, method, u, &u->request);
     if (f->callbacks.slow(f->callbacks.context, &u->request) && queue_slow(f, c, u))
         return MHD_YES;
@@ -307,14 +354,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **context,
                          enum MHD_RequestTerminationCode code)
 {
-    (void)cls;
     (void)c;
     (void)code;
     struct upload *u = *context;
     if (u == NULL)
         return;
     free(u->response.body);
-    free(u->body);
+    drop_body(cls, u);
     free(u);
     *context = NULL;
 }
@@ -341,6 +387,8 @@ static void *front_start(const struct http_front_config *config,
     }
     f->callbacks = *callbacks;
     f->max_body = config->max_body;
+    f->max_bodies = config->max_bodies;
+    f->bodies = config->body_bytes;
     if (start_workers(f, config->workers) != 0) {
         snprintf(error, error_size, "cannot start %u worker threads", config->workers);
         stop_workers(f);

@@ -7,12 +7,13 @@
 #ifndef SERVO_OPTIMIZER_HTTP_FRONT_H
 #define SERVO_OPTIMIZER_HTTP_FRONT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "optimizer/server.h"
 
-#define HTTP_FRONT_ABI 2
+#define HTTP_FRONT_ABI 3
 #define HTTP_FRONT_FILE "servo-http-mhd.so"
 #define HTTP_FRONT_ENTRY "servo_http_front_v1"
 
@@ -38,9 +39,11 @@ struct http_front_config {
     unsigned connection_timeout; /* seconds */
     unsigned max_connections;
     unsigned max_connections_per_address;
-    size_t max_body;      /* a larger body is dropped and the request marked too_large */
-    size_t header_memory; /* per connection, for the request line and headers */
-    const char *tls_cert; /* PEM text, NULL: plain HTTP */
+    size_t max_body;           /* a larger body is dropped and the request marked too_large */
+    size_t max_bodies;         /* bytes of bodies held at once, all connections: beyond, 503 */
+    atomic_size_t *body_bytes; /* the server's: what the bodies in flight hold now */
+    size_t header_memory;      /* per connection, for the request line and headers */
+    const char *tls_cert;      /* PEM text, NULL: plain HTTP */
     const char *tls_key;
 };
 

@@ -18,6 +18,7 @@
 
 #include "optimizer/http_front.h"
 #include "optimizer/results.h"
+#include "optimizer/server_index.h"
 #include "optimizer/server_metrics.h"
 #include "optimizer/store.h"
 #include "optimizer/study.h"
@@ -31,6 +32,19 @@
 /* Per connection, for the request line and headers (a longer header: 431). */
 #define SERVER_HEADER_MEMORY (64 * 1024)
 
+/* How many trials of a study ended with one status. */
+struct status_tally {
+    char *status;
+    unsigned long count;
+};
+
+struct app_stats {
+    struct status_tally *tallies;
+    size_t tally_count;
+    bool has_best, over;
+    double best;
+};
+
 struct app {
     char *id;
     const struct study_settings *settings;
@@ -41,9 +55,10 @@ struct app {
     char *label;
     pthread_mutex_t lock;
     bool lock_ready;
-    /* Its /metrics lines, rendered when the study changes (app_metrics_update, under the
-     * application's lock), read by scrapes under the server's stats lock. */
-    char *trials_lines, *best_line, *over_line;
+    /* What /metrics shows of it, updated when the study changes (app_metrics_update, under
+     * the application's lock), read by scrapes under the server's stats lock. */
+    struct app_stats stats;
+    size_t group; /* its series' index with metrics_labels org or none */
     size_t seen_trials;
     enum study_phase seen_phase;
     bool seen_over, metrics_rendered;
@@ -83,9 +98,13 @@ struct server {
     struct pool pool;
     struct app *apps;
     size_t app_count;
+    struct server_index by_id, by_token; /* into apps */
+    char **groups; /* the label values of the summed series (metrics_labels org or none) */
+    size_t group_count;
     size_t max_body;
     void *front; /* the HTTP front, from front_ops */
     const struct http_front_module *front_ops;
+    atomic_size_t body_bytes; /* the front's count of what the bodies in flight hold */
     int listen_fd;
     char *url;
     pthread_mutex_t stats_lock;
@@ -171,6 +190,8 @@ static double servo_timeout(const struct server *s, const struct study_settings 
 }
 
 static void app_metrics_update(struct server *s, struct app *a);
+static void app_stats_free(struct app_stats *st);
+static void metrics_groups(struct server *s);
 
 /* The application's study, opened on a borrowed connection. A study that cannot be read is
  * quarantined: its requests get 503 with the reason, the others go on; it is tried again at
@@ -234,9 +255,29 @@ static void open_app(struct server *s, struct app *a)
     pool_give(&s->pool, store);
 }
 
+/* The lookups by id and by token: a request's cost does not grow with the applications. */
+static void index_apps(struct server *s)
+{
+    server_index_init(&s->by_id, s->app_count);
+    server_index_init(&s->by_token, s->app_count);
+    for (size_t i = 0; i < s->app_count; i++) {
+        server_index_add(&s->by_id, s->apps[i].id, strlen(s->apps[i].id), i);
+        if (s->apps[i].token != NULL)
+            server_index_add(&s->by_token, s->apps[i].token, strlen(s->apps[i].token), i);
+    }
+}
+
 int server_create(const struct server_settings *settings, const char *store_path,
                   struct server **out, char **error)
 {
+    if (settings->max_body_memory > 0 && settings->max_body_memory < settings->max_request_size) {
+        *error =
+            xasprintf("max_body_memory (%lld bytes) is smaller than max_request_size (%lld "
+                      "bytes): a request of the largest size could never be read",
+                      (long long)settings->max_body_memory, (long long)settings->max_request_size);
+        *out = NULL;
+        return -1;
+    }
     struct server *s = xcalloc(1, sizeof *s);
     s->settings = settings;
     s->store_path = xstrdup(store_path ? store_path : settings->store);
@@ -266,6 +307,8 @@ int server_create(const struct server_settings *settings, const char *store_path
         server_free(s);
         return -1;
     }
+    index_apps(s);
+    metrics_groups(s);
     for (size_t i = 0; i < settings->applications.count; i++) {
         open_app(s, &s->apps[i]);
         if (s->apps[i].token == NULL)
@@ -288,14 +331,17 @@ void server_free(struct server *s)
         free(a->id);
         free(a->label);
         free(a->quarantine);
-        free(a->trials_lines);
-        free(a->best_line);
-        free(a->over_line);
+        app_stats_free(&a->stats);
         if (a->token_owned != NULL)
             explicit_bzero(a->token_owned, strlen(a->token_owned));
         free(a->token_owned);
     }
     free(s->apps);
+    server_index_free(&s->by_id);
+    server_index_free(&s->by_token);
+    for (size_t i = 0; i < s->group_count; i++)
+        free(s->groups[i]);
+    free(s->groups);
     pool_close(&s->pool);
     store_release(s->claim);
     pthread_mutex_destroy(&s->stats_lock);
@@ -371,12 +417,24 @@ static enum route parse_path(const char *path, char *id, size_t id_size)
     return route;
 }
 
+struct app_search {
+    struct server *server;
+    const char *id;
+    struct app *found;
+};
+
+static void match_id(void *context, size_t i)
+{
+    struct app_search *search = context;
+    if (strcmp(search->server->apps[i].id, search->id) == 0)
+        search->found = &search->server->apps[i];
+}
+
 static struct app *find_app(struct server *s, const char *id)
 {
-    for (size_t i = 0; i < s->app_count; i++)
-        if (strcmp(s->apps[i].id, id) == 0)
-            return &s->apps[i];
-    return NULL;
+    struct app_search search = {s, id, NULL};
+    server_index_find(&s->by_id, id, strlen(id), match_id, &search);
+    return search.found;
 }
 
 /* Compares in time that depends on the lengths only. */
@@ -419,6 +477,25 @@ static bool request_token(const struct server_request *r, const char **token, si
     return false;
 }
 
+struct token_search {
+    struct server *server;
+    const struct app *app;
+    const char *token;
+    size_t length;
+    bool valid, own;
+};
+
+/* A candidate of the token's digest: compared in full, in constant time. */
+static void match_token(void *context, size_t i)
+{
+    struct token_search *search = context;
+    const struct app *candidate = &search->server->apps[i];
+    if (candidate->token != NULL && same_secret(search->token, search->length, candidate->token)) {
+        search->valid = true;
+        search->own |= candidate == search->app;
+    }
+}
+
 /* Who may reach an application: decided before it is looked up, so that the answers do not
  * tell which applications exist. No token, or one no application has: 401 (an application
  * without a token excepted: anyone may drive it). The token of another application (or of
@@ -434,16 +511,11 @@ static int authenticate(struct server *s, const char *id, const struct server_re
     size_t length = 0;
     if (!request_token(r, &token, &length))
         return 401;
-    bool valid = false, own = false;
-    for (size_t i = 0; i < s->app_count; i++) { /* every token compared: the time tells nothing */
-        const char *secret = s->apps[i].token;
-        bool same = secret != NULL && same_secret(token, length, secret);
-        valid |= same;
-        own |= same && &s->apps[i] == a;
-    }
-    if (own)
+    struct token_search search = {s, a, token, length, false, false};
+    server_index_find(&s->by_token, token, length, match_token, &search);
+    if (search.own)
         return 0;
-    return valid ? 403 : 401;
+    return search.valid ? 403 : 401;
 }
 
 /* ---- the protocol ---------------------------------------------------------------------- */
@@ -535,59 +607,52 @@ static void handle_health(struct server *s, struct server_response *out, bool re
 
 /* ---- metrics --------------------------------------------------------------------------- */
 
-/* Per status: how many trials of the document ended so. */
-static char *trial_count_lines(const char *app, const json_t *doc)
+static void app_stats_free(struct app_stats *st)
 {
-    struct strbuf sb;
-    strbuf_init(&sb);
-    json_t *counts = json_object();
+    for (size_t i = 0; i < st->tally_count; i++)
+        free(st->tallies[i].status);
+    free(st->tallies);
+    *st = (struct app_stats){0};
+}
+
+static void tally_add(struct app_stats *st, const char *status, unsigned long n)
+{
+    for (size_t i = 0; i < st->tally_count; i++) {
+        if (strcmp(st->tallies[i].status, status) == 0) {
+            st->tallies[i].count += n;
+            return;
+        }
+    }
+    st->tallies = xrealloc(st->tallies, (st->tally_count + 1) * sizeof *st->tallies);
+    st->tallies[st->tally_count++] = (struct status_tally){xstrdup(status), n};
+}
+
+/* The trial counts by status, the best objective and whether the study is over. */
+static struct app_stats app_stats_of(const struct study *study)
+{
+    struct app_stats st = {0};
+    if (study == NULL)
+        return st;
+    json_t *doc = study_document(study);
     size_t i;
     const json_t *t;
     json_array_foreach(json_object_get(doc, "trials"), i, t)
     {
         const char *status = json_string_value(json_object_get(t, "status"));
-        status = status ? status : "unknown";
-        json_int_t n = json_integer_value(json_object_get(counts, status));
-        json_object_set_new(counts, status, json_integer(n + 1));
+        tally_add(&st, status ? status : "unknown", 1);
     }
-    const char *status;
-    const json_t *n;
-    json_object_foreach(counts, status, n)
-    {
-        strbuf_puts(&sb, "servo_optimizer_trials_total{app=");
-        metric_label_value(&sb, app);
-        strbuf_puts(&sb, ",status=");
-        metric_label_value(&sb, status);
-        strbuf_printf(&sb, "} %lld\n", (long long)json_integer_value(n));
-    }
-    json_decref(counts);
-    return strbuf_detach(&sb);
-}
-
-static char *best_objective_line(const char *app, const json_t *doc)
-{
     const json_t *number = json_object_get(doc, "best");
-    const json_t *b =
+    const json_t *best =
         json_array_get(json_object_get(doc, "trials"), (size_t)json_integer_value(number));
-    if (!json_is_integer(number) || !json_is_number(json_object_get(b, "objective")))
-        return xstrdup("");
-    struct strbuf sb;
-    strbuf_init(&sb);
-    strbuf_puts(&sb, "servo_optimizer_best_objective{app=");
-    metric_label_value(&sb, app);
-    strbuf_printf(&sb, "} %.17g\n", json_number_value(json_object_get(b, "objective")));
-    return strbuf_detach(&sb);
+    st.has_best = json_is_integer(number) && json_is_number(json_object_get(best, "objective"));
+    st.best = st.has_best ? json_number_value(json_object_get(best, "objective")) : 0;
+    st.over = study_over(study);
+    json_decref(doc);
+    return st;
 }
 
-static void swap_text(char **a, char **b)
-{
-    char *t = *a;
-    *a = *b;
-    *b = t;
-}
-
-/* Renders the application's lines again when its study changed (its trial count, phase or
- * end), so that a scrape only copies them. Under the application's lock. */
+/* Keeps what a scrape shows of the application up to date when its study changed (its trial
+ * count, phase or end), so that a scrape reads no study. Under the application's lock. */
 static void app_metrics_update(struct server *s, struct app *a)
 {
     size_t trials = a->study ? study_trial_count(a->study) : 0;
@@ -596,37 +661,124 @@ static void app_metrics_update(struct server *s, struct app *a)
     if (a->metrics_rendered && trials == a->seen_trials && phase == a->seen_phase &&
         over == a->seen_over)
         return;
-    json_t *doc = a->study ? study_document(a->study) : json_object();
-    char *trials_lines = trial_count_lines(a->id, doc);
-    char *best_line = best_objective_line(a->id, doc);
-    json_decref(doc);
-    struct strbuf sb;
-    strbuf_init(&sb);
-    strbuf_puts(&sb, "servo_optimizer_study_over{app=");
-    metric_label_value(&sb, a->id);
-    strbuf_printf(&sb, "} %d\n", over ? 1 : 0);
-    char *over_line = strbuf_detach(&sb);
+    struct app_stats st = app_stats_of(a->study);
     pthread_mutex_lock(&s->stats_lock);
-    swap_text(&a->trials_lines, &trials_lines);
-    swap_text(&a->best_line, &best_line);
-    swap_text(&a->over_line, &over_line);
+    struct app_stats old = a->stats;
+    a->stats = st;
     pthread_mutex_unlock(&s->stats_lock);
-    free(trials_lines);
-    free(best_line);
-    free(over_line);
+    app_stats_free(&old);
     a->seen_trials = trials;
     a->seen_phase = phase;
     a->seen_over = over;
     a->metrics_rendered = true;
 }
 
-static void put_app_lines(struct server *s, struct strbuf *sb, size_t field)
+/* metrics_labels org or none: each application's series index and the label values. */
+static void metrics_groups(struct server *s)
 {
+    int by = s->settings->metrics_labels;
+    if (by == METRICS_BY_APP)
+        return;
+    s->groups = xcalloc(s->app_count ? s->app_count : 1, sizeof *s->groups);
     for (size_t i = 0; i < s->app_count; i++) {
         struct app *a = &s->apps[i];
-        const char *lines = field == 0 ? a->trials_lines : field == 1 ? a->best_line : a->over_line;
-        strbuf_puts(sb, lines ? lines : "");
+        size_t length = by == METRICS_BY_ORG ? strcspn(a->id, "/") : 0;
+        size_t g = 0;
+        while (g < s->group_count &&
+               !(strlen(s->groups[g]) == length && strncmp(s->groups[g], a->id, length) == 0))
+            g++;
+        if (g == s->group_count)
+            s->groups[s->group_count++] = xstrndup(a->id, length);
+        a->group = g;
     }
+}
+
+/* NAME{LABEL="VALUE",status="STATUS"}, either label left out when NULL */
+static void series(struct strbuf *sb, const char *name, const char *label, const char *value,
+                   const char *status)
+{
+    strbuf_puts(sb, name);
+    if (label == NULL && status == NULL) {
+        strbuf_putc(sb, ' ');
+        return;
+    }
+    strbuf_putc(sb, '{');
+    if (label != NULL) {
+        strbuf_printf(sb, "%s=", label);
+        metric_label_value(sb, value);
+    }
+    if (status != NULL) {
+        strbuf_puts(sb, label != NULL ? ",status=" : "status=");
+        metric_label_value(sb, status);
+    }
+    strbuf_puts(sb, "} ");
+}
+
+static void put_app_series(struct server *s, struct strbuf *sb)
+{
+    metric_header(sb, "servo_optimizer_trials_total", "gauge",
+                  "Trials recorded, by application and status (the baseline included).");
+    for (size_t i = 0; i < s->app_count; i++) {
+        const struct app_stats *st = &s->apps[i].stats;
+        for (size_t k = 0; k < st->tally_count; k++) {
+            series(sb, "servo_optimizer_trials_total", "app", s->apps[i].id, st->tallies[k].status);
+            strbuf_printf(sb, "%lu\n", st->tallies[k].count);
+        }
+    }
+    metric_header(sb, "servo_optimizer_best_objective", "gauge",
+                  "The objective of the best feasible trial, by application.");
+    for (size_t i = 0; i < s->app_count; i++) {
+        if (s->apps[i].stats.has_best) {
+            series(sb, "servo_optimizer_best_objective", "app", s->apps[i].id, NULL);
+            strbuf_printf(sb, "%.17g\n", s->apps[i].stats.best);
+        }
+    }
+    metric_header(sb, "servo_optimizer_study_over", "gauge",
+                  "1 when the application's study is done or failed.");
+    for (size_t i = 0; i < s->app_count; i++) {
+        series(sb, "servo_optimizer_study_over", "app", s->apps[i].id, NULL);
+        strbuf_printf(sb, "%d\n", s->apps[i].stats.over ? 1 : 0);
+    }
+}
+
+/* metrics_labels org or none: the applications' figures summed per group, with no id. */
+static void put_group_series(struct server *s, struct strbuf *sb)
+{
+    const char *label = s->settings->metrics_labels == METRICS_BY_ORG ? "org" : NULL;
+    size_t n = s->group_count ? s->group_count : 1;
+    struct app_stats *sums = xcalloc(n, sizeof *sums);
+    unsigned long *studies = xcalloc(n, sizeof *studies), *over = xcalloc(n, sizeof *over);
+    for (size_t i = 0; i < s->app_count; i++) {
+        const struct app *a = &s->apps[i];
+        for (size_t k = 0; k < a->stats.tally_count; k++)
+            tally_add(&sums[a->group], a->stats.tallies[k].status, a->stats.tallies[k].count);
+        studies[a->group]++;
+        over[a->group] += a->stats.over ? 1 : 0;
+    }
+    metric_header(sb, "servo_optimizer_trials_total", "gauge",
+                  "Trials recorded, by status (the baselines included), summed over applications.");
+    for (size_t g = 0; g < s->group_count; g++) {
+        for (size_t k = 0; k < sums[g].tally_count; k++) {
+            series(sb, "servo_optimizer_trials_total", label, s->groups[g],
+                   sums[g].tallies[k].status);
+            strbuf_printf(sb, "%lu\n", sums[g].tallies[k].count);
+        }
+    }
+    metric_header(sb, "servo_optimizer_studies", "gauge", "Applications served.");
+    for (size_t g = 0; g < s->group_count; g++) {
+        series(sb, "servo_optimizer_studies", label, s->groups[g], NULL);
+        strbuf_printf(sb, "%lu\n", studies[g]);
+    }
+    metric_header(sb, "servo_optimizer_study_over", "gauge",
+                  "How many of the applications' studies are done or failed.");
+    for (size_t g = 0; g < s->group_count; g++) {
+        series(sb, "servo_optimizer_study_over", label, s->groups[g], NULL);
+        strbuf_printf(sb, "%lu\n", over[g]);
+        app_stats_free(&sums[g]);
+    }
+    free(sums);
+    free(studies);
+    free(over);
 }
 
 /* Copies what requests keep up to date: no study is read, no application lock taken. */
@@ -640,15 +792,10 @@ static void handle_metrics(struct server *s, struct server_response *out)
     for (size_t i = 0; i < s->status_count; i++)
         strbuf_printf(&sb, "servo_optimizer_requests_total{code=\"%d\"} %lu\n", s->statuses[i].code,
                       s->statuses[i].count);
-    metric_header(&sb, "servo_optimizer_trials_total", "gauge",
-                  "Trials recorded, by application and status (the baseline included).");
-    put_app_lines(s, &sb, 0);
-    metric_header(&sb, "servo_optimizer_best_objective", "gauge",
-                  "The objective of the best feasible trial, by application.");
-    put_app_lines(s, &sb, 1);
-    metric_header(&sb, "servo_optimizer_study_over", "gauge",
-                  "1 when the application's study is done or failed.");
-    put_app_lines(s, &sb, 2);
+    if (s->settings->metrics_labels == METRICS_BY_APP)
+        put_app_series(s, &sb);
+    else
+        put_group_series(s, &sb);
     metric_header(&sb, "servo_optimizer_request_duration_seconds", "histogram",
                   "Time to handle a request, by route (a protocol request's wait for a worker and "
                   "the scrape in progress not included).");
@@ -658,6 +805,9 @@ static void handle_metrics(struct server *s, struct server_response *out)
         histogram_render(&sb, "servo_optimizer_request_duration_seconds", labels,
                          &s->route_latency[route]);
     }
+    metric_header(&sb, "servo_optimizer_request_body_bytes", "gauge",
+                  "Memory held by the request bodies being read or handled (max_body_memory).");
+    strbuf_printf(&sb, "servo_optimizer_request_body_bytes %zu\n", atomic_load(&s->body_bytes));
     metric_header(&sb, "servo_optimizer_store_duration_seconds", "histogram",
                   "Store transactions (begin to commit or rollback) and health pings.");
     histogram_render(&sb, "servo_optimizer_store_duration_seconds", "", &s->store_latency);
@@ -954,6 +1104,8 @@ int server_listen(struct server *s, const char *listen, char **error)
         .max_connections = (unsigned)set->max_connections,
         .max_connections_per_address = (unsigned)set->max_connections_per_address,
         .max_body = s->max_body,
+        .max_bodies = (size_t)set->max_body_memory,
+        .body_bytes = &s->body_bytes,
         .header_memory = SERVER_HEADER_MEMORY,
         .tls_cert = cert,
         .tls_key = key,

@@ -16,6 +16,8 @@ static const char *const keep_choices[] = {"below", "above", NULL};
 static const char *const aggregate_choices[] = {"mean", "median", "p90",  "p95", "p99",
                                                 "min",  "max",    "last", NULL};
 
+static const char *const metrics_label_choices[] = {"app", "org", "none", NULL};
+
 const char *study_goal_name(int goal)
 {
     return goal == GOAL_MAXIMIZE ? "maximize" : "minimize";
@@ -394,6 +396,14 @@ static const struct servo_field server_fields[] = {
      .offset = offsetof(struct server_settings, metrics_token),
      .flags = SERVO_F_NONEMPTY,
      .description = "The bearer token /metrics wants (none: /metrics is open)"},
+    {.name = "metrics_labels",
+     .type = SERVO_FIELD_ENUM,
+     .offset = offsetof(struct server_settings, metrics_labels),
+     .choices = metrics_label_choices,
+     .def = "app",
+     .description = "How /metrics tells applications apart: app (a series per application, "
+                    "labelled app=\"ORG/APP\"), org (summed per organization, labelled "
+                    "org=\"ORG\") or none (summed over every application: no id appears)"},
     {.name = "servo_timeout",
      .type = SERVO_FIELD_DURATION,
      .offset = offsetof(struct server_settings, servo_timeout),
@@ -410,6 +420,15 @@ static const struct servo_field server_fields[] = {
      .min = 1024,
      .max = 1073741824,
      .description = "Largest request body in bytes (larger: 413)"},
+    {.name = "max_body_memory",
+     .type = SERVO_FIELD_INT,
+     .offset = offsetof(struct server_settings, max_body_memory),
+     .def = "268435456",
+     .flags = SERVO_F_MIN | SERVO_F_MAX,
+     .min = 1024,
+     .max = 68719476736,
+     .description = "Bytes of request bodies held at once, across every connection (at least "
+                    "max_request_size); a body that does not fit gets 503, which servos retry"},
     {.name = "sleep",
      .type = SERVO_FIELD_DURATION,
      .offset = offsetof(struct server_settings, sleep),

@@ -48,6 +48,13 @@ struct study_settings {
     char *token_file;             /* server only: the token's file (a mounted Secret) */
 };
 
+/* What /metrics labels the per-application series with. */
+enum metrics_labels {
+    METRICS_BY_APP,  /* app="ORG/APP" */
+    METRICS_BY_ORG,  /* org="ORG", summed over its applications */
+    METRICS_BY_NONE, /* summed over every application */
+};
+
 /* tls: {cert, key}: PEM files. */
 struct tls_settings {
     char *cert;
@@ -65,8 +72,10 @@ struct server_settings {
     int64_t max_connections_per_address;
     servo_duration connection_timeout; /* an idle or slow connection is closed after this */
     char *metrics_token;               /* NULL: /metrics is open */
+    int metrics_labels;                /* enum metrics_labels */
     struct tls_settings *tls;          /* NULL: plain HTTP */
     int64_t max_request_size;          /* bytes */
+    int64_t max_body_memory;           /* bytes of bodies in flight, every connection's */
     servo_duration sleep;              /* SLEEP duration once a study is over */
     struct servo_map applications;     /* struct study_settings */
 };

@@ -10,7 +10,9 @@
 #   - a second servo on an application gets 409 from either replica;
 #   - `servo optimizer history` reads the PostgreSQL store (password from password_file);
 #   - a schema newer than the server's is refused naming both versions; an unreachable
-#     database is an error naming the host; `servo optimizer reset --app` starts a study anew.
+#     database is an error naming the host; `servo optimizer reset --app` starts a study anew;
+#   - the database lost during operation (a TCP relay in between, killed): 503 and a log line,
+#     /healthz 503; the relay back: the same replica answers again, the study where it was.
 #
 # Environment (set by ctest): SERVO_BIN. Needs curl, jq, python3 and psql.
 set -euo pipefail
@@ -38,7 +40,7 @@ cleanup() {
     wait 2>/dev/null || true
     [[ -n ${db:-} ]] && sql postgres "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
 }
-fail_logs=(replica*.stderr "app*/servo.stderr" "app*/events.log" proxy.log)
+fail_logs=(replica*.stderr "app*/servo.stderr" "app*/events.log" proxy.log relay.log)
 fail_tail=25
 
 sql() { # sql DB STATEMENT
@@ -174,6 +176,58 @@ curl -s -H 'Authorization: Bearer tok-3' -X POST \
     --data '{"event":"WHATS_NEXT","param":null,"servo_uid":"servo-3"}' \
     "${replica_url[2]}/accounts/dev.opsani.com/applications/app3/servo" >next.json
 check equals "$(jq -r .cmd next.json)" DESCRIBE
+
+# ---- the database lost during operation, then back ------------------------------------------
+
+# A replica reaches PostgreSQL through a TCP relay (proxy.py); the relay is killed (every
+# connection cut, new ones refused): requests get 503 and the replica logs why, /healthz says
+# the store does not answer; the relay comes back on the same port: the same replica, not
+# restarted, answers again, with the study where it was.
+scenario="database lost"
+pg_hostport=${pg_uri#*@}
+pg_hostport=${pg_hostport%%/*}
+relay_port=$(free_port)
+start_relay() {
+    : >relay.log
+    python3 proxy.py "$relay_port" "${pg_hostport##*:}" >relay.log 2>&1 &
+    relay_pid=$!
+    servo_pids+=("$relay_pid")
+    for i in $(seq 1 100); do
+        grep -q ready relay.log && return 0
+        sleep 0.05
+    done
+    fail "the relay did not start: $(cat relay.log)"
+}
+start_relay
+sed "s|^store: .*|store: ${uri/$pg_hostport/127.0.0.1:$relay_port}|" optimizer.yaml >lost.yaml
+"$SERVO_BIN" optimizer serve --listen 127.0.0.1:0 -c lost.yaml >replica3.stdout 2>replica3.stderr &
+replica_pids+=("$!")
+for i in $(seq 1 200); do
+    lost_url=$(head -n1 replica3.stdout)
+    [[ -n $lost_url ]] && break
+    sleep 0.05
+done
+[[ -n $lost_url ]] || fail "the replica behind the relay printed no URL"
+next3() {
+    curl -s -o next3.json -w '%{http_code}' -H 'Authorization: Bearer tok-3' -X POST \
+        --data '{"event":"WHATS_NEXT","param":null,"servo_uid":"servo-3"}' \
+        "$lost_url/accounts/dev.opsani.com/applications/app3/servo"
+}
+check equals "$(next3)" 200
+check equals "$(jq -r .cmd next3.json)" DESCRIBE
+describe_uid=$(jq -r .cmd_uid next3.json)
+kill -KILL "$relay_pid"
+wait "$relay_pid" 2>/dev/null || true
+check equals "$(next3)" 503
+check equals "$(curl -s -o health3.json -w '%{http_code}' "$lost_url/healthz")" 503
+check equals "$(jq -r .status health3.json)" unavailable
+check contains replica3.stderr "127.0.0.1"
+check equals "$(kill -0 "${replica_pids[-1]}" 2>/dev/null && echo alive)" alive
+start_relay
+check equals "$(next3)" 200
+check equals "$(jq -r .cmd_uid next3.json)" "$describe_uid"
+check equals "$(curl -s "$lost_url/healthz" | jq -r .store)" ok
+kill -TERM "${replica_pids[-1]}" "$relay_pid"
 
 scenario="bad stores"
 cat >unreachable.yaml <<EOF

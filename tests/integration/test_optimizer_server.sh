@@ -14,6 +14,12 @@
 #   - bad requests: unknown application 404, not JSON 400, too large 413, wrong method 405;
 #   - /metrics: counters and gauges kept up by the requests, latency histograms per route and
 #     of the store that move with the requests; metrics_token: 401 without it, 200 with it;
+#     metrics_labels org and none: the series summed, no application id;
+#   - max_body_memory: bodies in flight over it get 503 (declared or chunked), then room again;
+#   - a study whose row is corrupt is quarantined (503 with the reason, the others served);
+#     `servo optimizer reset` refused while a server holds the store, then starts it anew;
+#   - a second `servo run` on a driven application: 409, logged, retried (no exit), then it
+#     takes over after the first servo's GOODBYE and completes the study;
 #   - a servo request waiting on the store's lock, with one connection thread: /healthz and
 #     /metrics answered meanwhile (the request is on a worker, its connection suspended).
 #
@@ -71,6 +77,7 @@ applications:
     budget: 3
     seed: 4
 EOF
+cp optimizer.yaml sessions.yaml # the sessions' applications, for the scenarios that reopen their store
 
 # start_server [LISTEN]: sets $server_pid and $url.
 start_server() {
@@ -383,6 +390,212 @@ check equals "$(scrape -H 'Authorization: Bearer tok-1')" 401 # an application's
 check equals "$(scrape -H 'Authorization: Bearer m3trics')" 200
 check contains metrics3.txt 'servo_optimizer_study_over{app="dev.opsani.com/app1"} 0'
 check grep -q '^servo_optimizer_request_duration_seconds_count{route="metrics"} 3$' metrics3.txt
+stop_server TERM
+
+# ---- /metrics labels: per organization, or no ids at all -------------------------------------
+
+# The store of the sessions above (app1: 5 trials, app2: 4, both over), and an application of
+# another organization with no trial yet.
+scenario="metrics labels"
+cp server.db labels.db
+sed 's/^store: server.db/store: labels.db/' sessions.yaml >optimizer.yaml
+printf '  other.org/app9: {token: tok-9}\nmetrics_labels: org\n' >>optimizer.yaml
+start_server
+curl -s "$url/metrics" >labels-org.txt
+check contains labels-org.txt 'servo_optimizer_trials_total{org="dev.opsani.com",status="ok"} '
+ok_trials=0
+for i in 1 2 3 4 5; do
+    ok_trials=$((ok_trials + $(trials "app$i" "tok-$i" | jq '[.trials[] | select(.status == "ok")] | length')))
+done
+check equals "$(sample labels-org.txt 'servo_optimizer_trials_total{org="dev.opsani.com",status="ok"}')" "$ok_trials"
+check equals "$(sample labels-org.txt 'servo_optimizer_studies{org="dev.opsani.com"}')" 5
+check equals "$(sample labels-org.txt 'servo_optimizer_studies{org="other.org"}')" 1
+check equals "$(sample labels-org.txt 'servo_optimizer_study_over{org="other.org"}')" 0
+check equals "$(($(sample labels-org.txt 'servo_optimizer_study_over{org="dev.opsani.com"}') >= 2))" 1
+check lacks labels-org.txt 'app1'
+check lacks labels-org.txt 'app='
+check lacks labels-org.txt 'servo_optimizer_best_objective'
+stop_server TERM
+sed -i 's/^metrics_labels: org/metrics_labels: none/' optimizer.yaml
+start_server
+curl -s "$url/metrics" >labels-none.txt
+check equals "$(sample labels-none.txt 'servo_optimizer_studies')" 6
+check equals "$(sample labels-none.txt 'servo_optimizer_trials_total{status="ok"}')" \
+    "$(sample labels-org.txt 'servo_optimizer_trials_total{org="dev.opsani.com",status="ok"}')"
+check lacks labels-none.txt 'opsani'
+check lacks labels-none.txt 'other.org'
+check lacks labels-none.txt 'org='
+stop_server TERM
+sed -i 's/^metrics_labels: none/metrics_labels: apps/' optimizer.yaml
+run optimizer serve -c optimizer.yaml --listen 127.0.0.1:0
+expect_rc 2
+expect_err 'metrics_labels: "apps" is not one of: app, org, none'
+
+# ---- the memory of request bodies in flight is bounded across connections --------------------
+
+# max_body_memory 100000: one request that declared 60000 bytes and sent 10 holds 60001; another
+# declaring 60000 gets 503 (Retry-After) from its headers, a chunked one of 50000 gets 503 once
+# it outgrows what is left; the first completes, and the memory is free again.
+scenario="body memory"
+cat >optimizer.yaml <<'EOF'
+store: bodies.db
+max_request_size: 65536
+max_body_memory: 100000
+applications:
+  dev.opsani.com/app1: {token: tok-1}
+EOF
+start_server
+cat >bodies.py <<'EOF'
+import http.client, json, socket, sys, time
+host, port = sys.argv[1], int(sys.argv[2])
+path = "/accounts/dev.opsani.com/applications/app1/servo"
+head = "POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-1\r\n" % path
+def held():  # the server's gauge of what bodies in flight hold
+    c = http.client.HTTPConnection(host, port, timeout=10)
+    c.request("GET", "/metrics")
+    for line in c.getresponse().read().decode().splitlines():
+        if line.startswith("servo_optimizer_request_body_bytes "):
+            return int(line.split()[1])
+def wait_held(predicate):
+    for _ in range(200):
+        if predicate(held()):
+            return
+        time.sleep(0.05)
+    sys.exit("the bodies in flight never reached the expected size: %d" % held())
+def reply(s):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode(errors="replace")
+def status(text):
+    return text.split()[1] if text else "none"
+body = json.dumps({"event": "HELLO", "param": {}, "servo_uid": "m"}).ljust(60000).encode()
+a = socket.create_connection((host, port))
+a.sendall(("%sContent-Length: %d\r\n\r\n" % (head, len(body))).encode() + body[:10])
+wait_held(lambda n: n >= 60001)
+print("held", held())
+b = socket.create_connection((host, port))
+b.sendall(("%sContent-Length: %d\r\n\r\n" % (head, len(body))).encode())
+text = reply(b)
+print("declared", status(text), "retry-after" if "Retry-After: 1" in text else "no-retry-after")
+c = socket.create_connection((host, port))
+c.sendall(("%sTransfer-Encoding: chunked\r\n\r\n" % head).encode())
+for _ in range(50):
+    c.sendall(b"3e8\r\n" + b" " * 1000 + b"\r\n")
+c.sendall(b"0\r\n\r\n")
+print("chunked", status(reply(c)))
+a.sendall(body[10:])
+print("first", status(reply(a)))
+for s in (a, b, c):
+    s.close()
+wait_held(lambda n: n == 0)
+print("held", held())
+again = http.client.HTTPConnection(host, port, timeout=10)
+again.request("POST", path, body, {"Authorization": "Bearer tok-1"})
+print("again", again.getresponse().status)
+EOF
+hostport=${url#http://}
+python3 bodies.py "${hostport%:*}" "${hostport##*:}" >bodies.out 2>&1 || true
+check equals "$(cat bodies.out)" "$(printf 'held 60001\ndeclared 503 retry-after\nchunked 503\nfirst 200\nheld 0\nagain 200')"
+stop_server TERM
+# a bound smaller than the largest request is refused, naming both
+sed -i 's/^max_body_memory: .*/max_body_memory: 50000/' optimizer.yaml
+run optimizer serve -c optimizer.yaml --listen 127.0.0.1:0
+expect_rc 1
+expect_err "max_body_memory (50000 bytes) is smaller than max_request_size (65536 bytes)"
+
+# ---- a study that cannot be read is quarantined; reset starts it anew ------------------------
+
+# app2's row is corrupted while the server is down: the server starts all the same, app2's
+# requests get 503 naming the reason, app1 is served; `servo optimizer reset` is refused while
+# a server holds the store, then (server stopped) starts app2 anew.
+scenario="quarantine"
+cat >optimizer.yaml <<'EOF'
+store: quarantine.db
+applications:
+  dev.opsani.com/app1: {token: tok-1}
+  dev.opsani.com/app2: {token: tok-2}
+EOF
+next() { api "$1" "$2" '{"event":"WHATS_NEXT","param":null,"servo_uid":"q"}'; }
+start_server
+check equals "$(next app1 tok-1)" 200
+check equals "$(next app2 tok-2)" 200
+stop_server TERM
+python3 -c 'import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("UPDATE applications SET pending = ? WHERE id = ?", ("{bad", "dev.opsani.com/app2"))
+db.commit()' quarantine.db
+start_server
+check equals "$(next app2 tok-2)" 503
+check contains body.json "the study of dev.opsani.com/app2 is quarantined: quarantine.db: the state of dev.opsani.com/app2 is inconsistent"
+check equals "$(next app1 tok-1)" 200
+check equals "$(jq -r .cmd body.json)" DESCRIBE
+check contains server.stderr "dev.opsani.com/app2: quarantined: quarantine.db"
+check equals "$(curl -s "$url/healthz" | jq -r .status)" ok
+run optimizer reset -c optimizer.yaml --app dev.opsani.com/app2
+expect_rc 1
+expect_err "optimizer reset: quarantine.db is in use by pid $server_pid"
+# and a second server on the same SQLite store is refused, naming the holder
+run optimizer serve -c optimizer.yaml --listen 127.0.0.1:0
+expect_rc 1
+expect_err "quarantine.db is in use by pid $server_pid"
+stop_server TERM
+run optimizer reset -c optimizer.yaml --app dev.opsani.com/app2
+expect_rc 0
+start_server
+check equals "$(next app2 tok-2)" 200
+check equals "$(jq -r .cmd body.json)" DESCRIBE
+check equals "$(next app1 tok-1)" 200
+stop_server TERM
+# bad settings, each named: a port out of range (it once wrapped), two stores, an unknown scheme
+run optimizer serve -c optimizer.yaml --listen 127.0.0.1:99999
+expect_rc 1
+expect_err "--listen 127.0.0.1:99999: the port must be a number from 0 to 65535"
+printf 'store: other.db\n' >>optimizer.yaml
+run optimizer serve -c optimizer.yaml --listen 127.0.0.1:0
+expect_rc 2
+expect_err 'duplicate key "store" (first defined at line 1)'
+sed -i '$d; s|^store: .*|store: mysql://servo@db/servo|' optimizer.yaml
+run optimizer serve -c optimizer.yaml --listen 127.0.0.1:0
+expect_rc 2
+expect_err "store: unknown kind of store: a SQLite file path or a postgresql:// URI"
+
+# ---- a second servo on an application: 409, it waits, then takes over after GOODBYE ---------
+
+# "holder" drives app1 (a HELLO by hand); a real `servo run` with another servo_uid gets 409
+# naming the application and the holder, logs it and keeps retrying (it does not exit); the
+# holder says GOODBYE: the servo takes over and carries the study to its end.
+scenario="second servo"
+cat >optimizer.yaml <<'EOF'
+store: busy.db
+sleep: 1s
+applications:
+  dev.opsani.com/app1: {token: tok-1, objective: {metric: throughput, goal: maximize}, budget: 2, measure: {duration: 0s}}
+EOF
+start_server
+check equals "$(api app1 tok-1 '{"event":"HELLO","param":{"agent":"curl"},"servo_uid":"holder"}')" 200
+rm -rf app1
+make_app app1 app1 tok-1 0 servo-b
+start_servo app1
+busy_pid=$servo_pid
+for i in $(seq 1 400); do
+    grep -q "Another servo is active on this application" app1/servo.stderr 2>/dev/null && break
+    kill -0 "$busy_pid" 2>/dev/null || fail "the second servo exited"
+    sleep 0.05
+done
+check contains app1/servo.stderr "Another servo is active on this application"
+check contains app1/servo.stderr "another servo is active on dev.opsani.com/app1 (servo_uid holder"
+check equals "$(kill -0 "$busy_pid" 2>/dev/null && echo running)" running
+check equals "$(test -f app1/events.log && echo acted || echo idle)" idle
+check equals "$(api app1 tok-1 '{"event":"GOODBYE","param":{"reason":"shutdown"},"servo_uid":"holder"}')" 200
+wait_phase app1 tok-1 done 90
+stop_servo "$busy_pid" TERM
+check equals "$rc" 0
+check equals "$(events app1)" "$(session_order 2)"
+check equals "$(trials app1 tok-1 | jq '.trials | length')" 3
 stop_server TERM
 
 # ---- a slow exchange does not hold the connection threads -----------------------------------
