@@ -1099,7 +1099,7 @@ static void take_over(struct study *s, const json_t *request)
                   s->app.servo_uid, clock_wall() - s->app.servo_seen, uid);
     set_text(&s->app.servo_uid, uid);
     s->app.servo_seen = clock_wall();
-    adjust_again(s, "a new servo took over");
+    adjust_again(s, "a servo took over the study (another one, or the same after GOODBYE)");
 }
 
 static void seen(struct study *s, const json_t *request)
