@@ -137,12 +137,8 @@ trap cleanup EXIT
 
 step "starting a private nginx on 127.0.0.1:$QUICKSTART_PORT (state in $QUICKSTART_DIR)"
 # (nginx must not inherit the lock, or it would hold it after this script ends)
-if ((resume)); then
-    # at the settings applied last: the study may resume with the measurement of that trial
-    "$example/start.sh" --resume {lock_fd}>&-
-else
-    "$example/start.sh" {lock_fd}>&-
-fi
+# (at the baseline, also for --resume: the optimizer adjusts an interrupted trial again)
+"$example/start.sh" {lock_fd}>&-
 
 # ---- the optimization ------------------------------------------------------------------------
 

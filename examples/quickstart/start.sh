@@ -4,22 +4,17 @@
 # Returns once the page answers. An nginx this script started earlier is stopped first.
 #
 #   examples/quickstart/start.sh            at the baseline (settings.json is reset)
-#   examples/quickstart/start.sh --resume   at the settings adjust.sh applied last, so that a
-#                                           resumed study measures what it asked for
 #   QUICKSTART_DIR=/tmp/qs QUICKSTART_PORT=18091 examples/quickstart/start.sh
+# A study resumed after an interruption needs nothing more: the optimizer sends the
+# interrupted trial's ADJUST again before its MEASURE.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-resume=0
-case ${1:-} in
-"") ;;
---resume) resume=1 ;;
-*)
-    echo "usage: $0 [--resume]" >&2
+if (($# > 0)); then
+    echo "usage: $0 (no arguments; QUICKSTART_DIR and QUICKSTART_PORT in the environment)" >&2
     exit 2
-    ;;
-esac
+fi
 
 for tool in nginx jq curl setsid; do
     if ! command -v "$tool" >/dev/null; then
@@ -40,9 +35,7 @@ fi
 
 mkdir -p "$prefix/html" "$prefix/tmp"
 make_page >"$prefix/html/index.html"
-if ((resume == 0)) || [[ ! -s $settings_file ]]; then
-    baseline_json >"$settings_file"
-fi
+baseline_json >"$settings_file"
 render_config "$(current_json)" "$prefix/nginx.conf"
 if ! nginx_test "$prefix/nginx.conf"; then
     echo "start.sh: nginx refuses $prefix/nginx.conf (see above)" >&2

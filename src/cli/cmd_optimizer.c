@@ -186,7 +186,20 @@ static int open_store(struct results_args *a, const char *path, struct store **s
     return store_open_with(path, &options, store, error);
 }
 
-static json_t *load_document(struct cli *cli, struct results_args *a, const char *command)
+/* No study named, and the store holds several: their list (when `studies` is given). */
+static json_t *several_studies(struct store *store, const struct results_args *a, char **error)
+{
+    if (a->app != NULL)
+        return NULL;
+    json_t *list = results_studies(store, error);
+    if (json_array_size(list) > 1)
+        return list;
+    json_decref(list);
+    return NULL;
+}
+
+static json_t *load_document(struct cli *cli, struct results_args *a, const char *command,
+                             json_t **studies)
 {
     const char *app = a->app;
     char *path = resolve_store(cli, a, &app);
@@ -195,7 +208,13 @@ static json_t *load_document(struct cli *cli, struct results_args *a, const char
     struct store *store = NULL;
     char *error = NULL;
     json_t *doc = NULL;
-    if (open_store(a, path, &store, &error) == 0) {
+    if (open_store(a, path, &store, &error) == 0 && studies != NULL &&
+        (*studies = several_studies(store, a, &error)) != NULL) {
+        store_close(store);
+        free(path);
+        return NULL;
+    }
+    if (store != NULL && error == NULL) {
         doc = results_load(store, app, &error);
         /* the servo's name is only a guess: with one study in the store, take it */
         if (doc == NULL && a->app == NULL && app != NULL) {
@@ -244,6 +263,10 @@ static int parse_results(int argc, char **argv, const struct cli_command *self,
             break;
         }
     }
+    /* history and best take the study as an argument too: `history APP` */
+    bool takes_app = strcmp(self->name, "history") == 0 || strcmp(self->name, "best") == 0;
+    if (takes_app && a->app == NULL && optind < argc)
+        a->app = argv[optind++];
     if (optind < argc) {
         cli_error("%s: unexpected argument \"%s\"", self->name, argv[optind]);
         return -1;
@@ -279,6 +302,26 @@ static char *best_text(const json_t *doc, int format)
     return line;
 }
 
+/* `servo optimizer history` on a store of several studies: their list. */
+static int print_studies(json_t *studies, int format)
+{
+    char *text = NULL;
+    if (format == FORMAT_JSON) {
+        char *json = json_text(studies, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        text = xasprintf("%s\n", json);
+        free(json);
+    } else {
+        text = results_studies_text(studies, format == FORMAT_CSV);
+    }
+    fputs(text, stdout);
+    if (format == FORMAT_TEXT)
+        printf("\n%zu studies: `servo optimizer history STUDY` shows one's trials.\n",
+               json_array_size(studies));
+    free(text);
+    json_decref(studies);
+    return EXIT_OK;
+}
+
 static int show_results(struct cli *cli, int argc, char **argv, bool best)
 {
     const struct cli_command *self =
@@ -287,8 +330,12 @@ static int show_results(struct cli *cli, int argc, char **argv, bool best)
     int rc = parse_results(argc, argv, self, &a);
     if (rc != 0)
         return rc > 0 ? EXIT_OK : EXIT_USAGE;
-    json_t *doc = load_document(cli, &a, best ? "optimizer best" : "optimizer history");
+    json_t *studies = NULL;
+    json_t *doc = load_document(cli, &a, best ? "optimizer best" : "optimizer history",
+                                best ? NULL : &studies);
     free(a.password_file);
+    if (studies != NULL)
+        return print_studies(studies, a.format);
     if (doc == NULL)
         return EXIT_FAILURE_OPERATIONAL;
     char *text = best ? best_text(doc, a.format) : history_text(doc, a.format);
@@ -379,7 +426,7 @@ int cmd_report(struct cli *cli, int argc, char **argv)
     int rc = parse_results(argc, argv, self, &a);
     if (rc != 0)
         return rc > 0 ? EXIT_OK : EXIT_USAGE;
-    json_t *doc = load_document(cli, &a, "report");
+    json_t *doc = load_document(cli, &a, "report", NULL);
     free(a.password_file);
     if (doc == NULL)
         return EXIT_FAILURE_OPERATIONAL;

@@ -17,6 +17,7 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "events/bus.h"
 #include "events/cancel.h"
 #include "events/checks.h"
 #include "events/servo_runtime.h"
@@ -239,6 +240,24 @@ static bool blank(const char *s)
     return s == NULL || s[0] == '\0';
 }
 
+/* The servo's description, for the embedded optimizer to compare a stored study with; NULL
+ * when it cannot describe itself (the study's own DESCRIBE reports why). */
+static struct servo_description *describe_servo(void *context)
+{
+    const struct servo_config *servo = context;
+    struct event_args args;
+    event_args_init(&args);
+    struct bus_outcome out;
+    struct bus_options options = {0};
+    struct servo_description *d = NULL;
+    if (bus_dispatch(servo->connectors, servo->connector_count, SERVO_EVENT_DESCRIBE, &args,
+                     &options, &out) == 0)
+        d = bus_outcome_description(&out);
+    bus_outcome_free(&out);
+    event_args_free(&args);
+    return d;
+}
+
 /* The embedded optimizer: the study named after the servo, in optimizer.local's store (the
  * defaults when there is no optimizer.local). */
 static int make_embedded_transport(const struct servo_config *servo, struct transport **out)
@@ -246,7 +265,8 @@ static int make_embedded_transport(const struct servo_config *servo, struct tran
     const struct optimizer_settings *o = servo->settings->optimizer;
     const struct study_settings *local = o ? o->local : NULL;
     char *error = NULL;
-    *out = embedded_transport_create(servo->name, local, &error);
+    struct embedded_options options = {.describe = describe_servo, .context = (void *)servo};
+    *out = embedded_transport_open(servo->name, local, &options, &error);
     if (*out == NULL) {
         cli_error("%s: the embedded optimizer: %s", servo->name, error ? error : "cannot start");
         free(error);
@@ -523,6 +543,10 @@ static int run(struct cli *cli, const struct run_args *a, struct cancel_token *r
     if (runs == NULL)
         return EXIT_USAGE;
     int status = EXIT_OK;
+    /* attached first: the embedded optimizer may ask the servo to describe itself */
+    for (size_t i = 0; i < count && status == EXIT_OK; i++)
+        if (attach_servo(&runs[i]) != 0)
+            status = EXIT_FAILURE_OPERATIONAL;
     for (size_t i = 0; i < count && status == EXIT_OK; i++) {
         runs[i].options.no_poll = a->no_poll;
         runs[i].shutdown = root;
@@ -534,9 +558,6 @@ static int run(struct cli *cli, const struct run_args *a, struct cancel_token *r
         log_banner(cli, runs, count);
     if (status == EXIT_OK && a->interactive && !a->dry_run)
         status = confirm_connect(root);
-    for (size_t i = 0; i < count && status == EXIT_OK; i++)
-        if (attach_servo(&runs[i]) != 0)
-            status = EXIT_FAILURE_OPERATIONAL;
     for (size_t i = 0; i < count && status == EXIT_OK && (a->check || a->dry_run); i++)
         status = check_servo(&runs[i], root);
     if (status == EXIT_OK && !a->dry_run && !cancel_is_set(root)) {

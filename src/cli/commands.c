@@ -171,12 +171,17 @@ static const struct cli_command optimizer_commands[] = {
      "settlement}}), plus GET .../trials, /healthz and /metrics. The first line of output\n"
      "is the URL it listens on. Stops on SIGTERM, SIGINT or SIGHUP.\n",
      serve_options, CLI_ARG_NONE, NULL},
-    {"history", NULL, "Operational Commands", "[--app ID] [--store FILE | -c FILE] [-f FORMAT]",
-     "The trials of a study", "The trials of a study, one per line.\n\n" STUDY_TEXT,
-     history_options, CLI_ARG_NONE, NULL},
-    {"best", NULL, "Operational Commands", "[--app ID] [--store FILE | -c FILE] [-f FORMAT]",
+    {"history", NULL, "Operational Commands",
+     "[STUDY | --app ID] [--store FILE | -c FILE] [-f FORMAT]",
+     "The trials of a study, or the studies of a store",
+     "The trials of a study, one per line. With no study named and several in the store\n"
+     "(a study kept aside as NAME.1, NAME.2, ... when `servo run` started a new one), the\n"
+     "list of the studies: name, phase, trials, times (ISO 8601 UTC), reason.\n\n" STUDY_TEXT,
+     history_options, CLI_ARG_TEXT, NULL},
+    {"best", NULL, "Operational Commands",
+     "[STUDY | --app ID] [--store FILE | -c FILE] [-f FORMAT]",
      "The best trial of a study against the baseline",
-     "The best trial of a study against the baseline.\n\n" STUDY_TEXT, best_options, CLI_ARG_NONE,
+     "The best trial of a study against the baseline.\n\n" STUDY_TEXT, best_options, CLI_ARG_TEXT,
      NULL},
     {"reset", NULL, "Operational Commands", "--app ID [--store STORE | -c FILE]",
      "Remove a study so that it starts anew",

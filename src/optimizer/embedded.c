@@ -9,6 +9,8 @@
 #include "optimizer/results.h"
 #include "optimizer/store.h"
 #include "optimizer/study.h"
+#include "optimizer/study_match.h"
+#include "servo/log.h"
 #include "util/util.h"
 #include "util/json_text.h"
 
@@ -67,8 +69,58 @@ static struct study_settings *default_settings(char **error)
     return s;
 }
 
+/* Why the stored study of `id` is not resumed (caller frees); NULL: it is, or there is none. */
+static char *why_not_resumed(const struct store_app *app, const struct study_settings *settings,
+                             const struct embedded_options *options)
+{
+    if (str_eq(app->phase, "failed"))
+        return xasprintf("it failed: %s", app->reason ? app->reason : "no reason recorded");
+    struct servo_description *now = NULL;
+    if (app->description != NULL && options != NULL && options->describe != NULL)
+        now = options->describe(options->context);
+    char *changed = study_mismatch(app, settings, now);
+    servo_description_free(now);
+    if (changed == NULL)
+        return NULL;
+    char *why = xasprintf("it was for another configuration (changed: %s)", changed);
+    free(changed);
+    return why;
+}
+
+/* A stored study that failed or does not fit the configuration is kept aside under another
+ * name, so that study_open starts a new one. 0, or -1 with a message. */
+static int set_aside_unfit(struct store *store, const char *id,
+                           const struct study_settings *settings,
+                           const struct embedded_options *options, char **error)
+{
+    struct store_app app;
+    memset(&app, 0, sizeof app);
+    bool found = false;
+    if (store_load_app(store, id, &app, &found, error) != 0)
+        return -1;
+    char *why = found ? why_not_resumed(&app, settings, options) : NULL;
+    store_app_clear(&app);
+    if (why == NULL)
+        return 0;
+    char *kept = NULL;
+    int rc = study_set_aside(store, id, &kept, error);
+    if (rc == 0)
+        servo_warning("The stored study \"%s\" in %s is not resumed: %s; it is kept as \"%s\" "
+                      "and a new study starts",
+                      id, store_path(store), why, kept);
+    free(kept);
+    free(why);
+    return rc;
+}
+
 struct transport *embedded_transport_create(const char *app_id,
                                             const struct study_settings *settings, char **error)
+{
+    return embedded_transport_open(app_id, settings, NULL, error);
+}
+
+struct transport *embedded_transport_open(const char *app_id, const struct study_settings *settings,
+                                          const struct embedded_options *embedded, char **error)
 {
     struct embedded *e = xcalloc(1, sizeof *e);
     pthread_mutex_init(&e->lock, NULL);
@@ -77,6 +129,7 @@ struct transport *embedded_transport_create(const char *app_id,
     struct study_options options = {.sleep_seconds = STUDY_DEFAULT_SLEEP_SECONDS};
     if (settings == NULL || store_claim(settings->store, &e->claim, error) != 0 ||
         store_open(settings->store, true, &e->store, error) != 0 ||
+        set_aside_unfit(e->store, app_id, settings, embedded, error) != 0 ||
         study_open(app_id, settings, e->store, &options, &e->study, error) != 0) {
         embedded_destroy(e);
         return NULL;

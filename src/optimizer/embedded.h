@@ -14,9 +14,25 @@
 #include "optimizer/study_config.h"
 #include "runner/client.h"
 
+/* How a stored study is checked against the configuration before it is resumed. */
+struct embedded_options {
+    /* The servo's description now (caller frees; NULL when it cannot describe itself): called
+     * only when the store holds a described study of the application, whose settings are
+     * then compared with it. NULL: the settings are not compared. */
+    struct servo_description *(*describe)(void *context);
+    void *context;
+};
+
 /* A transport over the study of `app_id` in `settings->store` (settings NULL: every default).
  * `settings` is borrowed and must outlive the transport. NULL with a message (caller frees)
- * when the store cannot be opened or the study cannot be read. */
+ * when the store cannot be opened or the study cannot be read.
+ *
+ * A stored study is resumed only when it fits the configuration (study_match.h: the same
+ * objective(s), constraints and described settings) and did not fail; otherwise it is kept
+ * in the store as "APP.1" ("APP.2", ...), a new study starts, and one log line says why. */
+struct transport *embedded_transport_open(const char *app_id, const struct study_settings *settings,
+                                          const struct embedded_options *options, char **error);
+/* embedded_transport_open without a description: the settings are not compared. */
 struct transport *embedded_transport_create(const char *app_id,
                                             const struct study_settings *settings, char **error);
 bool embedded_transport_is(const struct transport *t);

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "optimizer/study_config.h"
 #include "types/wire.h"
@@ -215,6 +216,28 @@ static char *value_text(const json_t *v)
     return strbuf_detach(&sb);
 }
 
+char *results_time_text(double seconds)
+{
+    if (!isfinite(seconds) || seconds <= 0 || seconds > 253402300799.0) /* after 9999 */
+        return xstrdup("");
+    time_t whole = (time_t)floor(seconds);
+    int millis = (int)llround((seconds - (double)whole) * 1000.0);
+    if (millis == 1000) {
+        whole++;
+        millis = 0;
+    }
+    struct tm tm;
+    char text[40] = "";
+    if (gmtime_r(&whole, &tm) != NULL)
+        strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
+    return xasprintf("%s.%03dZ", text, millis);
+}
+
+static char *time_value_text(const json_t *v)
+{
+    return results_time_text(json_is_number(v) ? json_number_value(v) : 0);
+}
+
 /* ---- tables ---------------------------------------------------------------------------- */
 
 struct grid {
@@ -341,8 +364,8 @@ static void history_grid(const json_t *doc, bool csv, struct grid *g)
         row[k++] = value_text(json_object_get(t, "reason"));
         if (csv) {
             row[k++] = value_text(json_object_get(t, "message"));
-            row[k++] = value_text(json_object_get(t, "started"));
-            row[k++] = value_text(json_object_get(t, "finished"));
+            row[k++] = time_value_text(json_object_get(t, "started"));
+            row[k++] = time_value_text(json_object_get(t, "finished"));
         }
         grid_add(g, row);
     }
@@ -367,6 +390,79 @@ char *results_history_csv(const json_t *doc)
     struct strbuf sb;
     strbuf_init(&sb);
     grid_csv(&g, &sb);
+    grid_free(&g);
+    return strbuf_detach(&sb);
+}
+
+/* ---- the studies of a store ------------------------------------------------------------ */
+
+static json_t *study_entry(struct store *store, const char *id, char **error)
+{
+    struct store_app app;
+    memset(&app, 0, sizeof app);
+    bool found = false;
+    struct store_trial *trials = NULL;
+    size_t count = 0;
+    json_t *entry = NULL;
+    if (store_load_app(store, id, &app, &found, error) == 0 && found &&
+        store_load_trials(store, id, &trials, &count, error) == 0)
+        entry = json_pack("{s:s, s:s?, s:s?, s:I, s:f, s:f}", "application", id, "phase", app.phase,
+                          "reason", app.reason, "trials", (json_int_t)count, "created", app.created,
+                          "updated", app.updated);
+    store_trials_free(trials, count);
+    store_app_clear(&app);
+    return entry;
+}
+
+json_t *results_studies(struct store *store, char **error)
+{
+    char **ids = NULL;
+    size_t count = 0;
+    if (store_list_apps(store, &ids, &count, error) != 0)
+        return NULL;
+    json_t *list = json_array();
+    for (size_t i = 0; i < count && list != NULL; i++) {
+        json_t *entry = study_entry(store, ids[i], error);
+        if (entry == NULL && *error != NULL) {
+            json_decref(list);
+            list = NULL;
+        } else if (entry != NULL) {
+            json_array_append_new(list, entry);
+        }
+    }
+    store_ids_free(ids, count);
+    return list;
+}
+
+char *results_studies_text(const json_t *studies, bool csv)
+{
+    static const char *const header[] = {"STUDY",   "PHASE",   "TRIALS",
+                                         "CREATED", "UPDATED", "REASON"};
+    static const char *const csv_header[] = {"study",   "phase",   "trials",
+                                             "created", "updated", "reason"};
+    struct grid g = {.columns = ARRAY_LEN(header)};
+    char *row[ARRAY_LEN(header)];
+    for (size_t c = 0; c < ARRAY_LEN(header); c++)
+        row[c] = xstrdup(csv ? csv_header[c] : header[c]);
+    grid_add(&g, row);
+    size_t i;
+    const json_t *study;
+    json_array_foreach(studies, i, study)
+    {
+        row[0] = value_text(json_object_get(study, "application"));
+        row[1] = value_text(json_object_get(study, "phase"));
+        row[2] = value_text(json_object_get(study, "trials"));
+        row[3] = time_value_text(json_object_get(study, "created"));
+        row[4] = time_value_text(json_object_get(study, "updated"));
+        row[5] = value_text(json_object_get(study, "reason"));
+        grid_add(&g, row);
+    }
+    struct strbuf sb;
+    strbuf_init(&sb);
+    if (csv)
+        grid_csv(&g, &sb);
+    else
+        grid_text(&g, &sb);
     grid_free(&g);
     return strbuf_detach(&sb);
 }
@@ -498,8 +594,15 @@ char *results_summary_text(const json_t *doc)
         strbuf_puts(&sb, "Optimization complete\n");
     else
         strbuf_printf(&sb, "Optimization stopped before the end (%s)\n", phase ? phase : "?");
-    strbuf_printf(&sb, "Trials: %zu (the baseline and %zu more), %zu feasible, %zu not measured\n",
-                  trials, trials ? trials - 1 : 0, feasible, failed);
+    if (trials == 0)
+        strbuf_puts(&sb, "Trials: no trials yet\n");
+    else if (trials == 1)
+        strbuf_printf(&sb, "Trials: 1 (the baseline), %zu feasible, %zu not measured\n", feasible,
+                      failed);
+    else
+        strbuf_printf(&sb,
+                      "Trials: %zu (the baseline and %zu more), %zu feasible, %zu not measured\n",
+                      trials, trials - 1, feasible, failed);
     if (trials > 0) {
         strbuf_putc(&sb, '\n');
         char *best = results_best_text(doc);

@@ -14,6 +14,7 @@
 #ifndef SERVO_OPTIMIZER_RESULTS_H
 #define SERVO_OPTIMIZER_RESULTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -33,6 +34,14 @@ json_t *results_load(struct store *store, const char *id, char **error);
  * constraint values, the settings, the reason). Caller frees. */
 char *results_history_text(const json_t *doc);
 char *results_history_csv(const json_t *doc);
+/* The studies of a store: [{"application", "phase", "reason", "trials", "created",
+ * "updated"}] by name; NULL with a message. */
+json_t *results_studies(struct store *store, char **error);
+/* That list as a table (text, or CSV when `csv`), a header row first. Caller frees. */
+char *results_studies_text(const json_t *studies, bool csv);
+/* A time (Unix seconds) as ISO 8601 UTC to the millisecond, "2026-12-06T14:22:19.125Z"; ""
+ * for none (0, or not a time). Caller frees. */
+char *results_time_text(double seconds);
 /* The best trial: its settings, objective and constraints against the baseline. */
 char *results_best_text(const json_t *doc);
 json_t *results_best_json(const json_t *doc);

@@ -63,6 +63,45 @@ static int store_pg_open(const char *uri, const struct store_options *options, s
     return pg_module->open(uri, options, out, error);
 }
 
+/* A SQLite path whose directory is missing (or whose file is, when it is not to be created)
+ * is named with what is missing, before SQLite's "unable to open database file". */
+static int check_sqlite_path(const char *path, bool create, char **error)
+{
+    struct stat st;
+    if (strcmp(path, ":memory:") == 0 || strncmp(path, "file:", 5) == 0)
+        return 0;
+    if (stat(path, &st) == 0) {
+        if (!S_ISDIR(st.st_mode))
+            return 0;
+        *error = xasprintf("%s: is a directory, not a store file", path);
+        return -1;
+    }
+    if (errno != ENOENT)
+        return 0; /* SQLite says what it is */
+    const char *slash = strrchr(path, '/');
+    char *dir = slash == NULL
+                    ? xstrdup(".")
+                    : (slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path)));
+    int rc = 0;
+    if (stat(dir, &st) != 0) {
+        *error = xasprintf("%s: cannot %s the store: its directory %s does not exist (create it, "
+                           "or choose another store)",
+                           path, create ? "create" : "open", dir);
+        rc = -1;
+    } else if (!S_ISDIR(st.st_mode)) {
+        *error = xasprintf("%s: cannot %s the store: %s is not a directory", path,
+                           create ? "create" : "open", dir);
+        rc = -1;
+    } else if (!create) {
+        *error = xasprintf("%s: no such store file (a servo or server creates it at its first "
+                           "study)",
+                           path);
+        rc = -1;
+    }
+    free(dir);
+    return rc;
+}
+
 int store_open_with(const char *location, const struct store_options *options, struct store **out,
                     char **error)
 {
@@ -78,6 +117,8 @@ int store_open_with(const char *location, const struct store_options *options, s
     }
     if (store_is_pg_uri(location))
         return store_pg_open(location, options, out, error);
+    if (check_sqlite_path(location, options->create, error) != 0)
+        return -1;
     return store_sqlite_open(location, options, out, error);
 }
 
@@ -340,6 +381,8 @@ int store_claim(const char *location, struct store_claim **out, char **error)
     if (location == NULL || store_is_pg_uri(location) || strcmp(location, ":memory:") == 0 ||
         location[0] == '\0')
         return 0;
+    if (check_sqlite_path(location, true, error) != 0)
+        return -1;
     pthread_mutex_lock(&claims_lock);
     int rc = claim_file(location, out, error);
     pthread_mutex_unlock(&claims_lock);

@@ -979,6 +979,41 @@ static bool is_progress(const json_t *param)
            json_object_get(param, "status") == NULL;
 }
 
+/* The number of one of this study's cmd_uids ("<nonce>-<number>"), -1 for any other text. */
+static long long uid_number(const struct study *s, const char *uid)
+{
+    size_t n = s->app.nonce ? strlen(s->app.nonce) : 0;
+    if (uid == NULL || n == 0 || strncmp(uid, s->app.nonce, n) != 0 || uid[n] != '-')
+        return -1;
+    char *end = NULL;
+    long long number = strtoll(uid + n + 1, &end, 10);
+    return end != uid + n + 1 && *end == '\0' && number > 0 ? number : -1;
+}
+
+/* A result for a command of this study that was superseded (the trial was adjusted again for
+ * a servo that said HELLO, or the command was sent again after a failure): refused, saying
+ * why, so that a measurement taken at other settings never counts. */
+static json_t *stale_result(const struct study *s, const char *event, const char *uid)
+{
+    const char *pending_uid = json_string_value(json_object_get(s->pending, "cmd_uid"));
+    long long number = uid_number(s, uid);
+    if (number < 0 || str_eq(uid, pending_uid) || number >= s->app.next_seq)
+        return NULL;
+    const char *cmd = json_string_value(json_object_get(s->pending, "cmd"));
+    char *reason =
+        pending_uid ? xasprintf("stale cmd_uid %s: the %s is refused, its command was superseded "
+                                "by %s %s%s",
+                                uid, event, cmd, pending_uid,
+                                str_eq(cmd, "ADJUST") ? " (the trial's settings are applied again "
+                                                        "before it is measured)"
+                                                      : "")
+                    : xasprintf("stale cmd_uid %s: the %s is refused, its command was superseded",
+                                uid, event);
+    json_t *reply = status_reply("invalid", reason);
+    free(reason);
+    return reply;
+}
+
 static json_t *result(struct study *s, const char *event, const json_t *param, int *http_status)
 {
     if (is_progress(param))
@@ -986,6 +1021,9 @@ static json_t *result(struct study *s, const char *event, const json_t *param, i
     const char *uid = json_string_value(json_object_get(param, "cmd_uid"));
     if (uid != NULL && str_eq(uid, s->app.last_done_uid))
         return status_reply("ok", NULL); /* delivered twice: the first reply was lost */
+    json_t *stale = stale_result(s, event, uid);
+    if (stale != NULL)
+        return stale;
     const char *expected = expected_event(s);
     if (!str_eq(event, expected)) {
         char *reason =
@@ -1015,13 +1053,22 @@ static json_t *whats_next(struct study *s)
 /* How often a servo's "last seen" is written while nothing else changes. */
 #define SERVO_SEEN_WRITE_SECONDS 5.0
 
-/* A new servo took over in the middle of a trial: the environment it drives may not have
- * the trial's settings, so it gets the trial's ADJUST again before its MEASURE. */
-static void adjust_again(struct study *s)
+/* A servo that says HELLO (a restarted one, or another one taking over) in the middle of a
+ * trial: the environment it drives may not have the trial's settings -- an application reset
+ * in between would be measured at other settings -- so the trial's ADJUST is sent again (the
+ * same settings, a new cmd_uid) before its MEASURE. The baseline is measured as it is. */
+static bool needs_adjust_again(const struct study *s)
 {
-    struct store_trial *t = current_trial(s);
-    if (s->phase != STUDY_MEASURE || t == NULL || t->number == 0)
+    const struct store_trial *t =
+        (size_t)s->app.trial < s->trial_count ? &s->trials[s->app.trial] : NULL;
+    return s->has_space && s->phase == STUDY_MEASURE && t != NULL && t->number > 0;
+}
+
+static void adjust_again(struct study *s, const char *why)
+{
+    if (!needs_adjust_again(s))
         return;
+    struct store_trial *t = current_trial(s);
     double *x = xcalloc(s->space.count, sizeof *x);
     json_t *settings = parse_json_text(t->settings);
     study_space_point(&s->space, settings, false, x);
@@ -1031,8 +1078,16 @@ static void adjust_again(struct study *s)
     command_adjust(s, STUDY_ADJUST, x);
     set_text(&t->adjust_uid, json_string_value(json_object_get(s->pending, "cmd_uid")));
     free(x);
-    study_log(s, SERVO_LOG_INFO, "Trial %lld: adjusting again for the new servo before measuring",
-              t->number);
+    study_log(s, SERVO_LOG_INFO,
+              "Trial %lld: %s: adjusting to its settings again (cmd_uid %s) before measuring",
+              t->number, why, t->adjust_uid);
+}
+
+static void hello_again(struct study *s, const json_t *request)
+{
+    (void)request;
+    s->app.servo_seen = clock_wall();
+    adjust_again(s, "the servo said HELLO with the MEASURE pending");
 }
 
 static void take_over(struct study *s, const json_t *request)
@@ -1044,8 +1099,7 @@ static void take_over(struct study *s, const json_t *request)
                   s->app.servo_uid, clock_wall() - s->app.servo_seen, uid);
     set_text(&s->app.servo_uid, uid);
     s->app.servo_seen = clock_wall();
-    if (s->has_space)
-        adjust_again(s);
+    adjust_again(s, "a servo took over the study (another one, or the same after GOODBYE)");
 }
 
 static void seen(struct study *s, const json_t *request)
@@ -1061,6 +1115,29 @@ static void goodbye(struct study *s, const json_t *request)
     s->app.servo_seen = clock_wall();
 }
 
+/* The change a request makes: `apply`, or -- a HELLO from the servo driving the study (or
+ * from one without a servo_uid) with a trial's MEASURE pending -- the trial's ADJUST again. */
+static study_change greeting(const struct study *s, const char *event, study_change apply)
+{
+    if (apply == NULL || apply == seen)
+        if (str_eq(event, "HELLO") && needs_adjust_again(s))
+            return hello_again;
+    return apply;
+}
+
+/* Applies a change before the request is answered: NULL, or the reply to send (503). */
+static json_t *change_or_reply(struct study *s, study_change apply, const json_t *request,
+                               int *http_status)
+{
+    if (apply == NULL)
+        return NULL;
+    json_t *reply = change(s, apply, request, http_status);
+    if (*http_status != 200)
+        return reply;
+    json_decref(reply);
+    return NULL;
+}
+
 /* One servo drives a study: a request from another servo_uid while the current one is heard
  * from gets 409; a servo silent for servo_timeout, or gone with GOODBYE, is replaced. Servos
  * without a servo_uid are not told apart. NULL: go on; else the reply. */
@@ -1068,8 +1145,8 @@ static json_t *check_servo(struct study *s, const char *event, const json_t *req
                            int *http_status)
 {
     const char *uid = json_string_value(json_object_get(request, "servo_uid"));
-    if (uid == NULL)
-        return NULL;
+    if (uid == NULL) /* servos without a servo_uid are not told apart */
+        return change_or_reply(s, greeting(s, event, NULL), request, http_status);
     if (strlen(uid) > STORE_MAX_SERVO_UID)
         return detail_reply(http_status, 400, "servo_uid is longer than 256 bytes");
     double now = clock_wall();
@@ -1094,13 +1171,7 @@ static json_t *check_servo(struct study *s, const char *event, const json_t *req
     } else if (now - s->app.servo_seen >= SERVO_SEEN_WRITE_SECONDS) {
         apply = seen;
     }
-    if (apply == NULL)
-        return NULL;
-    json_t *reply = change(s, apply, request, http_status);
-    if (*http_status != 200)
-        return reply;
-    json_decref(reply);
-    return NULL;
+    return change_or_reply(s, greeting(s, event, apply), request, http_status);
 }
 
 /* ---- the exchange ---------------------------------------------------------------------- */

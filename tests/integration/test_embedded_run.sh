@@ -179,7 +179,142 @@ sed -i 's|describe: ./describe|describe: ./flat|' servo.yaml
 run_servo run
 check equals "$rc" 1
 check contains servo.stdout "Optimization failed: invalid description: no tunable settings"
+check contains servo.stdout "Trials: no trials yet"
 check lacks servo.stderr "Sanitizer"
 check contains servo.stderr "The optimization cannot go on"
+
+# ---- a failed study is not reused: the issue's scenario -------------------------------------
+# `servo generate vegeta prometheus && servo run` fails (nothing to tune); with servo.yaml
+# fixed, `servo run` starts a new study and says why the last one is not resumed.
+
+scenario="failed study replaced"
+mkdir generated && cd generated
+cp ../describe ../adjust ../measure .
+echo "1 2" >state
+"$SERVO_BIN" generate vegeta prometheus >/dev/null
+# loopback only: nothing is measured, but no name is looked up either
+sed -i 's|http://prometheus:9090|http://127.0.0.1:9|; s|https://example.com/|http://127.0.0.1:9/|' servo.yaml
+run_servo run
+check equals "$rc" 1
+check contains servo.stdout "Optimization failed: invalid description: no tunable settings"
+check contains servo.stdout "Trials: no trials yet"
+cat >servo.yaml <<'YAML'
+exec:
+  describe: ./describe
+  measure: ./measure
+  adjust: ./adjust
+YAML
+SERVO_OPTIMIZER_LOCAL_BUDGET=2 run_servo run
+check equals "$rc" 0
+check contains servo.stderr "The stored study \"servo\" in servo-optimizer.db is not resumed: it failed: invalid description: no tunable settings: the description has no settings; it is kept as \"servo.1\" and a new study starts"
+check equals "$(grep -c 'is not resumed' servo.stderr)" 1
+check contains servo.stdout "Optimization complete"
+check contains servo.stdout "Trials: 3 (the baseline and 2 more)"
+# history lists the store's studies; history NAME shows one
+"$SERVO_BIN" optimizer history >studies.txt
+check contains studies.txt "STUDY    PHASE   TRIALS  CREATED"
+check grep -Eq '^servo +done +3 +[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z +[0-9T:.-]+Z +optimization complete$' studies.txt
+check grep -Eq '^servo\.1 +failed +0 +.*invalid description: no tunable settings' studies.txt
+check contains studies.txt "2 studies: \`servo optimizer history STUDY\` shows one's trials."
+"$SERVO_BIN" optimizer history -f json >studies.json
+check equals "$(jq -r '[.[].application] | join(" ")' studies.json)" "servo servo.1"
+"$SERVO_BIN" optimizer history servo -f json >servo.json
+check equals "$(jq '.trials | length' servo.json)" 3
+"$SERVO_BIN" optimizer history --app servo.1 -f json >failed.json
+check equals "$(jq -r .phase failed.json)" failed
+# CSV times are ISO 8601 UTC to the millisecond
+"$SERVO_BIN" optimizer history servo -f csv >servo.csv
+check grep -Eq ',[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z,[0-9]{4}-[0-9-]+T[0-9:.]+Z.$' servo.csv
+check lacks servo.csv "e+09"
+
+# ---- a study that no longer fits its configuration is kept aside ----------------------------
+
+scenario="configuration changed"
+SERVO_OPTIMIZER_LOCAL_BUDGET=2 run_servo run # the same configuration: resumed, nothing to do
+check equals "$rc" 0
+check lacks servo.stderr "is not resumed"
+check contains servo.stdout "Trials: 3 (the baseline and 2 more)"
+cat >>servo.yaml <<'YAML'
+optimizer:
+  local:
+    objective: {metric: latency, goal: minimize}
+    budget: 1
+YAML
+run_servo run
+check equals "$rc" 0
+check contains servo.stderr "The stored study \"servo\" in servo-optimizer.db is not resumed: it was for another configuration (changed: objective); it is kept as \"servo.2\" and a new study starts"
+check contains servo.stdout "Trials: 2 (the baseline and 1 more)"
+# the described settings changed: a new study again
+sed -i 's/"max":8/"max":6/' describe
+run_servo run
+check equals "$rc" 0
+check contains servo.stderr "(changed: described settings); it is kept as \"servo.3\""
+"$SERVO_BIN" optimizer history -f json >studies.json
+check equals "$(jq -r '[.[].application] | join(" ")' studies.json)" "servo servo.1 servo.2 servo.3"
+# another current value (the application left at the best settings) is the same study
+echo "1.5 3" >state
+sed -i 's/budget: 1/budget: 2/' servo.yaml
+run_servo run
+check equals "$rc" 0
+check lacks servo.stderr "is not resumed"
+check contains servo.stdout "Trials: 3 (the baseline and 2 more)"
+cd ..
+
+# ---- a study interrupted in a trial's measurement adjusts again first -----------------------
+
+scenario="resume re-adjusts"
+mkdir interrupted && cd interrupted
+cp ../describe ../adjust .
+echo "1 2" >state
+# the second measurement (trial 1's) waits for a release file; its start is announced
+cat >measure <<'SCRIPT'
+cat >/dev/null
+read -r cpu replicas <state
+echo "$cpu $replicas" >>measure.log
+if [ "$(wc -l <measure.log)" -eq 2 ] && [ ! -f release ]; then
+    echo $$ >held.pid
+    while [ ! -f release ]; do sleep 0.05; done
+fi
+echo '{"status":"ok","metrics":{"throughput":{"unit":"rps","value":1},"latency":{"unit":"ms","value":1}}}'
+SCRIPT
+chmod +x measure
+write_config
+"$SERVO_BIN" run >servo.stdout 2>servo.stderr &
+servo_pid=$!
+for ((i = 0; i < 1200; i++)); do [[ -s held.pid ]] && break; sleep 0.05; done
+check test -s held.pid
+kill -KILL "$servo_pid"
+wait "$servo_pid" 2>/dev/null || true
+kill -KILL "$(cat held.pid)" 2>/dev/null || true
+trial1=$(sed -n 1p adjust.log)
+check equals "$(sed -n 2p measure.log)" "$trial1"
+echo "1 2" >state # the application was reset meanwhile
+touch release
+run_servo run
+check equals "$rc" 0
+check contains servo.stderr "Trial 1: the servo said HELLO with the MEASURE pending: adjusting to its settings again"
+check lacks servo.stderr "is not resumed"
+# trial 1 adjusted again before its measurement: measured at its own settings, not at "1 2"
+check equals "$(sed -n 2p adjust.log)" "$trial1"
+check equals "$(sed -n 3p measure.log)" "$trial1"
+check contains servo.stdout "Trials: 7 (the baseline and 6 more)"
+"$SERVO_BIN" optimizer history --store study.db -f json >history.json
+check equals "$(jq -r '.trials[1].status' history.json)" ok
+check lacks servo.stderr "Sanitizer"
+
+# ---- a store whose directory is missing is named ---------------------------------------------
+
+scenario="missing store directory"
+sed -i 's|store: study.db|store: no-such-dir/study.db|' servo.yaml
+run_servo run
+check equals "$rc" 1
+check contains servo.stderr "no-such-dir/study.db: cannot create the store: its directory no-such-dir does not exist"
+set +e
+"$SERVO_BIN" optimizer history --store no-such-dir/study.db >missing.out 2>missing.err
+rc=$?
+set -e
+check equals "$rc" 1
+check contains missing.err "no-such-dir/study.db: cannot open the store: its directory no-such-dir does not exist"
+cd ..
 
 passed

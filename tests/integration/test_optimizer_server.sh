@@ -274,9 +274,12 @@ wait_lines app4/events.log 4 30 # D M A M: measuring trial 1, held at the gate
 api app4 tok-4 '{"event":"WHATS_NEXT","param":null,"servo_uid":null}' >/dev/null
 pending=$(jq -c '{cmd, cmd_uid}' body.json)
 check equals "$(jq -r .cmd body.json)" MEASURE
+trials app4 tok-4 >app4-before.json
 stop_servo "$pid4" KILL
 kill -KILL "$(cat app4/measure.pid)" 2>/dev/null || true # its orphaned measure script
 touch app4/release
+echo "1 2" >app4/state # the application was reset meanwhile
+echo R >>app4/events.log # the restart
 start_servo app4
 pid4=$servo_pid
 wait_phase app4 tok-4 done 60
@@ -284,10 +287,20 @@ stop_servo "$pid4" TERM
 check equals "$rc" 0
 trials app4 tok-4 >app4.json
 check equals "$(jq '.trials | length' app4.json)" 4
-check equals "$(jq -r '.trials[1].measure_uid' app4.json)" "$(jq -r .cmd_uid <<<"$pending")"
-# the interrupted measure ran again (after a describe of the exec connector's own: a new
-# process has no description cached yet)
-check equals "$(events app4)" "D M A M D M A M A M A"
+# the restarted servo's HELLO: trial 1's ADJUST again (a new cmd_uid), then its MEASURE
+check test "$(jq -r '.trials[1].adjust_uid' app4.json)" != \
+    "$(jq -r '.trials[1].adjust_uid' app4-before.json)"
+check test "$(jq -r '.trials[1].measure_uid' app4.json)" != "$(jq -r .cmd_uid <<<"$pending")"
+check equals "$(jq -c '.trials[1].settings' app4.json)" "$(jq -c '.trials[1].settings' app4-before.json)"
+check contains server.stderr "Trial 1: the servo said HELLO with the MEASURE pending: adjusting to its settings again"
+# (the D: the exec connector of a new process describes before it adjusts)
+check equals "$(events app4)" "D M A M R D A M A M A M A"
+check equals "$(cat app4/state)" "$(jq -r '.trials[.best].settings | "\(.["main.cpu"]) \(.["main.replicas"])"' app4.json | sed 's/\.0 / /; s/\.0$//')"
+# the old command's measurement is refused, saying why
+api app4 tok-4 "$(jq -nc --arg uid "$(jq -r .cmd_uid <<<"$pending")" \
+    '{event: "MEASUREMENT", param: {status: "ok", cmd_uid: $uid, metrics: {}}, servo_uid: null}')" >/dev/null
+check equals "$(jq -r .status body.json)" invalid
+check contains body.json "stale cmd_uid $(jq -r .cmd_uid <<<"$pending")"
 
 stop_server TERM
 check equals "$server_rc" 0

@@ -17,6 +17,8 @@
 #include "optimizer/results.h"
 #include "optimizer/store.h"
 #include "optimizer/study.h"
+#include "optimizer/study_match.h"
+#include "util/util.h"
 
 struct config {
     struct yaml_documents docs;
@@ -290,9 +292,25 @@ static void test_missing_and_newer_files(void **state)
     struct store *store = NULL;
     char *error = NULL;
     assert_int_equal(store_open(path, false, &store, &error), -1);
-    assert_non_null(strstr(error, "missing.db"));
+    assert_non_null(strstr(error, "missing.db: no such store file"));
     free(error);
     error = NULL;
+    /* a missing directory is named, for opening, creating and claiming */
+    char *nowhere = xasprintf("%s/no-such-dir/study.db", test_scratch_dir());
+    char *expected = xasprintf("%s: cannot create the store: its directory %s/no-such-dir does "
+                               "not exist (create it, or choose another store)",
+                               nowhere, test_scratch_dir());
+    assert_int_equal(store_open(nowhere, true, &store, &error), -1);
+    assert_string_equal(error, expected);
+    free(error);
+    error = NULL;
+    struct store_claim *claim = NULL;
+    assert_int_equal(store_claim(nowhere, &claim, &error), -1);
+    assert_non_null(strstr(error, "no-such-dir does not exist"));
+    free(error);
+    error = NULL;
+    free(expected);
+    free(nowhere);
     assert_int_equal(store_open(path, true, &store, &error), 0);
     store_close(store);
     sqlite3 *db = NULL;
@@ -515,6 +533,87 @@ static void test_read_only_and_unknown(void **state)
     free(path);
 }
 
+/* A study kept aside: renamed with its trials to the first free NAME.N, in one transaction;
+ * the configuration it ran with is compared with another. */
+static void test_set_aside_and_mismatch(void **state)
+{
+    (void)state;
+    char *path = scratch_path("aside.db");
+    json_t *full = NULL;
+    {
+        json_t *commands = session(path, false);
+        json_decref(commands);
+    }
+    struct store *store = NULL;
+    char *error = NULL;
+    assert_int_equal(store_open(path, true, &store, &error), 0);
+    full = results_load(store, "example.com/web", &error);
+    assert_non_null(full);
+    /* the same configuration and description match; another objective or settings do not */
+    struct store_app app;
+    memset(&app, 0, sizeof app);
+    bool found = false;
+    assert_int_equal(store_load_app(store, "example.com/web", &app, &found, &error), 0);
+    assert_true(found);
+    struct config same, other;
+    config_load(&same, yaml);
+    config_load(&other, "objective: {metric: cost, goal: maximize}\nbudget: 20\nseed: 11\n");
+    json_t *descriptor = json_loads(description, 0, NULL);
+    struct servo_description *d = NULL;
+    assert_int_equal(servo_description_from_json(descriptor, &d, &error), 0);
+    assert_null(study_mismatch(&app, same.settings, d));
+    assert_null(study_mismatch(&app, same.settings, NULL));
+    char *why = study_mismatch(&app, other.settings, d);
+    assert_string_equal(why, "objective");
+    free(why);
+    d->components[0].settings[0].max = 8; /* cpu up to 8 now */
+    why = study_mismatch(&app, same.settings, d);
+    assert_string_equal(why, "described settings");
+    free(why);
+    d->components[0].settings[0].max = 4;
+    d->components[0].settings[0].value = 3; /* another current value: the same study */
+    assert_null(study_mismatch(&app, same.settings, d));
+    servo_description_free(d);
+    json_decref(descriptor);
+    config_free(&same);
+    config_free(&other);
+    store_app_clear(&app);
+    /* aside twice: .1, then .2 */
+    char *kept = NULL;
+    assert_int_equal(study_set_aside(store, "example.com/web", &kept, &error), 0);
+    assert_string_equal(kept, "example.com/web.1");
+    free(kept);
+    json_t *moved = results_load(store, "example.com/web.1", &error);
+    assert_non_null(moved);
+    assert_true(json_equal(json_object_get(moved, "trials"), json_object_get(full, "trials")));
+    assert_null(results_load(store, "example.com/web", &error));
+    assert_non_null(strstr(error, "holds no study of \"example.com/web\""));
+    free(error);
+    error = NULL;
+    json_decref(session(path, false));
+    assert_int_equal(study_set_aside(store, "example.com/web", &kept, &error), 0);
+    assert_string_equal(kept, "example.com/web.2");
+    free(kept);
+    assert_int_equal(study_set_aside(store, "example.com/none", &kept, &error), -1);
+    assert_non_null(strstr(error, "holds no study of \"example.com/none\""));
+    free(error);
+    error = NULL;
+    json_t *list = results_studies(store, &error);
+    assert_int_equal(json_array_size(list), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "application")),
+                        "example.com/web.1");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 1), "trials")), 9);
+    char *csv = results_studies_text(list, true);
+    assert_non_null(strstr(csv, "study,phase,trials,created,updated,reason\r\n"
+                                "example.com/web.1,done,9,"));
+    free(csv);
+    json_decref(list);
+    json_decref(moved);
+    json_decref(full);
+    store_close(store);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -529,6 +628,7 @@ int main(void)
         cmocka_unit_test(test_single_writer),
         cmocka_unit_test(test_migration),
         cmocka_unit_test(test_read_only_and_unknown),
+        cmocka_unit_test(test_set_aside_and_mismatch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -777,6 +777,100 @@ static void test_one_servo(void **state)
     config_free(&c);
 }
 
+/* ---- a servo that says HELLO again ---------------------------------------------------- */
+
+/* A request without a servo_uid (servos that are not told apart). */
+static json_t *post_anonymous(struct study *s, const char *event, json_t *param)
+{
+    json_t *request = json_pack("{s:s, s:o?, s:n}", "event", event, "param", param, "servo_uid");
+    int status = 0;
+    json_t *reply = study_exchange(s, request, &status);
+    json_decref(request);
+    assert_int_equal(status, 200);
+    return reply;
+}
+
+static const char *cmd_of(const json_t *command)
+{
+    return json_string_value(json_object_get(command, "cmd"));
+}
+
+static const char *uid_of(const json_t *command)
+{
+    return json_string_value(json_object_get(command, "cmd_uid"));
+}
+
+/* A restarted servo (with or without a servo_uid) says HELLO while a trial's MEASURE is
+ * pending: the trial's ADJUST comes again (same settings, a new cmd_uid), then a new MEASURE;
+ * the old command's measurement is refused. The baseline's MEASURE is sent as it is. */
+static void test_hello_adjusts_again(void **state)
+{
+    (void)state;
+    struct config c;
+    struct study *s = open_study(&c, "objective: {metric: throughput, goal: maximize}\n"
+                                     "budget: 2\nseed: 7\n");
+    struct fake f;
+    fake_init(&f);
+    json_t *sleep = NULL;
+    assert_true(step(s, &f, &sleep)); /* DESCRIBE */
+    json_t *baseline = post(s, "WHATS_NEXT", NULL, NULL);
+    json_decref(post_anonymous(s, "HELLO", json_object()));
+    json_t *same = post(s, "WHATS_NEXT", NULL, NULL);
+    assert_true(json_equal(baseline, same));
+    assert_true(step(s, &f, &sleep)); /* the baseline's MEASURE */
+    assert_true(step(s, &f, &sleep)); /* trial 1's ADJUST */
+    json_t *measure = post(s, "WHATS_NEXT", NULL, NULL);
+    assert_string_equal(cmd_of(measure), "MEASURE");
+    /* the servo restarts without a servo_uid; its application was reset meanwhile */
+    json_decref(post_anonymous(s, "HELLO", json_object()));
+    json_t *adjust = post(s, "WHATS_NEXT", NULL, NULL);
+    assert_string_equal(cmd_of(adjust), "ADJUST");
+    json_t *late = post(s, "MEASUREMENT", fake_measure(&f, uid_of(measure)), NULL);
+    json_t *reason_of_late = json_incref(json_object_get(late, "reason"));
+    assert_status(late, "invalid");
+    char *expected = xasprintf("stale cmd_uid %s: the MEASUREMENT is refused, its command was "
+                               "superseded by ADJUST %s",
+                               uid_of(measure), uid_of(adjust));
+    assert_non_null(strstr(json_string_value(reason_of_late), expected));
+    free(expected);
+    json_decref(reason_of_late);
+    struct fake reset;
+    fake_init(&reset);
+    json_t *result = fake_adjust(&reset, json_object_get(adjust, "param"), uid_of(adjust));
+    assert_true(reset.cpu == f.cpu && reset.replicas == f.replicas);
+    assert_string_equal(reset.mode, f.mode);
+    assert_status(post(s, "ADJUSTMENT", result, NULL), "ok");
+    json_t *again = post(s, "WHATS_NEXT", NULL, NULL);
+    assert_string_equal(cmd_of(again), "MEASURE");
+    assert_string_not_equal(uid_of(again), uid_of(measure));
+    /* the same servo_uid restarting does the same; a second HELLO changes nothing more */
+    assert_status(post(s, "HELLO", json_object(), NULL), "ok");
+    json_t *second = post(s, "WHATS_NEXT", NULL, NULL);
+    assert_string_equal(cmd_of(second), "ADJUST");
+    assert_status(post(s, "HELLO", json_object(), NULL), "ok");
+    json_t *third = post(s, "WHATS_NEXT", NULL, NULL);
+    assert_true(json_equal(second, third));
+    /* the study goes on: the budget, and one trial 1 */
+    json_t *end = run(s, &reset);
+    assert_string_equal(sleep_reason(end), "optimization complete");
+    assert_int_equal(study_trial_count(s), 3);
+    json_t *doc = study_document(s);
+    const json_t *trial1 = json_array_get(json_object_get(doc, "trials"), 1);
+    assert_string_equal(json_string_value(json_object_get(trial1, "status")), "ok");
+    assert_string_equal(json_string_value(json_object_get(trial1, "adjust_uid")), uid_of(second));
+    json_decref(doc);
+    json_decref(end);
+    json_decref(third);
+    json_decref(second);
+    json_decref(again);
+    json_decref(adjust);
+    json_decref(measure);
+    json_decref(same);
+    json_decref(baseline);
+    study_free(s);
+    config_free(&c);
+}
+
 /* An oversized descriptor is a failed DESCRIBE (not stored): three of them fail the study. */
 static void test_description_too_large(void **state)
 {
@@ -913,6 +1007,7 @@ int main(void)
         cmocka_unit_test(test_recorded_servox_session),
         cmocka_unit_test(test_configuration_errors),
         cmocka_unit_test(test_one_servo),
+        cmocka_unit_test(test_hello_adjusts_again),
         cmocka_unit_test(test_description_too_large),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
