@@ -133,7 +133,7 @@ static bool prefer_weights(const json_t *config, size_t k, double *weights)
 static bool add_front(json_t *doc, const json_t *config, const json_t *objective,
                       const struct store_trial *trials, size_t count)
 {
-    struct study_objective objectives[STUDY_MAX_OBJECTIVES];
+    struct study_objective objectives[STUDY_MAX_OBJECTIVES] = {0};
     size_t k = study_objectives_from_json(objectives, objective);
     if (k == 0)
         return false;
