@@ -408,7 +408,7 @@ static int run_mode(int argc, char **argv)
 {
     const char *names = NULL;
     size_t seeds = 10, first = 0, budgets[MAX_BUDGETS] = {30, 60}, budget_count = 2;
-    double min_feasibility = 0; /* -m P: safe exploration (method "engine-safe") */
+    double min_feasibility = 0;    /* -m P: safe exploration (method "engine-safe") */
     bool constrained_only = false; /* -c: the problems with constraints only */
     int opt;
     while ((opt = getopt(argc, argv, "p:s:f:b:m:c")) != -1) {

@@ -209,8 +209,7 @@ static int validate_study(const void *settings, struct servo_validation *v)
 {
     const struct study_settings *s = settings;
     if (s->objective != NULL && s->objectives.count > 0)
-        return servo_validation_error(v, "objectives",
-                                      "give objective or objectives, not both");
+        return servo_validation_error(v, "objectives", "give objective or objectives, not both");
     if (s->objectives.count > STUDY_MAX_OBJECTIVES)
         return servo_validation_error(v, "objectives", "%zu objectives: at most %d",
                                       s->objectives.count, STUDY_MAX_OBJECTIVES);

@@ -283,8 +283,8 @@ void study_evaluate(const struct study_eval *e, struct store_trial *t)
         study_objective_value(e->objective, e->space, metrics, settings, &value, &message);
     for (size_t i = 1; t->has_objective && i < e->objective_count; i++) {
         double other;
-        t->has_objective = study_objective_value(&e->objectives[i], e->space, metrics, settings,
-                                                 &other, &message);
+        t->has_objective =
+            study_objective_value(&e->objectives[i], e->space, metrics, settings, &other, &message);
     }
     t->objective = t->has_objective ? value : NAN;
     size_t broken = 0, unknown = 0;

@@ -48,9 +48,9 @@ struct study_eval {
      * objective only when every one of them can be computed. */
     const struct study_objective *objectives;
     size_t objective_count;
-    const struct servo_list *constraints;    /* struct constraint_settings */
-    const struct study_space *space;         /* bare setting names in expressions */
-    const char *baseline_metrics;            /* the baseline's summaries (JSON), or NULL */
+    const struct servo_list *constraints; /* struct constraint_settings */
+    const struct study_space *space;      /* bare setting names in expressions */
+    const char *baseline_metrics;         /* the baseline's summaries (JSON), or NULL */
 };
 
 /* The value of objective `o` from a trial's summaries and settings; false with the reason in
