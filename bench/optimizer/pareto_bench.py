@@ -61,11 +61,14 @@ def main():
     parser.add_argument("--methods", default="nsga2,motpe")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--budget", type=int, default=80)
+    parser.add_argument("--problems", default=None, help="comma-separated subset")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     spec = json.loads(subprocess.run([args.binary, "spec"], check=True, capture_output=True,
                                      text=True).stdout)
     for problem in spec:
+        if args.problems and problem["name"] not in args.problems.split(","):
+            continue
         for method in args.methods.split(","):
             for seed in range(args.seeds):
                 points = run(args.binary, problem, method, seed, args.budget)

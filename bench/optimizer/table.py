@@ -28,9 +28,10 @@ def main():
                         order.append(key)
                     runs[(r["method"],) + key].append(r[args.value])
     methods = args.methods.split(",")
-    print("| problem | trials | " + " | ".join(methods) + " |")
-    print("|---|---|" + "---|" * len(methods))
-    for problem, budget in sorted(order, key=lambda k: (order.index((k[0], order[0][1])) if (k[0], order[0][1]) in order else 0, k[1])):
+    print("| problem | trials | " + " | ".join(methods) + " | seeds |")
+    print("|---|---|" + "---|" * (len(methods) + 1))
+    problems = list(dict.fromkeys(p for p, _ in order))
+    for problem, budget in sorted(order, key=lambda k: (problems.index(k[0]), k[1])):
         means = {m: statistics.mean(runs[(m, problem, budget)]) for m in methods
                  if runs.get((m, problem, budget))}
         if not means:
@@ -45,7 +46,8 @@ def main():
             se = statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else 0
             text = f"{means[m]:.3f} ± {se:.3f}"
             cells.append(f"**{text}**" if means[m] == best else text)
-        print(f"| {problem} | {budget} | " + " | ".join(cells) + " |")
+        seeds = "/".join(str(len(runs.get((m, problem, budget), []))) for m in methods)
+        print(f"| {problem} | {budget} | " + " | ".join(cells) + f" | {seeds} |")
 
 
 if __name__ == "__main__":
