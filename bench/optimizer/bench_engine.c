@@ -5,8 +5,10 @@
  *   bench_engine spec                      problems as JSON (spaces, optimum, worst value)
  *   bench_engine eval PROBLEM              reads "key x1 .. xd" lines, writes
  *                                          "status observed true g1 .. gc" lines
- *   bench_engine run [-p P,..] [-s N] [-f FIRST] [-b 30,60]
+ *   bench_engine run [-p P,..] [-s N] [-f FIRST] [-b 30,60] [-m P] [-c]
  *                                          runs the engine: one JSON line per run and budget
+ *                                          (-m: safety.min_feasibility P, -c: constrained
+ *                                          problems only; lines count the SLO violations)
  *   bench_engine time [-n 200] [-d 20] [-c 1] [-r 5]
  *                                          CPU time of one suggestion on a random history
  *
@@ -589,20 +591,22 @@ static double cpu_seconds(void)
 
 struct run_result {
     double best[MAX_BUDGETS];
+    size_t violations[MAX_BUDGETS]; /* measured trials that broke a constraint, so far */
     double seconds, max_seconds;
     size_t suggestions;
 };
 
 /* One optimization run of `budget` trials; best[i] is the score at budgets[i]. */
-static void run_engine(const struct problem *p, uint64_t seed, const size_t *budgets,
-                       size_t budget_count, struct run_result *result)
+static void run_engine(const struct problem *p, uint64_t seed, double min_feasibility,
+                       const size_t *budgets, size_t budget_count, struct run_result *result)
 {
     size_t budget = budgets[budget_count - 1], c = p->constraint_count;
     struct opt_trial *trials = xcalloc(budget, sizeof(*trials));
     double *xs = xcalloc(budget * p->count, sizeof(double));
     double *gs = xcalloc(budget * (c + 1), sizeof(double));
     struct opt_space space = {.params = p->params, .count = p->count};
-    struct opt_options options = {.seed = seed};
+    struct opt_options options = {.seed = seed, .min_feasibility = min_feasibility};
+    size_t violations = 0;
     double best_observed = INFINITY, best_true = p->worst;
     size_t next_budget = 0;
     memset(result, 0, sizeof(*result));
@@ -626,12 +630,15 @@ static void run_engine(const struct problem *p, uint64_t seed, const size_t *bud
         bool feasible = status == 0;
         for (size_t k = 0; k < c; k++)
             feasible = feasible && g[k] <= 0;
+        violations += status == 0 && !feasible ? 1 : 0;
         if (feasible && observed < best_observed) {
             best_observed = observed;
             best_true = truth;
         }
-        while (next_budget < budget_count && budgets[next_budget] == t + 1)
+        while (next_budget < budget_count && budgets[next_budget] == t + 1) {
+            result->violations[next_budget] = violations;
             result->best[next_budget++] = best_true;
+        }
     }
     free(trials);
     free(xs);
@@ -661,9 +668,17 @@ static int run_mode(int argc, char **argv)
 {
     const char *names = NULL;
     size_t seeds = 10, first = 0, budgets[MAX_BUDGETS] = {30, 60}, budget_count = 2;
+    double min_feasibility = 0;    /* -m P: safe exploration (method "engine-safe") */
+    bool constrained_only = false; /* -c: the problems with constraints only */
     int opt;
-    while ((opt = getopt(argc, argv, "p:s:f:b:")) != -1) {
+    while ((opt = getopt(argc, argv, "p:s:f:b:m:c")) != -1) {
         switch (opt) {
+        case 'm':
+            min_feasibility = strtod(optarg, NULL);
+            break;
+        case 'c':
+            constrained_only = true;
+            break;
         case 'p':
             names = optarg;
             break;
@@ -686,20 +701,22 @@ static int run_mode(int argc, char **argv)
     }
     for (size_t i = 0; i < problem_count; i++) {
         const struct problem *p = &problems[i];
-        if (names != NULL && strstr(names, p->name) == NULL)
+        if ((names != NULL && strstr(names, p->name) == NULL) ||
+            (constrained_only && p->constraint_count == 0))
             continue;
         double seconds = 0, max_seconds = 0;
         size_t suggestions = 0;
         for (size_t s = first; s < first + seeds; s++) {
             struct run_result r;
-            run_engine(p, s, budgets, budget_count, &r);
+            run_engine(p, s, min_feasibility, budgets, budget_count, &r);
             seconds += r.seconds;
             suggestions += r.suggestions;
             max_seconds = fmax(max_seconds, r.max_seconds);
             for (size_t b = 0; b < budget_count; b++)
-                printf("{\"method\": \"engine\", \"problem\": \"%s\", \"seed\": %zu, "
-                       "\"budget\": %zu, \"best\": %.17g}\n",
-                       p->name, s, budgets[b], r.best[b]);
+                printf("{\"method\": \"%s\", \"problem\": \"%s\", \"seed\": %zu, "
+                       "\"budget\": %zu, \"best\": %.17g, \"violations\": %zu}\n",
+                       min_feasibility > 0 ? "engine-safe" : "engine", p->name, s, budgets[b],
+                       r.best[b], r.violations[b]);
             fflush(stdout);
         }
         fprintf(stderr, "%s: %.2f ms mean, %.2f ms max CPU per suggestion\n", p->name,

@@ -73,6 +73,7 @@ enum {
     OPT_TOKEN_FILE,
     OPT_BASE_URL,
     OPT_URL,
+    OPT_PARETO,
 };
 
 struct cli_option {

@@ -148,6 +148,7 @@ struct results_args {
     const char *app;
     const char *output; /* report */
     int format;
+    bool pareto; /* best --pareto */
 };
 
 /* The store to read: --store, else the server file's (-c), else optimizer.local.store of the
@@ -259,6 +260,9 @@ static int parse_results(int argc, char **argv, const struct cli_command *self,
         case 'o':
             a->output = optarg;
             break;
+        case OPT_PARETO:
+            a->pareto = true;
+            break;
         default:
             break;
         }
@@ -322,6 +326,21 @@ static int print_studies(json_t *studies, int format)
     return EXIT_OK;
 }
 
+/* best --pareto: the front; a single-objective study's best trial, saying so. */
+static char *pareto_text(const json_t *doc, int format)
+{
+    if (format != FORMAT_JSON)
+        return results_pareto_text(doc);
+    if (!json_is_array(json_object_get(doc, "pareto")))
+        fputs("optimizer best --pareto: a single-objective study: its best trial only\n", stderr);
+    json_t *front = results_pareto_json(doc);
+    char *text = json_text(front, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *line = xasprintf("%s\n", text);
+    free(text);
+    json_decref(front);
+    return line;
+}
+
 static int show_results(struct cli *cli, int argc, char **argv, bool best)
 {
     const struct cli_command *self =
@@ -338,7 +357,9 @@ static int show_results(struct cli *cli, int argc, char **argv, bool best)
         return print_studies(studies, a.format);
     if (doc == NULL)
         return EXIT_FAILURE_OPERATIONAL;
-    char *text = best ? best_text(doc, a.format) : history_text(doc, a.format);
+    char *text = a.pareto ? pareto_text(doc, a.format)
+                 : best   ? best_text(doc, a.format)
+                          : history_text(doc, a.format);
     fputs(text, stdout);
     free(text);
     json_decref(doc);

@@ -142,6 +142,8 @@ static const struct cli_option history_options[] = {
 static const struct cli_option best_options[] = {
     STUDY_OPTIONS,
     FORMAT_OPTION(text_json, "text (default) or json"),
+    {0, "pareto", OPT_PARETO, CLI_ARG_NONE, NULL, NULL,
+     "The Pareto front of a study with several objectives:\nits non-dominated feasible trials"},
     END_OPTIONS,
 };
 
@@ -179,10 +181,14 @@ static const struct cli_command optimizer_commands[] = {
      "list of the studies: name, phase, trials, times (ISO 8601 UTC), reason.\n\n" STUDY_TEXT,
      history_options, CLI_ARG_TEXT, NULL},
     {"best", NULL, "Operational Commands",
-     "[STUDY | --app ID] [--store FILE | -c FILE] [-f FORMAT]",
+     "[STUDY | --app ID] [--store FILE | -c FILE] [-f FORMAT] [--pareto]",
      "The best trial of a study against the baseline",
-     "The best trial of a study against the baseline.\n\n" STUDY_TEXT, best_options, CLI_ARG_TEXT,
-     NULL},
+     "The best trial of a study against the baseline. With --pareto, the Pareto front of a\n"
+     "study with several objectives (objectives:): every feasible trial no other beats on\n"
+     "every objective, the one the study ends on marked; JSON: a list of {number, settings,\n"
+     "objectives} with the objectives in their configured order. A single-objective study\n"
+     "prints its best trial and says so.\n\n" STUDY_TEXT,
+     best_options, CLI_ARG_TEXT, NULL},
     {"reset", NULL, "Operational Commands", "--app ID [--store STORE | -c FILE]",
      "Remove a study so that it starts anew",
      "Removes the study of --app (a failed or quarantined one): it starts anew at its servo's\n"

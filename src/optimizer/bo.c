@@ -163,10 +163,14 @@ static int fit_feasibility(struct feasibility_model *model, const double *x, dou
                            size_t n, const struct opt_data *data, bool labels, struct opt_rng *rng)
 {
     double mean, sd;
-    standardize(values, n, &mean, &sd);
-    if (sd == 0.0)
-        return 0;
-    model->threshold = -mean / sd;
+    if (opt_safety_scale(data, values, n)) {
+        model->threshold = 0.0;
+    } else {
+        standardize(values, n, &mean, &sd);
+        if (sd == 0.0)
+            return 0;
+        model->threshold = -mean / sd;
+    }
     struct opt_gp_fit_options o = fit_options(n);
     o.restarts = 1; /* a cheaper fit: feasibility needs less precision than the objective */
     o.iterations = 30;
@@ -301,7 +305,7 @@ static struct evaluation combine(const struct acquisition *a, const double *mean
         double sd = sqrt(var[k]);
         e.log_ei = log(sd) + log_h((a->best - mean[k]) / sd);
     }
-    e.value = e.log_ei + e.log_pf;
+    e.value = opt_safety_score(a->data, e.log_ei + e.log_pf, e.log_pf);
     return e;
 }
 
@@ -638,14 +642,25 @@ int opt_bo_suggest(const struct opt_data *data, struct opt_rng *rng, struct opt_
         values[i] = -INFINITY;
         local_search(&s, pool + i * d, value, rng);
     }
-    /* In the box when it has a new point; else anywhere new; a repeat only when nothing is. */
-    const double *z = s.have_inside ? s.best_inside : s.have_new ? s.best_new : s.best_any;
-    const struct evaluation *e = s.have_inside ? &s.eval_inside
-                                 : s.have_new  ? &s.eval_new
-                                               : &s.eval_any;
+    /* In the box when it has a new point; else anywhere new; a repeat only when nothing is.
+     * With safety on, a safe candidate is preferred to an unsafe one wherever it lies. */
+    const double *z = s.best_any;
+    const struct evaluation *e = &s.eval_any;
+    if (s.have_new &&
+        (opt_safety_ok(data, s.eval_new.log_pf) || !opt_safety_ok(data, e->log_pf))) {
+        z = s.best_new;
+        e = &s.eval_new;
+    }
+    if (s.have_inside &&
+        (opt_safety_ok(data, s.eval_inside.log_pf) || !opt_safety_ok(data, e->log_pf))) {
+        z = s.best_inside;
+        e = &s.eval_inside;
+    }
     memcpy(choice->z, z, d * sizeof(double));
     choice->expected_improvement = acq.use_objective ? exp(e->log_ei) : 0.0;
     choice->probability_feasible = exp(e->log_pf);
+    if (!opt_safety_ok(data, e->log_pf))
+        opt_safety_fallback(data, choice);
     free(pool);
     free(values);
     free(box);

@@ -202,6 +202,21 @@ static const char *model_suggestion(const struct opt_data *data, uint64_t seed,
     return "random";
 }
 
+/* Safe exploration: no blind design points once something is known to be safe; the model's
+ * safe candidates, or the best feasible trial again (safety.c). */
+static void safe_suggestion(const struct opt_data *data, uint64_t seed, struct opt_choice *choice,
+                            struct opt_suggestion_info *info)
+{
+    struct opt_rng rng;
+    opt_rng_seed(&rng, seed);
+    if (opt_bo_suggest(data, &rng, choice) == 0) {
+        set_info(info, "gp-cei-safe", choice->expected_improvement, choice->probability_feasible);
+        return;
+    }
+    opt_safety_fallback(data, choice);
+    set_info(info, "safe-fallback", 0.0, 1.0);
+}
+
 int opt_suggest(const struct opt_space *space, size_t constraint_count,
                 const struct opt_trial *history, size_t history_count,
                 const struct opt_options *options, double *out, struct opt_suggestion_info *info,
@@ -210,6 +225,11 @@ int opt_suggest(const struct opt_space *space, size_t constraint_count,
     set_info(info, "baseline", 0.0, 0.0);
     if (opt_space_validate(space, error) != 0)
         return -1;
+    if (options != NULL && !(options->min_feasibility >= 0 && options->min_feasibility < 1)) {
+        if (error != NULL)
+            *error = "min_feasibility must be 0 (off) or in (0, 1)";
+        return -1;
+    }
     if (out == NULL || (history == NULL && history_count > 0)) {
         if (error != NULL)
             *error = "no output buffer or no history array";
@@ -225,7 +245,10 @@ int opt_suggest(const struct opt_space *space, size_t constraint_count,
     struct opt_choice choice = {.z = xcalloc(data.d + 1, sizeof(double))};
     size_t design = design_size(options, data.d);
     data.design = design + 1;
-    if (history_count <= design || data.ok_count < MIN_MODEL_POINTS) {
+    data.min_feasibility = options ? options->min_feasibility : 0.0;
+    if (opt_safety_active(&data)) {
+        safe_suggestion(&data, search_seed(options, history_count), &choice, info);
+    } else if (history_count <= design || data.ok_count < MIN_MODEL_POINTS) {
         design_suggestion(&data, seed, history_count - 1, choice.z);
         set_info(info, "sobol", 0.0, 0.0);
     } else {

@@ -60,6 +60,10 @@ struct opt_trial {
 struct opt_options {
     uint64_t seed;
     size_t initial_design; /* quasi-random points after the baseline; 0: automatic */
+    /* Safe exploration (safety.c): once a trial is feasible, every suggestion has a modelled
+     * probability of meeting every constraint (and of not failing) of at least this, or is the
+     * best feasible trial again. 0: off; otherwise in (0, 1). */
+    double min_feasibility;
 };
 
 /* Diagnostics of one suggestion: which strategy produced it and what the model thought. The

@@ -23,6 +23,7 @@ struct opt_data {
     double *constraints; /* n x constraint_count: valid when ok */
     size_t ok_count, feasible_count, failed_count;
     size_t design; /* trials of the baseline and the initial design (the first ones) */
+    double min_feasibility; /* > 0: safe exploration is on (and a trial is feasible) */
 };
 
 /* A candidate found by a strategy, in encoded coordinates. */
@@ -43,5 +44,20 @@ int opt_bo_suggest(const struct opt_data *data, struct opt_rng *rng, struct opt_
 /* Multivariate tree-structured Parzen estimator, the fallback. Returns 0 (never fails once
  * there is at least one usable trial), or -1 when there is none. */
 int opt_tpe_suggest(const struct opt_data *data, struct opt_rng *rng, struct opt_choice *choice);
+
+/* Safe exploration (safety.c). Active once a trial is feasible with min_feasibility > 0. */
+bool opt_safety_active(const struct opt_data *data);
+/* True when a log probability of feasibility meets min_feasibility (always when inactive). */
+bool opt_safety_ok(const struct opt_data *data, double log_pf);
+/* The acquisition value of a candidate: unchanged when safe, else far below every safe one
+ * and ordered by its probability of feasibility (the safest unsafe one first). */
+double opt_safety_score(const struct opt_data *data, double value, double log_pf);
+/* Scales a feasibility model's targets (feasible: <= 0) for safe exploration: divided by
+ * their root mean square, not centred, so the model's prior mean is the boundary itself and a
+ * point far from every trial has a probability of feasibility of 1/2. Returns false (values
+ * untouched) when safety is off. */
+bool opt_safety_scale(const struct opt_data *data, double *values, size_t n);
+/* The safe answer when no candidate is safe: the best feasible trial again. */
+void opt_safety_fallback(const struct opt_data *data, struct opt_choice *choice);
 
 #endif

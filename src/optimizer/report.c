@@ -37,6 +37,7 @@ static const char style[] =
     ".baseline-point{fill:#7a8591}.best-point{fill:none;stroke:#1b9e5a;stroke-width:2.5}"
     ".threshold{stroke:#c62828;stroke-width:1.5;stroke-dasharray:6 4}"
     ".ok{fill:#1b9e5a}.broken{fill:#c62828}"
+    ".front{fill:none;stroke:#1b9e5a;stroke-width:2}.front-point{fill:#1b9e5a}"
     ".legend{font-size:12px;color:#44505c;margin:4px 0}.legend "
     "span{font-size:14px;margin-left:10px}"
     ".k-feasible{color:#2f6fdb}.k-infeasible{color:#e07b10}.k-failed{color:#c62828}"
@@ -598,6 +599,107 @@ static void trials_table(struct strbuf *sb, const json_t *doc)
     strbuf_puts(sb, "</tbody></table>\n");
 }
 
+/* ---- the Pareto front ------------------------------------------------------------------ */
+
+static double trial_value(const json_t *t, size_t k)
+{
+    return number_or_nan(json_array_get(json_object_get(t, "objectives"), k));
+}
+
+static void value_range(const json_t *doc, size_t k, double *lo, double *hi)
+{
+    *lo = INFINITY;
+    *hi = -INFINITY;
+    size_t i;
+    const json_t *t;
+    json_array_foreach(trials_of(doc), i, t)
+    {
+        double v = trial_value(t, k);
+        if (isfinite(v)) {
+            *lo = fmin(*lo, v);
+            *hi = fmax(*hi, v);
+        }
+    }
+    pad_range(lo, hi);
+}
+
+static int by_first(const void *a, const void *b)
+{
+    const double *p = a, *q = b;
+    return (p[0] > q[0]) - (p[0] < q[0]);
+}
+
+/* The front's trials as a step line, by the x objective. */
+static void front_line(const struct chart *c, const json_t *doc, size_t kx, size_t ky)
+{
+    const json_t *front = json_object_get(doc, "pareto");
+    size_t n = json_array_size(front), m = 0;
+    double *xy = xcalloc(2 * n + 2, sizeof *xy);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *t = doc_trial(doc, (long)json_integer_value(json_array_get(front, i)));
+        double x = trial_value(t, kx), y = trial_value(t, ky);
+        if (isfinite(x) && isfinite(y)) {
+            xy[2 * m] = x;
+            xy[2 * m++ + 1] = y;
+        }
+    }
+    qsort(xy, m, 2 * sizeof *xy, by_first);
+    strbuf_puts(c->sb, "<polyline class=\"front\" points=\"");
+    for (size_t i = 0; i < m; i++) {
+        if (i > 0)
+            strbuf_printf(c->sb, "%.1f,%.1f ", px(c, xy[2 * i]), py(c, xy[2 * i - 1]));
+        strbuf_printf(c->sb, "%.1f,%.1f ", px(c, xy[2 * i]), py(c, xy[2 * i + 1]));
+    }
+    strbuf_puts(c->sb, "\"/>");
+    for (size_t i = 0; i < m; i++)
+        strbuf_printf(c->sb, "<circle class=\"front-point\" cx=\"%.1f\" cy=\"%.1f\" r=\"3\"/>",
+                      px(c, xy[2 * i]), py(c, xy[2 * i + 1]));
+    free(xy);
+}
+
+static const char *objective_title(const json_t *doc, size_t k)
+{
+    const json_t *o = json_array_get(json_object_get(doc, "objectives"), k);
+    return doc_text(o, "name");
+}
+
+/* One panel: objective kx against objective ky, every trial, the front as a step line. */
+static void front_chart(struct strbuf *sb, const json_t *doc, size_t kx, size_t ky)
+{
+    struct chart c = {sb, CHART_WIDTH, CHART_HEIGHT, 0, 1, 0, 1};
+    value_range(doc, kx, &c.x0, &c.x1);
+    value_range(doc, ky, &c.y0, &c.y1);
+    char *title = xasprintf("Pareto front: %s against %s", objective_title(doc, ky),
+                            objective_title(doc, kx));
+    chart_begin(&c, title, objective_title(doc, kx), objective_title(doc, ky), NULL);
+    free(title);
+    size_t i;
+    const json_t *t;
+    json_array_foreach(trials_of(doc), i, t)
+    {
+        struct point p = {trial_value(t, kx), trial_value(t, ky), kind_of(t), (long)i};
+        if (isfinite(p.x))
+            draw_point(&c, &p);
+    }
+    front_line(&c, doc, kx, ky);
+    const json_t *best = doc_trial(doc, doc_index(doc, "best"));
+    draw_marker(&c, trial_value(best, kx), trial_value(best, ky), "best-point");
+    chart_end(&c);
+}
+
+/* Two objectives: one scatter; three: the three pairs. */
+static void front_charts(struct strbuf *sb, const json_t *doc)
+{
+    size_t k = json_array_size(json_object_get(doc, "objectives"));
+    strbuf_puts(sb, "<h2>Pareto front</h2>\n<div class=\"grid\">\n");
+    for (size_t a = 0; a < k; a++)
+        for (size_t b = a + 1; b < k; b++)
+            front_chart(sb, doc, a, b);
+    strbuf_puts(sb, "</div>\n<p class=\"legend\"><span class=\"k-best\">&#9135;</span> the "
+                    "front (feasible trials no other beats on every objective) "
+                    "<span class=\"k-best\">&#9711;</span> the trial the study ends on</p>\n");
+}
+
 /* ---- the page -------------------------------------------------------------------------- */
 
 static void summary_item(struct strbuf *sb, const char *term, const char *text)
@@ -644,6 +746,9 @@ static void summary(struct strbuf *sb, const json_t *doc)
                        doc_trial(doc, doc_index(doc, "baseline")));
     summary_item(sb, "Best", text);
     free(text);
+    text = xasprintf("%lld", (long long)json_integer_value(json_object_get(doc, "slo_violations")));
+    summary_item(sb, "SLO violations", text);
+    free(text);
     time_t now = time(NULL);
     char when[64];
     strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", gmtime(&now));
@@ -668,6 +773,8 @@ char *report_html(const json_t *doc)
         strbuf_puts(&sb, "<p class=\"note\">No trials yet.</p></body></html>\n");
         return strbuf_detach(&sb);
     }
+    if (json_array_size(json_object_get(doc, "objectives")) >= 2)
+        front_charts(&sb, doc);
     strbuf_puts(&sb, "<h2>Objective</h2>\n");
     objective_chart(&sb, doc);
     strbuf_puts(&sb, "<h2>Settings against the objective</h2>\n<div class=\"grid\">\n");

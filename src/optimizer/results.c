@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "optimizer/study_config.h"
+#include "optimizer/study_pareto.h"
 #include "types/wire.h"
 #include "util/util.h"
 
@@ -108,6 +109,61 @@ static int document_goal(const json_t *objective)
                : GOAL_MINIMIZE;
 }
 
+static size_t slo_violations(const struct store_trial *trials, size_t count)
+{
+    size_t violations = 0;
+    for (size_t i = 0; i < count; i++)
+        violations += str_eq(trials[i].reason, "slo-violation") ? 1 : 0;
+    return violations;
+}
+
+/* The configured prefer weights when there is one per objective. */
+static bool prefer_weights(const json_t *config, size_t k, double *weights)
+{
+    const json_t *prefer = json_object_get(config, "prefer");
+    if (json_array_size(prefer) != k)
+        return false;
+    for (size_t j = 0; j < k; j++)
+        weights[j] = json_number_value(json_array_get(prefer, j));
+    return true;
+}
+
+/* Several objectives: "objectives" (their definitions), each trial's "objectives" (values in
+ * that order), "pareto" (the front's trial numbers) and "best" (the front's trial the prefer
+ * weights pick). Returns false for a single-objective study. */
+static bool add_front(json_t *doc, const json_t *config, const json_t *objective,
+                      const struct store_trial *trials, size_t count)
+{
+    struct study_objective objectives[STUDY_MAX_OBJECTIVES] = {0};
+    size_t k = study_objectives_from_json(objectives, objective);
+    if (k == 0)
+        return false;
+    double weights[STUDY_MAX_OBJECTIVES];
+    bool weighted = prefer_weights(config, k, weights);
+    struct study_front f;
+    study_front_build(&f, objectives, k, NULL, trials, count, weighted ? weights : NULL);
+    json_object_set(doc, "objectives", json_object_get(objective, "objectives"));
+    json_t *list = json_object_get(doc, "trials");
+    for (size_t i = 0; i < count; i++) {
+        json_t *values = json_array();
+        for (size_t j = 0; j < k; j++) {
+            double v = f.values[i * k + j];
+            json_array_append_new(values, isfinite(v) ? json_real(v) : json_null());
+        }
+        json_object_set_new(json_array_get(list, i), "objectives", values);
+    }
+    json_t *front = json_array();
+    for (size_t i = 0; i < f.front_count; i++)
+        json_array_append_new(front, json_integer(trials[f.front[i]].number));
+    json_object_set_new(doc, "pareto", front);
+    json_object_set_new(doc, "best",
+                        f.pick >= 0 ? json_integer(trials[f.pick].number) : json_null());
+    study_front_free(&f);
+    for (size_t j = 0; j < k; j++)
+        study_objective_clear(&objectives[j]);
+    return true;
+}
+
 json_t *results_document(const struct store_app *app, const struct store_trial *trials,
                          size_t count)
 {
@@ -131,8 +187,14 @@ json_t *results_document(const struct store_app *app, const struct store_trial *
     json_object_set_new(doc, "trials", list);
     json_object_set_new(doc, "baseline",
                         count > 0 && trials[0].number == 0 ? json_integer(0) : json_null());
-    long best = results_best_trial(trials, count, document_goal(objective));
-    json_object_set_new(doc, "best", best >= 0 ? json_integer(best) : json_null());
+    json_object_set_new(doc, "slo_violations",
+                        json_integer((json_int_t)slo_violations(trials, count)));
+    if (!add_front(doc, config, objective, trials, count)) {
+        long best = results_best_trial(trials, count, document_goal(objective));
+        json_object_set_new(doc, "best", best >= 0 ? json_integer(best) : json_null());
+        json_object_set_new(doc, "objectives", json_null());
+        json_object_set_new(doc, "pareto", json_null());
+    }
     json_decref(objective);
     json_decref(config);
     return doc;
@@ -190,6 +252,12 @@ static const char *objective_name(const json_t *doc)
 {
     const char *name =
         json_string_value(json_object_get(json_object_get(doc, "objective"), "name"));
+    return name ? name : "objective";
+}
+
+static const char *objective_label(const json_t *objectives, size_t i)
+{
+    const char *name = json_string_value(json_object_get(json_array_get(objectives, i), "name"));
     return name ? name : "objective";
 }
 
@@ -321,8 +389,10 @@ static void history_grid(const json_t *doc, bool csv, struct grid *g)
 {
     const json_t *constraints = json_object_get(doc, "constraints");
     const json_t *settings = json_object_get(doc, "settings");
+    const json_t *objectives = json_object_get(doc, "objectives");
     size_t nc = json_array_size(constraints), ns = json_array_size(settings);
-    g->columns = 4 + nc + ns + 1 + (csv ? 3 : 0);
+    size_t no = json_array_size(objectives) ? json_array_size(objectives) : 1;
+    g->columns = 3 + no + nc + ns + 1 + (csv ? 3 : 0);
     g->rows = 0;
     g->cells = NULL;
     char **row = xcalloc(g->columns, sizeof *row);
@@ -330,7 +400,9 @@ static void history_grid(const json_t *doc, bool csv, struct grid *g)
     row[k++] = xstrdup(csv ? "number" : "TRIAL");
     row[k++] = xstrdup(csv ? "status" : "STATUS");
     row[k++] = xstrdup(csv ? "feasible" : "FEASIBLE");
-    row[k++] = xstrdup(objective_name(doc));
+    for (size_t i = 0; i < no; i++)
+        row[k++] = xstrdup(json_array_size(objectives) ? objective_label(objectives, i)
+                                                       : objective_name(doc));
     for (size_t i = 0; i < nc; i++)
         row[k++] =
             xstrdup(json_string_value(json_object_get(json_array_get(constraints, i), "metric")));
@@ -352,7 +424,10 @@ static void history_grid(const json_t *doc, bool csv, struct grid *g)
         row[k++] = number == 0 && !csv ? xstrdup("baseline") : xasprintf("%lld", (long long)number);
         row[k++] = value_text(json_object_get(t, "status"));
         row[k++] = value_text(json_object_get(t, "feasible"));
-        row[k++] = value_text(json_object_get(t, "objective"));
+        for (size_t i = 0; i < no; i++)
+            row[k++] = value_text(json_array_size(objectives)
+                                      ? json_array_get(json_object_get(t, "objectives"), i)
+                                      : json_object_get(t, "objective"));
         for (size_t i = 0; i < nc; i++)
             row[k++] = value_text(
                 json_object_get(json_array_get(json_object_get(t, "constraints"), i), "value"));
@@ -380,6 +455,9 @@ char *results_history_text(const json_t *doc)
     strbuf_init(&sb);
     grid_text(&g, &sb);
     grid_free(&g);
+    strbuf_printf(&sb, "SLO violations: %lld of %zu trials\n",
+                  (long long)json_integer_value(json_object_get(doc, "slo_violations")),
+                  json_array_size(json_object_get(doc, "trials")));
     return strbuf_detach(&sb);
 }
 
@@ -533,6 +611,24 @@ static void best_settings(struct strbuf *sb, const json_t *best, const json_t *b
     }
 }
 
+/* Several objectives: each one's value against the baseline's. */
+static void best_objectives(struct strbuf *sb, const json_t *objectives, const json_t *best,
+                            const json_t *baseline)
+{
+    strbuf_puts(sb, "Objectives (the Pareto front's trial the prefer weights pick):\n");
+    size_t i;
+    const json_t *o;
+    json_array_foreach(objectives, i, o)
+    {
+        strbuf_printf(sb, "  %s (%s %s) = ", objective_label(objectives, i),
+                      json_string_value(json_object_get(o, "goal")),
+                      json_string_value(json_object_get(o, "aggregate")));
+        put_versus(sb, json_array_get(json_object_get(best, "objectives"), i),
+                   json_array_get(json_object_get(baseline, "objectives"), i));
+        strbuf_putc(sb, '\n');
+    }
+}
+
 char *results_best_text(const json_t *doc)
 {
     const json_t *best = trial_at(doc, json_object_get(doc, "best"));
@@ -550,11 +646,16 @@ char *results_best_text(const json_t *doc)
         strbuf_puts(&sb, "Best: the baseline (no trial did better)\n");
     else
         strbuf_printf(&sb, "Best: trial %lld\n", (long long)number);
-    strbuf_printf(&sb, "Objective: %s (%s %s) = ", objective_name(doc),
-                  json_string_value(json_object_get(objective, "goal")),
-                  json_string_value(json_object_get(objective, "aggregate")));
-    put_versus(&sb, json_object_get(best, "objective"), json_object_get(baseline, "objective"));
-    strbuf_putc(&sb, '\n');
+    const json_t *objectives = json_object_get(doc, "objectives");
+    if (json_array_size(objectives) > 0) {
+        best_objectives(&sb, objectives, best, baseline);
+    } else {
+        strbuf_printf(&sb, "Objective: %s (%s %s) = ", objective_name(doc),
+                      json_string_value(json_object_get(objective, "goal")),
+                      json_string_value(json_object_get(objective, "aggregate")));
+        put_versus(&sb, json_object_get(best, "objective"), json_object_get(baseline, "objective"));
+        strbuf_putc(&sb, '\n');
+    }
     if (json_array_size(json_object_get(best, "constraints")) > 0) {
         strbuf_puts(&sb, "Constraints:\n");
         best_constraints(&sb, best, baseline);
@@ -594,24 +695,134 @@ char *results_summary_text(const json_t *doc)
         strbuf_puts(&sb, "Optimization complete\n");
     else
         strbuf_printf(&sb, "Optimization stopped before the end (%s)\n", phase ? phase : "?");
+    long long violations = (long long)json_integer_value(json_object_get(doc, "slo_violations"));
     if (trials == 0)
         strbuf_puts(&sb, "Trials: no trials yet\n");
     else if (trials == 1)
-        strbuf_printf(&sb, "Trials: 1 (the baseline), %zu feasible, %zu not measured\n", feasible,
-                      failed);
+        strbuf_printf(&sb,
+                      "Trials: 1 (the baseline), %zu feasible, %zu not measured, %lld SLO "
+                      "violations\n",
+                      feasible, failed, violations);
     else
         strbuf_printf(&sb,
-                      "Trials: %zu (the baseline and %zu more), %zu feasible, %zu not measured\n",
-                      trials, trials - 1, feasible, failed);
+                      "Trials: %zu (the baseline and %zu more), %zu feasible, %zu not measured, "
+                      "%lld SLO violations\n",
+                      trials, trials - 1, feasible, failed, violations);
     if (trials > 0) {
         strbuf_putc(&sb, '\n');
         char *best = results_best_text(doc);
         strbuf_puts(&sb, best);
         free(best);
+        if (json_is_array(json_object_get(doc, "pareto"))) {
+            strbuf_putc(&sb, '\n');
+            char *front = results_pareto_text(doc);
+            strbuf_puts(&sb, front);
+            free(front);
+        }
         strbuf_putc(&sb, '\n');
         char *history = results_history_text(doc);
         strbuf_puts(&sb, history);
         free(history);
     }
+    return strbuf_detach(&sb);
+}
+
+/* ---- the Pareto front ------------------------------------------------------------------ */
+
+static json_t *pareto_entry(const json_t *trial, const json_t *values)
+{
+    json_t *entry = json_object();
+    json_object_set(entry, "number", json_object_get(trial, "number"));
+    json_object_set(entry, "settings", json_object_get(trial, "settings"));
+    json_object_set_new(entry, "objectives", json_deep_copy(values));
+    return entry;
+}
+
+json_t *results_pareto_json(const json_t *doc)
+{
+    json_t *list = json_array();
+    const json_t *front = json_object_get(doc, "pareto");
+    if (!json_is_array(front)) { /* single-objective: the best trial */
+        const json_t *best = trial_at(doc, json_object_get(doc, "best"));
+        if (best != NULL) {
+            json_t *values = json_pack("[O]", json_object_get(best, "objective"));
+            json_array_append_new(list, pareto_entry(best, values));
+            json_decref(values);
+        }
+        return list;
+    }
+    size_t i;
+    const json_t *number;
+    json_array_foreach(front, i, number)
+    {
+        const json_t *t = trial_at(doc, number);
+        if (t != NULL)
+            json_array_append_new(list, pareto_entry(t, json_object_get(t, "objectives")));
+    }
+    return list;
+}
+
+static void front_header(struct strbuf *sb, const json_t *doc)
+{
+    const json_t *objectives = json_object_get(doc, "objectives");
+    size_t count = json_array_size(json_object_get(doc, "pareto"));
+    strbuf_printf(sb, "Pareto front: %zu feasible trial%s no other beats on every objective (",
+                  count, count == 1 ? "" : "s");
+    size_t i;
+    const json_t *o;
+    json_array_foreach(objectives, i, o)
+        strbuf_printf(sb, "%s%s: %s", i ? ", " : "", objective_label(objectives, i),
+                      json_string_value(json_object_get(o, "goal")));
+    strbuf_puts(sb, "); * the one the study ends on\n");
+}
+
+char *results_pareto_text(const json_t *doc)
+{
+    struct strbuf sb;
+    strbuf_init(&sb);
+    const json_t *front = json_object_get(doc, "pareto");
+    if (!json_is_array(front)) {
+        strbuf_puts(&sb, "A single-objective study: no Pareto front; its best trial:\n");
+        char *best = results_best_text(doc);
+        strbuf_puts(&sb, best);
+        free(best);
+        return strbuf_detach(&sb);
+    }
+    front_header(&sb, doc);
+    const json_t *objectives = json_object_get(doc, "objectives");
+    const json_t *settings = json_object_get(doc, "settings");
+    size_t no = json_array_size(objectives), ns = json_array_size(settings);
+    struct grid g = {.columns = 1 + no + ns};
+    char **row = xcalloc(g.columns, sizeof *row);
+    size_t k = 0;
+    row[k++] = xstrdup("TRIAL");
+    for (size_t i = 0; i < no; i++)
+        row[k++] = xstrdup(objective_label(objectives, i));
+    for (size_t i = 0; i < ns; i++)
+        row[k++] = xstrdup(json_string_value(json_object_get(json_array_get(settings, i), "name")));
+    grid_add(&g, row);
+    json_int_t pick = json_integer_value(json_object_get(doc, "best"));
+    size_t index;
+    const json_t *number;
+    json_array_foreach(front, index, number)
+    {
+        const json_t *t = trial_at(doc, number);
+        if (t == NULL)
+            continue;
+        k = 0;
+        json_int_t n = json_integer_value(number);
+        row[k++] = xasprintf("%lld%s", (long long)n, n == pick ? " *" : "");
+        for (size_t i = 0; i < no; i++)
+            row[k++] = value_text(json_array_get(json_object_get(t, "objectives"), i));
+        for (size_t i = 0; i < ns; i++) {
+            const char *name =
+                json_string_value(json_object_get(json_array_get(settings, i), "name"));
+            row[k++] = value_text(json_object_get(json_object_get(t, "settings"), name));
+        }
+        grid_add(&g, row);
+    }
+    free(row);
+    grid_text(&g, &sb);
+    grid_free(&g);
     return strbuf_detach(&sb);
 }

@@ -10,7 +10,10 @@
  *                "objective", "settings": {NAME: V}, "metrics": {M: {"mean", ..., "count"}},
  *                "constraints": [{"metric", "keep", "threshold", "value", "satisfied"}],
  *                "adjust_uid", "measure_uid", "started", "finished"}],
- *    "baseline": 0 | null, "best": N | null} */
+ *    "baseline": 0 | null, "best": N | null, "slo_violations": N,
+ *    several objectives: "objectives": [{"name", "goal", ...}], each trial's "objectives":
+ *    [values], "pareto": [trial numbers], "best": the front's trial `prefer` picks;
+ *    else "objectives" and "pareto" are null} */
 #ifndef SERVO_OPTIMIZER_RESULTS_H
 #define SERVO_OPTIMIZER_RESULTS_H
 
@@ -45,6 +48,12 @@ char *results_time_text(double seconds);
 /* The best trial: its settings, objective and constraints against the baseline. */
 char *results_best_text(const json_t *doc);
 json_t *results_best_json(const json_t *doc);
+/* The Pareto front of a study with several objectives: a table of its trials (the one the
+ * study ends on marked), or, for a single-objective study, a line saying so and the best
+ * trial. JSON: [{"number", "settings", "objectives": [values in the configured order]}] (a
+ * single-objective study: its best trial, "objectives": [objective]). */
+char *results_pareto_text(const json_t *doc);
+json_t *results_pareto_json(const json_t *doc);
 /* What `servo run` prints at the end: the outcome, the best against the baseline, the
  * trials table. */
 char *results_summary_text(const json_t *doc);

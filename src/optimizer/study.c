@@ -16,6 +16,7 @@
 #include "optimizer/objective.h"
 #include "optimizer/results.h"
 #include "optimizer/study_eval.h"
+#include "optimizer/study_pareto.h"
 #include "optimizer/study_space.h"
 #include "servo/log.h"
 #include "servo/model.h"
@@ -45,6 +46,9 @@ struct study {
     bool has_space;
     struct study_objective objective;
     bool has_objective;
+    /* several objectives (objective_count >= 2; objectives[0] is `objective`): a Pareto front */
+    struct study_objective objectives[STUDY_MAX_OBJECTIVES];
+    size_t objective_count;
     double servo_timeout; /* seconds a servo may be silent before another takes over */
     /* the store failed and the state could not be read back: answer 503 until it can */
     bool broken;
@@ -139,7 +143,9 @@ static size_t budget(const struct study *s)
 
 static void set_objective_row(struct study *s)
 {
-    json_t *json = study_objective_json(&s->objective);
+    json_t *json = s->objective_count >= 2
+                       ? study_objectives_json(s->objectives, s->objective_count)
+                       : study_objective_json(&s->objective);
     set_json_text(&s->app.objective, json);
     json_decref(json);
 }
@@ -147,8 +153,14 @@ static void set_objective_row(struct study *s)
 /* The configured objective, or the one chosen from the description before. */
 static int resolve_configured_objective(struct study *s, char **error)
 {
-    const struct objective_settings *o = s->settings->objective;
-    if (o != NULL) {
+    const struct objective_settings *o = NULL;
+    size_t count = study_settings_objectives(s->settings, &o);
+    for (size_t i = 0; count >= 2 && i < count; i++)
+        if (study_objective_set(&s->objectives[i], o[i].metric, o[i].expression, o[i].aggregate,
+                                o[i].goal, error) != 0)
+            return -1;
+    s->objective_count = count >= 2 ? count : 0;
+    if (count > 0) {
         if (study_objective_set(&s->objective, o->metric, o->expression, o->aggregate, o->goal,
                                 error) != 0)
             return -1;
@@ -183,6 +195,8 @@ static void evaluate_trial(const struct study *s, struct store_trial *t)
 {
     struct study_eval e = {
         .objective = s->has_objective ? &s->objective : NULL,
+        .objectives = s->objectives,
+        .objective_count = s->objective_count,
         .constraints = &s->settings->constraints,
         .space = &s->space,
         .baseline_metrics = s->trial_count > 0 ? s->trials[0].metrics : NULL,
@@ -402,7 +416,8 @@ static void history_free(struct history *h)
 }
 
 /* One finished trial as the engine sees it: values to minimize, g <= 0 satisfied. */
-static void history_add(const struct study *s, struct history *h, const struct store_trial *t)
+static void history_add(const struct study *s, struct history *h, const struct store_trial *t,
+                        double scalarized)
 {
     size_t d = s->space.count, m = s->settings->constraints.count;
     double *x = &h->x[h->count * d];
@@ -426,6 +441,8 @@ static void history_add(const struct study *s, struct history *h, const struct s
     json_decref(constraints);
     bool ok = trial_measured(t) && t->has_objective;
     double objective = s->objective.goal == GOAL_MAXIMIZE ? -t->objective : t->objective;
+    if (s->objective_count >= 2)
+        objective = scalarized;
     h->trials[h->count++] = (struct opt_trial){
         .x = x,
         .status = ok ? OPT_TRIAL_OK : OPT_TRIAL_FAILED,
@@ -441,16 +458,27 @@ static void history_build(const struct study *s, struct history *h)
     h->x = xcalloc((n ? n : 1) * d, sizeof *h->x);
     h->g = xcalloc((n ? n : 1) * (m ? m : 1), sizeof *h->g);
     h->count = 0;
+    double *scalarized = xcalloc(n + 1, sizeof *scalarized);
+    if (s->objective_count >= 2) { /* ParEGO: a new random scalarization at each suggestion */
+        struct study_front f;
+        study_front_build(&f, s->objectives, s->objective_count, &s->space, s->trials, n, NULL);
+        study_front_scalarize(&f, (uint64_t)s->settings->seed, n, scalarized);
+        study_front_free(&f);
+    }
     for (size_t i = 0; i < n; i++)
         if (trial_terminal(&s->trials[i]))
-            history_add(s, h, &s->trials[i]);
+            history_add(s, h, &s->trials[i], scalarized[i]);
+    free(scalarized);
 }
 
 static int suggest(const struct study *s, double *x, struct opt_suggestion_info *info, char **error)
 {
     struct history h;
     history_build(s, &h);
-    struct opt_options options = {.seed = (uint64_t)s->settings->seed};
+    struct opt_options options = {
+        .seed = (uint64_t)s->settings->seed,
+        .min_feasibility = study_settings_min_feasibility(s->settings),
+    };
     const char *why = NULL;
     *info = (struct opt_suggestion_info){0};
     int rc = opt_suggest(&s->space.space, s->settings->constraints.count, h.trials, h.count,
@@ -466,8 +494,24 @@ static int suggest(const struct study *s, double *x, struct opt_suggestion_info 
 
 /* ---- advancing ------------------------------------------------------------------------- */
 
+/* Several objectives: the front's trial the prefer weights pick. */
+static long pareto_pick(const struct study *s)
+{
+    struct study_front f;
+    const double *prefer = s->settings->prefer.count == s->objective_count
+                               ? (const double *)s->settings->prefer.items
+                               : NULL;
+    study_front_build(&f, s->objectives, s->objective_count, &s->space, s->trials, s->trial_count,
+                      prefer);
+    long pick = f.pick >= 0 ? (long)s->trials[f.pick].number : -1;
+    study_front_free(&f);
+    return pick;
+}
+
 static long best_trial(const struct study *s)
 {
+    if (s->objective_count >= 2)
+        return pareto_pick(s);
     return results_best_trial(s->trials, s->trial_count, s->objective.goal);
 }
 
@@ -485,7 +529,13 @@ static void start_final(struct study *s)
     study_space_point(&s->space, settings, false, x);
     json_decref(settings);
     char *text = study_space_format(&s->space, x);
-    if (best == 0)
+    if (s->objective_count >= 2 && s->trials[best].feasible)
+        study_log(s, SERVO_LOG_INFO, "Adjusting to the Pareto front's trial %ld, picked %s: %s",
+                  best,
+                  s->settings->prefer.count > 0 ? "by the prefer weights"
+                                                : "as the closest to the ideal point",
+                  text);
+    else if (best == 0)
         study_log(s, SERVO_LOG_INFO, "Adjusting to the best settings (the baseline's): %s", text);
     else
         study_log(s, SERVO_LOG_INFO, "Adjusting to the best settings (trial %ld's): %s", best,
@@ -764,6 +814,9 @@ static void state_clear(struct study *s)
     s->has_space = false;
     study_objective_clear(&s->objective);
     s->has_objective = false;
+    for (size_t i = 0; i < s->objective_count; i++)
+        study_objective_clear(&s->objectives[i]);
+    s->objective_count = 0;
 }
 
 /* What the phase needs: a pending command, a space, a current trial. */

@@ -144,6 +144,83 @@ static const struct servo_schema constraint_schema = {
 static const struct servo_field constraint_item = {.type = SERVO_FIELD_OBJECT,
                                                    .object = &constraint_schema};
 
+static const struct servo_field objective_item = {.type = SERVO_FIELD_OBJECT,
+                                                  .object = &objective_schema};
+
+static int validate_weights(const void *value, struct servo_validation *v)
+{
+    const struct servo_list *weights = value;
+    const double *w = weights->items;
+    for (size_t i = 0; i < weights->count; i++)
+        if (!(isfinite(w[i]) && w[i] >= 0))
+            return servo_validation_error(v, NULL, "weight %zu is %g: weights are numbers >= 0",
+                                          i + 1, w[i]);
+    return 0;
+}
+
+static const struct servo_field weight_item = {.type = SERVO_FIELD_FLOAT};
+
+/* ---- safety ---------------------------------------------------------------------------- */
+
+static int validate_min_feasibility(const void *value, struct servo_validation *v)
+{
+    double p = *(const double *)value;
+    if (!(p > 0 && p < 1))
+        return servo_validation_error(v, NULL, "%g is outside (0, 1): a probability such as 0.9",
+                                      p);
+    return 0;
+}
+
+static const struct servo_field safety_fields[] = {
+    {.name = "min_feasibility",
+     .type = SERVO_FIELD_FLOAT,
+     .offset = offsetof(struct safety_settings, min_feasibility),
+     .flags = SERVO_F_REQUIRED,
+     .validate = validate_min_feasibility,
+     .description = "Once a trial is feasible, suggest only settings whose modelled "
+                    "probability of meeting every constraint is at least this (0.9), else the "
+                    "best feasible settings again"},
+    SERVO_FIELDS_END,
+};
+
+static const struct servo_schema safety_schema = {
+    .title = "Safety",
+    .description = "Safe exploration for production: no suggestion likely to break an SLO",
+    .size = sizeof(struct safety_settings),
+    .fields = safety_fields,
+};
+
+size_t study_settings_objectives(const struct study_settings *s,
+                                 const struct objective_settings **out)
+{
+    if (s->objective != NULL) {
+        *out = s->objective;
+        return 1;
+    }
+    *out = s->objectives.items;
+    return s->objectives.count;
+}
+
+double study_settings_min_feasibility(const struct study_settings *s)
+{
+    return s->safety != NULL ? s->safety->min_feasibility : 0.0;
+}
+
+/* objective XOR objectives (at most STUDY_MAX_OBJECTIVES), prefer as long as objectives. */
+static int validate_study(const void *settings, struct servo_validation *v)
+{
+    const struct study_settings *s = settings;
+    if (s->objective != NULL && s->objectives.count > 0)
+        return servo_validation_error(v, "objectives", "give objective or objectives, not both");
+    if (s->objectives.count > STUDY_MAX_OBJECTIVES)
+        return servo_validation_error(v, "objectives", "%zu objectives: at most %d",
+                                      s->objectives.count, STUDY_MAX_OBJECTIVES);
+    if (s->prefer.count > 0 && s->prefer.count != s->objectives.count)
+        return servo_validation_error(v, "prefer", "%zu weights for %zu objectives",
+                                      s->prefer.count, s->objectives.count);
+    return 0;
+}
+
 /* ---- measure --------------------------------------------------------------------------- */
 
 static const struct servo_field measure_fields[] = {
@@ -188,6 +265,27 @@ static const struct servo_schema measure_schema = {
      .object = &objective_schema,                                                              \
      .description = "What to optimize; when absent, the first metric of the description "      \
                     "(maximized when its unit is rps or rpm, else minimized)"},                \
+        {.name = "objectives",                                                                 \
+         .type = SERVO_FIELD_LIST,                                                             \
+         .offset = offsetof(struct study_settings, objectives),                                \
+         .item = &objective_item,                                                              \
+         .description = "Instead of objective: two or three objectives; the study searches "   \
+                        "their Pareto front"},                                                 \
+        {.name = "prefer",                                                                     \
+         .type = SERVO_FIELD_LIST,                                                             \
+         .offset = offsetof(struct study_settings, prefer),                                    \
+         .item = &weight_item,                                                                 \
+         .validate = validate_weights,                                                         \
+         .description = "Weights of the objectives (in their order) that pick the front's "    \
+                        "trial the study ends on (default: the one closest to the ideal "      \
+                        "point, objectives normalized)"},                                      \
+        {.name = "safety",                                                                     \
+         .type = SERVO_FIELD_OBJECT,                                                           \
+         .offset = offsetof(struct study_settings, safety),                                    \
+         .flags = SERVO_F_OPTIONAL,                                                            \
+         .object = &safety_schema,                                                             \
+         .description = "{min_feasibility: 0.9}: suggest only settings likely to keep every "  \
+                        "constraint once one trial did"},                                      \
         {.name = "constraints",                                                                \
          .type = SERVO_FIELD_LIST,                                                             \
          .offset = offsetof(struct study_settings, constraints),                               \
@@ -237,6 +335,7 @@ const struct servo_schema study_local_schema = {
                    "adjust and measure `budget` times, then adjust to the best settings",
     .size = sizeof(struct study_settings),
     .fields = local_fields,
+    .validate = validate_study,
 };
 
 static const struct servo_field application_fields[] = {
@@ -267,6 +366,7 @@ const struct servo_schema study_application_schema = {
     .description = "One application the optimizer server optimizes",
     .size = sizeof(struct study_settings),
     .fields = application_fields,
+    .validate = validate_study,
 };
 
 /* ---- the server ------------------------------------------------------------------------ */

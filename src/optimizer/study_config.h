@@ -35,8 +35,18 @@ struct measure_settings {
     servo_duration delay;
 };
 
+/* safety: {min_feasibility}: safe exploration (engine.h, opt_options). */
+struct safety_settings {
+    double min_feasibility; /* in (0, 1) */
+};
+
+#define STUDY_MAX_OBJECTIVES 3
+
 struct study_settings {
     struct objective_settings *objective; /* NULL: chosen from the description */
+    struct servo_list objectives;         /* struct objective_settings: a Pareto front (2-3) */
+    struct servo_list prefer;             /* doubles: weights picking the front's final trial */
+    struct safety_settings *safety;       /* NULL: off */
     struct servo_list constraints;        /* struct constraint_settings */
     int64_t budget;                       /* trials after the baseline */
     int64_t seed;
@@ -87,6 +97,14 @@ struct server_settings {
 extern const struct servo_schema study_local_schema;       /* optimizer.local */
 extern const struct servo_schema study_application_schema; /* applications.ORG/APP */
 extern const struct servo_schema server_settings_schema;   /* optimizer.yaml */
+
+/* The configured objectives in order: `objective`, or the `objectives` list (one entry is
+ * the same as `objective`). Returns how many (0: none configured, chosen from the
+ * description). */
+size_t study_settings_objectives(const struct study_settings *s,
+                                 const struct objective_settings **out);
+/* safety.min_feasibility, 0 when off. */
+double study_settings_min_feasibility(const struct study_settings *s);
 
 /* "minimize"/"maximize", "below"/"above". */
 const char *study_goal_name(int goal);

@@ -129,15 +129,36 @@ static bool summary_value(const json_t *summaries, const char *metric, int aggre
 /* ---- the objective's value ------------------------------------------------------------- */
 
 struct lookup {
-    const struct study_eval *eval;
+    const struct study_objective *objective;
+    const struct study_space *space; /* NULL: a bare name is matched on the settings' keys */
     const json_t *metrics;
     const json_t *settings;
 };
 
+/* A bare setting name against "component.setting" keys: the only key with that suffix. */
+static const json_t *setting_by_suffix(const json_t *settings, const char *name)
+{
+    const json_t *found = NULL;
+    const char *key;
+    const json_t *value;
+    json_object_foreach((json_t *)settings, key, value)
+    {
+        const char *dot = strrchr(key, '.');
+        if (dot == NULL || !str_eq(dot + 1, name))
+            continue;
+        if (found != NULL)
+            return NULL; /* ambiguous */
+        found = value;
+    }
+    return found;
+}
+
 static bool lookup_setting(const struct lookup *l, const char *name, double *value)
 {
     const json_t *v = json_object_get(l->settings, name);
-    const struct study_space *space = l->eval->space;
+    const struct study_space *space = l->space;
+    if (v == NULL && space == NULL)
+        v = setting_by_suffix(l->settings, name);
     for (size_t i = 0; v == NULL && space != NULL && i < space->count; i++) {
         /* a bare setting name, when a single component has it */
         if (!str_eq(space->params[i].setting, name))
@@ -157,16 +178,15 @@ static bool lookup_setting(const struct lookup *l, const char *name, double *val
 static bool lookup_name(void *context, const char *name, double *value)
 {
     const struct lookup *l = context;
-    if (summary_value(l->metrics, name, l->eval->objective->aggregate, value))
+    if (summary_value(l->metrics, name, l->objective->aggregate, value))
         return true;
     return lookup_setting(l, name, value);
 }
 
-/* The objective's value, or false with the reason in `message`. */
-static bool objective_value(const struct study_eval *e, const json_t *metrics,
-                            const json_t *settings, double *value, char **message)
+bool study_objective_value(const struct study_objective *o, const struct study_space *space,
+                           const json_t *metrics, const json_t *settings, double *value,
+                           char **message)
 {
-    const struct study_objective *o = e->objective;
     if (o == NULL) {
         *message = xstrdup("no objective chosen");
         return false;
@@ -178,7 +198,7 @@ static bool objective_value(const struct study_eval *e, const json_t *metrics,
             xasprintf("the measurement has no finite value of the objective metric %s", o->metric);
         return false;
     }
-    struct lookup l = {e, metrics, settings};
+    struct lookup l = {o, space, metrics, settings};
     char *error = NULL;
     if (expr_eval(o->expression, lookup_name, &l, value, &error) != 0) {
         *message = xasprintf("the objective cannot be computed: %s", error ? error : "?");
@@ -259,7 +279,13 @@ void study_evaluate(const struct study_eval *e, struct store_trial *t)
     json_t *settings = t->settings ? json_loads(t->settings, 0, NULL) : NULL;
     char *message = NULL;
     double value = NAN;
-    t->has_objective = objective_value(e, metrics, settings, &value, &message);
+    t->has_objective =
+        study_objective_value(e->objective, e->space, metrics, settings, &value, &message);
+    for (size_t i = 1; t->has_objective && i < e->objective_count; i++) {
+        double other;
+        t->has_objective =
+            study_objective_value(&e->objectives[i], e->space, metrics, settings, &other, &message);
+    }
     t->objective = t->has_objective ? value : NAN;
     size_t broken = 0, unknown = 0;
     json_t *constraints = evaluate_constraints(e, metrics, &broken, &unknown);
@@ -279,4 +305,50 @@ void study_evaluate(const struct study_eval *e, struct store_trial *t)
     free(message);
     json_decref(metrics);
     json_decref(settings);
+}
+
+bool study_trial_objectives(const struct study_objective *objectives, size_t count,
+                            const struct study_space *space, const struct store_trial *t,
+                            double *values)
+{
+    json_t *metrics = t->metrics ? json_loads(t->metrics, 0, NULL) : NULL;
+    json_t *settings = t->settings ? json_loads(t->settings, 0, NULL) : NULL;
+    bool all = true;
+    for (size_t i = 0; i < count; i++) {
+        char *message = NULL;
+        if (!study_objective_value(&objectives[i], space, metrics, settings, &values[i],
+                                   &message)) {
+            values[i] = NAN;
+            all = false;
+        }
+        free(message);
+    }
+    json_decref(metrics);
+    json_decref(settings);
+    return all;
+}
+
+json_t *study_objectives_json(const struct study_objective *objectives, size_t count)
+{
+    json_t *first = study_objective_json(&objectives[0]);
+    json_t *list = json_array();
+    for (size_t i = 0; i < count; i++)
+        json_array_append_new(list, study_objective_json(&objectives[i]));
+    json_object_set_new(first, "objectives", list);
+    return first;
+}
+
+size_t study_objectives_from_json(struct study_objective *objectives, const json_t *json)
+{
+    const json_t *list = json_object_get(json, "objectives");
+    size_t count = json_array_size(list);
+    if (count < 2 || count > STUDY_MAX_OBJECTIVES)
+        return 0;
+    for (size_t i = 0; i < count; i++)
+        if (!study_objective_from_json(&objectives[i], json_array_get(list, i))) {
+            for (size_t j = 0; j <= i; j++)
+                study_objective_clear(&objectives[j]);
+            return 0;
+        }
+    return count;
 }

@@ -44,10 +44,31 @@ json_t *study_summarize(const struct servo_measurement *m);
 
 struct study_eval {
     const struct study_objective *objective; /* NULL: none yet */
-    const struct servo_list *constraints;    /* struct constraint_settings */
-    const struct study_space *space;         /* bare setting names in expressions */
-    const char *baseline_metrics;            /* the baseline's summaries (JSON), or NULL */
+    /* Several objectives (objective_count >= 2, objectives[0] is `objective`): a trial has an
+     * objective only when every one of them can be computed. */
+    const struct study_objective *objectives;
+    size_t objective_count;
+    const struct servo_list *constraints; /* struct constraint_settings */
+    const struct study_space *space;      /* bare setting names in expressions */
+    const char *baseline_metrics;         /* the baseline's summaries (JSON), or NULL */
 };
+
+/* The value of objective `o` from a trial's summaries and settings; false with the reason in
+ * `message` (caller frees). `space` may be NULL: a bare setting name is then the only
+ * "component.name" key of `settings`. */
+bool study_objective_value(const struct study_objective *o, const struct study_space *space,
+                           const json_t *metrics, const json_t *settings, double *value,
+                           char **message);
+/* Every objective's value for a trial (NAN where it cannot be computed); true when all are
+ * known. */
+bool study_trial_objectives(const struct study_objective *objectives, size_t count,
+                            const struct study_space *space, const struct store_trial *t,
+                            double *values);
+/* Several objectives in the application's objective row: the first one's fields plus
+ * "objectives": [each], and back (0 when `json` has no such list; the objectives are then
+ * untouched). */
+json_t *study_objectives_json(const struct study_objective *objectives, size_t count);
+size_t study_objectives_from_json(struct study_objective *objectives, const json_t *json);
 
 /* g <= 0: satisfied. */
 double study_constraint_g(int keep, double value, double threshold);

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The safety benchmark: on the constrained problems of bench_engine.c, the engine without and
+# with `safety: {min_feasibility: P}` (P from MIN_FEASIBILITY, default 0.9): SLO violations per
+# study (measured trials that broke a constraint) and the normalized score of score.py
+# (0 = optimum, 1 = random search's median), at 30 and 60 trials. Writes $out/safety.md;
+# docs/optimizer.md records it.
+#
+#   bench/optimizer/safety.sh          20 seeds (random search: 50)
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$root"
+dir=${SERVO_BENCH_DIR:-build-bench}
+out=${OUT:-$dir/optimizer}
+seeds=${SEEDS:-20}
+p=${MIN_FEASIBILITY:-0.9}
+python=/usr/bin/python3 # Debian's, which has python3-optuna
+
+scripts/install-deps.sh
+cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSERVO_SANITIZE=OFF -DSERVO_FUZZ=OFF \
+    -DSERVO_TESTS=OFF -DSERVO_BENCH=ON >/dev/null
+cmake --build "$dir" -j "${SERVO_JOBS:-2}" --target bench_engine
+bin=$dir/bench/bench_engine
+mkdir -p "$out"
+"$bin" spec >"$out/spec.json"
+problems=$($python -c 'import json, sys; print(",".join(p["name"] for p in json.load(open(sys.argv[1])) if p["constraints"]))' "$out/spec.json")
+"$bin" run -c -s "$seeds" -b 30,60 >"$out/safety-off.jsonl" &
+"$bin" run -c -s "$seeds" -b 30,60 -m "$p" >"$out/safety-on.jsonl"
+wait
+$python bench/optimizer/optuna_bench.py --binary "$bin" --methods random --seeds 50 \
+    --budgets 30,60 --problems "$problems" >"$out/safety-random.jsonl"
+$python - "$out/spec.json" "$out/safety-off.jsonl" "$out/safety-on.jsonl" "$out/safety-random.jsonl" <<'PY' | tee "$out/safety.md"
+import json, statistics, sys
+from collections import defaultdict
+spec = {p["name"]: p for p in json.load(open(sys.argv[1]))}
+runs = defaultdict(list)
+for path in sys.argv[2:]:
+    for line in open(path):
+        r = json.loads(line)
+        runs[(r["method"], r["problem"], r["budget"])].append(r)
+print("| problem | trials | violations without | with safety | score without | with safety |")
+print("|---|---|---|---|---|---|")
+for (method, problem, budget) in sorted(k for k in runs if k[0] == "engine"):
+    optimum = spec[problem]["optimum"]
+    scale = statistics.median(r["best"] for r in runs[("random", problem, budget)]) - optimum
+    cells = []
+    for m in ("engine", "engine-safe"):
+        rs = runs[(m, problem, budget)]
+        cells.append((statistics.mean(r["violations"] for r in rs),
+                      statistics.mean((r["best"] - optimum) / scale for r in rs)))
+    print(f"| {problem} | {budget} | {cells[0][0]:.1f} | {cells[1][0]:.1f} | "
+          f"{cells[0][1]:.2f} | {cells[1][1]:.2f} |")
+PY
