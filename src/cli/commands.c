@@ -247,12 +247,16 @@ static const struct cli_option config_options[] = {
     END_OPTIONS,
 };
 
-static const char *const schema_formats[] = {"json", NULL};
+static const char *const schema_formats[] = {"json", "text", "html", NULL};
 
 static const struct cli_option schema_options[] = {
+    {'a', "all", 0, CLI_ARG_NONE, NULL, NULL,
+     "Every available connector at its default key, not only the\nconfiguration's instances"},
     {0, "top-level", 't', CLI_ARG_NONE, NULL, NULL,
      "Only the top-level keys, not each connector's settings"},
-    FORMAT_OPTION(schema_formats, "json"),
+    FORMAT_OPTION(schema_formats, "json (default), text or html (a readable\npage of every "
+                                  "setting: name, type, default,\nenvironment variables, "
+                                  "description)"),
     OUTPUT_OPTION,
     END_OPTIONS,
 };
@@ -358,22 +362,32 @@ const struct cli_command cli_commands[] = {
      "the check-name filter; the servo is picked with the global -n before the command.)\n",
      check_options, CLI_ARG_TEXT, NULL},
     {"config", cmd_config, "Configuration Commands",
-     "[-f yaml|json|configmap] [-o FILE] [--show-secrets]", "Display the effective configuration",
+     "[KEY...] [-f yaml|json|configmap] [-o FILE] [--show-secrets]",
+     "Display the effective configuration",
      "Print the effective configuration after .env, environment variables and defaults: one\n"
      "object per servo, `connectors` resolved to a map of instance name to connector, and\n"
-     "each instance's complete settings under its name. Secrets are masked.\n",
-     config_options, CLI_ARG_NONE, NULL},
+     "each instance's complete settings under its name. Secrets are masked. KEYs keep only\n"
+     "those top-level keys (`servo config vegeta optimizer`); a key no servo has is an\n"
+     "error.\n",
+     config_options, CLI_ARG_TEXT, NULL},
     {"schema", cmd_schema, "Configuration Commands",
-     "[CONNECTOR] [--top-level] [-f json] [-o FILE]", "Display the configuration JSON Schema",
+     "[CONNECTOR] [-a] [--top-level] [-f json|text|html] [-o FILE]",
+     "Display the configuration JSON Schema",
      "Print the JSON Schema (draft 2020-12) of the whole configuration, or of one connector's\n"
-     "settings. Every property lists the environment variables that set it (env_names).\n",
+     "settings. Every property lists the environment variables that set it (env_names).\n"
+     "With -f text or -f html, a page for people instead: every setting by its dotted name\n"
+     "with its type, default, environment variables and description (html: one\n"
+     "self-contained page).\n",
      schema_options, CLI_ARG_CONNECTOR, NULL},
-    {"validate", cmd_validate, "Configuration Commands", "[-f FILE] [-q]",
+    {"validate", cmd_validate, "Configuration Commands", "[CONNECTOR...] [-f FILE] [-q]",
      "Validate a configuration",
      "Check a configuration file: print \"\u221a Valid configuration in FILE\" (exit 0), or\n"
      "\"X Invalid configuration in FILE\" and every error (exit 1). A file that does not exist\n"
-     "is a usage error (exit 2).\n",
-     validate_options, CLI_ARG_NONE, NULL},
+     "is a usage error (exit 2). CONNECTORs (an instance name, a connector name, or\n"
+     "ALIAS:CONNECTOR) limit the check to those instances and the file as a whole: errors\n"
+     "in other connectors' stanzas are left out; a named connector the file lacks is an\n"
+     "error.\n",
+     validate_options, CLI_ARG_CONNECTOR, NULL},
     {"generate", cmd_generate, "Configuration Commands",
      "[CONNECTOR | ALIAS:CONNECTOR ...] [-f FILE] [--defaults] [--standalone] [--append]\n"
      "       [--force] [-n NAME] [-q]",
