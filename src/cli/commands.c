@@ -32,6 +32,9 @@ const struct cli_option cli_global_options[] = {
     {'l', "log-level", 0, CLI_ARG_CHOICE, "LEVEL", log_levels,
      "TRACE, DEBUG, INFO, SUCCESS, WARNING, ERROR or CRITICAL\n[env SERVO_LOG_LEVEL; default "
      "INFO]"},
+    {0, "limit", OPT_LIMIT, CLI_ARG_TEXT, "N", NULL,
+     "Run at most N servos of a multi-servo file at once (servo\nrun); the next starts when one "
+     "is over"},
     {0, "no-color", OPT_NO_COLOR, CLI_ARG_NONE, NULL, NULL,
      "Disable colored output [env SERVO_NO_COLOR, NO_COLOR]"},
     {0, "allow-unknown", OPT_ALLOW_UNKNOWN, CLI_ARG_NONE, NULL, NULL,
@@ -65,7 +68,15 @@ static const struct cli_option show_connectors_options[] = {
 };
 
 static const struct cli_option show_events_options[] = {
+    {'a', "all", 0, CLI_ARG_NONE, NULL, NULL,
+     "Also every available connector the servo does not use"},
     {'c', "by-connector", 0, CLI_ARG_NONE, NULL, NULL, "Group by connector"},
+    {0, "before", OPT_BEFORE, CLI_ARG_NONE, NULL, NULL, "Show the before handlers"},
+    {0, "no-before", OPT_NO_BEFORE, CLI_ARG_NONE, NULL, NULL, "Leave out the before handlers"},
+    {0, "on", OPT_ON, CLI_ARG_NONE, NULL, NULL, "Show the on handlers"},
+    {0, "no-on", OPT_NO_ON, CLI_ARG_NONE, NULL, NULL, "Leave out the on handlers"},
+    {0, "after", OPT_AFTER, CLI_ARG_NONE, NULL, NULL, "Show the after handlers"},
+    {0, "no-after", OPT_NO_AFTER, CLI_ARG_NONE, NULL, NULL, "Leave out the after handlers"},
     END_OPTIONS,
 };
 
@@ -77,7 +88,11 @@ static const struct cli_command show_commands[] = {
      "The components and settings the connectors describe", NULL, no_options, CLI_ARG_NONE, NULL},
     {"metrics", NULL, "Assembly Commands", "", "The metrics each connector can measure", NULL,
      no_options, CLI_ARG_NONE, NULL},
-    {"events", NULL, "Assembly Commands", "[-c]", "Which connectors handle which events", NULL,
+    {"events", NULL, "Assembly Commands",
+     "[-a] [-c] [--before|--no-before] [--on|--no-on] [--after|--no-after]",
+     "Which connectors handle which events",
+     "Which connectors handle which events (before, on, after). --before, --on and --after\n"
+     "keep only those handlers; any --no-X leaves X out (and wins over the others).\n",
      show_events_options, CLI_ARG_NONE, NULL},
     {NULL, NULL, NULL, NULL, NULL, NULL, NULL, CLI_ARG_NONE, NULL},
 };
@@ -100,6 +115,10 @@ static const struct cli_option run_options[] = {
      "text (default) or json: one JSON object per log line"},
     {0, "log-file", OPT_LOG_FILE, CLI_ARG_FILE, "FILE", NULL,
      "Also append the log lines (plain text) to FILE"},
+    {0, "debug", OPT_DEBUG, CLI_ARG_NONE, NULL, NULL,
+     "Log at DEBUG level (TRACE, when asked for, stays)\n[env SERVO_RUN_DEBUG]"},
+    {0, "no-banner", OPT_NO_BANNER, CLI_ARG_NONE, NULL, NULL,
+     "Do not log the banner (version, config file, each servo's\nconnectors and optimizer)"},
     END_OPTIONS,
 };
 
@@ -200,6 +219,12 @@ static const struct cli_option measure_options[] = {
     {0, "control", OPT_CONTROL, CLI_ARG_TEXT, "JSON", NULL,
      "The measure control as the optimizer sends it (duration,\nwarmup, delay, userdata.slo "
      "...): JSON text or @FILE; -d and\n--warmup override its values"},
+    {'v', "verbose", 0, CLI_ARG_NONE, NULL, NULL,
+     "Each reading's time both ways, and the measurement's\nannotations"},
+    {0, "humanize", OPT_HUMANIZE, CLI_ARG_NONE, NULL, NULL,
+     "Reading times as \"3 minutes ago\" (the default)"},
+    {0, "no-humanize", OPT_NO_HUMANIZE, CLI_ARG_NONE, NULL, NULL,
+     "Reading times as local timestamps"},
     FORMAT_OPTION(text_json, "text (default) or json"),
     END_OPTIONS,
 };
@@ -309,10 +334,13 @@ const struct cli_command cli_commands[] = {
      "List the connectors this servo can route: built-ins and plugins found on\n"
      "SERVO_PLUGIN_PATH and in the installed plugin directory.\n",
      connectors_options, CLI_ARG_NONE, NULL},
-    {"show", cmd_show, "Assembly Commands", "connectors [-v] | components | metrics | events [-c]",
+    {"show", cmd_show, "Assembly Commands",
+     "connectors [-v] | components | metrics | events [-a] [-c] [--before] ...",
      "Display the resources of a servo", NULL, no_options, CLI_ARG_NONE, show_commands},
     {"run", cmd_run, "Operational Commands",
-     "[-c] [-d] [--no-poll] [-i] [--log-format text|json] [--log-file FILE]", "Run the servo",
+     "[-c] [-d] [--no-poll] [-i] [--log-format text|json] [--log-file FILE] [--debug]\n"
+     "       [--no-banner]",
+     "Run the servo",
      "Connect each servo of the configuration to its optimizer and carry out the commands it\n"
      "sends (describe, measure, adjust, sleep) until SIGTERM, SIGINT, SIGHUP or SIGUSR1, then\n"
      "say GOODBYE and exit 0. Several servos run side by side, their log lines prefixed with\n"
@@ -340,7 +368,7 @@ const struct cli_command cli_commands[] = {
      describe_options, CLI_ARG_TEXT, NULL},
     {"measure", cmd_measure, "Operational Commands",
      "[METRICS...] [-c CONNECTOR ...] [-d DURATION] [--warmup DURATION]\n"
-     "       [--control JSON|@FILE] [-f text|json]",
+     "       [--control JSON|@FILE] [-v] [--humanize|--no-humanize] [-f text|json]",
      "Capture measurements for one or more metrics",
      "Dispatch measure for the metrics named (all when none) to the connectors (all, or those\n"
      "given with -c) and print the readings: a table, or the `metrics` + `annotations` JSON.\n",
