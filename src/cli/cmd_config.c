@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -754,4 +755,250 @@ int cmd_generate(struct cli *cli, int argc, char **argv)
     }
     free(yaml);
     return rc;
+}
+
+/* ---- init ------------------------------------------------------------------------------- */
+
+struct init_answers {
+    char *optimizer; /* ORG/APP; NULL: the embedded optimizer */
+    char *token;
+    char *base_url;
+    char **connectors;
+    size_t connector_count;
+    char *line; /* the connectors' answer, which `connectors` points into */
+};
+
+static void init_answers_free(struct init_answers *a)
+{
+    free(a->optimizer);
+    if (a->token != NULL)
+        explicit_bzero(a->token, strlen(a->token));
+    free(a->token);
+    free(a->base_url);
+    free(a->connectors);
+    free(a->line);
+}
+
+/* One line from the terminal, without its newline; NULL at end of input. */
+static char *prompt(const char *question)
+{
+    fputs(question, stdout);
+    fflush(stdout);
+    char *line = NULL;
+    size_t size = 0;
+    if (getline(&line, &size, stdin) < 0) {
+        free(line);
+        fputc('\n', stdout);
+        return NULL;
+    }
+    line[strcspn(line, "\r\n")] = '\0';
+    return line;
+}
+
+static void split_words(struct init_answers *a)
+{
+    char *save = NULL;
+    for (char *word = strtok_r(a->line, " \t,", &save); word;
+         word = strtok_r(NULL, " \t,", &save)) {
+        a->connectors = xrealloc(a->connectors, (a->connector_count + 1) * sizeof(char *));
+        a->connectors[a->connector_count++] = word;
+    }
+}
+
+/* The questions of a terminal session; -1 when the input ends. */
+static int ask(struct init_answers *a)
+{
+    char *optimizer = prompt("Opsani optimizer? (ORG/APP, e.g. dev.opsani.com/app-name; empty: "
+                             "the embedded optimizer) ");
+    if (optimizer == NULL)
+        return -1;
+    if (optimizer[0] != '\0') {
+        a->optimizer = optimizer;
+        if ((a->token = prompt("API token? ")) == NULL)
+            return -1;
+    } else {
+        free(optimizer);
+    }
+    a->line = prompt("Connectors? (space-separated, see 'servo connectors'; empty: wait) ");
+    if (a->line == NULL)
+        return -1;
+    split_words(a);
+    return 0;
+}
+
+static int refuse_existing(const char *path, bool force)
+{
+    if (force || access(path, F_OK) != 0)
+        return 0;
+    cli_error("init: %s already exists (use --force to overwrite it)", path);
+    return -1;
+}
+
+static int write_private_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    bool written = f != NULL && fchmod(fileno(f), 0600) == 0 && fputs(text, f) != EOF;
+    if (f != NULL && fclose(f) != 0)
+        written = false;
+    if (!written)
+        cli_error("init: cannot write %s: %s", path, strerror(errno));
+    return written ? 0 : -1;
+}
+
+static json_t *init_optimizer(const struct init_answers *a)
+{
+    json_t *o = json_pack("{s:s, s:s}", "id", a->optimizer, "token", a->token);
+    if (a->base_url)
+        json_object_set_new(o, "base_url", json_string(a->base_url));
+    return o;
+}
+
+static char *dotenv_text(const struct init_answers *a)
+{
+    return xasprintf("OPSANI_OPTIMIZER=%s\nOPSANI_TOKEN=%s\n%s%s%sSERVO_LOG_LEVEL=DEBUG\n",
+                     a->optimizer, a->token, a->base_url ? "OPSANI_BASE_URL=" : "",
+                     a->base_url ? a->base_url : "", a->base_url ? "\n" : "");
+}
+
+/* The configuration init writes: generate's, with the optimizer in it only without a .env. A
+ * configuration that would not validate (a bad optimizer id, say) is refused. */
+static char *init_yaml(struct cli *cli, const struct init_answers *a, bool dotenv)
+{
+    struct generate_spec *specs;
+    size_t count;
+    bool aliased;
+    if (parse_specs(cli, (int)a->connector_count, a->connectors, &specs, &count, &aliased) != 0) {
+        free(specs);
+        return NULL;
+    }
+    const struct registry_entry *wait = registry_find(&cli->registry, "wait");
+    bool listed = count > 0;
+    if (count == 0 && wait != NULL)
+        specs[count++] = (struct generate_spec){wait->plugin->name, wait};
+    json_t *doc = generated_document(specs, count, listed, aliased, false, NULL);
+    free(specs);
+    if (doc == NULL)
+        return NULL;
+    if (a->optimizer)
+        json_object_set_new(doc, "optimizer", init_optimizer(a));
+    char *checked = yaml_dump(&doc, 1, false);
+    int rc = check_generated(cli, checked);
+    free(checked);
+    if (a->optimizer && dotenv)
+        json_object_del(doc, "optimizer"); /* .env holds it */
+    char *yaml = rc == 0 ? yaml_dump(&doc, 1, false) : NULL;
+    json_decref(doc);
+    return yaml;
+}
+
+static int init_options(struct cli *cli, int argc, char **argv, struct init_answers *a,
+                        const char **file, bool *dotenv, bool *force)
+{
+    const struct cli_command *self = cli_find_command("init");
+    int c;
+    optind = 0;
+    while ((c = cli_getopt(argc, argv, self)) != -1) {
+        switch (c) {
+        case -2:
+            return EXIT_USAGE;
+        case 'h':
+            cli_help(self, stdout);
+            return -1;
+        case 'o':
+            free(a->optimizer);
+            a->optimizer = xstrdup(optarg);
+            break;
+        case 't':
+            free(a->token);
+            a->token = xstrdup(optarg);
+            break;
+        case OPT_BASE_URL:
+            free(a->base_url);
+            a->base_url = xstrdup(optarg);
+            break;
+        case 'f':
+            *file = optarg;
+            break;
+        case OPT_DOTENV:
+        case OPT_NO_DOTENV:
+            *dotenv = c == OPT_DOTENV;
+            break;
+        case 'F':
+            *force = true;
+            break;
+        default:
+            break;
+        }
+    }
+    (void)cli;
+    for (int i = optind; i < argc; i++) {
+        a->connectors = xrealloc(a->connectors, (a->connector_count + 1) * sizeof(char *));
+        a->connectors[a->connector_count++] = argv[i];
+    }
+    return 0;
+}
+
+static int init_check_answers(const struct init_answers *a)
+{
+    if (a->optimizer && (a->token == NULL || a->token[0] == '\0')) {
+        cli_error("init: the optimizer %s needs an API token (--token)", a->optimizer);
+        return -1;
+    }
+    if (a->optimizer == NULL && (a->token || a->base_url)) {
+        cli_error("init: --token and --base-url need an optimizer (--optimizer ORG/APP); without "
+                  "one, servo run uses the embedded optimizer");
+        return -1;
+    }
+    return 0;
+}
+
+static int init_write(const char *file, const char *yaml, const struct init_answers *a, bool dotenv)
+{
+    char *env = a->optimizer && dotenv ? dotenv_text(a) : NULL;
+    int rc =
+        (a->optimizer && !dotenv) ? write_private_file(file, yaml) : cli_write_output(file, yaml);
+    if (rc == 0 && env != NULL)
+        rc = write_private_file(".env", env);
+    if (env != NULL)
+        explicit_bzero(env, strlen(env));
+    free(env);
+    if (rc != 0)
+        return EXIT_FAILURE_OPERATIONAL;
+    fputs(yaml, stdout);
+    printf("Generated %s\n", file);
+    if (a->optimizer && dotenv)
+        printf("Wrote .env: the optimizer %s and its token (servo run connects to it)\n",
+               a->optimizer);
+    else if (a->optimizer == NULL)
+        printf("No optimizer given: servo run uses the embedded optimizer\n");
+    return EXIT_OK;
+}
+
+int cmd_init(struct cli *cli, int argc, char **argv)
+{
+    struct init_answers a = {0};
+    const char *file = "servo.yaml";
+    bool dotenv = true, force = false;
+    int rc = init_options(cli, argc, argv, &a, &file, &dotenv, &force);
+    bool interactive = a.optimizer == NULL && a.token == NULL && a.connector_count == 0 &&
+                       isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+    if (rc == 0 && refuse_existing(file, force) != 0)
+        rc = EXIT_USAGE;
+    if (rc == 0 && interactive && ask(&a) != 0) {
+        cli_error("init: aborted (end of input)");
+        rc = EXIT_FAILURE_OPERATIONAL;
+    }
+    if (rc == 0 && (init_check_answers(&a) != 0 ||
+                    (a.optimizer && dotenv && refuse_existing(".env", force) != 0)))
+        rc = EXIT_USAGE;
+    if (rc == 0 && cli_registry(cli) != 0)
+        rc = cli->failure;
+    char *yaml = rc == 0 ? init_yaml(cli, &a, dotenv) : NULL;
+    if (rc == 0 && yaml == NULL)
+        rc = EXIT_USAGE;
+    if (rc == 0)
+        rc = init_write(file, yaml, &a, dotenv);
+    free(yaml);
+    init_answers_free(&a);
+    return rc < 0 ? EXIT_OK : rc;
 }

@@ -305,6 +305,20 @@ static const struct cli_option generate_options[] = {
     END_OPTIONS,
 };
 
+static const struct cli_option init_options[] = {
+    {'o', "optimizer", 0, CLI_ARG_TEXT, "ID", NULL,
+     "A remote optimizer ORG/APP (default: the embedded one)"},
+    {'t', "token", 0, CLI_ARG_TEXT, "TOKEN", NULL, "The remote optimizer's API token"},
+    {0, "base-url", OPT_BASE_URL, CLI_ARG_TEXT, "URL", NULL, "The remote optimizer's API base URL"},
+    {'f', "file", 0, CLI_ARG_FILE, "FILE", NULL, "Where to write (default servo.yaml)"},
+    {0, "dotenv", OPT_DOTENV, CLI_ARG_NONE, NULL, NULL,
+     "Write the optimizer and token to .env (the default)"},
+    {0, "no-dotenv", OPT_NO_DOTENV, CLI_ARG_NONE, NULL, NULL,
+     "Write them into FILE's `optimizer:` instead"},
+    {0, "force", 'F', CLI_ARG_NONE, NULL, NULL, "Overwrite FILE and .env"},
+    END_OPTIONS,
+};
+
 /* ---- Other Commands -------------------------------------------------------------------- */
 
 static const struct cli_option version_options[] = {
@@ -426,6 +440,17 @@ const struct cli_command cli_commands[] = {
      "change a system are written only when asked for. The optimizer is left out: `servo\n"
      "run` then uses the embedded optimizer.\n",
      generate_options, CLI_ARG_CONNECTOR, NULL},
+    {"init", cmd_init, "Configuration Commands",
+     "[CONNECTOR | ALIAS:CONNECTOR ...] [-o ID -t TOKEN [--base-url URL]] [-f FILE]\n"
+     "       [--no-dotenv] [--force]",
+     "Initialize a servo assembly",
+     "Write servo.yaml (as `servo generate` does: the connectors named, else only `wait`)\n"
+     "and, for a remote optimizer, a .env with OPSANI_OPTIMIZER, OPSANI_TOKEN and\n"
+     "SERVO_LOG_LEVEL=DEBUG (mode 0600; --no-dotenv puts the optimizer in servo.yaml\n"
+     "instead). Without an optimizer no .env is written: servo run uses the embedded one.\n"
+     "On a terminal, with nothing given, it asks for the optimizer, the token and the\n"
+     "connectors. An existing servo.yaml or .env is kept unless --force (exit 2).\n",
+     init_options, CLI_ARG_CONNECTOR, NULL},
     {"version", cmd_version, "Other Commands", "[CONNECTOR] [-s] [-f text|json]",
      "Display the version",
      "Print the servo's version, or a connector's (name, version, maturity, description,\n"

@@ -18,6 +18,7 @@ int cmd_validate(struct cli *cli, int argc, char **argv);
 int cmd_config(struct cli *cli, int argc, char **argv);
 int cmd_schema(struct cli *cli, int argc, char **argv);
 int cmd_generate(struct cli *cli, int argc, char **argv);
+int cmd_init(struct cli *cli, int argc, char **argv);
 /* cmd_local.c */
 int cmd_describe(struct cli *cli, int argc, char **argv);
 int cmd_measure(struct cli *cli, int argc, char **argv);

@@ -150,8 +150,9 @@ static int load_dotenv(struct servo_diags *diags)
  * `servo version`, `servo help` and the completions work whatever the directory holds. */
 static bool reads_configuration(const char *command)
 {
-    static const char *const configless[] = {"help",       "version",    "connectors", "generate",
-                                             "completion", "__complete", "__man",      NULL};
+    static const char *const configless[] = {"help",       "version", "connectors",
+                                             "generate",   "init",    "completion",
+                                             "__complete", "__man",   NULL};
     for (size_t i = 0; configless[i]; i++)
         if (strcmp(command, configless[i]) == 0)
             return false;
