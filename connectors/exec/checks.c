@@ -68,9 +68,12 @@ static char *program_word(const char *command)
 /* A path (it has a slash): an executable regular file, relative to the working directory. */
 static int check_path(const struct exec_settings *s, const char *word, struct servo_check *check)
 {
-    char *path = word[0] == '/' || s->working_dir == NULL
-                     ? servo_strdup_printf("%s", word)
-                     : servo_strdup_printf("%s/%s", s->working_dir, word);
+    const char *dir = s->working_dir;
+    bool here = dir == NULL || strcmp(dir, ".") == 0;
+    while (!here && word[0] == '.' && word[1] == '/')
+        word += 2; /* "./describe.sh" in "dir": dir/describe.sh, not dir/./describe.sh */
+    char *path = word[0] == '/' || here ? servo_strdup_printf("%s", word)
+                                        : servo_strdup_printf("%s/%s", dir, word);
     struct stat st;
     int rc = 0;
     if (stat(path, &st) != 0)
