@@ -587,6 +587,8 @@ static int apply_log_options(const struct run_args *a)
 {
     if (a->debug && !servo_log_enabled(SERVO_LOG_TRACE))
         log_set_level(SERVO_LOG_DEBUG); /* TRACE, when asked for, stays */
+    if (a->debug)
+        servo_debug("debug mode (--debug or SERVO_RUN_DEBUG): logging at DEBUG level");
     if (a->log_format >= 0)
         log_set_format(a->log_format == 1 ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT);
     if (a->log_file != NULL && log_set_file(a->log_file) != 0) {
