@@ -69,10 +69,11 @@ static char *program_word(const char *command)
 static int check_path(const struct exec_settings *s, const char *word, struct servo_check *check)
 {
     const char *dir = s->working_dir.path;
-    const char *relative = strncmp(word, "./", 2) == 0 ? word + 2 : word;
-    char *path = word[0] == '/' || dir == NULL || strcmp(dir, ".") == 0
-                     ? servo_strdup_printf("%s", word)
-                     : servo_strdup_printf("%s/%s", dir, relative);
+    bool here = dir == NULL || strcmp(dir, ".") == 0;
+    while (!here && word[0] == '.' && word[1] == '/')
+        word += 2; /* "./describe.sh" in "dir": dir/describe.sh, not dir/./describe.sh */
+    char *path = word[0] == '/' || here ? servo_strdup_printf("%s", word)
+                                        : servo_strdup_printf("%s/%s", dir, word);
     struct stat st;
     int rc = 0;
     if (stat(path, &st) != 0)

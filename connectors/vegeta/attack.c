@@ -293,7 +293,8 @@ static int process_fault(const struct vegeta_settings *s, const struct vegeta_ru
                  "cannot run vegeta: \"%s\" was not found (install vegeta or set `binary` to "
                  "its path)",
                  binary);
-        return fail_with_stderr(error, kind, "not-found", r, head);
+        /* the shell's own "not found" lines (one per command of the pipeline) say it again */
+        return servo_error_set(error, kind, "not-found", "%s", head);
     }
     if (r->exit_code == SHELL_NOT_EXECUTABLE) {
         snprintf(head, sizeof head, "cannot run vegeta: \"%s\" is not executable", binary);

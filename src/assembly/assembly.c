@@ -487,24 +487,28 @@ static bool named(const struct servo_settings *s)
     return s->name || (s->optimizer && s->optimizer->id);
 }
 
+/* The names of the servos that loaded, in a file of several documents (even when others
+ * failed: their errors and these are reported together). servos[i] came from document
+ * doc_of[i]. */
 static int check_names(const struct assembly *a, const struct yaml_documents *docs,
-                       struct servo_diags *diags)
+                       const size_t *doc_of, struct servo_diags *diags)
 {
     int rc = 0;
-    for (size_t i = 0; a->count > 1 && i < a->count; i++) {
+    for (size_t i = 0; docs->count > 1 && i < a->count; i++) {
+        size_t doc = doc_of[i];
         if (!named(a->servos[i].settings)) {
-            diag_at(diags, docs->items[i], NULL, "",
+            diag_at(diags, docs->items[doc], NULL, "",
                     "document %zu: in a multi-servo file every servo needs a `name` or an "
                     "`optimizer.id` to tell it apart",
-                    i + 1);
+                    doc + 1);
             rc = -1;
             continue; /* its default name is no duplicate of another unnamed one */
         }
         for (size_t j = 0; j < i; j++) {
             if (named(a->servos[j].settings) && strcmp(a->servos[i].name, a->servos[j].name) == 0) {
-                diag_at(diags, docs->items[i], NULL, "",
-                        "document %zu: servo name \"%s\" is already used by document %zu", i + 1,
-                        a->servos[i].name, j + 1);
+                diag_at(diags, docs->items[doc], NULL, "",
+                        "document %zu: servo name \"%s\" is already used by document %zu", doc + 1,
+                        a->servos[i].name, doc_of[j] + 1);
                 rc = -1;
             }
         }
@@ -527,16 +531,19 @@ static int assemble(struct assembly *a, const struct registry *registry,
     }
     int rc = 0;
     a->servos = xcalloc(docs->count, sizeof *a->servos);
+    size_t *doc_of = xcalloc(docs->count, sizeof *doc_of);
     for (size_t i = 0; i < docs->count; i++) {
         if (load_document(&c, docs->items[i], &a->servos[a->count]) != 0) {
             servo_config_free(&a->servos[a->count]);
             rc = -1;
             continue;
         }
+        doc_of[a->count] = i;
         name_servo(&a->servos[a->count++]);
     }
-    if (rc == 0 && check_names(a, docs, diags) != 0)
+    if (check_names(a, docs, doc_of, diags) != 0)
         rc = -1;
+    free(doc_of);
     return rc;
 }
 

@@ -27,6 +27,7 @@ struct cli {
     const char *servo_name; /* -n / SERVO_NAME */
     bool allow_unknown;
     bool color;
+    size_t limit; /* --limit: servos run at once (0: all) */
     struct config_override overrides[CLI_MAX_OVERRIDES];
     size_t override_count;
     struct registry registry;
@@ -74,6 +75,19 @@ enum {
     OPT_BASE_URL,
     OPT_URL,
     OPT_PARETO,
+    OPT_LIMIT,
+    OPT_DEBUG,
+    OPT_NO_BANNER,
+    OPT_HUMANIZE,
+    OPT_NO_HUMANIZE,
+    OPT_BEFORE,
+    OPT_NO_BEFORE,
+    OPT_ON,
+    OPT_NO_ON,
+    OPT_AFTER,
+    OPT_NO_AFTER,
+    OPT_DOTENV,
+    OPT_NO_DOTENV,
 };
 
 struct cli_option {

@@ -268,6 +268,14 @@ static void names_free(struct check_args *a)
     free(a->tag.items);
 }
 
+static bool connector_errors(const struct checks_report *report)
+{
+    for (size_t i = 0; i < report->count; i++)
+        if (report->connectors[i].error.kind != SERVO_ERROR_NONE)
+            return true;
+    return false;
+}
+
 static int run_checks(struct cli *cli, struct check_args *a)
 {
     if (cli_assemble(cli) != 0 || cli_selected_servo(cli) == NULL)
@@ -309,6 +317,12 @@ static int run_checks(struct cli *cli, struct check_args *a)
         free(error);
         return rc == CHECKS_EUSAGE ? EXIT_USAGE : EXIT_FAILURE_OPERATIONAL;
     }
+    bool ready = report.ready;
+    if (report.check_count == 0 && ready && !connector_errors(&report)) {
+        cli_error("check: no check matched the filters");
+        checks_report_free(&report);
+        return EXIT_FAILURE_OPERATIONAL;
+    }
     if (!quiet) {
         if (a->format == 1) {
             json_t *list = checks_report_json(&report);
@@ -321,16 +335,6 @@ static int run_checks(struct cli *cli, struct check_args *a)
             print_verbose(&report);
         } else {
             print_summary(&report);
-        }
-    }
-    bool ready = report.ready;
-    if (report.check_count == 0 && ready) {
-        bool errors = false;
-        for (size_t i = 0; i < report.count; i++)
-            errors = errors || report.connectors[i].error.kind != SERVO_ERROR_NONE;
-        if (!errors) {
-            cli_error("check: no check matched the filters");
-            ready = false;
         }
     }
     checks_report_free(&report);

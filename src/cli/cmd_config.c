@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -24,6 +25,138 @@ static char *dump_json(json_t *value)
 
 /* ---- validate -------------------------------------------------------------------------- */
 
+/* `servo validate CONNECTOR...`: what a document calls its instances, and whether one of
+ * them is among those named (an instance name, a connector name, or ALIAS:CONNECTOR). */
+struct instance_key {
+    const char *key;
+    const char *connector;
+};
+
+static size_t document_instances(const struct registry *registry, const struct servo_node *doc,
+                                 struct instance_key *keys, size_t capacity)
+{
+    size_t n = 0;
+    if (doc == NULL || doc->kind != SERVO_NODE_MAP)
+        return 0;
+    const struct servo_node *routing = servo_node_get(doc, "connectors");
+    if (routing && routing->kind == SERVO_NODE_MAP) {
+        for (size_t i = 0; i < routing->count && n < capacity; i++)
+            if (routing->pairs[i].value->kind == SERVO_NODE_SCALAR)
+                keys[n++] =
+                    (struct instance_key){routing->pairs[i].key, routing->pairs[i].value->text};
+        return n;
+    }
+    if (routing && routing->kind == SERVO_NODE_SEQ) {
+        for (size_t i = 0; i < routing->count && n < capacity; i++)
+            if (routing->items[i]->kind == SERVO_NODE_SCALAR)
+                keys[n++] = (struct instance_key){routing->items[i]->text, routing->items[i]->text};
+        return n;
+    }
+    for (size_t i = 0; i < doc->count && n < capacity; i++)
+        if (registry_find(registry, doc->pairs[i].key) != NULL)
+            keys[n++] = (struct instance_key){doc->pairs[i].key, doc->pairs[i].key};
+    return n;
+}
+
+static bool named_instance(const struct instance_key *k, char **names, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        const char *colon = strchr(names[i], ':');
+        if (colon ? strncmp(names[i], k->key, (size_t)(colon - names[i])) == 0 &&
+                        k->key[colon - names[i]] == '\0'
+                  : strcmp(names[i], k->key) == 0 || strcmp(names[i], k->connector) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The first component of a diagnostic's path: the stanza it is about. */
+static bool path_is_key(const char *path, const char *key)
+{
+    size_t n = strlen(key);
+    return path && strncmp(path, key, n) == 0 && (path[n] == '\0' || path[n] == '.');
+}
+
+static bool names_instance(const char *name, const struct instance_key *k)
+{
+    return named_instance(k, (char **)&name, 1);
+}
+
+/* Keeps the diagnostics about the named instances and the file as a whole; drops those about
+ * the stanzas of other instances. */
+static void keep_named_diags(const struct registry *registry, const struct yaml_documents *docs,
+                             char **names, size_t count, struct servo_diags *diags)
+{
+    enum { MAX_INSTANCES = 256 };
+    struct instance_key keys[MAX_INSTANCES];
+    size_t kept = 0;
+    for (size_t j = 0; j < diags->count; j++) {
+        bool other = false;
+        for (size_t d = 0; d < docs->count && !other; d++) {
+            size_t n = document_instances(registry, docs->items[d], keys, MAX_INSTANCES);
+            for (size_t i = 0; i < n && !other; i++)
+                other = path_is_key(diags->items[j].path, keys[i].key) &&
+                        !named_instance(&keys[i], names, count);
+        }
+        if (other) {
+            free(diags->items[j].source);
+            free(diags->items[j].path);
+            free(diags->items[j].message);
+        } else {
+            diags->items[kept++] = diags->items[j];
+        }
+    }
+    diags->count = kept;
+}
+
+/* Whether some document of the file has an instance that `name` names. */
+static bool configured(const struct registry *registry, const struct yaml_documents *docs,
+                       const char *name)
+{
+    enum { MAX_INSTANCES = 256 };
+    struct instance_key keys[MAX_INSTANCES];
+    for (size_t d = 0; d < docs->count; d++) {
+        size_t n = document_instances(registry, docs->items[d], keys, MAX_INSTANCES);
+        for (size_t i = 0; i < n; i++)
+            if (names_instance(name, &keys[i]))
+                return true;
+    }
+    return false;
+}
+
+/* With the file's documents at hand, keeps only the diagnostics that concern the named
+ * connectors, and adds one for each that the file does not configure. Returns -1 (exit 2)
+ * for a name that is neither a connector nor an instance of the file. */
+static int validate_named(struct cli *cli, char **names, size_t count, struct servo_diags *diags)
+{
+    struct yaml_documents docs;
+    struct servo_diags ignored;
+    diags_init(&ignored);
+    if (yaml_load_file(cli->config_file, &docs, &ignored) != 0) {
+        diags_free(&ignored); /* the file does not parse: its errors stand */
+        return 0;
+    }
+    diags_free(&ignored);
+    int rc = 0;
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        if (configured(&cli->registry, &docs, names[i]))
+            continue;
+        const char *colon = strchr(names[i], ':');
+        if (registry_find(&cli->registry, colon ? colon + 1 : names[i]) == NULL) {
+            cli_error("validate: no connector named \"%s\" (see 'servo connectors')",
+                      colon ? colon + 1 : names[i]);
+            rc = -1;
+        } else {
+            diag_add(diags, cli->config_file, 0, 0, NULL,
+                     "no \"%s\" connector is configured in this file", names[i]);
+        }
+    }
+    if (rc == 0)
+        keep_named_diags(&cli->registry, &docs, names, count, diags);
+    yaml_documents_free(&docs);
+    return rc;
+}
+
 int cmd_validate(struct cli *cli, int argc, char **argv)
 {
     const struct cli_command *self = cli_find_command("validate");
@@ -40,8 +173,8 @@ int cmd_validate(struct cli *cli, int argc, char **argv)
         if (c == 'q')
             quiet = true;
     }
-    if (cli_refuse_operands(self, argc, argv, 0) != 0)
-        return EXIT_USAGE;
+    char **names = argv + optind;
+    size_t name_count = (size_t)(argc - optind);
     if (access(cli->config_file, F_OK) != 0) { /* as ServoX: a usage error, not an invalid file */
         cli_error("validate: invalid value for --file: %s %s", cli->config_file,
                   errno == ENOENT ? "does not exist" : strerror(errno));
@@ -56,8 +189,14 @@ int cmd_validate(struct cli *cli, int argc, char **argv)
     struct servo_diags diags;
     diags_init(&diags);
     int rc = assembly_load(&cli->assembly, &cli->registry, &o, &diags);
+    cli->assembly_ready = rc == 0;
+    if (name_count > 0 && validate_named(cli, names, name_count, &diags) != 0) {
+        diags_free(&diags);
+        return EXIT_USAGE;
+    }
+    if (name_count > 0)
+        rc = diags.count == 0 ? 0 : -1; /* only the named connectors' errors count */
     if (rc == 0) {
-        cli->assembly_ready = true;
         if (!quiet)
             printf("\u221a Valid configuration in %s\n", cli->config_file);
     } else {
@@ -107,11 +246,55 @@ static json_t *configmap(const struct cli *cli, json_t *const *servos, size_t co
     return map;
 }
 
+/* `servo config KEY...`: only those top-level keys of each servo, as ServoX's `include`. A
+ * key that no servo has is an error rather than an empty document. */
+static int keep_keys(json_t *const *servos, size_t count, char **keys, size_t key_count)
+{
+    for (size_t k = 0; k < key_count; k++) {
+        bool found = false;
+        for (size_t i = 0; i < count && !found; i++)
+            found = json_object_get(servos[i], keys[k]) != NULL;
+        if (!found) {
+            struct strbuf known;
+            strbuf_init(&known);
+            const char *key;
+            json_t *value;
+            json_object_foreach(servos[0], key, value)
+            {
+                (void)value;
+                strbuf_printf(&known, "%s%s", known.len ? ", " : "", key);
+            }
+            cli_error("config: no key \"%s\" in the configuration (keys: %s)", keys[k],
+                      known.data ? known.data : "none");
+            strbuf_release(&known);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < count && key_count > 0; i++) {
+        void *iter = json_object_iter(servos[i]);
+        while (iter != NULL) {
+            const char *key = json_object_iter_key(iter);
+            bool wanted = false;
+            for (size_t k = 0; k < key_count && !wanted; k++)
+                wanted = strcmp(keys[k], key) == 0;
+            void *next = json_object_iter_next(servos[i], iter);
+            if (!wanted)
+                json_object_del(servos[i], key);
+            iter = next;
+        }
+    }
+    return 0;
+}
+
 int cmd_config(struct cli *cli, int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "convert") == 0)
         return cmd_config_convert(cli, argc - 1, argv + 1);
     const struct cli_command *self = cli_find_command("config");
+    /* `servo config SUBCOMMAND` (convert): a word of the table is never taken as a key */
+    const struct cli_command *sub = argc > 1 ? cli_find_subcommand(self, argv[1]) : NULL;
+    if (sub != NULL && sub->run != NULL)
+        return sub->run(cli, argc - 1, argv + 1);
     const char *output = NULL;
     bool show_secrets = false;
     int format = 0, c;
@@ -128,8 +311,6 @@ int cmd_config(struct cli *cli, int argc, char **argv)
         if (c == 's')
             show_secrets = true;
     }
-    if (cli_refuse_operands(self, argc, argv, 0) != 0)
-        return EXIT_USAGE;
     if (cli_assemble(cli) != 0)
         return cli->failure;
     size_t count = 0;
@@ -143,6 +324,12 @@ int cmd_config(struct cli *cli, int argc, char **argv)
     if (count == 0) {
         free(servos);
         return cli_selected_servo(cli) ? EXIT_OK : EXIT_USAGE;
+    }
+    if (keep_keys(servos, count, argv + optind, (size_t)(argc - optind)) != 0) {
+        for (size_t i = 0; i < count; i++)
+            json_decref(servos[i]);
+        free(servos);
+        return EXIT_USAGE;
     }
     char *text = NULL;
     if (format == 0) {
@@ -210,9 +397,10 @@ static void allow_extra_when_ignored(json_t *schema, json_t *properties)
     json_object_set_new(schema, "else", json_pack("{s:{s:o}}", "propertyNames", "enum", names));
 }
 
-/* Instance key -> connector, from the configuration's routing when it loads, else (and with
- * implicit routing, which can activate any of them) every connector at its default key. */
-static json_t *servo_schema(struct cli *cli, bool top_level)
+/* Instance key -> connector, from the configuration's routing when it loads, else (with
+ * implicit routing, which can activate any of them, and with --all) every connector at its
+ * default key. */
+static json_t *servo_schema(struct cli *cli, bool top_level, bool all)
 {
     json_t *schema = settings_json_schema(&servo_settings_schema, "SERVO");
     json_object_set_new(schema, "title", json_string("Servo Configuration Schema"));
@@ -221,8 +409,8 @@ static json_t *servo_schema(struct cli *cli, bool top_level)
     const struct servo_config *servo = NULL;
     if (cli->assembly_ready)
         servo = assembly_find(&cli->assembly, cli->servo_name);
-    if (servo && servo->routing == ROUTING_IMPLICIT)
-        servo = NULL;
+    if (servo && (servo->routing == ROUTING_IMPLICIT || all))
+        servo = NULL; /* every connector at its default key */
     size_t count = servo ? servo->connector_count : cli->registry.count;
     for (size_t i = 0; i < count; i++) {
         const char *key = servo ? servo->connectors[i].name : cli->registry.entries[i].plugin->name;
@@ -251,20 +439,22 @@ int cmd_schema(struct cli *cli, int argc, char **argv)
 {
     const struct cli_command *self = cli_find_command("schema");
     const char *output = NULL;
-    bool top_level = false;
-    int c;
+    bool top_level = false, all = false;
+    int format = 0, c;
     optind = 0;
     while ((c = cli_getopt(argc, argv, self)) != -1) {
         if (c == -2)
             return EXIT_USAGE;
         if (c == 'h')
             return cli_help(self, stdout);
-        if (c == 'f' && cli_option_choice(self, 'f', optarg) < 0)
+        if (c == 'f' && (format = cli_option_choice(self, 'f', optarg)) < 0)
             return EXIT_USAGE;
         if (c == 'o')
             output = optarg;
         if (c == 't')
             top_level = true;
+        if (c == 'a')
+            all = true;
     }
     if (cli_refuse_operands(self, argc, argv, 1) != 0)
         return EXIT_USAGE;
@@ -284,9 +474,11 @@ int cmd_schema(struct cli *cli, int argc, char **argv)
             return cli->failure;
         if (cli->servo_name && cli->assembly_ready && cli_selected_servo(cli) == NULL)
             return cli->failure; /* no servo of that name */
-        schema = servo_schema(cli, top_level);
+        schema = servo_schema(cli, top_level, all);
     }
-    char *text = dump_json(schema);
+    char *text = format == 1   ? settings_schema_text(schema)
+                 : format == 2 ? settings_schema_html(schema)
+                               : dump_json(schema);
     json_decref(schema);
     int rc = cli_write_output(output, text) == 0 ? EXIT_OK : EXIT_FAILURE_OPERATIONAL;
     free(text);
@@ -565,4 +757,250 @@ int cmd_generate(struct cli *cli, int argc, char **argv)
     }
     free(yaml);
     return rc;
+}
+
+/* ---- init ------------------------------------------------------------------------------- */
+
+struct init_answers {
+    char *optimizer; /* ORG/APP; NULL: the embedded optimizer */
+    char *token;
+    char *base_url;
+    char **connectors;
+    size_t connector_count;
+    char *line; /* the connectors' answer, which `connectors` points into */
+};
+
+static void init_answers_free(struct init_answers *a)
+{
+    free(a->optimizer);
+    if (a->token != NULL)
+        explicit_bzero(a->token, strlen(a->token));
+    free(a->token);
+    free(a->base_url);
+    free(a->connectors);
+    free(a->line);
+}
+
+/* One line from the terminal, without its newline; NULL at end of input. */
+static char *prompt(const char *question)
+{
+    fputs(question, stdout);
+    fflush(stdout);
+    char *line = NULL;
+    size_t size = 0;
+    if (getline(&line, &size, stdin) < 0) {
+        free(line);
+        fputc('\n', stdout);
+        return NULL;
+    }
+    line[strcspn(line, "\r\n")] = '\0';
+    return line;
+}
+
+static void split_words(struct init_answers *a)
+{
+    char *save = NULL;
+    for (char *word = strtok_r(a->line, " \t,", &save); word;
+         word = strtok_r(NULL, " \t,", &save)) {
+        a->connectors = xrealloc(a->connectors, (a->connector_count + 1) * sizeof(char *));
+        a->connectors[a->connector_count++] = word;
+    }
+}
+
+/* The questions of a terminal session; -1 when the input ends. */
+static int ask(struct init_answers *a)
+{
+    char *optimizer = prompt("Opsani optimizer? (ORG/APP, e.g. dev.opsani.com/app-name; empty: "
+                             "the embedded optimizer) ");
+    if (optimizer == NULL)
+        return -1;
+    if (optimizer[0] != '\0') {
+        a->optimizer = optimizer;
+        if ((a->token = prompt("API token? ")) == NULL)
+            return -1;
+    } else {
+        free(optimizer);
+    }
+    a->line = prompt("Connectors? (space-separated, see 'servo connectors'; empty: wait) ");
+    if (a->line == NULL)
+        return -1;
+    split_words(a);
+    return 0;
+}
+
+static int refuse_existing(const char *path, bool force)
+{
+    if (force || access(path, F_OK) != 0)
+        return 0;
+    cli_error("init: %s already exists (use --force to overwrite it)", path);
+    return -1;
+}
+
+static int write_private_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    bool written = f != NULL && fchmod(fileno(f), 0600) == 0 && fputs(text, f) != EOF;
+    if (f != NULL && fclose(f) != 0)
+        written = false;
+    if (!written)
+        cli_error("init: cannot write %s: %s", path, strerror(errno));
+    return written ? 0 : -1;
+}
+
+static json_t *init_optimizer(const struct init_answers *a)
+{
+    json_t *o = json_pack("{s:s, s:s}", "id", a->optimizer, "token", a->token);
+    if (a->base_url)
+        json_object_set_new(o, "base_url", json_string(a->base_url));
+    return o;
+}
+
+static char *dotenv_text(const struct init_answers *a)
+{
+    return xasprintf("OPSANI_OPTIMIZER=%s\nOPSANI_TOKEN=%s\n%s%s%sSERVO_LOG_LEVEL=DEBUG\n",
+                     a->optimizer, a->token, a->base_url ? "OPSANI_BASE_URL=" : "",
+                     a->base_url ? a->base_url : "", a->base_url ? "\n" : "");
+}
+
+/* The configuration init writes: generate's, with the optimizer in it only without a .env. A
+ * configuration that would not validate (a bad optimizer id, say) is refused. */
+static char *init_yaml(struct cli *cli, const struct init_answers *a, bool dotenv)
+{
+    struct generate_spec *specs;
+    size_t count;
+    bool aliased;
+    if (parse_specs(cli, (int)a->connector_count, a->connectors, &specs, &count, &aliased) != 0) {
+        free(specs);
+        return NULL;
+    }
+    const struct registry_entry *wait = registry_find(&cli->registry, "wait");
+    bool listed = count > 0;
+    if (count == 0 && wait != NULL)
+        specs[count++] = (struct generate_spec){wait->plugin->name, wait};
+    json_t *doc = generated_document(specs, count, listed, aliased, false, NULL);
+    free(specs);
+    if (doc == NULL)
+        return NULL;
+    if (a->optimizer)
+        json_object_set_new(doc, "optimizer", init_optimizer(a));
+    char *checked = yaml_dump(&doc, 1, false);
+    int rc = check_generated(cli, checked);
+    free(checked);
+    if (a->optimizer && dotenv)
+        json_object_del(doc, "optimizer"); /* .env holds it */
+    char *yaml = rc == 0 ? yaml_dump(&doc, 1, false) : NULL;
+    json_decref(doc);
+    return yaml;
+}
+
+static int init_options(struct cli *cli, int argc, char **argv, struct init_answers *a,
+                        const char **file, bool *dotenv, bool *force)
+{
+    const struct cli_command *self = cli_find_command("init");
+    int c;
+    optind = 0;
+    while ((c = cli_getopt(argc, argv, self)) != -1) {
+        switch (c) {
+        case -2:
+            return EXIT_USAGE;
+        case 'h':
+            cli_help(self, stdout);
+            return -1;
+        case 'o':
+            free(a->optimizer);
+            a->optimizer = xstrdup(optarg);
+            break;
+        case 't':
+            free(a->token);
+            a->token = xstrdup(optarg);
+            break;
+        case OPT_BASE_URL:
+            free(a->base_url);
+            a->base_url = xstrdup(optarg);
+            break;
+        case 'f':
+            *file = optarg;
+            break;
+        case OPT_DOTENV:
+        case OPT_NO_DOTENV:
+            *dotenv = c == OPT_DOTENV;
+            break;
+        case 'F':
+            *force = true;
+            break;
+        default:
+            break;
+        }
+    }
+    (void)cli;
+    for (int i = optind; i < argc; i++) {
+        a->connectors = xrealloc(a->connectors, (a->connector_count + 1) * sizeof(char *));
+        a->connectors[a->connector_count++] = argv[i];
+    }
+    return 0;
+}
+
+static int init_check_answers(const struct init_answers *a)
+{
+    if (a->optimizer && (a->token == NULL || a->token[0] == '\0')) {
+        cli_error("init: the optimizer %s needs an API token (--token)", a->optimizer);
+        return -1;
+    }
+    if (a->optimizer == NULL && (a->token || a->base_url)) {
+        cli_error("init: --token and --base-url need an optimizer (--optimizer ORG/APP); without "
+                  "one, servo run uses the embedded optimizer");
+        return -1;
+    }
+    return 0;
+}
+
+static int init_write(const char *file, const char *yaml, const struct init_answers *a, bool dotenv)
+{
+    char *env = a->optimizer && dotenv ? dotenv_text(a) : NULL;
+    int rc =
+        (a->optimizer && !dotenv) ? write_private_file(file, yaml) : cli_write_output(file, yaml);
+    if (rc == 0 && env != NULL)
+        rc = write_private_file(".env", env);
+    if (env != NULL)
+        explicit_bzero(env, strlen(env));
+    free(env);
+    if (rc != 0)
+        return EXIT_FAILURE_OPERATIONAL;
+    fputs(yaml, stdout);
+    printf("Generated %s\n", file);
+    if (a->optimizer && dotenv)
+        printf("Wrote .env: the optimizer %s and its token (servo run connects to it)\n",
+               a->optimizer);
+    else if (a->optimizer == NULL)
+        printf("No optimizer given: servo run uses the embedded optimizer\n");
+    return EXIT_OK;
+}
+
+int cmd_init(struct cli *cli, int argc, char **argv)
+{
+    struct init_answers a = {0};
+    const char *file = "servo.yaml";
+    bool dotenv = true, force = false;
+    int rc = init_options(cli, argc, argv, &a, &file, &dotenv, &force);
+    bool interactive = a.optimizer == NULL && a.token == NULL && a.connector_count == 0 &&
+                       isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+    if (rc == 0 && refuse_existing(file, force) != 0)
+        rc = EXIT_USAGE;
+    if (rc == 0 && interactive && ask(&a) != 0) {
+        cli_error("init: aborted (end of input)");
+        rc = EXIT_FAILURE_OPERATIONAL;
+    }
+    if (rc == 0 && (init_check_answers(&a) != 0 ||
+                    (a.optimizer && dotenv && refuse_existing(".env", force) != 0)))
+        rc = EXIT_USAGE;
+    if (rc == 0 && cli_registry(cli) != 0)
+        rc = cli->failure;
+    char *yaml = rc == 0 ? init_yaml(cli, &a, dotenv) : NULL;
+    if (rc == 0 && yaml == NULL)
+        rc = EXIT_USAGE;
+    if (rc == 0)
+        rc = init_write(file, yaml, &a, dotenv);
+    free(yaml);
+    init_answers_free(&a);
+    return rc < 0 ? EXIT_OK : rc;
 }

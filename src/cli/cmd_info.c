@@ -213,9 +213,48 @@ static void show_connectors(const struct servo_config *servo, bool verbose)
 
 int show_components(struct cli *cli, struct servo_config *servo);
 int show_metrics(struct cli *cli, struct servo_config *servo);
-int show_events(struct servo_config *servo, bool by_connector);
+int show_events(const struct servo_connector *connectors, size_t count, bool by_connector,
+                unsigned prepositions);
 
-static int show_subject(struct cli *cli, const char *subject, bool flag)
+struct show_flags {
+    bool flag;                   /* -v of connectors, -c of events */
+    bool all;                    /* events -a: every available connector */
+    unsigned included, excluded; /* events --before/--on/--after and their --no- forms */
+};
+
+/* As ServoX: any --no-X leaves out X; else any --X keeps only those; else all three. */
+static unsigned shown_prepositions(const struct show_flags *f)
+{
+    const unsigned every = SERVO_BEFORE | SERVO_ON | SERVO_AFTER;
+    if (f->excluded)
+        return every & ~f->excluded;
+    return f->included ? f->included : every;
+}
+
+/* `show events -a`: the servo's connectors, then every other connector of the registry at
+ * its default key. */
+static int show_all_events(struct cli *cli, const struct servo_config *servo,
+                           const struct show_flags *f)
+{
+    struct servo_connector *all =
+        xcalloc(servo->connector_count + cli->registry.count + 1, sizeof *all);
+    size_t count = 0;
+    for (size_t i = 0; i < servo->connector_count; i++)
+        all[count++] = servo->connectors[i];
+    for (size_t r = 0; r < cli->registry.count; r++) {
+        const struct servo_connector_plugin *plugin = cli->registry.entries[r].plugin;
+        bool present = false;
+        for (size_t i = 0; i < servo->connector_count && !present; i++)
+            present = servo->connectors[i].plugin == plugin;
+        if (!present)
+            all[count++] = (struct servo_connector){.name = (char *)plugin->name, .plugin = plugin};
+    }
+    int rc = show_events(all, count, f->flag, shown_prepositions(f));
+    free(all);
+    return rc;
+}
+
+static int show_subject(struct cli *cli, const char *subject, const struct show_flags *f)
 {
     struct servo_config *servo;
     if (cli_attach(cli, &servo) != 0)
@@ -224,7 +263,36 @@ static int show_subject(struct cli *cli, const char *subject, bool flag)
         return show_components(cli, servo);
     if (strcmp(subject, "metrics") == 0)
         return show_metrics(cli, servo);
-    return show_events(servo, flag);
+    if (f->all)
+        return show_all_events(cli, servo, f);
+    return show_events(servo->connectors, servo->connector_count, f->flag, shown_prepositions(f));
+}
+
+static void set_show_flag(struct show_flags *f, int key)
+{
+    static const struct {
+        int key;
+        unsigned preposition;
+        bool included;
+    } prepositions[] = {
+        {OPT_BEFORE, SERVO_BEFORE, true}, {OPT_NO_BEFORE, SERVO_BEFORE, false},
+        {OPT_ON, SERVO_ON, true},         {OPT_NO_ON, SERVO_ON, false},
+        {OPT_AFTER, SERVO_AFTER, true},   {OPT_NO_AFTER, SERVO_AFTER, false},
+    };
+    if (key == 'a') {
+        f->all = true;
+        return;
+    }
+    for (size_t i = 0; i < ARRAY_LEN(prepositions); i++) {
+        if (prepositions[i].key != key)
+            continue;
+        if (prepositions[i].included)
+            f->included |= prepositions[i].preposition;
+        else
+            f->excluded |= prepositions[i].preposition;
+        return;
+    }
+    f->flag = true;
 }
 
 /* The first argument that is not an option: the subject of `show`. */
@@ -251,7 +319,7 @@ int cmd_show(struct cli *cli, int argc, char **argv)
     if (cli_choice("show", subject, subjects) < 0)
         return EXIT_USAGE;
     const struct cli_command *self = cli_find_subcommand(show, subject);
-    bool flag = false;
+    struct show_flags flags = {0};
     int c;
     optind = 0;
     while ((c = cli_getopt(argc, argv, self)) != -1) {
@@ -259,14 +327,14 @@ int cmd_show(struct cli *cli, int argc, char **argv)
             return EXIT_USAGE;
         if (c == 'h')
             return cli_help(self, stdout);
-        flag = true;
+        set_show_flag(&flags, c);
     }
     if (optind + 1 < argc) {
         cli_error("show %s: unexpected argument \"%s\"", subject, argv[optind + 1]);
         return EXIT_USAGE;
     }
     if (strcmp(subject, "connectors") != 0)
-        return show_subject(cli, subject, flag);
+        return show_subject(cli, subject, &flags);
     if (cli_assemble(cli) != 0)
         return cli->failure;
     if (cli->servo_name && cli_selected_servo(cli) == NULL)
@@ -279,7 +347,7 @@ int cmd_show(struct cli *cli, int argc, char **argv)
         if (cli->assembly.count > 1)
             printf("%s%s:\n", first ? "" : "\n", s->name);
         first = false;
-        show_connectors(s, flag);
+        show_connectors(s, flags.flag);
     }
     return EXIT_OK;
 }

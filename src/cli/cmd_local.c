@@ -15,7 +15,8 @@
 
 int show_components(struct cli *cli, struct servo_config *servo);
 int show_metrics(struct cli *cli, struct servo_config *servo);
-int show_events(struct servo_config *servo, bool by_connector);
+int show_events(const struct servo_connector *connectors, size_t count, bool by_connector,
+                unsigned prepositions);
 
 static void print_json_value(json_t *value)
 {
@@ -216,26 +217,65 @@ static struct servo_description *known_metrics(struct servo_config *servo, const
     return d;
 }
 
-static char *reading_lines(const struct servo_reading *r, const char *connector)
+/* "3 minutes ago", "in 2 hours", "just now": as ServoX's timeago. */
+static void time_ago(double when, double now, char *out, size_t size)
+{
+    static const struct {
+        double seconds;
+        const char *unit;
+    } units[] = {{365 * 86400.0, "year"}, {30 * 86400.0, "month"}, {7 * 86400.0, "week"},
+                 {86400.0, "day"},        {3600.0, "hour"},        {60.0, "minute"},
+                 {1.0, "second"}};
+    double delta = now - when, magnitude = delta < 0 ? -delta : delta;
+    if (magnitude < 1.0) {
+        snprintf(out, size, "just now");
+        return;
+    }
+    size_t u = 0;
+    while (u + 1 < ARRAY_LEN(units) && magnitude < units[u].seconds)
+        u++;
+    long n = (long)(magnitude / units[u].seconds);
+    snprintf(out, size, "%s%ld %s%s%s", delta < 0 ? "in " : "", n, units[u].unit, n == 1 ? "" : "s",
+             delta < 0 ? "" : " ago");
+}
+
+struct reading_style {
+    bool humanize; /* times as "3 minutes ago" (default), else as timestamps */
+    bool verbose;  /* both, and the annotations */
+};
+
+static void point_time(double time, const struct reading_style *style, char *out, size_t size)
+{
+    char stamp[32], ago[48];
+    time_t t = (time_t)time;
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
+    time_ago(time, clock_wall(), ago, sizeof ago);
+    if (style->verbose)
+        snprintf(out, size, " (%s, %s)", ago, stamp);
+    else
+        snprintf(out, size, " (%s)", style->humanize ? ago : stamp);
+}
+
+static char *reading_lines(const struct servo_reading *r, const char *connector,
+                           const struct reading_style *style)
 {
     struct strbuf sb;
     strbuf_init(&sb);
     for (size_t i = 0; i < r->point_count; i++) {
         /* a data point decoded from the wire has no time (0): show none */
-        char when[40] = "";
-        if (r->points[i].time != 0) {
-            time_t t = (time_t)r->points[i].time;
-            struct tm tm;
-            localtime_r(&t, &tm);
-            strftime(when, sizeof when, " (%Y-%m-%d %H:%M:%S)", &tm);
-        }
+        char when[96] = "";
+        if (r->points[i].time != 0)
+            point_time(r->points[i].time, style, when, sizeof when);
         strbuf_printf(&sb, "%s%.2f%s [%s%s%s]", i ? "\n" : "", r->points[i].value, when, connector,
                       r->id ? " " : "", r->id ? r->id : "");
     }
     return strbuf_detach(&sb);
 }
 
-static void print_measurement_table(const struct bus_outcome *out)
+static void print_measurement_table(const struct bus_outcome *out,
+                                    const struct reading_style *style)
 {
     static const char *const header[] = {"METRIC", "UNIT", "READINGS"};
     struct table t;
@@ -244,7 +284,7 @@ static void print_measurement_table(const struct bus_outcome *out)
         const struct servo_measurement *m = out->results[i].measurement;
         for (size_t j = 0; m && j < m->reading_count; j++) {
             const struct servo_reading *r = &m->readings[j];
-            char *lines = reading_lines(r, out->results[i].connector);
+            char *lines = reading_lines(r, out->results[i].connector, style);
             const char *row[] = {r->metric, r->unit && r->unit[0] ? r->unit : "-", lines};
             table_add(&t, row);
             free(lines);
@@ -252,6 +292,12 @@ static void print_measurement_table(const struct bus_outcome *out)
     }
     table_print(&t, stdout);
     table_free(&t);
+    for (size_t i = 0; style->verbose && i < out->count; i++) {
+        const struct servo_measurement *m = out->results[i].measurement;
+        for (size_t j = 0; m && j < m->annotation_count; j++)
+            printf("%s%s: %s\n", j == 0 ? "\nannotations:\n  " : "  ", m->annotation_keys[j],
+                   m->annotation_values[j]);
+    }
 }
 
 struct measure_options {
@@ -263,6 +309,7 @@ struct measure_options {
     const char *control; /* --control: JSON text, or @FILE */
     char **connectors;
     size_t connector_count;
+    struct reading_style style;
 };
 
 static int parse_measure_options(int argc, char **argv, struct measure_options *o)
@@ -298,6 +345,13 @@ static int parse_measure_options(int argc, char **argv, struct measure_options *
             break;
         case OPT_CONTROL:
             o->control = optarg;
+            break;
+        case 'v':
+            o->style.verbose = true;
+            break;
+        case OPT_HUMANIZE:
+        case OPT_NO_HUMANIZE:
+            o->style.humanize = c == OPT_HUMANIZE;
             break;
         case 'f':
             if ((o->format = cli_option_choice(self, 'f', optarg)) < 0)
@@ -359,7 +413,7 @@ static int measure_control(const struct measure_options *o, struct servo_control
 
 int cmd_measure(struct cli *cli, int argc, char **argv)
 {
-    struct measure_options o = {0};
+    struct measure_options o = {.style = {.humanize = true}};
     int rc = parse_measure_options(argc, argv, &o);
     struct servo_config *servo;
     if (rc == 0 && cli_attach(cli, &servo) != 0)
@@ -407,7 +461,7 @@ int cmd_measure(struct cli *cli, int argc, char **argv)
         json_decref(json);
         servo_measurement_free(m);
     } else if (rc == 0) {
-        print_measurement_table(&out);
+        print_measurement_table(&out, &o.style);
     }
     bus_outcome_free(&out);
     event_args_free(&args);
@@ -583,14 +637,15 @@ static char *event_label(const struct servo_handler *h, enum servo_preposition p
                          : xasprintf("%s %s", p == SERVO_BEFORE ? "before" : "after", h->event);
 }
 
-static void add_event_labels(const struct servo_connector *c, struct strbuf *sb)
+static void add_event_labels(const struct servo_connector *c, struct strbuf *sb,
+                             unsigned prepositions)
 {
     static const enum servo_preposition order[] = {SERVO_BEFORE, SERVO_ON, SERVO_AFTER};
-    if (c->plugin->checks)
+    if (c->plugin->checks && (prepositions & SERVO_ON))
         strbuf_printf(sb, "%scheck", sb->len ? "\n" : "");
     for (const struct servo_handler *h = c->plugin->handlers; h && h->event; h++) {
         for (size_t p = 0; p < ARRAY_LEN(order); p++) {
-            if (!(h->preposition & order[p]))
+            if (!(h->preposition & order[p] & prepositions))
                 continue;
             char *label = event_label(h, order[p]);
             strbuf_printf(sb, "%s%s", sb->len ? "\n" : "", label);
@@ -599,18 +654,20 @@ static void add_event_labels(const struct servo_connector *c, struct strbuf *sb)
     }
 }
 
-int show_events(struct servo_config *servo, bool by_connector)
+/* The handlers of `connectors` with one of `prepositions` (SERVO_BEFORE | SERVO_ON | ...). */
+int show_events(const struct servo_connector *connectors, size_t count, bool by_connector,
+                unsigned prepositions)
 {
     static const char *const by_event_header[] = {"EVENT", "CONNECTORS"};
     static const char *const by_connector_header[] = {"CONNECTOR", "EVENTS"};
     struct table t;
     table_init(&t, 2, by_connector ? by_connector_header : by_event_header);
     if (by_connector) {
-        for (size_t i = 0; i < servo->connector_count; i++) {
+        for (size_t i = 0; i < count; i++) {
             struct strbuf sb;
             strbuf_init(&sb);
-            add_event_labels(&servo->connectors[i], &sb);
-            const char *row[] = {servo->connectors[i].name, sb.data ? sb.data : ""};
+            add_event_labels(&connectors[i], &sb, prepositions);
+            const char *row[] = {connectors[i].name, sb.data ? sb.data : ""};
             table_add(&t, row);
             strbuf_release(&sb);
         }
@@ -621,11 +678,13 @@ int show_events(struct servo_config *servo, bool by_connector)
         static const enum servo_preposition order[] = {SERVO_BEFORE, SERVO_ON, SERVO_AFTER};
         for (size_t e = 0; e < ARRAY_LEN(events); e++) {
             for (size_t p = 0; p < ARRAY_LEN(order); p++) {
+                if (!(order[p] & prepositions))
+                    continue;
                 struct strbuf sb;
                 strbuf_init(&sb);
-                for (size_t i = 0; i < servo->connector_count; i++)
-                    if (bus_handles(&servo->connectors[i], events[e], order[p]))
-                        strbuf_printf(&sb, "%s%s", sb.len ? "\n" : "", servo->connectors[i].name);
+                for (size_t i = 0; i < count; i++)
+                    if (bus_handles(&connectors[i], events[e], order[p]))
+                        strbuf_printf(&sb, "%s%s", sb.len ? "\n" : "", connectors[i].name);
                 if (sb.len) {
                     struct servo_handler h = {.event = events[e]};
                     char *label = event_label(&h, order[p]);

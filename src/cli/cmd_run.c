@@ -38,6 +38,8 @@ struct run_args {
     bool interactive;
     int log_format; /* -1: unchanged */
     const char *log_file;
+    bool debug;
+    bool no_banner;
 };
 
 static bool env_true(const char *name)
@@ -53,6 +55,7 @@ static bool env_true(const char *name)
 static int parse_args(struct run_args *a, int argc, char **argv, const struct cli_command *self)
 {
     a->check = env_true("SERVO_RUN_CHECK");
+    a->debug = env_true("SERVO_RUN_DEBUG");
     a->log_format = -1;
     optind = 0;
     int c;
@@ -81,6 +84,12 @@ static int parse_args(struct run_args *a, int argc, char **argv, const struct cl
             break;
         case OPT_LOG_FILE:
             a->log_file = optarg;
+            break;
+        case OPT_DEBUG:
+            a->debug = true;
+            break;
+        case OPT_NO_BANNER:
+            a->no_banner = true;
             break;
         default:
             break;
@@ -492,26 +501,49 @@ static void *runner_thread(void *arg)
     return NULL;
 }
 
-static int run_servos(struct servo_run *runs, size_t count)
+static int start_runner(struct servo_run *run)
+{
+    run->started = pthread_create(&run->thread, NULL, runner_thread, run) == 0;
+    if (run->started)
+        return 0;
+    cli_error("%s: cannot start its runner thread", run->servo->name);
+    cancel_trigger(run->shutdown, "shutdown");
+    return -1;
+}
+
+/* At most `limit` (--limit; 0: no limit) servos at a time: servo i + limit starts once
+ * servo i is over, unless the servo is shutting down. */
+static int run_servos(struct servo_run *runs, size_t count, size_t limit)
 {
     int status = EXIT_OK;
-    for (size_t i = 0; i < count; i++) {
-        runs[i].started = pthread_create(&runs[i].thread, NULL, runner_thread, &runs[i]) == 0;
-        if (!runs[i].started) {
-            cli_error("%s: cannot start its runner thread", runs[i].servo->name);
-            cancel_trigger(runs[i].shutdown, "shutdown");
-            status = EXIT_FAILURE_OPERATIONAL;
-            break;
-        }
-    }
+    size_t width = limit > 0 && limit < count ? limit : count;
+    if (width < count)
+        servo_info("--limit %zu: %zu servos, at most %zu at a time", limit, count, width);
+    size_t next = 0;
+    while (next < width && status == EXIT_OK)
+        status = start_runner(&runs[next++]) == 0 ? EXIT_OK : EXIT_FAILURE_OPERATIONAL;
     for (size_t i = 0; i < count; i++) {
         if (!runs[i].started)
             continue;
         pthread_join(runs[i].thread, NULL);
         if (runs[i].rc != 0)
             status = EXIT_FAILURE_OPERATIONAL;
+        if (next < count && status == EXIT_OK && !cancel_is_set(runs[i].shutdown) &&
+            start_runner(&runs[next++]) != 0)
+            status = EXIT_FAILURE_OPERATIONAL;
     }
     return status;
+}
+
+/* What the banner says of a servo's optimizer (make_transport decides the same way). */
+static char *optimizer_text(const struct cli *cli, const struct servo_config *servo)
+{
+    const struct optimizer_settings *o = servo->settings->optimizer;
+    bool remote = o && (!blank(o->id) || !blank(o->url));
+    bool named = cli_overridden(cli, "optimizer.id") || cli_overridden(cli, "optimizer.url");
+    if (remote && (o->local == NULL || named))
+        return xasprintf("optimizer %s", !blank(o->url) ? o->url : o->id);
+    return xasprintf("embedded optimizer (study \"%s\")", servo->name);
 }
 
 static void log_banner(const struct cli *cli, const struct servo_run *runs, size_t count)
@@ -526,9 +558,12 @@ static void log_banner(const struct cli *cli, const struct servo_run *runs, size
         for (size_t k = 0; k < servo->connector_count; k++)
             strbuf_printf(&names, "%s%s-%s", k ? ", " : "", servo->connectors[k].name,
                           servo->connectors[k].plugin->version);
-        servo_info("servo %s: connectors %s%s%s", servo->name, names.data ? names.data : "(none)",
+        char *optimizer = optimizer_text(cli, servo);
+        servo_info("servo %s: connectors %s, %s%s%s", servo->name,
+                   names.data ? names.data : "(none)", optimizer,
                    servo->settings->servo_uid ? ", servo UID " : "",
                    servo->settings->servo_uid ? servo->settings->servo_uid : "");
+        free(optimizer);
         strbuf_release(&names);
     }
 }
@@ -554,14 +589,14 @@ static int run(struct cli *cli, const struct run_args *a, struct cancel_token *r
             status = make_transport(cli, runs[i].servo, &runs[i].transport);
         set_stop_hook(&runs[i]);
     }
-    if (status == EXIT_OK)
+    if (status == EXIT_OK && !a->no_banner)
         log_banner(cli, runs, count);
     if (status == EXIT_OK && a->interactive && !a->dry_run)
         status = confirm_connect(root);
     for (size_t i = 0; i < count && status == EXIT_OK && (a->check || a->dry_run); i++)
         status = check_servo(&runs[i], root);
     if (status == EXIT_OK && !a->dry_run && !cancel_is_set(root)) {
-        status = run_servos(runs, count);
+        status = run_servos(runs, count, cli->limit);
         int summaries = print_summaries(runs, count);
         status = status == EXIT_OK ? summaries : status;
     }
@@ -571,6 +606,10 @@ static int run(struct cli *cli, const struct run_args *a, struct cancel_token *r
 
 static int apply_log_options(const struct run_args *a)
 {
+    if (a->debug && !servo_log_enabled(SERVO_LOG_TRACE))
+        log_set_level(SERVO_LOG_DEBUG); /* TRACE, when asked for, stays */
+    if (a->debug)
+        servo_debug("debug mode (--debug or SERVO_RUN_DEBUG): logging at DEBUG level");
     if (a->log_format >= 0)
         log_set_format(a->log_format == 1 ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT);
     if (a->log_file != NULL && log_set_file(a->log_file) != 0) {

@@ -32,6 +32,9 @@ const struct cli_option cli_global_options[] = {
     {'l', "log-level", 0, CLI_ARG_CHOICE, "LEVEL", log_levels,
      "TRACE, DEBUG, INFO, SUCCESS, WARNING, ERROR or CRITICAL\n[env SERVO_LOG_LEVEL; default "
      "INFO]"},
+    {0, "limit", OPT_LIMIT, CLI_ARG_TEXT, "N", NULL,
+     "Run at most N servos of a multi-servo file at once (servo\nrun); the next starts when one "
+     "is over"},
     {0, "no-color", OPT_NO_COLOR, CLI_ARG_NONE, NULL, NULL,
      "Disable colored output [env SERVO_NO_COLOR, NO_COLOR]"},
     {0, "allow-unknown", OPT_ALLOW_UNKNOWN, CLI_ARG_NONE, NULL, NULL,
@@ -65,7 +68,15 @@ static const struct cli_option show_connectors_options[] = {
 };
 
 static const struct cli_option show_events_options[] = {
+    {'a', "all", 0, CLI_ARG_NONE, NULL, NULL,
+     "Also every available connector the servo does not use"},
     {'c', "by-connector", 0, CLI_ARG_NONE, NULL, NULL, "Group by connector"},
+    {0, "before", OPT_BEFORE, CLI_ARG_NONE, NULL, NULL, "Show the before handlers"},
+    {0, "no-before", OPT_NO_BEFORE, CLI_ARG_NONE, NULL, NULL, "Leave out the before handlers"},
+    {0, "on", OPT_ON, CLI_ARG_NONE, NULL, NULL, "Show the on handlers"},
+    {0, "no-on", OPT_NO_ON, CLI_ARG_NONE, NULL, NULL, "Leave out the on handlers"},
+    {0, "after", OPT_AFTER, CLI_ARG_NONE, NULL, NULL, "Show the after handlers"},
+    {0, "no-after", OPT_NO_AFTER, CLI_ARG_NONE, NULL, NULL, "Leave out the after handlers"},
     END_OPTIONS,
 };
 
@@ -77,7 +88,11 @@ static const struct cli_command show_commands[] = {
      "The components and settings the connectors describe", NULL, no_options, CLI_ARG_NONE, NULL},
     {"metrics", NULL, "Assembly Commands", "", "The metrics each connector can measure", NULL,
      no_options, CLI_ARG_NONE, NULL},
-    {"events", NULL, "Assembly Commands", "[-c]", "Which connectors handle which events", NULL,
+    {"events", NULL, "Assembly Commands",
+     "[-a] [-c] [--before|--no-before] [--on|--no-on] [--after|--no-after]",
+     "Which connectors handle which events",
+     "Which connectors handle which events (before, on, after). --before, --on and --after\n"
+     "keep only those handlers; any --no-X leaves X out (and wins over the others).\n",
      show_events_options, CLI_ARG_NONE, NULL},
     {NULL, NULL, NULL, NULL, NULL, NULL, NULL, CLI_ARG_NONE, NULL},
 };
@@ -100,6 +115,10 @@ static const struct cli_option run_options[] = {
      "text (default) or json: one JSON object per log line"},
     {0, "log-file", OPT_LOG_FILE, CLI_ARG_FILE, "FILE", NULL,
      "Also append the log lines (plain text) to FILE"},
+    {0, "debug", OPT_DEBUG, CLI_ARG_NONE, NULL, NULL,
+     "Log at DEBUG level (TRACE, when asked for, stays)\n[env SERVO_RUN_DEBUG]"},
+    {0, "no-banner", OPT_NO_BANNER, CLI_ARG_NONE, NULL, NULL,
+     "Do not log the banner (version, config file, each servo's\nconnectors and optimizer)"},
     END_OPTIONS,
 };
 
@@ -211,6 +230,12 @@ static const struct cli_option measure_options[] = {
     {0, "control", OPT_CONTROL, CLI_ARG_TEXT, "JSON", NULL,
      "The measure control as the optimizer sends it (duration,\nwarmup, delay, userdata.slo "
      "...): JSON text or @FILE; -d and\n--warmup override its values"},
+    {'v', "verbose", 0, CLI_ARG_NONE, NULL, NULL,
+     "Each reading's time both ways, and the measurement's\nannotations"},
+    {0, "humanize", OPT_HUMANIZE, CLI_ARG_NONE, NULL, NULL,
+     "Reading times as \"3 minutes ago\" (the default)"},
+    {0, "no-humanize", OPT_NO_HUMANIZE, CLI_ARG_NONE, NULL, NULL,
+     "Reading times as local timestamps"},
     FORMAT_OPTION(text_json, "text (default) or json"),
     END_OPTIONS,
 };
@@ -258,12 +283,16 @@ static const struct cli_option config_options[] = {
     END_OPTIONS,
 };
 
-static const char *const schema_formats[] = {"json", NULL};
+static const char *const schema_formats[] = {"json", "text", "html", NULL};
 
 static const struct cli_option schema_options[] = {
+    {'a', "all", 0, CLI_ARG_NONE, NULL, NULL,
+     "Every available connector at its default key, not only the\nconfiguration's instances"},
     {0, "top-level", 't', CLI_ARG_NONE, NULL, NULL,
      "Only the top-level keys, not each connector's settings"},
-    FORMAT_OPTION(schema_formats, "json"),
+    FORMAT_OPTION(schema_formats, "json (default), text or html (a readable\npage of every "
+                                  "setting: name, type, default,\nenvironment variables, "
+                                  "description)"),
     OUTPUT_OPTION,
     END_OPTIONS,
 };
@@ -284,6 +313,20 @@ static const struct cli_option generate_options[] = {
     {'n', "name", 0, CLI_ARG_TEXT, "NAME", NULL,
      "The servo's name (needed when several share a file)"},
     {'q', "quiet", 0, CLI_ARG_NONE, NULL, NULL, "Do not print the generated configuration"},
+    END_OPTIONS,
+};
+
+static const struct cli_option init_options[] = {
+    {'o', "optimizer", 0, CLI_ARG_TEXT, "ID", NULL,
+     "A remote optimizer ORG/APP (default: the embedded one)"},
+    {'t', "token", 0, CLI_ARG_TEXT, "TOKEN", NULL, "The remote optimizer's API token"},
+    {0, "base-url", OPT_BASE_URL, CLI_ARG_TEXT, "URL", NULL, "The remote optimizer's API base URL"},
+    {'f', "file", 0, CLI_ARG_FILE, "FILE", NULL, "Where to write (default servo.yaml)"},
+    {0, "dotenv", OPT_DOTENV, CLI_ARG_NONE, NULL, NULL,
+     "Write the optimizer and token to .env (the default)"},
+    {0, "no-dotenv", OPT_NO_DOTENV, CLI_ARG_NONE, NULL, NULL,
+     "Write them into FILE's `optimizer:` instead"},
+    {0, "force", 'F', CLI_ARG_NONE, NULL, NULL, "Overwrite FILE and .env"},
     END_OPTIONS,
 };
 
@@ -316,10 +359,13 @@ const struct cli_command cli_commands[] = {
      "List the connectors this servo can route: built-ins and plugins found on\n"
      "SERVO_PLUGIN_PATH and in the installed plugin directory.\n",
      connectors_options, CLI_ARG_NONE, NULL},
-    {"show", cmd_show, "Assembly Commands", "connectors [-v] | components | metrics | events [-c]",
+    {"show", cmd_show, "Assembly Commands",
+     "connectors [-v] | components | metrics | events [-a] [-c] [--before] ...",
      "Display the resources of a servo", NULL, no_options, CLI_ARG_NONE, show_commands},
     {"run", cmd_run, "Operational Commands",
-     "[-c] [-d] [--no-poll] [-i] [--log-format text|json] [--log-file FILE]", "Run the servo",
+     "[-c] [-d] [--no-poll] [-i] [--log-format text|json] [--log-file FILE] [--debug]\n"
+     "       [--no-banner]",
+     "Run the servo",
      "Connect each servo of the configuration to its optimizer and carry out the commands it\n"
      "sends (describe, measure, adjust, sleep) until SIGTERM, SIGINT, SIGHUP or SIGUSR1, then\n"
      "say GOODBYE and exit 0. Several servos run side by side, their log lines prefixed with\n"
@@ -347,7 +393,7 @@ const struct cli_command cli_commands[] = {
      describe_options, CLI_ARG_TEXT, NULL},
     {"measure", cmd_measure, "Operational Commands",
      "[METRICS...] [-c CONNECTOR ...] [-d DURATION] [--warmup DURATION]\n"
-     "       [--control JSON|@FILE] [-f text|json]",
+     "       [--control JSON|@FILE] [-v] [--humanize|--no-humanize] [-f text|json]",
      "Capture measurements for one or more metrics",
      "Dispatch measure for the metrics named (all when none) to the connectors (all, or those\n"
      "given with -c) and print the readings: a table, or the `metrics` + `annotations` JSON.\n",
@@ -369,22 +415,35 @@ const struct cli_command cli_commands[] = {
      "the check-name filter; the servo is picked with the global -n before the command.)\n",
      check_options, CLI_ARG_TEXT, NULL},
     {"config", cmd_config, "Configuration Commands",
-     "[-f yaml|json|configmap] [-o FILE] [--show-secrets]", "Display the effective configuration",
+     "[KEY...] [-f yaml|json|configmap] [-o FILE] [--show-secrets]",
+     "Display the effective configuration",
      "Print the effective configuration after .env, environment variables and defaults: one\n"
      "object per servo, `connectors` resolved to a map of instance name to connector, and\n"
-     "each instance's complete settings under its name. Secrets are masked.\n",
-     config_options, CLI_ARG_NONE, NULL},
+     "each instance's complete settings under its name. Secrets are masked. KEYs keep only\n"
+     "those top-level keys (`servo config vegeta optimizer`); a key no servo has is an\n"
+     "error.\n\n"
+     "`servo config convert LEGACY.yaml [-o FILE]` converts a legacy Opsani servo's\n"
+     "config.yaml (k8s, prom, vegeta, exec sections) to a servo.yaml and lists what it\n"
+     "cannot map (`servo config convert --help`).\n",
+     config_options, CLI_ARG_TEXT, NULL},
     {"schema", cmd_schema, "Configuration Commands",
-     "[CONNECTOR] [--top-level] [-f json] [-o FILE]", "Display the configuration JSON Schema",
+     "[CONNECTOR] [-a] [--top-level] [-f json|text|html] [-o FILE]",
+     "Display the configuration JSON Schema",
      "Print the JSON Schema (draft 2020-12) of the whole configuration, or of one connector's\n"
-     "settings. Every property lists the environment variables that set it (env_names).\n",
+     "settings. Every property lists the environment variables that set it (env_names).\n"
+     "With -f text or -f html, a page for people instead: every setting by its dotted name\n"
+     "with its type, default, environment variables and description (html: one\n"
+     "self-contained page).\n",
      schema_options, CLI_ARG_CONNECTOR, NULL},
-    {"validate", cmd_validate, "Configuration Commands", "[-f FILE] [-q]",
+    {"validate", cmd_validate, "Configuration Commands", "[CONNECTOR...] [-f FILE] [-q]",
      "Validate a configuration",
      "Check a configuration file: print \"\u221a Valid configuration in FILE\" (exit 0), or\n"
      "\"X Invalid configuration in FILE\" and every error (exit 1). A file that does not exist\n"
-     "is a usage error (exit 2).\n",
-     validate_options, CLI_ARG_NONE, NULL},
+     "is a usage error (exit 2). CONNECTORs (an instance name, a connector name, or\n"
+     "ALIAS:CONNECTOR) limit the check to those instances and the file as a whole: errors\n"
+     "in other connectors' stanzas are left out; a named connector the file lacks is an\n"
+     "error.\n",
+     validate_options, CLI_ARG_CONNECTOR, NULL},
     {"generate", cmd_generate, "Configuration Commands",
      "[CONNECTOR | ALIAS:CONNECTOR ...] [-f FILE] [--defaults] [--standalone] [--append]\n"
      "       [--force] [-n NAME] [-q]",
@@ -395,6 +454,17 @@ const struct cli_command cli_commands[] = {
      "change a system are written only when asked for. The optimizer is left out: `servo\n"
      "run` then uses the embedded optimizer.\n",
      generate_options, CLI_ARG_CONNECTOR, NULL},
+    {"init", cmd_init, "Configuration Commands",
+     "[CONNECTOR | ALIAS:CONNECTOR ...] [-o ID -t TOKEN [--base-url URL]] [-f FILE]\n"
+     "       [--no-dotenv] [--force]",
+     "Initialize a servo assembly",
+     "Write servo.yaml (as `servo generate` does: the connectors named, else only `wait`)\n"
+     "and, for a remote optimizer, a .env with OPSANI_OPTIMIZER, OPSANI_TOKEN and\n"
+     "SERVO_LOG_LEVEL=DEBUG (mode 0600; --no-dotenv puts the optimizer in servo.yaml\n"
+     "instead). Without an optimizer no .env is written: servo run uses the embedded one.\n"
+     "On a terminal, with nothing given, it asks for the optimizer, the token and the\n"
+     "connectors. An existing servo.yaml or .env is kept unless --force (exit 2).\n",
+     init_options, CLI_ARG_CONNECTOR, NULL},
     {"version", cmd_version, "Other Commands", "[CONNECTOR] [-s] [-f text|json]",
      "Display the version",
      "Print the servo's version, or a connector's (name, version, maturity, description,\n"

@@ -20,6 +20,7 @@ int cmd_schema(struct cli *cli, int argc, char **argv);
 int cmd_generate(struct cli *cli, int argc, char **argv);
 /* cmd_convert.c: `config convert` */
 int cmd_config_convert(struct cli *cli, int argc, char **argv);
+int cmd_init(struct cli *cli, int argc, char **argv);
 /* cmd_local.c */
 int cmd_describe(struct cli *cli, int argc, char **argv);
 int cmd_measure(struct cli *cli, int argc, char **argv);

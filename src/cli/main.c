@@ -36,6 +36,21 @@ static int set_log_level(const char *name)
     return 0;
 }
 
+static int parse_limit(struct cli *cli, const char *text)
+{
+    char *end;
+    errno = 0;
+    long long value = strtoll(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || value < 1 || value > 1000000) {
+        cli_error("invalid value for --limit: \"%s\" (expected a positive integer: how many "
+                  "servos run at once)",
+                  text);
+        return -1;
+    }
+    cli->limit = (size_t)value;
+    return 0;
+}
+
 static int parse_global_options(struct cli *cli, int argc, char **argv)
 {
     opterr = 0;
@@ -60,6 +75,10 @@ static int parse_global_options(struct cli *cli, int argc, char **argv)
             break;
         case OPT_ALLOW_UNKNOWN:
             cli->allow_unknown = true;
+            break;
+        case OPT_LIMIT:
+            if (parse_limit(cli, optarg) != 0)
+                return -1;
             break;
         case OPT_OPTIMIZER:
             add_override(cli, "optimizer.id", optarg);
@@ -131,8 +150,9 @@ static int load_dotenv(struct servo_diags *diags)
  * `servo version`, `servo help` and the completions work whatever the directory holds. */
 static bool reads_configuration(const char *command)
 {
-    static const char *const configless[] = {"help",       "version",    "connectors", "generate",
-                                             "completion", "__complete", "__man",      NULL};
+    static const char *const configless[] = {"help",       "version", "connectors",
+                                             "generate",   "init",    "completion",
+                                             "__complete", "__man",   NULL};
     for (size_t i = 0; configless[i]; i++)
         if (strcmp(command, configless[i]) == 0)
             return false;

@@ -225,3 +225,266 @@ json_t *settings_json_schema(const struct servo_schema *schema, const char *env_
     json_decref(object);
     return s;
 }
+
+/* ---- readable pages: text and HTML ------------------------------------------------------ */
+
+struct setting_row {
+    char *name;
+    char *type;
+    char *def;
+    char *env;
+    const char *description;
+    bool required;
+};
+
+struct setting_rows {
+    struct setting_row *items;
+    size_t count;
+    size_t capacity;
+};
+
+static void type_words(const json_t *s, struct strbuf *sb);
+
+static void type_word(const json_t *s, const char *type, struct strbuf *sb)
+{
+    const char *format = json_string_value(json_object_get(s, "format"));
+    if (strcmp(type, "string") == 0 && format != NULL)
+        strbuf_printf(sb, "string (%s)", format);
+    else if (strcmp(type, "array") == 0 && json_object_get(s, "items") != NULL) {
+        strbuf_puts(sb, "list of ");
+        type_words(json_object_get(s, "items"), sb);
+    } else if (strcmp(type, "object") == 0 &&
+               json_is_object(json_object_get(s, "additionalProperties"))) {
+        strbuf_puts(sb, "map of ");
+        type_words(json_object_get(s, "additionalProperties"), sb);
+    } else
+        strbuf_puts(sb, type);
+}
+
+/* "integer", "string or null", "one of: a, b", "list of object" ... */
+static void type_words(const json_t *s, struct strbuf *sb)
+{
+    const json_t *type = json_object_get(s, "type");
+    const json_t *choices = json_object_get(s, "enum");
+    const json_t *any = json_object_get(s, "anyOf");
+    size_t i;
+    const json_t *item;
+    if (json_is_string(type)) {
+        type_word(s, json_string_value(type), sb);
+    } else if (json_is_array(type)) {
+        json_array_foreach(type, i, item)
+        {
+            if (i > 0)
+                strbuf_puts(sb, " or ");
+            type_word(s, json_string_value(item) ? json_string_value(item) : "?", sb);
+        }
+    } else if (json_is_array(choices)) {
+        strbuf_puts(sb, "one of: ");
+        json_array_foreach(choices, i, item)
+        {
+            strbuf_printf(sb, "%s%s", i ? ", " : "",
+                          json_is_null(item) ? "null" : json_string_value(item));
+        }
+    } else if (json_is_array(any)) {
+        json_array_foreach(any, i, item)
+        {
+            if (i > 0)
+                strbuf_puts(sb, " or ");
+            type_words(item, sb);
+        }
+    } else {
+        strbuf_puts(sb, "any");
+    }
+}
+
+static char *env_text(const json_t *s)
+{
+    struct strbuf sb;
+    strbuf_init(&sb);
+    size_t i;
+    const json_t *name;
+    json_array_foreach(json_object_get(s, "env_names"), i, name)
+    {
+        strbuf_printf(&sb, "%s%s", i ? ", " : "", json_string_value(name));
+    }
+    return sb.data ? strbuf_detach(&sb) : xstrdup("");
+}
+
+static bool in_list(const json_t *list, const char *name)
+{
+    size_t i;
+    const json_t *item;
+    json_array_foreach(list, i, item)
+    {
+        if (json_is_string(item) && strcmp(json_string_value(item), name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The object schema a property holds settings in: itself, a list's items, a map's values,
+ * or the first object alternative of a shorthand; NULL for a scalar. */
+static const json_t *nested_object(const json_t *s, const char **suffix)
+{
+    *suffix = "";
+    if (json_is_object(json_object_get(s, "properties")))
+        return s;
+    const json_t *items = json_object_get(s, "items");
+    if (json_is_object(items) && json_is_object(json_object_get(items, "properties"))) {
+        *suffix = "[]";
+        return items;
+    }
+    const json_t *values = json_object_get(s, "additionalProperties");
+    if (json_is_object(values) && json_is_object(json_object_get(values, "properties"))) {
+        *suffix = ".*";
+        return values;
+    }
+    size_t i;
+    const json_t *alternative;
+    json_array_foreach(json_object_get(s, "anyOf"), i, alternative)
+    {
+        const json_t *object = nested_object(alternative, suffix);
+        if (object != NULL)
+            return object;
+    }
+    return NULL;
+}
+
+static void collect_rows(const json_t *object, const char *prefix, struct setting_rows *rows,
+                         int depth)
+{
+    const json_t *required = json_object_get(object, "required");
+    const char *key;
+    json_t *s;
+    if (depth > 16)
+        return;
+    json_object_foreach((json_t *)json_object_get(object, "properties"), key, s)
+    {
+        if (rows->count == rows->capacity) {
+            rows->capacity = rows->capacity ? rows->capacity * 2 : 32;
+            rows->items = xrealloc(rows->items, rows->capacity * sizeof *rows->items);
+        }
+        struct setting_row *row = &rows->items[rows->count++];
+        struct strbuf type;
+        strbuf_init(&type);
+        type_words(s, &type);
+        const json_t *def = json_object_get(s, "default");
+        row->name = prefix ? xasprintf("%s.%s", prefix, key) : xstrdup(key);
+        row->type = strbuf_detach(&type);
+        row->def = def ? json_dumps(def, JSON_COMPACT | JSON_ENCODE_ANY) : xstrdup("");
+        row->env = env_text(s);
+        row->description = json_string_value(json_object_get(s, "description"));
+        row->required = in_list(required, key);
+        const char *suffix;
+        const json_t *nested = nested_object(s, &suffix);
+        if (nested != NULL) {
+            char *path = xasprintf("%s%s", row->name, suffix);
+            collect_rows(nested, path, rows, depth + 1);
+            free(path);
+        }
+    }
+}
+
+static void rows_free(struct setting_rows *rows)
+{
+    for (size_t i = 0; i < rows->count; i++) {
+        free(rows->items[i].name);
+        free(rows->items[i].type);
+        free(rows->items[i].def);
+        free(rows->items[i].env);
+    }
+    free(rows->items);
+}
+
+static const char *schema_title(const json_t *schema)
+{
+    const char *title = json_string_value(json_object_get(schema, "title"));
+    return title ? title : "Configuration Schema";
+}
+
+char *settings_schema_text(const json_t *schema)
+{
+    struct setting_rows rows = {0};
+    collect_rows(schema, NULL, &rows, 0);
+    struct strbuf sb;
+    strbuf_init(&sb);
+    strbuf_printf(&sb, "%s\n\n", schema_title(schema));
+    for (size_t i = 0; i < rows.count; i++) {
+        const struct setting_row *r = &rows.items[i];
+        strbuf_printf(&sb, "%s\n  type:        %s%s\n", r->name, r->type,
+                      r->required ? " (required)" : "");
+        if (r->def[0])
+            strbuf_printf(&sb, "  default:     %s\n", r->def);
+        if (r->env[0])
+            strbuf_printf(&sb, "  environment: %s\n", r->env);
+        if (r->description)
+            strbuf_printf(&sb, "  %s\n", r->description);
+        strbuf_putc(&sb, '\n');
+    }
+    rows_free(&rows);
+    return strbuf_detach(&sb);
+}
+
+static void html_escaped(struct strbuf *sb, const char *text)
+{
+    for (const char *p = text; p && *p; p++) {
+        switch (*p) {
+        case '<':
+            strbuf_puts(sb, "&lt;");
+            break;
+        case '>':
+            strbuf_puts(sb, "&gt;");
+            break;
+        case '&':
+            strbuf_puts(sb, "&amp;");
+            break;
+        case '"':
+            strbuf_puts(sb, "&quot;");
+            break;
+        default:
+            strbuf_putc(sb, *p);
+        }
+    }
+}
+
+char *settings_schema_html(const json_t *schema)
+{
+    struct setting_rows rows = {0};
+    collect_rows(schema, NULL, &rows, 0);
+    struct strbuf sb;
+    strbuf_init(&sb);
+    strbuf_puts(&sb, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                     "<title>");
+    html_escaped(&sb, schema_title(schema));
+    strbuf_puts(&sb, "</title>\n<style>\n"
+                     "body{font-family:system-ui,sans-serif;margin:2em;color:#222}\n"
+                     "table{border-collapse:collapse;width:100%}\n"
+                     "th,td{border:1px solid #ccc;padding:.3em .5em;text-align:left;"
+                     "vertical-align:top}\n"
+                     "th{background:#f0f0f0}code{font-family:ui-monospace,monospace}\n"
+                     ".required{color:#a00;font-size:.85em}\n"
+                     "</style>\n</head>\n<body>\n<h1>");
+    html_escaped(&sb, schema_title(schema));
+    strbuf_puts(&sb, "</h1>\n<table>\n<tr><th>Setting</th><th>Type</th><th>Default</th>"
+                     "<th>Environment</th><th>Description</th></tr>\n");
+    for (size_t i = 0; i < rows.count; i++) {
+        const struct setting_row *r = &rows.items[i];
+        strbuf_puts(&sb, "<tr><td><code>");
+        html_escaped(&sb, r->name);
+        strbuf_puts(&sb, "</code>");
+        if (r->required)
+            strbuf_puts(&sb, " <span class=\"required\">required</span>");
+        strbuf_puts(&sb, "</td><td>");
+        html_escaped(&sb, r->type);
+        strbuf_puts(&sb, "</td><td><code>");
+        html_escaped(&sb, r->def);
+        strbuf_puts(&sb, "</code></td><td><code>");
+        html_escaped(&sb, r->env);
+        strbuf_puts(&sb, "</code></td><td>");
+        html_escaped(&sb, r->description);
+        strbuf_puts(&sb, "</td></tr>\n");
+    }
+    strbuf_puts(&sb, "</table>\n</body>\n</html>\n");
+    rows_free(&rows);
+    return strbuf_detach(&sb);
+}

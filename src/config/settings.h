@@ -29,6 +29,12 @@ json_t *settings_json_schema(const struct servo_schema *schema, const char *env_
 /* The schema of one object without the "$schema" header, for embedding. */
 json_t *settings_object_schema(const struct servo_schema *schema, const char *env_prefix);
 
+/* A readable page of every setting of a schema made by settings_json_schema (or a servo
+ * schema assembled from them): dotted name, type, default, environment variables and
+ * description, as plain text or as one self-contained HTML page. The caller frees. */
+char *settings_schema_text(const json_t *schema);
+char *settings_schema_html(const json_t *schema);
+
 /* A default's YAML text as a node, or NULL if it does not parse (a bug in a table). */
 struct servo_node *settings_parse_default(const char *text);
 /* Checks a table for mistakes a connector author can make (bad defaults, enum without

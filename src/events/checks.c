@@ -886,7 +886,7 @@ int checks_run(struct servo_connector *connectors, size_t count, const struct ch
         bus_outcome_free(&out);
         event_args_free(&args);
         if (r->ready) {
-            if (o->progressive)
+            if (o->progressive && r->check_count > 0) /* none ran: the caller says why */
                 servo_info("🔥 All checks passed.");
             break;
         }

@@ -274,7 +274,7 @@ for command in list connectors show config schema validate generate version; do
     expect_err ""
 done
 servo help validate
-expect_out_line 'Usage: servo validate \[-f FILE\] \[-q\]'
+expect_out_line 'Usage: servo validate \[CONNECTOR...\] \[-f FILE\] \[-q\]'
 servo help nope
 expect_rc 2
 expect_err 'servo: error: help: no such command "nope"'
@@ -308,11 +308,18 @@ expect_err "servo: error: validate: unknown option or missing value \"--bogus\" 
 servo validate -f
 expect_rc 2
 expect_err 'servo: error: validate: option "-f" needs a value'
-servo validate extra
+# validate takes connector names and config takes keys (test_cli_servox.sh): an unknown
+# one is refused by name
+printf 'wait: {measure_enabled: false}\n' >extra.yaml
+servo validate -f extra.yaml extra
 expect_rc 2
-expect_err 'servo: error: validate: unexpected argument "extra"'
+expect_err "servo: error: validate: no connector named \"extra\" (see 'servo connectors')"
+servo -c extra.yaml config bogus
+expect_rc 2
+expect_err 'servo: error: config: no key "bogus" in the configuration (keys: name, description, servo_uid, optimizer, settings, checks, extra, no_diagnostics, connectors, wait)'
+rm extra.yaml
 # extra arguments are refused, not ignored (COMMAND|WORDS BEFORE "extra")
-for case in "list|list" "connectors|connectors" "config|config" "schema|schema wait" \
+for case in "list|list" "connectors|connectors" "schema|schema wait" \
     "show connectors|show connectors" "show events|show events" "version|version wait" \
     "completion bash|completion bash"; do
     # shellcheck disable=SC2086 # the command's words
@@ -1043,9 +1050,9 @@ expect_out ""
 servo schema nope
 expect_rc 2
 expect_err "servo: error: schema: no connector named \"nope\" (see 'servo connectors')"
-servo schema -f html
+servo schema -f yaml
 expect_rc 2
-expect_err 'servo: error: invalid value "html" for --format (expected one of: json)'
+expect_err 'servo: error: invalid value "yaml" for --format (expected one of: json, text, html)'
 # with an alias map, the instances are the properties
 printf 'connectors: {prom1: prometheus}\nprom1: {metrics: [{name: up, query: up}]}\n' >servo.yaml
 servo schema
