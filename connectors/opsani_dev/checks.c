@@ -744,7 +744,7 @@ static int check_traffic(struct servo_connector *c, struct servo_event *ev, size
     return 0;
 }
 
-#define REMEDY_SIDECAR "servo opsani_dev -c \"$SERVO_CONNECTOR\" inject-sidecar"
+#define REMEDY_SIDECAR "servo opsani-dev -c \"$SERVO_CONNECTOR\" inject-sidecar"
 
 const struct servo_check_def opsani_dev_checks[] = {
     {.name = "Connectivity to Kubernetes",

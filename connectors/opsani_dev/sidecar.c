@@ -3,7 +3,8 @@
  * the Service's port retargeted to it, and back. The Deployment is written first (the
  * Service then points at a port that exists), the Service second; if the Service cannot be
  * written, the Deployment's change is undone. Eject runs the other way round. Every write is
- * a JSON patch that first tests the resourceVersion it was computed from. */
+ * a JSON patch that first tests the generation (Services: the resourceVersion) it was
+ * computed from. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -167,9 +168,14 @@ static json_t *get_object(struct kube_client *client, const char *path, const ch
 static int patch_object(struct kube_client *client, const char *path, const json_t *object,
                         json_t *operations, const char *what)
 {
-    json_t *patch =
-        json_pack("[{s:s, s:s, s:O}]", "op", "test", "path", "/metadata/resourceVersion", "value",
-                  json_object_get(json_object_get(object, "metadata"), "resourceVersion"));
+    /* A Deployment's generation changes only with its spec (its status, which the controller
+     * keeps writing, changes the resourceVersion): the test guards what the patch assumed. */
+    const json_t *metadata = json_object_get(object, "metadata");
+    const char *guard = json_object_get(metadata, "generation") ? "generation" : "resourceVersion";
+    char *guard_path = servo_strdup_printf("/metadata/%s", guard);
+    json_t *patch = json_pack("[{s:s, s:s, s:O}]", "op", "test", "path", guard_path, "value",
+                              json_object_get(metadata, guard));
+    free(guard_path);
     json_array_extend(patch, operations);
     json_decref(operations);
     struct kube_response r = {0};
