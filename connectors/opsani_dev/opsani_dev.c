@@ -8,6 +8,8 @@
 #include "servo/util.h"
 
 static const char *const kind_choices[] = {"Deployment", NULL};
+/* as the kubernetes connector's (enum kubernetes_failure_mode) */
+static const char *const failure_choices[] = {"exception", "shutdown", "ignore", "rollback", NULL};
 
 static const struct servo_field string_item = {.type = SERVO_FIELD_STRING};
 static const struct servo_field env_item = {.type = SERVO_FIELD_OBJECT,
@@ -71,6 +73,12 @@ static const struct servo_field opsani_dev_fields[] = {
      .offset = offsetof(struct opsani_dev_settings, prometheus_base_url),
      .def = "http://localhost:9090",
      .description = "Prometheus, which scrapes the Envoy sidecars"},
+    {.name = "prometheus_step",
+     .type = SERVO_FIELD_DURATION,
+     .offset = offsetof(struct opsani_dev_settings, prometheus_step),
+     .def = "1m",
+     .description = "The resolution of the Envoy metrics' range queries (not in ServoX, which "
+                    "used 1m: shorter measurements need a shorter step)"},
     {.name = "envoy_sidecar_image",
      .type = SERVO_FIELD_STRING,
      .offset = offsetof(struct opsani_dev_settings, envoy_sidecar_image),
@@ -85,6 +93,13 @@ static const struct servo_field opsani_dev_fields[] = {
      .type = SERVO_FIELD_DURATION,
      .offset = offsetof(struct opsani_dev_settings, settlement),
      .description = "How long the pods must stay ready after an adjustment"},
+    {.name = "on_failure",
+     .type = SERVO_FIELD_ENUM,
+     .offset = offsetof(struct opsani_dev_settings, on_failure),
+     .def = "rollback",
+     .choices = failure_choices,
+     .description = "What a tuning pod that fails after an adjustment gets: rollback (its "
+                    "previous settings), shutdown (the template's), exception or ignore"},
     {.name = "container_logs_in_error_status",
      .type = SERVO_FIELD_BOOL,
      .offset = offsetof(struct opsani_dev_settings, container_logs_in_error_status),
@@ -143,6 +158,7 @@ static json_t *kubernetes_child(const json_t *s, const char *name)
                   json_object_get(s, "container_logs_in_error_status"), "create_tuning_pod",
                   json_object_get(s, "create_tuning_pod"), "deployments", deployment);
     copy_member(settings, s, "settlement");
+    copy_member(settings, s, "on_failure");
     copy_member(settings, s, "kubeconfig");
     copy_member(settings, s, "context");
     char *instance = servo_strdup_printf("%s.kubernetes", name);
@@ -159,8 +175,10 @@ static json_t *prometheus_child(const json_t *s, const char *name)
     for (const struct envoy_metric *m = opsani_dev_metrics; m->name; m++) {
         if (!tuning && strncmp(m->name, "tuning_", 7) == 0)
             continue;
-        json_array_append_new(metrics, json_pack("{s:s, s:s, s:s, s:s}", "name", m->name, "unit",
-                                                 m->unit, "query", m->query, "absent", m->absent));
+        json_array_append_new(metrics,
+                              json_pack("{s:s, s:s, s:s, s:s, s:O}", "name", m->name, "unit",
+                                        m->unit, "query", m->query, "absent", m->absent, "step",
+                                        json_object_get(s, "prometheus_step")));
     }
     char *instance = servo_strdup_printf("%s.prometheus", name);
     json_t *child = json_pack("{s:s, s:s, s:{s:O, s:o}}", "connector", "prometheus", "name",
@@ -197,6 +215,8 @@ static const struct servo_command opsani_dev_commands[] = {
      sidecar_inject_command},
     {"eject-sidecar", "Remove the Envoy sidecar, restore the Service's target port",
      "[deployment/NAME] [-n NAMESPACE] [-s SERVICE] [--dry-run]", sidecar_eject_command},
+    {"promote", "Give the main Deployment the tuning pod's settings (the best, after a run)", "",
+     promote_command},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -39,9 +39,11 @@ struct opsani_dev_settings {
     struct servo_list env;                         /* struct kubernetes_env */
     struct servo_map static_environment_variables; /* char * */
     char *prometheus_base_url;
+    servo_duration prometheus_step;
     char *envoy_sidecar_image;
     servo_duration timeout;
     servo_duration settlement; /* SERVO_UNSET when not given */
+    int on_failure;            /* enum kubernetes_failure_mode */
     bool container_logs_in_error_status;
     bool create_tuning_pod;
     char *kubeconfig;
@@ -81,6 +83,13 @@ int sidecar_eject(struct kube_client *client, const struct sidecar_request *requ
  * inject-sidecar` (the defaults from the instance's settings). */
 int sidecar_inject_command(struct servo_connector *connector, int argc, char **argv);
 int sidecar_eject_command(struct servo_connector *connector, int argc, char **argv);
+
+/* ---- promote (promote.c) ---------------------------------------------------------------- */
+
+/* The strategic-merge patch that gives the main Deployment's container the tuning pod's
+ * resources and optimized env (new reference), or NULL when the pod lacks the container. */
+json_t *promote_patch(const json_t *tuning_pod, const struct opsani_dev_settings *s);
+int promote_command(struct servo_connector *connector, int argc, char **argv);
 
 /* ---- checks (checks.c) --------------------------------------------------------------------- */
 
