@@ -756,7 +756,7 @@ const struct servo_check_def opsani_dev_checks[] = {
      .severity = SERVO_SEVERITY_CRITICAL,
      .tags = "kubernetes",
      .hint = "Grant the servo's account the verbs listed (a Role bound to it): see "
-             "deploy/rbac.yaml",
+             "deploy/role.yaml",
      .run = check_permissions},
     {.name = "Namespace is readable",
      .severity = SERVO_SEVERITY_CRITICAL,
