@@ -30,8 +30,9 @@ json_t *promote_patch(const json_t *tuning_pod, const struct opsani_dev_settings
         named(json_object_get(json_object_get(tuning_pod, "spec"), "containers"), container);
     if (tuned == NULL)
         return NULL;
-    json_t *entry = json_pack("{s:s, s:O}", "name", container, "resources",
-                              json_object_get(tuned, "resources") ?: json_object());
+    const json_t *resources = json_object_get(tuned, "resources");
+    json_t *entry = json_pack("{s:s, s:o}", "name", container, "resources",
+                              resources ? json_deep_copy(resources) : json_object());
     json_t *env = json_array();
     const struct kubernetes_env *optimized = s->env.items;
     for (size_t i = 0; i < s->env.count; i++) {
