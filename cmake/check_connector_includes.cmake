@@ -1,10 +1,13 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Fails when a connector includes anything but the public API: every `#include "X"` in
-# connectors/<name>/*.{c,h} must be "servo/..." (include/servo/) or a file of the same folder,
-# and `#include <servo/...>` must name a public header. libcurl (<curl/...>) is refused too: a
+# connectors/<name>/*.{c,h} must be "servo/..." (include/servo/), a file of the same folder or,
+# for a connector built on another one (opsani_dev on kubernetes), "kubernetes/kube.h": a header
+# of a connector listed in SERVO_CONNECTOR_DEPENDENCIES of connectors/CMakeLists.txt (passed
+# here as DEPENDENCIES, "opsani_dev:kubernetes;..."), and `#include <servo/...>` must name a public header. libcurl (<curl/...>) is refused too: a
 # connector makes its requests with the servo's engine, servo/http.h. Run as
 #     cmake -DCONNECTORS_DIR=connectors [-DINCLUDE_DIR=include] -P cmake/check_connector_includes.cmake
+cmake_policy(SET CMP0057 NEW) # IN_LIST
 if(NOT CONNECTORS_DIR)
     message(FATAL_ERROR "usage: cmake -DCONNECTORS_DIR=DIR -P check_connector_includes.cmake")
 endif()
@@ -32,6 +35,12 @@ foreach(file ${files})
             endif()
         elseif(header MATCHES "^curl/")
             set(allowed FALSE)
+        elseif(quote STREQUAL "\"" AND header MATCHES "^([a-z_]+)/[^/]+$")
+            get_filename_component(own ${folder} NAME)
+            string(REGEX REPLACE "/.*" "" other "${header}")
+            if(NOT "${own}:${other}" IN_LIST DEPENDENCIES OR NOT EXISTS ${CONNECTORS_DIR}/${header})
+                set(allowed FALSE)
+            endif()
         elseif(quote STREQUAL "\"")
             if(header MATCHES "/" OR NOT EXISTS ${folder}/${header})
                 set(allowed FALSE)
@@ -41,7 +50,7 @@ foreach(file ${files})
             file(RELATIVE_PATH shown ${CONNECTORS_DIR}/.. ${file})
             message(SEND_ERROR "${shown}: #include ${quote}${header}${close}: a connector may include "
                                "only the public API (\"servo/...\"; HTTP through servo/http.h) and files of "
-                               "its own folder")
+                               "its own folder (or of a connector it depends on)")
             math(EXPR problems "${problems} + 1")
         endif()
     endforeach()

@@ -457,7 +457,7 @@ static const struct servo_field memory_fields[] = {
     SERVO_FIELDS_END,
 };
 
-static const struct servo_schema cpu_schema = {
+const struct servo_schema kubernetes_cpu_schema = {
     .title = "CPU",
     .description = "The CPU range of a container (setting \"cpu\", unit cores).",
     .size = sizeof(struct kubernetes_resource),
@@ -465,7 +465,7 @@ static const struct servo_schema cpu_schema = {
     .validate = validate_cpu,
 };
 
-static const struct servo_schema memory_schema = {
+const struct servo_schema kubernetes_memory_schema = {
     .title = "Memory",
     .description = "The memory range of a container (setting \"mem\", unit GiB).",
     .size = sizeof(struct kubernetes_resource),
@@ -526,7 +526,7 @@ static const struct servo_field env_fields[] = {
     SERVO_FIELDS_END,
 };
 
-static const struct servo_schema env_schema = {
+const struct servo_schema kubernetes_env_schema = {
     .title = "EnvironmentSetting",
     .description = "An environment variable of the container the optimizer may set.",
     .size = sizeof(struct kubernetes_env),
@@ -534,7 +534,8 @@ static const struct servo_schema env_schema = {
     .validate = validate_env,
 };
 
-static const struct servo_field env_item = {.type = SERVO_FIELD_OBJECT, .object = &env_schema};
+static const struct servo_field env_item = {.type = SERVO_FIELD_OBJECT,
+                                            .object = &kubernetes_env_schema};
 
 static const struct servo_field gc_item = {.type = SERVO_FIELD_ENUM,
                                            .choices = kubernetes_gc_choices};
@@ -761,13 +762,13 @@ static const struct servo_field container_fields[] = {
      .type = SERVO_FIELD_OBJECT,
      .offset = offsetof(struct kubernetes_container, cpu),
      .flags = SERVO_F_OPTIONAL,
-     .object = &cpu_schema,
+     .object = &kubernetes_cpu_schema,
      .description = "The CPU range to optimize."},
     {.name = "memory",
      .type = SERVO_FIELD_OBJECT,
      .offset = offsetof(struct kubernetes_container, memory),
      .flags = SERVO_F_OPTIONAL,
-     .object = &memory_schema,
+     .object = &kubernetes_memory_schema,
      .description = "The memory range to optimize."},
     {.name = "env",
      .type = SERVO_FIELD_LIST,

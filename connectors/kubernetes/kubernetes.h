@@ -187,5 +187,10 @@ struct kubernetes_settings {
 };
 
 extern const struct servo_connector_plugin servo_connector_kubernetes;
+/* The schemas of a container's cpu, memory (struct kubernetes_resource) and env settings (struct
+ * kubernetes_env), for connectors that configure a kubernetes connector (opsani_dev). */
+extern const struct servo_schema kubernetes_cpu_schema;
+extern const struct servo_schema kubernetes_memory_schema;
+extern const struct servo_schema kubernetes_env_schema;
 
 #endif

@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "servo/abi.h"
 #include "servo/error.h"
 #include "servo/settings.h"
@@ -56,7 +58,15 @@ struct servo_connector_plugin {
     const char *const *events;            /* custom events declared; NULL-terminated */
     const struct servo_check_def *checks;
     const struct servo_command *commands;
-    void *reserved[8]; /* room to grow without breaking the ABI */
+    /* A connector made of others (opsani_dev): called once its settings are valid, with the
+     * instance's name and its settings as JSON (secrets shown), at assembly. Returns an array (new
+     * reference; NULL: none) of
+     * {"connector": "kubernetes", "name": "opsani_dev.kubernetes", "settings": {...},
+     *  "optional": false}: each becomes an instance of that connector, after this one, as if
+     * it had been configured. An optional child whose connector is not registered is left out;
+     * a missing required one, or settings that do not validate, fail the configuration. */
+    json_t *(*children)(const char *name, const json_t *settings);
+    void *reserved[7]; /* room to grow without breaking the ABI */
 };
 
 /* A connector subcommand: `servo <plugin name> [-c INSTANCE] <name> [ARGS...]` (ServoX's

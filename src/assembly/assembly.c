@@ -1,6 +1,7 @@
 #include "assembly/assembly.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -419,6 +420,63 @@ static int load_instance(const struct document_context *c, const struct route *r
     return 0;
 }
 
+/* One child of a composite connector (plugin->children) as an instance. */
+static int load_child(const struct document_context *c, const struct servo_connector *parent,
+                      const json_t *child, const struct servo_node *where,
+                      struct servo_connector *out)
+{
+    const char *connector = json_string_value(json_object_get(child, "connector"));
+    const char *name = json_string_value(json_object_get(child, "name"));
+    const struct registry_entry *entry = connector ? registry_find(c->registry, connector) : NULL;
+    if (entry == NULL || name == NULL) {
+        if (json_is_true(json_object_get(child, "optional")) && connector && name)
+            return 1;
+        diag_at(c->diags, where, NULL, parent->name, "%s needs the connector \"%s\", which is %s",
+                parent->name, connector ? connector : "(unnamed)",
+                connector ? "not registered" : "not named");
+        return -1;
+    }
+    struct servo_node *stanza = node_from_json(json_object_get(child, "settings"), parent->name);
+    void *settings = settings_load(entry->plugin->settings, stanza, name, where, c->diags);
+    node_free(stanza);
+    if (settings == NULL)
+        return -1;
+    *out = (struct servo_connector){.name = xstrdup(name),
+                                    .plugin = entry->plugin,
+                                    .origin = entry->origin,
+                                    .settings = settings};
+    return 0;
+}
+
+/* Appends the children of servo->connectors[index] (a composite connector) to the servo. */
+static int load_children(const struct document_context *c, struct servo_config *servo, size_t index,
+                         size_t routes_left, const struct servo_node *where)
+{
+    const struct servo_connector *parent = &servo->connectors[index];
+    if (parent->plugin->struct_size < offsetof(struct servo_connector_plugin, reserved) ||
+        parent->plugin->children == NULL)
+        return 0;
+    json_t *settings = settings_to_json(parent->plugin->settings, parent->settings, true);
+    json_t *children = parent->plugin->children(parent->name, settings);
+    json_decref(settings);
+    size_t count = json_array_size(children);
+    if (count > 0)
+        servo->connectors =
+            xrealloc(servo->connectors,
+                     (servo->connector_count + count + routes_left) * sizeof *servo->connectors);
+    int rc = 0;
+    for (size_t i = 0; i < count; i++) {
+        int loaded = load_child(c, &servo->connectors[index], json_array_get(children, i), where,
+                                &servo->connectors[servo->connector_count]);
+        if (loaded == 0)
+            servo->connector_count++;
+        else if (loaded < 0)
+            rc = -1;
+    }
+    json_decref(children);
+    return rc;
+}
+
 static void servo_config_free(struct servo_config *servo)
 {
     for (size_t i = 0; i < servo->connector_count; i++) {
@@ -459,10 +517,14 @@ static int load_document(const struct document_context *c, const struct servo_no
     servo->connectors = xcalloc(routes.count, sizeof *servo->connectors);
     for (size_t i = 0; i < routes.count; i++) {
         if (load_instance(c, &routes.items[i], stanzas[i], original,
-                          &servo->connectors[servo->connector_count]) == 0)
+                          &servo->connectors[servo->connector_count]) == 0) {
             servo->connector_count++;
-        else
+            if (load_children(c, servo, servo->connector_count - 1, routes.count - i - 1,
+                              original) != 0)
+                rc = -1;
+        } else {
             rc = -1;
+        }
     }
     free(stanzas);
     node_free(routing);

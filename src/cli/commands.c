@@ -350,6 +350,21 @@ static const struct cli_command completion_commands[] = {
     {NULL, NULL, NULL, NULL, NULL, NULL, NULL, CLI_ARG_NONE, NULL},
 };
 
+/* the sidecar commands parse their own arguments (connectors/opsani_dev/sidecar.c): this key
+ * only has to differ from the other options' */
+#define OPT_SIDECAR_DRY_RUN 900
+static const struct cli_option sidecar_options[] = {
+    {'i', "image", 0, CLI_ARG_TEXT, "IMAGE", NULL,
+     "The Envoy image (default opsani/envoy-proxy:v1.24.0)"},
+    {'n', "namespace", 0, CLI_ARG_TEXT, "NAMESPACE", NULL, "The namespace (default: default)"},
+    {'s', "service", 0, CLI_ARG_TEXT, "SERVICE", NULL, "The Service to route through Envoy"},
+    {'p', "port", 0, CLI_ARG_TEXT, "PORT", NULL,
+     "The Service port (number or name), or without a Service\nthe container port"},
+    {0, "dry-run", OPT_SIDECAR_DRY_RUN, CLI_ARG_NONE, NULL, NULL,
+     "Print the patches, change nothing"},
+    END_OPTIONS,
+};
+
 const struct cli_command cli_commands[] = {
     {"list", cmd_list, "Assembly Commands", "[--help]", "List the servos in the configuration file",
      "List the servos of the configuration file: NAME OPTIMIZER DESCRIPTION.\n", no_options,
@@ -414,6 +429,21 @@ const struct cli_command cli_commands[] = {
      "an exact value, a comma list, or /regex/, and may be repeated. (-n after `check` is\n"
      "the check-name filter; the servo is picked with the global -n before the command.)\n",
      check_options, CLI_ARG_TEXT, NULL},
+    {"inject-sidecar", cmd_inject_sidecar, "Operational Commands",
+     "deployment/NAME [-i IMAGE] [-n NAMESPACE] (-s SERVICE [-p PORT] | -p PORT)\n"
+     "       [--dry-run]",
+     "Inject an Envoy sidecar into a Deployment, route its Service through it",
+     "Add the container opsani-envoy (ports opsani-proxy 9980, opsani-metrics 9901) to the\n"
+     "Deployment's pod template, proxying to the port the Service targets, then retarget that\n"
+     "Service port to 9980. Refuses a Deployment that has the sidecar or uses 9980/9901; if the\n"
+     "Service cannot be written the Deployment is restored. --dry-run prints the patches.\n",
+     sidecar_options, CLI_ARG_TEXT, NULL},
+    {"eject-sidecar", cmd_eject_sidecar, "Operational Commands",
+     "deployment/NAME [-n NAMESPACE] [-s SERVICE] [--dry-run]",
+     "Remove the Envoy sidecar, restore the Service's target port",
+     "Undo inject-sidecar: the Service's port targets what it did before, the container\n"
+     "opsani-envoy is removed. A Deployment without the sidecar is an error.\n",
+     sidecar_options, CLI_ARG_TEXT, NULL},
     {"config", cmd_config, "Configuration Commands",
      "[KEY...] [-f yaml|json|configmap] [-o FILE] [--show-secrets]",
      "Display the effective configuration",

@@ -27,6 +27,8 @@ int cmd_measure(struct cli *cli, int argc, char **argv);
 int cmd_adjust(struct cli *cli, int argc, char **argv);
 /* cmd_check.c */
 int cmd_check(struct cli *cli, int argc, char **argv);
+int cmd_inject_sidecar(struct cli *cli, int argc, char **argv);
+int cmd_eject_sidecar(struct cli *cli, int argc, char **argv);
 /* cmd_run.c */
 int cmd_run(struct cli *cli, int argc, char **argv);
 /* cmd_optimizer.c */

@@ -13,6 +13,8 @@ foreach(source ${SERVO_FUZZ_REPLAY_SOURCES})
     get_filename_component(name ${source} NAME_WE)
     add_executable(${name}_replay ${source} ${SERVO_FUZZ_DIR}/replay.c)
     target_link_libraries(${name}_replay PRIVATE servo_core)
+    # fuzz_opsani_dev: opsani_dev.h includes "kubernetes/kube.h"
+    target_include_directories(${name}_replay PRIVATE ${CMAKE_SOURCE_DIR}/connectors)
     set_target_properties(${name}_replay PROPERTIES
         RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/fuzz)
     set(corpora "")

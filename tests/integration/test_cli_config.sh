@@ -808,7 +808,9 @@ check_py "
 import json, sys
 c = json.load(sys.stdin)
 available = sorted(x['name'] for x in json.load(open('$scratch/connectors.json')))
-if sorted(c['connectors']) != available: print(sorted(c['connectors']), 'is not', available)
+# opsani_dev brings its own kubernetes and prometheus instances (opsani_dev.kubernetes, ...)
+named = sorted(k for k in c['connectors'] if not k.startswith('opsani_dev.'))
+if named != available: print(named, 'is not', available)
 "
 
 case_ "generate: no connector named writes only wait, which changes nothing"

@@ -81,7 +81,7 @@ top_bash=$(bash_complete "$SERVO_BIN" "")
 top_zsh=$(zsh_complete "$SERVO_BIN" "")
 top_fish=$(fish_complete "$SERVO_BIN" "")
 for command in $commands; do
-    check grep -qxF ".SS \"servo $command\"" "$man_page"
+    check grep -qxF ".SS \"servo ${command//-/\\-}\"" "$man_page" # roff escapes "-"
     check grep -qxF "$command" <<<"$top_bash"
     check grep -qxF "$command" <<<"$top_zsh"
     check grep -qxF "$command" <<<"$top_fish"
@@ -93,7 +93,7 @@ for command in $commands; do
     sub_zsh=$(zsh_complete "$SERVO_BIN" "$command" "")
     sub_fish=$(fish_complete "$SERVO_BIN" "$command" "")
     for subcommand in $subcommands; do
-        check grep -qxF ".SS \"servo $command $subcommand\"" "$man_page"
+        check grep -qxF ".SS \"servo ${command//-/\\-} ${subcommand//-/\\-}\"" "$man_page"
         check grep -qxF "$subcommand" <<<"$sub_bash"
         check grep -qxF "$subcommand" <<<"$sub_zsh"
         check grep -qxF "$subcommand" <<<"$sub_fish"

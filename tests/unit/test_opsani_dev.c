@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The opsani_dev connector's pure parts: the sidecar container, port conflicts, the Service
+ * port and its target resolved, the promote patch; and its children through the assembly
+ * (kubernetes with the main container and the tuning canary, prometheus with the 13 Envoy
+ * metrics, 7 without a tuning pod, kube_metrics left out while that connector is not
+ * registered). tests/integration/test_opsani_dev*.sh run it against an API server. */
+#include "support.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "assembly/assembly.h"
+#include "assembly/registry.h"
+#include "config/diag.h"
+
+#include "opsani_dev/opsani_dev.h"
+
+static json_t *parse(const char *text)
+{
+    json_error_t error;
+    json_t *json = json_loads(text, 0, &error);
+    if (json == NULL)
+        print_message("bad JSON in the test: %s: %s\n", text, error.text);
+    assert_non_null(json);
+    return json;
+}
+
+static void assert_json(const json_t *actual, const char *expected)
+{
+    json_t *want = parse(expected);
+    if (!json_equal(actual, want)) {
+        char *text = actual ? json_dumps(actual, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        print_message("expected %s\n     got %s\n", expected, text ? text : "(null)");
+        free(text);
+        fail();
+    }
+    json_decref(want);
+}
+
+static void assert_contains(const char *haystack, const char *needle)
+{
+    if (haystack == NULL || strstr(haystack, needle) == NULL) {
+        print_message("expected \"%s\"\n      in \"%s\"\n", needle, haystack ? haystack : "(null)");
+        fail();
+    }
+}
+
+static void test_sidecar_container(void **state)
+{
+    (void)state;
+    json_t *c = sidecar_container("envoy:1", 8080);
+    assert_json(c, "{\"name\":\"opsani-envoy\",\"image\":\"envoy:1\",\"imagePullPolicy\":"
+                   "\"IfNotPresent\",\"resources\":{\"requests\":{\"cpu\":\"125m\",\"memory\":"
+                   "\"128Mi\"},\"limits\":{\"cpu\":\"250m\",\"memory\":\"256Mi\"}},\"env\":["
+                   "{\"name\":\"OPSANI_ENVOY_PROXY_SERVICE_PORT\",\"value\":\"9980\"},"
+                   "{\"name\":\"OPSANI_ENVOY_PROXIED_CONTAINER_PORT\",\"value\":\"8080\"},"
+                   "{\"name\":\"OPSANI_ENVOY_PROXY_METRICS_PORT\",\"value\":\"9901\"}],"
+                   "\"ports\":[{\"name\":\"opsani-proxy\",\"containerPort\":9980},"
+                   "{\"name\":\"opsani-metrics\",\"containerPort\":9901}]}");
+    json_decref(c);
+}
+
+static void test_port_conflicts(void **state)
+{
+    (void)state;
+    json_t *ok = parse("{\"containers\":[{\"name\":\"a\",\"ports\":[{\"containerPort\":80}]},"
+                       "{\"name\":\"b\"}]}");
+    assert_null(sidecar_port_conflict(ok));
+    json_t *clash = parse("{\"containers\":[{\"name\":\"a\",\"ports\":[{\"containerPort\":80}]},"
+                          "{\"name\":\"stats\",\"ports\":[{\"containerPort\":9980}]}]}");
+    char *message = sidecar_port_conflict(clash);
+    assert_contains(message, "container \"stats\" already uses port 9980");
+    free(message);
+    json_decref(ok);
+    json_decref(clash);
+}
+
+static void test_service_port(void **state)
+{
+    (void)state;
+    char *error = NULL;
+    json_t *one = parse("{\"metadata\":{\"name\":\"web\"},\"spec\":{\"ports\":[{\"port\":80}]}}");
+    assert_int_equal(sidecar_service_port(one, NULL, &error), 0);
+    assert_int_equal(sidecar_service_port(one, "80", &error), 0);
+    assert_int_equal(sidecar_service_port(one, "81", &error), -1);
+    assert_contains(error, "Service \"web\" has no port \"81\" (its ports: 80)");
+    free(error);
+    error = NULL;
+    json_t *two = parse("{\"metadata\":{\"name\":\"web\"},\"spec\":{\"ports\":[{\"name\":\"http\","
+                        "\"port\":80},{\"name\":\"admin\",\"port\":81}]}}");
+    assert_int_equal(sidecar_service_port(two, NULL, &error), -1);
+    assert_contains(error, "exposes several ports (80 (http), 81 (admin))");
+    free(error);
+    error = NULL;
+    assert_int_equal(sidecar_service_port(two, "admin", &error), 1);
+    assert_int_equal(sidecar_service_port(two, "81", &error), 1);
+    json_t *none = parse("{\"metadata\":{\"name\":\"web\"},\"spec\":{}}");
+    assert_int_equal(sidecar_service_port(none, NULL, &error), -1);
+    assert_contains(error, "exposes no port");
+    free(error);
+    json_decref(one);
+    json_decref(two);
+    json_decref(none);
+}
+
+static void test_target_port(void **state)
+{
+    (void)state;
+    char *error = NULL;
+    json_t *spec = parse("{\"containers\":[{\"name\":\"a\",\"ports\":[{\"name\":\"http\","
+                         "\"containerPort\":8080}]}]}");
+    json_t *numeric = parse("{\"port\":80,\"targetPort\":8081}");
+    json_t *named = parse("{\"port\":80,\"targetPort\":\"http\"}");
+    json_t *absent = parse("{\"port\":80}");
+    json_t *unknown = parse("{\"port\":80,\"targetPort\":\"grpc\"}");
+    assert_int_equal(sidecar_target_port(numeric, spec, &error), 8081);
+    assert_int_equal(sidecar_target_port(named, spec, &error), 8080);
+    assert_int_equal(sidecar_target_port(absent, spec, &error), 80);
+    assert_int_equal(sidecar_target_port(unknown, spec, &error), -1);
+    assert_contains(error, "targetPort \"grpc\" is not a named port");
+    free(error);
+    json_decref(spec);
+    json_decref(numeric);
+    json_decref(named);
+    json_decref(absent);
+    json_decref(unknown);
+}
+
+static void test_promote_patch(void **state)
+{
+    (void)state;
+    struct kubernetes_env env = {.name = "MODE"};
+    struct opsani_dev_settings s = {
+        .workload_name = "web", .container = "app", .env = {.count = 1, .items = &env}};
+    json_t *pod = parse("{\"spec\":{\"containers\":[{\"name\":\"app\",\"resources\":{\"requests\":"
+                        "{\"cpu\":\"500m\"}},\"env\":[{\"name\":\"OTHER\",\"value\":\"x\"},"
+                        "{\"name\":\"MODE\",\"value\":\"b\"}]},{\"name\":\"opsani-envoy\"}]}}");
+    json_t *patch = promote_patch(pod, &s);
+    assert_json(patch, "{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"app\","
+                       "\"resources\":{\"requests\":{\"cpu\":\"500m\"}},\"env\":[{\"name\":"
+                       "\"MODE\",\"value\":\"b\"}]}]}}}}");
+    json_decref(patch);
+    s.container = "missing";
+    assert_null(promote_patch(pod, &s));
+    json_decref(pod);
+}
+
+/* ---- the children, through the assembly ----------------------------------------------------- */
+
+static struct registry registry;
+
+static const char *env_none(void *context, const char *name)
+{
+    (void)context;
+    (void)name;
+    return NULL;
+}
+
+static const struct servo_config *load(struct assembly *a, const char *text)
+{
+    struct env_lookup lookup = {.get = env_none};
+    struct assembly_options options = {.config_file = "servo.yaml", .env = &lookup};
+    struct servo_diags diags;
+    diags_init(&diags);
+    int rc = assembly_load_text(a, &registry, text, strlen(text), "servo.yaml", &options, &diags);
+    if (rc != 0)
+        diags_print(&diags, stderr, "load: ");
+    diags_free(&diags);
+    assert_int_equal(rc, 0);
+    return assembly_find(a, NULL);
+}
+
+static const struct servo_connector *instance(const struct servo_config *servo, const char *name)
+{
+    for (size_t i = 0; i < servo->connector_count; i++)
+        if (strcmp(servo->connectors[i].name, name) == 0)
+            return &servo->connectors[i];
+    return NULL;
+}
+
+#define CONFIG                           \
+    "opsani_dev:\n"                      \
+    "  namespace: shop\n"                \
+    "  workload_name: web\n"             \
+    "  container: app\n"                 \
+    "  service: web\n"                   \
+    "  cpu: {min: 250m, max: '2'}\n"     \
+    "  memory: {min: 256Mi, max: 2Gi}\n" \
+    "  static_environment_variables: {TUNING: '1'}\n"
+
+static void test_children(void **state)
+{
+    (void)state;
+    struct assembly a = {0};
+    const struct servo_config *servo = load(&a, CONFIG);
+    assert_int_equal(servo->connector_count, registry_find(&registry, "kube_metrics") ? 4 : 3);
+    const struct servo_connector *k = instance(servo, "opsani_dev.kubernetes");
+    const struct servo_connector *p = instance(servo, "opsani_dev.prometheus");
+    assert_non_null(k);
+    assert_non_null(p);
+    const struct kubernetes_settings *ks = k->settings;
+    assert_string_equal(ks->namespace, "shop");
+    assert_int_equal(ks->on_failure, KUBERNETES_FAILURE_ROLLBACK);
+    assert_int_equal(ks->deployments.count, 1);
+    const struct kubernetes_workload *w = ks->deployments.items;
+    assert_string_equal(w->name, "web");
+    assert_int_equal(w->strategy.type, KUBERNETES_STRATEGY_CANARY);
+    assert_string_equal(w->strategy.alias, "tuning");
+    assert_true(w->replicas->pinned);
+    const struct kubernetes_container *c = w->containers.items;
+    assert_string_equal(c->name, "app");
+    assert_string_equal(c->alias, "main");
+    assert_int_equal(c->cpu->min, 250);
+    assert_int_equal(c->memory->max, (int64_t)2 << 30);
+    assert_int_equal(c->static_environment_variables.count, 1);
+    json_t *prometheus = servo_config_to_json(servo, false);
+    json_t *metrics =
+        json_object_get(json_object_get(prometheus, "opsani_dev.prometheus"), "metrics");
+    assert_int_equal(json_array_size(metrics), 13);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(metrics, 1), "query")),
+                        "envoy_cluster_membership_healthy{opsani_role=\"tuning\"}");
+    json_decref(prometheus);
+    assembly_free(&a);
+
+    servo = load(&a, CONFIG "  create_tuning_pod: false\n");
+    ks = instance(servo, "opsani_dev.kubernetes")->settings;
+    w = ks->deployments.items;
+    assert_int_equal(w->strategy.type, KUBERNETES_STRATEGY_DEFAULT);
+    json_t *config = servo_config_to_json(servo, false);
+    metrics = json_object_get(json_object_get(config, "opsani_dev.prometheus"), "metrics");
+    assert_int_equal(json_array_size(metrics), 7); /* the 6 tuning metrics dropped */
+    json_decref(config);
+    assembly_free(&a);
+}
+
+static void test_children_alias(void **state)
+{
+    (void)state;
+    struct assembly a = {0};
+    const char *text = "connectors: {dev: opsani_dev}\n"
+                       "dev:\n"
+                       "  namespace: shop\n"
+                       "  workload_name: web\n"
+                       "  service: web\n"
+                       "  cpu: {min: 250m, max: '2'}\n"
+                       "  memory: {min: 256Mi, max: 2Gi}\n";
+    const struct servo_config *servo = load(&a, text);
+    assert_non_null(instance(servo, "dev.kubernetes"));
+    assert_non_null(instance(servo, "dev.prometheus"));
+    /* no container: the workload's name */
+    const struct kubernetes_settings *ks = instance(servo, "dev.kubernetes")->settings;
+    const struct kubernetes_workload *w = ks->deployments.items;
+    assert_string_equal(((const struct kubernetes_container *)w->containers.items)->name, "web");
+    assembly_free(&a);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    struct servo_diags diags;
+    diags_init(&diags);
+    int rc = registry_init(&registry, "", "", &diags);
+    diags_free(&diags);
+    return rc;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    registry_free(&registry);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sidecar_container), cmocka_unit_test(test_port_conflicts),
+        cmocka_unit_test(test_service_port),      cmocka_unit_test(test_target_port),
+        cmocka_unit_test(test_promote_patch),     cmocka_unit_test(test_children),
+        cmocka_unit_test(test_children_alias),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
