@@ -25,6 +25,8 @@
 #include "optimizer/embedded.h"
 #include "runner/client.h"
 #include "runner/runner.h"
+#include "runner/status.h"
+#include "runner/status_http.h"
 #include "util/log.h"
 #include "util/util.h"
 
@@ -38,6 +40,7 @@ struct run_args {
     bool interactive;
     int log_format; /* -1: unchanged */
     const char *log_file;
+    const char *listen; /* --listen, SERVO_LISTEN; NULL: no status server */
 };
 
 static bool env_true(const char *name)
@@ -53,6 +56,8 @@ static bool env_true(const char *name)
 static int parse_args(struct run_args *a, int argc, char **argv, const struct cli_command *self)
 {
     a->check = env_true("SERVO_RUN_CHECK");
+    const char *listen = getenv("SERVO_LISTEN");
+    a->listen = listen != NULL && listen[0] != '\0' ? listen : NULL;
     a->log_format = -1;
     optind = 0;
     int c;
@@ -81,6 +86,9 @@ static int parse_args(struct run_args *a, int argc, char **argv, const struct cl
             break;
         case OPT_LOG_FILE:
             a->log_file = optarg;
+            break;
+        case OPT_LISTEN:
+            a->listen = optarg;
             break;
         default:
             break;
@@ -565,6 +573,8 @@ static int run(struct cli *cli, const struct run_args *a, struct cancel_token *r
     if (runs == NULL)
         return EXIT_USAGE;
     int status = EXIT_OK;
+    for (size_t i = 0; i < count; i++)
+        status_servo(runs[i].servo->name, a->check || a->dry_run);
     for (size_t i = 0; i < count && status == EXIT_OK; i++) {
         runs[i].options.no_poll = a->no_poll;
         runs[i].shutdown = root;
@@ -579,8 +589,10 @@ static int run(struct cli *cli, const struct run_args *a, struct cancel_token *r
     for (size_t i = 0; i < count && status == EXIT_OK; i++)
         if (attach_servo(&runs[i]) != 0)
             status = EXIT_FAILURE_OPERATIONAL;
-    for (size_t i = 0; i < count && status == EXIT_OK && (a->check || a->dry_run); i++)
+    for (size_t i = 0; i < count && status == EXIT_OK && (a->check || a->dry_run); i++) {
         status = check_servo(&runs[i], root);
+        status_checks_passed(runs[i].servo->name, status == EXIT_OK);
+    }
     if (status == EXIT_OK && !a->dry_run && !cancel_is_set(root)) {
         status = run_servos(runs, count);
         int summaries = print_summaries(runs, count);
@@ -601,6 +613,20 @@ static int apply_log_options(const struct run_args *a)
     return 0;
 }
 
+/* /healthz, /readyz and /metrics on `address`; NULL after saying why. */
+static struct status_server *start_status_server(const char *address)
+{
+    char *error = NULL;
+    struct status_server *s = status_server_start(address, &error);
+    if (s == NULL) {
+        cli_error("run: %s", error ? error : "cannot serve the status endpoints");
+        free(error);
+        return NULL;
+    }
+    servo_info("Serving /healthz, /readyz and /metrics on %s", status_server_url(s));
+    return s;
+}
+
 int cmd_run(struct cli *cli, int argc, char **argv)
 {
     const struct cli_command *self = cli_find_command("run");
@@ -613,12 +639,18 @@ int cmd_run(struct cli *cli, int argc, char **argv)
     struct cancel_token root;
     cancel_init(&root, NULL, 0);
     struct signals signals = {.root = &root, .signal_fd = -1, .stop_fd = -1};
-    block_signals(&signals.set);
+    block_signals(&signals.set); /* before any thread starts: they inherit the mask */
+    struct status_server *listening = NULL;
+    if (a.listen != NULL && (listening = start_status_server(a.listen)) == NULL) {
+        cancel_destroy(&root);
+        return EXIT_USAGE;
+    }
     int status =
         start_signal_thread(&signals) == 0 ? run(cli, &a, &root) : EXIT_FAILURE_OPERATIONAL;
     if (status == EXIT_OK && cancel_is_set(&root))
         servo_info("Servo shutdown complete.");
     stop_signal_thread(&signals);
+    status_server_stop(listening);
     cancel_destroy(&root);
     if (a.log_file != NULL)
         log_set_file(NULL);

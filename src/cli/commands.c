@@ -100,6 +100,9 @@ static const struct cli_option run_options[] = {
      "text (default) or json: one JSON object per log line"},
     {0, "log-file", OPT_LOG_FILE, CLI_ARG_FILE, "FILE", NULL,
      "Also append the log lines (plain text) to FILE"},
+    {0, "listen", OPT_LISTEN, CLI_ARG_TEXT, "H:P", NULL,
+     "Serve /healthz, /readyz and /metrics there (port 0: any free\nport; off by default) "
+     "[env SERVO_LISTEN]"},
     END_OPTIONS,
 };
 
@@ -308,7 +311,8 @@ const struct cli_command cli_commands[] = {
     {"show", cmd_show, "Assembly Commands", "connectors [-v] | components | metrics | events [-c]",
      "Display the resources of a servo", NULL, no_options, CLI_ARG_NONE, show_commands},
     {"run", cmd_run, "Operational Commands",
-     "[-c] [-d] [--no-poll] [-i] [--log-format text|json] [--log-file FILE]", "Run the servo",
+     "[-c] [-d] [--no-poll] [-i] [--log-format text|json] [--log-file FILE] [--listen H:P]",
+     "Run the servo",
      "Connect each servo of the configuration to its optimizer and carry out the commands it\n"
      "sends (describe, measure, adjust, sleep) until SIGTERM, SIGINT, SIGHUP or SIGUSR1, then\n"
      "say GOODBYE and exit 0. Several servos run side by side, their log lines prefixed with\n"
