@@ -42,6 +42,12 @@
 #                the database, the Secret's values as files) answers both probes and takes
 #                the Secret's tokens; its PostgreSQL URI is parsed (an unknown host refused,
 #                named)
+#   deploy-embedded, deploy-remote  deploy/opsani-dev/{embedded,remote} rendered as
+#                `kubectl apply -k` would (tests/tools/kustomize_render.py) in the scenario's
+#                namespace, every object accepted; one replica, probes on /healthz and /readyz
+#                at --listen's port, the generated ConfigMaps; embedded: the store's claim is
+#                the working directory, no remote optimizer; remote: Recreate, the optimizer's
+#                Service, an application it serves and its token
 #
 # Without SERVO_KUBE_SERVER the test prints SKIP and exits 77 (ctest: skipped; scripts/test.sh
 # starts the server and fails on a skip).
@@ -1147,5 +1153,68 @@ run optimizer serve -c optimizer-pg.yaml
 check equals "$rc" 1
 check contains "$err" servo-optimizer-postgresql
 echo "ok: deploy-optimizer"
+
+# ---- deploy/opsani-dev: the two set-ups, rendered as `kubectl apply -k` would ----------------
+
+render_overlay() { # OVERLAY NS: the overlay's objects, one JSON a line, in namespace NS
+    rm -rf deploy-copy
+    cp -r "$SERVO_SOURCE_DIR/deploy" deploy-copy
+    sed -i "s/^namespace: default$/namespace: $2/" "deploy-copy/opsani-dev/$1/kustomization.yaml"
+    python3 "$SERVO_SOURCE_DIR/tests/tools/kustomize_render.py" "deploy-copy/opsani-dev/$1"
+}
+for overlay in embedded remote; do
+    scenario=deploy-$overlay
+    ns=sk-$run_id-deploy-$overlay
+    namespace "$ns"
+    render_overlay "$overlay" "$ns" >objects.jsonl
+    while IFS= read -r doc; do
+        post_manifest "$doc"
+    done <objects.jsonl
+    servo_doc=$(jq -c 'select(.metadata.name == "servo" and (.kind == "StatefulSet" or .kind == "Deployment"))' objects.jsonl)
+    container() { jq -c ".spec.template.spec.containers[0]$1" <<<"$servo_doc"; }
+    check equals "$(jq .spec.replicas <<<"$servo_doc")" 1
+    check equals "$(jq -r '.metadata.namespace' <<<"$servo_doc")" "$ns"
+    check equals "$(jq -c 'select(.kind == "RoleBinding") | .subjects[0].namespace' objects.jsonl)" "\"$ns\""
+    # the probes reach the status endpoints on the port --listen opens
+    check equals "$(container '.args')" '["run","--check","--listen","0.0.0.0:8080"]'
+    check equals "$(container '[.livenessProbe.httpGet.path, .readinessProbe.httpGet.path]')" '["/healthz","/readyz"]'
+    check equals "$(container '.ports[] | select(.name == "status") | .containerPort')" 8080
+    check equals "$(container '.livenessProbe.httpGet.port')" '"status"'
+    # the configuration and the target come from the generated ConfigMaps
+    check equals "$(jq -r '.spec.template.spec.volumes[] | select(.name == "config") | .configMap.name' <<<"$servo_doc")" servo-config
+    check equals "$(jq -r 'select(.metadata.name == "servo-config") | .data | keys[0]' objects.jsonl)" servo.yaml
+    check equals "$(container '.envFrom[0].configMapRef.name')" '"servo-target"'
+    check equals "$(jq -c 'select(.metadata.name == "servo-target") | .data | keys' objects.jsonl)" \
+        '["SERVO_OPSANI_DEV_CONTAINER","SERVO_OPSANI_DEV_DEPLOYMENT","SERVO_OPSANI_DEV_SERVICE"]'
+    check contains "$(jq -r 'select(.metadata.name == "servo-config") | .data["servo.yaml"]' objects.jsonl)" "opsani_dev:"
+    # the API server has them, defaulted
+    kind_path=deployments
+    [[ $overlay == embedded ]] && kind_path=statefulsets
+    check equals "$(get "/apis/apps/v1/namespaces/$ns/$kind_path/servo" '.spec.template.spec.serviceAccountName')" '"servo"'
+    echo "ok: deploy-$overlay"
+done
+# embedded: the study's store on the claim, in the working directory (the default store is a
+# relative path), writable by the image's user
+servo_doc=$(render_overlay embedded default | jq -c 'select(.kind == "StatefulSet" and .metadata.name == "servo")')
+check equals "$(jq -r '.spec.volumeClaimTemplates[0].metadata.name' <<<"$servo_doc")" store
+check equals "$(jq -r '.spec.template.spec.containers[0] | [.workingDir, (.volumeMounts[] | select(.name == "store") | .mountPath)] | unique | length' <<<"$servo_doc")" 1
+check equals "$(jq -r '.spec.template.spec.securityContext.fsGroup' <<<"$servo_doc")" 10001
+check equals "$(jq -r '.spec.template.spec.containers[0].env[] | select(.name == "OPSANI_OPTIMIZER") | .name' <<<"$servo_doc")" ""
+# remote: the optimizer's Service, an application it serves and that application's token
+render_overlay remote default >objects.jsonl
+servo_doc=$(jq -c 'select(.kind == "Deployment" and .metadata.name == "servo")' objects.jsonl)
+env_of() { jq -r ".spec.template.spec.containers[0].env[] | select(.name == \"$1\") | $2" <<<"$servo_doc"; }
+check equals "$(jq -r .spec.strategy.type <<<"$servo_doc")" Recreate
+optimizer_service=$(jq -c 'select(.kind == "Service" and .metadata.name == "servo-optimizer")' objects.jsonl)
+check equals "$(env_of OPSANI_BASE_URL .value)" \
+    "http://$(jq -r .metadata.name <<<"$optimizer_service"):$(jq -r '.spec.ports[0].port' <<<"$optimizer_service")/"
+token_secret=$(env_of OPSANI_TOKEN .valueFrom.secretKeyRef.name)
+token_key=$(env_of OPSANI_TOKEN .valueFrom.secretKeyRef.key)
+check equals "$(jq -r "select(.kind == \"Secret\" and .metadata.name == \"$token_secret\") | .stringData | has(\"$token_key\")" objects.jsonl)" true
+check contains "$(jq -r 'select(.metadata.name == "servo-optimizer-config") | .data["optimizer.yaml"]' objects.jsonl)" \
+    "$(env_of OPSANI_OPTIMIZER .value):"
+check contains "$(jq -r 'select(.metadata.name == "servo-optimizer-config") | .data["optimizer.yaml"]' objects.jsonl)" \
+    "/$token_key"
+echo "ok: deploy-opsani-dev"
 
 echo "test_kubernetes: $checks checks passed"
