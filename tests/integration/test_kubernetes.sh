@@ -29,6 +29,10 @@
 #   encoders     the JVM encoder in JAVA_OPTS and in args: decoded, adjusted, the other
 #                flags kept, decoded back
 #   statefulset  a StatefulSet adjusted (the test plays its controller)
+#   rollout      an Argo Rollout (CRD tests/fixtures/argo-rollouts): without the CRD a clear
+#                error naming it; described, adjusted (template merged, sidecar, env and
+#                strategy kept, replicas); Degraded -> the adjustment fails and is rolled back
+#                (the test plays the rollouts controller)
 #   bad input    unreachable server, a server that never answers (bounded by the timeout),
 #                a wrong CA, an unknown token, a revoked token, a missing workload and
 #                container, no resource requirements, quantities in other notations
@@ -1001,6 +1005,85 @@ check value_is odd-requests cpu 1.5
 check equals "$(jq '.application.components["odd-requests"].settings.mem.value * 1073741824 | round' <<<"$out")" 128974848
 stop_kubelet
 echo "ok: bad input"
+
+# ---- an Argo Rollout ----------------------------------------------------------------------
+
+scenario=rollout
+ns=sk-$run_id-rollout
+namespace "$ns"
+rollout_crd=$SERVO_SOURCE_DIR/tests/fixtures/argo-rollouts/rollout-crd.json
+rollouts_served() {
+    api GET /apis/argoproj.io/v1alpha1
+    [[ $api_status == 200 ]] && jq -e '[.resources[].name] | index("rollouts")' <<<"$api_body" >/dev/null
+}
+# no CRD: a clear error naming it (any CRD of an earlier run is removed first)
+api DELETE /apis/apiextensions.k8s.io/v1/customresourcedefinitions/rollouts.argoproj.io
+for _ in $(seq 1 100); do rollouts_served || break; sleep 0.2; done
+cat >servo.yaml <<EOF
+kubernetes:
+  namespace: $ns
+  kubeconfig: $scratch/admin.kubeconfig
+  timeout: 20s
+  settlement: 0s
+  on_failure: rollback
+  rollouts:
+  - name: web
+    replicas: {min: 1, max: 3}
+    containers:
+    - name: main
+      cpu: {min: 250m, max: 2, step: 250m}
+      memory: {min: 256Mi, max: 2Gi, step: 128Mi}
+EOF
+run describe -f json
+check equals "$rc" 1
+check contains "$err" "Rollout \"web\""
+check contains "$err" "the Rollout CRD (rollouts.argoproj.io) is not installed in the cluster"
+api_ok POST /apis/apiextensions.k8s.io/v1/customresourcedefinitions "$(jq -c . "$rollout_crd")"
+for _ in $(seq 1 100); do rollouts_served && break; sleep 0.2; done
+rollouts_served || fail "the Rollout CRD was not served after 20 s"
+rollouts=/apis/argoproj.io/v1alpha1/namespaces/$ns/rollouts
+# the CRD may take a moment to accept objects after it is served
+for _ in $(seq 1 50); do
+    api POST "$rollouts" '{"apiVersion":"argoproj.io/v1alpha1","kind":"Rollout","metadata":{"name":"web"},"spec":{"replicas":1,"selector":{"matchLabels":{"app":"ro"}},"strategy":{"canary":{"steps":[{"setWeight":20}]}},"template":{"metadata":{"labels":{"app":"ro"}},"spec":{"containers":[{"name":"main","image":"nginx:1.25","env":[{"name":"KEEP","value":"1"}],"resources":{"requests":{"cpu":"500m","memory":"512Mi"},"limits":{"cpu":"500m","memory":"512Mi"}}},{"name":"sidecar","image":"envoy:v1","resources":{"limits":{"cpu":"50m"}}}]}}}}'
+    [[ $api_status == 201 ]] && break
+    sleep 0.2
+done
+check equals "$api_status" 201
+# no rollouts controller runs: the test plays it, reporting each generation Healthy, but
+# Degraded while the main container asks for 1500m
+(
+    while :; do
+        body=$(curl -sS --max-time 5 --cacert "$KCA" -H "Authorization: Bearer $KTOKEN" "$KSERVER$rollouts/web") || continue
+        status=$(jq -c '{status: ({observedGeneration: "\(.metadata.generation)",
+            replicas: .spec.replicas, updatedReplicas: .spec.replicas, readyReplicas: .spec.replicas,
+            availableReplicas: .spec.replicas, currentPodHash: "h\(.metadata.generation)", phase: "Healthy"}
+            + if .spec.template.spec.containers[0].resources.requests.cpu == "1500m" then {phase: "Degraded", message: "ProgressDeadlineExceeded: the pods never became ready",
+                availableReplicas: 0} else {} end)}' <<<"$body")
+        curl -sS --max-time 5 --cacert "$KCA" -H "Authorization: Bearer $KTOKEN" -X PATCH \
+            -H 'Content-Type: application/merge-patch+json' -o /dev/null --data "$status" \
+            "$KSERVER$rollouts/web/status" || true
+        sleep 0.2
+    done
+) 2>/dev/null &
+background_pids+=($!)
+run describe -f json
+check equals "$rc" 0
+check value_is web/main cpu 0.5
+check value_is web/main mem 0.5
+check value_is web/main replicas 1
+run adjust web/main.cpu=1 web/main.mem=1 web/main.replicas=2
+check equals "$rc" 0
+check equals "$(get "$rollouts/web" '[.spec.replicas, .spec.template.spec.containers[0].resources, .spec.template.spec.containers[0].env]')" \
+    '[2,{"limits":{"cpu":"1","memory":"1Gi"},"requests":{"cpu":"1","memory":"1Gi"}},[{"name":"KEEP","value":"1"}]]'
+check equals "$(get "$rollouts/web" '[.spec.template.spec.containers[1], .spec.strategy]')" \
+    '[{"image":"envoy:v1","name":"sidecar","resources":{"limits":{"cpu":"50m"}}},{"canary":{"steps":[{"setWeight":20}]}}]'
+# a rollout that degrades: the adjustment fails, naming why, and the template goes back
+run adjust web/main.cpu=1.5
+check equals "$rc" 1
+check contains "$err" "degraded: ProgressDeadlineExceeded"
+check contains "$err" "on_failure: rollback: the previous pod template and replica count are restored"
+check equals "$(get "$rollouts/web" '.spec.template.spec.containers[0].resources.requests.cpu')" '"1"'
+echo "ok: rollout"
 
 # ---- deploy/ --------------------------------------------------------------------------------
 
