@@ -1254,7 +1254,7 @@ for overlay in embedded remote; do
         post_manifest "$doc"
     done <objects.jsonl
     servo_doc=$(jq -c 'select(.metadata.name == "servo" and (.kind == "StatefulSet" or .kind == "Deployment"))' objects.jsonl)
-    container() { jq -c ".spec.template.spec.containers[0]$1" <<<"$servo_doc"; }
+    container() { jq -c ".spec.template.spec.containers[0] | $1" <<<"$servo_doc"; }
     check equals "$(jq .spec.replicas <<<"$servo_doc")" 1
     check equals "$(jq -r '.metadata.namespace' <<<"$servo_doc")" "$ns"
     check equals "$(jq -c 'select(.kind == "RoleBinding") | .subjects[0].namespace' objects.jsonl)" "\"$ns\""
