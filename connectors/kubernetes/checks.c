@@ -344,7 +344,8 @@ static int check_ready(struct servo_connector *c, struct servo_event *event, siz
     if (workload == NULL)
         return -1;
     char *message = NULL;
-    enum kube_rollout state = t->kind == KUBE_STATEFUL_SET
+    enum kube_rollout state = t->kind == KUBE_ROLLOUT_KIND ? kube_argo_rollout(workload, &message)
+                              : t->kind == KUBE_STATEFUL_SET
                                   ? kube_stateful_set_rollout(workload, &message)
                                   : kube_deployment_rollout(workload, &message);
     json_decref(workload);

@@ -75,18 +75,25 @@ static struct kubernetes_workload effective_workload(const struct kubernetes_set
 
 struct kube_target *kube_targets(const struct kubernetes_settings *s, size_t *count)
 {
-    size_t n = s->deployments.count + s->stateful_sets.count;
+    size_t n = s->deployments.count + s->stateful_sets.count + s->rollouts.count;
     /* one block: the targets, then the effective workloads they point to */
     struct kube_target *t =
         servo_xcalloc(1, (n ? n : 1) * (sizeof *t + sizeof(struct kubernetes_workload)));
     struct kubernetes_workload *effective = (struct kubernetes_workload *)(t + (n ? n : 1));
     const struct kubernetes_workload *d = s->deployments.items;
     const struct kubernetes_workload *ss = s->stateful_sets.items;
+    const struct kubernetes_workload *ro = s->rollouts.items;
+    size_t sets_end = s->deployments.count + s->stateful_sets.count;
     for (size_t i = 0; i < n; i++) {
-        bool deployment = i < s->deployments.count;
-        effective[i] = effective_workload(s, deployment ? &d[i] : &ss[i - s->deployments.count]);
-        t[i] =
-            (struct kube_target){deployment ? KUBE_DEPLOYMENT : KUBE_STATEFUL_SET, &effective[i]};
+        enum kube_kind kind = i < s->deployments.count ? KUBE_DEPLOYMENT
+                              : i < sets_end           ? KUBE_STATEFUL_SET
+                                                       : KUBE_ROLLOUT_KIND;
+        const struct kubernetes_workload *w = kind == KUBE_DEPLOYMENT ? &d[i]
+                                              : kind == KUBE_STATEFUL_SET
+                                                  ? &ss[i - s->deployments.count]
+                                                  : &ro[i - sets_end];
+        effective[i] = effective_workload(s, w);
+        t[i] = (struct kube_target){kind, &effective[i]};
     }
     *count = n;
     return t;

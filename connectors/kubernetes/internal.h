@@ -62,9 +62,13 @@
 #define KUBE_REASON_UNSCHEDULABLE "unschedulable"
 #define KUBE_REASON_UNSTABLE "unstable"
 
+#define KUBE_ROLLOUT_GROUP_VERSION "argoproj.io/v1alpha1"
+#define KUBE_ROLLOUT_CRD "rollouts.argoproj.io"
+
 enum kube_kind {
     KUBE_DEPLOYMENT,
     KUBE_STATEFUL_SET,
+    KUBE_ROLLOUT_KIND, /* an Argo Rollout, argoproj.io/v1alpha1 */
 };
 
 /* A configured workload: its kind and settings. */
@@ -90,7 +94,7 @@ struct kube_state {
 /* printf into a new string (caller frees): the public servo_strdup_printf under the short
  * name the connector's many messages use. */
 #define kube_printf servo_strdup_printf
-/* "Deployment", "StatefulSet"; "deployments", "statefulsets". */
+/* "Deployment", "StatefulSet", "Rollout"; "deployments", "statefulsets", "rollouts". */
 const char *kube_kind_name(enum kube_kind kind);
 const char *kube_kind_resource(enum kube_kind kind);
 /* /apis/apps/v1/namespaces/NS/deployments/NAME (caller frees). */
@@ -205,6 +209,10 @@ enum kube_rollout kube_deployment_rollout(const json_t *deployment, char **messa
 /* The same for a StatefulSet: observedGeneration, updatedReplicas, readyReplicas and
  * currentRevision == updateRevision. */
 enum kube_rollout kube_stateful_set_rollout(const json_t *sts, char **message);
+/* The same for an Argo Rollout: failed when its phase is Degraded; done when the controller
+ * has seen the latest generation (status.observedGeneration, a string or a number) and every
+ * replica is updated and available, or its phase is Healthy for this generation. */
+enum kube_rollout kube_argo_rollout(const json_t *rollout, char **message);
 
 /* ---- the JVM encoder (encoders.c) ------------------------------------------------------ */
 

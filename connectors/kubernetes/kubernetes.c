@@ -257,19 +257,30 @@ static int validate_strategy(const void *value, struct servo_validation *v)
     return 0;
 }
 
-static int validate_stateful_set(const void *value, struct servo_validation *v)
+/* Workloads without a tuning pod: `kinds` names them in the message. */
+static int refuse_canary(const void *value, struct servo_validation *v, const char *kinds)
 {
     const struct kubernetes_workload *w = value;
     if (w->strategy.type == KUBERNETES_STRATEGY_CANARY)
-        return servo_validation_error(v, "strategy",
-                                      "the canary strategy is not supported for stateful sets");
+        return servo_validation_error(v, "strategy", "the canary strategy is not supported for %s",
+                                      kinds);
     return 0;
+}
+
+static int validate_rollout(const void *value, struct servo_validation *v)
+{
+    return refuse_canary(value, v, "rollouts yet");
+}
+
+static int validate_stateful_set(const void *value, struct servo_validation *v)
+{
+    return refuse_canary(value, v, "stateful sets");
 }
 
 /* One component name and where it came from, for duplicate checks. */
 struct component_name {
     char *name;
-    const char *kind; /* "deployments" or "stateful_sets" */
+    const char *kind; /* "deployments", "stateful_sets" or "rollouts" */
     size_t workload;
     size_t container;
 };
@@ -340,12 +351,13 @@ static void collect_names(const struct servo_list *workloads, const char *kind,
 static int validate_settings(const void *settings, struct servo_validation *v)
 {
     const struct kubernetes_settings *s = settings;
-    if (s->deployments.count == 0 && s->stateful_sets.count == 0)
+    if (s->deployments.count == 0 && s->stateful_sets.count == 0 && s->rollouts.count == 0)
         return servo_validation_error(v, NULL, "No optimization target(s) were specified");
     struct names aliases = {0};
     struct names components = {0};
     collect_names(&s->deployments, "deployments", &aliases, &components);
     collect_names(&s->stateful_sets, "stateful_sets", &aliases, &components);
+    collect_names(&s->rollouts, "rollouts", &aliases, &components);
     int rc = check_unique(v, &aliases, "container alias");
     if (rc == 0)
         rc = check_unique(v, &components, "component name");
@@ -929,6 +941,15 @@ static const struct servo_schema stateful_set_schema = {
     .validate = validate_stateful_set,
 };
 
+static const struct servo_schema rollout_schema = {
+    .title = "Rollout",
+    .description = "An Argo Rollout (argoproj.io/v1alpha1) to optimize as a Deployment: its pod "
+                   "template and replicas (the canary strategy is not supported yet).",
+    .size = sizeof(struct kubernetes_workload),
+    .fields = workload_fields,
+    .validate = validate_rollout,
+};
+
 static const struct servo_field permission_fields[] = {
     {.name = "group",
      .type = SERVO_FIELD_STRING,
@@ -961,6 +982,8 @@ static const struct servo_field deployment_item = {.type = SERVO_FIELD_OBJECT,
                                                    .object = &deployment_schema};
 static const struct servo_field stateful_set_item = {.type = SERVO_FIELD_OBJECT,
                                                      .object = &stateful_set_schema};
+static const struct servo_field rollout_item = {.type = SERVO_FIELD_OBJECT,
+                                                .object = &rollout_schema};
 static const struct servo_field permission_item = {.type = SERVO_FIELD_OBJECT,
                                                    .object = &permission_schema};
 
@@ -1039,6 +1062,12 @@ static const struct servo_field kubernetes_fields[] = {
      .offset = offsetof(struct kubernetes_settings, stateful_sets),
      .item = &stateful_set_item,
      .description = "StatefulSets to optimize (the canary strategy is not supported)."},
+    {.name = "rollouts",
+     .type = SERVO_FIELD_LIST,
+     .offset = offsetof(struct kubernetes_settings, rollouts),
+     .item = &rollout_item,
+     .description = "Argo Rollouts to optimize (the Rollout CRD must be installed; give the "
+                    "connector get and patch on rollouts.argoproj.io in `permissions`)."},
     SERVO_FIELDS_END,
 };
 

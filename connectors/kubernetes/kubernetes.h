@@ -184,6 +184,7 @@ struct kubernetes_settings {
     struct servo_list permissions;   /* struct kubernetes_permission */
     struct servo_list deployments;   /* struct kubernetes_workload */
     struct servo_list stateful_sets; /* struct kubernetes_workload */
+    struct servo_list rollouts;      /* struct kubernetes_workload: Argo Rollouts */
 };
 
 extern const struct servo_connector_plugin servo_connector_kubernetes;

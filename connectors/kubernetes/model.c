@@ -17,18 +17,21 @@
 
 const char *kube_kind_name(enum kube_kind kind)
 {
-    return kind == KUBE_STATEFUL_SET ? "StatefulSet" : "Deployment";
+    static const char *const names[] = {"Deployment", "StatefulSet", "Rollout"};
+    return names[kind];
 }
 
 const char *kube_kind_resource(enum kube_kind kind)
 {
-    return kind == KUBE_STATEFUL_SET ? "statefulsets" : "deployments";
+    static const char *const resources[] = {"deployments", "statefulsets", "rollouts"};
+    return resources[kind];
 }
 
 char *kube_workload_path(enum kube_kind kind, const struct kubernetes_workload *w)
 {
-    return kube_printf("/apis/apps/v1/namespaces/%s/%s/%s", w->namespace, kube_kind_resource(kind),
-                       w->name);
+    const char *group = kind == KUBE_ROLLOUT_KIND ? KUBE_ROLLOUT_GROUP_VERSION : "apps/v1";
+    return kube_printf("/apis/%s/namespaces/%s/%s/%s", group, w->namespace,
+                       kube_kind_resource(kind), w->name);
 }
 
 char *kube_query_escape(const char *text)

@@ -349,3 +349,41 @@ enum kube_rollout kube_stateful_set_rollout(const json_t *sts, char **message)
     *message = kube_printf("%lld of %lld replicas ready", (long long)ready, (long long)desired);
     return KUBE_ROLLOUT_DONE;
 }
+
+/* Argo writes status.observedGeneration as a string ("3"); older versions as a number. */
+static int64_t observed_generation(const json_t *status)
+{
+    const json_t *value = json_object_get(status, "observedGeneration");
+    if (json_is_string(value))
+        return strtoll(json_string_value(value), NULL, 10);
+    return json_is_integer(value) ? (int64_t)json_integer_value(value) : 0;
+}
+
+enum kube_rollout kube_argo_rollout(const json_t *rollout, char **message)
+{
+    const json_t *status = json_object_get(rollout, "status");
+    const char *phase = str(status, "phase");
+    if (phase != NULL && strcmp(phase, "Degraded") == 0) {
+        const char *why = str(status, "message");
+        *message = kube_printf("the rollout is degraded: %s", why ? why : "no message");
+        return KUBE_ROLLOUT_FAILED;
+    }
+    int64_t generation = integer(json_object_get(rollout, "metadata"), "generation", 0);
+    if (observed_generation(status) < generation) {
+        *message = kube_printf("waiting for the rollouts controller to observe generation %lld",
+                               (long long)generation);
+        return KUBE_ROLLOUT_PENDING;
+    }
+    int64_t desired = integer(json_object_get(rollout, "spec"), "replicas", 1);
+    int64_t updated = integer(status, "updatedReplicas", 0);
+    int64_t available = integer(status, "availableReplicas", 0);
+    int64_t replicas = integer(status, "replicas", 0);
+    if (updated < desired || available < desired || replicas > desired) {
+        *message = kube_printf("%lld of %lld replicas updated, %lld available", (long long)updated,
+                               (long long)desired, (long long)available);
+        return KUBE_ROLLOUT_PENDING;
+    }
+    *message =
+        kube_printf("%lld of %lld replicas available", (long long)available, (long long)desired);
+    return KUBE_ROLLOUT_DONE;
+}

@@ -104,6 +104,26 @@ static char *what_of(const struct kube_target *t)
                        t->w->namespace);
 }
 
+/* Whether the API server serves rollouts in argoproj.io/v1alpha1 (the CRD is installed). */
+static bool rollouts_served(struct kube_client *client, struct servo_event *event)
+{
+    struct kube_response r;
+    struct servo_error ignored = {0};
+    bool served = false;
+    if (kube_call(client, event, "GET", "/apis/" KUBE_ROLLOUT_GROUP_VERSION, NULL, NULL,
+                  "the API group argoproj.io/v1alpha1", SERVO_ERROR_FAILED, &r, &ignored) == 0) {
+        size_t i;
+        json_t *resource;
+        json_array_foreach(json_object_get(r.body, "resources"), i, resource)
+        {
+            const char *name = json_string_value(json_object_get(resource, "name"));
+            served = served || (name != NULL && strcmp(name, "rollouts") == 0);
+        }
+    }
+    kube_response_clear(&r);
+    return served;
+}
+
 int kube_workload_get(struct kube_client *client, struct servo_event *event,
                       const struct kube_target *t, enum servo_error_kind kind, json_t **out,
                       struct servo_error *error)
@@ -112,7 +132,13 @@ int kube_workload_get(struct kube_client *client, struct servo_event *event,
     char *what = what_of(t);
     struct kube_response r;
     int rc = kube_call(client, event, "GET", path, NULL, NULL, what, kind, &r, error);
-    if (rc != 0 && r.status == 404)
+    if (rc != 0 && r.status == 404 && t->kind == KUBE_ROLLOUT_KIND &&
+        !rollouts_served(client, event))
+        servo_error_set(error, kind, "crd-missing",
+                        "%s: the Rollout CRD (%s) is not installed in the cluster: install Argo "
+                        "Rollouts, or tune a Deployment instead",
+                        what, KUBE_ROLLOUT_CRD);
+    else if (rc != 0 && r.status == 404)
         servo_error_set(error, kind, "not-found", "%s was not found", what);
     if (rc == 0 && !json_is_object(r.body))
         rc = servo_error_set(error, kind, "invalid-response", "%s: the answer is not an object",
@@ -141,6 +167,93 @@ static void write_delay(struct servo_event *event)
     kube_sleep(event, (servo_duration)(seconds * 1e9));
 }
 
+/* ---- custom resources: no strategic merge ----------------------------------------------- */
+
+/* The members of `patch` set onto `target`, null ones deleted, as a merge patch does. */
+static void merge_object(json_t *target, const json_t *patch)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)patch, key, value)
+    {
+        if (json_is_null(value))
+            json_object_del(target, key);
+        else
+            json_object_set(target, key, value);
+    }
+}
+
+/* An env entry of the patch onto the container's env list, merged by name. */
+static void merge_env(json_t *container, const json_t *entries)
+{
+    json_t *env = json_object_get(container, "env");
+    if (!json_is_array(env)) {
+        env = json_array();
+        json_object_set_new(container, "env", env);
+    }
+    size_t i, k;
+    json_t *entry, *e;
+    json_array_foreach(entries, i, entry)
+    {
+        const char *name = json_string_value(json_object_get(entry, "name"));
+        json_t *found = NULL;
+        json_array_foreach(env, k, e)
+        {
+            const char *n = json_string_value(json_object_get(e, "name"));
+            if (found == NULL && name != NULL && n != NULL && strcmp(n, name) == 0)
+                found = e;
+        }
+        if (found != NULL)
+            merge_object(found, entry);
+        else
+            json_array_append_new(env, json_deep_copy(entry));
+    }
+}
+
+/* The container entries of a strategic-merge patch (kube_container_patch: resources, env
+ * merged by name, args) applied to the current containers: the whole list, for a merge
+ * patch. */
+static json_t *merged_containers(const json_t *current, const json_t *entries)
+{
+    const json_t *template_spec =
+        json_object_get(json_object_get(json_object_get(current, "spec"), "template"), "spec");
+    json_t *containers = json_deep_copy(json_object_get(template_spec, "containers"));
+    size_t i, k;
+    json_t *entry, *c;
+    json_array_foreach(entries, i, entry)
+    {
+        const char *name = json_string_value(json_object_get(entry, "name"));
+        json_array_foreach(containers, k, c)
+        {
+            const char *n = json_string_value(json_object_get(c, "name"));
+            if (name == NULL || n == NULL || strcmp(n, name) != 0)
+                continue;
+            const char *key;
+            json_t *value;
+            json_object_foreach(entry, key, value)
+            {
+                if (strcmp(key, "env") == 0)
+                    merge_env(c, value);
+                else
+                    json_object_set(c, key, value);
+            }
+        }
+    }
+    return containers;
+}
+
+/* A custom resource (a Rollout) takes merge patches only: the strategic patch's containers
+ * become the whole list, merged here. */
+static json_t *as_merge_patch(const json_t *current, json_t *strategic)
+{
+    json_t *template_spec =
+        json_object_get(json_object_get(json_object_get(strategic, "spec"), "template"), "spec");
+    json_t *entries = json_object_get(template_spec, "containers");
+    if (entries != NULL)
+        json_object_set_new(template_spec, "containers", merged_containers(current, entries));
+    return strategic;
+}
+
 int kube_workload_update(struct kube_client *client, struct servo_event *event,
                          const struct kube_target *t, kube_change_fn change, void *context,
                          enum servo_error_kind kind, json_t **result, struct servo_error *error)
@@ -165,6 +278,10 @@ int kube_workload_update(struct kube_client *client, struct servo_event *event,
                 json_decref(current);
             rc = 0;
             break;
+        }
+        if (t->kind == KUBE_ROLLOUT_KIND && strcmp(patch_type, "strategic") == 0) {
+            patch = as_merge_patch(current, patch);
+            patch_type = "merge";
         }
         json_decref(current);
         write_delay(event);
@@ -325,6 +442,12 @@ int kube_workload_pods(struct kube_client *client, struct servo_event *event,
             *pods = json_array();
             return 0;
         }
+    } else if (t->kind == KUBE_ROLLOUT_KIND) {
+        /* the pods of the current template: Argo labels them with its hash */
+        const char *hash = str(json_object_get(workload, "status"), "currentPodHash");
+        pod_selector = hash ? kube_printf("%s,rollouts-pod-template-hash=%s", selector, hash)
+                            : kube_printf("%s", selector);
+        owner_uid = NULL; /* their owner is a ReplicaSet of the Rollout */
     } else {
         const char *revision = str(json_object_get(workload, "status"), "updateRevision");
         pod_selector = revision ? kube_printf("%s,controller-revision-hash=%s", selector, revision)
@@ -448,8 +571,15 @@ static char *pods_summary(const json_t *pods)
 
 static enum kube_rollout rollout_of(enum kube_kind kind, const json_t *workload, char **message)
 {
-    return kind == KUBE_STATEFUL_SET ? kube_stateful_set_rollout(workload, message)
-                                     : kube_deployment_rollout(workload, message);
+    switch (kind) {
+    case KUBE_STATEFUL_SET:
+        return kube_stateful_set_rollout(workload, message);
+    case KUBE_ROLLOUT_KIND:
+        return kube_argo_rollout(workload, message);
+    case KUBE_DEPLOYMENT:
+        break;
+    }
+    return kube_deployment_rollout(workload, message);
 }
 
 /* Transport failures and server errors are retried until the deadline; anything else ends

@@ -8,11 +8,13 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -24,12 +26,13 @@
 #include "optimizer/embedded.h"
 #include "runner/client.h"
 #include "runner/runner.h"
+#include "runner/status.h"
+#include "runner/status_http.h"
 #include "util/log.h"
 #include "util/util.h"
 
 /* After the first signal the servo has this long to finish; then it exits by force. */
 #define SHUTDOWN_LIMIT_SECONDS 9.5
-#define SIGNAL_POLL_SECONDS 0.1
 
 struct run_args {
     bool check;
@@ -40,6 +43,7 @@ struct run_args {
     const char *log_file;
     bool debug;
     bool no_banner;
+    const char *listen; /* --listen, SERVO_LISTEN; NULL: no status server */
 };
 
 static bool env_true(const char *name)
@@ -56,6 +60,8 @@ static int parse_args(struct run_args *a, int argc, char **argv, const struct cl
 {
     a->check = env_true("SERVO_RUN_CHECK");
     a->debug = env_true("SERVO_RUN_DEBUG");
+    const char *listen = getenv("SERVO_LISTEN");
+    a->listen = listen != NULL && listen[0] != '\0' ? listen : NULL;
     a->log_format = -1;
     optind = 0;
     int c;
@@ -91,6 +97,9 @@ static int parse_args(struct run_args *a, int argc, char **argv, const struct cl
         case OPT_NO_BANNER:
             a->no_banner = true;
             break;
+        case OPT_LISTEN:
+            a->listen = optarg;
+            break;
         default:
             break;
         }
@@ -114,12 +123,15 @@ static const struct {
     {SIGUSR1, "SIGUSR1"},
 };
 
+/* The signal thread sleeps in poll() on a signalfd and an eventfd (its stop), with no
+ * timeout until a first signal starts the shutdown's clock: an idle servo never wakes. */
 struct signals {
     sigset_t set;
     struct cancel_token *root;
     pthread_t thread;
     bool started;
-    atomic_bool stop;
+    int signal_fd;
+    int stop_fd;
 };
 
 static const char *signal_name(int number)
@@ -188,36 +200,71 @@ static void exit_now(const char *why)
     _exit(EXIT_FAILURE_OPERATIONAL);
 }
 
+/* The next handled signal, 0 when told to stop, -1 when the shutdown deadline passed. */
+static int next_signal(struct signals *s, double deadline)
+{
+    struct pollfd fds[2] = {{.fd = s->signal_fd, .events = POLLIN},
+                            {.fd = s->stop_fd, .events = POLLIN}};
+    for (;;) {
+        int timeout = -1;
+        if (deadline > 0) {
+            double left = deadline - clock_monotonic();
+            if (left <= 0)
+                return -1;
+            timeout = (int)(left * 1000) + 1;
+        }
+        if (poll(fds, 2, timeout) < 0)
+            continue; /* EINTR */
+        if (fds[1].revents != 0)
+            return 0;
+        struct signalfd_siginfo info;
+        if (fds[0].revents != 0 && read(s->signal_fd, &info, sizeof info) == sizeof info)
+            return (int)info.ssi_signo;
+    }
+}
+
 static void *signal_thread(void *arg)
 {
     struct signals *s = arg;
     double deadline = 0;
     const char *first = NULL;
-    while (!atomic_load(&s->stop)) {
-        struct timespec wait = {0, (long)(SIGNAL_POLL_SECONDS * 1e9)};
-        int number = sigtimedwait(&s->set, NULL, &wait);
-        if (number > 0 && first == NULL) {
+    int number;
+    while ((number = next_signal(s, deadline)) != 0) {
+        if (number < 0)
+            exit_now("The shutdown did not finish in time");
+        if (first == NULL) {
             first = signal_name(number);
             servo_info("Received exit signal %s: shutting down...", first);
             deadline = clock_monotonic() + SHUTDOWN_LIMIT_SECONDS;
             cancel_trigger(s->root, first);
-        } else if (number > 0) {
+        } else {
             char *why =
                 xasprintf("Received %s while shutting down after %s", signal_name(number), first);
             exit_now(why);
-        } else if (deadline > 0 && clock_monotonic() > deadline) {
-            exit_now("The shutdown did not finish in time");
         }
     }
     return NULL;
 }
 
+static void close_signal_fds(struct signals *s)
+{
+    if (s->signal_fd >= 0)
+        close(s->signal_fd);
+    if (s->stop_fd >= 0)
+        close(s->stop_fd);
+    s->signal_fd = s->stop_fd = -1;
+}
+
 static int start_signal_thread(struct signals *s)
 {
-    atomic_init(&s->stop, false);
-    s->started = pthread_create(&s->thread, NULL, signal_thread, s) == 0;
-    if (!s->started)
+    s->signal_fd = signalfd(-1, &s->set, SFD_CLOEXEC);
+    s->stop_fd = eventfd(0, EFD_CLOEXEC);
+    s->started = s->signal_fd >= 0 && s->stop_fd >= 0 &&
+                 pthread_create(&s->thread, NULL, signal_thread, s) == 0;
+    if (!s->started) {
         cli_error("run: cannot start the signal thread");
+        close_signal_fds(s);
+    }
     return s->started ? 0 : -1;
 }
 
@@ -225,8 +272,11 @@ static void stop_signal_thread(struct signals *s)
 {
     if (!s->started)
         return;
-    atomic_store(&s->stop, true);
+    uint64_t one = 1;
+    if (write(s->stop_fd, &one, sizeof one) != sizeof one)
+        servo_debug("run: cannot wake the signal thread");
     pthread_join(s->thread, NULL);
+    close_signal_fds(s);
     s->started = false;
 }
 
@@ -578,6 +628,8 @@ static int run(struct cli *cli, const struct run_args *a, struct cancel_token *r
     if (runs == NULL)
         return EXIT_USAGE;
     int status = EXIT_OK;
+    for (size_t i = 0; i < count; i++)
+        status_servo(runs[i].servo->name, a->check || a->dry_run);
     /* attached first: the embedded optimizer may ask the servo to describe itself */
     for (size_t i = 0; i < count && status == EXIT_OK; i++)
         if (attach_servo(&runs[i]) != 0)
@@ -593,8 +645,10 @@ static int run(struct cli *cli, const struct run_args *a, struct cancel_token *r
         log_banner(cli, runs, count);
     if (status == EXIT_OK && a->interactive && !a->dry_run)
         status = confirm_connect(root);
-    for (size_t i = 0; i < count && status == EXIT_OK && (a->check || a->dry_run); i++)
+    for (size_t i = 0; i < count && status == EXIT_OK && (a->check || a->dry_run); i++) {
         status = check_servo(&runs[i], root);
+        status_checks_passed(runs[i].servo->name, status == EXIT_OK);
+    }
     if (status == EXIT_OK && !a->dry_run && !cancel_is_set(root)) {
         status = run_servos(runs, count, cli->limit);
         int summaries = print_summaries(runs, count);
@@ -619,6 +673,20 @@ static int apply_log_options(const struct run_args *a)
     return 0;
 }
 
+/* /healthz, /readyz and /metrics on `address`; NULL after saying why. */
+static struct status_server *start_status_server(const char *address)
+{
+    char *error = NULL;
+    struct status_server *s = status_server_start(address, &error);
+    if (s == NULL) {
+        cli_error("run: %s", error ? error : "cannot serve the status endpoints");
+        free(error);
+        return NULL;
+    }
+    servo_info("Serving /healthz, /readyz and /metrics on %s", status_server_url(s));
+    return s;
+}
+
 int cmd_run(struct cli *cli, int argc, char **argv)
 {
     const struct cli_command *self = cli_find_command("run");
@@ -630,13 +698,19 @@ int cmd_run(struct cli *cli, int argc, char **argv)
         return EXIT_USAGE;
     struct cancel_token root;
     cancel_init(&root, NULL, 0);
-    struct signals signals = {.root = &root};
-    block_signals(&signals.set);
+    struct signals signals = {.root = &root, .signal_fd = -1, .stop_fd = -1};
+    block_signals(&signals.set); /* before any thread starts: they inherit the mask */
+    struct status_server *listening = NULL;
+    if (a.listen != NULL && (listening = start_status_server(a.listen)) == NULL) {
+        cancel_destroy(&root);
+        return EXIT_USAGE;
+    }
     int status =
         start_signal_thread(&signals) == 0 ? run(cli, &a, &root) : EXIT_FAILURE_OPERATIONAL;
     if (status == EXIT_OK && cancel_is_set(&root))
         servo_info("Servo shutdown complete.");
     stop_signal_thread(&signals);
+    status_server_stop(listening);
     cancel_destroy(&root);
     if (a.log_file != NULL)
         log_set_file(NULL);

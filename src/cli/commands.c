@@ -119,6 +119,9 @@ static const struct cli_option run_options[] = {
      "Log at DEBUG level (TRACE, when asked for, stays)\n[env SERVO_RUN_DEBUG]"},
     {0, "no-banner", OPT_NO_BANNER, CLI_ARG_NONE, NULL, NULL,
      "Do not log the banner (version, config file, each servo's\nconnectors and optimizer)"},
+    {0, "listen", OPT_LISTEN, CLI_ARG_TEXT, "H:P", NULL,
+     "Serve /healthz, /readyz and /metrics there (port 0: any free\nport; off by default) "
+     "[env SERVO_LISTEN]"},
     END_OPTIONS,
 };
 
@@ -379,7 +382,7 @@ const struct cli_command cli_commands[] = {
      "Display the resources of a servo", NULL, no_options, CLI_ARG_NONE, show_commands},
     {"run", cmd_run, "Operational Commands",
      "[-c] [-d] [--no-poll] [-i] [--log-format text|json] [--log-file FILE] [--debug]\n"
-     "       [--no-banner]",
+     "       [--no-banner] [--listen H:P]",
      "Run the servo",
      "Connect each servo of the configuration to its optimizer and carry out the commands it\n"
      "sends (describe, measure, adjust, sleep) until SIGTERM, SIGINT, SIGHUP or SIGUSR1, then\n"

@@ -6,10 +6,25 @@
 
 #include "util/util.h"
 
-#define POLL_SECONDS 0.05 /* how often a waiter looks at its parents */
+/* One condition for every token: a waiter on a child must wake when any ancestor is
+ * cancelled, and a token does not know its children. Cancellations are rare, so waking every
+ * waiter to look again costs nothing, and no waiter ever wakes up to poll. */
+static pthread_mutex_t any_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t any_cancelled;
+static pthread_once_t any_once = PTHREAD_ONCE_INIT;
+
+static void any_init(void)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&any_cancelled, &attr);
+    pthread_condattr_destroy(&attr);
+}
 
 void cancel_init(struct cancel_token *t, struct cancel_token *parent, double timeout_seconds)
 {
+    pthread_once(&any_once, any_init);
     pthread_mutex_init(&t->lock, NULL);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -37,6 +52,10 @@ void cancel_trigger(struct cancel_token *t, const char *reason)
     }
     pthread_cond_broadcast(&t->changed);
     pthread_mutex_unlock(&t->lock);
+    /* under any_lock: a waiter between its check and its wait holds it */
+    pthread_mutex_lock(&any_lock);
+    pthread_cond_broadcast(&any_cancelled);
+    pthread_mutex_unlock(&any_lock);
 }
 
 bool cancel_requested(struct cancel_token *t)
@@ -65,26 +84,35 @@ bool cancel_expired(struct cancel_token *t)
     return cancel_remaining(t) <= 0;
 }
 
+static struct timespec monotonic_after(double seconds)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double wake = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + seconds;
+    ts.tv_sec = (time_t)wake;
+    ts.tv_nsec = (long)((wake - (double)ts.tv_sec) * 1e9);
+    return ts;
+}
+
+/* Sleeps until `seconds` pass, the nearest deadline of the chain passes, or a token (any)
+ * is cancelled: no periodic wake-up. */
 bool cancel_wait(struct cancel_token *t, double seconds)
 {
     double end = clock_monotonic() + seconds;
+    bool set;
+    pthread_mutex_lock(&any_lock);
     for (;;) {
-        if (cancel_is_set(t))
-            return true;
+        if ((set = cancel_is_set(t)))
+            break;
         double now = clock_monotonic();
         if (now >= end)
-            return false;
-        double slice = fmin(end - now, fmin(POLL_SECONDS, fmax(cancel_remaining(t), 0.001)));
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        double wake = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + slice;
-        ts.tv_sec = (time_t)wake;
-        ts.tv_nsec = (long)((wake - (double)ts.tv_sec) * 1e9);
-        pthread_mutex_lock(&t->lock);
-        if (!t->cancelled)
-            pthread_cond_timedwait(&t->changed, &t->lock, &ts);
-        pthread_mutex_unlock(&t->lock);
+            break;
+        double slice = fmin(end - now, fmax(cancel_remaining(t), 0.001));
+        struct timespec ts = monotonic_after(slice);
+        pthread_cond_timedwait(&any_cancelled, &any_lock, &ts);
     }
+    pthread_mutex_unlock(&any_lock);
+    return set;
 }
 
 const char *cancel_reason(struct cancel_token *t)

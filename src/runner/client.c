@@ -10,8 +10,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "runner/status.h"
 #include "servo/log.h"
 #include "util/util.h"
+
+/* What one attempt may take on top of the retry budget (the HTTP engine's total timeout). */
+#define CLIENT_ATTEMPT_SECONDS 300.0
 
 #define TOKEN_FILE_LIMIT (64 * 1024)
 #define DEFAULT_BASE_URL "https://api.opsani.com"
@@ -355,12 +359,30 @@ static double busy_delay(const struct backoff_policy *p, unsigned waits)
     return backoff_delay(p, waits, 1.0) * (0.5 + 0.5 * rng_uniform());
 }
 
+static void record_exchange(const struct client *c, const char *event, const struct exchange *x,
+                            double seconds)
+{
+    if (!status_enabled() || c->servo_name == NULL)
+        return;
+    char code[24];
+    const char *status = code;
+    if (x->status == EXCHANGE_CANCELLED)
+        status = "cancelled";
+    else if (x->http_status > 0)
+        snprintf(code, sizeof code, "%ld", x->http_status);
+    else
+        status = "transport";
+    status_request(c->servo_name, event, status, seconds);
+}
+
 /* One attempt. Returns the verdict; on VERDICT_OK the reply moves to *reply. */
 static enum verdict attempt(struct client *c, const char *event, const json_t *request,
                             struct cancel_token *token, json_t **reply, struct strbuf *why)
 {
     struct exchange x = {0};
+    double started = clock_monotonic();
     c->transport->exchange(c->transport->context, request, token, &x);
+    record_exchange(c, event, &x, clock_monotonic() - started);
     enum verdict v = classify(&x, c, event, why);
     switch (v) {
     case VERDICT_OK:
@@ -418,6 +440,9 @@ enum post_result client_post(struct client *c, const char *event, const json_t *
     json_t *request = build_request(event, param, c->servo_uid);
     double started = clock_monotonic();
     unsigned busy_waits = 0;
+    if (c->servo_name != NULL)
+        status_doing(c->servo_name, event,
+                     p->max_time > 0 ? p->max_time + CLIENT_ATTEMPT_SECONDS : 0);
     enum post_result result = POST_CANCELLED;
     struct strbuf why;
     strbuf_init(&why);
@@ -452,6 +477,8 @@ enum post_result client_post(struct client *c, const char *event, const json_t *
         }
         servo_warning("%s failed (%s); retrying in %.2fs (attempt %ld)", event, why.data, delay,
                       tries + 1);
+        if (c->servo_name != NULL)
+            status_retry(c->servo_name, event);
         if (sleep_cancellable(token, delay))
             break;
     }

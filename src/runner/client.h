@@ -89,7 +89,8 @@ struct client {
     /* Where the token comes from ("optimizer.token_file /run/secrets/token"), named when the
      * optimizer refuses it at HELLO; NULL: "the token". */
     const char *credentials;
-    char rejection[256]; /* why the latest POST_REJECTED: "HTTP 413: ..." */
+    char rejection[256];    /* why the latest POST_REJECTED: "HTTP 413: ..." */
+    const char *servo_name; /* labels its requests in the status metrics (runner/status.h) */
 };
 
 enum post_result {

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "events/bus.h"
+#include "runner/status.h"
 #include "servo/events.h"
 #include "types/wire.h"
 #include "util/log.h"
@@ -57,6 +58,7 @@ struct runner {
     struct backoff_policy connect_policy; /* HELLO */
     struct backoff_policy default_policy; /* WHATS_NEXT and results */
     unsigned long commands;               /* commands carried out (SLEEP included) */
+    unsigned long measures;               /* MEASURE commands started: the trial number */
     unsigned idle_streak; /* unproductive replies in a row: SLEEP 0, invalid or unknown */
     bool connected;       /* the latest HELLO was answered */
     bool started;         /* the startup event was dispatched */
@@ -413,8 +415,10 @@ static int dispatch(struct command *c, const char *event, const struct event_arg
                     struct bus_outcome *out)
 {
     struct servo_config *servo = c->runner->servo;
+    double deadline = event_deadline(event, &args->control);
+    status_doing(servo->name, c->name, deadline + PROGRESS_DRAIN_SECONDS);
     struct bus_options options = {.parent = &c->token,
-                                  .timeout = event_deadline(event, &args->control),
+                                  .timeout = deadline,
                                   .progress = report_progress,
                                   .progress_context = c};
     return bus_dispatch(servo->connectors, servo->connector_count, event, args, &options, out);
@@ -514,6 +518,7 @@ static json_t *measure(struct command *c, struct event_args *args, bool *succeed
         return result;
     }
     char *summary = metrics_summary(args);
+    status_trial(c->runner->servo->name, (double)++c->runner->measures);
     servo_info("Measuring... [metrics=%s]", summary);
     free(summary);
     struct bus_outcome out;
@@ -564,6 +569,13 @@ static size_t setting_count(const struct servo_description *d)
     return n;
 }
 
+static void record_settings(const char *servo, const struct servo_adjustments *a)
+{
+    for (size_t i = 0; i < a->count; i++)
+        if (!a->items[i].is_text)
+            status_setting(servo, a->items[i].component, a->items[i].setting, a->items[i].value);
+}
+
 static json_t *run_adjust(struct command *c, struct event_args *args, bool *succeeded,
                           const struct servo_adjustments *adjustments)
 {
@@ -575,6 +587,7 @@ static json_t *run_adjust(struct command *c, struct event_args *args, bool *succ
     if (dispatch(c, SERVO_EVENT_ADJUST, args, &out) == 0) {
         struct servo_description *d = bus_outcome_description(&out);
         servo_success("Adjustment completed %s", summary);
+        record_settings(c->runner->servo->name, adjustments);
         servo_success("Adjusted: %zu components, %zu settings", d->component_count,
                       setting_count(d));
         result = ok_param();
@@ -768,6 +781,18 @@ static json_t *run_kind(const struct command_kind *kind, struct command *c, bool
     return result;
 }
 
+static void record_event(struct command *c, bool succeeded)
+{
+    const char *outcome = "failure";
+    if (c->invalid)
+        outcome = "invalid";
+    else if (succeeded)
+        outcome = "success";
+    else if (c->cancelled || cancel_is_set(&c->token))
+        outcome = "cancelled";
+    status_event(c->runner->servo->name, c->name, outcome, clock_monotonic() - c->started);
+}
+
 static enum step execute(struct runner *r, const struct command_kind *kind, const json_t *reply)
 {
     struct command c = {.runner = r, .name = kind->name, .operation = kind->operation};
@@ -782,6 +807,7 @@ static enum step execute(struct runner *r, const struct command_kind *kind, cons
     bool succeeded = false;
     json_t *result = run_kind(kind, &c, &succeeded);
     progress_stop(&c);
+    record_event(&c, succeeded);
     enum step step = conclude(r, &c, result, succeeded);
     if (!c.invalid)
         r->idle_streak = 0;
@@ -836,13 +862,19 @@ static enum step run_sleep(struct runner *r, const json_t *reply)
     } else {
         r->idle_streak = 0;
     }
-    return cancel_wait(r->shutdown, seconds) ? STEP_STOP : STEP_CONTINUE;
+    double started = clock_monotonic();
+    status_doing(r->servo->name, "SLEEP", seconds);
+    bool stop = cancel_wait(r->shutdown, seconds);
+    status_event(r->servo->name, "SLEEP", stop ? "cancelled" : "success",
+                 clock_monotonic() - started);
+    return stop ? STEP_STOP : STEP_CONTINUE;
 }
 
 /* ---- WHATS_NEXT -------------------------------------------------------------------------- */
 
 static enum step pause_then_continue(struct runner *r, double seconds)
 {
+    status_doing(r->servo->name, "pause", seconds);
     return cancel_wait(r->shutdown, seconds) ? STEP_STOP : STEP_CONTINUE;
 }
 
@@ -1058,6 +1090,7 @@ static void say_goodbye(struct runner *r, const char *reason)
 
 static bool pause_or_stop(struct runner *r, double seconds)
 {
+    status_doing(r->servo->name, "pause", seconds);
     return cancel_wait(r->shutdown, seconds);
 }
 
@@ -1089,6 +1122,7 @@ static enum step session(struct runner *r)
         return STEP_STOP;
     if (r->options->no_poll) {
         servo_warning("Polling is disabled: waiting for shutdown");
+        status_doing(r->servo->name, "waiting for shutdown (--no-poll)", 0);
         while (!cancel_wait(r->shutdown, 3600))
             ;
         return STEP_STOP;
@@ -1161,7 +1195,8 @@ int runner_run(struct servo_config *servo, struct transport *transport,
         .servo = servo,
         .client = {.transport = transport,
                    .servo_uid = servo_uid ? xstrdup(servo_uid) : NULL,
-                   .credentials = credentials},
+                   .credentials = credentials,
+                   .servo_name = servo->name},
         .options = options ? options : &defaults,
         .shutdown = shutdown,
         .connect_policy = backoff_policy_for(settings, "connect"),
@@ -1169,6 +1204,7 @@ int runner_run(struct servo_config *servo, struct transport *transport,
     };
     int rc = run_sessions(&r);
     leave(&r);
+    status_stopped(servo->name, rc != 0);
     free(r.client.servo_uid);
     free(credentials);
     return rc;

@@ -29,6 +29,10 @@
 #   encoders     the JVM encoder in JAVA_OPTS and in args: decoded, adjusted, the other
 #                flags kept, decoded back
 #   statefulset  a StatefulSet adjusted (the test plays its controller)
+#   rollout      an Argo Rollout (CRD tests/fixtures/argo-rollouts): without the CRD a clear
+#                error naming it; described, adjusted (template merged, sidecar, env and
+#                strategy kept, replicas); Degraded -> the adjustment fails and is rolled back
+#                (the test plays the rollouts controller)
 #   bad input    unreachable server, a server that never answers (bounded by the timeout),
 #                a wrong CA, an unknown token, a revoked token, a missing workload and
 #                container, no resource requirements, quantities in other notations
@@ -42,6 +46,12 @@
 #                the database, the Secret's values as files) answers both probes and takes
 #                the Secret's tokens; its PostgreSQL URI is parsed (an unknown host refused,
 #                named)
+#   deploy-embedded, deploy-remote  deploy/opsani-dev/{embedded,remote} rendered as
+#                `kubectl apply -k` would (tests/tools/kustomize_render.py) in the scenario's
+#                namespace, every object accepted; one replica, probes on /healthz and /readyz
+#                at --listen's port, the generated ConfigMaps; embedded: the store's claim is
+#                the working directory, no remote optimizer; remote: Recreate, the optimizer's
+#                Service, an application it serves and its token
 #
 # Without SERVO_KUBE_SERVER the test prints SKIP and exits 77 (ctest: skipped; scripts/test.sh
 # starts the server and fails on a skip).
@@ -996,6 +1006,85 @@ check equals "$(jq '.application.components["odd-requests"].settings.mem.value *
 stop_kubelet
 echo "ok: bad input"
 
+# ---- an Argo Rollout ----------------------------------------------------------------------
+
+scenario=rollout
+ns=sk-$run_id-rollout
+namespace "$ns"
+rollout_crd=$SERVO_SOURCE_DIR/tests/fixtures/argo-rollouts/rollout-crd.json
+rollouts_served() {
+    api GET /apis/argoproj.io/v1alpha1
+    [[ $api_status == 200 ]] && jq -e '[.resources[].name] | index("rollouts")' <<<"$api_body" >/dev/null
+}
+# no CRD: a clear error naming it (any CRD of an earlier run is removed first)
+api DELETE /apis/apiextensions.k8s.io/v1/customresourcedefinitions/rollouts.argoproj.io
+for _ in $(seq 1 100); do rollouts_served || break; sleep 0.2; done
+cat >servo.yaml <<EOF
+kubernetes:
+  namespace: $ns
+  kubeconfig: $scratch/admin.kubeconfig
+  timeout: 20s
+  settlement: 0s
+  on_failure: rollback
+  rollouts:
+  - name: web
+    replicas: {min: 1, max: 3}
+    containers:
+    - name: main
+      cpu: {min: 250m, max: 2, step: 250m}
+      memory: {min: 256Mi, max: 2Gi, step: 128Mi}
+EOF
+run describe -f json
+check equals "$rc" 1
+check contains "$err" "Rollout \"web\""
+check contains "$err" "the Rollout CRD (rollouts.argoproj.io) is not installed in the cluster"
+api_ok POST /apis/apiextensions.k8s.io/v1/customresourcedefinitions "$(jq -c . "$rollout_crd")"
+for _ in $(seq 1 100); do rollouts_served && break; sleep 0.2; done
+rollouts_served || fail "the Rollout CRD was not served after 20 s"
+rollouts=/apis/argoproj.io/v1alpha1/namespaces/$ns/rollouts
+# the CRD may take a moment to accept objects after it is served
+for _ in $(seq 1 50); do
+    api POST "$rollouts" '{"apiVersion":"argoproj.io/v1alpha1","kind":"Rollout","metadata":{"name":"web"},"spec":{"replicas":1,"selector":{"matchLabels":{"app":"ro"}},"strategy":{"canary":{"steps":[{"setWeight":20}]}},"template":{"metadata":{"labels":{"app":"ro"}},"spec":{"containers":[{"name":"main","image":"nginx:1.25","env":[{"name":"KEEP","value":"1"}],"resources":{"requests":{"cpu":"500m","memory":"512Mi"},"limits":{"cpu":"500m","memory":"512Mi"}}},{"name":"sidecar","image":"envoy:v1","resources":{"limits":{"cpu":"50m"}}}]}}}}'
+    [[ $api_status == 201 ]] && break
+    sleep 0.2
+done
+check equals "$api_status" 201
+# no rollouts controller runs: the test plays it, reporting each generation Healthy, but
+# Degraded while the main container asks for 1500m
+(
+    while :; do
+        body=$(curl -sS --max-time 5 --cacert "$KCA" -H "Authorization: Bearer $KTOKEN" "$KSERVER$rollouts/web") || continue
+        status=$(jq -c '{status: ({observedGeneration: "\(.metadata.generation)",
+            replicas: .spec.replicas, updatedReplicas: .spec.replicas, readyReplicas: .spec.replicas,
+            availableReplicas: .spec.replicas, currentPodHash: "h\(.metadata.generation)", phase: "Healthy"}
+            + if .spec.template.spec.containers[0].resources.requests.cpu == "1500m" then {phase: "Degraded", message: "ProgressDeadlineExceeded: the pods never became ready",
+                availableReplicas: 0} else {} end)}' <<<"$body")
+        curl -sS --max-time 5 --cacert "$KCA" -H "Authorization: Bearer $KTOKEN" -X PATCH \
+            -H 'Content-Type: application/merge-patch+json' -o /dev/null --data "$status" \
+            "$KSERVER$rollouts/web/status" || true
+        sleep 0.2
+    done
+) 2>/dev/null &
+background_pids+=($!)
+run describe -f json
+check equals "$rc" 0
+check value_is web/main cpu 0.5
+check value_is web/main mem 0.5
+check value_is web/main replicas 1
+run adjust web/main.cpu=1 web/main.mem=1 web/main.replicas=2
+check equals "$rc" 0
+check equals "$(get "$rollouts/web" '[.spec.replicas, .spec.template.spec.containers[0].resources, .spec.template.spec.containers[0].env]')" \
+    '[2,{"limits":{"cpu":"1","memory":"1Gi"},"requests":{"cpu":"1","memory":"1Gi"}},[{"name":"KEEP","value":"1"}]]'
+check equals "$(get "$rollouts/web" '[.spec.template.spec.containers[1], .spec.strategy]')" \
+    '[{"image":"envoy:v1","name":"sidecar","resources":{"limits":{"cpu":"50m"}}},{"canary":{"steps":[{"setWeight":20}]}}]'
+# a rollout that degrades: the adjustment fails, naming why, and the template goes back
+run adjust web/main.cpu=1.5
+check equals "$rc" 1
+check contains "$err" "degraded: ProgressDeadlineExceeded"
+check contains "$err" "on_failure: rollback: the previous pod template and replica count are restored"
+check equals "$(get "$rollouts/web" '.spec.template.spec.containers[0].resources.requests.cpu')" '"1"'
+echo "ok: rollout"
+
 # ---- deploy/ --------------------------------------------------------------------------------
 
 scenario=deploy
@@ -1147,5 +1236,68 @@ run optimizer serve -c optimizer-pg.yaml
 check equals "$rc" 1
 check contains "$err" servo-optimizer-postgresql
 echo "ok: deploy-optimizer"
+
+# ---- deploy/opsani-dev: the two set-ups, rendered as `kubectl apply -k` would ----------------
+
+render_overlay() { # OVERLAY NS: the overlay's objects, one JSON a line, in namespace NS
+    rm -rf deploy-copy
+    cp -r "$SERVO_SOURCE_DIR/deploy" deploy-copy
+    sed -i "s/^namespace: default$/namespace: $2/" "deploy-copy/opsani-dev/$1/kustomization.yaml"
+    python3 "$SERVO_SOURCE_DIR/tests/tools/kustomize_render.py" "deploy-copy/opsani-dev/$1"
+}
+for overlay in embedded remote; do
+    scenario=deploy-$overlay
+    ns=sk-$run_id-deploy-$overlay
+    namespace "$ns"
+    render_overlay "$overlay" "$ns" >objects.jsonl
+    while IFS= read -r doc; do
+        post_manifest "$doc"
+    done <objects.jsonl
+    servo_doc=$(jq -c 'select(.metadata.name == "servo" and (.kind == "StatefulSet" or .kind == "Deployment"))' objects.jsonl)
+    container() { jq -c ".spec.template.spec.containers[0] | $1" <<<"$servo_doc"; }
+    check equals "$(jq .spec.replicas <<<"$servo_doc")" 1
+    check equals "$(jq -r '.metadata.namespace' <<<"$servo_doc")" "$ns"
+    check equals "$(jq -c 'select(.kind == "RoleBinding") | .subjects[0].namespace' objects.jsonl)" "\"$ns\""
+    # the probes reach the status endpoints on the port --listen opens
+    check equals "$(container '.args')" '["run","--check","--listen","0.0.0.0:8080"]'
+    check equals "$(container '[.livenessProbe.httpGet.path, .readinessProbe.httpGet.path]')" '["/healthz","/readyz"]'
+    check equals "$(container '.ports[] | select(.name == "status") | .containerPort')" 8080
+    check equals "$(container '.livenessProbe.httpGet.port')" '"status"'
+    # the configuration and the target come from the generated ConfigMaps
+    check equals "$(jq -r '.spec.template.spec.volumes[] | select(.name == "config") | .configMap.name' <<<"$servo_doc")" servo-config
+    check equals "$(jq -r 'select(.metadata.name == "servo-config") | .data | keys[0]' objects.jsonl)" servo.yaml
+    check equals "$(container '.envFrom[0].configMapRef.name')" '"servo-target"'
+    check equals "$(jq -c 'select(.metadata.name == "servo-target") | .data | keys' objects.jsonl)" \
+        '["SERVO_OPSANI_DEV_CONTAINER","SERVO_OPSANI_DEV_DEPLOYMENT","SERVO_OPSANI_DEV_SERVICE"]'
+    check contains "$(jq -r 'select(.metadata.name == "servo-config") | .data["servo.yaml"]' objects.jsonl)" "opsani_dev:"
+    # the API server has them, defaulted
+    kind_path=deployments
+    [[ $overlay == embedded ]] && kind_path=statefulsets
+    check equals "$(get "/apis/apps/v1/namespaces/$ns/$kind_path/servo" '.spec.template.spec.serviceAccountName')" '"servo"'
+    echo "ok: deploy-$overlay"
+done
+# embedded: the study's store on the claim, in the working directory (the default store is a
+# relative path), writable by the image's user
+servo_doc=$(render_overlay embedded default | jq -c 'select(.kind == "StatefulSet" and .metadata.name == "servo")')
+check equals "$(jq -r '.spec.volumeClaimTemplates[0].metadata.name' <<<"$servo_doc")" store
+check equals "$(jq -r '.spec.template.spec.containers[0] | [.workingDir, (.volumeMounts[] | select(.name == "store") | .mountPath)] | unique | length' <<<"$servo_doc")" 1
+check equals "$(jq -r '.spec.template.spec.securityContext.fsGroup' <<<"$servo_doc")" 10001
+check equals "$(jq -r '.spec.template.spec.containers[0].env[] | select(.name == "OPSANI_OPTIMIZER") | .name' <<<"$servo_doc")" ""
+# remote: the optimizer's Service, an application it serves and that application's token
+render_overlay remote default >objects.jsonl
+servo_doc=$(jq -c 'select(.kind == "Deployment" and .metadata.name == "servo")' objects.jsonl)
+env_of() { jq -r ".spec.template.spec.containers[0].env[] | select(.name == \"$1\") | $2" <<<"$servo_doc"; }
+check equals "$(jq -r .spec.strategy.type <<<"$servo_doc")" Recreate
+optimizer_service=$(jq -c 'select(.kind == "Service" and .metadata.name == "servo-optimizer")' objects.jsonl)
+check equals "$(env_of OPSANI_BASE_URL .value)" \
+    "http://$(jq -r .metadata.name <<<"$optimizer_service"):$(jq -r '.spec.ports[0].port' <<<"$optimizer_service")/"
+token_secret=$(env_of OPSANI_TOKEN .valueFrom.secretKeyRef.name)
+token_key=$(env_of OPSANI_TOKEN .valueFrom.secretKeyRef.key)
+check equals "$(jq -r "select(.kind == \"Secret\" and .metadata.name == \"$token_secret\") | .stringData | has(\"$token_key\")" objects.jsonl)" true
+check contains "$(jq -r 'select(.metadata.name == "servo-optimizer-config") | .data["optimizer.yaml"]' objects.jsonl)" \
+    "$(env_of OPSANI_OPTIMIZER .value):"
+check contains "$(jq -r 'select(.metadata.name == "servo-optimizer-config") | .data["optimizer.yaml"]' objects.jsonl)" \
+    "/$token_key"
+echo "ok: deploy-opsani-dev"
 
 echo "test_kubernetes: $checks checks passed"

@@ -870,6 +870,43 @@ static void test_rollouts(void **state)
     }
 }
 
+/* Argo Rollouts: observedGeneration as Argo writes it (a string) or as a number; Degraded
+ * fails with the controller's message. */
+static void test_argo_rollouts(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *json;
+        enum kube_rollout expected;
+        const char *message;
+    } cases[] = {
+        {"{\"metadata\":{\"generation\":3},\"spec\":{\"replicas\":2},\"status\":{"
+         "\"observedGeneration\":\"2\"}}",
+         KUBE_ROLLOUT_PENDING, "waiting for the rollouts controller to observe generation 3"},
+        {"{\"metadata\":{\"generation\":3},\"spec\":{\"replicas\":2},\"status\":{"
+         "\"observedGeneration\":\"3\",\"replicas\":2,\"updatedReplicas\":1,"
+         "\"availableReplicas\":1,\"phase\":\"Progressing\"}}",
+         KUBE_ROLLOUT_PENDING, "1 of 2 replicas updated, 1 available"},
+        {"{\"metadata\":{\"generation\":3},\"spec\":{\"replicas\":2},\"status\":{"
+         "\"observedGeneration\":3,\"replicas\":2,\"updatedReplicas\":2,"
+         "\"availableReplicas\":2,\"phase\":\"Healthy\"}}",
+         KUBE_ROLLOUT_DONE, "2 of 2 replicas available"},
+        {"{\"metadata\":{\"generation\":3},\"spec\":{\"replicas\":2},\"status\":{"
+         "\"observedGeneration\":\"3\",\"phase\":\"Degraded\",\"message\":"
+         "\"ProgressDeadlineExceeded: too slow\"}}",
+         KUBE_ROLLOUT_FAILED, "the rollout is degraded: ProgressDeadlineExceeded: too slow"},
+    };
+    for (size_t i = 0; i < COUNT(cases); i++) {
+        json_t *object = json_loads(cases[i].json, 0, NULL);
+        assert_non_null(object);
+        char *message = NULL;
+        assert_int_equal(kube_argo_rollout(object, &message), cases[i].expected);
+        assert_string_equal(message, cases[i].message);
+        free(message);
+        json_decref(object);
+    }
+}
+
 /* Lists far larger than any page: classification and the newest ReplicaSet stay linear and
  * correct. */
 static void test_huge_lists(void **state)
@@ -1304,23 +1341,15 @@ static void test_encoder_settings(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_targets_cascade),
-        cmocka_unit_test(test_cpu_quantities),
-        cmocka_unit_test(test_memory_quantities),
-        cmocka_unit_test(test_component_names),
-        cmocka_unit_test(test_label_selectors),
-        cmocka_unit_test(test_describe_container),
-        cmocka_unit_test(test_apply_and_patch),
-        cmocka_unit_test(test_rollback_patch),
-        cmocka_unit_test(test_tuning_pod_body),
-        cmocka_unit_test(test_pod_failures),
-        cmocka_unit_test(test_replica_sets),
-        cmocka_unit_test(test_rollouts),
-        cmocka_unit_test(test_huge_lists),
-        cmocka_unit_test(test_jvm_sizes),
-        cmocka_unit_test(test_jvm_env_round_trip),
-        cmocka_unit_test(test_jvm_args),
-        cmocka_unit_test(test_jvm_through_the_container),
+        cmocka_unit_test(test_targets_cascade),   cmocka_unit_test(test_cpu_quantities),
+        cmocka_unit_test(test_memory_quantities), cmocka_unit_test(test_component_names),
+        cmocka_unit_test(test_label_selectors),   cmocka_unit_test(test_describe_container),
+        cmocka_unit_test(test_apply_and_patch),   cmocka_unit_test(test_rollback_patch),
+        cmocka_unit_test(test_tuning_pod_body),   cmocka_unit_test(test_pod_failures),
+        cmocka_unit_test(test_replica_sets),      cmocka_unit_test(test_rollouts),
+        cmocka_unit_test(test_argo_rollouts),     cmocka_unit_test(test_huge_lists),
+        cmocka_unit_test(test_jvm_sizes),         cmocka_unit_test(test_jvm_env_round_trip),
+        cmocka_unit_test(test_jvm_args),          cmocka_unit_test(test_jvm_through_the_container),
         cmocka_unit_test(test_encoder_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
