@@ -646,8 +646,7 @@ int opt_bo_suggest(const struct opt_data *data, struct opt_rng *rng, struct opt_
      * With safety on, a safe candidate is preferred to an unsafe one wherever it lies. */
     const double *z = s.best_any;
     const struct evaluation *e = &s.eval_any;
-    if (s.have_new &&
-        (opt_safety_ok(data, s.eval_new.log_pf) || !opt_safety_ok(data, e->log_pf))) {
+    if (s.have_new && (opt_safety_ok(data, s.eval_new.log_pf) || !opt_safety_ok(data, e->log_pf))) {
         z = s.best_new;
         e = &s.eval_new;
     }

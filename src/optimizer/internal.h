@@ -22,7 +22,7 @@ struct opt_data {
     size_t constraint_count;
     double *constraints; /* n x constraint_count: valid when ok */
     size_t ok_count, feasible_count, failed_count;
-    size_t design; /* trials of the baseline and the initial design (the first ones) */
+    size_t design;          /* trials of the baseline and the initial design (the first ones) */
     double min_feasibility; /* > 0: safe exploration is on (and a trial is feasible) */
 };
 

@@ -1268,8 +1268,12 @@ for overlay in embedded remote; do
     check equals "$(jq -r 'select(.metadata.name == "servo-config") | .data | keys[0]' objects.jsonl)" servo.yaml
     check equals "$(container '.envFrom[0].configMapRef.name')" '"servo-target"'
     check equals "$(jq -c 'select(.metadata.name == "servo-target") | .data | keys' objects.jsonl)" \
-        '["SERVO_OPSANI_DEV_CONTAINER","SERVO_OPSANI_DEV_DEPLOYMENT","SERVO_OPSANI_DEV_SERVICE"]'
+        '["SERVO_OPSANI_DEV_CONTAINER","SERVO_OPSANI_DEV_SERVICE","SERVO_OPSANI_DEV_WORKLOAD_NAME"]'
     check contains "$(jq -r 'select(.metadata.name == "servo-config") | .data["servo.yaml"]' objects.jsonl)" "opsani_dev:"
+    # the servo accepts the configuration it is given, with the target's overrides
+    jq -r 'select(.metadata.name == "servo-config") | .data["servo.yaml"]' objects.jsonl >"deploy-$overlay.yaml"
+    check equals "$(env $(jq -r 'select(.metadata.name == "servo-target") | .data | to_entries[] | "\(.key)=\(.value)"' objects.jsonl) \
+        "$SERVO_BIN" -c "deploy-$overlay.yaml" validate -q >/dev/null 2>"deploy-$overlay.err"; echo $?)" 0
     # the API server has them, defaulted
     kind_path=deployments
     [[ $overlay == embedded ]] && kind_path=statefulsets
