@@ -32,8 +32,9 @@ struct front {
     struct MHD_Daemon *daemon;
     struct http_front_callbacks callbacks;
     size_t max_body;
-    size_t max_bodies;     /* 0: no bound across connections */
-    atomic_size_t *bodies; /* bytes reserved by the uploads in flight (the server's) */
+    size_t max_bodies;        /* 0: no bound across connections */
+    atomic_size_t *bodies;    /* bytes reserved by the uploads in flight (the server's) */
+    atomic_size_t own_bodies; /* `bodies` when the server keeps no count of its own */
     struct work_queue work;
 };
 
@@ -388,7 +389,7 @@ static void *front_start(const struct http_front_config *config,
     f->callbacks = *callbacks;
     f->max_body = config->max_body;
     f->max_bodies = config->max_bodies;
-    f->bodies = config->body_bytes;
+    f->bodies = config->body_bytes != NULL ? config->body_bytes : &f->own_bodies;
     if (start_workers(f, config->workers) != 0) {
         snprintf(error, error_size, "cannot start %u worker threads", config->workers);
         stop_workers(f);

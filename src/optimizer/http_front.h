@@ -41,7 +41,7 @@ struct http_front_config {
     unsigned max_connections_per_address;
     size_t max_body;           /* a larger body is dropped and the request marked too_large */
     size_t max_bodies;         /* bytes of bodies held at once, all connections: beyond, 503 */
-    atomic_size_t *body_bytes; /* the server's: what the bodies in flight hold now */
+    atomic_size_t *body_bytes; /* the server's: what the bodies in flight hold now (or NULL) */
     size_t header_memory;      /* per connection, for the request line and headers */
     const char *tls_cert;      /* PEM text, NULL: plain HTTP */
     const char *tls_key;

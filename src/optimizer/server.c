@@ -2,18 +2,13 @@
  * libmicrohttpd around it. */
 #include "optimizer/server.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
 #include <math.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "optimizer/http_front.h"
@@ -25,6 +20,7 @@
 #include "servo/log.h"
 #include "types/wire.h"
 #include "util/module.h"
+#include "util/listen.h"
 #include "util/util.h"
 #include "util/json_text.h"
 
@@ -987,98 +983,13 @@ static char *read_pem(const char *key, const char *path, char **error)
 
 /* ---- listening ------------------------------------------------------------------------- */
 
-/* "HOST:PORT", "[V6]:PORT", ":PORT" (every address) -> host (NULL: any) and port. */
-static int split_listen(const char *listen, char **host, char **port, char **error)
-{
-    const char *colon = strrchr(listen, ':');
-    if (colon == NULL || colon[1] == '\0') {
-        *error = xasprintf("--listen %s: expected HOST:PORT", listen);
-        return -1;
-    }
-    const char *h = listen, *h_end = colon;
-    if (*h == '[' && h_end > h && h_end[-1] == ']') {
-        h++;
-        h_end--;
-    }
-    const char *p = colon + 1;
-    char *end = NULL;
-    errno = 0;
-    long number = strtol(p, &end, 10);
-    if (*p < '0' || *p > '9' || *end != '\0' || errno != 0 || number < 0 || number > 65535) {
-        *error = xasprintf("--listen %s: the port must be a number from 0 to 65535", listen);
-        return -1;
-    }
-    *host = h_end > h ? xstrndup(h, (size_t)(h_end - h)) : NULL;
-    *port = xstrdup(p);
-    return 0;
-}
-
-static int bind_socket(const char *host, const char *port, int *fd, char **error)
-{
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *list = NULL;
-    int rc = getaddrinfo(host, port, &hints, &list);
-    if (rc != 0) {
-        *error = xasprintf("cannot listen on %s:%s: %s", host ? host : "", port, gai_strerror(rc));
-        return -1;
-    }
-    int last = 0;
-    *fd = -1;
-    for (struct addrinfo *ai = list; ai != NULL && *fd < 0; ai = ai->ai_next) {
-        int s = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        int one = 1;
-        if (s >= 0 && setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
-            bind(s, ai->ai_addr, ai->ai_addrlen) == 0 && listen(s, 128) == 0) {
-            *fd = s;
-            break;
-        }
-        last = errno;
-        if (s >= 0)
-            close(s);
-    }
-    freeaddrinfo(list);
-    if (*fd < 0) {
-        *error = xasprintf("cannot listen on %s:%s: %s", host ? host : "", port, strerror(last));
-        return -1;
-    }
-    return 0;
-}
-
-static char *socket_url(int fd, bool tls)
-{
-    struct sockaddr_storage addr;
-    socklen_t length = sizeof addr;
-    char host[INET6_ADDRSTRLEN] = "";
-    int port = 0;
-    if (getsockname(fd, (struct sockaddr *)&addr, &length) != 0)
-        return xstrdup("http://?");
-    if (addr.ss_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&addr;
-        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-        port = ntohs(a->sin6_port);
-        return xasprintf("%s://[%s]:%d", tls ? "https" : "http", host, port);
-    }
-    const struct sockaddr_in *a = (const struct sockaddr_in *)&addr;
-    inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-    port = ntohs(a->sin_port);
-    return xasprintf("%s://%s:%d", tls ? "https" : "http", host, port);
-}
-
 int server_listen(struct server *s, const char *listen, char **error)
 {
-    char *host = NULL, *port = NULL;
-    if (split_listen(listen, &host, &port, error) != 0)
-        return -1;
-    int rc = bind_socket(host, port, &s->listen_fd, error);
-    free(host);
-    free(port);
-    if (rc != 0)
+    if (listen_socket("--listen", listen, &s->listen_fd, error) != 0)
         return -1;
     const struct server_settings *set = s->settings;
     const struct tls_settings *tls = set->tls;
-    s->url = socket_url(s->listen_fd, tls != NULL);
+    s->url = listen_url(s->listen_fd, tls != NULL);
     char *cert = NULL, *key = NULL;
     const struct http_front_module *m = front_module(error);
     bool ok = m != NULL;

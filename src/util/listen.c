@@ -41,7 +41,7 @@ static int bind_first(struct addrinfo *list, int *fd)
         int s = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
         int one = 1;
         if (s >= 0 && setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
-            bind(s, ai->ai_addr, ai->ai_addrlen) == 0 && listen(s, 64) == 0) {
+            bind(s, ai->ai_addr, ai->ai_addrlen) == 0 && listen(s, 128) == 0) {
             *fd = s;
             return 0;
         }

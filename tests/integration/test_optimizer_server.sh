@@ -566,7 +566,7 @@ stop_server TERM
 # bad settings, each named: a port out of range (it once wrapped), two stores, an unknown scheme
 run optimizer serve -c optimizer.yaml --listen 127.0.0.1:99999
 expect_rc 1
-expect_err "--listen 127.0.0.1:99999: the port must be a number from 0 to 65535"
+expect_err "--listen 127.0.0.1:99999: expected HOST:PORT, the port a number from 0 to 65535"
 printf 'store: other.db\n' >>optimizer.yaml
 run optimizer serve -c optimizer.yaml --listen 127.0.0.1:0
 expect_rc 2
