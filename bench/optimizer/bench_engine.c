@@ -123,7 +123,7 @@ static const double levy_shift[6] = {3.1, -4.2, 6.3, -1.7, 2.4, -7.5};
 
 static double levy(const double *x, size_t d)
 {
-    double w[MAX_PARAMS];
+    double w[MAX_PARAMS] = {0};
     for (size_t i = 0; i < d; i++)
         w[i] = 1 + (x[i] - levy_shift[i]) / 4;
     double s0 = sin(M_PI * w[0]), sum = s0 * s0;
