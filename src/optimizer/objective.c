@@ -40,7 +40,7 @@ static double quantile(const double *sorted, size_t n, double q)
     return sorted[low] + (rank - (double)low) * (sorted[high] - sorted[low]);
 }
 
-static double reduce_values(double *values, size_t n, enum aggregate a, double last)
+double aggregate_values(double *values, size_t n, enum aggregate a, double last)
 {
     double sum = 0;
     switch (a) {
@@ -103,7 +103,7 @@ int measurement_reduce(const struct servo_measurement *m, const char *metric,
         free(values);
         return -1;
     }
-    *out = reduce_values(values, n, aggregate, last);
+    *out = aggregate_values(values, n, aggregate, last);
     free(values);
     return 0;
 }

@@ -22,6 +22,10 @@ enum aggregate {
 int aggregate_parse(const char *name);
 const char *aggregate_name(enum aggregate a);
 
+/* The aggregate of n > 0 finite values (`last`: the latest one's value); the values may be
+ * reordered (sorted) by it. */
+double aggregate_values(double *values, size_t n, enum aggregate a, double last);
+
 /* Reduces every finite point of every reading of `metric` ("last" takes the latest time).
  * Returns 0, or -1 when the metric is absent or has no finite point. */
 int measurement_reduce(const struct servo_measurement *m, const char *metric,

@@ -83,36 +83,72 @@ int study_objective_choose(struct study_objective *o, const struct servo_descrip
 
 /* ---- summaries ------------------------------------------------------------------------- */
 
-static size_t finite_points(const struct servo_measurement *m, const char *metric)
+/* One metric's finite points across its readings, in order, and its latest value. */
+struct metric_points {
+    const struct servo_reading *first; /* its unit is the summary's */
+    double *values;
+    size_t count, capacity;
+    double last, last_time;
+};
+
+static void add_points(struct metric_points *g, const struct servo_reading *r)
 {
-    size_t count = 0;
-    for (size_t k = 0; k < m->reading_count; k++) {
-        if (!str_eq(m->readings[k].metric, metric))
+    for (size_t j = 0; j < r->point_count; j++) {
+        const struct servo_point *p = &r->points[j];
+        if (!isfinite(p->value))
             continue;
-        for (size_t p = 0; p < m->readings[k].point_count; p++)
-            count += isfinite(m->readings[k].points[p].value) ? 1 : 0;
+        xgrow((void **)&g->values, sizeof *g->values, g->count, &g->capacity);
+        g->values[g->count++] = p->value;
+        if (p->time >= g->last_time) {
+            g->last_time = p->time;
+            g->last = p->value;
+        }
     }
-    return count;
+}
+
+/* The readings grouped by metric, in the order of first appearance, in one pass (a name ->
+ * group table): a measurement of many metrics costs time linear in its points. */
+static struct metric_points *group_readings(const struct servo_measurement *m, size_t *count)
+{
+    struct metric_points *groups = xcalloc(m->reading_count + 1, sizeof *groups);
+    json_t *index = json_object();
+    *count = 0;
+    for (size_t i = 0; i < m->reading_count; i++) {
+        const struct servo_reading *r = &m->readings[i];
+        if (r->metric == NULL)
+            continue;
+        const json_t *at = json_object_get(index, r->metric);
+        struct metric_points *g = at ? &groups[json_integer_value(at)] : &groups[*count];
+        if (at == NULL) {
+            *g = (struct metric_points){.first = r, .last = NAN, .last_time = -INFINITY};
+            json_object_set_new_nocheck(index, r->metric, json_integer((json_int_t)(*count)++));
+        }
+        add_points(g, r);
+    }
+    json_decref(index);
+    return groups;
 }
 
 json_t *study_summarize(const struct servo_measurement *m)
 {
+    size_t count = 0;
+    struct metric_points *groups = group_readings(m, &count);
     json_t *summaries = json_object();
-    for (size_t i = 0; i < m->reading_count; i++) {
-        const char *metric = m->readings[i].metric;
-        if (metric == NULL || json_object_get(summaries, metric) != NULL)
-            continue;
+    for (size_t k = 0; k < count; k++) {
+        struct metric_points *g = &groups[k];
         json_t *summary = json_object();
-        for (int a = AGGREGATE_MEAN; a <= AGGREGATE_LAST; a++) {
-            double value = 0;
-            if (measurement_reduce(m, metric, (enum aggregate)a, &value) == 0)
-                json_object_set_new(summary, aggregate_name((enum aggregate)a), json_real(value));
-        }
-        json_object_set_new(summary, "count", json_integer((json_int_t)finite_points(m, metric)));
-        if (m->readings[i].unit && m->readings[i].unit[0])
-            json_object_set_new(summary, "unit", wire_string(m->readings[i].unit));
-        wire_set(summaries, metric, summary);
+        /* the mean first: it sums the values in their order, before a quantile sorts them */
+        for (int a = AGGREGATE_MEAN; a <= AGGREGATE_LAST && g->count > 0; a++)
+            json_object_set_new(
+                summary, aggregate_name((enum aggregate)a),
+                json_real(aggregate_values(g->values, g->count, (enum aggregate)a, g->last)));
+        json_object_set_new(summary, "count", json_integer((json_int_t)g->count));
+        if (g->first->unit && g->first->unit[0])
+            json_object_set_new(summary, "unit", wire_string(g->first->unit));
+        wire_set(summaries, g->first->metric, summary);
+        free(g->values);
     }
+    free(groups);
     return summaries;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "optimizer/objective.h"
+#include "optimizer/study_eval.h"
 
 static struct servo_measurement *sample_measurement(void)
 {
@@ -46,6 +47,52 @@ static void test_aggregates_over_all_series(void **state)
     assert_float_equal(value, 100, 0);
     assert_int_equal(measurement_reduce(m, "absent", AGGREGATE_MEAN, &value), -1);
     assert_int_equal(aggregate_parse("average"), -1);
+    servo_measurement_free(m);
+}
+
+/* The summaries the store keeps: every aggregate of a metric over all its readings, however
+ * they are interleaved with other metrics' (one grouping pass, not a scan per metric), equal
+ * to measurement_reduce's; the count of finite points; the unit of the first reading. */
+static void test_summaries_group_interleaved_readings(void **state)
+{
+    (void)state;
+    struct servo_measurement *m = servo_measurement_new();
+    struct servo_reading *a = servo_measurement_series(m, "latency", "ms", "a");
+    servo_reading_add(a, 10, 5);
+    servo_reading_add(a, 20, 1);
+    servo_reading_add(a, 30, NAN);
+    servo_measurement_point(m, "throughput", "rps", 40, 100);
+    struct servo_reading *b = servo_measurement_series(m, "latency", "s", "b");
+    servo_reading_add(b, 15, 3);
+    servo_reading_add(b, 25, 2);
+    servo_reading_add(b, 35, 4);
+    struct servo_reading *nan = servo_measurement_series(m, "errors", "", NULL);
+    servo_reading_add(nan, 1, NAN);
+    json_t *summaries = study_summarize(m);
+    const char *keys[] = {"latency", "throughput", "errors"};
+    size_t k = 0;
+    const char *key;
+    json_t *value;
+    json_object_foreach(summaries, key, value)
+    {
+        assert_true(k < 3);
+        assert_string_equal(key, keys[k++]);
+    }
+    assert_int_equal(k, 3);
+    const json_t *latency = json_object_get(summaries, "latency");
+    for (int g = AGGREGATE_MEAN; g <= AGGREGATE_LAST; g++) {
+        double expected = 0;
+        assert_int_equal(measurement_reduce(m, "latency", (enum aggregate)g, &expected), 0);
+        const json_t *got = json_object_get(latency, aggregate_name((enum aggregate)g));
+        assert_non_null(got);
+        assert_float_equal(json_real_value(got), expected, 0);
+    }
+    assert_int_equal(json_integer_value(json_object_get(latency, "count")), 5);
+    assert_string_equal(json_string_value(json_object_get(latency, "unit")), "ms");
+    const json_t *errors = json_object_get(summaries, "errors");
+    assert_int_equal(json_object_size(errors), 1); /* only its count: no finite point */
+    assert_int_equal(json_integer_value(json_object_get(errors, "count")), 0);
+    json_decref(summaries);
     servo_measurement_free(m);
 }
 
@@ -198,6 +245,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_aggregates_over_all_series),
         cmocka_unit_test(test_all_nan_metric_is_absent),
+        cmocka_unit_test(test_summaries_group_interleaved_readings),
         cmocka_unit_test(test_expressions),
         cmocka_unit_test(test_syntax_errors_name_the_column),
         cmocka_unit_test(test_deep_nesting_is_refused),
