@@ -230,8 +230,11 @@ static enum MHD_Result on_headers(struct front *f, struct MHD_Connection *c, con
         return send_response(c, &response);
     }
     unsigned long long length = declared_length(c);
-    u->too_large = length > f->max_body;
-    if (!u->too_large && length > 0 && !reserve(f, u, (size_t)length + 1)) {
+    if (length > f->max_body) { /* refused from its headers: the body is never waited for */
+        u->refused = true;
+        return send_text(c, 413, "the request is too large");
+    }
+    if (length > 0 && !reserve(f, u, (size_t)length + 1)) {
         u->refused = true;
         return send_text(c, 503, "the server holds too many request bodies at once; retry");
     }

@@ -145,6 +145,9 @@ check equals "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer
 head -c 5000000 /dev/zero | tr '\0' ' ' >big.json
 check equals "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Authorization: Bearer tok-1' \
     --data-binary @big.json "$url/accounts/dev.opsani.com/applications/app1/servo")" 413
+# a declared length over the limit is refused from the headers, the body never waited for
+check equals "$(printf 'POST /accounts/dev.opsani.com/applications/app1/servo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-1\r\nContent-Length: 99999999999\r\n\r\n{}' |
+    python3 -c 'import socket,sys; s=socket.create_connection(("'"${url#http://}"'".split(":")[0], int("'"${url##*:}"'"))); s.settimeout(60); s.sendall(sys.stdin.buffer.read()); print(s.recv(100).split()[1].decode())')" 413
 check equals "$(curl -s -o /dev/null -w '%{http_code}' "$url/nowhere")" 404
 check equals "$(api app1 tok-1 '{"event":"HELLO","param":{"agent":"curl"},"servo_uid":"x"}')" 200
 check equals "$(jq -c . body.json)" '{"status":"ok"}'
