@@ -8,7 +8,8 @@
 #     servos' retries go to the other, and every study ends with exactly its budget of trials,
 #     nothing measured twice;
 #   - a second servo on an application gets 409 from either replica;
-#   - `servo optimizer history` reads the PostgreSQL store (password from password_file);
+#   - `servo optimizer history`, `best` and `servo report` read the PostgreSQL store (password
+#     from password_file);
 #   - a schema newer than the server's is refused naming both versions; an unreachable
 #     database is an error naming the host; `servo optimizer reset --app` starts a study anew;
 #   - the database lost during operation (a TCP relay in between, killed): 503 and a log line,
@@ -170,6 +171,12 @@ scenario="history"
 run optimizer history -c optimizer.yaml --app dev.opsani.com/app2 -f json
 expect_rc 0
 check equals "$(jq '.trials | length' <<<"$out")" 5
+run optimizer best -c optimizer.yaml --app dev.opsani.com/app2 -f json
+expect_rc 0
+check equals "$(jq -r .application <<<"$out")" dev.opsani.com/app2
+run report -c optimizer.yaml --app dev.opsani.com/app2 -o report.html
+expect_rc 0
+check contains report.html "dev.opsani.com/app2"
 run optimizer reset -c optimizer.yaml --app dev.opsani.com/app3
 expect_rc 0
 curl -s -H 'Authorization: Bearer tok-3' -X POST \
