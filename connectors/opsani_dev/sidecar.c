@@ -112,20 +112,31 @@ int sidecar_service_port(const json_t *service, const char *port, char **error)
     return found;
 }
 
+/* A port number of the Service or the pod template, 1-65535, or -1 with a message. */
+static long port_number(const json_t *value, const char *what, char **error)
+{
+    json_int_t port = json_integer_value(value);
+    if (json_is_integer(value) && port >= 1 && port <= 65535)
+        return (long)port;
+    *error = servo_strdup_printf("the Service's %s is not a port number from 1 to 65535", what);
+    return -1;
+}
+
 long sidecar_target_port(const json_t *service_port, const json_t *pod_spec, char **error)
 {
     const json_t *target = json_object_get(service_port, "targetPort");
     if (target == NULL || json_is_null(target))
-        return (long)json_integer_value(json_object_get(service_port, "port"));
+        return port_number(json_object_get(service_port, "port"), "port", error);
     if (json_is_integer(target))
-        return (long)json_integer_value(target);
+        return port_number(target, "targetPort", error);
     const char *name = json_string_value(target);
     size_t i, j;
     json_t *container, *port;
     json_array_foreach(json_object_get(pod_spec, "containers"), i,
                        container){json_array_foreach(json_object_get(container, "ports"), j, port){
         if (name && strcmp(name, json_string_value(json_object_get(port, "name")) ?: "") ==
-                        0) return (long)json_integer_value(json_object_get(port, "containerPort"));
+                        0) return port_number(json_object_get(port, "containerPort"),
+                                              "named targetPort's containerPort", error);
 }
 }
 *error = servo_strdup_printf("the Service's targetPort \"%s\" is not a named port of any "
