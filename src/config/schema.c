@@ -425,28 +425,6 @@ char *settings_schema_text(const json_t *schema)
     return strbuf_detach(&sb);
 }
 
-static void html_escaped(struct strbuf *sb, const char *text)
-{
-    for (const char *p = text; p && *p; p++) {
-        switch (*p) {
-        case '<':
-            strbuf_puts(sb, "&lt;");
-            break;
-        case '>':
-            strbuf_puts(sb, "&gt;");
-            break;
-        case '&':
-            strbuf_puts(sb, "&amp;");
-            break;
-        case '"':
-            strbuf_puts(sb, "&quot;");
-            break;
-        default:
-            strbuf_putc(sb, *p);
-        }
-    }
-}
-
 char *settings_schema_html(const json_t *schema)
 {
     struct setting_rows rows = {0};
@@ -455,7 +433,7 @@ char *settings_schema_html(const json_t *schema)
     strbuf_init(&sb);
     strbuf_puts(&sb, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                      "<title>");
-    html_escaped(&sb, schema_title(schema));
+    strbuf_put_html(&sb, schema_title(schema));
     strbuf_puts(&sb, "</title>\n<style>\n"
                      "body{font-family:system-ui,sans-serif;margin:2em;color:#222}\n"
                      "table{border-collapse:collapse;width:100%}\n"
@@ -464,24 +442,24 @@ char *settings_schema_html(const json_t *schema)
                      "th{background:#f0f0f0}code{font-family:ui-monospace,monospace}\n"
                      ".required{color:#a00;font-size:.85em}\n"
                      "</style>\n</head>\n<body>\n<h1>");
-    html_escaped(&sb, schema_title(schema));
+    strbuf_put_html(&sb, schema_title(schema));
     strbuf_puts(&sb, "</h1>\n<table>\n<tr><th>Setting</th><th>Type</th><th>Default</th>"
                      "<th>Environment</th><th>Description</th></tr>\n");
     for (size_t i = 0; i < rows.count; i++) {
         const struct setting_row *r = &rows.items[i];
         strbuf_puts(&sb, "<tr><td><code>");
-        html_escaped(&sb, r->name);
+        strbuf_put_html(&sb, r->name);
         strbuf_puts(&sb, "</code>");
         if (r->required)
             strbuf_puts(&sb, " <span class=\"required\">required</span>");
         strbuf_puts(&sb, "</td><td>");
-        html_escaped(&sb, r->type);
+        strbuf_put_html(&sb, r->type);
         strbuf_puts(&sb, "</td><td><code>");
-        html_escaped(&sb, r->def);
+        strbuf_put_html(&sb, r->def);
         strbuf_puts(&sb, "</code></td><td><code>");
-        html_escaped(&sb, r->env);
+        strbuf_put_html(&sb, r->env);
         strbuf_puts(&sb, "</code></td><td>");
-        html_escaped(&sb, r->description);
+        strbuf_put_html(&sb, r->description);
         strbuf_puts(&sb, "</td></tr>\n");
     }
     strbuf_puts(&sb, "</table>\n</body>\n</html>\n");

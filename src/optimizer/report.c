@@ -51,31 +51,6 @@ static const char style[] =
 
 /* ---- text ------------------------------------------------------------------------------ */
 
-static void put_escaped(struct strbuf *sb, const char *text)
-{
-    for (const char *p = text ? text : ""; *p; p++) {
-        switch (*p) {
-        case '&':
-            strbuf_puts(sb, "&amp;");
-            break;
-        case '<':
-            strbuf_puts(sb, "&lt;");
-            break;
-        case '>':
-            strbuf_puts(sb, "&gt;");
-            break;
-        case '"':
-            strbuf_puts(sb, "&quot;");
-            break;
-        case '\'':
-            strbuf_puts(sb, "&#39;");
-            break;
-        default:
-            strbuf_putc(sb, *p);
-        }
-    }
-}
-
 static void put_number(struct strbuf *sb, double v)
 {
     if (isfinite(v))
@@ -89,7 +64,7 @@ static void put_json_value(struct strbuf *sb, const json_t *v)
     if (json_is_number(v))
         put_number(sb, json_number_value(v));
     else if (json_is_string(v))
-        put_escaped(sb, json_string_value(v));
+        strbuf_put_html(sb, json_string_value(v));
     else if (json_is_boolean(v))
         strbuf_puts(sb, json_is_true(v) ? "yes" : "no");
     else
@@ -230,7 +205,7 @@ static void chart_begin(struct chart *c, const char *title, const char *x_label,
                   "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                   "viewBox=\"0 0 %d %d\" role=\"img\"><title>",
                   c->width, c->height, c->width, c->height);
-    put_escaped(sb, title);
+    strbuf_put_html(sb, title);
     strbuf_puts(sb, "</title>");
     y_ticks(c);
     x_ticks(c, x_categories);
@@ -239,15 +214,15 @@ static void chart_begin(struct chart *c, const char *title, const char *x_label,
     strbuf_printf(sb, "<line class=\"axis\" x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\"/>", MARGIN_LEFT,
                   MARGIN_TOP, MARGIN_LEFT, bottom);
     strbuf_printf(sb, "<text class=\"title\" x=\"%d\" y=\"14\">", MARGIN_LEFT);
-    put_escaped(sb, title);
+    strbuf_put_html(sb, title);
     strbuf_printf(sb, "</text><text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">",
                   (MARGIN_LEFT + c->width - MARGIN_RIGHT) / 2.0, c->height - 8);
-    put_escaped(sb, x_label);
+    strbuf_put_html(sb, x_label);
     strbuf_printf(sb,
                   "</text><text x=\"14\" y=\"%.1f\" text-anchor=\"middle\" "
                   "transform=\"rotate(-90 14 %.1f)\">",
                   (MARGIN_TOP + bottom) / 2.0, (MARGIN_TOP + bottom) / 2.0);
-    put_escaped(sb, y_label);
+    strbuf_put_html(sb, y_label);
     strbuf_puts(sb, "</text>");
 }
 
@@ -296,7 +271,7 @@ static void hline(const struct chart *c, double y, const char *class, const char
                   MARGIN_LEFT, py(c, y), c->width - MARGIN_RIGHT, py(c, y));
     strbuf_printf(c->sb, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">",
                   c->width - MARGIN_RIGHT - 4, py(c, y) - 4);
-    put_escaped(c->sb, label);
+    strbuf_put_html(c->sb, label);
     strbuf_puts(c->sb, "</text>");
 }
 
@@ -526,20 +501,20 @@ static void constraint_chart(struct strbuf *sb, const json_t *doc, size_t k)
 static void table_header(struct strbuf *sb, const json_t *doc)
 {
     strbuf_puts(sb, "<table><thead><tr><th>trial</th><th>status</th><th>feasible</th><th>");
-    put_escaped(sb, doc_text(json_object_get(doc, "objective"), "name"));
+    strbuf_put_html(sb, doc_text(json_object_get(doc, "objective"), "name"));
     strbuf_puts(sb, "</th>");
     size_t i;
     const json_t *item;
     json_array_foreach(json_object_get(doc, "constraints"), i, item)
     {
         strbuf_puts(sb, "<th>");
-        put_escaped(sb, doc_text(item, "metric"));
+        strbuf_put_html(sb, doc_text(item, "metric"));
         strbuf_puts(sb, "</th>");
     }
     json_array_foreach(json_object_get(doc, "settings"), i, item)
     {
         strbuf_puts(sb, "<th>");
-        put_escaped(sb, doc_text(item, "name"));
+        strbuf_put_html(sb, doc_text(item, "name"));
         strbuf_puts(sb, "</th>");
     }
     strbuf_puts(sb, "<th>reason</th></tr></thead><tbody>\n");
@@ -578,10 +553,10 @@ static void table_row(struct strbuf *sb, const json_t *doc, const json_t *t, lon
     strbuf_puts(sb, "<td class=\"text\">");
     const char *reason = json_string_value(json_object_get(t, "reason"));
     const char *message = json_string_value(json_object_get(t, "message"));
-    put_escaped(sb, reason ? reason : "");
+    strbuf_put_html(sb, reason ? reason : "");
     if (message != NULL) {
         strbuf_puts(sb, ": ");
-        put_escaped(sb, message);
+        strbuf_put_html(sb, message);
     }
     strbuf_puts(sb, "</td></tr>\n");
 }
@@ -705,9 +680,9 @@ static void front_charts(struct strbuf *sb, const json_t *doc)
 static void summary_item(struct strbuf *sb, const char *term, const char *text)
 {
     strbuf_puts(sb, "<dt>");
-    put_escaped(sb, term);
+    strbuf_put_html(sb, term);
     strbuf_puts(sb, "</dt><dd>");
-    put_escaped(sb, text);
+    strbuf_put_html(sb, text);
     strbuf_puts(sb, "</dd>");
 }
 
@@ -763,10 +738,10 @@ char *report_html(const json_t *doc)
     const char *app = doc_text(doc, "application");
     strbuf_puts(&sb, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                      "<meta name=\"viewport\" content=\"width=device-width\"><title>");
-    put_escaped(&sb, app);
+    strbuf_put_html(&sb, app);
     strbuf_printf(&sb, ": optimization report</title><style>%s</style></head><body>\n", style);
     strbuf_puts(&sb, "<h1>Optimization report: ");
-    put_escaped(&sb, app);
+    strbuf_put_html(&sb, app);
     strbuf_puts(&sb, "</h1>\n");
     summary(&sb, doc);
     if (json_array_size(trials_of(doc)) == 0) {

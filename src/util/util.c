@@ -139,6 +139,31 @@ void strbuf_putc(struct strbuf *sb, char c)
     strbuf_add(sb, &c, 1);
 }
 
+void strbuf_put_html(struct strbuf *sb, const char *text)
+{
+    for (const char *p = text ? text : ""; *p; p++) {
+        switch (*p) {
+        case '&':
+            strbuf_puts(sb, "&amp;");
+            break;
+        case '<':
+            strbuf_puts(sb, "&lt;");
+            break;
+        case '>':
+            strbuf_puts(sb, "&gt;");
+            break;
+        case '"':
+            strbuf_puts(sb, "&quot;");
+            break;
+        case '\'':
+            strbuf_puts(sb, "&#39;");
+            break;
+        default:
+            strbuf_putc(sb, *p);
+        }
+    }
+}
+
 void strbuf_printf(struct strbuf *sb, const char *fmt, ...)
 {
     va_list ap;

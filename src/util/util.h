@@ -45,6 +45,8 @@ void strbuf_putc(struct strbuf *sb, char c);
 void strbuf_printf(struct strbuf *sb, const char *fmt, ...) SERVO_PRINTF(2, 3);
 void strbuf_vprintf(struct strbuf *sb, const char *fmt, va_list ap) SERVO_PRINTF(2, 0);
 void strbuf_truncate(struct strbuf *sb, size_t len);
+/* `text` (NULL: nothing) with & < > " ' escaped for HTML text and attribute values. */
+void strbuf_put_html(struct strbuf *sb, const char *text);
 /* Hands the string to the caller (never NULL) and resets the buffer. */
 char *strbuf_detach(struct strbuf *sb);
 void strbuf_release(struct strbuf *sb);
