@@ -97,16 +97,11 @@ static json_t *get(struct servo_connector *c, struct servo_event *ev, struct ser
     struct kube_client *client = client_of(c, check);
     if (client == NULL)
         return NULL;
-    struct kube_response r = {0};
-    json_t *object = NULL;
-    if (kube_request(client, "GET", path, NULL, NULL, ev, &r) != 0 || r.status != 200)
-        servo_check_fail(check, "%s: %s", what,
-                         r.status == 404 ? "not found"
-                         : r.message     ? r.message
-                                         : "failed");
-    else
-        object = json_incref(r.body);
-    kube_response_clear(&r);
+    char *why = NULL;
+    json_t *object = opsani_dev_get(client, path, ev, "failed", &why);
+    if (object == NULL)
+        servo_check_fail(check, "%s: %s", what, why);
+    free(why);
     return object;
 }
 
@@ -114,8 +109,7 @@ static json_t *get_deployment(struct servo_connector *c, struct servo_event *ev,
                               struct servo_check *check)
 {
     const struct opsani_dev_settings *s = settings_of(c);
-    char *path = servo_strdup_printf("/apis/apps/v1/namespaces/%s/deployments/%s", s->namespace,
-                                     s->workload_name);
+    char *path = opsani_dev_deployment_path(s->namespace, s->workload_name);
     char *what = servo_strdup_printf("Deployment \"%s\" in namespace \"%s\"", s->workload_name,
                                      s->namespace);
     json_t *d = get(c, ev, check, path, what);
@@ -128,7 +122,7 @@ static json_t *get_service(struct servo_connector *c, struct servo_event *ev,
                            struct servo_check *check)
 {
     const struct opsani_dev_settings *s = settings_of(c);
-    char *path = servo_strdup_printf("/api/v1/namespaces/%s/services/%s", s->namespace, s->service);
+    char *path = opsani_dev_service_path(s->namespace, s->service);
     char *what =
         servo_strdup_printf("Service \"%s\" in namespace \"%s\"", s->service, s->namespace);
     json_t *d = get(c, ev, check, path, what);

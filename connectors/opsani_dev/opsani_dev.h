@@ -52,6 +52,15 @@ struct opsani_dev_settings {
 
 extern const struct servo_connector_plugin servo_connector_opsani_dev;
 
+/* ---- the API server (sidecar.c) ----------------------------------------------------------- */
+
+char *opsani_dev_deployment_path(const char *namespace, const char *name);
+char *opsani_dev_service_path(const char *namespace, const char *name);
+/* GET `path` (`ev` may be NULL): the object (new reference), or NULL with *why (the caller
+ * frees): "not found", the API server's message, or `failed` when it gave neither. */
+json_t *opsani_dev_get(struct kube_client *client, const char *path, struct servo_event *ev,
+                       const char *failed, char **why);
+
 /* ---- the sidecar (sidecar.c) --------------------------------------------------------------- */
 
 struct sidecar_request {

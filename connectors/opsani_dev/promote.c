@@ -66,22 +66,19 @@ int promote_command(struct servo_connector *connector, int argc, char **argv)
     }
     char *pod_path =
         servo_strdup_printf("/api/v1/namespaces/%s/pods/%s-tuning", s->namespace, s->workload_name);
-    char *path = servo_strdup_printf("/apis/apps/v1/namespaces/%s/deployments/%s", s->namespace,
-                                     s->workload_name);
+    char *path = opsani_dev_deployment_path(s->namespace, s->workload_name);
     struct kube_response r = {0};
     int rc = 1;
     json_t *patch = NULL;
-    if (kube_request(client, "GET", pod_path, NULL, NULL, NULL, &r) != 0 || r.status != 200) {
+    char *why = NULL;
+    json_t *pod = opsani_dev_get(client, pod_path, NULL, "failed", &why);
+    if (pod == NULL) {
         fprintf(stderr, "error: tuning pod %s-tuning in namespace %s: %s\n", s->workload_name,
-                s->namespace,
-                r.status == 404 ? "not found"
-                : r.message     ? r.message
-                                : "failed");
-    } else if ((patch = promote_patch(r.body, s)) == NULL) {
+                s->namespace, why);
+    } else if ((patch = promote_patch(pod, s)) == NULL) {
         fprintf(stderr, "error: the tuning pod has no container \"%s\"\n",
                 s->container ? s->container : s->workload_name);
     } else {
-        kube_response_clear(&r);
         if (kube_request(client, "PATCH", path, patch, "strategic", NULL, &r) != 0 ||
             r.status >= 300) {
             fprintf(stderr, "error: Deployment %s in namespace %s: %s\n", s->workload_name,
@@ -106,6 +103,8 @@ int promote_command(struct servo_connector *connector, int argc, char **argv)
     }
     kube_response_clear(&r);
     json_decref(patch);
+    json_decref(pod);
+    free(why);
     free(pod_path);
     free(path);
     kube_client_free(client);

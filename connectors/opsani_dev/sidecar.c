@@ -147,30 +147,44 @@ return -1;
 
 /* ---- the API ------------------------------------------------------------------------------- */
 
-static char *deployment_path(const struct sidecar_request *r)
+char *opsani_dev_deployment_path(const char *namespace, const char *name)
 {
-    return servo_strdup_printf("/apis/apps/v1/namespaces/%s/deployments/%s", r->namespace,
-                               r->deployment);
+    return servo_strdup_printf("/apis/apps/v1/namespaces/%s/deployments/%s", namespace, name);
 }
 
-static char *service_path(const char *namespace, const char *service)
+char *opsani_dev_service_path(const char *namespace, const char *name)
 {
-    return servo_strdup_printf("/api/v1/namespaces/%s/services/%s", namespace, service);
+    return servo_strdup_printf("/api/v1/namespaces/%s/services/%s", namespace, name);
+}
+
+json_t *opsani_dev_get(struct kube_client *client, const char *path, struct servo_event *ev,
+                       const char *failed, char **why)
+{
+    struct kube_response r = {0};
+    json_t *object = NULL;
+    if (kube_request(client, "GET", path, NULL, NULL, ev, &r) != 0 || r.status != 200)
+        *why = servo_strdup_printf("%s", r.status == 404 ? "not found"
+                                         : r.message     ? r.message
+                                                         : failed);
+    else
+        object = json_incref(r.body);
+    kube_response_clear(&r);
+    return object;
+}
+
+static char *deployment_path(const struct sidecar_request *r)
+{
+    return opsani_dev_deployment_path(r->namespace, r->deployment);
 }
 
 /* GET; the object (new reference) or NULL with the message printed, naming `what`. */
 static json_t *get_object(struct kube_client *client, const char *path, const char *what)
 {
-    struct kube_response r = {0};
-    json_t *object = NULL;
-    if (kube_request(client, "GET", path, NULL, NULL, NULL, &r) != 0 || r.status != 200)
-        fprintf(stderr, "error: %s: %s\n", what,
-                r.status == 404 ? "not found"
-                : r.message     ? r.message
-                                : "request failed");
-    else
-        object = json_incref(r.body);
-    kube_response_clear(&r);
+    char *why = NULL;
+    json_t *object = opsani_dev_get(client, path, NULL, "request failed", &why);
+    if (object == NULL)
+        fprintf(stderr, "error: %s: %s\n", what, why);
+    free(why);
     return object;
 }
 
@@ -288,7 +302,7 @@ static char *target_text(const json_t *target)
 static int plan_service_inject(struct kube_client *client, const struct sidecar_request *r,
                                const json_t *pod_spec, struct service_change *s, long *proxied)
 {
-    char *path = service_path(r->namespace, r->service);
+    char *path = opsani_dev_service_path(r->namespace, r->service);
     char *what =
         servo_strdup_printf("Service \"%s\" in namespace \"%s\"", r->service, r->namespace);
     s->service = get_object(client, path, what);
@@ -411,7 +425,7 @@ int sidecar_inject(struct kube_client *client, const struct sidecar_request *r)
     if (patch_object(client, path, deployment, ops, what) != 0)
         goto out;
     if (service.ops) {
-        char *spath = service_path(r->namespace, r->service);
+        char *spath = opsani_dev_service_path(r->namespace, r->service);
         char *swhat =
             servo_strdup_printf("Service \"%s\" in namespace \"%s\"", r->service, r->namespace);
         int written = patch_object(client, spath, service.service, json_incref(service.ops), swhat);
@@ -541,7 +555,7 @@ int sidecar_eject(struct kube_client *client, const struct sidecar_request *r)
         rc = 0;
         goto out;
     }
-    char *spath = service_name ? service_path(r->namespace, service_name) : NULL;
+    char *spath = service_name ? opsani_dev_service_path(r->namespace, service_name) : NULL;
     if (service.ops &&
         patch_object(client, spath, service.service, json_incref(service.ops), "Service") != 0) {
         json_decref(ops);
