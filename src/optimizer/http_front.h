@@ -57,4 +57,8 @@ struct http_front_module {
     bool (*has_tls)(void);
 };
 
+/* The front, loaded once from HTTP_FRONT_FILE (the optimizer server and `servo run --listen`
+ * share it); NULL with a message naming the file and the problem (caller frees). */
+const struct http_front_module *http_front_load(char **error);
+
 #endif

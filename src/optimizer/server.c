@@ -954,7 +954,7 @@ static void load_front(void)
         front = m;
 }
 
-static const struct http_front_module *front_module(char **error)
+const struct http_front_module *http_front_load(char **error)
 {
     pthread_once(&front_once, load_front);
     if (front == NULL)
@@ -991,7 +991,7 @@ int server_listen(struct server *s, const char *listen, char **error)
     const struct tls_settings *tls = set->tls;
     s->url = listen_url(s->listen_fd, tls != NULL);
     char *cert = NULL, *key = NULL;
-    const struct http_front_module *m = front_module(error);
+    const struct http_front_module *m = http_front_load(error);
     bool ok = m != NULL;
     if (ok && tls != NULL && !m->has_tls()) {
         *error = xstrdup("tls: this libmicrohttpd was built without TLS");

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "runner/status_http.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,7 +9,6 @@
 #include "runner/status.h"
 #include "util/listen.h"
 #include "util/log.h"
-#include "util/module.h"
 #include "util/util.h"
 
 struct status_server {
@@ -79,26 +77,13 @@ static void on_log(void *context, const char *text)
     servo_debug("status HTTP: %s", text);
 }
 
-static pthread_once_t module_once = PTHREAD_ONCE_INIT;
-static const struct http_front_module *module;
-static char *module_error;
-
-static void load_module(void)
-{
-    const struct http_front_module *m =
-        module_load(HTTP_FRONT_FILE, HTTP_FRONT_ENTRY, &module_error);
-    if (m != NULL && m->abi != HTTP_FRONT_ABI)
-        module_error = xasprintf("%s: version %d, this servo needs %d", HTTP_FRONT_FILE, m->abi,
-                                 HTTP_FRONT_ABI);
-    else
-        module = m;
-}
-
 struct status_server *status_server_start(const char *address, char **error)
 {
-    pthread_once(&module_once, load_module);
+    char *load_error = NULL;
+    const struct http_front_module *module = http_front_load(&load_error);
     if (module == NULL) {
-        *error = xasprintf("--listen: %s", module_error ? module_error : "no HTTP front");
+        *error = xasprintf("--listen: %s", load_error);
+        free(load_error);
         return NULL;
     }
     int fd = -1;
