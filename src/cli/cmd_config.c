@@ -288,8 +288,6 @@ static int keep_keys(json_t *const *servos, size_t count, char **keys, size_t ke
 
 int cmd_config(struct cli *cli, int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "convert") == 0)
-        return cmd_config_convert(cli, argc - 1, argv + 1);
     const struct cli_command *self = cli_find_command("config");
     /* `servo config SUBCOMMAND` (convert): a word of the table is never taken as a key */
     const struct cli_command *sub = argc > 1 ? cli_find_subcommand(self, argv[1]) : NULL;

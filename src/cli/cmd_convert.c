@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
@@ -602,50 +603,30 @@ char *legacy_convert(const struct servo_node *doc, const char *source, json_t *n
     return text;
 }
 
-static int convert_usage(FILE *out)
-{
-    fputs("Usage: servo config convert FILE [-o OUTPUT]\n\n"
-          "Print the servo.yaml equivalent to an original Opsani servo's config.yaml (one\n"
-          "section per driver: k8s, prom, vegeta, exec). What has no equivalent is listed on\n"
-          "stderr and as comments at the top of the output. Exit 0 when converted, 1 when the\n"
-          "file cannot be read or parsed or has nothing to convert, 2 on a usage error.\n\n"
-          "Options:\n"
-          "  -o, --output FILE      Write to FILE instead of standard output\n"
-          "  -h, --help             Show this message and exit\n",
-          out);
-    return EXIT_OK;
-}
-
 static int parse_arguments(int argc, char **argv, const char **input, const char **output)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            convert_usage(stdout);
+    const struct cli_command *self = cli_find_subcommand(cli_find_command("config"), "convert");
+    int c;
+    optind = 0;
+    while ((c = cli_getopt(argc, argv, self)) != -1) {
+        if (c == -2)
+            return EXIT_USAGE;
+        if (c == 'h') {
+            cli_help(self, stdout);
             return -1;
         }
-        if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
-            if (++i == argc) {
-                cli_error("config convert: option %s requires an argument", a);
-                return EXIT_USAGE;
-            }
-            *output = argv[i];
-        } else if (strncmp(a, "--output=", 9) == 0) {
-            *output = a + 9;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            cli_error("config convert: no such option: %s", a);
-            return EXIT_USAGE;
-        } else if (*input != NULL) {
-            cli_error("config convert: unexpected argument %s", a);
-            return EXIT_USAGE;
-        } else {
-            *input = a;
-        }
+        if (c == 'o')
+            *output = optarg;
     }
-    if (*input == NULL) {
+    if (optind == argc) {
         cli_error("config convert: missing argument FILE (the legacy config.yaml)");
         return EXIT_USAGE;
     }
+    if (argc - optind > 1) {
+        cli_error("config convert: unexpected argument %s", argv[optind + 1]);
+        return EXIT_USAGE;
+    }
+    *input = argv[optind];
     return 0;
 }
 

@@ -97,6 +97,23 @@ static const struct cli_command show_commands[] = {
     {NULL, NULL, NULL, NULL, NULL, NULL, NULL, CLI_ARG_NONE, NULL},
 };
 
+static const struct cli_option convert_options[] = {
+    OUTPUT_OPTION,
+    END_OPTIONS,
+};
+
+/* `config` takes KEYs; a word of this table is a subcommand instead, never a key. */
+static const struct cli_command config_commands[] = {
+    {"convert", cmd_config_convert, "Configuration Commands", "FILE [-o FILE]",
+     "Convert a legacy Opsani servo's config.yaml to a servo.yaml",
+     "Print the servo.yaml equivalent to an original Opsani servo's config.yaml (one\n"
+     "section per driver: k8s, prom, vegeta, exec). What has no equivalent is listed on\n"
+     "stderr and as comments at the top of the output. Exit 0 when converted, 1 when the\n"
+     "file cannot be read or parsed or has nothing to convert, 2 on a usage error.\n",
+     convert_options, CLI_ARG_FILE, NULL},
+    {NULL, NULL, NULL, NULL, NULL, NULL, NULL, CLI_ARG_NONE, NULL},
+};
+
 /* ---- Operational Commands -------------------------------------------------------------- */
 
 static const char *const log_formats[] = {"text", "json", NULL};
@@ -454,11 +471,8 @@ const struct cli_command cli_commands[] = {
      "object per servo, `connectors` resolved to a map of instance name to connector, and\n"
      "each instance's complete settings under its name. Secrets are masked. KEYs keep only\n"
      "those top-level keys (`servo config vegeta optimizer`); a key no servo has is an\n"
-     "error.\n\n"
-     "`servo config convert LEGACY.yaml [-o FILE]` converts a legacy Opsani servo's\n"
-     "config.yaml (k8s, prom, vegeta, exec sections) to a servo.yaml and lists what it\n"
-     "cannot map (`servo config convert --help`).\n",
-     config_options, CLI_ARG_TEXT, NULL},
+     "error.\n",
+     config_options, CLI_ARG_TEXT, config_commands},
     {"schema", cmd_schema, "Configuration Commands",
      "[CONNECTOR] [-a] [--top-level] [-f json|text|html] [-o FILE]",
      "Display the configuration JSON Schema",

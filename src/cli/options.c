@@ -153,14 +153,24 @@ void cli_print_options(FILE *out, const struct cli_option *options, int column, 
         print_option(out, "-h, --help", "Show this message and exit", column);
 }
 
+/* A group of subcommands (`optimizer`), or a command of its own with subcommands too
+ * (`config KEY...` and `config convert`): then its usage and options come first. */
 static void print_group_help(const struct cli_command *command, FILE *out)
 {
     const char *path = cli_command_path(command);
+    bool own = command->options[0].short_name || command->options[0].long_name;
+    if (own)
+        fprintf(out, "Usage: servo %s%s%s\n", path, command->synopsis[0] ? " " : "",
+                command->synopsis);
     for (const struct cli_command *c = command->commands; c->name; c++)
-        fprintf(out, "%s servo %s %s%s%s\n", c == command->commands ? "Usage:" : "      ", path,
-                c->name, c->synopsis[0] ? " " : "", c->synopsis);
+        fprintf(out, "%s servo %s %s%s%s\n", !own && c == command->commands ? "Usage:" : "      ",
+                path, c->name, c->synopsis[0] ? " " : "", c->synopsis);
     if (command->description)
         fprintf(out, "\n%s", command->description);
+    if (own) {
+        fputs("\nOptions:\n", out);
+        cli_print_options(out, command->options, 23, true);
+    }
     fputs("\nCommands:\n", out);
     for (const struct cli_command *c = command->commands; c->name; c++)
         fprintf(out, "  %-12s %s\n", c->name, c->summary);

@@ -112,6 +112,12 @@ expect_err "nowhere.yaml"
 run config convert --help
 expect_rc 0
 expect_out "Usage: servo config convert FILE"
+# a subcommand of the command table: `config`'s help lists it next to its own usage
+run config --help
+expect_rc 0
+expect_out "       servo config convert FILE [-o FILE]"
+expect_out "  convert      Convert a legacy Opsani servo's config.yaml"
+expect_out "--show-secrets"
 printf 'wavefront:\n  api_host: x\n' >other.yaml
 run config convert other.yaml
 expect_rc 1
