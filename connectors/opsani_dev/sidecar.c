@@ -152,6 +152,19 @@ char *opsani_dev_deployment_path(const char *namespace, const char *name)
     return servo_strdup_printf("/apis/apps/v1/namespaces/%s/deployments/%s", namespace, name);
 }
 
+char *opsani_dev_workload_path(const struct opsani_dev_settings *s)
+{
+    if (s->workload_kind == OPSANI_DEV_ROLLOUT)
+        return servo_strdup_printf("/apis/argoproj.io/v1alpha1/namespaces/%s/rollouts/%s",
+                                   s->namespace, s->workload_name);
+    return opsani_dev_deployment_path(s->namespace, s->workload_name);
+}
+
+const char *opsani_dev_kind_name(const struct opsani_dev_settings *s)
+{
+    return s->workload_kind == OPSANI_DEV_ROLLOUT ? "Rollout" : "Deployment";
+}
+
 char *opsani_dev_service_path(const char *namespace, const char *name)
 {
     return servo_strdup_printf("/api/v1/namespaces/%s/services/%s", namespace, name);
@@ -655,6 +668,14 @@ static int sidecar_command(struct servo_connector *connector, int argc, char **a
     }
     if (optind < argc)
         return usage(inject, "one target only");
+    if (s != NULL && s->workload_kind == OPSANI_DEV_ROLLOUT && r.deployment == s->workload_name) {
+        fprintf(stderr,
+                "error: %s-sidecar works on Deployments; Rollout \"%s\" (workload_kind: "
+                "Rollout) gets the %s container in its spec.template by hand (docs/kubernetes.md, "
+                "\"opsani_dev on an Argo Rollout\")\n",
+                inject ? "inject" : "eject", s->workload_name, ENVOY_CONTAINER);
+        return 1;
+    }
     if (r.deployment == NULL || *r.deployment == '\0')
         return usage(inject, "no target: give deployment/NAME");
     if (inject && r.image == NULL)
