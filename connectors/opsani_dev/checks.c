@@ -166,6 +166,14 @@ static json_t *get_service(struct servo_connector *c, struct servo_event *ev,
     return d;
 }
 
+/* The pod template's labels or annotations (`key`), borrowed. */
+static const json_t *template_metadata(const json_t *workload, const char *key)
+{
+    return json_object_get(
+        json_object_get(json_object_get(json_object_get(workload, "spec"), "template"), "metadata"),
+        key);
+}
+
 static const json_t *pod_spec_of(const json_t *deployment)
 {
     return json_object_get(json_object_get(json_object_get(deployment, "spec"), "template"),
@@ -729,9 +737,7 @@ static int check_service_routes(struct servo_connector *c, struct servo_event *e
         return -1;
     }
     const json_t *selector = json_object_get(json_object_get(service, "spec"), "selector");
-    const json_t *labels = json_object_get(
-        json_object_get(json_object_get(json_object_get(d, "spec"), "template"), "metadata"),
-        "labels");
+    const json_t *labels = template_metadata(d, "labels");
     const char *key;
     json_t *value;
     int rc = json_object_size(selector) ? 0
@@ -777,9 +783,7 @@ static int check_annotations(struct servo_connector *c, struct servo_event *ev, 
                                               {"prometheus.opsani.com/scheme", "http"},
                                               {"prometheus.opsani.com/path", "/stats/prometheus"},
                                               {"prometheus.opsani.com/port", "9901"}};
-    const json_t *annotations = json_object_get(
-        json_object_get(json_object_get(json_object_get(d, "spec"), "template"), "metadata"),
-        "annotations");
+    const json_t *annotations = template_metadata(d, "annotations");
     int rc = 0;
     for (size_t i = 0; i < 4 && rc == 0; i++) {
         const char *v = json_string_value(json_object_get(annotations, expected[i][0]));
@@ -803,8 +807,8 @@ static int check_annotations(struct servo_connector *c, struct servo_event *ev, 
 }
 
 /* The Envoy queries tell the tuning pod from the main ones by the label opsani_role: the main
- * pod template (and the Service's selector) must not carry it, or the main pods would count
- * as tuning ones (or the Service would not route to them). */
+ * pod template must not carry it, or the main pods would count as tuning ones (or, with
+ * "tuning", be left out of the main metrics). */
 static int check_labels(struct servo_connector *c, struct servo_event *ev, size_t item,
                         struct servo_check *check)
 {
@@ -813,9 +817,7 @@ static int check_labels(struct servo_connector *c, struct servo_event *ev, size_
     json_t *d = get_deployment(c, ev, check);
     if (d == NULL)
         return -1;
-    const json_t *labels = json_object_get(
-        json_object_get(json_object_get(json_object_get(d, "spec"), "template"), "metadata"),
-        "labels");
+    const json_t *labels = template_metadata(d, "labels");
     const char *role = json_string_value(json_object_get(labels, "opsani_role"));
     int rc = 0;
     if (json_object_size(labels) == 0) {

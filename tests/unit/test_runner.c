@@ -575,12 +575,14 @@ static bool best_applied(void *context)
     return *(const bool *)context;
 }
 
-static void test_stop_then_promote(void **state)
+/* A session that the stop hook ends after one DESCRIBE, with the promote hook saying
+ * `applied`. */
+static void run_until_stop(bool applied)
 {
-    (void)state;
-    static bool applied = true;
+    static bool context;
+    context = applied;
     h.options.stop = stop_after_describe;
-    h.options.stop_context = &applied;
+    h.options.stop_context = &context;
     h.options.promote = best_applied;
     static const struct reply replies[] = {
         {"HELLO", 0, OK_BODY, 0},
@@ -588,6 +590,12 @@ static void test_stop_then_promote(void **state)
         {"DESCRIPTION", 0, OK_BODY, 0},
     };
     RUN(replies);
+}
+
+static void test_stop_then_promote(void **state)
+{
+    (void)state;
+    run_until_stop(true);
     assert_int_equal(h.rc, 0);
     assert_int_equal(fake.promotes, 1);
     assert_int_equal(fake.shutdowns_at_promote, 0); /* before the shutdown event */
@@ -598,16 +606,7 @@ static void test_stop_then_promote(void **state)
 static void test_stop_without_best_does_not_promote(void **state)
 {
     (void)state;
-    static bool applied = false;
-    h.options.stop = stop_after_describe;
-    h.options.stop_context = &applied;
-    h.options.promote = best_applied;
-    static const struct reply replies[] = {
-        {"HELLO", 0, OK_BODY, 0},
-        {"WHATS_NEXT", 0, describe_cmd, 0},
-        {"DESCRIPTION", 0, OK_BODY, 0},
-    };
-    RUN(replies);
+    run_until_stop(false);
     assert_int_equal(h.rc, 0);
     assert_int_equal(fake.promotes, 0);
     assert_int_equal(fake.shutdowns, 1);
@@ -616,20 +615,11 @@ static void test_stop_without_best_does_not_promote(void **state)
 static void test_failed_promote_fails_the_run(void **state)
 {
     (void)state;
-    static bool applied = true;
-    h.options.stop = stop_after_describe;
-    h.options.stop_context = &applied;
-    h.options.promote = best_applied;
     fake.fail_event = "promote";
     fake.fail_kind = SERVO_ERROR_FAILED;
     fake.fail_reason = "promote-failed";
     fake.fail_message = "the Deployment is gone";
-    static const struct reply replies[] = {
-        {"HELLO", 0, OK_BODY, 0},
-        {"WHATS_NEXT", 0, describe_cmd, 0},
-        {"DESCRIPTION", 0, OK_BODY, 0},
-    };
-    RUN(replies);
+    run_until_stop(true);
     assert_int_equal(h.rc, 1);
     assert_int_equal(fake.promotes, 1);
     assert_int_equal(fake.shutdowns, 1); /* still shut down, GOODBYE still said */
