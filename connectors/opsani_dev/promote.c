@@ -73,7 +73,10 @@ json_t *promote_rollout_patch(const json_t *rollout, const json_t *patch)
     json_t *value;
     json_array_foreach(json_object_get(entry, "env"), i, value)
     {
-        json_t *current = (json_t *)named(env, json_string_value(json_object_get(value, "name")));
+        const char *variable = json_string_value(json_object_get(value, "name"));
+        if (variable == NULL)
+            continue;
+        json_t *current = (json_t *)named(env, variable);
         if (current != NULL) {
             json_object_clear(current);
             json_object_update(current, value);
