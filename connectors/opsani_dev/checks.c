@@ -852,17 +852,12 @@ static int check_controller_sidecar(struct servo_connector *c, struct servo_even
                               "the pod template of %s \"%s\" has no Envoy "
                               "sidecar (container %s)",
                               opsani_dev_kind_name(s), s->workload_name, ENVOY_CONTAINER);
-        if (s->workload_kind == OPSANI_DEV_ROLLOUT)
-            servo_check_hint(check,
-                             "Add the %s container to the Rollout's spec.template by hand "
-                             "(inject-sidecar works on Deployments): see docs/kubernetes.md",
-                             ENVOY_CONTAINER);
-        else
-            servo_check_hint(check,
-                             "Inject it: servo inject-sidecar -n %s --image %s --service %s%s%s "
-                             "deployment/%s",
-                             s->namespace, s->envoy_sidecar_image, s->service,
-                             s->port ? " --port " : "", s->port ? s->port : "", s->workload_name);
+        servo_check_hint(check,
+                         "Inject it: servo inject-sidecar -n %s --image %s --service %s%s%s "
+                         "%s/%s",
+                         s->namespace, s->envoy_sidecar_image, s->service,
+                         s->port ? " --port " : "", s->port ? s->port : "", kind_resource(s),
+                         s->workload_name);
     }
     json_decref(d);
     return rc;

@@ -228,10 +228,12 @@ static const struct servo_handler opsani_dev_handlers[] = {
 
 static const struct servo_command opsani_dev_commands[] = {
     {"inject-sidecar", "Inject the Envoy sidecar into the Deployment, retarget the Service",
-     "[deployment/NAME] [--image IMAGE] [-n NAMESPACE] [-s SERVICE | -p PORT] [--dry-run]",
+     "[deployment/NAME|rollout/NAME] [--image IMAGE] [-n NAMESPACE] [-s SERVICE | -p PORT] "
+     "[--dry-run]",
      sidecar_inject_command},
     {"eject-sidecar", "Remove the Envoy sidecar, restore the Service's target port",
-     "[deployment/NAME] [-n NAMESPACE] [-s SERVICE] [--dry-run]", sidecar_eject_command},
+     "[deployment/NAME|rollout/NAME] [-n NAMESPACE] [-s SERVICE] [--dry-run]",
+     sidecar_eject_command},
     {"promote", "Give the main workload the tuning pod's settings (the best, after a run)", "",
      promote_command},
     {NULL, NULL, NULL, NULL},

@@ -72,10 +72,11 @@ json_t *opsani_dev_get(struct kube_client *client, const char *path, struct serv
 
 struct sidecar_request {
     const char *namespace;
-    const char *deployment;
-    const char *image;   /* inject only */
-    const char *service; /* NULL: none (then `port` is a container port) */
-    const char *port;    /* a number or a name; NULL: the Service's only port */
+    const char *deployment; /* the workload's name */
+    bool rollout;           /* it is an Argo Rollout (rollout/NAME), not a Deployment */
+    const char *image;      /* inject only */
+    const char *service;    /* NULL: none (then `port` is a container port) */
+    const char *port;       /* a number or a name; NULL: the Service's only port */
     bool dry_run;
 };
 

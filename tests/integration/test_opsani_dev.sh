@@ -21,8 +21,9 @@
 #   more-checks  no resource requirements, the opsani_role label on the template, a missing
 #                Service: each fails naming it, with its hint; fixed, each passes
 #   rollout      workload_kind: Rollout: the CRD missing is named, with its hint; installed,
-#                the checks read the Rollout; inject-sidecar refuses it, naming why; promote
-#                writes the tuning pod's resources into it (a merge patch, the rest kept)
+#                the checks read the Rollout; the sidecar injected into it (the check then
+#                passes) and ejected (template and Service as they were); promote writes the
+#                tuning pod's resources into it (a merge patch, the rest kept)
 # Without SERVO_KUBE_SERVER (or SERVO_PUSHGATEWAY_URL) it prints SKIP and exits 77.
 set -euo pipefail
 
@@ -445,11 +446,29 @@ done
 expect "Rollout: the permissions asked are the Rollout's" passed "Kubernetes permissions"
 expect "Rollout: no sidecar, named" contains "$(message "Deployment has the Envoy sidecar")" \
     'the pod template of Rollout "web" has no Envoy sidecar (container opsani-envoy)'
-expect "Rollout: the hint says how" contains "$(hint "Deployment has the Envoy sidecar")" \
-    "Add the opsani-envoy container to the Rollout's spec.template by hand"
+expect "Rollout: the hint names the Rollout" contains "$(hint "Deployment has the Envoy sidecar")" \
+    "servo inject-sidecar -n $ns --image opsani/envoy-proxy:v1.24.0 --service web rollout/web"
+# the sidecar into the Rollout (the instance's kind) and out again; `rollout/NAME` by hand
+rollout_template() {
+    curl -sS --max-time 5 --cacert "$KCA" -H "Authorization: Bearer $KTOKEN" \
+        "$KSERVER/apis/argoproj.io/v1alpha1/namespaces/$ns/rollouts/web" | jq -c .spec.template
+}
+before_template=$(rollout_template)
+before_ports=$(svc_ports "$ns")
 run opsani-dev inject-sidecar
-expect "inject-sidecar refuses a Rollout" test "$rc" = 1
-expect "inject-sidecar says why" contains "$err" 'inject-sidecar works on Deployments; Rollout "web" (workload_kind: Rollout)'
+expect "inject into a Rollout succeeds" test "$rc" = 0
+expect "inject names the Rollout" contains "$out" "Envoy sidecar injected to Rollout web in $ns"
+expect "the Rollout has the sidecar" test "$(rollout_template | jq -c '[.spec.containers[].name]')" = '["web","opsani-envoy"]'
+expect "the Service is retargeted" test "$(get "/api/v1/namespaces/$ns/services/web" '.spec.ports[0].targetPort')" = 9980
+run check opsani_dev -v --no-remedy -f json
+expect "Rollout: the sidecar check passes" passed "Deployment has the Envoy sidecar"
+run eject-sidecar -n "$ns" rollout/web
+expect "eject from a Rollout succeeds" test "$rc" = 0
+expect "the Rollout's template as it was" test "$(rollout_template)" = "$before_template"
+expect "the Service as it was" test "$(svc_ports "$ns")" = "$before_ports"
+run inject-sidecar -n "$ns" --service web pod/web
+expect "a pod target is a usage error" test "$rc" = 2
+expect "the usage names both kinds" contains "$err" "the target must be deployment/NAME (deploy/NAME) or rollout/NAME (ro/NAME)"
 # promote on a Rollout: a merge patch of its whole containers list, from a tuning pod
 api POST "/api/v1/namespaces/$ns/pods" "$(jq -nc --argjson c "$(jq -c '.resources = {requests: {cpu: "500m", memory: "384Mi"}, limits: {cpu: "500m", memory: "384Mi"}}' <<<"$app")" \
     '{apiVersion: "v1", kind: "Pod", metadata: {name: "web-tuning", labels: {app: "web", opsani_role: "tuning"}}, spec: {containers: [$c]}}')"
