@@ -1,9 +1,11 @@
-/* The canary strategy: a tuning pod "<deployment>-tuning" next to the Deployment, cloned
- * from its pod template (labels plus opsani_role: tuning, so a Service selecting the
- * Deployment's pods sends it its share of traffic; no pod-template-hash, so no ReplicaSet
- * adopts it; annotation opsani.com/opsani_tuning_for: <deployment>; owned by the servo's own
- * Deployment when POD_NAME and POD_NAMESPACE say where the servo runs, so that uninstalling
- * the servo removes it). The Deployment itself is never changed.
+/* The canary strategy: a tuning pod "<deployment>-tuning" next to the Deployment (or Argo
+ * Rollout: the same, from the Rollout's spec.template; a Rollout that references its template
+ * through spec.workloadRef has none and is refused, naming it), cloned from its pod template
+ * (labels plus opsani_role: tuning, so a Service selecting the Deployment's pods sends it its share
+ * of traffic; no pod-template-hash, so no ReplicaSet adopts it; annotation
+ * opsani.com/opsani_tuning_for: <deployment>; owned by the servo's own Deployment when POD_NAME and
+ * POD_NAMESPACE say where the servo runs, so that uninstalling the servo removes it). The
+ * Deployment itself is never changed.
  *
  * Two components per container: the main one (the container's alias or
  * <deployment>/<container>), every setting pinned to the Deployment's values, with a
@@ -88,27 +90,40 @@ static void carry_over(json_t *container, const json_t *previous,
     }
 }
 
+/* Why the workload has no pod template to copy (caller frees), or NULL when it has one. */
+static char *no_template(const json_t *workload, const struct kubernetes_workload *w)
+{
+    const json_t *spec = json_object_get(workload, "spec");
+    if (json_is_object(json_object_get(json_object_get(spec, "template"), "spec")))
+        return NULL;
+    const char *kind = str(workload, "kind") ? str(workload, "kind") : "Deployment";
+    if (json_object_get(spec, "workloadRef") != NULL)
+        return kube_printf("%s %s has no pod template: it references one through "
+                           "spec.workloadRef, which the canary strategy does not support (give "
+                           "the Rollout a spec.template)",
+                           kind, w->name);
+    return kube_printf("%s %s has no pod template", kind, w->name);
+}
+
 int kube_tuning_pod_body(const json_t *deployment, const struct kubernetes_workload *w,
                          const json_t *base, const struct servo_adjustments *adjustments,
                          const json_t *owner, json_t **body, char **error)
 {
     const json_t *template = json_object_get(json_object_get(deployment, "spec"), "template");
     const json_t *tmeta = json_object_get(template, "metadata");
-    json_t *spec = json_deep_copy(json_object_get(template, "spec"));
-    if (!json_is_object(spec)) {
-        json_decref(spec);
-        *error = kube_printf("Deployment %s has no pod template", w->name);
+    const char *kind = str(deployment, "kind") ? str(deployment, "kind") : "Deployment";
+    if ((*error = no_template(deployment, w)) != NULL)
         return -1;
-    }
+    json_t *spec = json_deep_copy(json_object_get(template, "spec"));
     const json_t *base_spec = json_object_get(base, "spec");
     const struct kubernetes_container *c = w->containers.items;
     for (size_t i = 0; i < w->containers.count; i++) {
         json_t *container = kube_find_container(spec, c[i].name);
         if (container == NULL) {
             char *names = kube_container_names(spec);
-            *error = kube_printf("container \"%s\" is not in the pod template of Deployment %s "
+            *error = kube_printf("container \"%s\" is not in the pod template of %s %s "
                                  "(containers: %s)",
-                                 c[i].name, w->name, names);
+                                 c[i].name, kind, w->name, names);
             free(names);
             json_decref(spec);
             return -1;
@@ -435,13 +450,20 @@ static struct servo_setting *replicas_setting(struct servo_component *c, double 
 }
 
 int kube_canary_describe(struct kube_client *client, struct servo_event *event,
-                         const struct kubernetes_workload *w, struct servo_description *d,
+                         const struct kube_target *t, struct servo_description *d,
                          enum servo_error_kind kind, struct servo_error *error)
 {
-    struct kube_target t = {KUBE_DEPLOYMENT, w};
+    const struct kubernetes_workload *w = t->w;
     json_t *deployment = NULL;
-    if (kube_workload_get(client, event, &t, kind, &deployment, error) != 0)
+    if (kube_workload_get(client, event, t, kind, &deployment, error) != 0)
         return -1;
+    char *problem = no_template(deployment, w);
+    if (problem != NULL) {
+        servo_error_set(error, kind, "no-pod-template", "%s", problem);
+        free(problem);
+        json_decref(deployment);
+        return -1;
+    }
     json_t *pod = NULL;
     if (kube_tuning_get(client, event, w, &pod, error) != 0) {
         error->kind = kind;
@@ -459,9 +481,9 @@ int kube_canary_describe(struct kube_client *client, struct servo_event *event,
         if (container == NULL) {
             char *names = kube_container_names(template_spec);
             rc = servo_error_set(error, kind, "container-not-found",
-                                 "container \"%s\" is not in Deployment \"%s\" in namespace "
+                                 "container \"%s\" is not in %s \"%s\" in namespace "
                                  "\"%s\" (containers: %s)",
-                                 c[i].name, w->name, w->namespace, names);
+                                 c[i].name, kube_kind_name(t->kind), w->name, w->namespace, names);
             free(names);
             break;
         }
@@ -490,9 +512,11 @@ int kube_canary_describe(struct kube_client *client, struct servo_event *event,
 }
 
 int kube_canary_ensure(struct kube_client *client, struct servo_event *event,
-                       const struct kubernetes_settings *s, const struct kubernetes_workload *w,
+                       const struct kubernetes_settings *s, const struct kube_target *t,
                        struct servo_error *error)
 {
+    const struct kubernetes_workload *w = t->w;
+    const char *kind = kube_kind_name(t->kind);
     json_t *pod = NULL;
     if (kube_tuning_get(client, event, w, &pod, error) != 0)
         return -1;
@@ -504,16 +528,15 @@ int kube_canary_ensure(struct kube_client *client, struct servo_event *event,
         return wait_ready(client, event, s, w, w->timeout, true, error);
     }
     if (!s->create_tuning_pod) {
-        servo_warning("Deployment %s has no tuning pod, and create_tuning_pod is false: it is "
+        servo_warning("%s %s has no tuning pod, and create_tuning_pod is false: it is "
                       "not created",
-                      w->name);
+                      kind, w->name);
         return 0;
     }
-    struct kube_target t = {KUBE_DEPLOYMENT, w};
     json_t *deployment = NULL;
-    if (kube_workload_get(client, event, &t, SERVO_ERROR_FAILED, &deployment, error) != 0)
+    if (kube_workload_get(client, event, t, SERVO_ERROR_FAILED, &deployment, error) != 0)
         return -1;
-    servo_info("Creating the tuning pod %s-tuning from the pod template of Deployment %s", w->name,
+    servo_info("Creating the tuning pod %s-tuning from the pod template of %s %s", w->name, kind,
                w->name);
     int rc = recreate(client, event, w, deployment, NULL, NULL, error);
     json_decref(deployment);
@@ -574,14 +597,13 @@ static int on_failure(struct kube_client *client, struct servo_event *event,
 }
 
 int kube_canary_adjust(struct kube_client *client, struct servo_event *event,
-                       const struct kubernetes_settings *s, const struct kubernetes_workload *w,
+                       const struct kubernetes_settings *s, const struct kube_target *t,
                        const struct servo_adjustments *adjustments, servo_duration settlement,
                        struct servo_error *error)
 {
-    struct kube_target t = {KUBE_DEPLOYMENT, w};
+    const struct kubernetes_workload *w = t->w;
     json_t *deployment = NULL;
-    if (kube_workload_get(client, event, &t, SERVO_ERROR_ADJUSTMENT_FAILED, &deployment, error) !=
-        0)
+    if (kube_workload_get(client, event, t, SERVO_ERROR_ADJUSTMENT_FAILED, &deployment, error) != 0)
         return -1;
     json_t *pod = NULL;
     if (kube_tuning_get(client, event, w, &pod, error) != 0) {
@@ -592,9 +614,9 @@ int kube_canary_adjust(struct kube_client *client, struct servo_event *event,
     if (pod == NULL && !s->create_tuning_pod) {
         json_decref(deployment);
         return servo_error_set(error, SERVO_ERROR_ADJUSTMENT_FAILED, "no-tuning-pod",
-                               "Deployment %s has no tuning pod, and create_tuning_pod is "
+                               "%s %s has no tuning pod, and create_tuning_pod is "
                                "false",
-                               w->name);
+                               kube_kind_name(t->kind), w->name);
     }
     /* the tuning pod is always one replica: replicas adjustments are dropped */
     struct servo_adjustments next = {0};

@@ -265,8 +265,8 @@ static int describe_all(struct servo_connector *c, struct servo_event *event,
     struct servo_description *d = servo_description_new();
     for (size_t i = 0; i < st->target_count; i++) {
         const struct kube_target *t = &st->targets[i];
-        int rc = t->kind == KUBE_DEPLOYMENT && t->w->strategy.type == KUBERNETES_STRATEGY_CANARY
-                     ? kube_canary_describe(client, event, t->w, d, kind, error)
+        int rc = t->w->strategy.type == KUBERNETES_STRATEGY_CANARY
+                     ? kube_canary_describe(client, event, t, d, kind, error)
                      : describe_workload(client, event, t, d, kind, error);
         if (rc != 0) {
             servo_description_free(d);
@@ -297,12 +297,12 @@ static int before_measure(struct servo_connector *c, struct servo_event *event)
     struct servo_error error = {0};
     for (size_t i = 0; i < st->target_count; i++) {
         const struct kube_target *t = &st->targets[i];
-        if (t->kind != KUBE_DEPLOYMENT || t->w->strategy.type != KUBERNETES_STRATEGY_CANARY)
+        if (t->w->strategy.type != KUBERNETES_STRATEGY_CANARY)
             continue;
         if (client == NULL &&
             kube_client_of(c, &client, SERVO_ERROR_MEASUREMENT_FAILED, &error) != 0)
             return fail_event(event, &error);
-        if (kube_canary_ensure(client, event, s, t->w, &error) != 0) {
+        if (kube_canary_ensure(client, event, s, t, &error) != 0) {
             if (error.kind != SERVO_ERROR_CANCELLED)
                 error.kind = SERVO_ERROR_MEASUREMENT_FAILED;
             return fail_event(event, &error);
@@ -540,8 +540,8 @@ static int adjust_plans(struct kube_client *client, struct servo_event *event,
         if (plan->adjustments.count == 0)
             continue;
         const struct kube_target *t = plan->t;
-        if (t->kind == KUBE_DEPLOYMENT && t->w->strategy.type == KUBERNETES_STRATEGY_CANARY) {
-            rc = kube_canary_adjust(client, event, s, t->w, &plan->adjustments,
+        if (t->w->strategy.type == KUBERNETES_STRATEGY_CANARY) {
+            rc = kube_canary_adjust(client, event, s, t, &plan->adjustments,
                                     settlement_of(event, t->w), error);
             continue;
         }

@@ -360,31 +360,31 @@ int kube_scale_to_zero(struct kube_client *client, struct servo_event *event,
 /* The tuning pod (a new reference), or NULL when it does not exist (0) -- -1 on errors. */
 int kube_tuning_get(struct kube_client *client, struct servo_event *event,
                     const struct kubernetes_workload *w, json_t **pod, struct servo_error *error);
-/* The tuning pod's body: the Deployment's pod template, with what the settings manage taken
- * from `base` (a previous tuning pod, may be NULL: the template's values) -- the configured
- * containers' resources, their env settings' variables, the encoder's variable or args --
- * then `adjustments` (those of the tuning components; may be NULL) written in and the static
+/* The tuning pod's body: the Deployment's (or Rollout's) pod template, with what the settings
+ * manage taken from `base` (a previous tuning pod, may be NULL: the template's values) -- the
+ * configured containers' resources, their env settings' variables, the encoder's variable or args
+ * -- then `adjustments` (those of the tuning components; may be NULL) written in and the static
  * environment variables added; labels opsani_role: tuning, annotation
  * opsani.com/opsani_tuning_for, and the owner reference (may be NULL). -1 with a message
  * when a value cannot be written or a container is missing. */
 int kube_tuning_pod_body(const json_t *deployment, const struct kubernetes_workload *w,
                          const json_t *base, const struct servo_adjustments *adjustments,
                          const json_t *owner, json_t **body, char **error);
-/* Describes the main and tuning components of a canary Deployment. */
+/* Describes the main and tuning components of a canary Deployment or Rollout. */
 int kube_canary_describe(struct kube_client *client, struct servo_event *event,
-                         const struct kubernetes_workload *w, struct servo_description *d,
+                         const struct kube_target *t, struct servo_description *d,
                          enum servo_error_kind kind, struct servo_error *error);
 /* Creates the tuning pod when it is missing (create_tuning_pod) and waits until it is
  * ready (before measure). */
 int kube_canary_ensure(struct kube_client *client, struct servo_event *event,
-                       const struct kubernetes_settings *s, const struct kubernetes_workload *w,
+                       const struct kubernetes_settings *s, const struct kube_target *t,
                        struct servo_error *error);
 /* Adjusts the tuning pod: deletes it and creates it with `adjustments` (those of its
  * components), waits for it within the timeout, then through `settlement`; on failure,
  * on_failure (shutdown: back to the template's values; rollback: back to the previous
  * ones). */
 int kube_canary_adjust(struct kube_client *client, struct servo_event *event,
-                       const struct kubernetes_settings *s, const struct kubernetes_workload *w,
+                       const struct kubernetes_settings *s, const struct kube_target *t,
                        const struct servo_adjustments *adjustments, servo_duration settlement,
                        struct servo_error *error);
 

@@ -267,11 +267,6 @@ static int refuse_canary(const void *value, struct servo_validation *v, const ch
     return 0;
 }
 
-static int validate_rollout(const void *value, struct servo_validation *v)
-{
-    return refuse_canary(value, v, "rollouts yet");
-}
-
 static int validate_stateful_set(const void *value, struct servo_validation *v)
 {
     return refuse_canary(value, v, "stateful sets");
@@ -944,10 +939,10 @@ static const struct servo_schema stateful_set_schema = {
 static const struct servo_schema rollout_schema = {
     .title = "Rollout",
     .description = "An Argo Rollout (argoproj.io/v1alpha1) to optimize as a Deployment: its pod "
-                   "template and replicas (the canary strategy is not supported yet).",
+                   "template and replicas, or (strategy: canary) a tuning pod built from its "
+                   "spec.template (spec.workloadRef is not supported).",
     .size = sizeof(struct kubernetes_workload),
     .fields = workload_fields,
-    .validate = validate_rollout,
 };
 
 static const struct servo_field permission_fields[] = {

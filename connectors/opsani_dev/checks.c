@@ -67,6 +67,12 @@ static const char *container_name(const struct opsani_dev_settings *s)
     return s->container ? s->container : s->workload_name;
 }
 
+/* The workload's resource for kubectl: "deployment" or "rollout". */
+static const char *kind_resource(const struct opsani_dev_settings *s)
+{
+    return s->workload_kind == OPSANI_DEV_ROLLOUT ? "rollout" : "deployment";
+}
+
 /* The client of this check run (made once; its error kept in the state). */
 struct checks_state {
     struct kube_client *client;
@@ -105,14 +111,43 @@ static json_t *get(struct servo_connector *c, struct servo_event *ev, struct ser
     return object;
 }
 
+/* Whether the API server serves rollouts.argoproj.io (its CRD is installed). */
+static bool rollouts_served(struct kube_client *client, struct servo_event *ev)
+{
+    char *why = NULL;
+    json_t *list = opsani_dev_get(client, "/apis/argoproj.io/v1alpha1", ev, "failed", &why);
+    bool served = false;
+    size_t i;
+    json_t *resource;
+    json_array_foreach(json_object_get(list, "resources"), i, resource)
+    {
+        served = served || strcmp(json_string_value(json_object_get(resource, "name")) ?: "",
+                                  "rollouts") == 0;
+    }
+    json_decref(list);
+    free(why);
+    return served;
+}
+
+/* The workload (a Deployment or an Argo Rollout); a missing Rollout CRD is said as such. */
 static json_t *get_deployment(struct servo_connector *c, struct servo_event *ev,
                               struct servo_check *check)
 {
     const struct opsani_dev_settings *s = settings_of(c);
-    char *path = opsani_dev_deployment_path(s->namespace, s->workload_name);
-    char *what = servo_strdup_printf("Deployment \"%s\" in namespace \"%s\"", s->workload_name,
-                                     s->namespace);
+    char *path = opsani_dev_workload_path(s);
+    char *what = servo_strdup_printf("%s \"%s\" in namespace \"%s\"", opsani_dev_kind_name(s),
+                                     s->workload_name, s->namespace);
     json_t *d = get(c, ev, check, path, what);
+    if (d == NULL && s->workload_kind == OPSANI_DEV_ROLLOUT && client_of(c, check) != NULL &&
+        !rollouts_served(client_of(c, check), ev)) {
+        servo_check_fail(check,
+                         "%s: the Rollout CRD (rollouts.argoproj.io) is not installed in the "
+                         "cluster",
+                         what);
+        servo_check_hint(check, "Install Argo Rollouts (kubectl apply -n argo-rollouts -f "
+                                "https://github.com/argoproj/argo-rollouts/releases/latest/"
+                                "download/install.yaml), or set workload_kind: Deployment");
+    }
     free(path);
     free(what);
     return d;
@@ -129,6 +164,14 @@ static json_t *get_service(struct servo_connector *c, struct servo_event *ev,
     free(path);
     free(what);
     return d;
+}
+
+/* The pod template's labels or annotations (`key`), borrowed. */
+static const json_t *template_metadata(const json_t *workload, const char *key)
+{
+    return json_object_get(
+        json_object_get(json_object_get(json_object_get(workload, "spec"), "template"), "metadata"),
+        key);
 }
 
 static const json_t *pod_spec_of(const json_t *deployment)
@@ -187,7 +230,7 @@ static json_t *list_pods(struct servo_connector *c, struct servo_event *ev,
     char *escaped = servo_url_escape(selector);
     char *path =
         servo_strdup_printf("/api/v1/namespaces/%s/pods?labelSelector=%s", s->namespace, escaped);
-    json_t *pods = get(c, ev, check, path, "the Deployment's pods");
+    json_t *pods = get(c, ev, check, path, "the workload's pods");
     free(path);
     free(escaped);
     free(selector);
@@ -208,18 +251,16 @@ static bool pod_ready(const json_t *pod)
     return false;
 }
 
-/* One instant query: the sum of the result's values; -1 with the check failed. */
-static int prometheus_query(struct servo_connector *c, struct servo_event *ev,
-                            struct servo_check *check, const char *query, double *value,
-                            size_t *series)
+/* GET Prometheus's `api` ("/api/v1/query?query=..."): its "data" (a new reference), or NULL
+ * with the check failed. */
+static json_t *prometheus_get(struct servo_connector *c, struct servo_event *ev,
+                              struct servo_check *check, const char *api)
 {
     const struct opsani_dev_settings *s = settings_of(c);
-    char *escaped = servo_url_escape(query);
     const char *base = s->prometheus_base_url;
     size_t n = strlen(base);
-    char *url = servo_strdup_printf("%.*s/api/v1/query?query=%s",
-                                    (int)(n && base[n - 1] == '/' ? n - 1 : n), base, escaped);
-    free(escaped);
+    char *url =
+        servo_strdup_printf("%.*s%s", (int)(n && base[n - 1] == '/' ? n - 1 : n), base, api);
     struct servo_http_error error = {0};
     struct servo_http_client *http = servo_http_client_new(NULL, &error);
     struct servo_http_request request = {.url = url,
@@ -227,16 +268,43 @@ static int prometheus_query(struct servo_connector *c, struct servo_event *ev,
                                          .total_timeout = 10 * SERVO_SECOND,
                                          .connect_timeout = 5 * SERVO_SECOND};
     struct servo_http_response response = {0};
-    int rc = -1;
+    json_t *data = NULL;
     if (http == NULL || servo_http_perform(http, &request, &response, &error) != 0) {
         servo_check_fail(check, "Prometheus at %s: %s", base, error.message);
     } else if (response.status != 200) {
         servo_check_fail(check, "Prometheus at %s answered HTTP %ld", base, response.status);
     } else {
         json_t *body = json_loads(response.body ? response.body : "", 0, NULL);
-        const json_t *result = json_object_get(json_object_get(body, "data"), "result");
+        data = json_incref(json_object_get(body, "data"));
+        if (!json_is_object(data)) {
+            servo_check_fail(check, "Prometheus at %s: not an API answer", base);
+            json_decref(data);
+            data = NULL;
+        }
+        json_decref(body);
+    }
+    servo_http_response_clear(&response);
+    servo_http_client_free(http);
+    free(url);
+    return data;
+}
+
+/* One instant query: the sum of the result's values; -1 with the check failed. */
+static int prometheus_query(struct servo_connector *c, struct servo_event *ev,
+                            struct servo_check *check, const char *query, double *value,
+                            size_t *series)
+{
+    char *escaped = servo_url_escape(query);
+    char *api = servo_strdup_printf("/api/v1/query?query=%s", escaped);
+    free(escaped);
+    json_t *data = prometheus_get(c, ev, check, api);
+    free(api);
+    int rc = -1;
+    if (data != NULL) {
+        const json_t *result = json_object_get(data, "result");
         if (!json_is_array(result)) {
-            servo_check_fail(check, "Prometheus at %s: not a query answer", base);
+            servo_check_fail(check, "Prometheus at %s: not a query answer",
+                             settings_of(c)->prometheus_base_url);
         } else {
             *value = 0;
             *series = json_array_size(result);
@@ -251,11 +319,8 @@ static int prometheus_query(struct servo_connector *c, struct servo_event *ev,
             }
             rc = 0;
         }
-        json_decref(body);
+        json_decref(data);
     }
-    servo_http_response_clear(&response);
-    servo_http_client_free(http);
-    free(url);
     return rc;
 }
 
@@ -286,26 +351,105 @@ static int check_connectivity(struct servo_connector *c, struct servo_event *ev,
     return 0;
 }
 
+/* The Kubernetes releases the servo is tested against and supports (ServoX: 1.16 and
+ * later); a newer minor only warns, as the APIs used are stable. */
+#define KUBERNETES_MIN_MINOR 16
+#define KUBERNETES_MAX_MINOR 30
+
+int opsani_dev_version_supported(const json_t *version, char **message)
+{
+    const char *major = json_string_value(json_object_get(version, "major"));
+    const char *minor = json_string_value(json_object_get(version, "minor"));
+    const char *git = json_string_value(json_object_get(version, "gitVersion"));
+    /* minor may carry a "+" (managed clusters: "20+") */
+    char *end = NULL;
+    long minor_number = minor ? strtol(minor, &end, 10) : -1;
+    if (major == NULL || strcmp(major, "1") != 0 || minor_number < 0 || end == minor) {
+        *message = servo_strdup_printf("the API server's /version (%s) is not a Kubernetes 1.x "
+                                       "version",
+                                       git ? git : "no gitVersion");
+        return -1;
+    }
+    if (minor_number < KUBERNETES_MIN_MINOR) {
+        *message = servo_strdup_printf("Kubernetes %s is older than 1.%d, the oldest supported",
+                                       git ? git : minor, KUBERNETES_MIN_MINOR);
+        return -1;
+    }
+    *message = minor_number > KUBERNETES_MAX_MINOR
+                   ? servo_strdup_printf("Kubernetes %s is newer than 1.%d, the newest tested",
+                                         git ? git : minor, KUBERNETES_MAX_MINOR)
+                   : servo_strdup_printf("Kubernetes %s (supported: 1.%d-1.%d)", git ? git : minor,
+                                         KUBERNETES_MIN_MINOR, KUBERNETES_MAX_MINOR);
+    return minor_number > KUBERNETES_MAX_MINOR ? 1 : 0;
+}
+
+static int check_version(struct servo_connector *c, struct servo_event *ev, size_t item,
+                         struct servo_check *check)
+{
+    (void)item;
+    json_t *version = get(c, ev, check, "/version", "the Kubernetes API server's version");
+    if (version == NULL)
+        return -1;
+    char *message = NULL;
+    int rc = opsani_dev_version_supported(version, &message);
+    if (rc < 0)
+        servo_check_fail(check, "%s", message);
+    else
+        servo_check_message(check, "%s", message);
+    free(message);
+    json_decref(version);
+    return rc < 0 ? -1 : 0;
+}
+
 static int check_permissions(struct servo_connector *c, struct servo_event *ev, size_t item,
                              struct servo_check *check)
 {
     (void)item;
     const struct opsani_dev_settings *s = settings_of(c);
-    static const char *const needed[][3] = {
-        {"apps", "deployments", "get"},  {"apps", "deployments", "patch"},
-        {"apps", "replicasets", "list"}, {"", "pods", "list"},
-        {"", "pods", "create"},          {"", "pods", "delete"},
-        {"", "services", "get"},         {"", "namespaces", "get"},
+    /* the workload's (read, tuned, promoted, the sidecar injected), the tuning pod's
+     * (created, read, deleted, its log quoted in a rejection), the Service's (read,
+     * retargeted by inject-sidecar) */
+    static const char *const deployment[][3] = {
+        {"apps", "deployments", "get"},
+        {"apps", "deployments", "patch"},
+        {"apps", "replicasets", "list"},
     };
+    static const char *const rollout[][3] = {
+        {"argoproj.io", "rollouts", "get"},
+        {"argoproj.io", "rollouts", "patch"},
+        {"apps", "replicasets", "list"},
+    };
+    static const char *const common[][3] = {
+        {"", "pods", "list"},      {"", "pods", "get"},       {"", "pods", "create"},
+        {"", "pods", "delete"},    {"", "pods/log", "get"},   {"", "services", "get"},
+        {"", "services", "patch"}, {"", "namespaces", "get"},
+    };
+    const char *needed[sizeof common / sizeof common[0] + 3][3];
+    size_t count = 0;
+    for (size_t i = 0; i < 3; i++)
+        memcpy(needed[count++], s->workload_kind == OPSANI_DEV_ROLLOUT ? rollout[i] : deployment[i],
+               sizeof needed[0]);
+    for (size_t i = 0; i < sizeof common / sizeof common[0]; i++)
+        memcpy(needed[count++], common[i], sizeof needed[0]);
     struct kube_client *client = client_of(c, check);
     if (client == NULL)
         return -1;
     char *missing = NULL;
-    for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++) {
+    for (size_t i = 0; i < count; i++) {
+        const char *subresource = strchr(needed[i][1], '/');
+        char *resource = servo_strdup_printf(
+            "%.*s",
+            (int)(subresource ? (size_t)(subresource - needed[i][1]) : strlen(needed[i][1])),
+            needed[i][1]);
         json_t *review = json_pack("{s:s, s:s, s:{s:{s:s, s:s, s:s, s:s}}}", "apiVersion",
                                    "authorization.k8s.io/v1", "kind", "SelfSubjectAccessReview",
                                    "spec", "resourceAttributes", "namespace", s->namespace, "group",
-                                   needed[i][0], "resource", needed[i][1], "verb", needed[i][2]);
+                                   needed[i][0], "resource", resource, "verb", needed[i][2]);
+        if (subresource != NULL)
+            json_object_set_new(
+                json_object_get(json_object_get(review, "spec"), "resourceAttributes"),
+                "subresource", json_string(subresource + 1));
+        free(resource);
         struct kube_response r = {0};
         int rc =
             kube_request(client, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
@@ -373,17 +517,83 @@ static int check_container(struct servo_connector *c, struct servo_event *ev, si
                        (find_container(spec, ENVOY_CONTAINER) ? 1 : 0);
         if (s->container == NULL && count > 1)
             rc = servo_check_fail(check,
-                                  "Deployment \"%s\" has several containers (%s) and the "
+                                  "%s \"%s\" has several containers (%s) and the "
                                   "`container` setting names none of them",
-                                  s->workload_name, names);
+                                  opsani_dev_kind_name(s), s->workload_name, names);
         else
             rc = servo_check_fail(check,
-                                  "Deployment \"%s\" has no container \"%s\" (its "
+                                  "%s \"%s\" has no container \"%s\" (its "
                                   "containers: %s)",
-                                  s->workload_name, container_name(s), names);
+                                  opsani_dev_kind_name(s), s->workload_name, container_name(s),
+                                  names);
         servo_check_hint(check, "Set `container` in the opsani_dev settings to one of: %s", names);
         free(names);
     }
+    json_decref(d);
+    return rc;
+}
+
+/* The kubectl command that gives the container requests and limits (a merge patch: a
+ * Rollout takes no strategic one, and its merge patch replaces the containers list). */
+static void hint_resources(struct servo_check *check, const struct opsani_dev_settings *s)
+{
+    servo_check_hint(check,
+                     "Set them: kubectl -n %s patch %s %s --type merge -p "
+                     "'{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":"
+                     "\"%s\",\"resources\":{\"requests\":{\"cpu\":\"250m\",\"memory\":"
+                     "\"256Mi\"},\"limits\":{\"cpu\":\"250m\",\"memory\":\"256Mi\"}}}]}}}}'%s",
+                     s->namespace, kind_resource(s), s->workload_name, container_name(s),
+                     s->workload_kind == OPSANI_DEV_ROLLOUT
+                         ? " (a Rollout's merge patch replaces the containers list: give them "
+                           "all)"
+                         : "");
+}
+
+char *opsani_dev_requirements_missing(const json_t *container, const struct opsani_dev_settings *s)
+{
+    const struct kubernetes_resource *resources[] = {s->cpu, s->memory};
+    const char *names[] = {"cpu", "memory"};
+    const json_t *have = json_object_get(container, "resources");
+    for (size_t r = 0; r < 2; r++) {
+        const int *get = resources[r]->get.items;
+        bool found = false;
+        for (size_t i = 0; i < resources[r]->get.count && !found; i++)
+            found = json_object_get(
+                        json_object_get(have, get[i] == KUBERNETES_LIMIT ? "limits" : "requests"),
+                        names[r]) != NULL;
+        if (!found)
+            return servo_strdup_printf(
+                "container \"%s\" has no %s %s (the %s setting reads its value from %s)",
+                container_name(s), names[r],
+                resources[r]->get.count == 1 && get[0] == KUBERNETES_LIMIT ? "limit"
+                : resources[r]->get.count == 1                             ? "request"
+                                                                           : "request or limit",
+                names[r],
+                resources[r]->get.count == 1 && get[0] == KUBERNETES_LIMIT ? "the limit"
+                : resources[r]->get.count == 1                             ? "the request"
+                                               : "the request, else the limit");
+    }
+    return NULL;
+}
+
+static int check_requirements(struct servo_connector *c, struct servo_event *ev, size_t item,
+                              struct servo_check *check)
+{
+    (void)item;
+    const struct opsani_dev_settings *s = settings_of(c);
+    json_t *d = get_deployment(c, ev, check);
+    if (d == NULL)
+        return -1;
+    const json_t *container = find_container(pod_spec_of(d), container_name(s));
+    char *missing = container ? opsani_dev_requirements_missing(container, s)
+                              : servo_strdup_printf("no container \"%s\"", container_name(s));
+    int rc = 0;
+    if (missing != NULL) {
+        rc = servo_check_fail(check, "%s", missing);
+        if (container != NULL)
+            hint_resources(check, s);
+    }
+    free(missing);
     json_decref(d);
     return rc;
 }
@@ -408,10 +618,7 @@ static int check_requests_in_range(struct servo_connector *c, struct servo_event
     } else if (cpu == NULL || memory == NULL) {
         rc = servo_check_fail(check, "container \"%s\" has no %s request", container_name(s),
                               cpu == NULL ? "cpu" : "memory");
-        servo_check_hint(check,
-                         "Set them: kubectl -n %s set resources deployment/%s -c %s "
-                         "--requests=cpu=%s,memory=%s",
-                         s->namespace, s->workload_name, container_name(s), "250m", "256Mi");
+        hint_resources(check, s);
     } else if (servo_cpu_parse(cpu, &millicores, &why) != 0 ||
                servo_memory_parse_quantity(memory, &bytes, &why) != 0) {
         rc = servo_check_fail(check, "container \"%s\": requests %s / %s cannot be read",
@@ -448,6 +655,21 @@ static int check_readiness(struct servo_connector *c, struct servo_event *ev, si
                                                               (long long)ready, (long long)wanted);
     json_decref(d);
     return rc;
+}
+
+static int check_service_readable(struct servo_connector *c, struct servo_event *ev, size_t item,
+                                  struct servo_check *check)
+{
+    (void)item;
+    json_t *service = get_service(c, ev, check);
+    if (service == NULL)
+        return -1;
+    servo_check_message(
+        check, "type %s, %zu port(s)",
+        json_string_value(json_object_get(json_object_get(service, "spec"), "type")) ?: "ClusterIP",
+        json_array_size(json_object_get(json_object_get(service, "spec"), "ports")));
+    json_decref(service);
+    return 0;
 }
 
 static int check_service_type(struct servo_connector *c, struct servo_event *ev, size_t item,
@@ -515,9 +737,7 @@ static int check_service_routes(struct servo_connector *c, struct servo_event *e
         return -1;
     }
     const json_t *selector = json_object_get(json_object_get(service, "spec"), "selector");
-    const json_t *labels = json_object_get(
-        json_object_get(json_object_get(json_object_get(d, "spec"), "template"), "metadata"),
-        "labels");
+    const json_t *labels = template_metadata(d, "labels");
     const char *key;
     json_t *value;
     int rc = json_object_size(selector) ? 0
@@ -529,9 +749,10 @@ static int check_service_routes(struct servo_connector *c, struct servo_event *e
     {
         if (rc == 0 && !json_equal(value, json_object_get(labels, key)))
             rc = servo_check_fail(check,
-                                  "Service \"%s\" selects %s=%s, which the pods of Deployment "
-                                  "\"%s\" do not carry",
-                                  s->service, key, json_string_value(value), s->workload_name);
+                                  "Service \"%s\" selects %s=%s, which the pods of %s \"%s\" do "
+                                  "not carry",
+                                  s->service, key, json_string_value(value),
+                                  opsani_dev_kind_name(s), s->workload_name);
     }
     json_decref(service);
     json_decref(d);
@@ -562,26 +783,57 @@ static int check_annotations(struct servo_connector *c, struct servo_event *ev, 
                                               {"prometheus.opsani.com/scheme", "http"},
                                               {"prometheus.opsani.com/path", "/stats/prometheus"},
                                               {"prometheus.opsani.com/port", "9901"}};
-    const json_t *annotations = json_object_get(
-        json_object_get(json_object_get(json_object_get(d, "spec"), "template"), "metadata"),
-        "annotations");
+    const json_t *annotations = template_metadata(d, "annotations");
     int rc = 0;
     for (size_t i = 0; i < 4 && rc == 0; i++) {
         const char *v = json_string_value(json_object_get(annotations, expected[i][0]));
         if (v == NULL || strcmp(v, expected[i][1]) != 0)
             rc = servo_check_fail(check,
-                                  "the pod template of Deployment \"%s\" lacks the "
+                                  "the pod template of %s \"%s\" lacks the "
                                   "annotation %s: %s",
-                                  s->workload_name, expected[i][0], expected[i][1]);
+                                  opsani_dev_kind_name(s), s->workload_name, expected[i][0],
+                                  expected[i][1]);
     }
     if (rc != 0)
         servo_check_hint(check,
-                         "Patch them: kubectl -n %s patch deployment %s -p "
+                         "Patch them: kubectl -n %s patch %s %s --type merge -p "
                          "'{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{"
                          "\"prometheus.opsani.com/scrape\":\"true\",\"prometheus.opsani.com/"
                          "scheme\":\"http\",\"prometheus.opsani.com/path\":\"/stats/"
                          "prometheus\",\"prometheus.opsani.com/port\":\"9901\"}}}}}'",
-                         s->namespace, s->workload_name);
+                         s->namespace, kind_resource(s), s->workload_name);
+    json_decref(d);
+    return rc;
+}
+
+/* The Envoy queries tell the tuning pod from the main ones by the label opsani_role: the main
+ * pod template must not carry it, or the main pods would count as tuning ones (or, with
+ * "tuning", be left out of the main metrics). */
+static int check_labels(struct servo_connector *c, struct servo_event *ev, size_t item,
+                        struct servo_check *check)
+{
+    (void)item;
+    const struct opsani_dev_settings *s = settings_of(c);
+    json_t *d = get_deployment(c, ev, check);
+    if (d == NULL)
+        return -1;
+    const json_t *labels = template_metadata(d, "labels");
+    const char *role = json_string_value(json_object_get(labels, "opsani_role"));
+    int rc = 0;
+    if (json_object_size(labels) == 0) {
+        rc = servo_check_fail(check, "the pod template of %s \"%s\" has no labels",
+                              opsani_dev_kind_name(s), s->workload_name);
+    } else if (role != NULL) {
+        rc = servo_check_fail(check,
+                              "the pod template of %s \"%s\" carries the label opsani_role=%s, "
+                              "which the Envoy queries keep for the tuning pod",
+                              opsani_dev_kind_name(s), s->workload_name, role);
+        servo_check_hint(check,
+                         "Remove it: kubectl -n %s patch %s %s --type json -p "
+                         "'[{\"op\":\"remove\",\"path\":\"/spec/template/metadata/labels/"
+                         "opsani_role\"}]'",
+                         s->namespace, kind_resource(s), s->workload_name);
+    }
     json_decref(d);
     return rc;
 }
@@ -597,14 +849,15 @@ static int check_controller_sidecar(struct servo_connector *c, struct servo_even
     int rc = 0;
     if (find_container(pod_spec_of(d), ENVOY_CONTAINER) == NULL) {
         rc = servo_check_fail(check,
-                              "the pod template of Deployment \"%s\" has no Envoy "
+                              "the pod template of %s \"%s\" has no Envoy "
                               "sidecar (container %s)",
-                              s->workload_name, ENVOY_CONTAINER);
+                              opsani_dev_kind_name(s), s->workload_name, ENVOY_CONTAINER);
         servo_check_hint(check,
                          "Inject it: servo inject-sidecar -n %s --image %s --service %s%s%s "
-                         "deployment/%s",
+                         "%s/%s",
                          s->namespace, s->envoy_sidecar_image, s->service,
-                         s->port ? " --port " : "", s->port ? s->port : "", s->workload_name);
+                         s->port ? " --port " : "", s->port ? s->port : "", kind_resource(s),
+                         s->workload_name);
     }
     json_decref(d);
     return rc;
@@ -630,6 +883,71 @@ static int check_pod_sidecars(struct servo_connector *c, struct servo_event *ev,
                                               "(container %s): the rollout is not done",
                                               without, count, ENVOY_CONTAINER)
                            : 0;
+    json_decref(pods);
+    return rc;
+}
+
+char *opsani_dev_targets_problem(const json_t *pods, const json_t *targets, const char *ns)
+{
+    char *problem = NULL;
+    size_t i;
+    json_t *pod;
+    json_array_foreach(json_object_get(pods, "items"), i, pod)
+    {
+        const json_t *metadata = json_object_get(pod, "metadata");
+        const char *name = json_string_value(json_object_get(metadata, "name")) ?: "?";
+        if (problem != NULL || json_object_get(metadata, "deletionTimestamp") != NULL)
+            continue;
+        const json_t *found = NULL;
+        size_t k;
+        json_t *target;
+        json_array_foreach(json_object_get(targets, "activeTargets"), k, target)
+        {
+            const json_t *labels = json_object_get(target, "labels");
+            if (strcmp(json_string_value(json_object_get(labels, "kubernetes_namespace")) ?: "",
+                       ns) == 0 &&
+                strcmp(json_string_value(json_object_get(labels, "kubernetes_pod_name")) ?: "",
+                       name) == 0)
+                found = target;
+        }
+        const char *health = json_string_value(json_object_get(found, "health"));
+        if (found == NULL)
+            problem = servo_strdup_printf("pod %s is not a Prometheus target (no active target "
+                                          "labelled kubernetes_namespace=\"%s\", "
+                                          "kubernetes_pod_name=\"%s\")",
+                                          name, ns, name);
+        else if (health == NULL || strcmp(health, "up") != 0)
+            problem = servo_strdup_printf(
+                "the Prometheus target of pod %s (%s) is %s%s%s", name,
+                json_string_value(json_object_get(found, "scrapeUrl")) ?: "?",
+                health ? health : "of unknown health",
+                json_string_value(json_object_get(found, "lastError")) ? ": " : "",
+                json_string_value(json_object_get(found, "lastError")) ?: "");
+    }
+    return problem;
+}
+
+static int check_targets(struct servo_connector *c, struct servo_event *ev, size_t item,
+                         struct servo_check *check)
+{
+    (void)item;
+    const struct opsani_dev_settings *s = settings_of(c);
+    json_t *pods = list_pods(c, ev, check, "opsani_role!=tuning");
+    if (pods == NULL)
+        return -1;
+    json_t *targets = prometheus_get(c, ev, check, "/api/v1/targets?state=active");
+    int rc = -1;
+    if (targets != NULL) {
+        char *problem = opsani_dev_targets_problem(pods, targets, s->namespace);
+        size_t count = json_array_size(json_object_get(pods, "items"));
+        rc = count == 0 ? servo_check_fail(check, "no pods")
+             : problem  ? servo_check_fail(check, "%s", problem)
+                        : 0;
+        if (rc == 0)
+            servo_check_message(check, "%zu pod(s) scraped, up", count);
+        free(problem);
+    }
+    json_decref(targets);
     json_decref(pods);
     return rc;
 }
@@ -746,6 +1064,11 @@ const struct servo_check_def opsani_dev_checks[] = {
      .tags = "kubernetes",
      .hint = "Check the kubeconfig (or the in-cluster service account)",
      .run = check_connectivity},
+    {.name = "Kubernetes version is supported",
+     .severity = SERVO_SEVERITY_CRITICAL,
+     .tags = "kubernetes",
+     .hint = "Run the servo against Kubernetes 1.16 or later",
+     .run = check_version},
     {.name = "Kubernetes permissions",
      .severity = SERVO_SEVERITY_CRITICAL,
      .tags = "kubernetes",
@@ -767,6 +1090,12 @@ const struct servo_check_def opsani_dev_checks[] = {
      .tags = "kubernetes",
      .hint = "Check `container` in the opsani_dev settings",
      .run = check_container},
+    {.name = "Container has resource requirements",
+     .severity = SERVO_SEVERITY_CRITICAL,
+     .tags = "kubernetes",
+     .hint = "Give the container the cpu and memory requests or limits the settings' `get` "
+             "reads",
+     .run = check_requirements},
     {.name = "Container resource requests fall within the optimization range",
      .severity = SERVO_SEVERITY_CRITICAL,
      .tags = "kubernetes",
@@ -777,6 +1106,11 @@ const struct servo_check_def opsani_dev_checks[] = {
      .tags = "kubernetes",
      .hint = "Wait for the rollout: kubectl rollout status deployment",
      .run = check_readiness},
+    {.name = "Service is readable",
+     .severity = SERVO_SEVERITY_CRITICAL,
+     .tags = "kubernetes",
+     .hint = "Check `service` in the opsani_dev settings",
+     .run = check_service_readable},
     {.name = "Service has a compatible type",
      .severity = SERVO_SEVERITY_WARNING,
      .tags = "kubernetes",
@@ -800,6 +1134,10 @@ const struct servo_check_def opsani_dev_checks[] = {
      .tags = "prometheus",
      .hint = "Add prometheus.opsani.com/{scrape,scheme,path,port} to the pod template",
      .run = check_annotations},
+    {.name = "Pod template has the labels the queries need",
+     .tags = "prometheus",
+     .hint = "The main pods must not carry opsani_role (the tuning pod's label)",
+     .run = check_labels},
     {.name = "Deployment has the Envoy sidecar",
      .severity = SERVO_SEVERITY_CRITICAL,
      .tags = "envoy",
@@ -810,6 +1148,12 @@ const struct servo_check_def opsani_dev_checks[] = {
      .tags = "envoy",
      .hint = "Wait for the rollout of the injected pod template",
      .run = check_pod_sidecars},
+    {.name = "Pods are Prometheus targets",
+     .tags = "envoy,prometheus",
+     .hint = "Prometheus must scrape the pods annotated prometheus.opsani.com/*, labelling each "
+             "target kubernetes_namespace and kubernetes_pod_name as the Envoy queries expect "
+             "(docs/kubernetes.md, \"Prometheus for opsani_dev\")",
+     .run = check_targets},
     {.name = "Envoy proxies are being scraped",
      .tags = "envoy,prometheus",
      .hint = "Send traffic through port 9980 and check that Prometheus scrapes the annotated "

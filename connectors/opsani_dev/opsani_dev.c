@@ -5,9 +5,10 @@
 #include <string.h>
 
 #include "opsani_dev.h"
+#include "servo/events.h"
 #include "servo/util.h"
 
-static const char *const kind_choices[] = {"Deployment", NULL};
+static const char *const kind_choices[] = {"Deployment", "Rollout", NULL}; /* opsani_dev_kind */
 /* as the kubernetes connector's (enum kubernetes_failure_mode) */
 static const char *const failure_choices[] = {"exception", "shutdown", "ignore", "rollback", NULL};
 
@@ -25,13 +26,14 @@ static const struct servo_field opsani_dev_fields[] = {
      .type = SERVO_FIELD_STRING,
      .offset = offsetof(struct opsani_dev_settings, workload_name),
      .flags = SERVO_F_REQUIRED | SERVO_F_NONEMPTY,
-     .description = "The Deployment to optimize"},
+     .description = "The Deployment (or Argo Rollout, with workload_kind) to optimize"},
     {.name = "workload_kind",
      .type = SERVO_FIELD_ENUM,
      .offset = offsetof(struct opsani_dev_settings, workload_kind),
      .def = "Deployment",
      .choices = kind_choices,
-     .description = "The workload's kind"},
+     .description = "The workload's kind: Deployment, or Rollout (argoproj.io/v1alpha1; its "
+                    "spec.template, not a workloadRef)"},
     {.name = "container",
      .type = SERVO_FIELD_STRING,
      .offset = offsetof(struct opsani_dev_settings, container),
@@ -118,6 +120,14 @@ static const struct servo_field opsani_dev_fields[] = {
      .type = SERVO_FIELD_STRING,
      .offset = offsetof(struct opsani_dev_settings, context),
      .description = "The kubeconfig's context (default: its current-context)"},
+    {.name = "promote",
+     .type = SERVO_FIELD_BOOL,
+     .offset = offsetof(struct opsani_dev_settings, promote),
+     .def = "false",
+     .description = "When `servo run` with the embedded optimizer ends at the best settings, "
+                    "give them to the main workload (the promote event; not in ServoX). Off "
+                    "by default: production changes only when asked to (or by `servo "
+                    "opsani-dev promote`)"},
     SERVO_FIELDS_END,
 };
 
@@ -148,15 +158,17 @@ static json_t *kubernetes_child(const json_t *s, const char *name)
     copy_member(c, s, "memory");
     copy_member(c, s, "env");
     copy_member(c, s, "static_environment_variables");
+    bool rollout =
+        strcmp(json_string_value(json_object_get(s, "workload_kind")) ?: "", "Rollout") == 0;
     json_t *deployment = json_pack("{s:O, s:{s:s, s:s?}, s:{s:i, s:i, s:b}, s:[o]}", "name",
                                    json_object_get(s, "workload_name"), "strategy", "type",
                                    tuning ? "canary" : "default", "alias", tuning ? "tuning" : NULL,
                                    "replicas", "min", 0, "max", 1, "pinned", 1, "containers", c);
-    json_t *settings =
-        json_pack("{s:O, s:O, s:O, s:O, s:[o]}", "namespace", json_object_get(s, "namespace"),
-                  "timeout", json_object_get(s, "timeout"), "container_logs_in_error_status",
-                  json_object_get(s, "container_logs_in_error_status"), "create_tuning_pod",
-                  json_object_get(s, "create_tuning_pod"), "deployments", deployment);
+    json_t *settings = json_pack(
+        "{s:O, s:O, s:O, s:O, s:[o]}", "namespace", json_object_get(s, "namespace"), "timeout",
+        json_object_get(s, "timeout"), "container_logs_in_error_status",
+        json_object_get(s, "container_logs_in_error_status"), "create_tuning_pod",
+        json_object_get(s, "create_tuning_pod"), rollout ? "rollouts" : "deployments", deployment);
     copy_member(settings, s, "settlement");
     copy_member(settings, s, "on_failure");
     copy_member(settings, s, "kubeconfig");
@@ -209,13 +221,20 @@ static json_t *opsani_dev_children(const char *name, const json_t *settings)
                      prometheus_child(settings, name), kube_metrics_child(settings, name));
 }
 
+static const struct servo_handler opsani_dev_handlers[] = {
+    {SERVO_EVENT_PROMOTE, SERVO_ON, promote_on_event},
+    {NULL, 0, NULL},
+};
+
 static const struct servo_command opsani_dev_commands[] = {
     {"inject-sidecar", "Inject the Envoy sidecar into the Deployment, retarget the Service",
-     "[deployment/NAME] [--image IMAGE] [-n NAMESPACE] [-s SERVICE | -p PORT] [--dry-run]",
+     "[deployment/NAME|rollout/NAME] [--image IMAGE] [-n NAMESPACE] [-s SERVICE | -p PORT] "
+     "[--dry-run]",
      sidecar_inject_command},
     {"eject-sidecar", "Remove the Envoy sidecar, restore the Service's target port",
-     "[deployment/NAME] [-n NAMESPACE] [-s SERVICE] [--dry-run]", sidecar_eject_command},
-    {"promote", "Give the main Deployment the tuning pod's settings (the best, after a run)", "",
+     "[deployment/NAME|rollout/NAME] [-n NAMESPACE] [-s SERVICE] [--dry-run]",
+     sidecar_eject_command},
+    {"promote", "Give the main workload the tuning pod's settings (the best, after a run)", "",
      promote_command},
     {NULL, NULL, NULL, NULL},
 };
@@ -232,6 +251,7 @@ const struct servo_connector_plugin servo_connector_opsani_dev = {
     .settings = &opsani_dev_schema,
     .fini = opsani_dev_checks_fini,
     .checks = opsani_dev_checks,
+    .handlers = opsani_dev_handlers,
     .commands = opsani_dev_commands,
     .children = opsani_dev_children,
     .generate = "namespace: default\n"

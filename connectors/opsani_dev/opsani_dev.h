@@ -27,10 +27,13 @@
 #define ENVOY_SERVICE_ANNOTATION "servo.opsani.com/envoy-sidecar"
 #define ENVOY_DEFAULT_IMAGE "opsani/envoy-proxy:v1.24.0"
 
+/* Indexes into workload_kind's choices. */
+enum opsani_dev_kind { OPSANI_DEV_DEPLOYMENT, OPSANI_DEV_ROLLOUT };
+
 struct opsani_dev_settings {
     char *namespace;
     char *workload_name;
-    int workload_kind; /* 0: Deployment */
+    int workload_kind; /* enum opsani_dev_kind */
     char *container;   /* NULL: the workload's name */
     char *service;
     char *port; /* a number or a name; NULL: the Service's only port */
@@ -48,6 +51,7 @@ struct opsani_dev_settings {
     bool create_tuning_pod;
     char *kubeconfig;
     char *context;
+    bool promote; /* at the end of a run at the best settings: promote them (the event) */
 };
 
 extern const struct servo_connector_plugin servo_connector_opsani_dev;
@@ -55,6 +59,9 @@ extern const struct servo_connector_plugin servo_connector_opsani_dev;
 /* ---- the API server (sidecar.c) ----------------------------------------------------------- */
 
 char *opsani_dev_deployment_path(const char *namespace, const char *name);
+/* The workload's path (a Deployment's or an Argo Rollout's) and kind ("Deployment"). */
+char *opsani_dev_workload_path(const struct opsani_dev_settings *s);
+const char *opsani_dev_kind_name(const struct opsani_dev_settings *s);
 char *opsani_dev_service_path(const char *namespace, const char *name);
 /* GET `path` (`ev` may be NULL): the object (new reference), or NULL with *why (the caller
  * frees): "not found", the API server's message, or `failed` when it gave neither. */
@@ -65,10 +72,11 @@ json_t *opsani_dev_get(struct kube_client *client, const char *path, struct serv
 
 struct sidecar_request {
     const char *namespace;
-    const char *deployment;
-    const char *image;   /* inject only */
-    const char *service; /* NULL: none (then `port` is a container port) */
-    const char *port;    /* a number or a name; NULL: the Service's only port */
+    const char *deployment; /* the workload's name */
+    bool rollout;           /* it is an Argo Rollout (rollout/NAME), not a Deployment */
+    const char *image;      /* inject only */
+    const char *service;    /* NULL: none (then `port` is a container port) */
+    const char *port;       /* a number or a name; NULL: the Service's only port */
     bool dry_run;
 };
 
@@ -98,11 +106,32 @@ int sidecar_eject_command(struct servo_connector *connector, int argc, char **ar
 /* The strategic-merge patch that gives the main Deployment's container the tuning pod's
  * resources and optimized env (new reference), or NULL when the pod lacks the container. */
 json_t *promote_patch(const json_t *tuning_pod, const struct opsani_dev_settings *s);
+/* A Rollout takes merge patches only, which replace the containers list: the Rollout's
+ * whole list with the container's resources and optimized env replaced from `patch`
+ * (promote_patch's), as a merge patch guarded by the Rollout's resourceVersion (new
+ * reference; NULL when the Rollout lacks the container). */
+json_t *promote_rollout_patch(const json_t *rollout, const json_t *patch);
+/* Promotes the tuning pod's settings to the main workload: 0 with what changed (caller
+ * frees), or -1 with why not (caller frees). `ev` may be NULL. */
+int promote_apply(struct kube_client *client, struct servo_event *ev,
+                  const struct opsani_dev_settings *s, char **changed, char **error);
 int promote_command(struct servo_connector *connector, int argc, char **argv);
+/* The `promote` event's handler (`servo run`, at the end of an embedded optimization). */
+int promote_on_event(struct servo_connector *connector, struct servo_event *event);
 
 /* ---- checks (checks.c) --------------------------------------------------------------------- */
 
 extern const struct servo_check_def opsani_dev_checks[];
+/* The API server's /version against the supported range: 0 (supported), 1 (newer than the
+ * newest tested: a warning) or -1 (not supported); the message says which (caller frees). */
+int opsani_dev_version_supported(const json_t *version, char **message);
+/* What the container lacks for the cpu and memory settings to read their values (their `get`
+ * requirements), or NULL (caller frees). */
+/* What is wrong with the main pods (a pod list) as Prometheus targets (the "data" of
+ * /api/v1/targets): a pod without an active target labelled kubernetes_namespace=`ns` and
+ * kubernetes_pod_name=<pod>, or whose target is not up; NULL when none (caller frees). */
+char *opsani_dev_targets_problem(const json_t *pods, const json_t *targets, const char *ns);
+char *opsani_dev_requirements_missing(const json_t *container, const struct opsani_dev_settings *s);
 /* Frees what the checks kept (the API client). */
 void opsani_dev_checks_fini(struct servo_connector *connector);
 /* The 13 Envoy metrics: name, unit, query, absent handling. */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-/* inject-sidecar / eject-sidecar: the Envoy container in the Deployment's pod template and
- * the Service's port retargeted to it, and back. The Deployment is written first (the
+/* inject-sidecar / eject-sidecar: the Envoy container in the Deployment's (or Argo
+ * Rollout's: JSON patches work on a custom resource too) pod template and the Service's port
+ * retargeted to it, and back. The Deployment is written first (the
  * Service then points at a port that exists), the Service second; if the Service cannot be
  * written, the Deployment's change is undone. Eject runs the other way round. Every write is
  * a JSON patch that first tests the generation (Services: the resourceVersion) it was
@@ -152,6 +153,19 @@ char *opsani_dev_deployment_path(const char *namespace, const char *name)
     return servo_strdup_printf("/apis/apps/v1/namespaces/%s/deployments/%s", namespace, name);
 }
 
+char *opsani_dev_workload_path(const struct opsani_dev_settings *s)
+{
+    if (s->workload_kind == OPSANI_DEV_ROLLOUT)
+        return servo_strdup_printf("/apis/argoproj.io/v1alpha1/namespaces/%s/rollouts/%s",
+                                   s->namespace, s->workload_name);
+    return opsani_dev_deployment_path(s->namespace, s->workload_name);
+}
+
+const char *opsani_dev_kind_name(const struct opsani_dev_settings *s)
+{
+    return s->workload_kind == OPSANI_DEV_ROLLOUT ? "Rollout" : "Deployment";
+}
+
 char *opsani_dev_service_path(const char *namespace, const char *name)
 {
     return servo_strdup_printf("/api/v1/namespaces/%s/services/%s", namespace, name);
@@ -174,7 +188,28 @@ json_t *opsani_dev_get(struct kube_client *client, const char *path, struct serv
 
 static char *deployment_path(const struct sidecar_request *r)
 {
+    if (r->rollout)
+        return servo_strdup_printf("/apis/argoproj.io/v1alpha1/namespaces/%s/rollouts/%s",
+                                   r->namespace, r->deployment);
     return opsani_dev_deployment_path(r->namespace, r->deployment);
+}
+
+/* "Deployment" or "Rollout", and kubectl's "deployment" or "rollout". */
+static const char *kind_of(const struct sidecar_request *r)
+{
+    return r->rollout ? "Rollout" : "Deployment";
+}
+
+static const char *resource_of(const struct sidecar_request *r)
+{
+    return r->rollout ? "rollout" : "deployment";
+}
+
+/* "Deployment \"web\" in namespace \"shop\"" (caller frees). */
+static char *workload_what(const struct sidecar_request *r)
+{
+    return servo_strdup_printf("%s \"%s\" in namespace \"%s\"", kind_of(r), r->deployment,
+                               r->namespace);
 }
 
 /* GET; the object (new reference) or NULL with the message printed, naming `what`. */
@@ -381,8 +416,7 @@ static long container_port(const json_t *pod_spec, const char *port)
 int sidecar_inject(struct kube_client *client, const struct sidecar_request *r)
 {
     char *path = deployment_path(r);
-    char *what =
-        servo_strdup_printf("Deployment \"%s\" in namespace \"%s\"", r->deployment, r->namespace);
+    char *what = workload_what(r);
     struct service_change service = {0};
     json_t *deployment = get_object(client, path, what);
     int rc = -1;
@@ -392,8 +426,8 @@ int sidecar_inject(struct kube_client *client, const struct sidecar_request *r)
     if (sidecar_index(pod_spec) >= 0) {
         fprintf(stderr,
                 "error: %s already has the Envoy sidecar (container %s); nothing changed "
-                "(eject it first: servo eject-sidecar -n %s deployment/%s)\n",
-                what, ENVOY_CONTAINER, r->namespace, r->deployment);
+                "(eject it first: servo eject-sidecar -n %s %s/%s)\n",
+                what, ENVOY_CONTAINER, r->namespace, resource_of(r), r->deployment);
         goto out;
     }
     char *conflict = sidecar_port_conflict(pod_spec);
@@ -414,7 +448,7 @@ int sidecar_inject(struct kube_client *client, const struct sidecar_request *r)
         json_pack("[{s:s, s:s, s:o}]", "op", "add", "path", "/spec/template/spec/containers/-",
                   "value", sidecar_container(r->image, proxied));
     if (r->dry_run) {
-        print_patch("Deployment", r->deployment, ops);
+        print_patch(kind_of(r), r->deployment, ops);
         if (service.ops)
             print_patch("Service", r->service, service.ops);
         json_decref(ops);
@@ -440,8 +474,8 @@ int sidecar_inject(struct kube_client *client, const struct sidecar_request *r)
                              json_pack("[{s:s, s:s}]", "op", "remove", "path", remove), what) != 0)
                 fprintf(stderr,
                         "error: %s keeps the sidecar: remove it with servo eject-sidecar "
-                        "-n %s deployment/%s\n",
-                        what, r->namespace, r->deployment);
+                        "-n %s %s/%s\n",
+                        what, r->namespace, resource_of(r), r->deployment);
             else
                 fprintf(stderr, "%s restored: nothing changed\n", what);
             free(remove);
@@ -449,8 +483,8 @@ int sidecar_inject(struct kube_client *client, const struct sidecar_request *r)
             goto out;
         }
     }
-    printf("Envoy sidecar injected to Deployment %s in %s\n", r->deployment, r->namespace);
-    printf("Deployment \"%s\": container %s added (image %s, proxy %d -> %ld, metrics %d)\n",
+    printf("Envoy sidecar injected to %s %s in %s\n", kind_of(r), r->deployment, r->namespace);
+    printf("%s \"%s\": container %s added (image %s, proxy %d -> %ld, metrics %d)\n", kind_of(r),
            r->deployment, ENVOY_CONTAINER, r->image, ENVOY_PROXY_PORT, proxied, ENVOY_METRICS_PORT);
     if (service.what)
         printf("%s\n", service.what);
@@ -527,8 +561,7 @@ static int plan_service_eject(struct kube_client *client, const struct sidecar_r
 int sidecar_eject(struct kube_client *client, const struct sidecar_request *r)
 {
     char *path = deployment_path(r);
-    char *what =
-        servo_strdup_printf("Deployment \"%s\" in namespace \"%s\"", r->deployment, r->namespace);
+    char *what = workload_what(r);
     struct service_change service = {0};
     char *service_name = NULL;
     json_t *deployment = get_object(client, path, what);
@@ -549,7 +582,7 @@ int sidecar_eject(struct kube_client *client, const struct sidecar_request *r)
     if (r->dry_run) {
         if (service.ops)
             print_patch("Service", service_name, service.ops);
-        print_patch("Deployment", r->deployment, ops);
+        print_patch(kind_of(r), r->deployment, ops);
         json_decref(ops);
         printf("dry run: nothing changed\n");
         rc = 0;
@@ -580,8 +613,8 @@ int sidecar_eject(struct kube_client *client, const struct sidecar_request *r)
         goto out;
     }
     free(spath);
-    printf("Envoy sidecar ejected from Deployment %s in %s\n", r->deployment, r->namespace);
-    printf("Deployment \"%s\": container %s removed\n", r->deployment, ENVOY_CONTAINER);
+    printf("Envoy sidecar ejected from %s %s in %s\n", kind_of(r), r->deployment, r->namespace);
+    printf("%s \"%s\": container %s removed\n", kind_of(r), r->deployment, ENVOY_CONTAINER);
     if (service.what)
         printf("%s\n", service.what);
     rc = 0;
@@ -599,7 +632,8 @@ out:
 static int usage(bool inject, const char *message)
 {
     fprintf(stderr,
-            "error: %s\nUsage: servo %s deployment/NAME%s [-n NAMESPACE] [-s SERVICE | -p PORT] "
+            "error: %s\nUsage: servo %s deployment/NAME|rollout/NAME%s [-n NAMESPACE] [-s SERVICE "
+            "| -p PORT] "
             "[--dry-run]\n",
             message, inject ? "inject-sidecar" : "eject-sidecar", inject ? " --image IMAGE" : "");
     return 2;
@@ -614,6 +648,7 @@ static int sidecar_command(struct servo_connector *connector, int argc, char **a
         .service = s ? s->service : NULL,
         .port = s ? s->port : NULL,
         .deployment = s ? s->workload_name : NULL,
+        .rollout = s && s->workload_kind == OPSANI_DEV_ROLLOUT,
     };
     static const struct option options[] = {
         {"image", required_argument, NULL, 'i'},   {"namespace", required_argument, NULL, 'n'},
@@ -647,16 +682,21 @@ static int sidecar_command(struct servo_connector *connector, int argc, char **a
     if (optind < argc) {
         const char *target = argv[optind++];
         const char *slash = strchr(target, '/');
-        if (slash == NULL ||
-            (strncmp(target, "deployment/", 11) != 0 && strncmp(target, "deploy/", 7) != 0))
-            return usage(inject, "the target must be deployment/NAME (or deploy/NAME); rollouts "
-                                 "and pods are not supported");
+        size_t kind = slash ? (size_t)(slash - target) : 0;
+        bool deployment = (kind == 10 && strncmp(target, "deployment", 10) == 0) ||
+                          (kind == 6 && strncmp(target, "deploy", 6) == 0);
+        bool rollout = (kind == 7 && strncmp(target, "rollout", 7) == 0) ||
+                       (kind == 2 && strncmp(target, "ro", 2) == 0);
+        if (!deployment && !rollout)
+            return usage(inject, "the target must be deployment/NAME (deploy/NAME) or "
+                                 "rollout/NAME (ro/NAME); pods are not supported");
         r.deployment = slash + 1;
+        r.rollout = rollout;
     }
     if (optind < argc)
         return usage(inject, "one target only");
     if (r.deployment == NULL || *r.deployment == '\0')
-        return usage(inject, "no target: give deployment/NAME");
+        return usage(inject, "no target: give deployment/NAME or rollout/NAME");
     if (inject && r.image == NULL)
         r.image = ENVOY_DEFAULT_IMAGE;
     if (inject && r.service == NULL && r.port == NULL)

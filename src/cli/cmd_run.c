@@ -375,13 +375,15 @@ static int make_transport(const struct cli *cli, const struct servo_config *serv
     return EXIT_USAGE;
 }
 
-/* An embedded study stops the run once it is over. */
+/* An embedded study stops the run once it is over (and has it promote the best settings when
+ * the servo adjusted to them). */
 static void set_stop_hook(struct servo_run *run)
 {
     if (!embedded_transport_is(run->transport))
         return;
     run->options.stop = embedded_transport_over;
     run->options.stop_context = run->transport;
+    run->options.promote = embedded_transport_best_applied;
 }
 
 /* What the embedded optimizers found, on standard output; EXIT_FAILURE_OPERATIONAL when a

@@ -450,16 +450,16 @@ const struct cli_command cli_commands[] = {
      "the check-name filter; the servo is picked with the global -n before the command.)\n",
      check_options, CLI_ARG_TEXT, NULL},
     {"inject-sidecar", cmd_inject_sidecar, "Operational Commands",
-     "deployment/NAME [-i IMAGE] [-n NAMESPACE] (-s SERVICE [-p PORT] | -p PORT)\n"
+     "deployment/NAME|rollout/NAME [-i IMAGE] [-n NAMESPACE] (-s SERVICE [-p PORT] | -p PORT)\n"
      "       [--dry-run]",
-     "Inject an Envoy sidecar into a Deployment, route its Service through it",
+     "Inject an Envoy sidecar into a Deployment (or Rollout), route its Service through it",
      "Add the container opsani-envoy (ports opsani-proxy 9980, opsani-metrics 9901) to the\n"
      "Deployment's pod template, proxying to the port the Service targets, then retarget that\n"
      "Service port to 9980. Refuses a Deployment that has the sidecar or uses 9980/9901; if the\n"
      "Service cannot be written the Deployment is restored. --dry-run prints the patches.\n",
      sidecar_options, CLI_ARG_TEXT, NULL},
     {"eject-sidecar", cmd_eject_sidecar, "Operational Commands",
-     "deployment/NAME [-n NAMESPACE] [-s SERVICE] [--dry-run]",
+     "deployment/NAME|rollout/NAME [-n NAMESPACE] [-s SERVICE] [--dry-run]",
      "Remove the Envoy sidecar, restore the Service's target port",
      "Undo inject-sidecar: the Service's port targets what it did before, the container\n"
      "opsani-envoy is removed. A Deployment without the sidecar is an error.\n",

@@ -178,6 +178,18 @@ char *embedded_transport_summary(const struct transport *t)
     return text;
 }
 
+bool embedded_transport_best_applied(void *context)
+{
+    const struct transport *t = context;
+    if (!embedded_transport_is(t))
+        return false;
+    struct embedded *e = t->context;
+    pthread_mutex_lock(&e->lock);
+    bool applied = study_best_applied(e->study);
+    pthread_mutex_unlock(&e->lock);
+    return applied;
+}
+
 bool embedded_transport_failed(const struct transport *t)
 {
     if (!embedded_transport_is(t))

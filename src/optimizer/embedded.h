@@ -42,6 +42,9 @@ bool embedded_transport_over(void *context);
 json_t *embedded_transport_document(const struct transport *t);
 /* The summary to print at the end (results_summary_text); NULL when `t` is not embedded. */
 char *embedded_transport_summary(const struct transport *t);
+/* True once the study is done and the servo adjusted to the best settings in this run: the
+ * run loop's promote hook (the `promote` event follows then). */
+bool embedded_transport_best_applied(void *context);
 /* True when the study failed (the run should exit 1). */
 bool embedded_transport_failed(const struct transport *t);
 

@@ -57,6 +57,8 @@ struct study {
     bool in_transaction;
     /* a shared store: memory may differ from the row (a failed write): read it again */
     bool stale;
+    /* this process saw the servo adjust to the best settings (the final ADJUST succeeded) */
+    bool best_applied;
 };
 
 const char *study_phase_name(enum study_phase phase)
@@ -748,6 +750,7 @@ static void on_adjustment(struct study *s, const json_t *param)
     if (s->phase == STUDY_FINAL) {
         clear_pending(s);
         set_phase(s, STUDY_DONE);
+        s->best_applied = ok;
         if (ok) {
             set_text(&s->app.reason, "optimization complete");
         } else {
@@ -1389,6 +1392,11 @@ bool study_over(const struct study *s)
 const char *study_reason(const struct study *s)
 {
     return study_over(s) ? s->app.reason : NULL;
+}
+
+bool study_best_applied(const struct study *s)
+{
+    return s->phase == STUDY_DONE && s->best_applied;
 }
 
 const char *study_id(const struct study *s)

@@ -85,6 +85,9 @@ const char *study_phase_name(enum study_phase phase);
 bool study_over(const struct study *s);
 /* Why the study failed or how it ended; NULL when still running. */
 const char *study_reason(const struct study *s);
+/* Done, and the servo reported the final ADJUST to the best settings ok (in this process: a
+ * study resumed already done was not adjusted). */
+bool study_best_applied(const struct study *s);
 const char *study_id(const struct study *s);
 /* Trials recorded so far (the baseline included) and how many ended in each status. */
 size_t study_trial_count(const struct study *s);

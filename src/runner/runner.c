@@ -32,6 +32,7 @@
 #define PROGRESS_POST_SECONDS 5.0     /* retry budget of one progress report */
 #define PROGRESS_DRAIN_SECONDS 2.0    /* a finished command waits this long for its reporter */
 #define SHUTDOWN_EVENT_SECONDS 2.0    /* deadline of the shutdown event */
+#define PROMOTE_EVENT_SECONDS 600.0   /* deadline of the promote event */
 #define LAST_CHANCE_SECONDS 2.0       /* delivering a finished result once shutdown began */
 #define GOODBYE_SECONDS 3.0           /* retry budget of GOODBYE */
 #define TELEMETRY_SECONDS 5.0         /* deadline of the telemetry event before HELLO */
@@ -1160,6 +1161,33 @@ static int run_sessions(struct runner *r)
     }
 }
 
+/* Once the optimization is over and the servo is at its best settings: the promote event,
+ * for the connectors that give the result to the real workload (opsani_dev's `promote`).
+ * 0, or 1 when it failed. */
+static int promote(struct runner *r)
+{
+    const struct runner_options *o = r->options;
+    if (o->promote == NULL || !r->started || cancel_is_set(r->shutdown) ||
+        !o->promote(o->stop_context))
+        return 0;
+    servo_info("The servo is at the best settings: dispatching the promote event");
+    struct event_args args;
+    event_args_init(&args);
+    struct bus_options options = {
+        .prepositions = SERVO_ON, .parent = r->shutdown, .timeout = PROMOTE_EVENT_SECONDS};
+    struct bus_outcome out;
+    int rc = 0;
+    if (bus_dispatch(r->servo->connectors, r->servo->connector_count, SERVO_EVENT_PROMOTE, &args,
+                     &options, &out) != 0) {
+        servo_error("The promote event failed: %s",
+                    out.cancelled ? out.cancel_reason : out.error.message);
+        rc = 1;
+    }
+    bus_outcome_free(&out);
+    event_args_free(&args);
+    return rc;
+}
+
 /* The way out: the shutdown event, then GOODBYE with the reason of the shutdown. */
 static void leave(struct runner *r)
 {
@@ -1203,6 +1231,8 @@ int runner_run(struct servo_config *servo, struct transport *transport,
         .default_policy = backoff_policy_for(settings, "__default__"),
     };
     int rc = run_sessions(&r);
+    if (rc == 0)
+        rc = promote(&r);
     leave(&r);
     status_stopped(servo->name, rc != 0);
     free(r.client.servo_uid);

@@ -17,6 +17,10 @@ struct runner_options {
      * 0). The embedded optimizer says so once its study is over. NULL: never. */
     bool (*stop)(void *context);
     void *stop_context;
+    /* Asked (with stop_context) when `stop` ended the loop: true dispatches the `promote`
+     * event (on handlers) before the shutdown event -- the embedded optimizer says so once
+     * the servo is at the best settings. A failed promote makes runner_run return 1. */
+    bool (*promote)(void *context);
 };
 
 /* Runs until `shutdown` is cancelled (its reason -- "SIGTERM", "shutdown" -- is the GOODBYE

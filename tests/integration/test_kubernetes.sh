@@ -32,7 +32,10 @@
 #   rollout      an Argo Rollout (CRD tests/fixtures/argo-rollouts): without the CRD a clear
 #                error naming it; described, adjusted (template merged, sidecar, env and
 #                strategy kept, replicas); Degraded -> the adjustment fails and is rolled back
-#                (the test plays the rollouts controller)
+#                (the test plays the rollouts controller); the canary strategy: a tuning pod
+#                from the Rollout's template (labels, annotation, static env, the Rollout
+#                untouched), destroyed when its first adjustment fails, back to its previous
+#                values after a later one; spec.workloadRef refused, named
 #   bad input    unreachable server, a server that never answers (bounded by the timeout),
 #                a wrong CA, an unknown token, a revoked token, a missing workload and
 #                container, no resource requirements, quantities in other notations
@@ -1083,6 +1086,82 @@ check equals "$rc" 1
 check contains "$err" "degraded: ProgressDeadlineExceeded"
 check contains "$err" "on_failure: rollback: the previous pod template and replica count are restored"
 check equals "$(get "$rollouts/web" '.spec.template.spec.containers[0].resources.requests.cpu')" '"1"'
+# the canary strategy on the Rollout: a tuning pod built from its spec.template (the Rollout
+# itself untouched); a first adjustment that fails destroys the pod it created, a later one
+# goes back to the pod's previous values (on_failure: rollback)
+cat >servo.yaml <<EOF
+kubernetes:
+  namespace: $ns
+  kubeconfig: $scratch/admin.kubeconfig
+  timeout: 20s
+  settlement: 0s
+  on_failure: rollback
+  rollouts:
+  - name: web
+    strategy: canary
+    containers:
+    - name: main
+      cpu: {min: 250m, max: 2, step: 250m}
+      memory: {min: 256Mi, max: 2Gi, step: 128Mi}
+      static_environment_variables: {OPSANI_TUNING: 'true'}
+EOF
+rollout_before=$(get "$rollouts/web" '[.metadata.generation, .spec]')
+run describe -f json
+check equals "$rc" 0
+check value_is web/main cpu 1
+check equals "$(jq -c '.application.components["web/main"].settings | [.cpu.pinned, .replicas.value]' <<<"$out")" '[true,2]'
+check equals "$(jq -c '.application.components["web/main-tuning"].settings | [.cpu.value, .cpu.pinned, .replicas.value]' <<<"$out")" '[1,false,0]'
+kubelet "$ns" crashloop
+run adjust web/main-tuning.cpu=0.5
+check equals "$rc" 1
+check contains "$err" "adjust rejected (start-failed)"
+check contains "$err" "the tuning pod is deleted, as it did not exist before"
+api GET "/api/v1/namespaces/$ns/pods/web-tuning"
+check equals "$api_status" 404
+kubelet "$ns" ready
+run adjust web/main-tuning.cpu=0.5 web/main-tuning.mem=0.75
+check equals "$rc" 0
+pod=$(get "/api/v1/namespaces/$ns/pods/web-tuning" .)
+check equals "$(jq -c '[.metadata.labels, .metadata.annotations["opsani.com/opsani_tuning_for"]]' <<<"$pod")" '[{"app":"ro","opsani_role":"tuning"},"web"]'
+check equals "$(jq -c '.spec.containers[0].resources' <<<"$pod")" \
+    '{"limits":{"cpu":"500m","memory":"768Mi"},"requests":{"cpu":"500m","memory":"768Mi"}}'
+check equals "$(jq -c '[.spec.containers[0].env, .spec.containers[1].name]' <<<"$pod")" \
+    '[[{"name":"KEEP","value":"1"},{"name":"OPSANI_TUNING","value":"true"}],"sidecar"]'
+check equals "$(get "$rollouts/web" '[.metadata.generation, .spec]')" "$rollout_before"
+run describe -f json
+check value_is web/main-tuning cpu 0.5
+check value_is web/main-tuning replicas 1
+check value_is web/main cpu 1
+# a tuning pod that fails: back to its previous values (500m), not the template's (the test
+# plays a kubelet that crashes the pod only while it asks for 1500m)
+stop_kubelet
+(
+    while :; do
+        cpu=$(curl -sS --max-time 5 --cacert "$KCA" -H "Authorization: Bearer $KTOKEN" \
+            "$KSERVER/api/v1/namespaces/$ns/pods/web-tuning" | jq -r '.spec.containers[0].resources.requests.cpu // ""') || cpu=
+        mode=ready
+        [[ $cpu == 1500m ]] && mode=crashloop
+        [[ -n $cpu ]] && "$KSERVICES" kubelet "$KRUNDIR" "$ns" --once --mode "$mode" >>"$scratch/kubelet.log" 2>&1
+        sleep 0.3
+    done
+) 2>/dev/null &
+rollback_kubelet=$!
+background_pids+=("$rollback_kubelet")
+# (that kubelet may mark the new pod ready once before it sees it: the settlement catches it)
+sed -i 's/settlement: 0s/settlement: 3s/' servo.yaml
+run adjust web/main-tuning.cpu=1.5
+check equals "$rc" 1
+check contains "$err" "adjust rejected"
+check contains "$err" "on_failure: rollback: the tuning pod has its previous settings again"
+check equals "$(get "/api/v1/namespaces/$ns/pods/web-tuning" '.spec.containers[0].resources.requests')" '{"cpu":"500m","memory":"768Mi"}'
+kill "$rollback_kubelet" 2>/dev/null || true
+wait "$rollback_kubelet" 2>/dev/null || true
+# a Rollout whose template comes from spec.workloadRef: no tuning pod, a clear error
+api_ok POST "$rollouts" '{"apiVersion":"argoproj.io/v1alpha1","kind":"Rollout","metadata":{"name":"ref"},"spec":{"replicas":1,"selector":{"matchLabels":{"app":"ref"}},"workloadRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"ref"}}}'
+sed -i 's/- name: web/- name: ref/' servo.yaml
+run adjust ref/main-tuning.cpu=0.5
+check equals "$rc" 1
+check contains "$err" "Rollout ref has no pod template: it references one through spec.workloadRef"
 echo "ok: rollout"
 
 # ---- deploy/ --------------------------------------------------------------------------------

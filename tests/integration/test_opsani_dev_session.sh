@@ -3,7 +3,8 @@
 # A whole optimization with opsani_dev against the real API server and the test Prometheus:
 # a Deployment and its Service, the Envoy sidecar injected by `servo inject-sidecar`, the
 # checks passing, then `servo run` with the embedded optimizer tuning the tuning pod through a
-# budget of trials, and `servo opsani-dev promote` giving the main Deployment the best.
+# budget of trials, and at its end (opsani_dev's `promote: true`, the promote event) the main
+# Deployment given the best; `servo opsani-dev promote` by hand does the same again.
 #
 # The test plays the kubelet and Envoy. The load model (opsani_dev_model.py) reads each pod's CPU and
 # memory requests and pushes, for each pod, the counter envoy_cluster_upstream_rq_total growing
@@ -19,7 +20,8 @@ set -euo pipefail
 : "${SERVO_BIN:?set SERVO_BIN to the servo binary}"
 SERVO_BIN=$(cd "$(dirname "$SERVO_BIN")" && pwd -P)/$(basename "$SERVO_BIN")
 SOURCE_DIR=${SERVO_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-if [[ -z ${SERVO_KUBE_SERVER:-} || -z ${SERVO_PUSHGATEWAY_URL:-} || -z ${SERVO_PROMETHEUS_URL:-} ]]; then
+if [[ -z ${SERVO_KUBE_SERVER:-} || -z ${SERVO_PUSHGATEWAY_URL:-} || -z ${SERVO_PROMETHEUS_URL:-} ||
+    -z ${SERVO_PROMETHEUS_TARGETS_DIR:-} ]]; then
     echo "SKIP: test_opsani_dev_session: needs the kubernetes and prometheus services" \
         "(scripts/test.sh starts them)"
     exit 77
@@ -32,7 +34,7 @@ for tool in curl jq python3; do
 done
 KSERVER=$SERVO_KUBE_SERVER KTOKEN=$SERVO_KUBE_TOKEN KCA=$SERVO_KUBE_CA
 KRUNDIR=$SERVO_KUBE_RUNDIR KSERVICES=$SERVO_KUBE_SERVICES
-PROM=$SERVO_PROMETHEUS_URL PUSH=$SERVO_PUSHGATEWAY_URL
+PROM=$SERVO_PROMETHEUS_URL PUSH=$SERVO_PUSHGATEWAY_URL TARGETS=$SERVO_PROMETHEUS_TARGETS_DIR
 
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/servo-opsani-session-XXXXXX")
 ns=ods-$$-$RANDOM
@@ -47,6 +49,7 @@ cleanup() {
     for group in main tuning; do
         curl -sS --max-time 10 -X DELETE -o /dev/null "$PUSH/metrics/job/envoy-$ns/instance/$group" || true
     done
+    rm -f "$TARGETS/$ns.json"
     [[ -n ${KEEP_SCRATCH:-} ]] && echo "kept $scratch" || rm -rf "$scratch"
 }
 trap cleanup EXIT
@@ -126,6 +129,7 @@ opsani_dev:
   timeout: 60s
   cpu: {min: 250m, max: '1', step: 125m}
   memory: {min: 128Mi, max: 1Gi, step: 128Mi}
+  promote: true
 EOF
 
 # the main pods roll out with the sidecar
@@ -135,6 +139,17 @@ for _ in $(seq 1 150); do
     sleep 0.2
 done
 [[ $rolled == true ]] || fail "the injected Deployment did not roll out"
+# Prometheus lists the main pod as a target, as Kubernetes discovery would (file_sd at the
+# Pushgateway's address: up; the Envoy samples themselves come through the Pushgateway)
+main_pods=$(get "/api/v1/namespaces/$ns/pods?labelSelector=app%3Dweb,opsani_role!%3Dtuning" '[.items[] | select(.metadata.deletionTimestamp == null) | .metadata.name]')
+jq -c --arg ns "$ns" --arg a "${PUSH#http://}" '[.[] | {targets: [$a], labels: {kubernetes_namespace: $ns, kubernetes_pod_name: .}}]' \
+    <<<"$main_pods" >"$TARGETS/.$ns.json"
+mv "$TARGETS/.$ns.json" "$TARGETS/$ns.json"
+for _ in $(seq 1 150); do
+    up=$(curl -sS --max-time 5 "$PROM/api/v1/targets?state=active" | jq --arg ns "$ns" '[.data.activeTargets[] | select(.labels.kubernetes_namespace == $ns and .health == "up")] | length')
+    [[ $up == $(jq length <<<"$main_pods") ]] && break
+    sleep 0.2
+done
 # Prometheus sees the main pod's traffic
 for _ in $(seq 1 100); do
     n=$(curl -sS --max-time 5 "$PROM/api/v1/query" --data-urlencode "query=envoy_cluster_upstream_rq_total{kubernetes_namespace=\"$ns\"}" | jq '.data.result | length')
@@ -168,7 +183,7 @@ rc=$?
 set -e
 failed=$(jq -r '[.. | objects | select(has("success") and .success == false) | .name] | join("|")' check.json)
 [[ $rc == 0 && -z $failed ]] || fail "checks with the tuning pod: failed: $failed (exit $rc)"
-[[ $(jq '[.. | objects | select(has("success"))] | length' check.json) -ge 18 ]] || fail "fewer checks than opsani_dev's 18"
+[[ $(jq '[.. | objects | select(has("success"))] | length' check.json) -ge 23 ]] || fail "fewer checks than opsani_dev's 23"
 
 set +e
 timeout 400 "$SERVO_BIN" run >servo.stdout 2>servo.stderr
@@ -199,13 +214,13 @@ after_crash=$(grep -A1 -- '-> crashloop' model.log | sed -n 2p)
 [[ $(jq '[.trials[] | select(.status == "ok") | .metrics.tuning_request_rate.mean | select(. > 0)] | length' history.json) == "$ok" ]] ||
     fail "a measured trial has no tuning_request_rate: $(jq -c '[.trials[] | .metrics.tuning_request_rate.mean]' history.json)"
 
-# the tuning pod runs the best trial's settings; promote gives them to the main Deployment
+# the tuning pod runs the best trial's settings; the run promoted them to the main Deployment
 best=$(jq '.best' history.json)
 best_cpu=$(jq -r ".trials[$best].settings[\"tuning.cpu\"]" history.json)
 best_mem=$(jq -r ".trials[$best].settings[\"tuning.mem\"]" history.json)
-"$SERVO_BIN" opsani-dev promote >promote.out 2>&1 || fail "promote: $(cat promote.out)"
-requests=$(get "/apis/apps/v1/namespaces/$ns/deployments/web" '.spec.template.spec.containers[] | select(.name == "web") | .resources.requests')
-python3 - "$requests" "$best_cpu" "$best_mem" <<'EOF' || fail "main Deployment $requests is not the best trial's ($best_cpu cores, $best_mem GiB)"
+main_is_best() {
+    requests=$(get "/apis/apps/v1/namespaces/$ns/deployments/web" '.spec.template.spec.containers[] | select(.name == "web") | .resources.requests')
+    python3 - "$requests" "$best_cpu" "$best_mem" <<'EOF'
 import json, sys
 req, cpu, mem = json.loads(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
 c = req["cpu"]
@@ -215,4 +230,13 @@ units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
 m = next((float(m[:-2]) * f for u, f in units.items() if m.endswith(u)), None) or float(m)
 assert abs(c - cpu) < 1e-6 and abs(m / 2**30 - mem) < 1e-3, (c, m)
 EOF
+}
+grep -q "dispatching the promote event" servo.stderr || fail "no promote event at the end of the run"
+grep -q "Promoted the best settings to Deployment web in $ns: {\"resources\":" servo.stderr ||
+    fail "the run did not log what it promoted: $(grep -i promot servo.stderr)"
+main_is_best || fail "after the run, main Deployment $requests is not the best trial's ($best_cpu cores, $best_mem GiB)"
+# by hand, as the docs show it: the same settings again
+"$SERVO_BIN" opsani-dev promote >promote.out 2>&1 || fail "promote: $(cat promote.out)"
+grep -q "Deployment web in $ns now runs the tuning pod's settings" promote.out || fail "promote said: $(cat promote.out)"
+main_is_best || fail "after promote, main Deployment $requests is not the best trial's ($best_cpu cores, $best_mem GiB)"
 echo "ok: test_opsani_dev_session (best: trial $best, cpu $best_cpu, mem $best_mem GiB)"

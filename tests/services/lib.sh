@@ -75,7 +75,8 @@ service_nginx_stop()
 }
 
 # Prometheus scraping a Pushgateway (tests/integration/test_prometheus.sh reads
-# SERVO_PROMETHEUS_URL and SERVO_PUSHGATEWAY_URL). prometheus.sh keeps its PIDs in shell
+# SERVO_PROMETHEUS_URL and SERVO_PUSHGATEWAY_URL; test_opsani_dev*.sh list pods as targets
+# in SERVO_PROMETHEUS_TARGETS_DIR). prometheus.sh keeps its PIDs in shell
 # variables: they are saved to DIR/pids for the stop, which runs in another shell.
 service_prometheus_start()
 {
@@ -87,6 +88,7 @@ service_prometheus_start()
     echo "$PROMETHEUS_PID $PUSHGATEWAY_PID $PROMETHEUS_DIR" >"$1/pids"
     echo "SERVO_PROMETHEUS_URL=http://127.0.0.1:${ports[0]}"
     echo "SERVO_PUSHGATEWAY_URL=http://127.0.0.1:${ports[1]}"
+    echo "SERVO_PROMETHEUS_TARGETS_DIR=$PROMETHEUS_DIR/envoy-targets"
 }
 
 service_prometheus_stop()

@@ -6,6 +6,12 @@
 #   prometheus_start    Pushgateway on 127.0.0.1:$PUSHGATEWAY_PORT (19091), Prometheus on
 #                       127.0.0.1:$PROMETHEUS_PORT (19090) scraping itself and the Pushgateway
 #                       (honor_labels: true) every second, its data in a temporary directory.
+#                       A third job, envoy, reads its targets from the files
+#                       $PROMETHEUS_DIR/envoy-targets/*.json (file_sd: the tests list the
+#                       pods there, with the labels kubernetes_namespace and kubernetes_pod_name
+#                       that Kubernetes discovery gives them, as opsani_dev's targets check
+#                       expects) and keeps none of their samples (metric_relabel drop): only
+#                       the targets and their health matter.
 #                       Waits until data can be queried: count(up==1) >= 2 through the HTTP
 #                       API (not /-/ready, which answers before the first scrape), at most
 #                       $PROMETHEUS_START_TIMEOUT seconds (60). Returns non-zero on failure.
@@ -74,6 +80,14 @@ _prometheus_config()
             echo "    honor_labels: true"
             echo "    static_configs:"
             echo "      - targets: ['127.0.0.1:$pushgateway']"
+            echo "  - job_name: envoy"
+            echo "    file_sd_configs:"
+            echo "      - files: ['$(dirname "$file")/envoy-targets/*.json']"
+            echo "        refresh_interval: 1s"
+            echo "    metric_relabel_configs:"
+            echo "      - source_labels: [__name__]"
+            echo "        action: drop"
+            echo "        regex: .*"
         fi
     } >"$file"
 }
@@ -108,7 +122,7 @@ prometheus_start()
         fi
     done
     PROMETHEUS_DIR=$(mktemp -d "${TMPDIR:-/tmp}/servo-prometheus-XXXXXX")
-    mkdir -p "$PROMETHEUS_DIR/data"
+    mkdir -p "$PROMETHEUS_DIR/data" "$PROMETHEUS_DIR/envoy-targets"
     prometheus-pushgateway --web.listen-address="127.0.0.1:$PUSHGATEWAY_PORT" --log.level=warn \
         >"$PROMETHEUS_DIR/pushgateway.log" 2>&1 &
     PUSHGATEWAY_PID=$!

@@ -704,6 +704,21 @@ static void test_tuning_pod_body(void **state)
     assert_string_equal(error, "container \"main\" is not in the pod template of Deployment web "
                                "(containers: renamed, sidecar)");
     free(error);
+    /* a Rollout is named as one; one whose template is a workloadRef has none to copy */
+    json_object_set_new(deployment, "kind", json_string("Rollout"));
+    assert_int_equal(kube_tuning_pod_body(deployment, w, NULL, NULL, NULL, &body, &error), -1);
+    assert_string_equal(error, "container \"main\" is not in the pod template of Rollout web "
+                               "(containers: renamed, sidecar)");
+    free(error);
+    json_t *spec = json_object_get(deployment, "spec");
+    json_object_del(spec, "template");
+    json_object_set_new(spec, "workloadRef",
+                        json_pack("{s:s, s:s}", "kind", "Deployment", "name", "web"));
+    assert_int_equal(kube_tuning_pod_body(deployment, w, NULL, NULL, NULL, &body, &error), -1);
+    assert_string_equal(error, "Rollout web has no pod template: it references one through "
+                               "spec.workloadRef, which the canary strategy does not support "
+                               "(give the Rollout a spec.template)");
+    free(error);
     servo_adjustments_clear(&values);
     json_decref(owner);
     json_decref(deployment);

@@ -146,6 +146,96 @@ static void test_promote_patch(void **state)
     json_decref(pod);
 }
 
+static void test_promote_rollout_patch(void **state)
+{
+    (void)state;
+    json_t *rollout = parse("{\"metadata\":{\"resourceVersion\":\"42\"},\"spec\":{\"template\":"
+                            "{\"spec\":{\"containers\":[{\"name\":\"app\",\"image\":\"a\","
+                            "\"resources\":{\"requests\":{\"cpu\":\"1\"}},\"env\":[{\"name\":"
+                            "\"KEEP\",\"value\":\"1\"},{\"name\":\"MODE\",\"value\":\"a\"}]},"
+                            "{\"name\":\"opsani-envoy\",\"image\":\"e\"}]}}}}");
+    json_t *patch = parse("{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"app\","
+                          "\"resources\":{\"requests\":{\"cpu\":\"500m\"}},\"env\":[{\"name\":"
+                          "\"MODE\",\"value\":\"b\"},{\"name\":\"NEW\",\"value\":\"n\"}]}]}}}}");
+    json_t *merge = promote_rollout_patch(rollout, patch);
+    /* the whole list (a merge patch replaces it): the sidecar and KEEP kept */
+    assert_json(merge, "{\"metadata\":{\"resourceVersion\":\"42\"},\"spec\":{\"template\":{"
+                       "\"spec\":{\"containers\":[{\"name\":\"app\",\"image\":\"a\","
+                       "\"resources\":{\"requests\":{\"cpu\":\"500m\"}},\"env\":[{\"name\":"
+                       "\"KEEP\",\"value\":\"1\"},{\"name\":\"MODE\",\"value\":\"b\"},"
+                       "{\"name\":\"NEW\",\"value\":\"n\"}]},{\"name\":\"opsani-envoy\","
+                       "\"image\":\"e\"}]}}}}");
+    json_decref(merge);
+    json_object_set_new(
+        json_array_get(json_object_get(
+                           json_object_get(
+                               json_object_get(json_object_get(patch, "spec"), "template"), "spec"),
+                           "containers"),
+                       0),
+        "name", json_string("missing"));
+    assert_null(promote_rollout_patch(rollout, patch));
+    json_decref(patch);
+    json_decref(rollout);
+}
+
+static void test_version(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *version;
+        int rc;
+        const char *message;
+    } cases[] = {
+        {"{\"major\":\"1\",\"minor\":\"20\",\"gitVersion\":\"v1.20.2\"}", 0,
+         "Kubernetes v1.20.2 (supported: 1.16-1.30)"},
+        {"{\"major\":\"1\",\"minor\":\"22+\",\"gitVersion\":\"v1.22.3-eks\"}", 0, "v1.22.3-eks"},
+        {"{\"major\":\"1\",\"minor\":\"15\",\"gitVersion\":\"v1.15.0\"}", -1,
+         "Kubernetes v1.15.0 is older than 1.16, the oldest supported"},
+        {"{\"major\":\"1\",\"minor\":\"33\",\"gitVersion\":\"v1.33.1\"}", 1,
+         "newer than 1.30, the newest tested"},
+        {"{\"major\":\"2\",\"minor\":\"0\"}", -1, "not a Kubernetes 1.x version"},
+        {"{\"minor\":\"x\"}", -1, "not a Kubernetes 1.x version"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *version = parse(cases[i].version);
+        char *message = NULL;
+        assert_int_equal(opsani_dev_version_supported(version, &message), cases[i].rc);
+        assert_contains(message, cases[i].message);
+        free(message);
+        json_decref(version);
+    }
+}
+
+static void test_requirements(void **state)
+{
+    (void)state;
+    int both[] = {KUBERNETES_REQUEST, KUBERNETES_LIMIT};
+    int limit[] = {KUBERNETES_LIMIT};
+    struct kubernetes_resource cpu = {.get = {.count = 2, .items = both}};
+    struct kubernetes_resource memory = {.get = {.count = 2, .items = both}};
+    struct opsani_dev_settings s = {.workload_name = "web", .cpu = &cpu, .memory = &memory};
+    json_t *container = parse("{\"name\":\"web\",\"resources\":{\"requests\":{\"cpu\":"
+                              "\"1\"},\"limits\":{\"memory\":\"1Gi\"}}}");
+    assert_null(opsani_dev_requirements_missing(container, &s));
+    memory.get = (struct servo_list){.count = 1, .items = both};
+    char *missing = opsani_dev_requirements_missing(container, &s);
+    assert_contains(missing, "container \"web\" has no memory request (the memory setting reads "
+                             "its value from the request)");
+    free(missing);
+    cpu.get = (struct servo_list){.count = 1, .items = limit};
+    missing = opsani_dev_requirements_missing(container, &s);
+    assert_contains(missing, "has no cpu limit");
+    free(missing);
+    json_decref(container);
+    container = parse("{\"name\":\"web\"}");
+    memory.get = (struct servo_list){.count = 2, .items = both};
+    cpu.get = memory.get;
+    missing = opsani_dev_requirements_missing(container, &s);
+    assert_contains(missing, "has no cpu request or limit");
+    free(missing);
+    json_decref(container);
+}
+
 /* ---- the children, through the assembly ----------------------------------------------------- */
 
 static struct registry registry;
@@ -234,6 +324,23 @@ static void test_children(void **state)
     assembly_free(&a);
 }
 
+static void test_rollout_child(void **state)
+{
+    (void)state;
+    struct assembly a = {0};
+    const struct servo_config *servo = load(&a, CONFIG "  workload_kind: Rollout\n");
+    const struct kubernetes_settings *ks = instance(servo, "opsani_dev.kubernetes")->settings;
+    assert_int_equal(ks->deployments.count, 0);
+    assert_int_equal(ks->rollouts.count, 1);
+    const struct kubernetes_workload *w = ks->rollouts.items;
+    assert_string_equal(w->name, "web");
+    assert_int_equal(w->strategy.type, KUBERNETES_STRATEGY_CANARY);
+    assert_int_equal(((const struct opsani_dev_settings *)instance(servo, "opsani_dev")->settings)
+                         ->workload_kind,
+                     OPSANI_DEV_ROLLOUT);
+    assembly_free(&a);
+}
+
 static void test_children_alias(void **state)
 {
     (void)state;
@@ -278,7 +385,9 @@ int main(void)
         cmocka_unit_test(test_sidecar_container), cmocka_unit_test(test_port_conflicts),
         cmocka_unit_test(test_service_port),      cmocka_unit_test(test_target_port),
         cmocka_unit_test(test_promote_patch),     cmocka_unit_test(test_children),
-        cmocka_unit_test(test_children_alias),
+        cmocka_unit_test(test_children_alias),    cmocka_unit_test(test_promote_rollout_patch),
+        cmocka_unit_test(test_version),           cmocka_unit_test(test_requirements),
+        cmocka_unit_test(test_rollout_child),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

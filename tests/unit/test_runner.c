@@ -135,7 +135,8 @@ enum fake_progress {
 };
 
 static struct fake {
-    int describes, measures, adjusts, startups, shutdowns;
+    int describes, measures, adjusts, startups, shutdowns, promotes;
+    int shutdowns_at_promote; /* shutdown events seen when promote ran */
     enum fake_progress progress;
     double hold; /* measure and adjust wait this long (cancellable) after a 10 % report */
     bool saw_cancel;
@@ -249,6 +250,14 @@ static int fake_startup(struct servo_connector *c, struct servo_event *ev)
     return 0;
 }
 
+static int fake_promote(struct servo_connector *c, struct servo_event *ev)
+{
+    (void)c;
+    fake.promotes++;
+    fake.shutdowns_at_promote = fake.shutdowns;
+    return maybe_fail(ev);
+}
+
 static int fake_shutdown(struct servo_connector *c, struct servo_event *ev)
 {
     (void)c;
@@ -258,9 +267,13 @@ static int fake_shutdown(struct servo_connector *c, struct servo_event *ev)
 }
 
 static const struct servo_handler fake_handlers[] = {
-    {"describe", SERVO_ON, fake_describe}, {"measure", SERVO_ON, fake_measure},
-    {"adjust", SERVO_ON, fake_adjust},     {"startup", SERVO_ON, fake_startup},
-    {"shutdown", SERVO_ON, fake_shutdown}, {NULL, 0, NULL},
+    {"describe", SERVO_ON, fake_describe},
+    {"measure", SERVO_ON, fake_measure},
+    {"adjust", SERVO_ON, fake_adjust},
+    {"startup", SERVO_ON, fake_startup},
+    {"shutdown", SERVO_ON, fake_shutdown},
+    {"promote", SERVO_ON, fake_promote},
+    {NULL, 0, NULL},
 };
 
 static const struct servo_connector_plugin fake_plugin = {
@@ -547,6 +560,70 @@ static void test_max_commands_says_goodbye_shutdown(void **state)
     assert_request_count(4);
     assert_request(3, GOODBYE("shutdown"));
     assert_int_equal(fake.shutdowns, 1);
+}
+
+/* The embedded optimizer's hooks: stop once the study is over, promote when the servo is at
+ * the best settings. */
+static bool stop_after_describe(void *context)
+{
+    (void)context;
+    return fake.describes >= 1;
+}
+
+static bool best_applied(void *context)
+{
+    return *(const bool *)context;
+}
+
+/* A session that the stop hook ends after one DESCRIBE, with the promote hook saying
+ * `applied`. */
+static void run_until_stop(bool applied)
+{
+    static bool context;
+    context = applied;
+    h.options.stop = stop_after_describe;
+    h.options.stop_context = &context;
+    h.options.promote = best_applied;
+    static const struct reply replies[] = {
+        {"HELLO", 0, OK_BODY, 0},
+        {"WHATS_NEXT", 0, describe_cmd, 0},
+        {"DESCRIPTION", 0, OK_BODY, 0},
+    };
+    RUN(replies);
+}
+
+static void test_stop_then_promote(void **state)
+{
+    (void)state;
+    run_until_stop(true);
+    assert_int_equal(h.rc, 0);
+    assert_int_equal(fake.promotes, 1);
+    assert_int_equal(fake.shutdowns_at_promote, 0); /* before the shutdown event */
+    assert_int_equal(fake.shutdowns, 1);
+    assert_request(3, GOODBYE("shutdown"));
+}
+
+static void test_stop_without_best_does_not_promote(void **state)
+{
+    (void)state;
+    run_until_stop(false);
+    assert_int_equal(h.rc, 0);
+    assert_int_equal(fake.promotes, 0);
+    assert_int_equal(fake.shutdowns, 1);
+}
+
+static void test_failed_promote_fails_the_run(void **state)
+{
+    (void)state;
+    fake.fail_event = "promote";
+    fake.fail_kind = SERVO_ERROR_FAILED;
+    fake.fail_reason = "promote-failed";
+    fake.fail_message = "the Deployment is gone";
+    run_until_stop(true);
+    assert_int_equal(h.rc, 1);
+    assert_int_equal(fake.promotes, 1);
+    assert_int_equal(fake.shutdowns, 1); /* still shut down, GOODBYE still said */
+    assert_request(3, GOODBYE("shutdown"));
 }
 
 static void test_no_poll_says_hello_and_waits(void **state)
@@ -1009,6 +1086,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_full_session, setup, teardown),
         cmocka_unit_test_setup_teardown(test_null_uids_metric_map_and_namespace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_commands_says_goodbye_shutdown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_then_promote, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_without_best_does_not_promote, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_promote_fails_the_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_poll_says_hello_and_waits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_progress_rate_limited_never_100_dropped_after, setup,
                                         teardown),
