@@ -288,7 +288,10 @@ for _ in $(seq 1 150); do
     sleep 0.2
 done
 run check opsani_dev -v --no-remedy -f json
-expect "only the tuning pod is missing" test "$(failed)" = "Tuning pod is running"
+# the metrics API comes and goes with test_kube_metrics (which may run meanwhile): its check
+# is a warning, present whatever its outcome
+expect "only the tuning pod is missing" test "$(failed | sed 's/^Metrics API is available|//')" = "Tuning pod is running"
+expect "the metrics API check is a warning" test "$(jq -r '.. | objects | select(.name? == "Metrics API is available") | .severity' <<<"$out")" = warning
 order=$(jq -r '[.. | objects | select(has("success")) | .name] | join("|")' <<<"$out")
-expect "ServoX's order" test "$order" = "Connectivity to Kubernetes|Kubernetes permissions|Namespace is readable|Deployment is readable|Container is readable|Container resource requests fall within the optimization range|Deployment is ready|Service has a compatible type|Service has an unambiguous target port|Service routes traffic to the Deployment's pods|Prometheus is accessible|Pod template has the Prometheus annotations|Deployment has the Envoy sidecar|Pods have the Envoy sidecar|Envoy proxies are being scraped|Traffic is proxied through Envoy|Tuning pod is running|Pods are processing traffic"
+expect "ServoX's order" test "$order" = "Connectivity to Kubernetes|Kubernetes permissions|Metrics API is available|Namespace is readable|Deployment is readable|Container is readable|Container resource requests fall within the optimization range|Deployment is ready|Service has a compatible type|Service has an unambiguous target port|Service routes traffic to the Deployment's pods|Prometheus is accessible|Pod template has the Prometheus annotations|Deployment has the Envoy sidecar|Pods have the Envoy sidecar|Envoy proxies are being scraped|Traffic is proxied through Envoy|Tuning pod is running|Pods are processing traffic"
 echo "ok: test_opsani_dev"
