@@ -345,8 +345,7 @@ run measure -c opsani_dev.kube_metrics -d 0s -f json
 expect "opsani_dev's kube_metrics measures" test "$rc" = 0
 expect "its tuning pod" test "$(series_ids tuning_cpu_usage)" = web-tuning
 expect "its main pods" test "$(series_ids main_cpu_usage)" = "$main_pods"
-run check
-expect "the Metrics API check passes" contains "$out$err" "Metrics API is available"
-expect "and is not listed as failed" eval '! grep -q "Metrics API is available.*failed" <<<"$out$err"'
+run check opsani_dev -v --no-remedy -f json
+expect "opsani_dev's Metrics API check passes" test "$(jq -r '.. | objects | select(.name? == "Metrics API is available") | .success' <<<"$out")" = true
 
 echo "PASS: test_kube_metrics"
