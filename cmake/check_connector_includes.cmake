@@ -4,7 +4,7 @@
 # connectors/<name>/*.{c,h} must be "servo/..." (include/servo/), a file of the same folder or,
 # for a connector built on another one (opsani_dev on kubernetes), "kubernetes/kube.h": a header
 # of a connector listed in SERVO_CONNECTOR_DEPENDENCIES of connectors/CMakeLists.txt (passed
-# here as DEPENDENCIES, "opsani_dev:kubernetes;..."), and `#include <servo/...>` must name a public header. libcurl (<curl/...>) is refused too: a
+# here as DEPENDENCIES, "opsani_dev:kubernetes,kube_metrics:kubernetes"), and `#include <servo/...>` must name a public header. libcurl (<curl/...>) is refused too: a
 # connector makes its requests with the servo's engine, servo/http.h. Run as
 #     cmake -DCONNECTORS_DIR=connectors [-DINCLUDE_DIR=include] -P cmake/check_connector_includes.cmake
 cmake_policy(SET CMP0057 NEW) # IN_LIST
@@ -14,6 +14,7 @@ endif()
 if(NOT INCLUDE_DIR)
     set(INCLUDE_DIR ${CONNECTORS_DIR}/../include)
 endif()
+string(REPLACE "," ";" DEPENDENCIES "${DEPENDENCIES}")
 get_filename_component(include_dir ${INCLUDE_DIR} ABSOLUTE)
 file(GLOB_RECURSE files ${CONNECTORS_DIR}/*.c ${CONNECTORS_DIR}/*.h)
 set(problems 0)

@@ -478,6 +478,35 @@ static int check_permissions(struct servo_connector *c, struct servo_event *ev, 
     return 0;
 }
 
+/* The resource metrics API (metrics-server) that the kube_metrics child reads: a warning,
+ * since without it the measurements go on without usage metrics. */
+static int check_metrics_api(struct servo_connector *c, struct servo_event *ev, size_t item,
+                             struct servo_check *check)
+{
+    (void)item;
+    struct kube_client *client = client_of(c, check);
+    if (client == NULL)
+        return -1;
+    char *path = servo_strdup_printf("/apis/metrics.k8s.io/v1beta1/namespaces/%s/pods?limit=1",
+                                     settings_of(c)->namespace);
+    struct kube_response r = {0};
+    int rc = kube_request(client, "GET", path, NULL, NULL, ev, &r);
+    free(path);
+    if (rc == 0 && (r.status == 404 || r.status == 503))
+        rc = servo_check_fail(check,
+                              "the metrics API (APIService v1beta1.metrics.k8s.io) is not "
+                              "available (HTTP %ld): install metrics-server; until then "
+                              "kube_metrics reports no CPU and memory usage",
+                              r.status);
+    else if (rc != 0 || r.status >= 300)
+        rc = servo_check_fail(check, "the metrics API: %s", r.message ? r.message : "failed");
+    else
+        servo_check_message(check, "pods.metrics.k8s.io answers in namespace \"%s\"",
+                            settings_of(c)->namespace);
+    kube_response_clear(&r);
+    return rc;
+}
+
 static int check_namespace(struct servo_connector *c, struct servo_event *ev, size_t item,
                            struct servo_check *check)
 {
@@ -1075,6 +1104,14 @@ const struct servo_check_def opsani_dev_checks[] = {
      .hint = "Grant the servo's account the verbs listed (a Role bound to it): see "
              "deploy/role.yaml",
      .run = check_permissions},
+    {.name = "Metrics API is available",
+     .severity = SERVO_SEVERITY_WARNING,
+     .tags = "kubernetes,kube-metrics",
+     .hint = "Install metrics-server (kube_metrics measures CPU and memory use through it), "
+             "and grant list on pods.metrics.k8s.io",
+     .remedy = "kubectl apply -f https://github.com/kubernetes-sigs/metrics-server/releases/"
+               "latest/download/components.yaml",
+     .run = check_metrics_api},
     {.name = "Namespace is readable",
      .severity = SERVO_SEVERITY_CRITICAL,
      .tags = "kubernetes",

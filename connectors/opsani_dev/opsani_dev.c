@@ -200,13 +200,22 @@ static json_t *prometheus_child(const json_t *s, const char *name)
     return child;
 }
 
-/* kube_metrics, when that connector is registered (optional: left out otherwise). */
+/* kube_metrics: the resource use of the main and tuning pods. ServoX added it only when the
+ * metrics API answered at startup; here it is always there (so `servo describe` lists the
+ * same metrics whether or not metrics-server runs), with when_unavailable: skip: without the
+ * metrics API a measurement reports requests, limits and restarts, warns, and does not fail.
+ * opsani_dev's "Metrics API" check (a warning) tells the user. Optional: left out of a build
+ * without the connector. */
 static json_t *kube_metrics_child(const json_t *s, const char *name)
 {
     char *instance = servo_strdup_printf("%s.kube_metrics", name);
-    json_t *settings = json_pack("{s:O, s:O}", "namespace", json_object_get(s, "namespace"), "name",
-                                 json_object_get(s, "workload_name"));
-    copy_member(settings, s, "container");
+    const json_t *container = json_object_get(s, "container");
+    if (container == NULL || json_is_null(container))
+        container = json_object_get(s, "workload_name");
+    json_t *settings =
+        json_pack("{s:O, s:O, s:O, s:O, s:s}", "namespace", json_object_get(s, "namespace"), "name",
+                  json_object_get(s, "workload_name"), "kind", json_object_get(s, "workload_kind"),
+                  "container", container, "when_unavailable", "skip");
     copy_member(settings, s, "kubeconfig");
     copy_member(settings, s, "context");
     json_t *child = json_pack("{s:s, s:s, s:o, s:b}", "connector", "kube_metrics", "name", instance,

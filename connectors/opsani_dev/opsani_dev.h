@@ -2,7 +2,7 @@
 /* The opsani_dev connector: one Deployment and its Service, measured by an Envoy sidecar
  * (`servo inject-sidecar`), tuned through a canary ("tuning") pod. It is made of other
  * connectors (plugin->children): kubernetes (the `main` container and the `tuning` canary),
- * prometheus (the 13 Envoy metrics) and kube_metrics when that connector is registered; its
+ * prometheus (the 13 Envoy metrics) and kube_metrics (resource use; see opsani_dev.c); its
  * own part is the onboarding checks (checks.c) and the sidecar commands (sidecar.c). */
 #ifndef SERVO_CONNECTOR_OPSANI_DEV_H
 #define SERVO_CONNECTOR_OPSANI_DEV_H

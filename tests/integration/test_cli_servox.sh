@@ -284,8 +284,8 @@ check has "$out" "vegeta     check
            describe"
 run show events -a --before -c
 expect_rc 0
-check has "$out" "kubernetes  before measure"
-check has "$out" "scripts     before attach"
+check has "$out" "kubernetes    before measure"
+check has "$out" "scripts       before attach"
 check hasnt "$out" "vegeta     check"
 run show events -a --no-before
 expect_rc 0

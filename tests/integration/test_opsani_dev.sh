@@ -324,9 +324,12 @@ run check opsani_dev -v --no-remedy -f json
 expect "a target down: named" contains "$(message "Pods are Prometheus targets")" "(http://127.0.0.1:9/metrics) is down: "
 envoy_targets "$ns" app%3Dweb up
 run check opsani_dev -v --no-remedy -f json
-expect "only the tuning pod is missing" test "$(failed)" = "Tuning pod is running"
+# the metrics API comes and goes with test_kube_metrics (which may run meanwhile): its check
+# is a warning, present whatever its outcome
+expect "only the tuning pod is missing" test "$(failed | sed 's/^Metrics API is available|//')" = "Tuning pod is running"
+expect "the metrics API check is a warning" test "$(jq -r '.. | objects | select(.name? == "Metrics API is available") | .severity' <<<"$out")" = warning
 order=$(jq -r '[.. | objects | select(has("success")) | .name] | join("|")' <<<"$out")
-expect "ServoX's order" test "$order" = "Connectivity to Kubernetes|Kubernetes version is supported|Kubernetes permissions|Namespace is readable|Deployment is readable|Container is readable|Container has resource requirements|Container resource requests fall within the optimization range|Deployment is ready|Service is readable|Service has a compatible type|Service has an unambiguous target port|Service routes traffic to the Deployment's pods|Prometheus is accessible|Pod template has the Prometheus annotations|Pod template has the labels the queries need|Deployment has the Envoy sidecar|Pods have the Envoy sidecar|Pods are Prometheus targets|Envoy proxies are being scraped|Traffic is proxied through Envoy|Tuning pod is running|Pods are processing traffic"
+expect "ServoX's order" test "$order" = "Connectivity to Kubernetes|Kubernetes version is supported|Kubernetes permissions|Metrics API is available|Namespace is readable|Deployment is readable|Container is readable|Container has resource requirements|Container resource requests fall within the optimization range|Deployment is ready|Service is readable|Service has a compatible type|Service has an unambiguous target port|Service routes traffic to the Deployment's pods|Prometheus is accessible|Pod template has the Prometheus annotations|Pod template has the labels the queries need|Deployment has the Envoy sidecar|Pods have the Envoy sidecar|Pods are Prometheus targets|Envoy proxies are being scraped|Traffic is proxied through Envoy|Tuning pod is running|Pods are processing traffic"
 
 # ---- the checks that fail on other objects ------------------------------------------------
 # a Deployment with no resource requirements and the tuning pod's label on its template, a

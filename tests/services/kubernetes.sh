@@ -63,6 +63,22 @@
 #       Pods of a rolling update are marked as they appear, so a rollout completes within
 #       a second or two of a template change while a `ready` kubelet runs.
 #
+#   tests/services/kubernetes.sh metrics-server RUNDIR
+#       Serves the resource metrics API (metrics.k8s.io/v1beta1) through the API server's
+#       aggregation layer, as metrics-server does: starts tests/services/metrics_server.py
+#       (TLS with a certificate from the run's CA; it requires the API server's front-proxy
+#       client certificate), registers it with a Service kube-system/metrics-server without
+#       selector, its Endpoints and the APIService v1beta1.metrics.k8s.io (caBundle: the run's
+#       CA), and waits until the APIService's condition Available is True (60 s at most).
+#       The API server was started with the aggregation-layer flags (--requestheader-*, a
+#       front-proxy CA and client certificate in RUNDIR/pki, --enable-aggregator-routing so it
+#       dials the Endpoints' address itself: there is no kube-proxy). The Endpoints cannot be
+#       in 127.0.0.0/8 (the API server refuses loopback endpoints), so the server listens on
+#       the machine's own global IPv4 address (`ip -4 addr show scope global`), which the
+#       kernel routes over lo: the traffic stays on the host. It fails with a clear message
+#       when the machine has none. Usage follows each pod's requests (metrics_server.py says
+#       how). A second call replaces the first; `stop` ends it (RUNDIR/metrics-server.pid).
+#
 # RUNDIR/env (source it with `set -a; . RUNDIR/env; set +a`):
 #   KUBECONFIG=RUNDIR/admin.kubeconfig
 #   SERVO_KUBE_SERVER=https://127.0.0.1:16443
@@ -113,6 +129,7 @@ usage: kubernetes.sh build WORKDIR
        kubernetes.sh kubelet RUNDIR NAMESPACE [--once]
                              [--mode ready|crashloop|imagepull|unschedulable]
                              [--selector LABEL_SELECTOR]
+       kubernetes.sh metrics-server RUNDIR
 USAGE
     exit 2
 }
@@ -383,8 +400,19 @@ make_pki()
             -extfile client.ext -out client.crt
         openssl ecparam -name prime256v1 -genkey -noout -out sa.key
         openssl ec -in sa.key -pubout -out sa.pub
+        # the aggregation layer: the API server proxies to extension API servers (the test
+        # metrics server) with this client certificate, which they check against this CA
+        openssl ecparam -name prime256v1 -genkey -noout -out front-proxy-ca.key
+        openssl req -x509 -new -key front-proxy-ca.key -days 30 -subj "/CN=servo-front-proxy-ca" \
+            -out front-proxy-ca.crt
+        openssl ecparam -name prime256v1 -genkey -noout -out front-proxy-client.key
+        openssl req -new -key front-proxy-client.key -subj "/CN=front-proxy-client" \
+            -out front-proxy-client.csr
+        openssl x509 -req -in front-proxy-client.csr -CA front-proxy-ca.crt \
+            -CAkey front-proxy-ca.key -CAcreateserial -days 30 -extfile client.ext \
+            -out front-proxy-client.crt
         rm -f ./*.csr ./*.ext ./*.srl
-        chmod 644 ca.crt apiserver.crt client.crt sa.pub
+        chmod 644 ca.crt apiserver.crt client.crt sa.pub front-proxy-ca.crt front-proxy-client.crt
     ) >"$pki/openssl.log" 2>&1
     rc=$?
     set -e
@@ -490,6 +518,14 @@ cmd_start()
         --api-audiences=https://kubernetes.default.svc \
         --service-cluster-ip-range=10.0.0.0/24 \
         --allow-privileged=true --endpoint-reconciler-type=none \
+        --requestheader-client-ca-file="$pki/front-proxy-ca.crt" \
+        --requestheader-allowed-names=front-proxy-client \
+        --requestheader-username-headers=X-Remote-User \
+        --requestheader-group-headers=X-Remote-Group \
+        --requestheader-extra-headers-prefix=X-Remote-Extra- \
+        --proxy-client-cert-file="$pki/front-proxy-client.crt" \
+        --proxy-client-key-file="$pki/front-proxy-client.key" \
+        --enable-aggregator-routing=true \
         </dev/null >"$run/kube-apiserver.log" 2>&1 &
     echo $! >"$run/kube-apiserver.pid"
     # anonymous /readyz is allowed under RBAC once the bootstrap roles exist; the CA is
@@ -574,6 +610,7 @@ cmd_stop()
     for f in "$run"/kubelet.*.pid; do
         [[ -e $f ]] && stop_pid "$f" kubernetes.sh
     done
+    stop_pid "$run/metrics-server.pid" metrics_server.py
     stop_pid "$run/kube-controller-manager.pid" kube-controller-manager
     stop_pid "$run/kube-apiserver.pid" kube-apiserver
     stop_pid "$run/etcd.pid" etcd
@@ -702,6 +739,117 @@ cmd_kubelet()
     done
 }
 
+# ---- the metrics API (aggregated) ---------------------------------------------------------
+
+# The machine's first global IPv4 address. The API server refuses Endpoints in 127.0.0.0/8
+# ("may not be in the loopback range"), so the test metrics server listens on this address
+# instead; the kernel delivers traffic to the machine's own address over lo, so nothing
+# leaves the host.
+host_address()
+{
+    ip -4 -o addr show scope global 2>/dev/null | awk '{ split($4, a, "/"); print a[1]; exit }'
+}
+
+# curl against the API server as admin: METHOD PATH [JSON]; prints the body, fails on >= 400
+# (except a 404 on DELETE).
+kube_api()
+{
+    local method=$1 path=$2 body=${3:-} code out
+    out=$(mktemp)
+    code=$(curl -sS --max-time 10 --cacert "$SERVO_KUBE_CA" \
+        -H "Authorization: Bearer $SERVO_KUBE_TOKEN" -H 'Content-Type: application/json' \
+        -X "$method" ${body:+--data-binary "$body"} -o "$out" -w '%{http_code}' \
+        "$SERVO_KUBE_SERVER$path") || code=000
+    cat "$out"
+    rm -f "$out"
+    [[ $code == 2* || ($method == DELETE && $code == 404) ]] || {
+        log "$method $path: HTTP $code"
+        return 1
+    }
+}
+
+cmd_metrics_server()
+{
+    local run
+    run=$(absolute "$1")
+    [[ -f $run/env ]] || die "no cluster runs from $run (no $run/env): \`$script start\` first"
+    set -a
+    # shellcheck disable=SC1091
+    . "$run/env"
+    set +a
+    local pki=$run/pki ip port
+    ip=$(host_address)
+    [[ -n $ip ]] || die "no global IPv4 address on this machine: the API server refuses" \
+        "loopback Endpoints, so the metrics server needs the machine's own address"
+    if pid_alive "$run/metrics-server.pid" metrics_server.py; then
+        stop_pid "$run/metrics-server.pid" metrics_server.py
+    fi
+    port=$(python3 -c 'import socket, sys; s = socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$ip")
+    (
+        set -e
+        cd "$pki"
+        umask 077
+        openssl ecparam -name prime256v1 -genkey -noout -out metrics-server.key
+        openssl req -new -key metrics-server.key -subj "/CN=metrics-server" -out ms.csr
+        printf '%s\n' "subjectAltName=IP:$ip,DNS:metrics-server.kube-system.svc" \
+            "extendedKeyUsage=serverAuth" >ms.ext
+        openssl x509 -req -in ms.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
+            -extfile ms.ext -out metrics-server.crt
+        rm -f ms.csr ms.ext ca.srl
+        echo "$SERVO_KUBE_TOKEN" >metrics-server.token
+    ) >>"$pki/openssl.log" 2>&1 || die "could not make the metrics server's certificate"
+    local source_dir
+    source_dir=$(cd "$(dirname "$script")/../.." && pwd)
+    python3 "$(dirname "$script")/metrics_server.py" --listen "$ip:$port" \
+        --cert "$pki/metrics-server.crt" --key "$pki/metrics-server.key" \
+        --client-ca "$pki/front-proxy-ca.crt" --api "$SERVO_KUBE_SERVER" \
+        --token-file "$pki/metrics-server.token" --ca "$SERVO_KUBE_CA" \
+        --fixture "$source_dir/tests/fixtures/metrics-server/pod_metrics_list.json" \
+        </dev/null >"$run/metrics-server.log" 2>&1 &
+    echo $! >"$run/metrics-server.pid"
+    local ca_bundle
+    ca_bundle=$(base64 -w0 "$SERVO_KUBE_CA")
+    kube_api DELETE /apis/apiregistration.k8s.io/v1/apiservices/v1beta1.metrics.k8s.io >/dev/null
+    kube_api DELETE /api/v1/namespaces/kube-system/services/metrics-server >/dev/null
+    kube_api DELETE /api/v1/namespaces/kube-system/endpoints/metrics-server >/dev/null
+    kube_api POST /api/v1/namespaces/kube-system/services "{\"apiVersion\": \"v1\",
+        \"kind\": \"Service\", \"metadata\": {\"name\": \"metrics-server\"},
+        \"spec\": {\"ports\": [{\"name\": \"https\", \"port\": 443, \"targetPort\": $port}]}}" \
+        >/dev/null || die "could not create the Service kube-system/metrics-server"
+    kube_api POST /api/v1/namespaces/kube-system/endpoints "{\"apiVersion\": \"v1\",
+        \"kind\": \"Endpoints\", \"metadata\": {\"name\": \"metrics-server\"},
+        \"subsets\": [{\"addresses\": [{\"ip\": \"$ip\"}],
+                       \"ports\": [{\"name\": \"https\", \"port\": $port}]}]}" \
+        >/dev/null || die "could not create the Endpoints kube-system/metrics-server"
+    kube_api POST /apis/apiregistration.k8s.io/v1/apiservices "{
+        \"apiVersion\": \"apiregistration.k8s.io/v1\", \"kind\": \"APIService\",
+        \"metadata\": {\"name\": \"v1beta1.metrics.k8s.io\"},
+        \"spec\": {\"group\": \"metrics.k8s.io\", \"version\": \"v1beta1\",
+                   \"service\": {\"namespace\": \"kube-system\", \"name\": \"metrics-server\",
+                                 \"port\": 443},
+                   \"caBundle\": \"$ca_bundle\", \"groupPriorityMinimum\": 100,
+                   \"versionPriority\": 100}}" \
+        >/dev/null || die "could not create the APIService v1beta1.metrics.k8s.io"
+    local deadline=$((SECONDS + 60)) available=""
+    until [[ $available == True ]]; do
+        if ! process_running "$run/metrics-server.pid"; then
+            tail -n 20 "$run/metrics-server.log" >&2
+            die "the metrics server exited"
+        fi
+        if ((SECONDS >= deadline)); then
+            kube_api GET /apis/apiregistration.k8s.io/v1/apiservices/v1beta1.metrics.k8s.io |
+                jq -c '.status' >&2 || true
+            die "the APIService v1beta1.metrics.k8s.io did not become Available within 60 s"
+        fi
+        sleep 0.2
+        available=$(kube_api GET /apis/apiregistration.k8s.io/v1/apiservices/v1beta1.metrics.k8s.io |
+            jq -r '[.status.conditions[]? | select(.type == "Available")][0].status // ""') ||
+            available=""
+    done
+    log "metrics API v1beta1.metrics.k8s.io Available: the test metrics server at $ip:$port" \
+        "(pid $(<"$run/metrics-server.pid"), log $run/metrics-server.log)"
+}
+
 (($# >= 1)) || usage
 case $1 in
 build)
@@ -719,6 +867,10 @@ stop)
 kubelet)
     (($# >= 3)) || usage
     cmd_kubelet "$2" "$3" "${@:4}"
+    ;;
+metrics-server)
+    (($# == 2)) || usage
+    cmd_metrics_server "$2"
     ;;
 *) usage ;;
 esac

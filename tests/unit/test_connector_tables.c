@@ -117,8 +117,9 @@ static void assert_contains(const char *haystack, const char *needle)
 static void test_builtins_are_listed_in_order(void **state)
 {
     (void)state;
-    static const char *const names[] = {"exec",    "kubernetes", "opsani_dev", "prometheus",
-                                        "scripts", "vegeta",     "wait",       "wrk"};
+    static const char *const names[] = {"exec",       "kube_metrics", "kubernetes",
+                                        "opsani_dev", "prometheus",   "scripts",
+                                        "vegeta",     "wait",         "wrk"};
     assert_int_equal(servo_builtin_connector_count(), COUNT(names));
     for (size_t i = 0; i < COUNT(names); i++) {
         const struct servo_connector_plugin *plugin = servo_builtin_connectors[i];

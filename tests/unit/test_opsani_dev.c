@@ -2,8 +2,8 @@
 /* The opsani_dev connector's pure parts: the sidecar container, port conflicts, the Service
  * port and its target resolved, the promote patch; and its children through the assembly
  * (kubernetes with the main container and the tuning canary, prometheus with the 13 Envoy
- * metrics, 7 without a tuning pod, kube_metrics left out while that connector is not
- * registered). tests/integration/test_opsani_dev*.sh run it against an API server. */
+ * metrics, 7 without a tuning pod, kube_metrics with the container, the kind and
+ * when_unavailable: skip). tests/integration/test_opsani_dev*.sh run it against an API server. */
 #include "support.h"
 
 #include <jansson.h>
@@ -284,7 +284,7 @@ static void test_children(void **state)
     (void)state;
     struct assembly a = {0};
     const struct servo_config *servo = load(&a, CONFIG);
-    assert_int_equal(servo->connector_count, registry_find(&registry, "kube_metrics") ? 4 : 3);
+    assert_int_equal(servo->connector_count, 4);
     const struct servo_connector *k = instance(servo, "opsani_dev.kubernetes");
     const struct servo_connector *p = instance(servo, "opsani_dev.prometheus");
     assert_non_null(k);
@@ -310,6 +310,17 @@ static void test_children(void **state)
     assert_int_equal(json_array_size(metrics), 13);
     assert_string_equal(json_string_value(json_object_get(json_array_get(metrics, 1), "query")),
                         "envoy_cluster_membership_healthy{opsani_role=\"tuning\"}");
+    assert_json(json_object_get(prometheus, "opsani_dev.kube_metrics"),
+                "{\"namespace\": \"shop\", \"name\": \"web\", \"kind\": \"Deployment\", "
+                "\"container\": \"app\", \"when_unavailable\": \"skip\", \"kubeconfig\": null, "
+                "\"context\": null, "
+                "\"metric_collection_frequency\": \"1m\", \"metrics_to_collect\": "
+                "[\"tuning_cpu_usage\", \"tuning_cpu_request\", \"tuning_cpu_limit\", "
+                "\"tuning_cpu_saturation\", \"tuning_mem_usage\", \"tuning_mem_request\", "
+                "\"tuning_mem_limit\", \"tuning_mem_saturation\", \"tuning_pod_restart_count\", "
+                "\"main_cpu_usage\", \"main_cpu_request\", \"main_cpu_limit\", "
+                "\"main_cpu_saturation\", \"main_mem_usage\", \"main_mem_request\", "
+                "\"main_mem_limit\", \"main_mem_saturation\", \"main_pod_restart_count\"]}");
     json_decref(prometheus);
     assembly_free(&a);
 
