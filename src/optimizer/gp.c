@@ -7,9 +7,9 @@
  * kernel when every value has the same weight). A value with a small weight shares what is
  * learnt about the others, one with a large weight stands apart, as when one instance type
  * behaves like another and a third does not. Each weight is fitted as a lengthscale is
- * (w = 1 / l^2). Hyperparameters theta = (log l per feature, log s, log noise) minimize the
- * negative log
- * posterior  1/2 y^T a + sum log L_ii + n/2 log 2 pi - log prior(theta),  a = (K + noise I)^-1 y,
+ * (w = 1 / l^2). Hyperparameters theta = (log l per feature: a range input or an enum value,
+ * log s, log noise) minimize the negative log posterior
+ *   1/2 y^T a + sum log L_ii + n/2 log 2 pi - log prior(theta),  a = (K + noise I)^-1 y,
  * with the gradient  d/dtheta = -1/2 tr((a a^T - K^-1) dK/dtheta)  (eq. 5.9). */
 #include "optimizer/gp.h"
 
@@ -45,7 +45,7 @@
 struct fit_context {
     size_t n, d, pairs; /* d: features (a range input, or one value of an enum input) */
     const double *y;
-    double *sq;            /* pairs x d: delta^2 for every pair i < j and input */
+    double *sq;            /* pairs x d: delta^2 for every pair i < j and feature */
     double *k;             /* n x n covariance */
     double *chol;          /* n x n, its Cholesky factor */
     double *inverse;       /* n x n */
