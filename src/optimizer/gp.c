@@ -315,22 +315,27 @@ static double kernel(const struct opt_gp *gp, const double *a, const double *b)
 }
 
 /* The kernel against training point i, with `scaled` the query's inputs divided by the
- * lengthscales (enum inputs as they are): the inner loop of every prediction. */
-static double kernel_scaled(const struct opt_gp *gp, const double *scaled, size_t i)
+ * lengthscales (enum inputs as they are) and `weights` its enum values' weights: the inner
+ * loop of every prediction. */
+static double kernel_scaled(const struct opt_gp *gp, const double *scaled, const double *weights,
+                            size_t i)
 {
-    const double *xs = gp->scaled + i * gp->d;
+    const double *xs = gp->scaled + i * gp->d, *xw = gp->scaled_w + i * gp->d;
     double r2 = 0.0;
     for (size_t k = 0; k < gp->d; k++) {
         double t = scaled[k] - xs[k];
-        r2 += gp->categorical[k] ? enum_r2(gp, k, scaled[k], xs[k]) : t * t;
+        r2 += gp->categorical[k] ? (t != 0.0 ? weights[k] + xw[k] : 0.0) : t * t;
     }
     return matern52(r2, gp->signal);
 }
 
-static void scale_inputs(const struct opt_gp *gp, const double *z, double *out)
+/* z scaled for kernel_scaled, and the weights of its enum values (0 for a range input). */
+static void scale_inputs(const struct opt_gp *gp, const double *z, double *out, double *weights)
 {
-    for (size_t k = 0; k < gp->d; k++)
+    for (size_t k = 0; k < gp->d; k++) {
         out[k] = gp->categorical[k] ? z[k] : z[k] * sqrt(gp->inverse_ls2[k]);
+        weights[k] = gp->categorical[k] ? value_weight(gp, k, z[k]) : 0.0;
+    }
 }
 
 /* Factors K + (noise + jitter) I, raising the jitter until it succeeds (at most 1e-2 s). */
@@ -378,9 +383,10 @@ int opt_gp_fit(struct opt_gp *gp, const double *x, const double *y, size_t n, si
     gp->signal = exp(theta[f.count]);
     gp->noise = exp(theta[f.count + 1]);
     free(theta);
-    gp->scaled = xmalloc((n * d + 1) * sizeof(double));
+    gp->scaled = xmalloc((2 * n * d + 1) * sizeof(double));
+    gp->scaled_w = gp->scaled + n * d;
     for (size_t i = 0; i < n; i++)
-        scale_inputs(gp, x + i * d, gp->scaled + i * d);
+        scale_inputs(gp, x + i * d, gp->scaled + i * d, gp->scaled_w + i * d);
     if (factor_covariance(gp) != 0) {
         opt_gp_free(gp);
         return -1;
@@ -395,10 +401,11 @@ void opt_gp_predict(const struct opt_gp *gp, const double *z, double *mean, doub
                     double *work)
 {
     size_t n = gp->n;
-    double *scaled = work + n;
-    scale_inputs(gp, z, scaled);
+    double *scaled = work + n, *weights = xmalloc((gp->d + 1) * sizeof(double));
+    scale_inputs(gp, z, scaled, weights);
     for (size_t i = 0; i < n; i++)
-        work[i] = kernel_scaled(gp, scaled, i);
+        work[i] = kernel_scaled(gp, scaled, weights, i);
+    free(weights);
     *mean = opt_dot(work, gp->alpha, n);
     opt_solve_lower(gp->l, n, work);
     double v = gp->signal - opt_dot(work, work, n);
@@ -409,14 +416,14 @@ void opt_gp_predict_batch(const struct opt_gp *gp, const double *z, size_t m, do
                           double *variance, double *work)
 {
     size_t n = gp->n, d = gp->d;
-    double *scaled = work + n * m;
+    double *scaled = work + n * m, *weights = xmalloc((m * d + 1) * sizeof(double));
     for (size_t c = 0; c < m; c++)
-        scale_inputs(gp, z + c * d, scaled + c * d);
+        scale_inputs(gp, z + c * d, scaled + c * d, weights + c * d);
     /* work[i][c] = k(x_i, z_c): candidates along the rows so that the triangular solve below
      * runs over contiguous memory, m points at a time. */
     for (size_t i = 0; i < n; i++)
         for (size_t c = 0; c < m; c++)
-            work[i * m + c] = kernel_scaled(gp, scaled + c * d, i);
+            work[i * m + c] = kernel_scaled(gp, scaled + c * d, weights + c * d, i);
     for (size_t c = 0; c < m; c++)
         mean[c] = 0.0;
     for (size_t i = 0; i < n; i++) {
@@ -447,6 +454,7 @@ void opt_gp_predict_batch(const struct opt_gp *gp, const double *z, size_t m, do
     for (size_t c = 0; c < m; c++)
         if (!(variance[c] > 1e-12 * gp->signal))
             variance[c] = 1e-12 * gp->signal;
+    free(weights);
 }
 
 void opt_gp_free(struct opt_gp *gp)

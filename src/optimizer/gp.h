@@ -13,6 +13,7 @@ struct opt_gp {
     size_t n, d;
     double *x;               /* n x d training inputs (a copy) */
     double *scaled;          /* the same divided by the lengthscales (enum inputs unscaled) */
+    double *scaled_w;        /* the weights of their enum values (0 for a range input) */
     const bool *categorical; /* d flags (borrowed): compared by equality, not distance */
     double *inverse_ls2;     /* 1 / lengthscale^2 per range input */
     size_t *offset;          /* d: the input's first weight in value_w (enum inputs) */
