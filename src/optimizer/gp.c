@@ -2,9 +2,14 @@
  *
  * Kernel, Matern 5/2 with automatic relevance determination:
  *   k(a, b) = s (1 + sqrt5 r + 5 r^2 / 3) exp(-sqrt5 r),   r^2 = sum_k delta_k(a, b)^2 / l_k^2,
- * where delta is the difference for a range input and [a != b] for an enum input (an overlap
- * kernel). Hyperparameters theta = (log l_1..d, log s, log noise) minimize the negative log
- * posterior  1/2 y^T a + sum log L_ii + n/2 log 2 pi - log prior(theta),  a = (K + noise I)^-1 y,
+ * where delta is the difference for a range input. An enum input compares values by equality,
+ * with a weight per value: two different values u and v add w_u + w_v to r^2 (the overlap
+ * kernel when every value has the same weight). A value with a small weight shares what is
+ * learnt about the others, one with a large weight stands apart, as when one instance type
+ * behaves like another and a third does not. Each weight is fitted as a lengthscale is
+ * (w = 1 / l^2). Hyperparameters theta = (log l per feature: a range input or an enum value,
+ * log s, log noise) minimize the negative log posterior
+ *   1/2 y^T a + sum log L_ii + n/2 log 2 pi - log prior(theta),  a = (K + noise I)^-1 y,
  * with the gradient  d/dtheta = -1/2 tr((a a^T - K^-1) dK/dtheta)  (eq. 5.9). */
 #include "optimizer/gp.h"
 
@@ -33,27 +38,61 @@
 #define LOG_SIGNAL_HIGH 3.0
 #define LOG_NOISE_LOW (-13.8) /* 1e-6 */
 #define LOG_NOISE_HIGH 0.7
+/* A value's weight w_v at the overlap kernel's prior: two values differ by 1 / l^2 = 2 w_v. */
+#define VALUE_PRIOR_SHIFT 0.34657359027997264 /* log(2) / 2 on log l */
 #define JITTER 1e-8 /* times the signal variance, always on the diagonal */
 
 struct fit_context {
-    size_t n, d, pairs;
+    size_t n, d, pairs; /* d: features (a range input, or one value of an enum input) */
     const double *y;
-    double *sq;      /* pairs x d: delta^2 for every pair i < j and input */
-    double *k;       /* n x n covariance */
-    double *chol;    /* n x n, its Cholesky factor */
-    double *inverse; /* n x n */
-    double *work;    /* n x n */
-    double *alpha;   /* n */
-    double *dk_dr;   /* pairs: s 5/3 (1 + sqrt5 r) exp(-sqrt5 r), see gradient below */
-    double *w;       /* d: 1 / l^2 */
-    double ls_prior_mean;
+    double *sq;            /* pairs x d: delta^2 for every pair i < j and feature */
+    double *k;             /* n x n covariance */
+    double *chol;          /* n x n, its Cholesky factor */
+    double *inverse;       /* n x n */
+    double *work;          /* n x n */
+    double *alpha;         /* n */
+    double *dk_dr;         /* pairs: s 5/3 (1 + sqrt5 r) exp(-sqrt5 r), see gradient below */
+    double *w;             /* d: 1 / l^2 */
+    double *ls_prior_mean; /* d */
 };
 
-static double input_delta2(double a, double b, bool categorical)
+/* The features of the inputs: one per range input, one per value of an enum input. */
+struct features {
+    size_t count;
+    size_t *offset, *levels; /* per input */
+};
+
+static void features_init(struct features *f, const double *x, size_t n, size_t d,
+                          const bool *categorical)
 {
-    if (categorical)
-        return a == b ? 0.0 : 1.0;
-    return (a - b) * (a - b);
+    f->offset = xmalloc(2 * (d + 1) * sizeof(size_t));
+    f->levels = f->offset + d + 1;
+    f->count = 0;
+    for (size_t k = 0; k < d; k++) {
+        size_t levels = 1;
+        for (size_t i = 0; categorical[k] && i < n; i++)
+            if (x[i * d + k] >= (double)levels)
+                levels = (size_t)x[i * d + k] + 1;
+        f->offset[k] = f->count;
+        f->levels[k] = levels;
+        f->count += levels;
+    }
+}
+
+/* Fills sq[0..count) for the pair (a, b): squared differences of range inputs, a 1 for each of
+ * two different enum values. */
+static void pair_features(const struct features *f, const double *a, const double *b, size_t d,
+                          const bool *categorical, double *sq)
+{
+    memset(sq, 0, f->count * sizeof(double));
+    for (size_t k = 0; k < d; k++) {
+        if (!categorical[k]) {
+            sq[f->offset[k]] = (a[k] - b[k]) * (a[k] - b[k]);
+        } else if (a[k] != b[k]) {
+            sq[f->offset[k] + (size_t)a[k]] = 1.0;
+            sq[f->offset[k] + (size_t)b[k]] = 1.0;
+        }
+    }
 }
 
 static double matern52(double r2, double signal)
@@ -62,13 +101,13 @@ static double matern52(double r2, double signal)
     return signal * (1.0 + SQRT5 * r + (5.0 / 3.0) * r2) * exp(-SQRT5 * r);
 }
 
-static void compute_sq(struct fit_context *c, const double *x, const bool *categorical)
+static void compute_sq(struct fit_context *c, const struct features *f, const double *x, size_t d,
+                       const bool *categorical)
 {
-    size_t p = 0, d = c->d;
+    size_t p = 0;
     for (size_t i = 0; i < c->n; i++)
         for (size_t j = i + 1; j < c->n; j++, p++)
-            for (size_t k = 0; k < d; k++)
-                c->sq[p * d + k] = input_delta2(x[i * d + k], x[j * d + k], categorical[k]);
+            pair_features(f, x + i * d, x + j * d, d, categorical, c->sq + p * c->d);
 }
 
 static double normal_penalty(double v, double mean, double sd, double *gradient)
@@ -133,7 +172,7 @@ static double negative_log_posterior(const double *theta, double *gradient, void
     gradient[d] = -signal_gradient;
     gradient[d + 1] = -0.5 * noise * trace_w;
     for (size_t k = 0; k < d; k++)
-        value += normal_penalty(theta[k], c->ls_prior_mean, PRIOR_LS_SD, &gradient[k]);
+        value += normal_penalty(theta[k], c->ls_prior_mean[k], PRIOR_LS_SD, &gradient[k]);
     value += normal_penalty(theta[d], PRIOR_SIGNAL_MEAN, PRIOR_SIGNAL_SD, &gradient[d]);
     value += normal_penalty(theta[d + 1], PRIOR_NOISE_MEAN, PRIOR_NOISE_SD, &gradient[d + 1]);
     return value;
@@ -155,11 +194,17 @@ static size_t choose_fit_points(size_t n, size_t limit, struct opt_rng *rng, siz
     return limit;
 }
 
-static void fit_context_init(struct fit_context *c, const double *x, const double *y,
-                             const size_t *index, size_t n, size_t d, const bool *categorical)
+static double ls_prior_mean(size_t d, bool categorical)
+{
+    return M_SQRT2 + 0.5 * log((double)d) + (categorical ? VALUE_PRIOR_SHIFT : 0.0);
+}
+
+static void fit_context_init(struct fit_context *c, const struct features *f, const double *x,
+                             const double *y, const size_t *index, size_t n, size_t d,
+                             const bool *categorical)
 {
     c->n = n;
-    c->d = d;
+    c->d = f->count;
     c->pairs = n * (n - 1) / 2;
     double *xs = xmalloc(n * d * sizeof(double)), *ys = xmalloc(n * sizeof(double));
     for (size_t i = 0; i < n; i++) {
@@ -167,8 +212,8 @@ static void fit_context_init(struct fit_context *c, const double *x, const doubl
         ys[i] = y[index[i]];
     }
     c->y = ys;
-    c->sq = xmalloc((c->pairs * d + 1) * sizeof(double));
-    compute_sq(c, xs, categorical);
+    c->sq = xmalloc((c->pairs * c->d + 1) * sizeof(double));
+    compute_sq(c, f, xs, d, categorical);
     free(xs);
     c->k = xmalloc(4 * n * n * sizeof(double));
     c->chol = c->k + n * n;
@@ -176,8 +221,11 @@ static void fit_context_init(struct fit_context *c, const double *x, const doubl
     c->work = c->inverse + n * n;
     c->alpha = xmalloc(n * sizeof(double));
     c->dk_dr = xmalloc((c->pairs + 1) * sizeof(double));
-    c->w = xmalloc(d * sizeof(double));
-    c->ls_prior_mean = M_SQRT2 + 0.5 * log((double)d);
+    c->w = xmalloc(2 * c->d * sizeof(double));
+    c->ls_prior_mean = c->w + c->d;
+    for (size_t k = 0; k < d; k++)
+        for (size_t v = 0; v < (categorical[k] ? f->levels[k] : 1); v++)
+            c->ls_prior_mean[f->offset[k] + v] = ls_prior_mean(d, categorical[k]);
 }
 
 static void fit_context_free(struct fit_context *c)
@@ -190,45 +238,48 @@ static void fit_context_free(struct fit_context *c)
     free(c->w);
 }
 
-/* Starting point number `start`: a lengthscale of l0 * sqrt(d) on every input, l0 from a short
- * list, then random draws around it. */
-static void starting_point(size_t start, size_t d, struct opt_rng *rng, double *theta)
+/* Starting point number `start`: a lengthscale of l0 * sqrt(d) on every feature (d inputs),
+ * l0 from a short list, then random draws around it; an enum value's weight is shifted as its
+ * prior is. */
+static void starting_point(size_t start, size_t d, const struct fit_context *c, struct opt_rng *rng,
+                           double *theta)
 {
     static const double scales[] = {0.25, 1.0};
     double base = log(sqrt((double)d)) +
                   log(start < ARRAY_LEN(scales) ? scales[start] : 0.5 * exp(opt_rng_normal(rng)));
-    for (size_t k = 0; k < d; k++)
-        theta[k] = base;
-    theta[d] = 0.0;
-    theta[d + 1] = log(1e-3);
+    for (size_t k = 0; k < c->d; k++)
+        theta[k] = base + c->ls_prior_mean[k] - ls_prior_mean(d, false);
+    theta[c->d] = 0.0;
+    theta[c->d + 1] = log(1e-3);
 }
 
-/* The MAP hyperparameters (theta, d + 2 values). */
-static void fit_hyperparameters(const double *x, const double *y, size_t n, size_t d,
-                                const bool *categorical, const struct opt_gp_fit_options *o,
-                                struct opt_rng *rng, double *theta)
+/* The MAP hyperparameters (theta, f->count + 2 values). */
+static void fit_hyperparameters(const struct features *f, const double *x, const double *y,
+                                size_t n, size_t d, const bool *categorical,
+                                const struct opt_gp_fit_options *o, struct opt_rng *rng,
+                                double *theta)
 {
     size_t *index = xmalloc(n * sizeof(size_t));
     size_t m = choose_fit_points(n, o->max_fit_points, rng, index);
     struct fit_context c;
-    fit_context_init(&c, x, y, index, m, d, categorical);
+    fit_context_init(&c, f, x, y, index, m, d, categorical);
     free(index);
 
-    size_t count = d + 2;
+    size_t features = f->count, count = features + 2;
     double *low = xmalloc(4 * count * sizeof(double)), *high = low + count;
     double *candidate = high + count, *best = candidate + count;
-    for (size_t k = 0; k < d; k++) {
+    for (size_t k = 0; k < features; k++) {
         low[k] = o->min_lengthscale > 0 ? log(o->min_lengthscale) : LOG_LS_LOW;
         high[k] = LOG_LS_HIGH;
     }
-    low[d] = LOG_SIGNAL_LOW;
-    high[d] = LOG_SIGNAL_HIGH;
-    low[d + 1] = o->min_noise > 0 ? log(o->min_noise) : LOG_NOISE_LOW;
-    high[d + 1] = o->max_noise > 0 ? log(o->max_noise) : LOG_NOISE_HIGH;
+    low[features] = LOG_SIGNAL_LOW;
+    high[features] = LOG_SIGNAL_HIGH;
+    low[features + 1] = o->min_noise > 0 ? log(o->min_noise) : LOG_NOISE_LOW;
+    high[features + 1] = o->max_noise > 0 ? log(o->max_noise) : LOG_NOISE_HIGH;
     double best_value = INFINITY;
-    starting_point(0, d, rng, best);
+    starting_point(0, d, &c, rng, best);
     for (size_t start = 0; start < (o->restarts ? o->restarts : 1); start++) {
-        starting_point(start, d, rng, candidate);
+        starting_point(start, d, &c, rng, candidate);
         for (size_t k = 0; k < count; k++)
             candidate[k] = fmin(fmax(candidate[k], low[k]), high[k]);
         double value =
@@ -243,31 +294,48 @@ static void fit_hyperparameters(const double *x, const double *y, size_t n, size
     fit_context_free(&c);
 }
 
+static double value_weight(const struct opt_gp *gp, size_t k, double value)
+{
+    size_t v = (size_t)value;
+    return v < gp->levels[k] ? gp->value_w[gp->offset[k] + v] : gp->unseen_w;
+}
+
+static double enum_r2(const struct opt_gp *gp, size_t k, double a, double b)
+{
+    return a == b ? 0.0 : value_weight(gp, k, a) + value_weight(gp, k, b);
+}
+
 static double kernel(const struct opt_gp *gp, const double *a, const double *b)
 {
     double r2 = 0.0;
     for (size_t k = 0; k < gp->d; k++)
-        r2 += input_delta2(a[k], b[k], gp->categorical[k]) * gp->inverse_ls2[k];
+        r2 += gp->categorical[k] ? enum_r2(gp, k, a[k], b[k])
+                                 : (a[k] - b[k]) * (a[k] - b[k]) * gp->inverse_ls2[k];
     return matern52(r2, gp->signal);
 }
 
 /* The kernel against training point i, with `scaled` the query's inputs divided by the
- * lengthscales (enum inputs as they are): the inner loop of every prediction. */
-static double kernel_scaled(const struct opt_gp *gp, const double *scaled, size_t i)
+ * lengthscales (enum inputs as they are) and `weights` its enum values' weights: the inner
+ * loop of every prediction. */
+static double kernel_scaled(const struct opt_gp *gp, const double *scaled, const double *weights,
+                            size_t i)
 {
-    const double *xs = gp->scaled + i * gp->d;
+    const double *xs = gp->scaled + i * gp->d, *xw = gp->scaled_w + i * gp->d;
     double r2 = 0.0;
     for (size_t k = 0; k < gp->d; k++) {
         double t = scaled[k] - xs[k];
-        r2 += gp->categorical[k] ? (t != 0.0) * gp->inverse_ls2[k] : t * t;
+        r2 += gp->categorical[k] ? (t != 0.0 ? weights[k] + xw[k] : 0.0) : t * t;
     }
     return matern52(r2, gp->signal);
 }
 
-static void scale_inputs(const struct opt_gp *gp, const double *z, double *out)
+/* z scaled for kernel_scaled, and the weights of its enum values (0 for a range input). */
+static void scale_inputs(const struct opt_gp *gp, const double *z, double *out, double *weights)
 {
-    for (size_t k = 0; k < gp->d; k++)
+    for (size_t k = 0; k < gp->d; k++) {
         out[k] = gp->categorical[k] ? z[k] : z[k] * sqrt(gp->inverse_ls2[k]);
+        weights[k] = gp->categorical[k] ? value_weight(gp, k, z[k]) : 0.0;
+    }
 }
 
 /* Factors K + (noise + jitter) I, raising the jitter until it succeeds (at most 1e-2 s). */
@@ -300,16 +368,25 @@ int opt_gp_fit(struct opt_gp *gp, const double *x, const double *y, size_t n, si
     gp->l = xmalloc((n * n + 1) * sizeof(double));
     gp->alpha = xmalloc((n + 1) * sizeof(double));
 
-    double *theta = xmalloc((d + 2) * sizeof(double));
-    fit_hyperparameters(x, y, n, d, categorical, options, rng, theta);
-    for (size_t k = 0; k < d; k++)
-        gp->inverse_ls2[k] = exp(-2.0 * theta[k]);
-    gp->signal = exp(theta[d]);
-    gp->noise = exp(theta[d + 1]);
+    struct features f;
+    features_init(&f, x, n, d, categorical);
+    gp->offset = f.offset;
+    gp->levels = f.levels;
+    double *theta = xmalloc((f.count + 2) * sizeof(double));
+    fit_hyperparameters(&f, x, y, n, d, categorical, options, rng, theta);
+    gp->value_w = xmalloc((f.count + 1) * sizeof(double));
+    for (size_t k = 0; k < f.count; k++)
+        gp->value_w[k] = exp(-2.0 * theta[k]);
+    for (size_t k = 0; k < d; k++) /* an enum: the overlap kernel's weight, for reference */
+        gp->inverse_ls2[k] = gp->value_w[f.offset[k]] * (categorical[k] ? 2.0 : 1.0);
+    gp->unseen_w = exp(-2.0 * ls_prior_mean(d, true));
+    gp->signal = exp(theta[f.count]);
+    gp->noise = exp(theta[f.count + 1]);
     free(theta);
-    gp->scaled = xmalloc((n * d + 1) * sizeof(double));
+    gp->scaled = xmalloc((2 * n * d + 1) * sizeof(double));
+    gp->scaled_w = gp->scaled + n * d;
     for (size_t i = 0; i < n; i++)
-        scale_inputs(gp, x + i * d, gp->scaled + i * d);
+        scale_inputs(gp, x + i * d, gp->scaled + i * d, gp->scaled_w + i * d);
     if (factor_covariance(gp) != 0) {
         opt_gp_free(gp);
         return -1;
@@ -324,10 +401,11 @@ void opt_gp_predict(const struct opt_gp *gp, const double *z, double *mean, doub
                     double *work)
 {
     size_t n = gp->n;
-    double *scaled = work + n;
-    scale_inputs(gp, z, scaled);
+    double *scaled = work + n, *weights = xmalloc((gp->d + 1) * sizeof(double));
+    scale_inputs(gp, z, scaled, weights);
     for (size_t i = 0; i < n; i++)
-        work[i] = kernel_scaled(gp, scaled, i);
+        work[i] = kernel_scaled(gp, scaled, weights, i);
+    free(weights);
     *mean = opt_dot(work, gp->alpha, n);
     opt_solve_lower(gp->l, n, work);
     double v = gp->signal - opt_dot(work, work, n);
@@ -338,14 +416,14 @@ void opt_gp_predict_batch(const struct opt_gp *gp, const double *z, size_t m, do
                           double *variance, double *work)
 {
     size_t n = gp->n, d = gp->d;
-    double *scaled = work + n * m;
+    double *scaled = work + n * m, *weights = xmalloc((m * d + 1) * sizeof(double));
     for (size_t c = 0; c < m; c++)
-        scale_inputs(gp, z + c * d, scaled + c * d);
+        scale_inputs(gp, z + c * d, scaled + c * d, weights + c * d);
     /* work[i][c] = k(x_i, z_c): candidates along the rows so that the triangular solve below
      * runs over contiguous memory, m points at a time. */
     for (size_t i = 0; i < n; i++)
         for (size_t c = 0; c < m; c++)
-            work[i * m + c] = kernel_scaled(gp, scaled + c * d, i);
+            work[i * m + c] = kernel_scaled(gp, scaled + c * d, weights + c * d, i);
     for (size_t c = 0; c < m; c++)
         mean[c] = 0.0;
     for (size_t i = 0; i < n; i++) {
@@ -376,12 +454,15 @@ void opt_gp_predict_batch(const struct opt_gp *gp, const double *z, size_t m, do
     for (size_t c = 0; c < m; c++)
         if (!(variance[c] > 1e-12 * gp->signal))
             variance[c] = 1e-12 * gp->signal;
+    free(weights);
 }
 
 void opt_gp_free(struct opt_gp *gp)
 {
     free(gp->x);
     free(gp->inverse_ls2);
+    free(gp->offset); /* levels shares its block */
+    free(gp->value_w);
     free(gp->l);
     free(gp->alpha);
     free(gp->scaled);

@@ -13,8 +13,13 @@ struct opt_gp {
     size_t n, d;
     double *x;               /* n x d training inputs (a copy) */
     double *scaled;          /* the same divided by the lengthscales (enum inputs unscaled) */
+    double *scaled_w;        /* the weights of their enum values (0 for a range input) */
     const bool *categorical; /* d flags (borrowed): compared by equality, not distance */
-    double *inverse_ls2;     /* 1 / lengthscale^2 per input */
+    double *inverse_ls2;     /* 1 / lengthscale^2 per range input */
+    size_t *offset;          /* d: the input's first weight in value_w (enum inputs) */
+    size_t *levels;          /* d: an enum input's values seen in training (max + 1) */
+    double *value_w;         /* per enum value: its share of r^2 when two values differ */
+    double unseen_w;         /* the same for a value never seen in training */
     double signal, noise;    /* kernel variance and noise variance */
     double *l;               /* Cholesky factor of K + noise I */
     double *alpha;           /* (K + noise I)^-1 y */

@@ -167,10 +167,53 @@ static void test_enum_kernel_compares_by_equality(void **state)
     opt_gp_free(&gp);
 }
 
+/* A range input and an enum of 3 values: values 0 and 1 follow the same curve, value 2 another.
+ * The enum's per-value weights learn that 0 and 1 are alike (small weights) and 2 stands apart,
+ * so value 1, measured at a few points only, is predicted from value 0's curve where it was
+ * never measured; with one weight for all values (the overlap kernel) it could not be. */
+static void test_enum_values_that_behave_alike_share(void **state)
+{
+    (void)state;
+    static const bool categorical[2] = {false, true};
+    double x[2 * 24], y[24];
+    size_t n = 0;
+    for (int i = 0; i < 10; i++) { /* value 0 and value 2 on a grid of 10 points each */
+        double u = i / 9.0;
+        x[2 * n] = u;
+        x[2 * n + 1] = 0;
+        y[n++] = sin(2 * M_PI * u);
+        x[2 * n] = u;
+        x[2 * n + 1] = 2;
+        y[n++] = 1.5 * cos(3 * M_PI * u);
+    }
+    for (int i = 0; i < 4; i++) { /* value 1: 4 points on the first half only */
+        double u = 0.05 + 0.1 * i;
+        x[2 * n] = u;
+        x[2 * n + 1] = 1;
+        y[n++] = sin(2 * M_PI * u);
+    }
+    struct opt_gp gp;
+    struct opt_gp_fit_options options = {.restarts = 2, .iterations = 60};
+    struct opt_rng rng;
+    opt_rng_seed(&rng, 11);
+    assert_int_equal(opt_gp_fit(&gp, x, y, n, 2, categorical, &options, &rng), 0);
+    double w0 = gp.value_w[gp.offset[1]], w1 = gp.value_w[gp.offset[1] + 1];
+    double w2 = gp.value_w[gp.offset[1] + 2];
+    assert_true(w2 > 2.0 * fmax(w0, w1));
+    double work[64];
+    for (double u = 0.6; u < 0.95; u += 0.1) { /* where value 1 was never measured */
+        double z[2] = {u, 1}, mean, variance;
+        opt_gp_predict(&gp, z, &mean, &variance, work);
+        assert_true(fabs(mean - sin(2 * M_PI * u)) < 0.25);
+    }
+    opt_gp_free(&gp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ranking),
+        cmocka_unit_test(test_enum_values_that_behave_alike_share),
         cmocka_unit_test(test_failure_limit),
         cmocka_unit_test(test_design_only_moves_the_center),
         cmocka_unit_test(test_successes_grow_failures_shrink),
