@@ -84,22 +84,11 @@ static int check_permissions(struct servo_connector *c, struct servo_event *even
     if (client == NULL)
         return -1;
     const struct kube_metrics_settings *s = settings_of(c);
-    json_t *body =
-        json_pack("{s:s, s:s, s:{s:{s:s, s:s, s:s, s:s}}}", "apiVersion", "authorization.k8s.io/v1",
-                  "kind", "SelfSubjectAccessReview", "spec", "resourceAttributes", "namespace",
-                  s->namespace, "group", "metrics.k8s.io", "resource", "pods", "verb", "list");
-    struct kube_response r;
     struct servo_error error = {0};
-    int rc =
-        kube_call(client, event, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
-                  body, NULL, "a SelfSubjectAccessReview", SERVO_ERROR_FAILED, &r, &error);
-    json_decref(body);
-    if (rc != 0) {
-        kube_response_clear(&r);
+    int allowed =
+        kube_access_review(client, event, s->namespace, "metrics.k8s.io", "pods", "list", &error);
+    if (allowed < 0)
         return fail_with(check, &error);
-    }
-    bool allowed = json_is_true(json_object_get(json_object_get(r.body, "status"), "allowed"));
-    kube_response_clear(&r);
     if (!allowed)
         return servo_check_fail(check,
                                 "not allowed to \"list\" resource \"pods\" in group "

@@ -101,38 +101,6 @@ static int check_version(struct servo_connector *c, struct servo_event *event, s
     return rc;
 }
 
-/* One SelfSubjectAccessReview: 1 allowed, 0 denied, -1 on errors. */
-static int access_review(struct kube_client *client, struct servo_event *event, const char *ns,
-                         const char *group, const char *resource, const char *verb,
-                         struct servo_error *e)
-{
-    char *name = kube_printf("%s", resource);
-    char *slash = strchr(name, '/');
-    const char *subresource = NULL;
-    if (slash != NULL) {
-        *slash = '\0';
-        subresource = slash + 1;
-    }
-    json_t *attributes = json_pack("{s:s, s:s, s:s, s:s}", "namespace", ns, "verb", verb, "group",
-                                   group, "resource", name);
-    if (subresource != NULL)
-        json_object_set_new(attributes, "subresource", json_string(subresource));
-    if (strcmp(name, "namespaces") == 0 && subresource == NULL)
-        json_object_set_new(attributes, "name", json_string(ns));
-    json_t *body = json_pack("{s:s, s:s, s:{s:o}}", "apiVersion", "authorization.k8s.io/v1", "kind",
-                             "SelfSubjectAccessReview", "spec", "resourceAttributes", attributes);
-    struct kube_response r;
-    int rc =
-        kube_call(client, event, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
-                  body, NULL, "a SelfSubjectAccessReview", SERVO_ERROR_FAILED, &r, e);
-    if (rc == 0)
-        rc = json_is_true(json_object_get(json_object_get(r.body, "status"), "allowed")) ? 1 : 0;
-    kube_response_clear(&r);
-    json_decref(body);
-    free(name);
-    return rc;
-}
-
 static int check_permissions(struct servo_connector *c, struct servo_event *event, size_t item,
                              struct servo_check *check)
 {
@@ -152,8 +120,8 @@ static int check_permissions(struct servo_connector *c, struct servo_event *even
             for (size_t r = 0; r < p[i].resources.count; r++) {
                 for (size_t v = 0; v < p[i].verbs.count; v++) {
                     struct servo_error e = {0};
-                    int allowed = access_review(client, event, st->namespaces[n], p[i].group,
-                                                resources[r], verbs[v], &e);
+                    int allowed = kube_access_review(client, event, st->namespaces[n], p[i].group,
+                                                     resources[r], verbs[v], &e);
                     if (allowed < 0) {
                         free(missing);
                         return fail(check, &e);

@@ -1481,3 +1481,35 @@ int kube_request(struct kube_client *c, const char *method, const char *path, co
     free(received.data);
     return rc;
 }
+
+int kube_access_review(struct kube_client *c, const struct servo_event *event, const char *ns,
+                       const char *group, const char *resource, const char *verb,
+                       struct servo_error *error)
+{
+    const char *slash = strchr(resource, '/');
+    char *name = servo_strdup_printf(
+        "%.*s", (int)(slash ? (size_t)(slash - resource) : strlen(resource)), resource);
+    json_t *attributes = json_pack("{s:s, s:s, s:s, s:s}", "namespace", ns, "verb", verb, "group",
+                                   group, "resource", name);
+    if (slash != NULL)
+        json_object_set_new(attributes, "subresource", json_string(slash + 1));
+    else if (strcmp(name, "namespaces") == 0)
+        json_object_set_new(attributes, "name", json_string(ns));
+    json_t *body = json_pack("{s:s, s:s, s:{s:o}}", "apiVersion", "authorization.k8s.io/v1", "kind",
+                             "SelfSubjectAccessReview", "spec", "resourceAttributes", attributes);
+    struct kube_response r;
+    int rc = kube_request(c, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body,
+                          NULL, event, &r);
+    if (rc != 0 || r.status < 200 || r.status >= 300)
+        rc = servo_error_set(error,
+                             rc != 0 && strcmp(r.reason, "cancelled") == 0 ? SERVO_ERROR_CANCELLED
+                                                                           : SERVO_ERROR_FAILED,
+                             r.reason, "a SelfSubjectAccessReview: %s",
+                             r.message ? r.message : "the request failed");
+    else
+        rc = json_is_true(json_object_get(json_object_get(r.body, "status"), "allowed")) ? 1 : 0;
+    kube_response_clear(&r);
+    json_decref(body);
+    free(name);
+    return rc;
+}

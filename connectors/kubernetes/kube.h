@@ -129,4 +129,12 @@ int kube_request(struct kube_client *c, const char *method, const char *path, co
  *   "transport" (anything else); r->message says what happened, with the server's URL.
  * - Nothing is retried: a caller that wants retries on 409, 429 or 5xx loops itself. */
 
+/* One SelfSubjectAccessReview in namespace `ns`: may the servo's identity `verb` `resource`
+ * ("pods", or "pods/log" for a subresource; "namespaces" reviews the namespace `ns` itself)
+ * of API group `group` ("" for the core group)? 1 allowed, 0 denied, -1 when the review
+ * itself failed (`error`: kind SERVO_ERROR_FAILED, or cancelled). */
+int kube_access_review(struct kube_client *c, const struct servo_event *event, const char *ns,
+                       const char *group, const char *resource, const char *verb,
+                       struct servo_error *error);
+
 #endif

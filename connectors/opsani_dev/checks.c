@@ -436,39 +436,21 @@ static int check_permissions(struct servo_connector *c, struct servo_event *ev, 
         return -1;
     char *missing = NULL;
     for (size_t i = 0; i < count; i++) {
-        const char *subresource = strchr(needed[i][1], '/');
-        char *resource = servo_strdup_printf(
-            "%.*s",
-            (int)(subresource ? (size_t)(subresource - needed[i][1]) : strlen(needed[i][1])),
-            needed[i][1]);
-        json_t *review = json_pack("{s:s, s:s, s:{s:{s:s, s:s, s:s, s:s}}}", "apiVersion",
-                                   "authorization.k8s.io/v1", "kind", "SelfSubjectAccessReview",
-                                   "spec", "resourceAttributes", "namespace", s->namespace, "group",
-                                   needed[i][0], "resource", resource, "verb", needed[i][2]);
-        if (subresource != NULL)
-            json_object_set_new(
-                json_object_get(json_object_get(review, "spec"), "resourceAttributes"),
-                "subresource", json_string(subresource + 1));
-        free(resource);
-        struct kube_response r = {0};
-        int rc =
-            kube_request(client, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
-                         review, NULL, ev, &r);
-        json_decref(review);
-        if (rc != 0 || r.status >= 300) {
-            servo_check_fail(check, "cannot review permissions: %s", r.message ?: "failed");
-            kube_response_clear(&r);
+        struct servo_error error = {0};
+        int allowed = kube_access_review(client, ev, s->namespace, needed[i][0], needed[i][1],
+                                         needed[i][2], &error);
+        if (allowed < 0) {
+            servo_check_fail(check, "cannot review permissions: %s", error.message);
             free(missing);
             return -1;
         }
-        if (!json_is_true(json_object_get(json_object_get(r.body, "status"), "allowed"))) {
+        if (!allowed) {
             char *next = servo_strdup_printf("%s%s%s %s%s%s", missing ? missing : "",
                                              missing ? ", " : "", needed[i][2], needed[i][1],
                                              *needed[i][0] ? "." : "", needed[i][0]);
             free(missing);
             missing = next;
         }
-        kube_response_clear(&r);
     }
     if (missing) {
         servo_check_fail(check, "not allowed in namespace \"%s\": %s", s->namespace, missing);

@@ -157,12 +157,14 @@ for _ in $(seq 1 100); do
     sleep 0.2
 done
 
-# before any measurement there is no tuning pod: those checks alone fail
+# before any measurement there is no tuning pod: those checks alone fail (the metrics API is
+# a warning that test_kube_metrics, which may run meanwhile, makes come and go: left out; and
+# only a critical failure halts, so every check runs)
 set +e
-timeout 60 "$SERVO_BIN" check -f json --halt-on warning >check.json 2>check.err
+timeout 60 "$SERVO_BIN" check -f json --halt-on critical >check.json 2>check.err
 set -e
-failed=$(jq -r '[.. | objects | select(has("success") and .success == false) | .name] | join("|")' check.json)
-[[ $failed == "Tuning pod is running" ]] || fail "checks before the tuning pod: failed: $failed"
+failed=$(jq -r '[.. | objects | select(has("success") and .success == false) | .name | select(. != "Metrics API is available")] | join("|")' check.json)
+[[ $failed == "Tuning pod is running|Pods are processing traffic" ]] || fail "checks before the tuning pod: failed: $failed"
 # a first measurement creates it (the kubernetes connector does, before measure)
 timeout 120 "$SERVO_BIN" measure -d 1s tuning_instance_count >measure.out 2>&1 || true
 for _ in $(seq 1 150); do
@@ -181,9 +183,9 @@ set +e
 timeout 60 "$SERVO_BIN" check -f json >check.json 2>check.err
 rc=$?
 set -e
-failed=$(jq -r '[.. | objects | select(has("success") and .success == false) | .name] | join("|")' check.json)
+failed=$(jq -r '[.. | objects | select(has("success") and .success == false) | .name | select(. != "Metrics API is available")] | join("|")' check.json)
 [[ $rc == 0 && -z $failed ]] || fail "checks with the tuning pod: failed: $failed (exit $rc)"
-[[ $(jq '[.. | objects | select(has("success"))] | length' check.json) -ge 23 ]] || fail "fewer checks than opsani_dev's 23"
+[[ $(jq '[.. | objects | select(has("success"))] | length' check.json) -ge 24 ]] || fail "fewer checks than opsani_dev's 24"
 
 set +e
 timeout 400 "$SERVO_BIN" run >servo.stdout 2>servo.stderr
