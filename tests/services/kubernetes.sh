@@ -846,6 +846,16 @@ cmd_metrics_server()
             jq -r '[.status.conditions[]? | select(.type == "Available")][0].status // ""') ||
             available=""
     done
+    # Available is the availability controller's verdict; the aggregator's proxy for the group
+    # is registered by another controller, a moment later: until then the API server answers
+    # 404. Done when a request through the API server reaches the metrics server.
+    until kube_api GET /apis/metrics.k8s.io/v1beta1 >/dev/null 2>&1; do
+        if ((SECONDS >= deadline)); then
+            die "the APIService v1beta1.metrics.k8s.io is Available but the API server does" \
+                "not route /apis/metrics.k8s.io/v1beta1 to it within 60 s"
+        fi
+        sleep 0.2
+    done
     log "metrics API v1beta1.metrics.k8s.io Available: the test metrics server at $ip:$port" \
         "(pid $(<"$run/metrics-server.pid"), log $run/metrics-server.log)"
 }
