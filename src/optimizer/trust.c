@@ -45,13 +45,56 @@ static bool improves(const struct opt_data *data, size_t candidate, size_t incum
     return gap > IMPROVEMENT * fmax(fabs(data->objective[incumbent]), 1e-12);
 }
 
+/* True when trial i lies in the neighbourhood of a centre whose region was exhausted: within
+ * OPT_TRUST_EXHAUSTED_RADIUS of it on every range input. */
+static bool exhausted(const struct opt_data *data, const struct opt_trust_region *region, size_t i)
+{
+    const double *z = data->z + i * data->d;
+    for (size_t e = 0; e < region->exhausted_count; e++) {
+        const double *center = data->z + region->exhausted[e] * data->d;
+        bool near = true;
+        for (size_t k = 0; k < data->d && near; k++)
+            near = data->categorical[k] || fabs(z[k] - center[k]) <= OPT_TRUST_EXHAUSTED_RADIUS;
+        if (near)
+            return true;
+    }
+    return false;
+}
+
+/* A trial that may be the centre: measured, and outside every exhausted neighbourhood. */
+static bool eligible(const struct opt_data *data, const struct opt_trust_region *region, size_t i)
+{
+    return data->ok[i] && !exhausted(data, region, i);
+}
+
+/* The restart after trial `last`: the exhausted centre's neighbourhood is left to the global
+ * search, and the region starts over around the best trial outside it. When every trial so far
+ * lies in an exhausted neighbourhood, the exclusions are forgotten and the centre stays. */
+static void restart(const struct opt_data *data, size_t last, struct opt_trust_region *region)
+{
+    region->length = OPT_TRUST_INITIAL;
+    region->restarts++;
+    if (region->exhausted_count == OPT_TRUST_EXHAUSTED_MAX)
+        return;
+    region->exhausted[region->exhausted_count++] = region->center;
+    bool found = false;
+    for (size_t j = 0; j <= last; j++)
+        if (eligible(data, region, j) && (!found || opt_trust_better(data, j, region->center))) {
+            region->center = j;
+            found = true;
+        }
+    if (!found)
+        region->exhausted_count = 0;
+}
+
 void opt_trust_replay(const struct opt_data *data, size_t design, struct opt_trust_region *region)
 {
     *region = (struct opt_trust_region){.length = OPT_TRUST_INITIAL};
     size_t failure_limit = opt_trust_failure_limit(data->d);
     for (size_t i = 0; i < data->n; i++) {
-        bool success = data->ok[i] && (!region->have_center || improves(data, i, region->center));
-        if (data->ok[i] && (!region->have_center || opt_trust_better(data, i, region->center))) {
+        bool candidate = eligible(data, region, i);
+        bool success = candidate && (!region->have_center || improves(data, i, region->center));
+        if (candidate && (!region->have_center || opt_trust_better(data, i, region->center))) {
             region->center = i;
             region->have_center = true;
         }
@@ -71,9 +114,7 @@ void opt_trust_replay(const struct opt_data *data, size_t design, struct opt_tru
             region->length /= 2.0;
             region->failures = 0;
         }
-        if (region->length < OPT_TRUST_MIN) {
-            region->length = OPT_TRUST_INITIAL;
-            region->restarts++;
-        }
+        if (region->length < OPT_TRUST_MIN)
+            restart(data, i, region);
     }
 }

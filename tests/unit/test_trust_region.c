@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* The engine's trust-region bookkeeping (src/optimizer/trust.c), replayed from a history: the
- * constrained ranking, successes that grow the region, failures that shrink it, the restart;
+ * constrained ranking, successes that grow the region, failures that shrink it, the restart
+ * away from the exhausted neighbourhood;
  * and the Gaussian process's enum kernel, which compares enum values by equality (an overlap,
  * Hamming-distance kernel), not by their index. */
 #include "support.h"
@@ -17,6 +18,8 @@ struct history {
     struct opt_data data;
     bool ok[MAX_TRIALS], feasible[MAX_TRIALS];
     double objective[MAX_TRIALS], constraints[MAX_TRIALS];
+    double z[MAX_TRIALS * 2]; /* d <= 2 */
+    bool categorical[2];
 };
 
 /* A history of measured trials in d dimensions with one constraint (g <= 0 feasible). */
@@ -29,15 +32,25 @@ static void history_init(struct history *h, size_t d)
     h->data.objective = h->objective;
     h->data.constraints = h->constraints;
     h->data.constraint_count = 1;
+    h->data.z = h->z;
+    h->data.categorical = h->categorical;
 }
 
-static void add(struct history *h, bool ok, double objective, double g)
+/* A trial at (z0, z1) on the unit square (d = 2), or at the origin with add(). */
+static void add_at(struct history *h, double z0, double z1, bool ok, double objective, double g)
 {
     size_t i = h->data.n++;
+    h->z[2 * i] = z0;
+    h->z[2 * i + 1] = z1;
     h->ok[i] = ok;
     h->feasible[i] = ok && g <= 0;
     h->objective[i] = objective;
     h->constraints[i] = g;
+}
+
+static void add(struct history *h, bool ok, double objective, double g)
+{
+    add_at(h, 0.0, 0.0, ok, objective, g);
 }
 
 static void test_ranking(void **state)
@@ -125,6 +138,52 @@ static void test_restart_below_minimum(void **state)
     assert_true(region.length == OPT_TRUST_INITIAL);
     assert_int_equal(region.restarts, 1);
     assert_int_equal(region.center, 0);
+}
+
+/* A restart leaves the exhausted centre's neighbourhood to the global search: the region
+ * starts over around the best trial outside it, and a better trial inside it afterwards is
+ * neither the centre nor a success. */
+static void test_restart_moves_away_from_exhausted_region(void **state)
+{
+    (void)state;
+    struct history h;
+    history_init(&h, 2);
+    add_at(&h, 0.9, 0.9, true, 3.0, -1.0); /* the runner-up, in another basin */
+    add_at(&h, 0.1, 0.1, true, 1.0, -1.0); /* the incumbent */
+    for (int i = 0; i < 7 * 4; i++)        /* no progress near it: seven halvings, a restart */
+        add_at(&h, 0.1 + 0.005 * (i % 5), 0.1, true, 2.0, -1.0);
+    struct opt_trust_region region;
+    opt_trust_replay(&h.data, 2, &region);
+    assert_int_equal(region.restarts, 1);
+    assert_true(region.length == OPT_TRUST_INITIAL);
+    assert_int_equal(region.center, 0);
+    assert_int_equal(region.exhausted_count, 1);
+    assert_int_equal(region.exhausted[0], 1);
+
+    add_at(&h, 0.15, 0.12, true, 0.5, -1.0); /* better, but in the exhausted neighbourhood */
+    opt_trust_replay(&h.data, 2, &region);
+    assert_int_equal(region.center, 0);
+    assert_int_equal(region.failures, 1);
+    add_at(&h, 0.85, 0.9, true, 2.5, -1.0); /* better than the centre, outside: a success */
+    opt_trust_replay(&h.data, 2, &region);
+    assert_int_equal(region.center, h.data.n - 1);
+    assert_int_equal(region.successes, 1);
+}
+
+/* When every trial lies in the exhausted neighbourhood, the restart keeps its centre. */
+static void test_restart_with_nowhere_else_stays(void **state)
+{
+    (void)state;
+    struct history h;
+    history_init(&h, 2);
+    add_at(&h, 0.5, 0.5, true, 1.0, -1.0);
+    for (int i = 0; i < 7 * 4; i++)
+        add_at(&h, 0.5, 0.45 + 0.01 * (i % 10), true, 2.0, -1.0);
+    struct opt_trust_region region;
+    opt_trust_replay(&h.data, 1, &region);
+    assert_int_equal(region.restarts, 1);
+    assert_int_equal(region.center, 0);
+    assert_int_equal(region.exhausted_count, 0);
 }
 
 static void test_infeasible_history_ranks_by_violation(void **state)
@@ -218,6 +277,8 @@ int main(void)
         cmocka_unit_test(test_design_only_moves_the_center),
         cmocka_unit_test(test_successes_grow_failures_shrink),
         cmocka_unit_test(test_restart_below_minimum),
+        cmocka_unit_test(test_restart_moves_away_from_exhausted_region),
+        cmocka_unit_test(test_restart_with_nowhere_else_stays),
         cmocka_unit_test(test_infeasible_history_ranks_by_violation),
         cmocka_unit_test(test_enum_kernel_compares_by_equality),
     };
