@@ -29,21 +29,17 @@ static const struct kubernetes_settings *settings_of(struct servo_connector *c)
     return servo_connector_settings(c);
 }
 
-static int fail(struct servo_check *check, const struct servo_error *e)
+static struct kube_client *checks_client(struct servo_connector *c, struct servo_error *e)
 {
-    return servo_check_fail(check, "%s", e->message);
+    struct kube_client *client = NULL;
+    kube_client_of(c, &client, SERVO_ERROR_FAILED, e);
+    return client;
 }
 
 /* The client, or a failed check. */
 static struct kube_client *client_or_fail(struct servo_connector *c, struct servo_check *check)
 {
-    struct kube_client *client = NULL;
-    struct servo_error e = {0};
-    if (kube_client_of(c, &client, SERVO_ERROR_FAILED, &e) != 0) {
-        servo_check_fail(check, "%s", e.message);
-        return NULL;
-    }
-    return client;
+    return kube_check_client(c, checks_client, check);
 }
 
 /* GET /version: a new reference, or NULL with `e` filled. */
@@ -69,7 +65,7 @@ static int check_connectivity(struct servo_connector *c, struct servo_event *eve
     struct servo_error e = {0};
     json_t *version = get_version(client, event, &e);
     if (version == NULL)
-        return fail(check, &e);
+        return kube_check_fail(check, &e);
     const char *git = json_string_value(json_object_get(version, "gitVersion"));
     servo_check_message(check, "%s answers (%s)", kube_client_server(client), git ? git : "?");
     json_decref(version);
@@ -86,7 +82,7 @@ static int check_version(struct servo_connector *c, struct servo_event *event, s
     struct servo_error e = {0};
     json_t *version = get_version(client, event, &e);
     if (version == NULL)
-        return fail(check, &e);
+        return kube_check_fail(check, &e);
     const char *major = json_string_value(json_object_get(version, "major"));
     const char *minor = json_string_value(json_object_get(version, "minor"));
     int ma = major ? atoi(major) : 0;
@@ -124,7 +120,7 @@ static int check_permissions(struct servo_connector *c, struct servo_event *even
                                                      resources[r], verbs[v], &e);
                     if (allowed < 0) {
                         free(missing);
-                        return fail(check, &e);
+                        return kube_check_fail(check, &e);
                     }
                     reviewed++;
                     if (allowed)
@@ -175,7 +171,7 @@ static int check_namespace(struct servo_connector *c, struct servo_event *event,
     if (rc != 0 && r.status == 404)
         rc = servo_check_fail(check, "namespace \"%s\" does not exist", ns);
     else if (rc != 0)
-        rc = fail(check, &e);
+        rc = kube_check_fail(check, &e);
     else {
         const char *phase =
             json_string_value(json_object_get(json_object_get(r.body, "status"), "phase"));
@@ -220,7 +216,7 @@ static json_t *read_workload(struct servo_connector *c, struct servo_event *even
     json_t *workload = NULL;
     struct servo_error e = {0};
     if (kube_workload_get(client, event, *target, SERVO_ERROR_FAILED, &workload, &e) != 0) {
-        fail(check, &e);
+        kube_check_fail(check, &e);
         return NULL;
     }
     return workload;
@@ -326,7 +322,7 @@ static int check_ready(struct servo_connector *c, struct servo_event *event, siz
         json_t *pod = NULL;
         struct servo_error e = {0};
         if (kube_tuning_get(client, event, t->w, &pod, &e) != 0) {
-            rc = fail(check, &e);
+            rc = kube_check_fail(check, &e);
         } else if (pod != NULL && !kube_pod_ready(pod)) {
             char *summary = kube_pod_summary(pod);
             rc = servo_check_fail(check, "the tuning pod %s-tuning is not ready: %s", t->w->name,

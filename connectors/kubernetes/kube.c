@@ -28,6 +28,7 @@
 #include <yaml.h>
 
 #include "servo/alloc.h"
+#include "servo/checks.h"
 #include "servo/http.h"
 #include "servo/log.h"
 #include "servo/util.h"
@@ -1512,4 +1513,19 @@ int kube_access_review(struct kube_client *c, const struct servo_event *event, c
     json_decref(body);
     free(name);
     return rc;
+}
+
+int kube_check_fail(struct servo_check *check, const struct servo_error *error)
+{
+    return servo_check_fail(check, "%s", error->message);
+}
+
+struct kube_client *kube_check_client(struct servo_connector *connector,
+                                      kube_client_getter *client_of, struct servo_check *check)
+{
+    struct servo_error error = {0};
+    struct kube_client *client = client_of(connector, &error);
+    if (client == NULL)
+        kube_check_fail(check, &error);
+    return client;
 }

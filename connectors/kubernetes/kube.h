@@ -137,4 +137,20 @@ int kube_access_review(struct kube_client *c, const struct servo_event *event, c
                        const char *group, const char *resource, const char *verb,
                        struct servo_error *error);
 
+/* ---- for the checks of the connectors built on this client ------------------------------- */
+
+struct servo_check;
+struct servo_connector;
+
+/* How a connector gives its client: the client, or NULL with `error` saying why there is
+ * none. */
+typedef struct kube_client *kube_client_getter(struct servo_connector *connector,
+                                               struct servo_error *error);
+
+/* Fails `check` with `error`'s message; returns -1. */
+int kube_check_fail(struct servo_check *check, const struct servo_error *error);
+/* The client `client_of` gives for `connector`, or NULL with `check` failed saying why. */
+struct kube_client *kube_check_client(struct servo_connector *connector,
+                                      kube_client_getter *client_of, struct servo_check *check);
+
 #endif

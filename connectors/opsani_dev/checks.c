@@ -79,7 +79,7 @@ struct checks_state {
     char *error;
 };
 
-static struct kube_client *client_of(struct servo_connector *c, struct servo_check *check)
+static struct kube_client *checks_client(struct servo_connector *c, struct servo_error *error)
 {
     struct checks_state *state = servo_connector_state(c);
     if (state == NULL) {
@@ -92,8 +92,13 @@ static struct kube_client *client_of(struct servo_connector *c, struct servo_che
         servo_connector_set_state(c, state);
     }
     if (state->client == NULL)
-        servo_check_fail(check, "%s", state->error);
+        servo_error_set(error, SERVO_ERROR_FAILED, "configuration", "%s", state->error);
     return state->client;
+}
+
+static struct kube_client *client_of(struct servo_connector *c, struct servo_check *check)
+{
+    return kube_check_client(c, checks_client, check);
 }
 
 /* GET `path`: the object (new reference), or NULL with the check failed naming `what`. */
