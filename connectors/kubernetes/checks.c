@@ -42,19 +42,6 @@ static struct kube_client *client_or_fail(struct servo_connector *c, struct serv
     return kube_check_client(c, checks_client, check);
 }
 
-/* GET /version: a new reference, or NULL with `e` filled. */
-static json_t *get_version(struct kube_client *client, struct servo_event *event,
-                           struct servo_error *e)
-{
-    struct kube_response r;
-    json_t *out = NULL;
-    if (kube_call(client, event, "GET", "/version", NULL, NULL, "the API server's version",
-                  SERVO_ERROR_FAILED, &r, e) == 0)
-        out = json_incref(r.body);
-    kube_response_clear(&r);
-    return out;
-}
-
 static int check_connectivity(struct servo_connector *c, struct servo_event *event, size_t item,
                               struct servo_check *check)
 {
@@ -63,12 +50,13 @@ static int check_connectivity(struct servo_connector *c, struct servo_event *eve
     if (client == NULL)
         return -1;
     struct servo_error e = {0};
-    json_t *version = get_version(client, event, &e);
-    if (version == NULL)
+    struct kube_version version;
+    if (kube_version_get(client, event, "the API server's version", KUBE_OLDEST_SUPPORTED_MINOR, 0,
+                         &version, &e) != 0)
         return kube_check_fail(check, &e);
-    const char *git = json_string_value(json_object_get(version, "gitVersion"));
-    servo_check_message(check, "%s answers (%s)", kube_client_server(client), git ? git : "?");
-    json_decref(version);
+    servo_check_message(check, "%s answers (%s)", kube_client_server(client),
+                        version.git ? version.git : "?");
+    kube_version_clear(&version);
     return 0;
 }
 
@@ -80,20 +68,17 @@ static int check_version(struct servo_connector *c, struct servo_event *event, s
     if (client == NULL)
         return -1;
     struct servo_error e = {0};
-    json_t *version = get_version(client, event, &e);
-    if (version == NULL)
+    struct kube_version v;
+    if (kube_version_get(client, event, "the API server's version", KUBE_OLDEST_SUPPORTED_MINOR, 0,
+                         &v, &e) != 0)
         return kube_check_fail(check, &e);
-    const char *major = json_string_value(json_object_get(version, "major"));
-    const char *minor = json_string_value(json_object_get(version, "minor"));
-    int ma = major ? atoi(major) : 0;
-    int mi = minor ? atoi(minor) : 0; /* "20+" on some distributions: atoi stops at '+' */
     int rc = 0;
-    if (ma < 1 || (ma == 1 && mi < 16))
-        rc = servo_check_fail(check, "Kubernetes %s.%s is older than 1.16", major ? major : "?",
-                              minor ? minor : "?");
+    if (v.verdict == KUBE_VERSION_UNREADABLE || v.verdict == KUBE_VERSION_OLDER)
+        rc = servo_check_fail(check, "Kubernetes %s.%s is older than 1.%d", v.major ? v.major : "?",
+                              v.minor ? v.minor : "?", KUBE_OLDEST_SUPPORTED_MINOR);
     else
-        servo_check_message(check, "Kubernetes %d.%d", ma, mi);
-    json_decref(version);
+        servo_check_message(check, "Kubernetes %ld.%ld", v.major_number, v.minor_number);
+    kube_version_clear(&v);
     return rc;
 }
 
