@@ -17,18 +17,9 @@ static const struct kube_metrics_settings *settings_of(const struct servo_connec
     return servo_connector_settings(c);
 }
 
-static int fail_with(struct servo_check *check, const struct servo_error *error)
-{
-    return servo_check_fail(check, "%s", error->message);
-}
-
 static struct kube_client *client_or_fail(struct servo_connector *c, struct servo_check *check)
 {
-    struct servo_error error = {0};
-    struct kube_client *client = km_client(c, &error);
-    if (client == NULL)
-        fail_with(check, &error);
-    return client;
+    return kube_check_client(c, km_client, check);
 }
 
 static json_t *workload_or_fail(struct servo_connector *c, struct servo_event *event,
@@ -40,7 +31,7 @@ static json_t *workload_or_fail(struct servo_connector *c, struct servo_event *e
     struct servo_error error = {0};
     json_t *workload = km_workload_get(client, event, settings_of(c), SERVO_ERROR_FAILED, &error);
     if (workload == NULL)
-        fail_with(check, &error);
+        kube_check_fail(check, &error);
     return workload;
 }
 
@@ -88,7 +79,7 @@ static int check_permissions(struct servo_connector *c, struct servo_event *even
     int allowed =
         kube_access_review(client, event, s->namespace, "metrics.k8s.io", "pods", "list", &error);
     if (allowed < 0)
-        return fail_with(check, &error);
+        return kube_check_fail(check, &error);
     if (!allowed)
         return servo_check_fail(check,
                                 "not allowed to \"list\" resource \"pods\" in group "
@@ -112,7 +103,7 @@ static int check_metrics_api(struct servo_connector *c, struct servo_event *even
     char *selector = km_workload_selector(workload, s, SERVO_ERROR_FAILED, &error);
     json_decref(workload);
     if (selector == NULL)
-        return fail_with(check, &error);
+        return kube_check_fail(check, &error);
     json_t *list = km_pod_metrics_get(client_or_fail(c, check), event, s, selector,
                                       SERVO_ERROR_FAILED, &error);
     int rc = 0;
@@ -122,7 +113,7 @@ static int check_metrics_api(struct servo_connector *c, struct servo_event *even
         s->when_unavailable == KM_UNAVAILABLE_SKIP)
         servo_check_message(check, "%s (when_unavailable: skip: usage is left out)", error.message);
     else if (list == NULL)
-        rc = fail_with(check, &error);
+        rc = kube_check_fail(check, &error);
     else if (km_parse_pod_metrics(list, s->container, KM_MAIN, &sample, &why) != 0)
         rc = servo_check_fail(check, "%s", why);
     else

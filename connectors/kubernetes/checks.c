@@ -29,34 +29,17 @@ static const struct kubernetes_settings *settings_of(struct servo_connector *c)
     return servo_connector_settings(c);
 }
 
-static int fail(struct servo_check *check, const struct servo_error *e)
+static struct kube_client *checks_client(struct servo_connector *c, struct servo_error *e)
 {
-    return servo_check_fail(check, "%s", e->message);
+    struct kube_client *client = NULL;
+    kube_client_of(c, &client, SERVO_ERROR_FAILED, e);
+    return client;
 }
 
 /* The client, or a failed check. */
 static struct kube_client *client_or_fail(struct servo_connector *c, struct servo_check *check)
 {
-    struct kube_client *client = NULL;
-    struct servo_error e = {0};
-    if (kube_client_of(c, &client, SERVO_ERROR_FAILED, &e) != 0) {
-        servo_check_fail(check, "%s", e.message);
-        return NULL;
-    }
-    return client;
-}
-
-/* GET /version: a new reference, or NULL with `e` filled. */
-static json_t *get_version(struct kube_client *client, struct servo_event *event,
-                           struct servo_error *e)
-{
-    struct kube_response r;
-    json_t *out = NULL;
-    if (kube_call(client, event, "GET", "/version", NULL, NULL, "the API server's version",
-                  SERVO_ERROR_FAILED, &r, e) == 0)
-        out = json_incref(r.body);
-    kube_response_clear(&r);
-    return out;
+    return kube_check_client(c, checks_client, check);
 }
 
 static int check_connectivity(struct servo_connector *c, struct servo_event *event, size_t item,
@@ -67,12 +50,13 @@ static int check_connectivity(struct servo_connector *c, struct servo_event *eve
     if (client == NULL)
         return -1;
     struct servo_error e = {0};
-    json_t *version = get_version(client, event, &e);
-    if (version == NULL)
-        return fail(check, &e);
-    const char *git = json_string_value(json_object_get(version, "gitVersion"));
-    servo_check_message(check, "%s answers (%s)", kube_client_server(client), git ? git : "?");
-    json_decref(version);
+    struct kube_version version;
+    if (kube_version_get(client, event, "the API server's version", KUBE_OLDEST_SUPPORTED_MINOR, 0,
+                         &version, &e) != 0)
+        return kube_check_fail(check, &e);
+    servo_check_message(check, "%s answers (%s)", kube_client_server(client),
+                        version.git ? version.git : "?");
+    kube_version_clear(&version);
     return 0;
 }
 
@@ -84,20 +68,17 @@ static int check_version(struct servo_connector *c, struct servo_event *event, s
     if (client == NULL)
         return -1;
     struct servo_error e = {0};
-    json_t *version = get_version(client, event, &e);
-    if (version == NULL)
-        return fail(check, &e);
-    const char *major = json_string_value(json_object_get(version, "major"));
-    const char *minor = json_string_value(json_object_get(version, "minor"));
-    int ma = major ? atoi(major) : 0;
-    int mi = minor ? atoi(minor) : 0; /* "20+" on some distributions: atoi stops at '+' */
+    struct kube_version v;
+    if (kube_version_get(client, event, "the API server's version", KUBE_OLDEST_SUPPORTED_MINOR, 0,
+                         &v, &e) != 0)
+        return kube_check_fail(check, &e);
     int rc = 0;
-    if (ma < 1 || (ma == 1 && mi < 16))
-        rc = servo_check_fail(check, "Kubernetes %s.%s is older than 1.16", major ? major : "?",
-                              minor ? minor : "?");
+    if (v.verdict == KUBE_VERSION_UNREADABLE || v.verdict == KUBE_VERSION_OLDER)
+        rc = servo_check_fail(check, "Kubernetes %s.%s is older than 1.%d", v.major ? v.major : "?",
+                              v.minor ? v.minor : "?", KUBE_OLDEST_SUPPORTED_MINOR);
     else
-        servo_check_message(check, "Kubernetes %d.%d", ma, mi);
-    json_decref(version);
+        servo_check_message(check, "Kubernetes %ld.%ld", v.major_number, v.minor_number);
+    kube_version_clear(&v);
     return rc;
 }
 
@@ -124,7 +105,7 @@ static int check_permissions(struct servo_connector *c, struct servo_event *even
                                                      resources[r], verbs[v], &e);
                     if (allowed < 0) {
                         free(missing);
-                        return fail(check, &e);
+                        return kube_check_fail(check, &e);
                     }
                     reviewed++;
                     if (allowed)
@@ -175,7 +156,7 @@ static int check_namespace(struct servo_connector *c, struct servo_event *event,
     if (rc != 0 && r.status == 404)
         rc = servo_check_fail(check, "namespace \"%s\" does not exist", ns);
     else if (rc != 0)
-        rc = fail(check, &e);
+        rc = kube_check_fail(check, &e);
     else {
         const char *phase =
             json_string_value(json_object_get(json_object_get(r.body, "status"), "phase"));
@@ -220,7 +201,7 @@ static json_t *read_workload(struct servo_connector *c, struct servo_event *even
     json_t *workload = NULL;
     struct servo_error e = {0};
     if (kube_workload_get(client, event, *target, SERVO_ERROR_FAILED, &workload, &e) != 0) {
-        fail(check, &e);
+        kube_check_fail(check, &e);
         return NULL;
     }
     return workload;
@@ -326,7 +307,7 @@ static int check_ready(struct servo_connector *c, struct servo_event *event, siz
         json_t *pod = NULL;
         struct servo_error e = {0};
         if (kube_tuning_get(client, event, t->w, &pod, &e) != 0) {
-            rc = fail(check, &e);
+            rc = kube_check_fail(check, &e);
         } else if (pod != NULL && !kube_pod_ready(pod)) {
             char *summary = kube_pod_summary(pod);
             rc = servo_check_fail(check, "the tuning pod %s-tuning is not ready: %s", t->w->name,

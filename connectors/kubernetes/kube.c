@@ -28,6 +28,7 @@
 #include <yaml.h>
 
 #include "servo/alloc.h"
+#include "servo/checks.h"
 #include "servo/http.h"
 #include "servo/log.h"
 #include "servo/util.h"
@@ -1512,4 +1513,72 @@ int kube_access_review(struct kube_client *c, const struct servo_event *event, c
     json_decref(body);
     free(name);
     return rc;
+}
+
+/* 0 with the number `text` starts with in `number`; -1 when it starts with none (or is
+ * NULL). */
+static int leading_number(const char *text, long *number)
+{
+    char *end = NULL;
+    *number = text ? strtol(text, &end, 10) : 0;
+    return text != NULL && end != text ? 0 : -1;
+}
+
+void kube_version_judge(const json_t *body, int min_minor, int max_minor, struct kube_version *v)
+{
+    *v = (struct kube_version){.body = json_incref((json_t *)body)};
+    v->major = json_string_value(json_object_get(body, "major"));
+    v->minor = json_string_value(json_object_get(body, "minor"));
+    v->git = json_string_value(json_object_get(body, "gitVersion"));
+    if (leading_number(v->major, &v->major_number) != 0 ||
+        leading_number(v->minor, &v->minor_number) != 0) {
+        v->major_number = v->minor_number = 0;
+        v->verdict = KUBE_VERSION_UNREADABLE;
+    } else if (v->major_number < 1 || (v->major_number == 1 && v->minor_number < min_minor))
+        v->verdict = KUBE_VERSION_OLDER;
+    else if (max_minor != 0 && (v->major_number > 1 || v->minor_number > max_minor))
+        v->verdict = KUBE_VERSION_NEWER;
+    else
+        v->verdict = KUBE_VERSION_SUPPORTED;
+}
+
+int kube_version_get(struct kube_client *c, const struct servo_event *event, const char *what,
+                     int min_minor, int max_minor, struct kube_version *v,
+                     struct servo_error *error)
+{
+    *v = (struct kube_version){0};
+    struct kube_response r;
+    int rc = kube_request(c, "GET", "/version", NULL, NULL, event, &r);
+    if (rc == 0 && r.status >= 200 && r.status < 300) {
+        kube_version_judge(r.body, min_minor, max_minor, v);
+    } else {
+        enum servo_error_kind kind = rc != 0 && strcmp(r.reason, "cancelled") == 0
+                                         ? SERVO_ERROR_CANCELLED
+                                         : SERVO_ERROR_FAILED;
+        rc = servo_error_set(error, kind, r.reason, "%s: %s", what,
+                             r.message ? r.message : "the request failed");
+    }
+    kube_response_clear(&r);
+    return rc;
+}
+
+void kube_version_clear(struct kube_version *v)
+{
+    json_decref(v->body);
+    *v = (struct kube_version){0};
+}
+
+int kube_check_fail(struct servo_check *check, const struct servo_error *error)
+{
+    return servo_check_fail(check, "%s", error->message);
+}
+
+struct kube_client *kube_check_client(struct servo_connector *connector,
+                                      kube_client_getter *client_of, struct servo_check *check)
+{
+    struct servo_error error = {0};
+    struct kube_client *client = client_of(connector, &error);
+    if (client == NULL)
+        kube_check_fail(check, &error);
+    return client;
 }

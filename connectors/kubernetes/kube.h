@@ -137,4 +137,55 @@ int kube_access_review(struct kube_client *c, const struct servo_event *event, c
                        const char *group, const char *resource, const char *verb,
                        struct servo_error *error);
 
+/* The oldest Kubernetes release the servo supports (ServoX's minimum) and the newest it is
+ * tested against: 1.16 and 1.30. */
+#define KUBE_OLDEST_SUPPORTED_MINOR 16
+#define KUBE_NEWEST_TESTED_MINOR 30
+
+/* The API server's /version judged against a range of releases. */
+enum kube_version_verdict {
+    KUBE_VERSION_UNREADABLE, /* major or minor absent or not starting with a number */
+    KUBE_VERSION_OLDER,      /* older than 1.min */
+    KUBE_VERSION_SUPPORTED,  /* 1.min or later, and not newer than 1.max when there is one */
+    KUBE_VERSION_NEWER,      /* newer than 1.max: it passes, with a note */
+};
+
+struct kube_version {
+    json_t *body;      /* /version as read (kube_version_clear releases it) */
+    const char *major; /* "1"; NULL when absent (these three borrow from `body`) */
+    const char *minor; /* "20", or "20+" (some managed clusters); NULL when absent */
+    const char *git;   /* "v1.20.2"; NULL when absent */
+    long major_number; /* the numbers major and minor start with ("20+": 20); 0 when */
+    long minor_number; /* unreadable */
+    enum kube_version_verdict verdict;
+};
+
+/* Judges the /version object `body` (`v` takes a reference) against 1.`min_minor` and, when
+ * `max_minor` is not 0, 1.`max_minor`: (major, minor) pairs compared, so 2.0 is newer than
+ * any 1.x. */
+void kube_version_judge(const json_t *body, int min_minor, int max_minor, struct kube_version *v);
+/* GET /version, judged as kube_version_judge does: 0, or -1 with `error` filled
+ * ("WHAT: the request's message"; SERVO_ERROR_FAILED, or cancelled). */
+int kube_version_get(struct kube_client *c, const struct servo_event *event, const char *what,
+                     int min_minor, int max_minor, struct kube_version *v,
+                     struct servo_error *error);
+/* Releases what `v` holds and zeroes it (safe to call twice). */
+void kube_version_clear(struct kube_version *v);
+
+/* ---- for the checks of the connectors built on this client ------------------------------- */
+
+struct servo_check;
+struct servo_connector;
+
+/* How a connector gives its client: the client, or NULL with `error` saying why there is
+ * none. */
+typedef struct kube_client *kube_client_getter(struct servo_connector *connector,
+                                               struct servo_error *error);
+
+/* Fails `check` with `error`'s message; returns -1. */
+int kube_check_fail(struct servo_check *check, const struct servo_error *error);
+/* The client `client_of` gives for `connector`, or NULL with `check` failed saying why. */
+struct kube_client *kube_check_client(struct servo_connector *connector,
+                                      kube_client_getter *client_of, struct servo_check *check);
+
 #endif

@@ -79,7 +79,7 @@ struct checks_state {
     char *error;
 };
 
-static struct kube_client *client_of(struct servo_connector *c, struct servo_check *check)
+static struct kube_client *checks_client(struct servo_connector *c, struct servo_error *error)
 {
     struct checks_state *state = servo_connector_state(c);
     if (state == NULL) {
@@ -92,8 +92,13 @@ static struct kube_client *client_of(struct servo_connector *c, struct servo_che
         servo_connector_set_state(c, state);
     }
     if (state->client == NULL)
-        servo_check_fail(check, "%s", state->error);
+        servo_error_set(error, SERVO_ERROR_FAILED, "configuration", "%s", state->error);
     return state->client;
+}
+
+static struct kube_client *client_of(struct servo_connector *c, struct servo_check *check)
+{
+    return kube_check_client(c, checks_client, check);
 }
 
 /* GET `path`: the object (new reference), or NULL with the check failed naming `what`. */
@@ -351,53 +356,62 @@ static int check_connectivity(struct servo_connector *c, struct servo_event *ev,
     return 0;
 }
 
-/* The Kubernetes releases the servo is tested against and supports (ServoX: 1.16 and
- * later); a newer minor only warns, as the APIs used are stable. */
-#define KUBERNETES_MIN_MINOR 16
-#define KUBERNETES_MAX_MINOR 30
+/* The message and verdict of the "Kubernetes version is supported" check: the releases the
+ * servo supports (ServoX: 1.16 and later) and is tested against; a newer minor only warns,
+ * as the APIs used are stable. */
+static int version_message(const struct kube_version *v, char **message)
+{
+    const char *shown = v->git ? v->git : v->minor;
+    /* minor may carry a "+" (managed clusters: "20+") */
+    if (v->verdict == KUBE_VERSION_UNREADABLE || strcmp(v->major, "1") != 0 ||
+        v->minor_number < 0) {
+        *message = servo_strdup_printf("the API server's /version (%s) is not a Kubernetes 1.x "
+                                       "version",
+                                       v->git ? v->git : "no gitVersion");
+        return -1;
+    }
+    if (v->verdict == KUBE_VERSION_OLDER) {
+        *message = servo_strdup_printf("Kubernetes %s is older than 1.%d, the oldest supported",
+                                       shown, KUBE_OLDEST_SUPPORTED_MINOR);
+        return -1;
+    }
+    *message = v->verdict == KUBE_VERSION_NEWER
+                   ? servo_strdup_printf("Kubernetes %s is newer than 1.%d, the newest tested",
+                                         shown, KUBE_NEWEST_TESTED_MINOR)
+                   : servo_strdup_printf("Kubernetes %s (supported: 1.%d-1.%d)", shown,
+                                         KUBE_OLDEST_SUPPORTED_MINOR, KUBE_NEWEST_TESTED_MINOR);
+    return v->verdict == KUBE_VERSION_NEWER ? 1 : 0;
+}
 
 int opsani_dev_version_supported(const json_t *version, char **message)
 {
-    const char *major = json_string_value(json_object_get(version, "major"));
-    const char *minor = json_string_value(json_object_get(version, "minor"));
-    const char *git = json_string_value(json_object_get(version, "gitVersion"));
-    /* minor may carry a "+" (managed clusters: "20+") */
-    char *end = NULL;
-    long minor_number = minor ? strtol(minor, &end, 10) : -1;
-    if (major == NULL || strcmp(major, "1") != 0 || minor_number < 0 || end == minor) {
-        *message = servo_strdup_printf("the API server's /version (%s) is not a Kubernetes 1.x "
-                                       "version",
-                                       git ? git : "no gitVersion");
-        return -1;
-    }
-    if (minor_number < KUBERNETES_MIN_MINOR) {
-        *message = servo_strdup_printf("Kubernetes %s is older than 1.%d, the oldest supported",
-                                       git ? git : minor, KUBERNETES_MIN_MINOR);
-        return -1;
-    }
-    *message = minor_number > KUBERNETES_MAX_MINOR
-                   ? servo_strdup_printf("Kubernetes %s is newer than 1.%d, the newest tested",
-                                         git ? git : minor, KUBERNETES_MAX_MINOR)
-                   : servo_strdup_printf("Kubernetes %s (supported: 1.%d-1.%d)", git ? git : minor,
-                                         KUBERNETES_MIN_MINOR, KUBERNETES_MAX_MINOR);
-    return minor_number > KUBERNETES_MAX_MINOR ? 1 : 0;
+    struct kube_version v;
+    kube_version_judge(version, KUBE_OLDEST_SUPPORTED_MINOR, KUBE_NEWEST_TESTED_MINOR, &v);
+    int rc = version_message(&v, message);
+    kube_version_clear(&v);
+    return rc;
 }
 
 static int check_version(struct servo_connector *c, struct servo_event *ev, size_t item,
                          struct servo_check *check)
 {
     (void)item;
-    json_t *version = get(c, ev, check, "/version", "the Kubernetes API server's version");
-    if (version == NULL)
+    struct kube_client *client = client_of(c, check);
+    if (client == NULL)
         return -1;
+    struct servo_error error = {0};
+    struct kube_version v;
+    if (kube_version_get(client, ev, "the Kubernetes API server's version",
+                         KUBE_OLDEST_SUPPORTED_MINOR, KUBE_NEWEST_TESTED_MINOR, &v, &error) != 0)
+        return kube_check_fail(check, &error);
     char *message = NULL;
-    int rc = opsani_dev_version_supported(version, &message);
+    int rc = version_message(&v, &message);
     if (rc < 0)
         servo_check_fail(check, "%s", message);
     else
         servo_check_message(check, "%s", message);
     free(message);
-    json_decref(version);
+    kube_version_clear(&v);
     return rc < 0 ? -1 : 0;
 }
 

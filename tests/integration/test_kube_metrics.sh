@@ -25,115 +25,38 @@
 # Without SERVO_KUBE_SERVER it prints SKIP and exits 77.
 set -euo pipefail
 
-: "${SERVO_BIN:?set SERVO_BIN to the servo binary}"
-SERVO_BIN=$(cd "$(dirname "$SERVO_BIN")" && pwd -P)/$(basename "$SERVO_BIN")
-if [[ -z ${SERVO_KUBE_SERVER:-} ]]; then
-    echo "SKIP: test_kube_metrics: needs the kubernetes service (scripts/test.sh starts it;" \
-        "by hand: . tests/services/lib.sh; services_start kubernetes)"
-    exit 77
-fi
-for tool in curl jq python3 ip; do
-    command -v "$tool" >/dev/null || {
-        echo "SKIP: test_kube_metrics: needs $tool"
-        exit 77
-    }
-done
+. "$(dirname "${BASH_SOURCE[0]}")/kube_lib.sh"
+kube_setup python3 ip
 
-KSERVER=$SERVO_KUBE_SERVER
-KTOKEN=$SERVO_KUBE_TOKEN
-KCA=$SERVO_KUBE_CA
-KRUNDIR=$SERVO_KUBE_RUNDIR
-KSERVICES=$SERVO_KUBE_SERVICES
-
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/servo-kube-metrics-test-XXXXXX")
-namespaces=()
 kubelet_pid=
 servo_pid=
 cleanup() {
     [[ -n $servo_pid ]] && { kill "$servo_pid" 2>/dev/null || true; wait "$servo_pid" 2>/dev/null || true; }
     [[ -n $kubelet_pid ]] && { kill "$kubelet_pid" 2>/dev/null || true; wait "$kubelet_pid" 2>/dev/null || true; }
-    for ns in "${namespaces[@]}"; do
-        curl -sS --max-time 10 --cacert "$KCA" -H "Authorization: Bearer $KTOKEN" -X DELETE \
-            -o /dev/null "$KSERVER/api/v1/namespaces/$ns" || true
-    done
-    rm -rf "$scratch"
 }
-trap cleanup EXIT
-cd "$scratch"
-for variable in $(compgen -e); do
-    case $variable in
-    SERVO_BIN) ;;
-    SERVO_* | OPSANI_* | KUBECONFIG | KUBERNETES_*) unset "$variable" ;;
-    esac
-done
-export NO_COLOR=1 HOME=$scratch SERVO_PLUGIN_PATH=
 
 scenario=setup
 fail() {
     printf 'FAIL: test_kube_metrics [%s]: %s\n' "$scenario" "$1" >&2
-    printf '  last: %s (exit %s)\n  stdout: %s\n  stderr: %s\n' "${last:-}" "${rc:-}" "${out:-}" "${err:-}" >&2
+    printf '  last: %s (exit %s)\n  stdout: %s\n  stderr: %s\n' "${last_command:-}" "${rc:-}" "${out:-}" "${err:-}" >&2
     exit 1
 }
-api() {
-    local method=$1 path=$2 body=${3:-} args
-    args=(-sS --max-time 20 --cacert "$KCA" -H "Authorization: Bearer $KTOKEN" -X "$method" -o api.body -w '%{http_code}')
-    [[ -n $body ]] && args+=(-H "Content-Type: application/json" --data-binary "$body")
-    api_status=$(curl "${args[@]}" "$KSERVER$path") || api_status=000
-    api_body=$(cat api.body)
-    [[ $api_status == 2?? || ($method == DELETE && $api_status == 404) ]] ||
-        fail "API $method $path: HTTP $api_status: $api_body"
-}
-run() {
-    last="servo $*"
-    set +e
-    out=$("$SERVO_BIN" "$@" 2>err.txt)
-    rc=$?
-    set -e
-    err=$(<err.txt)
-}
-expect() { # DESCRIPTION CONDITION...
-    local what=$1
-    shift
-    "$@" || fail "$what"
-}
-contains() { [[ $1 == *"$2"* ]]; }
 # near A B: |A - B| <= 1e-6 * max(1, |B|)
 near() { python3 -c 'import sys; a, b = map(float, sys.argv[1:]); sys.exit(abs(a - b) > 1e-6 * max(1, abs(b)))' "$1" "$2"; }
 
-kubeconfig() {
-    cat >"$1" <<EOK
-apiVersion: v1
-kind: Config
-clusters: [{name: t, cluster: {server: $KSERVER, certificate-authority: $KCA}}]
-users: [{name: t, user: {token: ${2:-$KTOKEN}}}]
-contexts: [{name: t, context: {cluster: t, user: t}}]
-current-context: t
-EOK
-}
 kubeconfig admin.kubeconfig
 export KUBECONFIG=$scratch/admin.kubeconfig
 
-run_id=$$-$RANDOM
-namespace() {
-    api POST /api/v1/namespaces "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"$1\"}}"
-    namespaces+=("$1")
-    for _ in $(seq 1 100); do
-        curl -sS --max-time 5 --cacert "$KCA" -H "Authorization: Bearer $KTOKEN" -o /dev/null -w '%{http_code}' \
-            "$KSERVER/api/v1/namespaces/$1/serviceaccounts/default" | grep -q 200 && return 0
-        sleep 0.1
-    done
-    fail "namespace $1: no default ServiceAccount"
-}
 web='{"name":"web","image":"nginx:1.25","resources":{"requests":{"cpu":"200m","memory":"128Mi"},"limits":{"cpu":"400m","memory":"256Mi"}}}'
 deployment() { # NS REPLICAS CONTAINERS
-    api POST "/apis/apps/v1/namespaces/$1/deployments" "$(jq -nc --argjson n "$2" --argjson c "$3" \
+    api_ok POST "/apis/apps/v1/namespaces/$1/deployments" "$(jq -nc --argjson n "$2" --argjson c "$3" \
         '{apiVersion:"apps/v1",kind:"Deployment",metadata:{name:"web"},spec:{replicas:$n,selector:{matchLabels:{app:"web"}},template:{metadata:{labels:{app:"web"}},spec:{containers:$c}}}}')"
 }
 # running NS N: waits until N pods of app=web in NS are Running (the kubelet marks them)
 running() {
     local count
     for _ in $(seq 1 300); do
-        api GET "/api/v1/namespaces/$1/pods?labelSelector=app%3Dweb"
+        api_ok GET "/api/v1/namespaces/$1/pods?labelSelector=app%3Dweb"
         count=$(jq '[.items[] | select(.status.phase == "Running")] | length' <<<"$api_body")
         [[ $count == "$2" ]] && return 0
         sleep 0.1
@@ -160,12 +83,13 @@ deployment "$ns" 2 "[$web]"
 "$KSERVICES" kubelet "$KRUNDIR" "$ns" --mode ready >kubelet.log 2>&1 &
 kubelet_pid=$!
 running "$ns" 2
-api GET "/api/v1/namespaces/$ns/pods?labelSelector=app%3Dweb"
+api_ok GET "/api/v1/namespaces/$ns/pods?labelSelector=app%3Dweb"
 main_pods=$(jq -r '[.items[].metadata.name] | sort | join(" ")' <<<"$api_body")
 
 # ---- the metrics API absent -------------------------------------------------------------
 scenario=absent
 api DELETE /apis/apiregistration.k8s.io/v1/apiservices/v1beta1.metrics.k8s.io
+[[ $api_status == 2?? || $api_status == 404 ]] || fail "API DELETE v1beta1.metrics.k8s.io: HTTP $api_status: $api_body"
 for _ in $(seq 1 100); do
     code=$(curl -sS --max-time 5 --cacert "$KCA" -H "Authorization: Bearer $KTOKEN" -o /dev/null -w '%{http_code}' \
         "$KSERVER/apis/metrics.k8s.io/v1beta1/namespaces/$ns/pods")
@@ -228,7 +152,7 @@ expect "only the metric asked for" test "$(jq -r '.metrics | keys | join(",")' <
 
 # ---- a tuning pod -------------------------------------------------------------------------
 scenario=tuning
-api POST "/api/v1/namespaces/$ns/pods" '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web-tuning","labels":{"app":"web","opsani_role":"tuning"}},"spec":{"containers":[{"name":"web","image":"nginx:1.25","resources":{"requests":{"cpu":"500m","memory":"256Mi"}}}]}}'
+api_ok POST "/api/v1/namespaces/$ns/pods" '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web-tuning","labels":{"app":"web","opsani_role":"tuning"}},"spec":{"containers":[{"name":"web","image":"nginx:1.25","resources":{"requests":{"cpu":"500m","memory":"256Mi"}}}]}}'
 running "$ns" 3
 run measure -d 0s -f json
 expect "measure succeeds" test "$rc" = 0
@@ -244,12 +168,12 @@ expect "describe lists the 18 metrics" test "$(grep -c '_\(cpu\|mem\|pod\)_' <<<
 
 # ---- forbidden -------------------------------------------------------------------------------
 scenario=forbidden
-api POST "/api/v1/namespaces/$ns/serviceaccounts" '{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"nometrics"}}'
-api POST "/apis/rbac.authorization.k8s.io/v1/namespaces/$ns/roles" \
+api_ok POST "/api/v1/namespaces/$ns/serviceaccounts" '{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"nometrics"}}'
+api_ok POST "/apis/rbac.authorization.k8s.io/v1/namespaces/$ns/roles" \
     '{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role","metadata":{"name":"nometrics"},"rules":[{"apiGroups":["apps"],"resources":["deployments"],"verbs":["get"]},{"apiGroups":[""],"resources":["pods"],"verbs":["get","list"]}]}'
-api POST "/apis/rbac.authorization.k8s.io/v1/namespaces/$ns/rolebindings" \
+api_ok POST "/apis/rbac.authorization.k8s.io/v1/namespaces/$ns/rolebindings" \
     "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"RoleBinding\",\"metadata\":{\"name\":\"nometrics\"},\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"Role\",\"name\":\"nometrics\"},\"subjects\":[{\"kind\":\"ServiceAccount\",\"name\":\"nometrics\",\"namespace\":\"$ns\"}]}"
-api POST "/api/v1/namespaces/$ns/serviceaccounts/nometrics/token" '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"expirationSeconds":3600}}'
+api_ok POST "/api/v1/namespaces/$ns/serviceaccounts/nometrics/token" '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"expirationSeconds":3600}}'
 kubeconfig nometrics.kubeconfig "$(jq -r .status.token <<<"$api_body")"
 KUBECONFIG=$scratch/nometrics.kubeconfig run check
 expect "check fails" test "$rc" -ne 0
@@ -257,9 +181,9 @@ expect "the permission check names what is missing" contains "$out$err" 'not all
 KUBECONFIG=$scratch/nometrics.kubeconfig run measure -d 0s
 expect "measure fails" test "$rc" -ne 0
 expect "measure says forbidden" contains "$err" "forbidden"
-api POST "/apis/rbac.authorization.k8s.io/v1/namespaces/$ns/roles" \
+api_ok POST "/apis/rbac.authorization.k8s.io/v1/namespaces/$ns/roles" \
     '{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role","metadata":{"name":"metrics"},"rules":[{"apiGroups":["metrics.k8s.io"],"resources":["pods"],"verbs":["list"]}]}'
-api POST "/apis/rbac.authorization.k8s.io/v1/namespaces/$ns/rolebindings" \
+api_ok POST "/apis/rbac.authorization.k8s.io/v1/namespaces/$ns/rolebindings" \
     "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"RoleBinding\",\"metadata\":{\"name\":\"metrics\"},\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"Role\",\"name\":\"metrics\"},\"subjects\":[{\"kind\":\"ServiceAccount\",\"name\":\"nometrics\",\"namespace\":\"$ns\"}]}"
 KUBECONFIG=$scratch/nometrics.kubeconfig run measure -d 0s -f json
 expect "granted list on pods.metrics.k8s.io, measure succeeds" test "$rc" = 0

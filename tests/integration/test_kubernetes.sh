@@ -63,70 +63,21 @@
 # python3 (with yaml) and openssl.
 set -euo pipefail
 
-: "${SERVO_BIN:?set SERVO_BIN to the servo binary}"
-SERVO_BIN=$(cd "$(dirname "$SERVO_BIN")" && pwd -P)/$(basename "$SERVO_BIN")
-SERVO_SOURCE_DIR=${SERVO_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-
-if [[ -z ${SERVO_KUBE_SERVER:-} ]]; then
-    echo "SKIP: test_kubernetes: no Kubernetes API server (SERVO_KUBE_SERVER is unset;" \
-        "scripts/test.sh starts one; by hand: tests/services/kubernetes.sh start, then source" \
-        "RUNDIR/env)"
-    exit 77
-fi
-for variable in SERVO_KUBE_TOKEN SERVO_KUBE_CA SERVO_KUBE_RUNDIR SERVO_KUBE_SERVICES; do
-    [[ -n ${!variable:-} ]] || {
-        echo "FAIL: test_kubernetes: $variable is not set (source RUNDIR/env)" >&2
-        exit 1
-    }
-done
-for tool in curl jq python3 openssl; do
-    command -v "$tool" >/dev/null || {
-        echo "SKIP: test_kubernetes: needs $tool (scripts/install-deps.sh installs it)"
-        exit 77
-    }
-done
-
-KSERVER=$SERVO_KUBE_SERVER
-KTOKEN=$SERVO_KUBE_TOKEN
-KCA=$SERVO_KUBE_CA
-KRUNDIR=$SERVO_KUBE_RUNDIR
-KSERVICES=$SERVO_KUBE_SERVICES
+. "$(dirname "${BASH_SOURCE[0]}")/kube_lib.sh"
+kube_setup python3 openssl
 KPORT=${KSERVER##*:}
 
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/servo-kubernetes-test-XXXXXX")
-namespaces=()
 kubelet_pid=
 background_pids=()
 cleanup() {
-    local pid ns
+    local pid
     stop_kubelet
     for pid in "${background_pids[@]}"; do
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
-    for ns in "${namespaces[@]}"; do
-        curl -sS --max-time 10 --cacert "$KCA" -H "Authorization: Bearer $KTOKEN" -X DELETE \
-            -o /dev/null "$KSERVER/api/v1/namespaces/$ns" || true
-    done
-    rm -rf "$scratch"
 }
-trap cleanup EXIT
-cd "$scratch"
 
-# Nothing from the caller's environment may change the configuration or the credentials.
-for variable in $(compgen -e); do
-    case $variable in
-    SERVO_BIN | SERVO_SOURCE_DIR) ;;
-    SERVO_* | OPSANI_* | NO_COLOR | POD_NAME | POD_NAMESPACE | KUBECONFIG | KUBERNETES_*)
-        unset "$variable"
-        ;;
-    esac
-done
-export SERVO_PLUGIN_PATH= # built-ins only
-export NO_COLOR=1
-export HOME=$scratch # no ~/.kube/config
-
-run_id=$$-$RANDOM
 checks=0
 scenario=setup
 
@@ -159,51 +110,7 @@ equals() {
     }
 }
 
-contains() {
-    [[ $1 == *"$2"* ]] || {
-        printf '  expected to find: %s\n' "$2" >&2
-        return 1
-    }
-}
-
 # ---- the API server, as an admin -----------------------------------------------------------
-
-# api METHOD PATH [BODY [CONTENT-TYPE]]: $api_status, $api_body
-api() {
-    local method=$1 path=$2 body=${3:-} type=${4:-application/json}
-    local args=(-sS --max-time 20 --cacert "$KCA" -H "Authorization: Bearer $KTOKEN"
-        -X "$method" -o "$scratch/api.body" -w '%{http_code}')
-    if [[ -n $body ]]; then
-        args+=(-H "Content-Type: $type" --data-binary "$body")
-    fi
-    api_status=$(curl "${args[@]}" "$KSERVER$path") || api_status=000
-    api_body=$(cat "$scratch/api.body" 2>/dev/null || true)
-}
-
-api_ok() {
-    api "$@"
-    [[ $api_status == 2?? ]] || fail "API $1 $2: HTTP $api_status: $api_body"
-}
-
-# get PATH JQ: the jq expression on the object
-get() {
-    api_ok GET "$1"
-    jq -c "$2" <<<"$api_body"
-}
-
-# namespace NAME: creates it (registered for deletion) and waits for its default
-# ServiceAccount (pods cannot be created before it exists)
-namespace() {
-    local ns=$1 _
-    api_ok POST /api/v1/namespaces "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"$ns\"}}"
-    namespaces+=("$ns")
-    for _ in $(seq 1 100); do
-        api GET "/api/v1/namespaces/$ns/serviceaccounts/default"
-        [[ $api_status == 200 ]] && return 0
-        sleep 0.1
-    done
-    fail "namespace $ns: no default ServiceAccount after 10 s"
-}
 
 main_container='{"name":"main","image":"nginx:1.25","resources":{"requests":{"cpu":"100m","memory":"64Mi"},"limits":{"cpu":"200m","memory":"128Mi"}},"env":[{"name":"MODE","value":"a"}]}'
 
@@ -251,20 +158,6 @@ stop_kubelet() {
 
 # ---- the servo -----------------------------------------------------------------------------
 
-# run ARGS...: servo with stdout in $out, stderr in $err, the status in $rc, the wall time in
-# $elapsed_ms
-run() {
-    last_command="servo $*"
-    local started
-    started=$(date +%s%3N)
-    set +e
-    out=$("$SERVO_BIN" "$@" 2>"$scratch/stderr")
-    rc=$?
-    set -e
-    err=$(<"$scratch/stderr")
-    elapsed_ms=$(($(date +%s%3N) - started))
-}
-
 faster_than() { # SECONDS: the last run took less
     ((elapsed_ms < $1 * 1000)) || {
         printf '  took %d ms, more than %d s\n' "$elapsed_ms" "$1" >&2
@@ -300,27 +193,6 @@ wait_for() {
     out=$(cat bg.out 2>/dev/null || true)
     err=$(cat bg.err 2>/dev/null || true)
     fail "\"$2\" did not appear in $1 within ${3:-30} s"
-}
-
-# kubeconfig FILE [TOKEN [CA [SERVER]]]
-kubeconfig() {
-    cat >"$1" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: test
-  cluster:
-    server: ${4:-$KSERVER}
-    certificate-authority: ${3:-$KCA}
-users:
-- name: test
-  user:
-    token: ${2:-$KTOKEN}
-contexts:
-- name: test
-  context: {cluster: test, user: test}
-current-context: test
-EOF
 }
 
 kubeconfig "$scratch/admin.kubeconfig"

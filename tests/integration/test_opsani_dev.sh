@@ -27,70 +27,24 @@
 # Without SERVO_KUBE_SERVER (or SERVO_PUSHGATEWAY_URL) it prints SKIP and exits 77.
 set -euo pipefail
 
-: "${SERVO_BIN:?set SERVO_BIN to the servo binary}"
-SERVO_BIN=$(cd "$(dirname "$SERVO_BIN")" && pwd -P)/$(basename "$SERVO_BIN")
-SOURCE_DIR=${SERVO_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-if [[ -z ${SERVO_KUBE_SERVER:-} || -z ${SERVO_PUSHGATEWAY_URL:-} || -z ${SERVO_PROMETHEUS_URL:-} ||
-    -z ${SERVO_PROMETHEUS_TARGETS_DIR:-} ]]; then
-    echo "SKIP: test_opsani_dev: needs the kubernetes and prometheus services (scripts/test.sh" \
-        "starts them; by hand: . tests/services/lib.sh; services_start kubernetes prometheus)"
-    exit 77
-fi
-for tool in curl jq; do
-    command -v "$tool" >/dev/null || {
-        echo "SKIP: test_opsani_dev: needs $tool"
-        exit 77
-    }
-done
+. "$(dirname "${BASH_SOURCE[0]}")/kube_lib.sh"
+kube_setup --prometheus
 
-KSERVER=$SERVO_KUBE_SERVER
-KTOKEN=$SERVO_KUBE_TOKEN
-KCA=$SERVO_KUBE_CA
-KRUNDIR=$SERVO_KUBE_RUNDIR
-KSERVICES=$SERVO_KUBE_SERVICES
-PROM=$SERVO_PROMETHEUS_URL
-PUSH=$SERVO_PUSHGATEWAY_URL
-TARGETS=$SERVO_PROMETHEUS_TARGETS_DIR
-
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/servo-opsani-dev-test-XXXXXX")
-namespaces=()
 kubelet_pid=
 cleanup() {
     [[ -n $kubelet_pid ]] && { kill "$kubelet_pid" 2>/dev/null || true; wait "$kubelet_pid" 2>/dev/null || true; }
     for ns in "${namespaces[@]}"; do
-        curl -sS --max-time 10 --cacert "$KCA" -H "Authorization: Bearer $KTOKEN" -X DELETE \
-            -o /dev/null "$KSERVER/api/v1/namespaces/$ns" || true
         curl -sS --max-time 10 -X DELETE -o /dev/null "$PUSH/metrics/job/envoy-$ns" || true
         rm -f "$TARGETS/$ns.json"
     done
-    rm -rf "$scratch"
 }
-trap cleanup EXIT
-cd "$scratch"
-for variable in $(compgen -e); do
-    case $variable in
-    SERVO_BIN) ;;
-    SERVO_* | OPSANI_* | KUBECONFIG | KUBERNETES_*) unset "$variable" ;;
-    esac
-done
-export NO_COLOR=1 HOME=$scratch SERVO_PLUGIN_PATH=
 
 scenario=setup
 fail() {
     printf 'FAIL: test_opsani_dev [%s]: %s\n' "$scenario" "$1" >&2
-    printf '  last: %s (exit %s)\n  stdout: %s\n  stderr: %s\n' "${last:-}" "${rc:-}" "${out:-}" "${err:-}" >&2
+    printf '  last: %s (exit %s)\n  stdout: %s\n  stderr: %s\n' "${last_command:-}" "${rc:-}" "${out:-}" "${err:-}" >&2
     exit 1
 }
-api() {
-    local method=$1 path=$2 body=${3:-} args type=application/json
-    [[ $method == PATCH ]] && type=application/strategic-merge-patch+json
-    args=(-sS --max-time 20 --cacert "$KCA" -H "Authorization: Bearer $KTOKEN" -X "$method" -o api.body -w '%{http_code}')
-    [[ -n $body ]] && args+=(-H "Content-Type: $type" --data-binary "$body")
-    api_status=$(curl "${args[@]}" "$KSERVER$path") || api_status=000
-    api_body=$(cat api.body)
-    [[ $api_status == 2?? ]] || fail "API $method $path: HTTP $api_status: $api_body"
-}
-get() { api GET "$1"; jq -c "$2" <<<"$api_body"; }
 # envoy_targets NS SELECTOR up|down: the pods SELECTOR selects listed as Prometheus targets
 # (file_sd, with the labels Kubernetes discovery gives them), at the Pushgateway (up) or at a
 # closed port (down); waits until Prometheus has scraped each one with that health
@@ -109,52 +63,16 @@ envoy_targets() {
     done
     fail "Prometheus did not scrape the targets of $ns as $health: $(curl -sS "$PROM/api/v1/targets?state=active" | jq -c '.data.activeTargets[].labels')"
 }
-run() {
-    last="servo $*"
-    set +e
-    out=$("$SERVO_BIN" "$@" 2>err.txt)
-    rc=$?
-    set -e
-    err=$(<err.txt)
-}
-expect() { # DESCRIPTION CONDITION...
-    local what=$1
-    shift
-    "$@" || fail "$what"
-}
-contains() { [[ $1 == *"$2"* ]]; }
-
-kubeconfig() {
-    cat >"$1" <<EOK
-apiVersion: v1
-kind: Config
-clusters: [{name: t, cluster: {server: $KSERVER, certificate-authority: $KCA}}]
-users: [{name: t, user: {token: ${2:-$KTOKEN}}}]
-contexts: [{name: t, context: {cluster: t, user: t}}]
-current-context: t
-EOK
-}
 kubeconfig admin.kubeconfig
 export KUBECONFIG=$scratch/admin.kubeconfig
 
-run_id=$$-$RANDOM
-namespace() {
-    api POST /api/v1/namespaces "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"$1\"}}"
-    namespaces+=("$1")
-    for _ in $(seq 1 100); do
-        curl -sS --max-time 5 --cacert "$KCA" -H "Authorization: Bearer $KTOKEN" -o /dev/null -w '%{http_code}' \
-            "$KSERVER/api/v1/namespaces/$1/serviceaccounts/default" | grep -q 200 && return 0
-        sleep 0.1
-    done
-    fail "namespace $1: no default ServiceAccount"
-}
 app='{"name":"web","image":"nginx:1.25","ports":[{"name":"http","containerPort":8080}],"resources":{"requests":{"cpu":"250m","memory":"256Mi"},"limits":{"cpu":"500m","memory":"512Mi"}}}'
 deployment() { # NS CONTAINERS
-    api POST "/apis/apps/v1/namespaces/$1/deployments" "$(jq -nc --argjson c "$2" \
+    api_ok POST "/apis/apps/v1/namespaces/$1/deployments" "$(jq -nc --argjson c "$2" \
         '{apiVersion:"apps/v1",kind:"Deployment",metadata:{name:"web"},spec:{replicas:1,selector:{matchLabels:{app:"web"}},template:{metadata:{labels:{app:"web"}},spec:{containers:$c}}}}')"
 }
 service() { # NS PORTS
-    api POST "/api/v1/namespaces/$1/services" "$(jq -nc --argjson p "$2" \
+    api_ok POST "/api/v1/namespaces/$1/services" "$(jq -nc --argjson p "$2" \
         '{apiVersion:"v1",kind:"Service",metadata:{name:"web"},spec:{selector:{app:"web"},ports:$p}}')"
 }
 template() { get "/apis/apps/v1/namespaces/$1/deployments/web" '.spec.template'; }
@@ -215,8 +133,8 @@ service "$ns" '[{"name":"web","port":80,"targetPort":8080},{"name":"admin","port
 run inject-sidecar -n "$ns" -s web deployment/web
 expect "port conflict refused" test "$rc" = 1
 expect "port conflict names the container" contains "$err" 'container "stats" already uses port 9901'
-api PATCH "/apis/apps/v1/namespaces/$ns/deployments/web" '{"spec":{"template":{"spec":{"containers":[{"name":"stats","$patch":"delete"}]}}}}'
-api GET "/apis/apps/v1/namespaces/$ns/deployments/web"
+api_ok PATCH "/apis/apps/v1/namespaces/$ns/deployments/web" '{"spec":{"template":{"spec":{"containers":[{"name":"stats","$patch":"delete"}]}}}}'
+api_ok GET "/apis/apps/v1/namespaces/$ns/deployments/web"
 run inject-sidecar -n "$ns" -s web deployment/web
 expect "ambiguous port refused" test "$rc" = 1
 expect "ambiguous port lists the ports" contains "$err" 'exposes several ports (80 (web), 81 (admin))'
@@ -234,12 +152,12 @@ ns=od-$run_id-c
 namespace "$ns"
 deployment "$ns" "[$app]"
 service "$ns" '[{"name":"web","port":80,"targetPort":8080}]'
-api POST "/api/v1/namespaces/$ns/serviceaccounts" '{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"half"}}'
-api POST "/apis/rbac.authorization.k8s.io/v1/namespaces/$ns/roles" \
+api_ok POST "/api/v1/namespaces/$ns/serviceaccounts" '{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"half"}}'
+api_ok POST "/apis/rbac.authorization.k8s.io/v1/namespaces/$ns/roles" \
     '{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role","metadata":{"name":"half"},"rules":[{"apiGroups":["apps"],"resources":["deployments"],"verbs":["get","patch"]},{"apiGroups":[""],"resources":["services"],"verbs":["get","list"]}]}'
-api POST "/apis/rbac.authorization.k8s.io/v1/namespaces/$ns/rolebindings" \
+api_ok POST "/apis/rbac.authorization.k8s.io/v1/namespaces/$ns/rolebindings" \
     "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"RoleBinding\",\"metadata\":{\"name\":\"half\"},\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"Role\",\"name\":\"half\"},\"subjects\":[{\"kind\":\"ServiceAccount\",\"name\":\"half\",\"namespace\":\"$ns\"}]}"
-api POST "/api/v1/namespaces/$ns/serviceaccounts/half/token" '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"expirationSeconds":3600}}'
+api_ok POST "/api/v1/namespaces/$ns/serviceaccounts/half/token" '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"expirationSeconds":3600}}'
 kubeconfig half.kubeconfig "$(jq -r .status.token <<<"$api_body")"
 before_template=$(template "$ns")
 before_ports=$(svc_ports "$ns")
@@ -297,7 +215,7 @@ PATH=$(dirname "$SERVO_BIN"):$PATH run check opsani_dev -v --remedy -f json
 expect "the remedy injected the sidecar" test "$(get "/apis/apps/v1/namespaces/$ns/deployments/web" '[.spec.template.spec.containers[].name]')" = '["app","log","opsani-envoy"]'
 expect "the remedy retargeted the Service" test "$(get "/api/v1/namespaces/$ns/services/web" '.spec.ports[0].targetPort')" = 9980
 expect "the sidecar check passed after the remedy" test "$(message "Deployment has the Envoy sidecar")" = null
-api PATCH "/apis/apps/v1/namespaces/$ns/deployments/web" '{"spec":{"template":{"metadata":{"annotations":{"prometheus.opsani.com/scrape":"true","prometheus.opsani.com/scheme":"http","prometheus.opsani.com/path":"/stats/prometheus","prometheus.opsani.com/port":"9901"}}}}}'
+api_ok PATCH "/apis/apps/v1/namespaces/$ns/deployments/web" '{"spec":{"template":{"metadata":{"annotations":{"prometheus.opsani.com/scrape":"true","prometheus.opsani.com/scheme":"http","prometheus.opsani.com/path":"/stats/prometheus","prometheus.opsani.com/port":"9901"}}}}}'
 # the sidecars' metrics, as Prometheus would scrape them
 cat >metrics.txt <<EOF2
 # TYPE envoy_cluster_upstream_rq_total counter
@@ -337,7 +255,7 @@ expect "ServoX's order" test "$order" = "Connectivity to Kubernetes|Kubernetes v
 scenario=more-checks
 ns=od-$run_id-e
 namespace "$ns"
-api POST "/apis/apps/v1/namespaces/$ns/deployments" '{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"bare"},"spec":{"replicas":1,"selector":{"matchLabels":{"app":"bare"}},"template":{"metadata":{"labels":{"app":"bare","opsani_role":"main"}},"spec":{"containers":[{"name":"bare","image":"nginx:1.25"}]}}}}'
+api_ok POST "/apis/apps/v1/namespaces/$ns/deployments" '{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"bare"},"spec":{"replicas":1,"selector":{"matchLabels":{"app":"bare"}},"template":{"metadata":{"labels":{"app":"bare","opsani_role":"main"}},"spec":{"containers":[{"name":"bare","image":"nginx:1.25"}]}}}}'
 kill "$kubelet_pid" 2>/dev/null || true
 wait "$kubelet_pid" 2>/dev/null || true
 "$KSERVICES" kubelet "$KRUNDIR" "$ns" --mode ready >kubelet.log 2>&1 &
@@ -368,22 +286,22 @@ expect "no requirements: the patch" contains "$(hint "Container has resource req
     "kubectl -n $ns patch deployment bare --type merge -p"
 # what the hints' commands do (the test has no kubectl: the same patches through the API);
 # a critical check that fails stops the run, so each is fixed in turn
-api PATCH "/apis/apps/v1/namespaces/$ns/deployments/bare" '{"spec":{"template":{"spec":{"containers":[{"name":"bare","resources":{"requests":{"cpu":"250m","memory":"256Mi"}}}]}}}}'
+api_ok PATCH "/apis/apps/v1/namespaces/$ns/deployments/bare" '{"spec":{"template":{"spec":{"containers":[{"name":"bare","resources":{"requests":{"cpu":"250m","memory":"256Mi"}}}]}}}}'
 run check opsani_dev -v --no-remedy -f json
 expect "the memory limit is still missing (get: [limit])" contains "$(message "Container has resource requirements")" \
     'container "bare" has no memory limit (the memory setting reads its value from the limit)'
-api PATCH "/apis/apps/v1/namespaces/$ns/deployments/bare" '{"spec":{"template":{"spec":{"containers":[{"name":"bare","resources":{"limits":{"memory":"256Mi"}}}]}}}}'
+api_ok PATCH "/apis/apps/v1/namespaces/$ns/deployments/bare" '{"spec":{"template":{"spec":{"containers":[{"name":"bare","resources":{"limits":{"memory":"256Mi"}}}]}}}}'
 run check opsani_dev -v --no-remedy -f json
 expect "requirements pass once set" passed "Container has resource requirements"
 expect "no Service: named" contains "$(message "Service is readable")" "Service \"nosvc\" in namespace \"$ns\": "
-api POST "/api/v1/namespaces/$ns/services" '{"apiVersion":"v1","kind":"Service","metadata":{"name":"nosvc"},"spec":{"selector":{"app":"bare"},"ports":[{"port":80}]}}'
+api_ok POST "/api/v1/namespaces/$ns/services" '{"apiVersion":"v1","kind":"Service","metadata":{"name":"nosvc"},"spec":{"selector":{"app":"bare"},"ports":[{"port":80}]}}'
 run check opsani_dev -v --no-remedy -f json
 expect "the Service is readable once created" passed "Service is readable"
 expect "the opsani_role label: named" contains "$(message "Pod template has the labels the queries need")" \
     'the pod template of Deployment "bare" carries the label opsani_role=main'
 expect "the opsani_role label: the patch" contains "$(hint "Pod template has the labels the queries need")" \
     "kubectl -n $ns patch deployment bare --type json -p '[{\"op\":\"remove\",\"path\":\"/spec/template/metadata/labels/opsani_role\"}]'"
-api PATCH "/apis/apps/v1/namespaces/$ns/deployments/bare" '{"spec":{"template":{"metadata":{"labels":{"opsani_role":null}}}}}'
+api_ok PATCH "/apis/apps/v1/namespaces/$ns/deployments/bare" '{"spec":{"template":{"metadata":{"labels":{"opsani_role":null}}}}}'
 run check opsani_dev -v --no-remedy -f json
 for name in "Container has resource requirements" "Pod template has the labels the queries need" "Service is readable"; do
     expect "$name passes once fixed" passed "$name"
@@ -422,7 +340,7 @@ expect "no CRD: the check fails" test "$rc" = 1
 expect "no CRD: named" contains "$(message "Deployment is readable")" \
     "Rollout \"web\" in namespace \"$ns\": the Rollout CRD (rollouts.argoproj.io) is not installed in the cluster"
 expect "no CRD: the hint" contains "$(hint "Deployment is readable")" "Install Argo Rollouts"
-api POST /apis/apiextensions.k8s.io/v1/customresourcedefinitions "$(jq -c . "$SOURCE_DIR/tests/fixtures/argo-rollouts/rollout-crd.json")"
+api_ok POST /apis/apiextensions.k8s.io/v1/customresourcedefinitions "$(jq -c . "$SERVO_SOURCE_DIR/tests/fixtures/argo-rollouts/rollout-crd.json")"
 for _ in $(seq 1 100); do rollouts_served && break; sleep 0.2; done
 rollouts_served || fail "the Rollout CRD is not served"
 for _ in $(seq 1 50); do
@@ -473,7 +391,7 @@ run inject-sidecar -n "$ns" --service web pod/web
 expect "a pod target is a usage error" test "$rc" = 2
 expect "the usage names both kinds" contains "$err" "the target must be deployment/NAME (deploy/NAME) or rollout/NAME (ro/NAME)"
 # promote on a Rollout: a merge patch of its whole containers list, from a tuning pod
-api POST "/api/v1/namespaces/$ns/pods" "$(jq -nc --argjson c "$(jq -c '.resources = {requests: {cpu: "500m", memory: "384Mi"}, limits: {cpu: "500m", memory: "384Mi"}}' <<<"$app")" \
+api_ok POST "/api/v1/namespaces/$ns/pods" "$(jq -nc --argjson c "$(jq -c '.resources = {requests: {cpu: "500m", memory: "384Mi"}, limits: {cpu: "500m", memory: "384Mi"}}' <<<"$app")" \
     '{apiVersion: "v1", kind: "Pod", metadata: {name: "web-tuning", labels: {app: "web", opsani_role: "tuning"}}, spec: {containers: [$c]}}')"
 run opsani-dev promote
 expect "promote on a Rollout succeeds" test "$rc" = 0

@@ -17,50 +17,21 @@
 # Without the kubernetes and prometheus services it prints SKIP and exits 77.
 set -euo pipefail
 
-: "${SERVO_BIN:?set SERVO_BIN to the servo binary}"
-SERVO_BIN=$(cd "$(dirname "$SERVO_BIN")" && pwd -P)/$(basename "$SERVO_BIN")
-SOURCE_DIR=${SERVO_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-if [[ -z ${SERVO_KUBE_SERVER:-} || -z ${SERVO_PUSHGATEWAY_URL:-} || -z ${SERVO_PROMETHEUS_URL:-} ||
-    -z ${SERVO_PROMETHEUS_TARGETS_DIR:-} ]]; then
-    echo "SKIP: test_opsani_dev_session: needs the kubernetes and prometheus services" \
-        "(scripts/test.sh starts them)"
-    exit 77
-fi
-for tool in curl jq python3; do
-    command -v "$tool" >/dev/null || {
-        echo "SKIP: test_opsani_dev_session: needs $tool"
-        exit 77
-    }
-done
-KSERVER=$SERVO_KUBE_SERVER KTOKEN=$SERVO_KUBE_TOKEN KCA=$SERVO_KUBE_CA
-KRUNDIR=$SERVO_KUBE_RUNDIR KSERVICES=$SERVO_KUBE_SERVICES
-PROM=$SERVO_PROMETHEUS_URL PUSH=$SERVO_PUSHGATEWAY_URL TARGETS=$SERVO_PROMETHEUS_TARGETS_DIR
-
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/servo-opsani-session-XXXXXX")
-ns=ods-$$-$RANDOM
+. "$(dirname "${BASH_SOURCE[0]}")/kube_lib.sh"
+ns=ods-$run_id
+kube_setup --prometheus python3
+PATH=$(dirname "$SERVO_BIN"):$PATH
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
-    curl -sS --max-time 10 --cacert "$KCA" -H "Authorization: Bearer $KTOKEN" -X DELETE -o /dev/null \
-        "$KSERVER/api/v1/namespaces/$ns" || true
     for group in main tuning; do
         curl -sS --max-time 10 -X DELETE -o /dev/null "$PUSH/metrics/job/envoy-$ns/instance/$group" || true
     done
     rm -f "$TARGETS/$ns.json"
-    [[ -n ${KEEP_SCRATCH:-} ]] && echo "kept $scratch" || rm -rf "$scratch"
 }
-trap cleanup EXIT
-cd "$scratch"
-for variable in $(compgen -e); do
-    case $variable in
-    SERVO_BIN | KEEP_SCRATCH) ;;
-    SERVO_* | OPSANI_* | KUBECONFIG | KUBERNETES_*) unset "$variable" ;;
-    esac
-done
-export NO_COLOR=1 HOME=$scratch SERVO_PLUGIN_PATH= PATH=$(dirname "$SERVO_BIN"):$PATH
 
 fail() {
     printf 'FAIL: test_opsani_dev_session: %s\n' "$1" >&2
@@ -69,36 +40,13 @@ fail() {
     done
     exit 1
 }
-api() {
-    local method=$1 path=$2 body=${3:-} type=application/json
-    [[ $method == PATCH ]] && type=application/strategic-merge-patch+json
-    local args=(-sS --max-time 20 --cacert "$KCA" -H "Authorization: Bearer $KTOKEN" -X "$method" -o api.body -w '%{http_code}')
-    [[ -n $body ]] && args+=(-H "Content-Type: $type" --data-binary "$body")
-    api_status=$(curl "${args[@]}" "$KSERVER$path") || api_status=000
-    api_body=$(cat api.body)
-    [[ $api_status == 2?? ]] || fail "API $method $path: HTTP $api_status: $api_body"
-}
-get() { api GET "$1"; jq -c "$2" <<<"$api_body"; }
-
-cat >kubeconfig <<EOF
-apiVersion: v1
-kind: Config
-clusters: [{name: t, cluster: {server: $KSERVER, certificate-authority: $KCA}}]
-users: [{name: t, user: {token: $KTOKEN}}]
-contexts: [{name: t, context: {cluster: t, user: t, namespace: $ns}}]
-current-context: t
-EOF
+kubeconfig kubeconfig "" "" "" "$ns"
 export KUBECONFIG=$scratch/kubeconfig
 
 # ---- the application ---------------------------------------------------------------------------
-api POST /api/v1/namespaces "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"$ns\"}}"
-for _ in $(seq 1 100); do
-    curl -sS --max-time 5 --cacert "$KCA" -H "Authorization: Bearer $KTOKEN" -o /dev/null -w '%{http_code}' \
-        "$KSERVER/api/v1/namespaces/$ns/serviceaccounts/default" | grep -q 200 && break
-    sleep 0.1
-done
-api POST "/apis/apps/v1/namespaces/$ns/deployments" '{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},"spec":{"replicas":1,"selector":{"matchLabels":{"app":"web"}},"template":{"metadata":{"labels":{"app":"web"},"annotations":{"prometheus.opsani.com/scrape":"true","prometheus.opsani.com/scheme":"http","prometheus.opsani.com/path":"/stats/prometheus","prometheus.opsani.com/port":"9901"}},"spec":{"containers":[{"name":"web","image":"nginx:1.25","ports":[{"name":"http","containerPort":8080}],"resources":{"requests":{"cpu":"500m","memory":"512Mi"},"limits":{"cpu":"500m","memory":"512Mi"}}}]}}}}'
-api POST "/api/v1/namespaces/$ns/services" '{"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"selector":{"app":"web"},"ports":[{"name":"http","port":80,"targetPort":"http"}]}}'
+namespace "$ns"
+api_ok POST "/apis/apps/v1/namespaces/$ns/deployments" '{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"},"spec":{"replicas":1,"selector":{"matchLabels":{"app":"web"}},"template":{"metadata":{"labels":{"app":"web"},"annotations":{"prometheus.opsani.com/scrape":"true","prometheus.opsani.com/scheme":"http","prometheus.opsani.com/path":"/stats/prometheus","prometheus.opsani.com/port":"9901"}},"spec":{"containers":[{"name":"web","image":"nginx:1.25","ports":[{"name":"http","containerPort":8080}],"resources":{"requests":{"cpu":"500m","memory":"512Mi"},"limits":{"cpu":"500m","memory":"512Mi"}}}]}}}}'
+api_ok POST "/api/v1/namespaces/$ns/services" '{"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"selector":{"app":"web"},"ports":[{"name":"http","port":80,"targetPort":"http"}]}}'
 
 "$KSERVICES" kubelet "$KRUNDIR" "$ns" --mode ready --selector 'opsani_role!=tuning' >kubelet.log 2>&1 &
 pids+=($!)
@@ -107,7 +55,7 @@ pids+=($!)
     fail "inject-sidecar: $(cat inject.out)"
 
 # ---- the load model: plays Envoy (metrics) and the tuning pod's kubelet -------------------------
-MODEL_TOKEN=$KTOKEN python3 "$SOURCE_DIR/tests/integration/opsani_dev_model.py" "$KSERVER" "$KCA" "$ns" "$PUSH" "$KSERVICES" "$KRUNDIR" >model.log 2>&1 &
+MODEL_TOKEN=$KTOKEN python3 "$SERVO_SOURCE_DIR/tests/integration/opsani_dev_model.py" "$KSERVER" "$KCA" "$ns" "$PUSH" "$KSERVICES" "$KRUNDIR" >model.log 2>&1 &
 pids+=($!)
 
 # ---- the servo -----------------------------------------------------------------------------------

@@ -2,9 +2,9 @@
  * component names, settings read from containers and adjustments written into them, the
  * strategic-merge and JSON patch bodies, label selectors, the tuning pod's body, the JVM
  * encoder (round trips through the pod template), the rejection reasons and rollout states
- * of the objects in tests/data/kubernetes/, huge lists, and the encoder settings'
- * validation. Nothing here talks to an API server (tests/integration/test_kubernetes.sh
- * does). */
+ * of the objects in tests/data/kubernetes/, huge lists, the encoder settings' validation,
+ * and the judgement of /version. Nothing here talks to an API server
+ * (tests/integration/test_kubernetes.sh does). */
 #include "support.h"
 
 #include <jansson.h>
@@ -1353,6 +1353,50 @@ static void test_encoder_settings(void **state)
     }
 }
 
+/* kube_version_judge: (major, minor) pairs against 1.16 and, when given, 1.30. */
+static void test_version_judgement(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *version;
+        int max_minor;
+        enum kube_version_verdict verdict;
+        long major, minor;
+    } cases[] = {
+        {"{\"major\":\"1\",\"minor\":\"20\",\"gitVersion\":\"v1.20.2\"}", 30,
+         KUBE_VERSION_SUPPORTED, 1, 20},
+        {"{\"major\":\"1\",\"minor\":\"16\"}", 30, KUBE_VERSION_SUPPORTED, 1, 16},
+        {"{\"major\":\"1\",\"minor\":\"30\"}", 30, KUBE_VERSION_SUPPORTED, 1, 30},
+        {"{\"major\":\"1\",\"minor\":\"22+\"}", 30, KUBE_VERSION_SUPPORTED, 1, 22},
+        {"{\"major\":\"1\",\"minor\":\"15\"}", 30, KUBE_VERSION_OLDER, 1, 15},
+        {"{\"major\":\"0\",\"minor\":\"40\"}", 0, KUBE_VERSION_OLDER, 0, 40},
+        {"{\"major\":\"1\",\"minor\":\"31\"}", 30, KUBE_VERSION_NEWER, 1, 31},
+        {"{\"major\":\"2\",\"minor\":\"0\"}", 30, KUBE_VERSION_NEWER, 2, 0},
+        /* without a maximum, anything from 1.16 on is supported */
+        {"{\"major\":\"1\",\"minor\":\"99\"}", 0, KUBE_VERSION_SUPPORTED, 1, 99},
+        {"{\"major\":\"2\",\"minor\":\"0\"}", 0, KUBE_VERSION_SUPPORTED, 2, 0},
+        {"{\"major\":\"1\",\"minor\":\"x\"}", 0, KUBE_VERSION_UNREADABLE, 0, 0},
+        {"{\"minor\":\"20\"}", 30, KUBE_VERSION_UNREADABLE, 0, 0},
+        {"{\"major\":1,\"minor\":20}", 30, KUBE_VERSION_UNREADABLE, 0, 0},
+        {"[]", 30, KUBE_VERSION_UNREADABLE, 0, 0},
+    };
+    for (size_t i = 0; i < COUNT(cases); i++) {
+        json_t *body = parse(cases[i].version);
+        struct kube_version v;
+        kube_version_judge(body, 16, cases[i].max_minor, &v);
+        json_decref(body); /* v holds its own reference */
+        if (v.verdict != cases[i].verdict)
+            print_message("%s (max 1.%d)\n", cases[i].version, cases[i].max_minor);
+        assert_int_equal(v.verdict, cases[i].verdict);
+        assert_int_equal(v.major_number, cases[i].major);
+        assert_int_equal(v.minor_number, cases[i].minor);
+        assert_true(v.git == NULL || strcmp(v.git, "v1.20.2") == 0);
+        kube_version_clear(&v);
+        kube_version_clear(&v); /* safe twice */
+        assert_null(v.body);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1365,7 +1409,7 @@ int main(void)
         cmocka_unit_test(test_argo_rollouts),     cmocka_unit_test(test_huge_lists),
         cmocka_unit_test(test_jvm_sizes),         cmocka_unit_test(test_jvm_env_round_trip),
         cmocka_unit_test(test_jvm_args),          cmocka_unit_test(test_jvm_through_the_container),
-        cmocka_unit_test(test_encoder_settings),
+        cmocka_unit_test(test_encoder_settings),  cmocka_unit_test(test_version_judgement),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
