@@ -69,3 +69,12 @@ void test_read_line(int fd, char *line, size_t size, double seconds)
     }
     line[n] = '\0';
 }
+
+json_t *test_json(const char *text)
+{
+    json_error_t error;
+    json_t *json = json_loads(text, JSON_DECODE_ANY, &error);
+    if (json == NULL)
+        fail_msg("bad JSON in the test: %s: %s", error.text, text);
+    return json;
+}

@@ -13,16 +13,6 @@
 
 #include "kube_metrics/kube_metrics.h"
 
-static json_t *parse(const char *text)
-{
-    json_error_t error;
-    json_t *json = json_loads(text, 0, &error);
-    if (json == NULL)
-        print_message("bad JSON in the test: %s: %s\n", text, error.text);
-    assert_non_null(json);
-    return json;
-}
-
 static const struct servo_reading *find(const struct servo_measurement *m, const char *metric,
                                         const char *id)
 {
@@ -89,7 +79,7 @@ static void test_parse_recorded(void **state)
 
 static void expect_error(const char *text, const char *container, const char *message)
 {
-    json_t *list = parse(text);
+    json_t *list = test_json(text);
     struct km_sample sample = {0};
     char *error = NULL;
     assert_int_equal(km_parse_pod_metrics(list, container, KM_MAIN, &sample, &error), -1);
@@ -137,14 +127,14 @@ static void test_parse_bad(void **state)
 static void test_series(void **state)
 {
     (void)state;
-    json_t *pods =
-        parse("[" POD("web-1", "",
-                      "{\"requests\": {\"cpu\": \"200m\", \"memory\": \"128Mi\"}, "
-                      "\"limits\": {\"cpu\": \"400m\", \"memory\": \"256Mi\"}}",
-                      "2") "," POD("web-tuning", ", \"opsani_role\": \"tuning\"",
-                                   "{\"limits\": {\"cpu\": \"1\", \"memory\": \"1Gi\"}}", "0") "]");
-    json_t *main_usage = parse("{\"items\": [" USAGE("web-1", "100000000n", "65536Ki") "]}");
-    json_t *tuning_usage = parse("{\"items\": [" USAGE("web-tuning", "250m", "512Mi") "]}");
+    json_t *pods = test_json(
+        "[" POD("web-1", "",
+                "{\"requests\": {\"cpu\": \"200m\", \"memory\": \"128Mi\"}, "
+                "\"limits\": {\"cpu\": \"400m\", \"memory\": \"256Mi\"}}",
+                "2") "," POD("web-tuning", ", \"opsani_role\": \"tuning\"",
+                             "{\"limits\": {\"cpu\": \"1\", \"memory\": \"1Gi\"}}", "0") "]");
+    json_t *main_usage = test_json("{\"items\": [" USAGE("web-1", "100000000n", "65536Ki") "]}");
+    json_t *tuning_usage = test_json("{\"items\": [" USAGE("web-tuning", "250m", "512Mi") "]}");
     bool wanted[KM_METRIC_COUNT];
     for (int i = 0; i < KM_METRIC_COUNT; i++)
         wanted[i] = i != KM_MAIN * KM_QUANTITY_COUNT + KM_MEM_LIMIT;
@@ -203,7 +193,7 @@ static void test_series(void **state)
 static void test_pods_bad(void **state)
 {
     (void)state;
-    json_t *pods = parse("[" POD("web-1", "", "{\"requests\": {\"cpu\": \"fast\"}}", "0") "]");
+    json_t *pods = test_json("[" POD("web-1", "", "{\"requests\": {\"cpu\": \"fast\"}}", "0") "]");
     struct km_sample sample = {0};
     char *error = NULL;
     assert_int_equal(km_parse_pods(pods, NULL, &sample, &error), -1);
@@ -213,7 +203,7 @@ static void test_pods_bad(void **state)
     error = NULL;
     km_sample_free(&sample);
     json_decref(pods);
-    pods = parse("{}");
+    pods = test_json("{}");
     assert_int_equal(km_parse_pods(pods, NULL, &sample, &error), -1);
     assert_string_equal(error, "the pod list has no items");
     free(error);

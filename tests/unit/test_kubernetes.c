@@ -36,16 +36,6 @@ static json_t *load_data(const char *name)
     return json;
 }
 
-static json_t *parse(const char *text)
-{
-    json_error_t error;
-    json_t *json = json_loads(text, 0, &error);
-    if (json == NULL)
-        print_message("bad JSON in the test: %s: %s\n", text, error.text);
-    assert_non_null(json);
-    return json;
-}
-
 static void assert_contains(const char *haystack, const char *needle)
 {
     if (haystack == NULL || strstr(haystack, needle) == NULL) {
@@ -59,7 +49,7 @@ static void assert_json(const json_t *actual, const char *expected)
 {
     if (strcmp(expected, "null") == 0 && actual == NULL)
         return;
-    json_t *want = parse(expected);
+    json_t *want = test_json(expected);
     bool same = actual != NULL && json_equal(actual, want);
     if (!same) {
         char *text = actual ? json_dumps(actual, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
@@ -368,11 +358,11 @@ static void test_label_selectors(void **state)
 {
     (void)state;
     char *error = NULL;
-    json_t *sel = parse("{\"matchLabels\":{\"app\":\"web\",\"tier\":\"front\"},"
-                        "\"matchExpressions\":[{\"key\":\"env\",\"operator\":\"In\","
-                        "\"values\":[\"prod\",\"stage\"]},{\"key\":\"canary\",\"operator\":"
-                        "\"NotIn\",\"values\":[\"yes\"]},{\"key\":\"team\",\"operator\":"
-                        "\"Exists\"},{\"key\":\"debug\",\"operator\":\"DoesNotExist\"}]}");
+    json_t *sel = test_json("{\"matchLabels\":{\"app\":\"web\",\"tier\":\"front\"},"
+                            "\"matchExpressions\":[{\"key\":\"env\",\"operator\":\"In\","
+                            "\"values\":[\"prod\",\"stage\"]},{\"key\":\"canary\",\"operator\":"
+                            "\"NotIn\",\"values\":[\"yes\"]},{\"key\":\"team\",\"operator\":"
+                            "\"Exists\"},{\"key\":\"debug\",\"operator\":\"DoesNotExist\"}]}");
     char *text = kube_label_selector(sel, &error);
     assert_string_equal(text,
                         "app=web,tier=front,env in (prod,stage),canary notin (yes),team,!debug");
@@ -382,12 +372,13 @@ static void test_label_selectors(void **state)
     free(escaped);
     free(text);
     json_decref(sel);
-    sel = parse("{}");
+    sel = test_json("{}");
     assert_null(kube_label_selector(sel, &error));
     assert_string_equal(error, "the selector is empty");
     free(error);
     json_decref(sel);
-    sel = parse("{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"Gt\",\"values\":[\"1\"]}]}");
+    sel = test_json(
+        "{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"Gt\",\"values\":[\"1\"]}]}");
     assert_null(kube_label_selector(sel, &error));
     assert_string_equal(error, "unknown selector operator \"Gt\"");
     free(error);
@@ -415,7 +406,7 @@ static void test_describe_container(void **state)
 {
     (void)state;
     struct kubernetes_settings *s = load_settings(describe_stanza);
-    json_t *container = parse(
+    json_t *container = test_json(
         "{\"name\":\"main\",\"resources\":{\"requests\":{\"cpu\":\"250m\",\"memory\":\"128Mi\"},"
         "\"limits\":{\"cpu\":\"1\",\"memory\":\"0.5Gi\"}},\"env\":[{\"name\":\"WORKERS\","
         "\"value\":\"4\"},{\"name\":\"CACHE_RATIO\",\"value\":\"0.3\"},{\"name\":\"SECRET\","
@@ -460,7 +451,7 @@ static void test_describe_container(void **state)
     json_decref(container);
 
     /* no requirements at all, and one that cannot be read: notes, no values; pinned */
-    container = parse("{\"name\":\"main\",\"resources\":{\"limits\":{\"memory\":\"lots\"}}}");
+    container = test_json("{\"name\":\"main\",\"resources\":{\"limits\":{\"memory\":\"lots\"}}}");
     d = servo_description_new();
     c = servo_description_component(d, "main");
     kube_describe_container(container, first_container(s), true, c, &notes);
@@ -496,7 +487,7 @@ static void test_apply_and_patch(void **state)
     (void)state;
     struct kubernetes_settings *s = load_settings(describe_stanza);
     const struct kubernetes_container *cfg = first_container(s);
-    json_t *before = parse(
+    json_t *before = test_json(
         "{\"name\":\"main\",\"image\":\"nginx:1.25\",\"resources\":{\"requests\":{\"cpu\":"
         "\"250m\",\"memory\":\"128Mi\",\"ephemeral-storage\":\"1Gi\"},\"limits\":{\"cpu\":\"1\","
         "\"memory\":\"512Mi\"}},\"env\":[{\"name\":\"WORKERS\",\"value\":\"4\"},{\"name\":"
@@ -568,7 +559,7 @@ static void test_apply_and_patch(void **state)
                       "      cpu: {min: 100m, max: 4, set: [limit], request: 50m}\n"
                       "      memory: {min: 64Mi, max: 4Gi, set: [request]}\n"
                       "      static_environment_variables: {TUNING: 'yes', EMPTY: ''}\n");
-    before = parse("{\"name\":\"main\"}");
+    before = test_json("{\"name\":\"main\"}");
     after = json_deep_copy(before);
     assert_int_equal(apply(after, first_container(s), "cpu", 2, NULL, &error), 0);
     assert_int_equal(apply(after, first_container(s), "mem", 1, NULL, &error), 0);
@@ -636,7 +627,7 @@ static void test_tuning_pod_body(void **state)
     size_t count = 0;
     struct kube_target *targets = kube_targets(s, &count);
     const struct kubernetes_workload *w = targets[0].w; /* namespace "apps", cascaded */
-    json_t *deployment = parse(
+    json_t *deployment = test_json(
         "{\"metadata\":{\"name\":\"web\",\"namespace\":\"apps\"},\"spec\":{\"replicas\":2,"
         "\"template\":{\"metadata\":{\"labels\":{\"app\":\"web\"},\"annotations\":{\"a\":\"b\"}},"
         "\"spec\":{\"containers\":[{\"name\":\"main\",\"image\":\"nginx\",\"resources\":{"
@@ -646,8 +637,9 @@ static void test_tuning_pod_body(void **state)
     struct servo_adjustments values = {0};
     servo_adjustments_add(&values, "web/main-tuning", "cpu", 0.5);
     servo_adjustments_add(&values, "other", "cpu", 3); /* not this pod's */
-    json_t *owner = parse("{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"name\":\"servo\","
-                          "\"uid\":\"u1\"}");
+    json_t *owner =
+        test_json("{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"name\":\"servo\","
+                  "\"uid\":\"u1\"}");
     json_t *body = NULL;
     char *error = NULL;
     assert_int_equal(kube_tuning_pod_body(deployment, w, NULL, &values, owner, &body, &error), 0);
@@ -807,7 +799,7 @@ static void test_pod_failures(void **state)
     assert_string_equal(summary, "Pending, not ready: Unschedulable");
     free(summary);
     /* an empty object or garbage: nothing known, no crash */
-    json_t *empty = parse("{\"status\":{\"containerStatuses\":\"x\",\"conditions\":[1,null]}}");
+    json_t *empty = test_json("{\"status\":{\"containerStatuses\":\"x\",\"conditions\":[1,null]}}");
     char *message = NULL;
     assert_null(kube_pod_failure(empty, &message, NULL));
     assert_false(kube_pod_ready(empty));
@@ -1185,11 +1177,12 @@ static void test_jvm_through_the_container(void **state)
         struct kubernetes_settings *s = load_jvm(targets[t]);
         const struct kubernetes_container *cfg = first_container(s);
         json_t *container =
-            t == 0 ? parse("{\"name\":\"main\",\"env\":[{\"name\":\"A\",\"value\":\"1\"},{\"name\":"
-                           "\"JAVA_OPTS\",\"value\":\"-Dspring.profiles.active=prod "
-                           "-Xmx512m\"}]}")
-                   : parse("{\"name\":\"main\",\"command\":[\"java\"],\"args\":[\"-Xmx512m\","
-                           "\"-jar\",\"/app.jar\"]}");
+            t == 0 ? test_json(
+                         "{\"name\":\"main\",\"env\":[{\"name\":\"A\",\"value\":\"1\"},{\"name\":"
+                         "\"JAVA_OPTS\",\"value\":\"-Dspring.profiles.active=prod "
+                         "-Xmx512m\"}]}")
+                   : test_json("{\"name\":\"main\",\"command\":[\"java\"],\"args\":[\"-Xmx512m\","
+                               "\"-jar\",\"/app.jar\"]}");
         /* described: what is there, else the defaults */
         struct servo_description *d = servo_description_new();
         struct servo_component *c = servo_description_component(d, "main");
@@ -1235,8 +1228,9 @@ static void test_jvm_through_the_container(void **state)
     }
     /* what cannot be used: a variable from valueFrom, a container without args */
     struct kubernetes_settings *s = load_jvm("env");
-    json_t *container = parse("{\"name\":\"main\",\"env\":[{\"name\":\"JAVA_OPTS\",\"valueFrom\":"
-                              "{\"configMapKeyRef\":{\"name\":\"c\",\"key\":\"k\"}}}]}");
+    json_t *container =
+        test_json("{\"name\":\"main\",\"env\":[{\"name\":\"JAVA_OPTS\",\"valueFrom\":"
+                  "{\"configMapKeyRef\":{\"name\":\"c\",\"key\":\"k\"}}}]}");
     char *error = NULL;
     assert_int_equal(apply(container, first_container(s), "heap_size", 1, NULL, &error), -1);
     assert_string_equal(error, "container main: JAVA_OPTS comes from valueFrom; the jvm encoder "
@@ -1244,14 +1238,14 @@ static void test_jvm_through_the_container(void **state)
     free(error);
     json_decref(container);
     /* no JAVA_OPTS yet: created */
-    container = parse("{\"name\":\"main\"}");
+    container = test_json("{\"name\":\"main\"}");
     assert_int_equal(apply(container, first_container(s), "heap_size", 1, NULL, &error), 0);
     assert_json(container, "{\"name\":\"main\",\"env\":[{\"name\":\"JAVA_OPTS\",\"value\":"
                            "\"-Xmx1g\"}]}");
     json_decref(container);
     unload(s);
     s = load_jvm("args");
-    container = parse("{\"name\":\"main\",\"image\":\"app\"}");
+    container = test_json("{\"name\":\"main\",\"image\":\"app\"}");
     assert_int_equal(apply(container, first_container(s), "heap_size", 1, NULL, &error), -1);
     assert_string_equal(error, "container main has no args: the jvm encoder with target args "
                                "needs the JVM's arguments there (the command being java)");
@@ -1381,7 +1375,7 @@ static void test_version_judgement(void **state)
         {"[]", 30, KUBE_VERSION_UNREADABLE, 0, 0},
     };
     for (size_t i = 0; i < COUNT(cases); i++) {
-        json_t *body = parse(cases[i].version);
+        json_t *body = test_json(cases[i].version);
         struct kube_version v;
         kube_version_judge(body, 16, cases[i].max_minor, &v);
         json_decref(body); /* v holds its own reference */

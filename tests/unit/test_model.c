@@ -18,15 +18,6 @@ static const char *const fixture_scenarios[] = {"stub", "stub-cmduid", "stub-err
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
-static json_t *parse(const char *text)
-{
-    json_error_t error;
-    json_t *json = json_loads(text, JSON_DECODE_ANY, &error);
-    if (json == NULL)
-        fail_msg("bad JSON in test: %s: %s", error.text, text);
-    return json;
-}
-
 static char *dump(const json_t *json)
 {
     return json_dumps(json, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -90,7 +81,7 @@ static void assert_state_round_trip(const json_t *state)
 
 static void assert_description_error(const char *text, const char *message)
 {
-    json_t *json = parse(text);
+    json_t *json = test_json(text);
     struct servo_description *d = (struct servo_description *)1;
     char *error = NULL;
     assert_int_equal(servo_description_from_json(json, &d, &error), -1);
@@ -103,7 +94,7 @@ static void assert_description_error(const char *text, const char *message)
 
 static void assert_measurement_error(const char *text, const char *message)
 {
-    json_t *json = parse(text);
+    json_t *json = test_json(text);
     struct servo_measurement *m = NULL;
     char *error = NULL;
     assert_int_equal(servo_measurement_from_json(json, &m, &error), -1);
@@ -116,7 +107,7 @@ static void assert_measurement_error(const char *text, const char *message)
 
 static void assert_control_error(const char *text, const char *message)
 {
-    json_t *json = parse(text);
+    json_t *json = test_json(text);
     struct servo_control c;
     char *error = NULL;
     assert_int_equal(servo_control_from_json(json, &c, &error), -1);
@@ -130,7 +121,7 @@ static void assert_control_error(const char *text, const char *message)
 
 static void decode_control(const char *text, struct servo_control *c)
 {
-    json_t *json = parse(text);
+    json_t *json = test_json(text);
     char *error = NULL;
     if (servo_control_from_json(json, c, &error) != 0)
         fail_msg("control decoding failed: %s", error);
@@ -209,9 +200,9 @@ static size_t for_each_exchange(const char *event, exchange_check check)
             if (exchange == NULL)
                 fail_msg("%s: %s", found.gl_pathv[i], error.text);
             json_t *request =
-                parse(json_string_value(json_object_get(exchange, "request_body_raw")));
+                test_json(json_string_value(json_object_get(exchange, "request_body_raw")));
             json_t *response =
-                parse(json_string_value(json_object_get(exchange, "response_body_raw")));
+                test_json(json_string_value(json_object_get(exchange, "response_body_raw")));
             check(found.gl_pathv[i], request, response);
             json_decref(request);
             json_decref(response);
@@ -241,7 +232,7 @@ static const char reference_descriptor[] =
 static void test_reference_descriptor(void **state)
 {
     (void)state;
-    json_t *json = parse(reference_descriptor);
+    json_t *json = test_json(reference_descriptor);
     assert_description_round_trip(json);
     /* and byte for byte, in the reference's key order */
     struct servo_description *d = NULL;
@@ -258,11 +249,11 @@ static void test_reference_descriptor(void **state)
 static void test_reference_measurement(void **state)
 {
     (void)state;
-    json_t *json =
-        parse("{\"metrics\":{\"throughput\":{\"unit\":\"rpm\",\"values\":[{\"id\":\"1690000000\","
-              "\"data\":[[1690000000,1200.0],[1690000060,1190.5]]}]},"
-              "\"some_scalar\":{\"unit\":\"\",\"value\":31337.0}},"
-              "\"annotations\":{\"load_profile\":\"Loading 1 URL(s) for 5m\"}}");
+    json_t *json = test_json(
+        "{\"metrics\":{\"throughput\":{\"unit\":\"rpm\",\"values\":[{\"id\":\"1690000000\","
+        "\"data\":[[1690000000,1200.0],[1690000060,1190.5]]}]},"
+        "\"some_scalar\":{\"unit\":\"\",\"value\":31337.0}},"
+        "\"annotations\":{\"load_profile\":\"Loading 1 URL(s) for 5m\"}}");
     assert_measurement_round_trip(json);
     struct servo_measurement *m = NULL;
     assert_int_equal(servo_measurement_from_json(json, &m, NULL), 0);
@@ -281,9 +272,9 @@ static void test_reference_measurement(void **state)
 static void test_reference_adjust_state(void **state)
 {
     (void)state;
-    json_t *json = parse("{\"application\":{\"components\":{\"main\":{\"settings\":{"
-                         "\"cpu\":{\"value\":1.0},\"mem\":{\"value\":1.0},"
-                         "\"replicas\":{\"value\":2.0}}}}}}");
+    json_t *json = test_json("{\"application\":{\"components\":{\"main\":{\"settings\":{"
+                             "\"cpu\":{\"value\":1.0},\"mem\":{\"value\":1.0},"
+                             "\"replicas\":{\"value\":2.0}}}}}}");
     assert_state_round_trip(json);
     struct servo_adjustments a = {0};
     assert_int_equal(servo_adjustments_from_state(json, &a, NULL), 0);
@@ -300,8 +291,8 @@ static void test_reference_adjust_state(void **state)
 static void test_reference_measure_control(void **state)
 {
     (void)state;
-    json_t *json = parse("{\"duration\":180,\"warmup\":30,\"delay\":10,\"userdata\":{\"slo\":"
-                         "{\"conditions\":[{\"metric\":\"p90\",\"threshold\":500}]}}}");
+    json_t *json = test_json("{\"duration\":180,\"warmup\":30,\"delay\":10,\"userdata\":{\"slo\":"
+                             "{\"conditions\":[{\"metric\":\"p90\",\"threshold\":500}]}}}");
     assert_control_round_trip(json);
     struct servo_control c;
     assert_int_equal(servo_control_from_json(json, &c, NULL), 0);
@@ -403,7 +394,7 @@ static void test_fixture_adjust_values(void **state)
     json_error_t error;
     json_t *exchange = json_load_file(SERVO_FIXTURES "/servox/stub/07-WHATS_NEXT.json", 0, &error);
     assert_non_null(exchange);
-    json_t *response = parse(json_string_value(json_object_get(exchange, "response_body_raw")));
+    json_t *response = test_json(json_string_value(json_object_get(exchange, "response_body_raw")));
     struct servo_adjustments a = {0};
     const json_t *param = json_object_get(response, "param");
     assert_int_equal(servo_adjustments_from_state(json_object_get(param, "state"), &a, NULL), 0);
@@ -470,14 +461,14 @@ static void test_setting_wire_shapes(void **state)
 static void test_setting_decoding(void **state)
 {
     (void)state;
-    json_t *json = parse("{\"components\":{\"c\":{\"settings\":{"
-                         "\"r\":{\"min\":1,\"max\":4,\"step\":1},"
-                         "\"m\":{\"min\":1,\"max\":4.0,\"step\":1,\"value\":2},"
-                         "\"e\":{\"values\":[\"x\",2],\"value\":2},"
-                         "\"n\":{\"type\":\"enum\",\"values\":[1,2.0],\"value\":2.0,"
-                         "\"unit\":null,\"pinned\":null},"
-                         "\"p\":{\"type\":\"range\",\"min\":0,\"max\":1,\"step\":0.5,"
-                         "\"pinned\":true,\"value\":null}}}}}");
+    json_t *json = test_json("{\"components\":{\"c\":{\"settings\":{"
+                             "\"r\":{\"min\":1,\"max\":4,\"step\":1},"
+                             "\"m\":{\"min\":1,\"max\":4.0,\"step\":1,\"value\":2},"
+                             "\"e\":{\"values\":[\"x\",2],\"value\":2},"
+                             "\"n\":{\"type\":\"enum\",\"values\":[1,2.0],\"value\":2.0,"
+                             "\"unit\":null,\"pinned\":null},"
+                             "\"p\":{\"type\":\"range\",\"min\":0,\"max\":1,\"step\":0.5,"
+                             "\"pinned\":true,\"value\":null}}}}}");
     struct servo_description *d = NULL;
     assert_int_equal(servo_description_from_json(json, &d, NULL), 0);
     assert_int_equal(d->component_count, 1);
@@ -534,7 +525,7 @@ static void test_description_forms(void **state)
     const size_t components[] = {1, 1, 1, 0};
     const size_t metrics[] = {0, 2, 0, 0};
     for (size_t i = 0; i < COUNT(forms); i++) {
-        json_t *json = parse(forms[i]);
+        json_t *json = test_json(forms[i]);
         struct servo_description *d = NULL;
         char *error = NULL;
         if (servo_description_from_json(json, &d, &error) != 0)
@@ -544,7 +535,7 @@ static void test_description_forms(void **state)
         servo_description_free(d);
         json_decref(json);
     }
-    json_t *json = parse(forms[1]);
+    json_t *json = test_json(forms[1]);
     struct servo_description *d = NULL;
     assert_int_equal(servo_description_from_json(json, &d, NULL), 0);
     assert_string_equal(servo_description_find_metric(d, "rate")->unit, "");
@@ -613,7 +604,7 @@ static void test_description_errors(void **state)
     for (size_t i = 0; i < COUNT(cases); i++)
         assert_description_error(cases[i].json, cases[i].error);
     /* no message asked for */
-    json_t *json = parse(cases[0].json);
+    json_t *json = test_json(cases[0].json);
     struct servo_description *d = NULL;
     assert_int_equal(servo_description_from_json(json, &d, NULL), -1);
     assert_int_equal(servo_description_from_json(NULL, &d, NULL), -1);
@@ -831,13 +822,14 @@ static void test_measurement_scalar_and_series(void **state)
 static void test_measurement_legacy_shapes(void **state)
 {
     (void)state;
-    json_t *json = parse("{\"status\":\"ok\",\"metrics\":{"
-                         "\"a\":{\"values\":[{\"data\":[[1,\"1.5\"],[\"2\",\"NaN\"],[3,\"+Inf\"]]},"
-                         "{\"id\":\"own\",\"data\":[],\"annotation\":\"mine\"}],"
-                         "\"annotation\":\"legacy\"},"
-                         "\"b\":{\"value\":\"-2\",\"unit\":null},"
-                         "\"c\":{\"unit\":\"ms\",\"values\":[{\"id\":7,\"data\":[[1.25,3]]}]}},"
-                         "\"annotations\":{\"n\":1,\"s\":\"x\",\"z\":null,\"o\":{\"k\":[1]}}}");
+    json_t *json =
+        test_json("{\"status\":\"ok\",\"metrics\":{"
+                  "\"a\":{\"values\":[{\"data\":[[1,\"1.5\"],[\"2\",\"NaN\"],[3,\"+Inf\"]]},"
+                  "{\"id\":\"own\",\"data\":[],\"annotation\":\"mine\"}],"
+                  "\"annotation\":\"legacy\"},"
+                  "\"b\":{\"value\":\"-2\",\"unit\":null},"
+                  "\"c\":{\"unit\":\"ms\",\"values\":[{\"id\":7,\"data\":[[1.25,3]]}]}},"
+                  "\"annotations\":{\"n\":1,\"s\":\"x\",\"z\":null,\"o\":{\"k\":[1]}}}");
     struct servo_measurement *m = NULL;
     char *error = NULL;
     if (servo_measurement_from_json(json, &m, &error) != 0)
@@ -870,7 +862,7 @@ static void test_measurement_legacy_shapes(void **state)
     servo_measurement_free(m);
     json_decref(json);
     /* the empty measurement of a servo without metrics */
-    json = parse("{\"metrics\":{},\"annotations\":{}}");
+    json = test_json("{\"metrics\":{},\"annotations\":{}}");
     assert_measurement_round_trip(json);
     json_decref(json);
 }
@@ -958,9 +950,9 @@ static void test_measurement_merge_annotate(void **state)
 static void test_adjust_state_decoding(void **state)
 {
     (void)state;
-    json_t *json = parse("{\"components\":{\"web\":{\"settings\":{\"cpu\":{\"value\":0.5},"
-                         "\"POLICY\":{\"value\":\"fast\"},\"skip\":{\"value\":null},"
-                         "\"none\":{\"type\":\"range\"}}},\"db\":{}}}");
+    json_t *json = test_json("{\"components\":{\"web\":{\"settings\":{\"cpu\":{\"value\":0.5},"
+                             "\"POLICY\":{\"value\":\"fast\"},\"skip\":{\"value\":null},"
+                             "\"none\":{\"type\":\"range\"}}},\"db\":{}}}");
     struct servo_adjustments a = {0};
     char *error = NULL;
     if (servo_adjustments_from_state(json, &a, &error) != 0)
@@ -994,7 +986,7 @@ static void test_adjust_state_decoding(void **state)
         {"null", "expected an object"},
     };
     for (size_t i = 0; i < COUNT(cases); i++) {
-        json = parse(cases[i].json);
+        json = test_json(cases[i].json);
         error = NULL;
         assert_int_equal(servo_adjustments_from_state(json, &a, &error), -1);
         assert_string_equal(error, cases[i].error);
@@ -1162,7 +1154,7 @@ static void test_control_errors(void **state)
     assert_control_error("{\"load\":[]}", "load: expected an object");
     assert_control_error("{\"userdata\":1}", "userdata: expected an object");
     assert_control_error("{\"environment\":\"prod\"}", "environment: expected an object");
-    json_t *json = parse("{\"duration\":\"5 minutes\"}");
+    json_t *json = test_json("{\"duration\":\"5 minutes\"}");
     struct servo_control c;
     char *error = NULL;
     assert_int_equal(servo_control_from_json(json, &c, &error), -1);

@@ -16,19 +16,9 @@
 
 #include "opsani_dev/opsani_dev.h"
 
-static json_t *parse(const char *text)
-{
-    json_error_t error;
-    json_t *json = json_loads(text, 0, &error);
-    if (json == NULL)
-        print_message("bad JSON in the test: %s: %s\n", text, error.text);
-    assert_non_null(json);
-    return json;
-}
-
 static void assert_json(const json_t *actual, const char *expected)
 {
-    json_t *want = parse(expected);
+    json_t *want = test_json(expected);
     if (!json_equal(actual, want)) {
         char *text = actual ? json_dumps(actual, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         print_message("expected %s\n     got %s\n", expected, text ? text : "(null)");
@@ -64,11 +54,12 @@ static void test_sidecar_container(void **state)
 static void test_port_conflicts(void **state)
 {
     (void)state;
-    json_t *ok = parse("{\"containers\":[{\"name\":\"a\",\"ports\":[{\"containerPort\":80}]},"
-                       "{\"name\":\"b\"}]}");
+    json_t *ok = test_json("{\"containers\":[{\"name\":\"a\",\"ports\":[{\"containerPort\":80}]},"
+                           "{\"name\":\"b\"}]}");
     assert_null(sidecar_port_conflict(ok));
-    json_t *clash = parse("{\"containers\":[{\"name\":\"a\",\"ports\":[{\"containerPort\":80}]},"
-                          "{\"name\":\"stats\",\"ports\":[{\"containerPort\":9980}]}]}");
+    json_t *clash =
+        test_json("{\"containers\":[{\"name\":\"a\",\"ports\":[{\"containerPort\":80}]},"
+                  "{\"name\":\"stats\",\"ports\":[{\"containerPort\":9980}]}]}");
     char *message = sidecar_port_conflict(clash);
     assert_contains(message, "container \"stats\" already uses port 9980");
     free(message);
@@ -80,22 +71,24 @@ static void test_service_port(void **state)
 {
     (void)state;
     char *error = NULL;
-    json_t *one = parse("{\"metadata\":{\"name\":\"web\"},\"spec\":{\"ports\":[{\"port\":80}]}}");
+    json_t *one =
+        test_json("{\"metadata\":{\"name\":\"web\"},\"spec\":{\"ports\":[{\"port\":80}]}}");
     assert_int_equal(sidecar_service_port(one, NULL, &error), 0);
     assert_int_equal(sidecar_service_port(one, "80", &error), 0);
     assert_int_equal(sidecar_service_port(one, "81", &error), -1);
     assert_contains(error, "Service \"web\" has no port \"81\" (its ports: 80)");
     free(error);
     error = NULL;
-    json_t *two = parse("{\"metadata\":{\"name\":\"web\"},\"spec\":{\"ports\":[{\"name\":\"http\","
-                        "\"port\":80},{\"name\":\"admin\",\"port\":81}]}}");
+    json_t *two =
+        test_json("{\"metadata\":{\"name\":\"web\"},\"spec\":{\"ports\":[{\"name\":\"http\","
+                  "\"port\":80},{\"name\":\"admin\",\"port\":81}]}}");
     assert_int_equal(sidecar_service_port(two, NULL, &error), -1);
     assert_contains(error, "exposes several ports (80 (http), 81 (admin))");
     free(error);
     error = NULL;
     assert_int_equal(sidecar_service_port(two, "admin", &error), 1);
     assert_int_equal(sidecar_service_port(two, "81", &error), 1);
-    json_t *none = parse("{\"metadata\":{\"name\":\"web\"},\"spec\":{}}");
+    json_t *none = test_json("{\"metadata\":{\"name\":\"web\"},\"spec\":{}}");
     assert_int_equal(sidecar_service_port(none, NULL, &error), -1);
     assert_contains(error, "exposes no port");
     free(error);
@@ -108,12 +101,12 @@ static void test_target_port(void **state)
 {
     (void)state;
     char *error = NULL;
-    json_t *spec = parse("{\"containers\":[{\"name\":\"a\",\"ports\":[{\"name\":\"http\","
-                         "\"containerPort\":8080}]}]}");
-    json_t *numeric = parse("{\"port\":80,\"targetPort\":8081}");
-    json_t *named = parse("{\"port\":80,\"targetPort\":\"http\"}");
-    json_t *absent = parse("{\"port\":80}");
-    json_t *unknown = parse("{\"port\":80,\"targetPort\":\"grpc\"}");
+    json_t *spec = test_json("{\"containers\":[{\"name\":\"a\",\"ports\":[{\"name\":\"http\","
+                             "\"containerPort\":8080}]}]}");
+    json_t *numeric = test_json("{\"port\":80,\"targetPort\":8081}");
+    json_t *named = test_json("{\"port\":80,\"targetPort\":\"http\"}");
+    json_t *absent = test_json("{\"port\":80}");
+    json_t *unknown = test_json("{\"port\":80,\"targetPort\":\"grpc\"}");
     assert_int_equal(sidecar_target_port(numeric, spec, &error), 8081);
     assert_int_equal(sidecar_target_port(named, spec, &error), 8080);
     assert_int_equal(sidecar_target_port(absent, spec, &error), 80);
@@ -133,9 +126,10 @@ static void test_promote_patch(void **state)
     struct kubernetes_env env = {.name = "MODE"};
     struct opsani_dev_settings s = {
         .workload_name = "web", .container = "app", .env = {.count = 1, .items = &env}};
-    json_t *pod = parse("{\"spec\":{\"containers\":[{\"name\":\"app\",\"resources\":{\"requests\":"
-                        "{\"cpu\":\"500m\"}},\"env\":[{\"name\":\"OTHER\",\"value\":\"x\"},"
-                        "{\"name\":\"MODE\",\"value\":\"b\"}]},{\"name\":\"opsani-envoy\"}]}}");
+    json_t *pod =
+        test_json("{\"spec\":{\"containers\":[{\"name\":\"app\",\"resources\":{\"requests\":"
+                  "{\"cpu\":\"500m\"}},\"env\":[{\"name\":\"OTHER\",\"value\":\"x\"},"
+                  "{\"name\":\"MODE\",\"value\":\"b\"}]},{\"name\":\"opsani-envoy\"}]}}");
     json_t *patch = promote_patch(pod, &s);
     assert_json(patch, "{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"app\","
                        "\"resources\":{\"requests\":{\"cpu\":\"500m\"}},\"env\":[{\"name\":"
@@ -149,14 +143,15 @@ static void test_promote_patch(void **state)
 static void test_promote_rollout_patch(void **state)
 {
     (void)state;
-    json_t *rollout = parse("{\"metadata\":{\"resourceVersion\":\"42\"},\"spec\":{\"template\":"
-                            "{\"spec\":{\"containers\":[{\"name\":\"app\",\"image\":\"a\","
-                            "\"resources\":{\"requests\":{\"cpu\":\"1\"}},\"env\":[{\"name\":"
-                            "\"KEEP\",\"value\":\"1\"},{\"name\":\"MODE\",\"value\":\"a\"}]},"
-                            "{\"name\":\"opsani-envoy\",\"image\":\"e\"}]}}}}");
-    json_t *patch = parse("{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"app\","
-                          "\"resources\":{\"requests\":{\"cpu\":\"500m\"}},\"env\":[{\"name\":"
-                          "\"MODE\",\"value\":\"b\"},{\"name\":\"NEW\",\"value\":\"n\"}]}]}}}}");
+    json_t *rollout = test_json("{\"metadata\":{\"resourceVersion\":\"42\"},\"spec\":{\"template\":"
+                                "{\"spec\":{\"containers\":[{\"name\":\"app\",\"image\":\"a\","
+                                "\"resources\":{\"requests\":{\"cpu\":\"1\"}},\"env\":[{\"name\":"
+                                "\"KEEP\",\"value\":\"1\"},{\"name\":\"MODE\",\"value\":\"a\"}]},"
+                                "{\"name\":\"opsani-envoy\",\"image\":\"e\"}]}}}}");
+    json_t *patch =
+        test_json("{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"app\","
+                  "\"resources\":{\"requests\":{\"cpu\":\"500m\"}},\"env\":[{\"name\":"
+                  "\"MODE\",\"value\":\"b\"},{\"name\":\"NEW\",\"value\":\"n\"}]}]}}}}");
     json_t *merge = promote_rollout_patch(rollout, patch);
     /* the whole list (a merge patch replaces it): the sidecar and KEEP kept */
     assert_json(merge, "{\"metadata\":{\"resourceVersion\":\"42\"},\"spec\":{\"template\":{"
@@ -197,7 +192,7 @@ static void test_version(void **state)
         {"{\"minor\":\"x\"}", -1, "not a Kubernetes 1.x version"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        json_t *version = parse(cases[i].version);
+        json_t *version = test_json(cases[i].version);
         char *message = NULL;
         assert_int_equal(opsani_dev_version_supported(version, &message), cases[i].rc);
         assert_contains(message, cases[i].message);
@@ -214,8 +209,8 @@ static void test_requirements(void **state)
     struct kubernetes_resource cpu = {.get = {.count = 2, .items = both}};
     struct kubernetes_resource memory = {.get = {.count = 2, .items = both}};
     struct opsani_dev_settings s = {.workload_name = "web", .cpu = &cpu, .memory = &memory};
-    json_t *container = parse("{\"name\":\"web\",\"resources\":{\"requests\":{\"cpu\":"
-                              "\"1\"},\"limits\":{\"memory\":\"1Gi\"}}}");
+    json_t *container = test_json("{\"name\":\"web\",\"resources\":{\"requests\":{\"cpu\":"
+                                  "\"1\"},\"limits\":{\"memory\":\"1Gi\"}}}");
     assert_null(opsani_dev_requirements_missing(container, &s));
     memory.get = (struct servo_list){.count = 1, .items = both};
     char *missing = opsani_dev_requirements_missing(container, &s);
@@ -227,7 +222,7 @@ static void test_requirements(void **state)
     assert_contains(missing, "has no cpu limit");
     free(missing);
     json_decref(container);
-    container = parse("{\"name\":\"web\"}");
+    container = test_json("{\"name\":\"web\"}");
     memory.get = (struct servo_list){.count = 2, .items = both};
     cpu.get = memory.get;
     missing = opsani_dev_requirements_missing(container, &s);
