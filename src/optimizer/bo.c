@@ -1,9 +1,10 @@
 /* Gaussian-process Bayesian optimization with constrained log expected improvement.
  *
  * Models: one GP on the objective of the measured trials (standardized, then a Yeo-Johnson
- * output warp), one GP per constraint (an asinh warp that keeps the sign, so g <= 0 stays the
- * feasible side), and, when some trials failed, one GP on a +1 (failed) / -1 (measured) label
- * read as the probability of success. A failed trial never gets an objective value.
+ * output warp; up to 10 inputs, its kernel has a fitted additive share, gp.h), one GP per
+ * constraint (an asinh warp that keeps the sign, so g <= 0 stays the feasible side), and, when some
+ * trials failed, one GP on a +1 (failed) / -1 (measured) label read as the probability of success.
+ * A failed trial never gets an objective value.
  *
  * Acquisition (Gardner et al. 2014, with the log EI of Ament et al. 2023):
  *   a(x) = log EI(x) + sum_c log P(g_c(x) <= 0),   EI = sigma h((best - mu) / sigma),
@@ -36,6 +37,7 @@
 #define TRUST_REGION 1       /* 0: the search of before the trust region (for comparison) */
 #define TRUST_CANDIDATES 256 /* Sobol points in the trust region */
 #define WARP_OUTPUT 1
+#define ADDITIVE_MAX_INPUTS 10 /* beyond, the per-input terms cost too much (docs/optimizer.md) */
 #define LABEL_MIN_LENGTHSCALE 0.15 /* failure model, on the unit cube */
 #define LABEL_MIN_NOISE 0.01
 #define LABEL_MAX_NOISE 0.05
@@ -248,6 +250,7 @@ static int fit_objective(struct acquisition *a, const double *x, struct opt_rng 
     if (WARP_OUTPUT)
         warp_output(y, m);
     struct opt_gp_fit_options o = fit_options(m);
+    o.additive = data->d <= ADDITIVE_MAX_INPUTS;
     int status = opt_gp_fit(&a->objective, x, y, m, data->d, data->categorical, &o, rng);
     free(y);
     if (status != 0)

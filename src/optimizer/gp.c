@@ -1,14 +1,20 @@
 /* Gaussian-process regression (Rasmussen and Williams 2006, ch. 2 and 5).
  *
  * Kernel, Matern 5/2 with automatic relevance determination:
- *   k(a, b) = s (1 + sqrt5 r + 5 r^2 / 3) exp(-sqrt5 r),   r^2 = sum_k delta_k(a, b)^2 / l_k^2,
- * where delta is the difference for a range input. An enum input compares values by equality,
- * with a weight per value: two different values u and v add w_u + w_v to r^2 (the overlap
- * kernel when every value has the same weight). A value with a small weight shares what is
- * learnt about the others, one with a large weight stands apart, as when one instance type
- * behaves like another and a third does not. Each weight is fitted as a lengthscale is
- * (w = 1 / l^2). Hyperparameters theta = (log l per feature: a range input or an enum value,
- * log s, log noise) minimize the negative log posterior
+ *   k(a, b) = s M(r),  M(r) = (1 + sqrt5 r + 5 r^2 / 3) exp(-sqrt5 r),  r^2 = sum_k r_k^2,
+ * with r_k^2 = delta_k(a, b)^2 / l_k^2 and delta the difference for a range input. On request
+ * it is mixed with the additive kernel of the same lengthscales (Duvenaud, Nickisch and
+ * Rasmussen 2011, its first and last orders):
+ *   k(a, b) = s ((1 - rho) M(r) + rho / D sum_k M(r_k)),   D inputs,
+ * so that what is learnt of one input's effect carries to points that differ in the others,
+ * as on a sum of one-input terms (Levy, Styblinski-Tang, Michalewicz); the share rho is fitted
+ * with the other hyperparameters (as logit rho), and a product-like function keeps it small.
+ * An enum input compares values by equality, with a weight per value: two different values u
+ * and v add w_u + w_v to r^2 (the overlap kernel when every value has the same weight). A value
+ * with a small weight shares what is learnt about the others, one with a large weight stands
+ * apart, as when one instance type behaves like another and a third does not. Each weight is
+ * fitted as a lengthscale is (w = 1 / l^2). Hyperparameters theta = (log l per feature: a range
+ * input or an enum value, log s, log noise, logit rho) minimize the negative log posterior
  *   1/2 y^T a + sum log L_ii + n/2 log 2 pi - log prior(theta),  a = (K + noise I)^-1 y,
  * with the gradient  d/dtheta = -1/2 tr((a a^T - K^-1) dK/dtheta)  (eq. 5.9). */
 #include "optimizer/gp.h"
@@ -41,9 +47,20 @@
 /* A value's weight w_v at the overlap kernel's prior: two values differ by 1 / l^2 = 2 w_v. */
 #define VALUE_PRIOR_SHIFT 0.34657359027997264 /* log(2) / 2 on log l */
 #define JITTER 1e-8 /* times the signal variance, always on the diagonal */
+/* The additive share rho, as logit rho: a prior that leans to the product kernel. */
+#define PRIOR_SHARE_MEAN (-1.0)
+#define PRIOR_SHARE_SD 1.5
+/* The first start's share: near the product kernel. A noisy problem's posterior has a second
+ * mode where a large additive share with short lengthscales explains the noise; started there
+ * alone, the fit often stays in it (hartmann6-noisy, docs/optimizer.md). */
+#define FIRST_START_SHARE (-4.0)
+#define LOGIT_SHARE_LIMIT 6.0
 
 struct fit_context {
-    size_t n, d, pairs; /* d: features (a range input, or one value of an enum input) */
+    size_t n, d, pairs;     /* d: features (a range input, or one value of an enum input) */
+    size_t inputs;          /* the inputs the features belong to */
+    const size_t *input_of; /* d: a feature's input */
+    bool additive;          /* theta[d + 2] is the logit of the additive share */
     const double *y;
     double *sq;            /* pairs x d: delta^2 for every pair i < j and feature */
     double *k;             /* n x n covariance */
@@ -52,6 +69,9 @@ struct fit_context {
     double *work;          /* n x n */
     double *alpha;         /* n */
     double *dk_dr;         /* pairs: s 5/3 (1 + sqrt5 r) exp(-sqrt5 r), see gradient below */
+    double *dk_dr_input;   /* pairs x inputs: the same for each input's own term (additive) */
+    double *share_dk;      /* pairs: dK/d rho, the additive kernel less the product one */
+    double *r2_input;      /* inputs: one pair's r^2 per input */
     double *w;             /* d: 1 / l^2 */
     double *ls_prior_mean; /* d */
 };
@@ -60,6 +80,7 @@ struct fit_context {
 struct features {
     size_t count;
     size_t *offset, *levels; /* per input */
+    size_t *input_of;        /* per feature */
 };
 
 static void features_init(struct features *f, const double *x, size_t n, size_t d,
@@ -77,6 +98,10 @@ static void features_init(struct features *f, const double *x, size_t n, size_t 
         f->levels[k] = levels;
         f->count += levels;
     }
+    f->input_of = xmalloc((f->count + 1) * sizeof(size_t));
+    for (size_t k = 0; k < d; k++)
+        for (size_t v = 0; v < f->levels[k]; v++)
+            f->input_of[f->offset[k] + v] = k;
 }
 
 /* Fills sq[0..count) for the pair (a, b): squared differences of range inputs, a 1 for each of
@@ -110,6 +135,28 @@ static void compute_sq(struct fit_context *c, const struct features *f, const do
             pair_features(f, x + i * d, x + j * d, d, categorical, c->sq + p * c->d);
 }
 
+static double logistic(double t)
+{
+    return 1.0 / (1.0 + exp(-t));
+}
+
+/* The additive kernel of pair p, s/D sum_k M(r_k) over the D inputs, each r_k from the
+ * input's own features; writes each term's dk/dr share (as dk_dr) into `dk_dr_input`. */
+static double additive_terms(struct fit_context *c, size_t p, double signal, double *dk_dr_input)
+{
+    const double *sq = c->sq + p * c->d;
+    memset(c->r2_input, 0, c->inputs * sizeof(double));
+    for (size_t k = 0; k < c->d; k++)
+        c->r2_input[c->input_of[k]] += sq[k] * c->w[k];
+    double sum = 0.0, scale = signal / (double)c->inputs;
+    for (size_t k = 0; k < c->inputs; k++) {
+        double r2 = c->r2_input[k], r = sqrt(r2), e = exp(-SQRT5 * r);
+        sum += (1.0 + SQRT5 * r + (5.0 / 3.0) * r2) * e;
+        dk_dr_input[k] = scale * (5.0 / 3.0) * (1.0 + SQRT5 * r) * e;
+    }
+    return scale * sum;
+}
+
 static double normal_penalty(double v, double mean, double sd, double *gradient)
 {
     double z = (v - mean) / sd;
@@ -127,6 +174,7 @@ static double negative_log_posterior(const double *theta, double *gradient, void
     struct fit_context *c = context;
     size_t n = c->n, d = c->d;
     double signal = exp(theta[d]), noise = exp(theta[d + 1]);
+    double share = c->additive ? logistic(theta[d + 2]) : 0.0;
     for (size_t k = 0; k < d; k++)
         c->w[k] = exp(-2.0 * theta[k]);
     size_t p = 0;
@@ -135,8 +183,17 @@ static double negative_log_posterior(const double *theta, double *gradient, void
         for (size_t j = i + 1; j < n; j++, p++) {
             double r2 = opt_dot(c->sq + p * d, c->w, d), r = sqrt(r2);
             double e = exp(-SQRT5 * r);
-            c->k[i * n + j] = c->k[j * n + i] = signal * (1.0 + SQRT5 * r + (5.0 / 3.0) * r2) * e;
+            double product = signal * (1.0 + SQRT5 * r + (5.0 / 3.0) * r2) * e;
             c->dk_dr[p] = signal * (5.0 / 3.0) * (1.0 + SQRT5 * r) * e;
+            if (c->additive) {
+                double sum = additive_terms(c, p, signal, c->dk_dr_input + p * c->inputs);
+                c->share_dk[p] = sum - product;
+                for (size_t k = 0; k < c->inputs; k++)
+                    c->dk_dr_input[p * c->inputs + k] *= share;
+                product = (1.0 - share) * product + share * sum;
+                c->dk_dr[p] *= 1.0 - share;
+            }
+            c->k[i * n + j] = c->k[j * n + i] = product;
         }
     }
     memcpy(c->chol, c->k, n * n * sizeof(double));
@@ -150,8 +207,8 @@ static double negative_log_posterior(const double *theta, double *gradient, void
         value += log(c->chol[i * n + i]);
     opt_cholesky_inverse(c->chol, n, c->inverse, c->work);
 
-    double signal_gradient = 0.0, trace_w = 0.0;
-    memset(gradient, 0, (d + 2) * sizeof(double));
+    double signal_gradient = 0.0, trace_w = 0.0, share_gradient = 0.0;
+    memset(gradient, 0, (d + 2 + c->additive) * sizeof(double));
     p = 0;
     for (size_t i = 0; i < n; i++) {
         const double *inv = c->inverse + i * n, *kr = c->k + i * n;
@@ -163,8 +220,15 @@ static double negative_log_posterior(const double *theta, double *gradient, void
             signal_gradient += wij * kr[j];
             double scale = wij * c->dk_dr[p];
             const double *sq = c->sq + p * d;
+            if (!c->additive) {
+                for (size_t k = 0; k < d; k++)
+                    gradient[k] -= scale * sq[k];
+                continue;
+            }
+            const double *input_dk = c->dk_dr_input + p * c->inputs;
             for (size_t k = 0; k < d; k++)
-                gradient[k] -= scale * sq[k];
+                gradient[k] -= (scale + wij * input_dk[c->input_of[k]]) * sq[k];
+            share_gradient += wij * c->share_dk[p];
         }
     }
     for (size_t k = 0; k < d; k++)
@@ -175,6 +239,10 @@ static double negative_log_posterior(const double *theta, double *gradient, void
         value += normal_penalty(theta[k], c->ls_prior_mean[k], PRIOR_LS_SD, &gradient[k]);
     value += normal_penalty(theta[d], PRIOR_SIGNAL_MEAN, PRIOR_SIGNAL_SD, &gradient[d]);
     value += normal_penalty(theta[d + 1], PRIOR_NOISE_MEAN, PRIOR_NOISE_SD, &gradient[d + 1]);
+    if (c->additive) {
+        gradient[d + 2] = -share_gradient * share * (1.0 - share);
+        value += normal_penalty(theta[d + 2], PRIOR_SHARE_MEAN, PRIOR_SHARE_SD, &gradient[d + 2]);
+    }
     return value;
 }
 
@@ -201,11 +269,14 @@ static double ls_prior_mean(size_t d, bool categorical)
 
 static void fit_context_init(struct fit_context *c, const struct features *f, const double *x,
                              const double *y, const size_t *index, size_t n, size_t d,
-                             const bool *categorical)
+                             const bool *categorical, bool additive)
 {
     c->n = n;
     c->d = f->count;
     c->pairs = n * (n - 1) / 2;
+    c->inputs = d;
+    c->input_of = f->input_of;
+    c->additive = additive;
     double *xs = xmalloc(n * d * sizeof(double)), *ys = xmalloc(n * sizeof(double));
     for (size_t i = 0; i < n; i++) {
         memcpy(xs + i * d, x + index[i] * d, d * sizeof(double));
@@ -221,6 +292,10 @@ static void fit_context_init(struct fit_context *c, const struct features *f, co
     c->work = c->inverse + n * n;
     c->alpha = xmalloc(n * sizeof(double));
     c->dk_dr = xmalloc((c->pairs + 1) * sizeof(double));
+    size_t additive_size = additive ? c->pairs * (d + 1) + d : 0;
+    c->dk_dr_input = xmalloc((additive_size + 1) * sizeof(double));
+    c->share_dk = c->dk_dr_input + c->pairs * d;
+    c->r2_input = c->share_dk + c->pairs;
     c->w = xmalloc(2 * c->d * sizeof(double));
     c->ls_prior_mean = c->w + c->d;
     for (size_t k = 0; k < d; k++)
@@ -235,6 +310,7 @@ static void fit_context_free(struct fit_context *c)
     free(c->k);
     free(c->alpha);
     free(c->dk_dr);
+    free(c->dk_dr_input);
     free(c->w);
 }
 
@@ -251,9 +327,11 @@ static void starting_point(size_t start, size_t d, const struct fit_context *c, 
         theta[k] = base + c->ls_prior_mean[k] - ls_prior_mean(d, false);
     theta[c->d] = 0.0;
     theta[c->d + 1] = log(1e-3);
+    if (c->additive)
+        theta[c->d + 2] = start == 0 ? FIRST_START_SHARE : PRIOR_SHARE_MEAN;
 }
 
-/* The MAP hyperparameters (theta, f->count + 2 values). */
+/* The MAP hyperparameters (theta: f->count + 2 values, and the additive share's logit). */
 static void fit_hyperparameters(const struct features *f, const double *x, const double *y,
                                 size_t n, size_t d, const bool *categorical,
                                 const struct opt_gp_fit_options *o, struct opt_rng *rng,
@@ -262,10 +340,10 @@ static void fit_hyperparameters(const struct features *f, const double *x, const
     size_t *index = xmalloc(n * sizeof(size_t));
     size_t m = choose_fit_points(n, o->max_fit_points, rng, index);
     struct fit_context c;
-    fit_context_init(&c, f, x, y, index, m, d, categorical);
+    fit_context_init(&c, f, x, y, index, m, d, categorical, o->additive);
     free(index);
 
-    size_t features = f->count, count = features + 2;
+    size_t features = f->count, count = features + 2 + o->additive;
     double *low = xmalloc(4 * count * sizeof(double)), *high = low + count;
     double *candidate = high + count, *best = candidate + count;
     for (size_t k = 0; k < features; k++) {
@@ -276,6 +354,10 @@ static void fit_hyperparameters(const struct features *f, const double *x, const
     high[features] = LOG_SIGNAL_HIGH;
     low[features + 1] = o->min_noise > 0 ? log(o->min_noise) : LOG_NOISE_LOW;
     high[features + 1] = o->max_noise > 0 ? log(o->max_noise) : LOG_NOISE_HIGH;
+    if (o->additive) {
+        low[features + 2] = -LOGIT_SHARE_LIMIT;
+        high[features + 2] = LOGIT_SHARE_LIMIT;
+    }
     double best_value = INFINITY;
     starting_point(0, d, &c, rng, best);
     for (size_t start = 0; start < (o->restarts ? o->restarts : 1); start++) {
@@ -305,13 +387,27 @@ static double enum_r2(const struct opt_gp *gp, size_t k, double a, double b)
     return a == b ? 0.0 : value_weight(gp, k, a) + value_weight(gp, k, b);
 }
 
+/* The kernel from each input's share of r^2: the product kernel, mixed with the additive one
+ * when the model has an additive share. */
+static double mixed_kernel(const struct opt_gp *gp, double r2, double additive_sum)
+{
+    if (gp->additive_share == 0.0)
+        return matern52(r2, gp->signal);
+    double product = matern52(r2, 1.0), additive = additive_sum / (double)gp->d;
+    return gp->signal * ((1.0 - gp->additive_share) * product + gp->additive_share * additive);
+}
+
 static double kernel(const struct opt_gp *gp, const double *a, const double *b)
 {
-    double r2 = 0.0;
-    for (size_t k = 0; k < gp->d; k++)
-        r2 += gp->categorical[k] ? enum_r2(gp, k, a[k], b[k])
-                                 : (a[k] - b[k]) * (a[k] - b[k]) * gp->inverse_ls2[k];
-    return matern52(r2, gp->signal);
+    double r2 = 0.0, additive_sum = 0.0;
+    for (size_t k = 0; k < gp->d; k++) {
+        double r2_input = gp->categorical[k] ? enum_r2(gp, k, a[k], b[k])
+                                             : (a[k] - b[k]) * (a[k] - b[k]) * gp->inverse_ls2[k];
+        r2 += r2_input;
+        if (gp->additive_share > 0.0)
+            additive_sum += matern52(r2_input, 1.0);
+    }
+    return mixed_kernel(gp, r2, additive_sum);
 }
 
 /* The kernel against training point i, with `scaled` the query's inputs divided by the
@@ -321,12 +417,15 @@ static double kernel_scaled(const struct opt_gp *gp, const double *scaled, const
                             size_t i)
 {
     const double *xs = gp->scaled + i * gp->d, *xw = gp->scaled_w + i * gp->d;
-    double r2 = 0.0;
+    double r2 = 0.0, additive_sum = 0.0;
     for (size_t k = 0; k < gp->d; k++) {
         double t = scaled[k] - xs[k];
-        r2 += gp->categorical[k] ? (t != 0.0 ? weights[k] + xw[k] : 0.0) : t * t;
+        double r2_input = gp->categorical[k] ? (t != 0.0 ? weights[k] + xw[k] : 0.0) : t * t;
+        r2 += r2_input;
+        if (gp->additive_share > 0.0)
+            additive_sum += matern52(r2_input, 1.0);
     }
-    return matern52(r2, gp->signal);
+    return mixed_kernel(gp, r2, additive_sum);
 }
 
 /* z scaled for kernel_scaled, and the weights of its enum values (0 for a range input). */
@@ -372,8 +471,9 @@ int opt_gp_fit(struct opt_gp *gp, const double *x, const double *y, size_t n, si
     features_init(&f, x, n, d, categorical);
     gp->offset = f.offset;
     gp->levels = f.levels;
-    double *theta = xmalloc((f.count + 2) * sizeof(double));
+    double *theta = xmalloc((f.count + 3) * sizeof(double));
     fit_hyperparameters(&f, x, y, n, d, categorical, options, rng, theta);
+    free(f.input_of);
     gp->value_w = xmalloc((f.count + 1) * sizeof(double));
     for (size_t k = 0; k < f.count; k++)
         gp->value_w[k] = exp(-2.0 * theta[k]);
@@ -382,6 +482,7 @@ int opt_gp_fit(struct opt_gp *gp, const double *x, const double *y, size_t n, si
     gp->unseen_w = exp(-2.0 * ls_prior_mean(d, true));
     gp->signal = exp(theta[f.count]);
     gp->noise = exp(theta[f.count + 1]);
+    gp->additive_share = options->additive ? logistic(theta[f.count + 2]) : 0.0;
     free(theta);
     gp->scaled = xmalloc((2 * n * d + 1) * sizeof(double));
     gp->scaled_w = gp->scaled + n * d;

@@ -1,6 +1,7 @@
-/* Gaussian-process regression with a Matern-5/2 ARD kernel, a constant (zero) mean for
- * standardized targets and a learned noise nugget. Hyperparameters are the MAP estimate
- * under weak priors, found by L-BFGS from a few starting points. */
+/* Gaussian-process regression with a Matern-5/2 ARD kernel (optionally mixed with its
+ * additive form), a constant (zero) mean for standardized targets and a learned noise nugget.
+ * Hyperparameters are the MAP estimate under weak priors, found by L-BFGS from a few starting
+ * points. */
 #ifndef SERVO_OPTIMIZER_GP_H
 #define SERVO_OPTIMIZER_GP_H
 
@@ -21,6 +22,7 @@ struct opt_gp {
     double *value_w;         /* per enum value: its share of r^2 when two values differ */
     double unseen_w;         /* the same for a value never seen in training */
     double signal, noise;    /* kernel variance and noise variance */
+    double additive_share;   /* rho: the additive kernel's share (0: the product kernel alone) */
     double *l;               /* Cholesky factor of K + noise I */
     double *alpha;           /* (K + noise I)^-1 y */
 };
@@ -32,6 +34,7 @@ struct opt_gp_fit_options {
     double min_lengthscale; /* 0: the default floor (0.01 on the unit cube) */
     double min_noise;       /* 0: the default floor (1e-6 of the standardized variance) */
     double max_noise;       /* 0: the default ceiling (2) */
+    bool additive;          /* mix in the additive kernel, with a fitted share */
 };
 
 /* Fits the model to n points (x: n x d, y: n standardized values). Returns 0, or -1 when
