@@ -1,10 +1,10 @@
 /* Gaussian-process Bayesian optimization with constrained log expected improvement.
  *
  * Models: one GP on the objective of the measured trials (standardized, then a Yeo-Johnson
- * output warp; up to 10 inputs, its kernel has a fitted additive share, gp.h), one GP per
- * constraint (an asinh warp that keeps the sign, so g <= 0 stays the feasible side), and, when some
- * trials failed, one GP on a +1 (failed) / -1 (measured) label read as the probability of success.
- * A failed trial never gets an objective value.
+ * output warp; up to 10 inputs and without safety, its kernel has a fitted additive share,
+ * gp.h), one GP per constraint (an asinh warp that keeps the sign, so g <= 0 stays the feasible
+ * side), and, when some trials failed, one GP on a +1 (failed) / -1 (measured) label read as
+ * the probability of success. A failed trial never gets an objective value.
  *
  * Acquisition (Gardner et al. 2014, with the log EI of Ament et al. 2023):
  *   a(x) = log EI(x) + sum_c log P(g_c(x) <= 0),   EI = sigma h((best - mu) / sigma),
@@ -250,7 +250,11 @@ static int fit_objective(struct acquisition *a, const double *x, struct opt_rng 
     if (WARP_OUTPUT)
         warp_output(y, m);
     struct opt_gp_fit_options o = fit_options(m);
-    o.additive = data->d <= ADDITIVE_MAX_INPUTS;
+    /* Not under safety: what the additive share buys is prediction far from the trials (a
+     * known effect of one input carried to new values of the others), where a safe search does
+     * not go, and its long-range correlations change which of the safe candidates wins
+     * (docs/optimizer.md, the sixth round). */
+    o.additive = data->d <= ADDITIVE_MAX_INPUTS && !opt_safety_active(data);
     int status = opt_gp_fit(&a->objective, x, y, m, data->d, data->categorical, &o, rng);
     free(y);
     if (status != 0)
