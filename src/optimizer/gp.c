@@ -292,10 +292,12 @@ static void fit_context_init(struct fit_context *c, const struct features *f, co
     c->work = c->inverse + n * n;
     c->alpha = xmalloc(n * sizeof(double));
     c->dk_dr = xmalloc((c->pairs + 1) * sizeof(double));
-    size_t additive_size = additive ? c->pairs * (d + 1) + d : 0;
-    c->dk_dr_input = xmalloc((additive_size + 1) * sizeof(double));
-    c->share_dk = c->dk_dr_input + c->pairs * d;
-    c->r2_input = c->share_dk + c->pairs;
+    c->dk_dr_input = c->share_dk = c->r2_input = NULL;
+    if (additive) {
+        c->dk_dr_input = xmalloc((c->pairs * (d + 1) + d) * sizeof(double));
+        c->share_dk = c->dk_dr_input + c->pairs * d;
+        c->r2_input = c->share_dk + c->pairs;
+    }
     c->w = xmalloc(2 * c->d * sizeof(double));
     c->ls_prior_mean = c->w + c->d;
     for (size_t k = 0; k < d; k++)
