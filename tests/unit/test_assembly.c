@@ -1229,9 +1229,7 @@ static void assert_json(const json_t *value, const char *expected)
 static void assert_settings_json(const json_t *value, const struct servo_schema *schema,
                                  const char *expected)
 {
-    json_error_t error;
-    json_t *want = json_loads(expected, 0, &error);
-    assert_non_null(want);
+    json_t *want = test_json(expected);
     assert_true(json_is_object(value));
     const struct servo_field *f = schema->fields;
     const char *key;

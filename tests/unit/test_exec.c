@@ -168,10 +168,7 @@ static int dispatch(struct fixture *f, const char *event, const struct event_arg
 /* Fails unless `actual` (stolen) equals the JSON text `expected`, types included. */
 static void assert_json(json_t *actual, const char *expected)
 {
-    json_error_t error;
-    json_t *want = json_loads(expected, JSON_DECODE_ANY, &error);
-    if (want == NULL)
-        fail_msg("bad expected JSON: %s", error.text);
+    json_t *want = test_json(expected);
     if (!json_equal(actual, want)) {
         char *text = json_dumps(actual, JSON_COMPACT | JSON_ENCODE_ANY);
         print_message("expected: %s\nactual:   %s\n", expected, text);

@@ -904,8 +904,7 @@ static void test_argo_rollouts(void **state)
          KUBE_ROLLOUT_FAILED, "the rollout is degraded: ProgressDeadlineExceeded: too slow"},
     };
     for (size_t i = 0; i < COUNT(cases); i++) {
-        json_t *object = json_loads(cases[i].json, 0, NULL);
-        assert_non_null(object);
+        json_t *object = test_json(cases[i].json);
         char *message = NULL;
         assert_int_equal(kube_argo_rollout(object, &message), cases[i].expected);
         assert_string_equal(message, cases[i].message);
