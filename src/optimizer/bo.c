@@ -3,8 +3,9 @@
  * Models: one GP on the objective of the measured trials (standardized, then a Yeo-Johnson
  * output warp; up to 10 inputs and without safety, its kernel has a fitted additive share,
  * gp.h), one GP per constraint (an asinh warp that keeps the sign, so g <= 0 stays the feasible
- * side), and, when some trials failed, one GP on a +1 (failed) / -1 (measured) label read as
- * the probability of success. A failed trial never gets an objective value.
+ * side), both with a quadratic trend in their kernel when safety is off (gp.h), and, when
+ * some trials failed, one GP on a +1 (failed) / -1 (measured) label read as the probability of
+ * success. A failed trial never gets an objective value.
  *
  * Acquisition (Gardner et al. 2014, with the log EI of Ament et al. 2023):
  *   a(x) = log EI(x) + sum_c log P(g_c(x) <= 0),   EI = sigma h((best - mu) / sigma),
@@ -38,6 +39,7 @@
 #define TRUST_CANDIDATES 256 /* Sobol points in the trust region */
 #define WARP_OUTPUT 1
 #define ADDITIVE_MAX_INPUTS 10 /* beyond, the per-input terms cost too much (docs/optimizer.md) */
+#define TREND_WEIGHT 0.5       /* q, the quadratic trend's weight in the kernel (gp.c) */
 #define LABEL_MIN_LENGTHSCALE 0.15 /* failure model, on the unit cube */
 #define LABEL_MIN_NOISE 0.01
 #define LABEL_MAX_NOISE 0.05
@@ -159,6 +161,15 @@ static double *measured_inputs(const struct opt_data *data)
     return x;
 }
 
+/* The quadratic trend of the objective and constraint models, off under safety: like the
+ * additive share, it predicts far from the trials, where a safe search does not go, and there
+ * it changes which of the safe candidates wins for the worse (docs/optimizer.md, the seventh
+ * round). */
+static double model_trend(const struct opt_data *data)
+{
+    return opt_safety_active(data) ? 0.0 : TREND_WEIGHT;
+}
+
 /* A GP on `values` (standardized here) with feasibility meaning value <= 0. Returns 1 when the
  * model was fitted, 0 when the values are constant (nothing to learn), -1 on failure. */
 static int fit_feasibility(struct feasibility_model *model, const double *x, double *values,
@@ -177,6 +188,7 @@ static int fit_feasibility(struct feasibility_model *model, const double *x, dou
     o.restarts = 1; /* a cheaper fit: feasibility needs less precision than the objective */
     o.iterations = 30;
     o.max_fit_points = 64;
+    o.trend = labels ? 0.0 : model_trend(data); /* a label's model is a smooth boundary */
     if (labels) {
         /* A step from success to failure would otherwise be fitted with tiny lengthscales,
          * and the model would forget a failure a short way from it: fit a smooth boundary. */
@@ -255,6 +267,7 @@ static int fit_objective(struct acquisition *a, const double *x, struct opt_rng 
      * not go, and its long-range correlations change which of the safe candidates wins
      * (docs/optimizer.md, the sixth round). */
     o.additive = data->d <= ADDITIVE_MAX_INPUTS && !opt_safety_active(data);
+    o.trend = model_trend(data);
     int status = opt_gp_fit(&a->objective, x, y, m, data->d, data->categorical, &o, rng);
     free(y);
     if (status != 0)

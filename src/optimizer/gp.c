@@ -9,6 +9,14 @@
  * so that what is learnt of one input's effect carries to points that differ in the others,
  * as on a sum of one-input terms (Levy, Styblinski-Tang, Michalewicz); the share rho is fitted
  * with the other hyperparameters (as logit rho), and a product-like function keeps it small.
+ * On request a quadratic trend is added, a Bayesian linear model on u_k and u_k^2 - 1/3 for
+ * each range input (u = 2z - 1 on the unit cube):
+ *   k(a, b) += s q / R sum_k (u_k(a) u_k(b) + 15/4 (u_k(a)^2 - 1/3) (u_k(b)^2 - 1/3)),
+ * R range inputs, q fixed (not fitted). A stationary kernel reverts to the mean away from the
+ * trials, so a model of a bowl with ripples (most response surfaces, and Levy, Rastrigin,
+ * Michalewicz) sees no bowl beyond the ripples it has sampled; the trend carries the bowl, and
+ * so whether a region is worth a trial, across the space (after the quadratic prior mean of
+ * Snoek et al. 2015, but learnt with its uncertainty instead of fixed).
  * An enum input compares values by equality, with a weight per value: two different values u
  * and v add w_u + w_v to r^2 (the overlap kernel when every value has the same weight). A value
  * with a small weight shares what is learnt about the others, one with a large weight stands
@@ -28,6 +36,7 @@
 #include "util/util.h"
 
 #define SQRT5 2.23606797749978969641
+#define SQRT_15_4 1.93649167310370844259
 /* Priors on log hyperparameters, all normal. The lengthscale prior grows with the dimension
  * (Hvarfner, Hellsten and Nardi 2024, "Vanilla Bayesian optimization performs great in high
  * dimensions": mean sqrt2 + log(d)/2, sd sqrt3). Targets are standardized, so the signal
@@ -74,6 +83,9 @@ struct fit_context {
     double *r2_input;      /* inputs: one pair's r^2 per input */
     double *w;             /* d: 1 / l^2 */
     double *ls_prior_mean; /* d */
+    double trend_q;        /* q: the trend's weight (0: no trend) */
+    size_t ranges;         /* R: the range inputs */
+    double *trend;         /* pairs, then n: the trend kernel of each pair, then of each point */
 };
 
 /* The features of the inputs: one per range input, one per value of an enum input. */
@@ -126,6 +138,27 @@ static double matern52(double r2, double signal)
     return signal * (1.0 + SQRT5 * r + (5.0 / 3.0) * r2) * exp(-SQRT5 * r);
 }
 
+/* The quadratic trend's features of z, 2 per input (0 for an enum): u and sqrt(15/4) (u^2 - 1/3),
+ * u = 2z - 1, both of variance 1/3 under a uniform z, so that neither the slope nor the
+ * curvature is favoured. The trend's kernel is s q / R times the dot product of two points'
+ * features (see the file comment). */
+static void trend_features(const double *z, size_t d, const bool *categorical, double *features)
+{
+    for (size_t k = 0; k < d; k++) {
+        double u = 2.0 * z[k] - 1.0;
+        features[2 * k] = categorical[k] ? 0.0 : u;
+        features[2 * k + 1] = categorical[k] ? 0.0 : SQRT_15_4 * (u * u - 1.0 / 3.0);
+    }
+}
+
+static size_t range_inputs(size_t d, const bool *categorical)
+{
+    size_t count = 0;
+    for (size_t k = 0; k < d; k++)
+        count += !categorical[k];
+    return count;
+}
+
 static void compute_sq(struct fit_context *c, const struct features *f, const double *x, size_t d,
                        const bool *categorical)
 {
@@ -133,6 +166,19 @@ static void compute_sq(struct fit_context *c, const struct features *f, const do
     for (size_t i = 0; i < c->n; i++)
         for (size_t j = i + 1; j < c->n; j++, p++)
             pair_features(f, x + i * d, x + j * d, d, categorical, c->sq + p * c->d);
+    if (c->trend_q > 0.0) { /* the trend kernel per pair, without s q */
+        double *features = xmalloc(2 * c->n * d * sizeof(double)), r = 1.0 / (double)c->ranges;
+        for (size_t i = 0; i < c->n; i++)
+            trend_features(x + i * d, d, categorical, features + 2 * i * d);
+        p = 0;
+        for (size_t i = 0; i < c->n; i++) {
+            const double *fi = features + 2 * i * d;
+            for (size_t j = i + 1; j < c->n; j++, p++)
+                c->trend[p] = r * opt_dot(fi, features + 2 * j * d, 2 * d);
+            c->trend[c->pairs + i] = r * opt_dot(fi, fi, 2 * d);
+        }
+        free(features);
+    }
 }
 
 static double logistic(double t)
@@ -180,6 +226,8 @@ static double negative_log_posterior(const double *theta, double *gradient, void
     size_t p = 0;
     for (size_t i = 0; i < n; i++) {
         c->k[i * n + i] = signal * (1.0 + JITTER) + noise;
+        if (c->trend_q > 0.0)
+            c->k[i * n + i] += signal * c->trend_q * c->trend[c->pairs + i];
         for (size_t j = i + 1; j < n; j++, p++) {
             double r2 = opt_dot(c->sq + p * d, c->w, d), r = sqrt(r2);
             double e = exp(-SQRT5 * r);
@@ -193,6 +241,8 @@ static double negative_log_posterior(const double *theta, double *gradient, void
                 product = (1.0 - share) * product + share * sum;
                 c->dk_dr[p] *= 1.0 - share;
             }
+            if (c->trend_q > 0.0)
+                product += signal * c->trend_q * c->trend[p];
             c->k[i * n + j] = c->k[j * n + i] = product;
         }
     }
@@ -215,6 +265,8 @@ static double negative_log_posterior(const double *theta, double *gradient, void
         double wii = c->alpha[i] * c->alpha[i] - inv[i];
         trace_w += wii;
         signal_gradient += 0.5 * wii * signal;
+        if (c->trend_q > 0.0) /* the trend's variance scales with s too */
+            signal_gradient += 0.5 * wii * signal * c->trend_q * c->trend[c->pairs + i];
         for (size_t j = i + 1; j < n; j++, p++) {
             double wij = c->alpha[i] * c->alpha[j] - inv[j];
             signal_gradient += wij * kr[j];
@@ -269,7 +321,7 @@ static double ls_prior_mean(size_t d, bool categorical)
 
 static void fit_context_init(struct fit_context *c, const struct features *f, const double *x,
                              const double *y, const size_t *index, size_t n, size_t d,
-                             const bool *categorical, bool additive)
+                             const bool *categorical, bool additive, double trend_q)
 {
     c->n = n;
     c->d = f->count;
@@ -283,6 +335,9 @@ static void fit_context_init(struct fit_context *c, const struct features *f, co
         ys[i] = y[index[i]];
     }
     c->y = ys;
+    c->ranges = range_inputs(d, categorical);
+    c->trend_q = c->ranges > 0 ? trend_q : 0.0;
+    c->trend = c->trend_q > 0.0 ? xmalloc((c->pairs + n) * sizeof(double)) : NULL;
     c->sq = xmalloc((c->pairs * c->d + 1) * sizeof(double));
     compute_sq(c, f, xs, d, categorical);
     free(xs);
@@ -309,6 +364,7 @@ static void fit_context_free(struct fit_context *c)
 {
     free((double *)c->y);
     free(c->sq);
+    free(c->trend);
     free(c->k);
     free(c->alpha);
     free(c->dk_dr);
@@ -342,7 +398,7 @@ static void fit_hyperparameters(const struct features *f, const double *x, const
     size_t *index = xmalloc(n * sizeof(size_t));
     size_t m = choose_fit_points(n, o->max_fit_points, rng, index);
     struct fit_context c;
-    fit_context_init(&c, f, x, y, index, m, d, categorical, o->additive);
+    fit_context_init(&c, f, x, y, index, m, d, categorical, o->additive, o->trend);
     free(index);
 
     size_t features = f->count, count = features + 2 + o->additive;
@@ -412,11 +468,17 @@ static double kernel(const struct opt_gp *gp, const double *a, const double *b)
     return mixed_kernel(gp, r2, additive_sum);
 }
 
+/* The trend's kernel between two points' features (trend_features). */
+static double trend_kernel(const struct opt_gp *gp, const double *a, const double *b)
+{
+    return gp->trend_weight > 0.0 ? gp->trend_weight * opt_dot(a, b, 2 * gp->d) : 0.0;
+}
+
 /* The kernel against training point i, with `scaled` the query's inputs divided by the
  * lengthscales (enum inputs as they are) and `weights` its enum values' weights: the inner
  * loop of every prediction. */
 static double kernel_scaled(const struct opt_gp *gp, const double *scaled, const double *weights,
-                            size_t i)
+                            const double *trend, size_t i)
 {
     const double *xs = gp->scaled + i * gp->d, *xw = gp->scaled_w + i * gp->d;
     double r2 = 0.0, additive_sum = 0.0;
@@ -427,16 +489,21 @@ static double kernel_scaled(const struct opt_gp *gp, const double *scaled, const
         if (gp->additive_share > 0.0)
             additive_sum += matern52(r2_input, 1.0);
     }
-    return mixed_kernel(gp, r2, additive_sum);
+    return mixed_kernel(gp, r2, additive_sum) +
+           trend_kernel(gp, trend, gp->trend_features + 2 * i * gp->d);
 }
 
-/* z scaled for kernel_scaled, and the weights of its enum values (0 for a range input). */
-static void scale_inputs(const struct opt_gp *gp, const double *z, double *out, double *weights)
+/* z scaled for kernel_scaled, the weights of its enum values (0 for a range input) and its
+ * trend features (2 d values, when the model has a trend). */
+static void scale_inputs(const struct opt_gp *gp, const double *z, double *out, double *weights,
+                         double *trend)
 {
     for (size_t k = 0; k < gp->d; k++) {
         out[k] = gp->categorical[k] ? z[k] : z[k] * sqrt(gp->inverse_ls2[k]);
         weights[k] = gp->categorical[k] ? value_weight(gp, k, z[k]) : 0.0;
     }
+    if (gp->trend_weight > 0.0)
+        trend_features(z, gp->d, gp->categorical, trend);
 }
 
 /* Factors K + (noise + jitter) I, raising the jitter until it succeeds (at most 1e-2 s). */
@@ -445,9 +512,11 @@ static int factor_covariance(struct opt_gp *gp)
     size_t n = gp->n;
     for (double jitter = JITTER; jitter <= 1.1e-2; jitter *= 100.0) {
         for (size_t i = 0; i < n; i++) {
+            const double *ti = gp->trend_features + 2 * i * gp->d;
             for (size_t j = 0; j < i; j++)
-                gp->l[i * n + j] = kernel(gp, gp->x + i * gp->d, gp->x + j * gp->d);
-            gp->l[i * n + i] = gp->signal * (1.0 + jitter) + gp->noise;
+                gp->l[i * n + j] = kernel(gp, gp->x + i * gp->d, gp->x + j * gp->d) +
+                                   trend_kernel(gp, ti, gp->trend_features + 2 * j * gp->d);
+            gp->l[i * n + i] = gp->signal * (1.0 + jitter) + gp->noise + trend_kernel(gp, ti, ti);
         }
         if (opt_cholesky(gp->l, n) == 0)
             return 0;
@@ -485,11 +554,16 @@ int opt_gp_fit(struct opt_gp *gp, const double *x, const double *y, size_t n, si
     gp->signal = exp(theta[f.count]);
     gp->noise = exp(theta[f.count + 1]);
     gp->additive_share = options->additive ? logistic(theta[f.count + 2]) : 0.0;
+    size_t ranges = range_inputs(d, categorical);
+    if (options->trend > 0.0 && ranges > 0)
+        gp->trend_weight = gp->signal * options->trend / (double)ranges;
     free(theta);
-    gp->scaled = xmalloc((2 * n * d + 1) * sizeof(double));
+    gp->scaled = xmalloc((4 * n * d + 1) * sizeof(double));
     gp->scaled_w = gp->scaled + n * d;
+    gp->trend_features = gp->scaled_w + n * d;
     for (size_t i = 0; i < n; i++)
-        scale_inputs(gp, x + i * d, gp->scaled + i * d, gp->scaled_w + i * d);
+        scale_inputs(gp, x + i * d, gp->scaled + i * d, gp->scaled_w + i * d,
+                     gp->trend_features + 2 * i * d);
     if (factor_covariance(gp) != 0) {
         opt_gp_free(gp);
         return -1;
@@ -504,14 +578,16 @@ void opt_gp_predict(const struct opt_gp *gp, const double *z, double *mean, doub
                     double *work)
 {
     size_t n = gp->n;
-    double *scaled = work + n, *weights = xmalloc((gp->d + 1) * sizeof(double));
-    scale_inputs(gp, z, scaled, weights);
+    double *scaled = work + n, *weights = xmalloc((3 * gp->d + 1) * sizeof(double));
+    double *trend = weights + gp->d;
+    scale_inputs(gp, z, scaled, weights, trend);
     for (size_t i = 0; i < n; i++)
-        work[i] = kernel_scaled(gp, scaled, weights, i);
+        work[i] = kernel_scaled(gp, scaled, weights, trend, i);
+    double prior = gp->signal + trend_kernel(gp, trend, trend);
     free(weights);
     *mean = opt_dot(work, gp->alpha, n);
     opt_solve_lower(gp->l, n, work);
-    double v = gp->signal - opt_dot(work, work, n);
+    double v = prior - opt_dot(work, work, n);
     *variance = v > 1e-12 * gp->signal ? v : 1e-12 * gp->signal;
 }
 
@@ -519,14 +595,16 @@ void opt_gp_predict_batch(const struct opt_gp *gp, const double *z, size_t m, do
                           double *variance, double *work)
 {
     size_t n = gp->n, d = gp->d;
-    double *scaled = work + n * m, *weights = xmalloc((m * d + 1) * sizeof(double));
+    double *scaled = work + n * m, *weights = xmalloc((3 * m * d + 1) * sizeof(double));
+    double *trend = weights + m * d;
     for (size_t c = 0; c < m; c++)
-        scale_inputs(gp, z + c * d, scaled + c * d, weights + c * d);
+        scale_inputs(gp, z + c * d, scaled + c * d, weights + c * d, trend + 2 * c * d);
     /* work[i][c] = k(x_i, z_c): candidates along the rows so that the triangular solve below
      * runs over contiguous memory, m points at a time. */
     for (size_t i = 0; i < n; i++)
         for (size_t c = 0; c < m; c++)
-            work[i * m + c] = kernel_scaled(gp, scaled + c * d, weights + c * d, i);
+            work[i * m + c] =
+                kernel_scaled(gp, scaled + c * d, weights + c * d, trend + 2 * c * d, i);
     for (size_t c = 0; c < m; c++)
         mean[c] = 0.0;
     for (size_t i = 0; i < n; i++) {
@@ -548,7 +626,7 @@ void opt_gp_predict_batch(const struct opt_gp *gp, const double *z, size_t m, do
             row[c] *= inverse;
     }
     for (size_t c = 0; c < m; c++)
-        variance[c] = gp->signal;
+        variance[c] = gp->signal + trend_kernel(gp, trend + 2 * c * d, trend + 2 * c * d);
     for (size_t i = 0; i < n; i++) {
         const double *row = work + i * m;
         for (size_t c = 0; c < m; c++)

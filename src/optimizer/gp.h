@@ -23,6 +23,8 @@ struct opt_gp {
     double unseen_w;         /* the same for a value never seen in training */
     double signal, noise;    /* kernel variance and noise variance */
     double additive_share;   /* rho: the additive kernel's share (0: the product kernel alone) */
+    double trend_weight;     /* s q / R: the trend's kernel per unit of features (0: no trend) */
+    double *trend_features;  /* n x 2d: the training points' trend features (scaled's block) */
     double *l;               /* Cholesky factor of K + noise I */
     double *alpha;           /* (K + noise I)^-1 y */
 };
@@ -35,6 +37,7 @@ struct opt_gp_fit_options {
     double min_noise;       /* 0: the default floor (1e-6 of the standardized variance) */
     double max_noise;       /* 0: the default ceiling (2) */
     bool additive;          /* mix in the additive kernel, with a fitted share */
+    double trend;           /* > 0: add a quadratic trend per range input, q = this (gp.c) */
 };
 
 /* Fits the model to n points (x: n x d, y: n standardized values). Returns 0, or -1 when

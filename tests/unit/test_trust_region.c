@@ -3,8 +3,9 @@
  * constrained ranking, successes that grow the region, failures that shrink it, the restart
  * away from the exhausted neighbourhood;
  * and the Gaussian process's enum kernel, which compares enum values by equality (an overlap,
- * Hamming-distance kernel), not by their index, and its additive share, fitted large on a sum of
- * one-input terms and small on a product. */
+ * Hamming-distance kernel), not by their index; its additive share, fitted large on a sum of
+ * one-input terms and small on a product; and its quadratic trend, which carries a bowl beyond
+ * the trials and costs nothing where there is none. */
 #include "support.h"
 
 #include <math.h>
@@ -269,14 +270,14 @@ static void test_enum_values_that_behave_alike_share(void **state)
     opt_gp_free(&gp);
 }
 
-#define ADDITIVE_D 4
-#define ADDITIVE_TRAIN 40
-#define ADDITIVE_TEST 200
+#define FIT_D 4
+#define FIT_TRAIN 40
+#define FIT_TEST 200
 
 static double sum_of_sines(const double *x)
 {
     double s = 0.0;
-    for (int k = 0; k < ADDITIVE_D; k++)
+    for (int k = 0; k < FIT_D; k++)
         s += sin(2 * M_PI * x[k]);
     return s;
 }
@@ -285,46 +286,66 @@ static double sum_of_sines(const double *x)
 static double product_of_cosines(const double *x)
 {
     double s = 1.0;
-    for (int k = 0; k < ADDITIVE_D; k++)
+    for (int k = 0; k < FIT_D; k++)
         s *= cos(2 * M_PI * (x[k] - 0.5));
     return s;
 }
 
-struct additive_fit {
+/* A bowl off the centre, with ripples; its mean over the cube is about 0 (the models are
+ * fitted to values as they are, with a prior mean of 0). */
+static double rippled_bowl(const double *x)
+{
+    double s = 0.0;
+    for (int k = 0; k < FIT_D; k++)
+        s += 4 * ((x[k] - 0.35) * (x[k] - 0.35) - 0.1058) + 0.1 * sin(12 * x[k]);
+    return s;
+}
+
+struct fit_result {
     double share, rmse;
 };
 
-/* Fits f on 40 random points of the unit 4-cube (standardized) and measures the prediction
- * error on 200 others; checks on the way that a batch prediction equals the single one. */
-static struct additive_fit fit_and_test(double (*f)(const double *), bool additive)
+/* A random point of the unit 4-cube whose first input is in [low, high). */
+static void random_point(struct opt_rng *rng, double low, double high, double *z)
 {
-    static const bool categorical[ADDITIVE_D] = {false};
-    double x[ADDITIVE_D * ADDITIVE_TRAIN], y[ADDITIVE_TRAIN];
+    for (int k = 0; k < FIT_D; k++)
+        z[k] = opt_rng_uniform(rng);
+    z[0] = low + (high - low) * z[0];
+}
+
+/* Fits f on 40 random points of the unit 4-cube whose first input is below `split` and
+ * measures the prediction error on 200 others, at or above the split when it is below 1 (far
+ * from the trials), anywhere otherwise; checks on the way that a batch prediction equals the
+ * single one. */
+static struct fit_result fit_and_test(double (*f)(const double *), bool additive, double trend,
+                                      double split)
+{
+    static const bool categorical[FIT_D] = {false};
+    double x[FIT_D * FIT_TRAIN], y[FIT_TRAIN];
     struct opt_rng rng;
     opt_rng_seed(&rng, 1);
-    for (size_t i = 0; i < ADDITIVE_TRAIN; i++) {
-        for (int k = 0; k < ADDITIVE_D; k++)
-            x[i * ADDITIVE_D + k] = opt_rng_uniform(&rng);
-        y[i] = f(x + i * ADDITIVE_D);
+    for (size_t i = 0; i < FIT_TRAIN; i++) {
+        random_point(&rng, 0.0, split, x + i * FIT_D);
+        y[i] = f(x + i * FIT_D);
     }
     struct opt_gp gp;
-    struct opt_gp_fit_options options = {.restarts = 2, .iterations = 40, .additive = additive};
-    assert_int_equal(opt_gp_fit(&gp, x, y, ADDITIVE_TRAIN, ADDITIVE_D, categorical, &options, &rng),
-                     0);
-    double z[ADDITIVE_D * ADDITIVE_TEST], mean[ADDITIVE_TEST], variance[ADDITIVE_TEST];
-    for (size_t i = 0; i < ADDITIVE_D * ADDITIVE_TEST; i++)
-        z[i] = opt_rng_uniform(&rng);
-    double *work = test_malloc((ADDITIVE_TRAIN + ADDITIVE_D) * ADDITIVE_TEST * sizeof(double));
-    opt_gp_predict_batch(&gp, z, ADDITIVE_TEST, mean, variance, work);
+    struct opt_gp_fit_options options = {
+        .restarts = 2, .iterations = 40, .additive = additive, .trend = trend};
+    assert_int_equal(opt_gp_fit(&gp, x, y, FIT_TRAIN, FIT_D, categorical, &options, &rng), 0);
+    double z[FIT_D * FIT_TEST], mean[FIT_TEST], variance[FIT_TEST];
+    for (size_t i = 0; i < FIT_TEST; i++)
+        random_point(&rng, split < 1.0 ? split : 0.0, 1.0, z + i * FIT_D);
+    double *work = test_malloc((FIT_TRAIN + FIT_D) * FIT_TEST * sizeof(double));
+    opt_gp_predict_batch(&gp, z, FIT_TEST, mean, variance, work);
     double squares = 0.0;
-    for (size_t i = 0; i < ADDITIVE_TEST; i++) {
+    for (size_t i = 0; i < FIT_TEST; i++) {
         double one_mean, one_variance;
-        opt_gp_predict(&gp, z + i * ADDITIVE_D, &one_mean, &one_variance, work);
+        opt_gp_predict(&gp, z + i * FIT_D, &one_mean, &one_variance, work);
         assert_true(fabs(one_mean - mean[i]) < 1e-9 && fabs(one_variance - variance[i]) < 1e-9);
-        squares += pow(mean[i] - f(z + i * ADDITIVE_D), 2);
+        squares += pow(mean[i] - f(z + i * FIT_D), 2);
     }
     test_free(work);
-    struct additive_fit result = {gp.additive_share, sqrt(squares / ADDITIVE_TEST)};
+    struct fit_result result = {gp.additive_share, sqrt(squares / FIT_TEST)};
     opt_gp_free(&gp);
     return result;
 }
@@ -334,8 +355,8 @@ static struct additive_fit fit_and_test(double (*f)(const double *), bool additi
 static void test_additive_share_learns_a_sum(void **state)
 {
     (void)state;
-    struct additive_fit product = fit_and_test(sum_of_sines, false);
-    struct additive_fit mixed = fit_and_test(sum_of_sines, true);
+    struct fit_result product = fit_and_test(sum_of_sines, false, 0.0, 1.0);
+    struct fit_result mixed = fit_and_test(sum_of_sines, true, 0.0, 1.0);
     assert_true(product.share == 0.0);
     assert_true(mixed.share > 0.9);
     assert_true(mixed.rmse < 0.2 * product.rmse);
@@ -344,10 +365,32 @@ static void test_additive_share_learns_a_sum(void **state)
 static void test_additive_share_stays_small_on_a_product(void **state)
 {
     (void)state;
-    struct additive_fit product = fit_and_test(product_of_cosines, false);
-    struct additive_fit mixed = fit_and_test(product_of_cosines, true);
+    struct fit_result product = fit_and_test(product_of_cosines, false, 0.0, 1.0);
+    struct fit_result mixed = fit_and_test(product_of_cosines, true, 0.0, 1.0);
     assert_true(mixed.share < 0.3);
     assert_true(mixed.rmse < 1.1 * product.rmse);
+}
+
+/* Trained on the half of the cube where the first input is below 0.5, the stationary kernel
+ * predicts the other half near the mean; the trend carries the bowl's rise there. */
+static void test_trend_extrapolates_a_bowl(void **state)
+{
+    (void)state;
+    struct fit_result plain = fit_and_test(rippled_bowl, false, 0.0, 0.5);
+    struct fit_result trend = fit_and_test(rippled_bowl, false, 0.5, 0.5);
+    assert_true(trend.rmse < 0.6 * plain.rmse);
+}
+
+/* Nothing for the trend to learn: it must not cost accuracy, inside the sampled region or
+ * beyond it. */
+static void test_trend_costs_little_without_a_bowl(void **state)
+{
+    (void)state;
+    for (double split = 0.5; split <= 1.0; split += 0.5) {
+        struct fit_result plain = fit_and_test(product_of_cosines, false, 0.0, split);
+        struct fit_result trend = fit_and_test(product_of_cosines, false, 0.5, split);
+        assert_true(trend.rmse < 1.1 * plain.rmse);
+    }
 }
 
 int main(void)
@@ -365,6 +408,8 @@ int main(void)
         cmocka_unit_test(test_enum_kernel_compares_by_equality),
         cmocka_unit_test(test_additive_share_learns_a_sum),
         cmocka_unit_test(test_additive_share_stays_small_on_a_product),
+        cmocka_unit_test(test_trend_extrapolates_a_bowl),
+        cmocka_unit_test(test_trend_costs_little_without_a_bowl),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
