@@ -23,14 +23,14 @@
 #define MIN_MODEL_POINTS 3 /* measured trials before a model is fitted */
 #define GP_MAX_DIMS 25     /* more tunable settings than this: TPE */
 #define DESIGN_MIN 5
-#define DESIGN_MAX 10
+#define DESIGN_MAX 6
 #define DESIGN_RETRIES 64 /* Sobol points skipped when they repeat a trial */
 #define SEED_DESIGN UINT64_C(0x5eed0de5)
 #define SEED_SEARCH UINT64_C(0x5ea4c4)
 
-/* Automatic size of the initial design: one point per tunable setting, within [5, 10]. A small
- * design leaves more of a 30 to 60 trial budget to the model (docs/optimizer.md compares
- * sizes). */
+/* Automatic size of the initial design: one point per tunable setting, within [5, 6]. A small
+ * design leaves more of a 30 to 60 trial budget to the model, even with 20 settings
+ * (docs/optimizer.md compares sizes). */
 static size_t design_size(const struct opt_options *options, size_t d)
 {
     if (options != NULL && options->initial_design > 0)
