@@ -166,19 +166,22 @@ static void compute_sq(struct fit_context *c, const struct features *f, const do
     for (size_t i = 0; i < c->n; i++)
         for (size_t j = i + 1; j < c->n; j++, p++)
             pair_features(f, x + i * d, x + j * d, d, categorical, c->sq + p * c->d);
-    if (c->trend_q > 0.0) { /* the trend kernel per pair, without s q */
-        double *features = xmalloc(2 * c->n * d * sizeof(double)), r = 1.0 / (double)c->ranges;
-        for (size_t i = 0; i < c->n; i++)
-            trend_features(x + i * d, d, categorical, features + 2 * i * d);
-        p = 0;
-        for (size_t i = 0; i < c->n; i++) {
-            const double *fi = features + 2 * i * d;
-            for (size_t j = i + 1; j < c->n; j++, p++)
-                c->trend[p] = r * opt_dot(fi, features + 2 * j * d, 2 * d);
-            c->trend[c->pairs + i] = r * opt_dot(fi, fi, 2 * d);
-        }
-        free(features);
+}
+
+/* The trend's kernel without s q, for every pair i < j and then every point with itself. */
+static void compute_trend(struct fit_context *c, const double *x, size_t d, const bool *categorical)
+{
+    double *features = xmalloc(2 * c->n * d * sizeof(double)), r = 1.0 / (double)c->ranges;
+    for (size_t i = 0; i < c->n; i++)
+        trend_features(x + i * d, d, categorical, features + 2 * i * d);
+    size_t p = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        const double *fi = features + 2 * i * d;
+        for (size_t j = i + 1; j < c->n; j++, p++)
+            c->trend[p] = r * opt_dot(fi, features + 2 * j * d, 2 * d);
+        c->trend[c->pairs + i] = r * opt_dot(fi, fi, 2 * d);
     }
+    free(features);
 }
 
 static double logistic(double t)
@@ -340,6 +343,8 @@ static void fit_context_init(struct fit_context *c, const struct features *f, co
     c->trend = c->trend_q > 0.0 ? xmalloc((c->pairs + n) * sizeof(double)) : NULL;
     c->sq = xmalloc((c->pairs * c->d + 1) * sizeof(double));
     compute_sq(c, f, xs, d, categorical);
+    if (c->trend_q > 0.0)
+        compute_trend(c, xs, d, categorical);
     free(xs);
     c->k = xmalloc(4 * n * n * sizeof(double));
     c->chol = c->k + n * n;
