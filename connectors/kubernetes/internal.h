@@ -190,8 +190,13 @@ int64_t kube_pod_restarts(const json_t *pod);
 char *kube_pod_summary(const json_t *pod);
 
 /* The newest ReplicaSet (highest deployment.kubernetes.io/revision) of `items` controlled
- * by the owner of that uid; NULL when none. */
-const json_t *kube_newest_replica_set(const json_t *items, const char *owner_uid);
+ * by the owner of that uid and, unless `template` is NULL, whose pod template is that one;
+ * NULL when none. */
+const json_t *kube_newest_replica_set(const json_t *items, const char *owner_uid,
+                                      const json_t *template);
+/* Whether a ReplicaSet's pod template is `template` but for the pod-template-hash label: how
+ * the Deployment controller finds a Deployment's new ReplicaSet (EqualIgnoreHash). */
+bool kube_replica_set_has_template(const json_t *rs, const json_t *template);
 /* A ReplicaSet's ReplicaFailure condition: start-failed and its message, or NULL. */
 const char *kube_replica_set_failure(const json_t *rs, char **message);
 

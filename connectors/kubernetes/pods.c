@@ -1,6 +1,6 @@
 /* Pure functions reading the state the controllers and the kubelet write: why a pod fails
  * (the rejection reasons the optimizer understands), whether it is ready, which ReplicaSet
- * is a Deployment's newest, and how far a rollout is. tests/data/kubernetes/ holds recorded
+ * is a Deployment's current one, and how far a rollout is. tests/data/kubernetes/ holds recorded
  * objects for each case. */
 #include "internal.h"
 
@@ -213,7 +213,47 @@ static long long revision_of(const json_t *rs)
     return end != text && *end == '\0' ? r : -1;
 }
 
-const json_t *kube_newest_replica_set(const json_t *items, const char *owner_uid)
+static bool equal_but_for(const json_t *a, const json_t *b, const char *const *path);
+
+/* One member of two objects compared, the one at `path` (when `key` is its first key) without
+ * what `path` leaves out. */
+static bool member_equal(const char *key, const json_t *a, const json_t *b, const char *const *path)
+{
+    if (strcmp(key, path[0]) != 0)
+        return a != NULL && b != NULL && json_equal(a, b);
+    return path[1] == NULL || equal_but_for(a, b, path + 1);
+}
+
+/* Equal JSON but for the member at `path` (keys, NULL-terminated), which may differ or be
+ * missing on either side; on the way to it a missing object counts as an empty one. */
+static bool equal_but_for(const json_t *a, const json_t *b, const char *const *path)
+{
+    if ((a != NULL && !json_is_object(a)) || (b != NULL && !json_is_object(b)))
+        return a != NULL && b != NULL && json_equal(a, b);
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)a, key, value)
+    {
+        if (!member_equal(key, value, json_object_get(b, key), path))
+            return false;
+    }
+    json_object_foreach((json_t *)b, key, value)
+    {
+        if (json_object_get(a, key) == NULL && !member_equal(key, NULL, value, path))
+            return false;
+    }
+    return true;
+}
+
+bool kube_replica_set_has_template(const json_t *rs, const json_t *template)
+{
+    static const char *const hash_label[] = {"metadata", "labels", "pod-template-hash", NULL};
+    const json_t *own = json_object_get(json_object_get(rs, "spec"), "template");
+    return own != NULL && template != NULL && equal_but_for(own, template, hash_label);
+}
+
+const json_t *kube_newest_replica_set(const json_t *items, const char *owner_uid,
+                                      const json_t *template)
 {
     const json_t *best = NULL;
     long long best_revision = -1;
@@ -222,6 +262,8 @@ const json_t *kube_newest_replica_set(const json_t *items, const char *owner_uid
     json_array_foreach(items, i, rs)
     {
         if (owner_uid != NULL && !controlled_by(rs, owner_uid))
+            continue;
+        if (template != NULL && !kube_replica_set_has_template(rs, template))
             continue;
         long long r = revision_of(rs);
         if (best == NULL || r > best_revision) {

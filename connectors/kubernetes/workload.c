@@ -2,7 +2,7 @@
  * read-modify-write that carries the resourceVersion read (a concurrent writer makes the API
  * server answer 409 Conflict, and the change is built again from a fresh read), listing
  * their current pods, waiting for a rollout (observedGeneration, updated and available
- * replicas, the newest ReplicaSet by its revision annotation, the pods' states) and watching
+ * replicas, the newest ReplicaSet of the current pod template, the pods' states) and watching
  * them through the settlement period. */
 #include "internal.h"
 
@@ -427,7 +427,12 @@ int kube_workload_pods(struct kube_client *client, struct servo_event *event,
             free(selector);
             return -1;
         }
-        const json_t *rs = kube_newest_replica_set(sets, uid);
+        /* The ReplicaSet of the Deployment's template, not merely the newest: a change of
+         * replicas and template together is first synced as a scaling event, which marks the
+         * generation observed before the new ReplicaSet exists. Until it does, there are no
+         * pods to judge; the old template's would be judged for the new settings. */
+        const json_t *rs = kube_newest_replica_set(
+            sets, uid, json_object_get(json_object_get(workload, "spec"), "template"));
         if (rs != NULL) {
             newest = json_incref((json_t *)rs);
             const char *hash = str(json_object_get(json_object_get(rs, "metadata"), "labels"),

@@ -11,7 +11,8 @@
 #                pod template; another container untouched; lists paged (limit 2)
 #   rejections   crashloop -> start-failed (with the container-log attempt), imagepull ->
 #                image-pull-failed, unschedulable -> unschedulable, each found at once, not
-#                at the timeout; on_failure: shutdown scales to zero
+#                at the timeout; the old template's failing pods not judged for the new
+#                settings (a paused Deployment); on_failure: shutdown scales to zero
 #   settlement   the pods lose readiness after the rollout -> unstable
 #   rollback     a rich template (annotations, probes, volumes, valueFrom, a sidecar):
 #                rejected, then restored exactly (template and replicas byte for byte), and
@@ -328,6 +329,19 @@ for mode_reason in crashloop:start-failed imagepull:image-pull-failed unschedula
         "\"${cpu#0.}00m\""
     cpu=0.$((${cpu#0.} + 1))
 done
+# The failing pods of the old template are not judged for the new settings. A paused
+# Deployment never gets the new template's ReplicaSet, though its status says the new
+# generation is observed (as it does for a moment after any change of replicas and template
+# together, which the controller first syncs as a scaling event): the servo waits for the new
+# pods until the timeout instead of rejecting the settings for the old pods' state.
+stop_kubelet
+api_ok PATCH "/apis/apps/v1/namespaces/$ns/deployments/web" '{"spec":{"paused":true}}'
+sed -i 's/timeout: 40s/timeout: 3s/' servo.yaml
+run adjust main.cpu=0.8
+check equals "$rc" 1
+check contains "$err" "did not become ready within 3s"
+[[ $err != *"unschedulable"* ]] || fail "the old template's unschedulable pods were judged: $err"
+api_ok PATCH "/apis/apps/v1/namespaces/$ns/deployments/web" '{"spec":{"paused":false}}'
 # on_failure: shutdown scales the workload to zero
 write_reject_config shutdown
 kubelet "$ns" crashloop

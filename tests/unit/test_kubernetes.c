@@ -814,13 +814,13 @@ static void test_replica_sets(void **state)
     (void)state;
     json_t *list = load_data("replicasets.json");
     json_t *items = json_object_get(list, "items");
-    const json_t *newest = kube_newest_replica_set(items, "dep-uid");
+    const json_t *newest = kube_newest_replica_set(items, "dep-uid", NULL);
     assert_non_null(newest);
     /* revision 10 (not 9: numbers, not strings), and not the other owner's 12 */
     assert_string_equal(
         json_string_value(json_object_get(json_object_get(newest, "metadata"), "name")),
         "web-7d9f8c6b5");
-    assert_null(kube_newest_replica_set(items, "nobody"));
+    assert_null(kube_newest_replica_set(items, "nobody", NULL));
     char *message = NULL;
     assert_null(kube_replica_set_failure(newest, &message));
     json_t *quota = load_data("replicaset-quota.json");
@@ -831,6 +831,93 @@ static void test_replica_sets(void **state)
                                  "limits.cpu=4");
     free(message);
     json_decref(quota);
+    json_decref(list);
+}
+
+/* A pod template as the Deployment controller copies it into a ReplicaSet: the Deployment's,
+ * plus the pod-template-hash label when `hash` is given. */
+static json_t *pod_template(const char *cpu, const char *hash)
+{
+    json_t *t = json_pack("{s:{s:{s:s}},s:{s:[{s:s,s:s,s:{s:{s:s}}}]}}", "metadata", "labels",
+                          "app", "web", "spec", "containers", "name", "main", "image", "nginx:1.25",
+                          "resources", "requests", "cpu", cpu);
+    if (hash != NULL)
+        json_object_set_new(json_object_get(json_object_get(t, "metadata"), "labels"),
+                            "pod-template-hash", json_string(hash));
+    return t;
+}
+
+static const char *name_of(const json_t *object)
+{
+    return json_string_value(json_object_get(json_object_get(object, "metadata"), "name"));
+}
+
+/* The current ReplicaSet is the one of the Deployment's template, whatever its revision: after
+ * a change of replicas and template together the controller marks the generation observed
+ * before it creates the new ReplicaSet, and the newest one is still the old template's. */
+static void test_replica_set_of_the_template(void **state)
+{
+    (void)state;
+    json_t *list = load_data("replicasets.json");
+    json_t *items = json_object_get(list, "items");
+    size_t i;
+    json_t *rs;
+    json_array_foreach(items, i, rs)
+    {
+        const char *hash = json_string_value(json_object_get(
+            json_object_get(json_object_get(rs, "metadata"), "labels"), "pod-template-hash"));
+        char cpu[32];
+        snprintf(cpu, sizeof cpu, "%d00m", (int)i + 1);
+        json_object_set_new(json_object_get(rs, "spec"), "template", pod_template(cpu, hash));
+    }
+    /* revision 1's template (100m) is the Deployment's again, as after a rollback */
+    json_t *first = pod_template("100m", NULL);
+    assert_string_equal(name_of(kube_newest_replica_set(items, "dep-uid", first)), "web-5c8f7d9b4");
+    json_t *second = pod_template("200m", NULL);
+    assert_true(kube_replica_set_has_template(json_array_get(items, 1), second));
+    assert_string_equal(name_of(kube_newest_replica_set(items, "dep-uid", second)),
+                        name_of(json_array_get(items, 1)));
+    /* a template no ReplicaSet has yet: none, not the newest */
+    json_t *pending = pod_template("900m", NULL);
+    assert_null(kube_newest_replica_set(items, "dep-uid", pending));
+    /* anything but the hash label counts: another label, an annotation, a missing label set */
+    json_t *labelled = pod_template("100m", NULL);
+    json_object_set_new(json_object_get(json_object_get(labelled, "metadata"), "labels"), "tier",
+                        json_string("front"));
+    assert_false(kube_replica_set_has_template(json_array_get(items, 0), labelled));
+    json_t *annotated = pod_template("100m", NULL);
+    json_object_set_new(json_object_get(annotated, "metadata"), "annotations",
+                        json_pack("{s:s}", "a", "b"));
+    assert_false(kube_replica_set_has_template(json_array_get(items, 0), annotated));
+    json_t *unlabelled = pod_template("100m", NULL);
+    json_object_del(json_object_get(unlabelled, "metadata"), "labels");
+    assert_false(kube_replica_set_has_template(json_array_get(items, 0), unlabelled));
+    /* a ReplicaSet's template whose only label is the hash matches one without labels */
+    json_t *only_hash =
+        json_pack("{s:{s:o}}", "spec", "template", pod_template("100m", "5c8f7d9b4"));
+    json_object_del(
+        json_object_get(
+            json_object_get(json_object_get(json_object_get(only_hash, "spec"), "template"),
+                            "metadata"),
+            "labels"),
+        "app");
+    assert_true(kube_replica_set_has_template(only_hash, unlabelled));
+    assert_false(kube_replica_set_has_template(only_hash, first));
+    /* garbage: no match, no crash */
+    json_t *garbage = json_pack("{s:{s:[]}}", "spec", "template");
+    json_t *not_an_object = json_pack("[s]", "metadata");
+    assert_false(kube_replica_set_has_template(garbage, first));
+    assert_false(kube_replica_set_has_template(json_array_get(items, 0), not_an_object));
+    assert_false(kube_replica_set_has_template(json_array_get(items, 0), NULL));
+    json_decref(not_an_object);
+    json_decref(garbage);
+    json_decref(only_hash);
+    json_decref(unlabelled);
+    json_decref(annotated);
+    json_decref(labelled);
+    json_decref(pending);
+    json_decref(second);
+    json_decref(first);
     json_decref(list);
 }
 
@@ -945,7 +1032,7 @@ static void test_huge_lists(void **state)
                             KUBE_REVISION_ANNOTATION, json_string(revision));
         json_array_append_new(sets, rs);
     }
-    const json_t *newest = kube_newest_replica_set(sets, "dep-uid");
+    const json_t *newest = kube_newest_replica_set(sets, "dep-uid", NULL);
     assert_string_equal(json_string_value(json_object_get(
                             json_object_get(json_object_get(newest, "metadata"), "annotations"),
                             KUBE_REVISION_ANNOTATION)),
@@ -1393,16 +1480,27 @@ static void test_version_judgement(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_targets_cascade),   cmocka_unit_test(test_cpu_quantities),
-        cmocka_unit_test(test_memory_quantities), cmocka_unit_test(test_component_names),
-        cmocka_unit_test(test_label_selectors),   cmocka_unit_test(test_describe_container),
-        cmocka_unit_test(test_apply_and_patch),   cmocka_unit_test(test_rollback_patch),
-        cmocka_unit_test(test_tuning_pod_body),   cmocka_unit_test(test_pod_failures),
-        cmocka_unit_test(test_replica_sets),      cmocka_unit_test(test_rollouts),
-        cmocka_unit_test(test_argo_rollouts),     cmocka_unit_test(test_huge_lists),
-        cmocka_unit_test(test_jvm_sizes),         cmocka_unit_test(test_jvm_env_round_trip),
-        cmocka_unit_test(test_jvm_args),          cmocka_unit_test(test_jvm_through_the_container),
-        cmocka_unit_test(test_encoder_settings),  cmocka_unit_test(test_version_judgement),
+        cmocka_unit_test(test_targets_cascade),
+        cmocka_unit_test(test_cpu_quantities),
+        cmocka_unit_test(test_memory_quantities),
+        cmocka_unit_test(test_component_names),
+        cmocka_unit_test(test_label_selectors),
+        cmocka_unit_test(test_describe_container),
+        cmocka_unit_test(test_apply_and_patch),
+        cmocka_unit_test(test_rollback_patch),
+        cmocka_unit_test(test_tuning_pod_body),
+        cmocka_unit_test(test_pod_failures),
+        cmocka_unit_test(test_replica_sets),
+        cmocka_unit_test(test_replica_set_of_the_template),
+        cmocka_unit_test(test_rollouts),
+        cmocka_unit_test(test_argo_rollouts),
+        cmocka_unit_test(test_huge_lists),
+        cmocka_unit_test(test_jvm_sizes),
+        cmocka_unit_test(test_jvm_env_round_trip),
+        cmocka_unit_test(test_jvm_args),
+        cmocka_unit_test(test_jvm_through_the_container),
+        cmocka_unit_test(test_encoder_settings),
+        cmocka_unit_test(test_version_judgement),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
