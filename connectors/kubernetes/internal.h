@@ -305,10 +305,10 @@ int kube_workload_update(struct kube_client *client, struct servo_event *event,
 int kube_list(struct kube_client *client, struct servo_event *event, const char *path,
               const char *selector, const char *what, json_t **items, struct servo_error *error);
 
-/* The pods of the workload's current revision: the newest ReplicaSet's (Deployment) or the
- * update revision's (StatefulSet), without those being deleted. A new reference to an array
- * (maybe empty); *replica_set (may be NULL) gets the newest ReplicaSet (a new reference, or
- * NULL). */
+/* The pods of the workload's current revision: the ReplicaSet of the Deployment's template
+ * (none until the controller has created it) or the update revision's (StatefulSet), without
+ * those being deleted. A new reference to an array (maybe empty); *replica_set (may be NULL)
+ * gets that ReplicaSet (a new reference, or NULL). */
 int kube_workload_pods(struct kube_client *client, struct servo_event *event,
                        const struct kube_target *t, const json_t *workload, json_t **pods,
                        json_t **replica_set, struct servo_error *error);
