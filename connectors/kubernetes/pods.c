@@ -1,7 +1,7 @@
 /* Pure functions reading the state the controllers and the kubelet write: why a pod fails
  * (the rejection reasons the optimizer understands), whether it is ready, which ReplicaSet
- * is a Deployment's current one, and how far a rollout is. tests/data/kubernetes/ holds recorded
- * objects for each case. */
+ * is a Deployment's current one, and how far a rollout is. tests/data/kubernetes/ holds
+ * recorded objects for each case. */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -215,8 +215,8 @@ static long long revision_of(const json_t *rs)
 
 static bool equal_but_for(const json_t *a, const json_t *b, const char *const *path);
 
-/* One member of two objects compared, the one at `path` (when `key` is its first key) without
- * what `path` leaves out. */
+/* The member `key` of two objects, a and b its values (NULL when absent): equal, or, when
+ * `key` leads `path`, equal but for what the rest of `path` names inside it. */
 static bool member_equal(const char *key, const json_t *a, const json_t *b, const char *const *path)
 {
     if (strcmp(key, path[0]) != 0)
