@@ -893,16 +893,12 @@ static void test_replica_set_of_the_template(void **state)
     json_object_del(json_object_get(unlabelled, "metadata"), "labels");
     assert_false(kube_replica_set_has_template(json_array_get(items, 0), unlabelled));
     /* a ReplicaSet's template whose only label is the hash matches one without labels */
-    json_t *only_hash =
-        json_pack("{s:{s:o}}", "spec", "template", pod_template("100m", "5c8f7d9b4"));
-    json_object_del(
-        json_object_get(
-            json_object_get(json_object_get(json_object_get(only_hash, "spec"), "template"),
-                            "metadata"),
-            "labels"),
-        "app");
-    assert_true(kube_replica_set_has_template(only_hash, unlabelled));
-    assert_false(kube_replica_set_has_template(only_hash, first));
+    json_t *template_hash_only = pod_template("100m", "5c8f7d9b4");
+    json_object_del(json_object_get(json_object_get(template_hash_only, "metadata"), "labels"),
+                    "app");
+    json_t *rs_hash_only = json_pack("{s:{s:o}}", "spec", "template", template_hash_only);
+    assert_true(kube_replica_set_has_template(rs_hash_only, unlabelled));
+    assert_false(kube_replica_set_has_template(rs_hash_only, first));
     /* garbage: no match, no crash */
     json_t *garbage = json_pack("{s:{s:[]}}", "spec", "template");
     json_t *not_an_object = json_pack("[s]", "metadata");
@@ -911,7 +907,7 @@ static void test_replica_set_of_the_template(void **state)
     assert_false(kube_replica_set_has_template(json_array_get(items, 0), NULL));
     json_decref(not_an_object);
     json_decref(garbage);
-    json_decref(only_hash);
+    json_decref(rs_hash_only);
     json_decref(unlabelled);
     json_decref(annotated);
     json_decref(labelled);
