@@ -56,6 +56,7 @@
 #define KUBE_TUNING_ROLE "tuning"
 #define KUBE_TUNING_FOR_ANNOTATION "opsani.com/opsani_tuning_for"
 #define KUBE_REVISION_ANNOTATION "deployment.kubernetes.io/revision"
+#define KUBE_TEMPLATE_HASH_LABEL "pod-template-hash" /* a ReplicaSet's and its pods' */
 
 #define KUBE_REASON_START_FAILED "start-failed"
 #define KUBE_REASON_IMAGE_PULL "image-pull-failed"

@@ -247,7 +247,7 @@ static bool equal_but_for(const json_t *a, const json_t *b, const char *const *p
 
 bool kube_replica_set_has_template(const json_t *rs, const json_t *template)
 {
-    static const char *const hash_label[] = {"metadata", "labels", "pod-template-hash", NULL};
+    static const char *const hash_label[] = {"metadata", "labels", KUBE_TEMPLATE_HASH_LABEL, NULL};
     const json_t *own = json_object_get(json_object_get(rs, "spec"), "template");
     return own != NULL && template != NULL && equal_but_for(own, template, hash_label);
 }

@@ -436,9 +436,9 @@ int kube_workload_pods(struct kube_client *client, struct servo_event *event,
         if (rs != NULL) {
             newest = json_incref((json_t *)rs);
             const char *hash = str(json_object_get(json_object_get(rs, "metadata"), "labels"),
-                                   "pod-template-hash");
+                                   KUBE_TEMPLATE_HASH_LABEL);
             owner_uid = str(json_object_get(rs, "metadata"), "uid");
-            pod_selector = hash ? kube_printf("%s,pod-template-hash=%s", selector, hash)
+            pod_selector = hash ? kube_printf("%s," KUBE_TEMPLATE_HASH_LABEL "=%s", selector, hash)
                                 : kube_printf("%s", selector);
         }
         json_decref(sets);
