@@ -291,6 +291,23 @@ const char *kube_replica_set_failure(const json_t *rs, char **message)
 
 /* ---- rollouts --------------------------------------------------------------------------- */
 
+/* A pending Deployment's message, `progress` (taken), led by the reason when it is paused:
+ * the controller rolls out no new template while the Deployment is paused, so the wait can end
+ * only when someone resumes it, or in the timeout. */
+static enum kube_rollout deployment_pending(const json_t *spec, const char *name, char *progress,
+                                            char **message)
+{
+    if (!json_is_true(json_object_get(spec, "paused"))) {
+        *message = progress;
+        return KUBE_ROLLOUT_PENDING;
+    }
+    *message = kube_printf("Deployment %s is paused (spec.paused), and the controller rolls it out "
+                           "only once it is resumed: %s",
+                           name, progress);
+    free(progress);
+    return KUBE_ROLLOUT_PENDING;
+}
+
 enum kube_rollout kube_deployment_rollout(const json_t *deployment, char **message)
 {
     const json_t *metadata = json_object_get(deployment, "metadata");
@@ -329,21 +346,21 @@ enum kube_rollout kube_deployment_rollout(const json_t *deployment, char **messa
     int64_t updated = integer(status, "updatedReplicas", 0);
     int64_t replicas = integer(status, "replicas", 0);
     int64_t available = integer(status, "availableReplicas", 0);
-    if (updated < desired) {
-        *message =
-            kube_printf("%lld of %lld replicas updated", (long long)updated, (long long)desired);
-        return KUBE_ROLLOUT_PENDING;
-    }
-    if (replicas > updated) {
-        *message =
-            kube_printf("%lld old replicas pending termination", (long long)(replicas - updated));
-        return KUBE_ROLLOUT_PENDING;
-    }
-    if (available < updated) {
-        *message = kube_printf("%lld of %lld updated replicas available", (long long)available,
-                               (long long)updated);
-        return KUBE_ROLLOUT_PENDING;
-    }
+    if (updated < desired)
+        return deployment_pending(
+            spec, name,
+            kube_printf("%lld of %lld replicas updated", (long long)updated, (long long)desired),
+            message);
+    if (replicas > updated)
+        return deployment_pending(
+            spec, name,
+            kube_printf("%lld old replicas pending termination", (long long)(replicas - updated)),
+            message);
+    if (available < updated)
+        return deployment_pending(spec, name,
+                                  kube_printf("%lld of %lld updated replicas available",
+                                              (long long)available, (long long)updated),
+                                  message);
     *message =
         kube_printf("%lld of %lld replicas available", (long long)available, (long long)desired);
     return KUBE_ROLLOUT_DONE;

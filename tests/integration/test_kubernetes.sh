@@ -339,7 +339,7 @@ api_ok PATCH "/apis/apps/v1/namespaces/$ns/deployments/web" '{"spec":{"paused":t
 sed -i 's/timeout: 40s/timeout: 3s/' servo.yaml
 run adjust main.cpu=0.8
 check equals "$rc" 1
-check contains "$err" "did not become ready within 3s"
+check contains "$err" "did not become ready within 3s: Deployment web is paused (spec.paused)"
 [[ $err != *"unschedulable"* ]] || fail "the old template's unschedulable pods were judged: $err"
 api_ok PATCH "/apis/apps/v1/namespaces/$ns/deployments/web" '{"spec":{"paused":false}}'
 # on_failure: shutdown scales the workload to zero

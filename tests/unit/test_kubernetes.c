@@ -933,6 +933,9 @@ static void test_rollouts(void **state)
         {"deployment-unavailable.json", KUBE_ROLLOUT_PENDING, "2 of 3 updated replicas available"},
         {"deployment-complete.json", KUBE_ROLLOUT_DONE, "3 of 3 replicas available"},
         {"deployment-zero.json", KUBE_ROLLOUT_DONE, "0 of 0 replicas available"},
+        {"deployment-paused.json", KUBE_ROLLOUT_PENDING,
+         "Deployment web is paused (spec.paused), and the controller rolls it out only once it "
+         "is resumed: 0 of 3 replicas updated"},
         {"deployment-deadline.json", KUBE_ROLLOUT_FAILED,
          "Deployment web exceeded its progress deadline: ReplicaSet \"web-7d9f8c6b5\" has timed "
          "out progressing."},
