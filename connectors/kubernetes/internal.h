@@ -217,7 +217,8 @@ enum kube_rollout kube_deployment_rollout(const json_t *deployment, char **messa
 enum kube_rollout kube_stateful_set_rollout(const json_t *sts, char **message);
 /* The same for an Argo Rollout: failed when its phase is Degraded; done when the controller
  * has seen the latest generation (status.observedGeneration, a string or a number) and every
- * replica is updated and available, or its phase is Healthy for this generation. */
+ * replica is updated and available, unless it is paused (spec.paused, status.pauseConditions,
+ * a pause being ended, phase Paused): then pending, the message led by why. */
 enum kube_rollout kube_argo_rollout(const json_t *rollout, char **message);
 
 /* ---- the JVM encoder (encoders.c) ------------------------------------------------------ */

@@ -418,8 +418,57 @@ static int64_t observed_generation(const json_t *status)
     return json_is_integer(value) ? (int64_t)json_integer_value(value) : 0;
 }
 
+/* Why a Rollout is paused, to lead its pending message (caller frees), or NULL. The rollouts
+ * controller reports phase Paused, ahead of any replica count, for spec.paused and for any
+ * status.pauseConditions (a canary pause step, a blue-green pause before promotion, an
+ * inconclusive analysis or experiment): the rollout is not done, even when the current step
+ * has every replica updated and available (a pause after setWeight: 100), until the pause ends
+ * or someone promotes it (CalculateRolloutPhase in utils/rollout/rolloututil.go of
+ * argoproj/argo-rollouts). controllerPause with no pauseConditions left is a pause the user
+ * ended that the controller has not acted on yet (IsUnpausing there); the phase it wrote is
+ * then stale. */
+static char *rollout_pause(const json_t *spec, const json_t *status, const char *name)
+{
+    if (json_is_true(json_object_get(spec, "paused")))
+        return kube_printf("Rollout %s is paused (spec.paused), and the rollouts controller rolls "
+                           "it out only once it is resumed",
+                           name);
+    const json_t *conditions = json_object_get(status, "pauseConditions");
+    if (json_array_size(conditions) > 0) {
+        char *reasons = kube_printf("%s", "");
+        size_t i;
+        json_t *c;
+        json_array_foreach(conditions, i, c)
+        {
+            const char *reason = str(c, "reason");
+            char *next = kube_printf("%s%s%s", reasons, i ? ", " : "", reason ? reason : "?");
+            free(reasons);
+            reasons = next;
+        }
+        char *out = kube_printf("Rollout %s is paused by its strategy (%s), and is rolled out only "
+                                "once the pause ends or it is promoted (kubectl argo rollouts "
+                                "promote %s)",
+                                name, reasons, name);
+        free(reasons);
+        return out;
+    }
+    if (json_is_true(json_object_get(status, "controllerPause")))
+        return kube_printf("Rollout %s is being resumed (its pauseConditions were cleared), "
+                           "waiting for the rollouts controller to go on",
+                           name);
+    const char *phase = str(status, "phase");
+    if (phase != NULL && strcmp(phase, "Paused") == 0) {
+        const char *why = str(status, "message");
+        return kube_printf("Rollout %s is paused (phase Paused%s%s), and is rolled out only once "
+                           "the pause ends or it is promoted (kubectl argo rollouts promote %s)",
+                           name, why ? ": " : "", why ? why : "", name);
+    }
+    return NULL;
+}
+
 enum kube_rollout kube_argo_rollout(const json_t *rollout, char **message)
 {
+    const json_t *spec = json_object_get(rollout, "spec");
     const json_t *status = json_object_get(rollout, "status");
     const char *phase = str(status, "phase");
     if (phase != NULL && strcmp(phase, "Degraded") == 0) {
@@ -433,13 +482,17 @@ enum kube_rollout kube_argo_rollout(const json_t *rollout, char **message)
                                (long long)generation);
         return KUBE_ROLLOUT_PENDING;
     }
-    int64_t desired = integer(json_object_get(rollout, "spec"), "replicas", 1);
+    int64_t desired = integer(spec, "replicas", 1);
     int64_t updated = integer(status, "updatedReplicas", 0);
     int64_t available = integer(status, "availableReplicas", 0);
     int64_t replicas = integer(status, "replicas", 0);
-    if (updated < desired || available < desired || replicas > desired) {
-        *message = kube_printf("%lld of %lld replicas updated, %lld available", (long long)updated,
+    const char *name = str(json_object_get(rollout, "metadata"), "name");
+    char *paused = rollout_pause(spec, status, name ? name : "?");
+    if (paused != NULL || updated < desired || available < desired || replicas > desired) {
+        *message = kube_printf("%s%s%lld of %lld replicas updated, %lld available",
+                               paused ? paused : "", paused ? ": " : "", (long long)updated,
                                (long long)desired, (long long)available);
+        free(paused);
         return KUBE_ROLLOUT_PENDING;
     }
     *message =

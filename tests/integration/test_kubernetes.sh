@@ -33,8 +33,11 @@
 #   rollout      an Argo Rollout (CRD tests/fixtures/argo-rollouts): without the CRD a clear
 #                error naming it; described, adjusted (template merged, sidecar, env and
 #                strategy kept, replicas); Degraded -> the adjustment fails and is rolled back
-#                (the test plays the rollouts controller); the canary strategy: a tuning pod
-#                from the Rollout's template (labels, annotation, static env, the Rollout
+#                (the test plays the rollouts controller); paused by hand (spec.paused) or at
+#                a canary pause step (every replica updated) -> not done: the adjustment
+#                fails at the timeout saying so, the readiness check too, the pause left in
+#                place; once it ends, an adjustment completes; the canary strategy: a tuning
+#                pod from the Rollout's template (labels, annotation, static env, the Rollout
 #                untouched), destroyed when its first adjustment fails, back to its previous
 #                values after a later one; spec.workloadRef refused, named
 #   bad input    unreachable server, a server that never answers (bounded by the timeout),
@@ -939,15 +942,28 @@ for _ in $(seq 1 50); do
 done
 check equals "$api_status" 201
 # no rollouts controller runs: the test plays it, reporting each generation Healthy, but
-# Degraded while the main container asks for 1500m
+# Degraded while the main container asks for 1500m, and Paused as Argo reports it (phase
+# Paused ahead of the replica counts; null removes a field in a merge patch): by hand
+# (spec.paused: the new template not rolled out, no pauseConditions) or at a canary pause step
+# (pauseConditions and controllerPause, every replica updated and available, as at a pause
+# after setWeight: 100)
 (
     while :; do
         body=$(curl -sS --max-time 5 --cacert "$KCA" -H "Authorization: Bearer $KTOKEN" "$KSERVER$rollouts/web") || continue
-        status=$(jq -c '{status: ({observedGeneration: "\(.metadata.generation)",
+        status=$(jq -c '[{type: "Paused", status: "True", reason: "RolloutPaused", message: "Rollout is paused"},
+                {type: "Progressing", status: "Unknown", reason: "RolloutPaused", message: "Rollout is paused"}] as $paused
+            | {status: ({observedGeneration: "\(.metadata.generation)",
             replicas: .spec.replicas, updatedReplicas: .spec.replicas, readyReplicas: .spec.replicas,
-            availableReplicas: .spec.replicas, currentPodHash: "h\(.metadata.generation)", phase: "Healthy"}
+            availableReplicas: .spec.replicas, currentPodHash: "h\(.metadata.generation)", phase: "Healthy",
+            message: null, conditions: null, pauseConditions: null, controllerPause: null}
             + if .spec.template.spec.containers[0].resources.requests.cpu == "1500m" then {phase: "Degraded", message: "ProgressDeadlineExceeded: the pods never became ready",
-                availableReplicas: 0} else {} end)}' <<<"$body")
+                availableReplicas: 0}
+              elif .spec.paused == true then {phase: "Paused", message: "manually paused", updatedReplicas: 0,
+                conditions: $paused}
+              elif any(.spec.strategy.canary.steps[]?; has("pause")) then {phase: "Paused", message: "CanaryPauseStep",
+                controllerPause: true, conditions: $paused,
+                pauseConditions: [{reason: "CanaryPauseStep", startTime: (.status.pauseConditions[0].startTime // (now | todate))}]}
+              else {} end)}' <<<"$body")
         curl -sS --max-time 5 --cacert "$KCA" -H "Authorization: Bearer $KTOKEN" -X PATCH \
             -H 'Content-Type: application/merge-patch+json' -o /dev/null --data "$status" \
             "$KSERVER$rollouts/web/status" || true
@@ -972,6 +988,43 @@ check equals "$rc" 1
 check contains "$err" "degraded: ProgressDeadlineExceeded"
 check contains "$err" "on_failure: rollback: the previous pod template and replica count are restored"
 check equals "$(get "$rollouts/web" '.spec.template.spec.containers[0].resources.requests.cpu')" '"1"'
+# A paused Rollout is not rolled out until the pause ends: the servo neither resumes nor
+# promotes it, it waits until the timeout and says why, in the rejection and in the check.
+# rollout_healthy: waits until the (fake) controller reports the current generation Healthy
+rollout_healthy() {
+    local _
+    for _ in $(seq 1 100); do
+        [[ $(get "$rollouts/web" '.status.phase == "Healthy" and .status.observedGeneration == "\(.metadata.generation)"') == true ]] && return 0
+        sleep 0.2
+    done
+    fail "the Rollout was not reported Healthy after 20 s: $(get "$rollouts/web" .status)"
+}
+sed -i 's/timeout: 20s/timeout: 3s/' servo.yaml
+api_ok PATCH "$rollouts/web" '{"spec":{"paused":true}}' application/merge-patch+json
+run adjust web/main.cpu=0.75
+check equals "$rc" 1
+check contains "$err" "did not become ready within 3s: Rollout web is paused (spec.paused), and the rollouts controller rolls it out only once it is resumed: 0 of 2 replicas updated, 2 available"
+check equals "$(get "$rollouts/web" '[.spec.paused, .spec.template.spec.containers[0].resources.requests.cpu]')" '[true,"1"]'
+run check -f json
+check equals "$rc" 1
+check equals "$(jq -r '.[] | select(.name == "Rollout \"web\" is ready") | .message' <<<"$out")" \
+    "Rollout web is not ready: Rollout web is paused (spec.paused), and the rollouts controller rolls it out only once it is resumed: 0 of 2 replicas updated, 2 available"
+api_ok PATCH "$rollouts/web" '{"spec":{"paused":false}}' application/merge-patch+json
+rollout_healthy
+# paused at a canary step with every replica updated and available: still not done
+api_ok PATCH "$rollouts/web" '{"spec":{"strategy":{"canary":{"steps":[{"setWeight":20},{"pause":{}}]}}}}' application/merge-patch+json
+run adjust web/main.cpu=0.75
+check equals "$rc" 1
+check contains "$err" "did not become ready within 3s: Rollout web is paused by its strategy (CanaryPauseStep), and is rolled out only once the pause ends or it is promoted (kubectl argo rollouts promote web): 2 of 2 replicas updated, 2 available"
+check equals "$(get "$rollouts/web" '[.spec.strategy, .status.pauseConditions[].reason, .status.controllerPause]')" \
+    '[{"canary":{"steps":[{"setWeight":20},{"pause":{}}]}},"CanaryPauseStep",true]'
+api_ok PATCH "$rollouts/web" '{"spec":{"strategy":{"canary":{"steps":[{"setWeight":20}]}}}}' application/merge-patch+json
+rollout_healthy
+run adjust web/main.cpu=0.75
+check equals "$rc" 0
+check equals "$(get "$rollouts/web" '.spec.template.spec.containers[0].resources.requests.cpu')" '"750m"'
+run adjust web/main.cpu=1
+check equals "$rc" 0
 # the canary strategy on the Rollout: a tuning pod built from its spec.template (the Rollout
 # itself untouched); a first adjustment that fails destroys the pod it created, a later one
 # goes back to the pod's previous values (on_failure: rollback)

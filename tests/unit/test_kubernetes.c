@@ -947,12 +947,22 @@ static void test_rollouts(void **state)
          "waiting for revision db-7f8e to become current"},
         {"statefulset-not-ready.json", KUBE_ROLLOUT_PENDING, "2 of 3 replicas ready"},
         {"statefulset-complete.json", KUBE_ROLLOUT_DONE, "3 of 3 replicas ready"},
+        {"rollout-paused-spec.json", KUBE_ROLLOUT_PENDING,
+         "Rollout web is paused (spec.paused), and the rollouts controller rolls it out only "
+         "once it is resumed: 0 of 3 replicas updated, 3 available"},
+        /* every replica updated and available, but Argo's phase is Paused: not done */
+        {"rollout-paused-step.json", KUBE_ROLLOUT_PENDING,
+         "Rollout web is paused by its strategy (CanaryPauseStep), and is rolled out only once "
+         "the pause ends or it is promoted (kubectl argo rollouts promote web): 3 of 3 replicas "
+         "updated, 3 available"},
     };
     for (size_t i = 0; i < COUNT(cases); i++) {
         json_t *object = load_data(cases[i].file);
         char *message = NULL;
         enum kube_rollout got = strncmp(cases[i].file, "statefulset", 11) == 0
                                     ? kube_stateful_set_rollout(object, &message)
+                                : strncmp(cases[i].file, "rollout", 7) == 0
+                                    ? kube_argo_rollout(object, &message)
                                     : kube_deployment_rollout(object, &message);
         if (got != cases[i].expected || strcmp(message, cases[i].message) != 0)
             print_message("%s: %d \"%s\"\n", cases[i].file, (int)got, message);
@@ -964,7 +974,9 @@ static void test_rollouts(void **state)
 }
 
 /* Argo Rollouts: observedGeneration as Argo writes it (a string) or as a number; Degraded
- * fails with the controller's message. */
+ * fails with the controller's message; paused (every reason listed, a pause being ended, a
+ * phase Paused alone) is pending whatever the replica counts say. The recorded paused Rollouts
+ * are in test_rollouts. */
 static void test_argo_rollouts(void **state)
 {
     (void)state;
@@ -988,6 +1000,37 @@ static void test_argo_rollouts(void **state)
          "\"observedGeneration\":\"3\",\"phase\":\"Degraded\",\"message\":"
          "\"ProgressDeadlineExceeded: too slow\"}}",
          KUBE_ROLLOUT_FAILED, "the rollout is degraded: ProgressDeadlineExceeded: too slow"},
+        {"{\"metadata\":{\"name\":\"bg\",\"generation\":3},\"spec\":{\"replicas\":2},"
+         "\"status\":{\"observedGeneration\":\"3\",\"replicas\":4,\"updatedReplicas\":2,"
+         "\"availableReplicas\":2,\"phase\":\"Paused\",\"message\":\"BlueGreenPause\","
+         "\"controllerPause\":true,\"pauseConditions\":[{\"reason\":\"BlueGreenPause\","
+         "\"startTime\":\"2026-11-28T01:52:20Z\"},{\"reason\":\"InconclusiveAnalysisRun\","
+         "\"startTime\":\"2026-11-28T01:53:00Z\"}]}}",
+         KUBE_ROLLOUT_PENDING,
+         "Rollout bg is paused by its strategy (BlueGreenPause, InconclusiveAnalysisRun), and is "
+         "rolled out only once the pause ends or it is promoted (kubectl argo rollouts promote "
+         "bg): 2 of 2 replicas updated, 2 available"},
+        /* promoted (pauseConditions cleared), the controller not there yet: its phase is stale */
+        {"{\"metadata\":{\"name\":\"web\",\"generation\":3},\"spec\":{\"replicas\":2},"
+         "\"status\":{\"observedGeneration\":\"3\",\"replicas\":2,\"updatedReplicas\":2,"
+         "\"availableReplicas\":2,\"phase\":\"Paused\",\"message\":\"CanaryPauseStep\","
+         "\"controllerPause\":true}}",
+         KUBE_ROLLOUT_PENDING,
+         "Rollout web is being resumed (its pauseConditions were cleared), waiting for the "
+         "rollouts controller to go on: 2 of 2 replicas updated, 2 available"},
+        {"{\"metadata\":{\"name\":\"web\",\"generation\":3},\"spec\":{\"replicas\":2},"
+         "\"status\":{\"observedGeneration\":\"3\",\"replicas\":2,\"updatedReplicas\":2,"
+         "\"availableReplicas\":2,\"phase\":\"Paused\",\"message\":\"CanaryPauseStep\"}}",
+         KUBE_ROLLOUT_PENDING,
+         "Rollout web is paused (phase Paused: CanaryPauseStep), and is rolled out only once the "
+         "pause ends or it is promoted (kubectl argo rollouts promote web): 2 of 2 replicas "
+         "updated, 2 available"},
+        /* a pause that ended: the controller dropped controllerPause and wrote Healthy */
+        {"{\"metadata\":{\"name\":\"web\",\"generation\":3},\"spec\":{\"replicas\":2,"
+         "\"paused\":false},\"status\":{\"observedGeneration\":\"3\",\"replicas\":2,"
+         "\"updatedReplicas\":2,\"availableReplicas\":2,\"phase\":\"Healthy\","
+         "\"pauseConditions\":[],\"controllerPause\":false}}",
+         KUBE_ROLLOUT_DONE, "2 of 2 replicas available"},
     };
     for (size_t i = 0; i < COUNT(cases); i++) {
         json_t *object = test_json(cases[i].json);
