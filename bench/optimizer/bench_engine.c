@@ -664,6 +664,32 @@ static size_t parse_budgets(const char *text, size_t *budgets)
     return 0;
 }
 
+/* Whether `name` is one of the comma-separated `names` (exactly: "hartmann6" is not listed by
+ * "hartmann6-noisy"). */
+static bool listed(const char *names, const char *name)
+{
+    size_t length = strlen(name);
+    for (const char *at = names; at != NULL; at = strchr(at, ',') ? strchr(at, ',') + 1 : NULL)
+        if (strncmp(at, name, length) == 0 && (at[length] == ',' || at[length] == '\0'))
+            return true;
+    return false;
+}
+
+/* The first of the comma-separated `names` that is no problem's name, or NULL (a copy, freed
+ * by the caller). */
+static char *unknown_problem(const char *names)
+{
+    char *copy = xstrdup(names), *save = NULL;
+    for (char *name = strtok_r(copy, ",", &save); name != NULL; name = strtok_r(NULL, ",", &save))
+        if (find_problem(name) == NULL) {
+            char *unknown = xstrdup(name);
+            free(copy);
+            return unknown;
+        }
+    free(copy);
+    return NULL;
+}
+
 static int run_mode(int argc, char **argv)
 {
     const char *names = NULL;
@@ -699,9 +725,16 @@ static int run_mode(int argc, char **argv)
             return 2;
         }
     }
+    char *unknown = names != NULL ? unknown_problem(names) : NULL;
+    if (unknown != NULL) {
+        fprintf(stderr, "bench_engine: -p: no problem is named \"%s\" (see bench_engine spec)\n",
+                unknown);
+        free(unknown);
+        return 2;
+    }
     for (size_t i = 0; i < problem_count; i++) {
         const struct problem *p = &problems[i];
-        if ((names != NULL && strstr(names, p->name) == NULL) ||
+        if ((names != NULL && !listed(names, p->name)) ||
             (constrained_only && p->constraint_count == 0))
             continue;
         double seconds = 0, max_seconds = 0;
