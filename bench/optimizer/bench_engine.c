@@ -362,9 +362,19 @@ static void add_levy(const char *name, size_t d, double noise)
     add_problem(p);
 }
 
+/* Hartmann-6 on the even settings of 12; the odd ones change nothing, as most settings of a
+ * real service do not change what is measured. */
+static int hartmann6_sparse12(const double *x, double *value, double *g)
+{
+    double relevant[6];
+    for (int i = 0; i < 6; i++)
+        relevant[i] = x[2 * i];
+    return hartmann6(relevant, value, g);
+}
+
 /* The problems added for issue #13: multimodal ones in 4 to 6 dimensions with their optimum
  * off the centre and the corners, a noisy one, two more constrained ones with the optimum on
- * the constraint boundary, and one with 20 settings. */
+ * the constraint boundary, one with 20 settings, and one where half the settings do nothing. */
 static void define_new_problems(void)
 {
     static const char *const names[20] = {"x1", "x2", "x3",  "x4",  "x5",  "x6", "x7",
@@ -417,6 +427,15 @@ static void define_new_problems(void)
     p.params[3] = range("length", 10, 200, 0, false, 100);
     double corner[4] = {6.1875, 6.1875, 200, 200}, g[MAX_CONSTRAINTS];
     pressure_vessel(corner, &p.worst, g);
+    add_problem(p);
+
+    p = (struct problem){.name = "hartmann6-sparse12",
+                         .count = 12,
+                         .evaluate = hartmann6_sparse12,
+                         .optimum = -3.32236801141551,
+                         .worst = 0};
+    for (size_t i = 0; i < 12; i++)
+        p.params[i] = range(names[i], 0, 1, 0, false, 0.5);
     add_problem(p);
 
     p = (struct problem){.name = "mixed20", .count = 20, .evaluate = mixed20, .optimum = 0};
