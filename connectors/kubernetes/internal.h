@@ -132,6 +132,8 @@ char *kube_tuning_pod_name(const struct kubernetes_workload *w);
 json_t *kube_find_container(const json_t *pod_spec, const char *name);
 /* "app, sidecar": the names of a pod spec's containers (caller frees). */
 char *kube_container_names(const json_t *pod_spec);
+/* "a, b": the string `key` of each object of `array`, "?" for one without it (caller frees). */
+char *kube_join_field(const json_t *array, const char *key);
 
 /* What reading a container's settings found wrong (a value that cannot be read); the
  * setting is described without a value. Messages are appended, one per line. */

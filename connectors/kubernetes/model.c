@@ -270,20 +270,24 @@ json_t *kube_find_container(const json_t *pod_spec, const char *name)
     return NULL;
 }
 
-char *kube_container_names(const json_t *pod_spec)
+char *kube_join_field(const json_t *array, const char *key)
 {
     char *out = kube_printf("%s", "");
-    const json_t *containers = json_object_get(pod_spec, "containers");
     size_t i;
-    json_t *c;
-    json_array_foreach(containers, i, c)
+    json_t *item;
+    json_array_foreach(array, i, item)
     {
-        const char *n = json_string_value(json_object_get(c, "name"));
-        char *next = kube_printf("%s%s%s", out, i ? ", " : "", n ? n : "?");
+        const char *value = json_string_value(json_object_get(item, key));
+        char *next = kube_printf("%s%s%s", out, i ? ", " : "", value ? value : "?");
         free(out);
         out = next;
     }
     return out;
+}
+
+char *kube_container_names(const json_t *pod_spec)
+{
+    return kube_join_field(json_object_get(pod_spec, "containers"), "name");
 }
 
 static const char *requirement_key(int requirement)

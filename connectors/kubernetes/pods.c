@@ -435,16 +435,7 @@ static char *rollout_pause(const json_t *spec, const json_t *status, const char 
                            name);
     const json_t *conditions = json_object_get(status, "pauseConditions");
     if (json_array_size(conditions) > 0) {
-        char *reasons = kube_printf("%s", "");
-        size_t i;
-        json_t *c;
-        json_array_foreach(conditions, i, c)
-        {
-            const char *reason = str(c, "reason");
-            char *next = kube_printf("%s%s%s", reasons, i ? ", " : "", reason ? reason : "?");
-            free(reasons);
-            reasons = next;
-        }
+        char *reasons = kube_join_field(conditions, "reason");
         char *out = kube_printf("Rollout %s is paused by its strategy (%s), and is rolled out only "
                                 "once the pause ends or it is promoted (kubectl argo rollouts "
                                 "promote %s)",
