@@ -162,6 +162,18 @@ get() {
     jq -c "$2" <<<"$api_body"
 }
 
+# api_until PATH FILTER SECONDS: polls the object at PATH every 0.2 s until the jq FILTER is
+# true of it; returns 1 after SECONDS, with the last answer in api_body
+api_until() {
+    local path=$1 filter=$2 seconds=$3 _
+    for _ in $(seq 1 $((seconds * 5))); do
+        api GET "$path"
+        [[ $api_status == 200 && $(jq -r "$filter" <<<"$api_body" 2>/dev/null) == true ]] && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
 namespace() {
     local ns=$1 _
     api_ok POST /api/v1/namespaces "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"$ns\"}}"

@@ -131,17 +131,13 @@ deployment() {
 
 # rolled_out NS NAME [SECONDS]: waits until the Deployment's rollout is complete
 rolled_out() {
-    local ns=$1 name=$2 seconds=${3:-30} _ state
-    for _ in $(seq 1 $((seconds * 5))); do
-        api GET "/apis/apps/v1/namespaces/$ns/deployments/$name"
-        state=$(jq -r '(.status.observedGeneration // 0) >= .metadata.generation and
+    local ns=$1 name=$2 seconds=${3:-30}
+    api_until "/apis/apps/v1/namespaces/$ns/deployments/$name" \
+        '(.status.observedGeneration // 0) >= .metadata.generation and
             (.status.updatedReplicas // 0) == .spec.replicas and
             (.status.replicas // 0) == .spec.replicas and
-            (.status.availableReplicas // 0) == .spec.replicas' <<<"$api_body" 2>/dev/null || echo false)
-        [[ $state == true ]] && return 0
-        sleep 0.2
-    done
-    fail "Deployment $ns/$name did not roll out within $seconds s: $(jq -c .status <<<"$api_body")"
+            (.status.availableReplicas // 0) == .spec.replicas' "$seconds" ||
+        fail "Deployment $ns/$name did not roll out within $seconds s: $(jq -c .status <<<"$api_body")"
 }
 
 # ---- the fake kubelet ----------------------------------------------------------------------
@@ -992,12 +988,8 @@ check equals "$(get "$rollouts/web" '.spec.template.spec.containers[0].resources
 # promotes it, it waits until the timeout and says why, in the rejection and in the check.
 # rollout_healthy: waits until the (fake) controller reports the current generation Healthy
 rollout_healthy() {
-    local _
-    for _ in $(seq 1 100); do
-        [[ $(get "$rollouts/web" '.status.phase == "Healthy" and .status.observedGeneration == "\(.metadata.generation)"') == true ]] && return 0
-        sleep 0.2
-    done
-    fail "the Rollout was not reported Healthy after 20 s: $(get "$rollouts/web" .status)"
+    api_until "$rollouts/web" '.status.phase == "Healthy" and .status.observedGeneration == "\(.metadata.generation)"' 20 ||
+        fail "the Rollout was not reported Healthy after 20 s: $(jq -c .status <<<"$api_body")"
 }
 sed -i 's/timeout: 20s/timeout: 3s/' servo.yaml
 api_ok PATCH "$rollouts/web" '{"spec":{"paused":true}}' application/merge-patch+json

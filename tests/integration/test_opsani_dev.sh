@@ -192,12 +192,8 @@ failed() { jq -r '[.. | objects | select(has("success") and .success == false) |
 message() { jq -r --arg n "$1" '.. | objects | select(.name? == $n) | .message' <<<"$out"; }
 expect "several containers, no container: named" contains "$(message "Container is readable")" 'several containers (app, log)'
 rolled_out() {
-    local _
-    for _ in $(seq 1 150); do
-        [[ $(get "/apis/apps/v1/namespaces/$ns/deployments/web" '(.status.observedGeneration // 0) >= .metadata.generation and (.status.updatedReplicas // 0) == 1 and (.status.readyReplicas // 0) == 1 and (.status.replicas // 0) == 1') == true ]] && return 0
-        sleep 0.2
-    done
-    fail "Deployment $ns/web did not roll out: $(get "/apis/apps/v1/namespaces/$ns/deployments/web" .status); kubelet: $(tail -5 kubelet.log)"
+    api_until "/apis/apps/v1/namespaces/$ns/deployments/web" '(.status.observedGeneration // 0) >= .metadata.generation and (.status.updatedReplicas // 0) == 1 and (.status.readyReplicas // 0) == 1 and (.status.replicas // 0) == 1' 30 ||
+        fail "Deployment $ns/web did not roll out: $(jq -c .status <<<"$api_body"); kubelet: $(tail -5 kubelet.log)"
 }
 rolled_out
 cat >>servo.yaml <<EOF2
