@@ -688,10 +688,12 @@ static size_t parse_budgets(const char *text, size_t *budgets)
 static bool listed(const char *names, const char *name)
 {
     size_t length = strlen(name);
-    for (const char *at = names; at != NULL; at = strchr(at, ',') ? strchr(at, ',') + 1 : NULL)
+    for (const char *at = names;; at++) {
         if (strncmp(at, name, length) == 0 && (at[length] == ',' || at[length] == '\0'))
             return true;
-    return false;
+        if ((at = strchr(at, ',')) == NULL)
+            return false;
+    }
 }
 
 /* The first of the comma-separated `names` that is no problem's name, or NULL (a copy, freed
