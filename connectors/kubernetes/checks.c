@@ -285,6 +285,19 @@ static int check_requirements(struct servo_connector *c, struct servo_event *eve
     return rc;
 }
 
+/* "Deployment web is not ready: 0 of 2 replicas updated", or the message alone when it names
+ * the workload already ("Rollout web is paused ..."). */
+static int fail_not_ready(struct servo_check *check, const struct kube_target *t,
+                          const char *message)
+{
+    char *name = kube_printf("%s %s ", kube_kind_name(t->kind), t->w->name);
+    bool named = strncmp(message, name, strlen(name)) == 0;
+    int rc = named ? servo_check_fail(check, "%s", message)
+                   : servo_check_fail(check, "%sis not ready: %s", name, message);
+    free(name);
+    return rc;
+}
+
 static int check_ready(struct servo_connector *c, struct servo_event *event, size_t item,
                        struct servo_check *check)
 {
@@ -300,8 +313,7 @@ static int check_ready(struct servo_connector *c, struct servo_event *event, siz
     json_decref(workload);
     int rc = 0;
     if (state != KUBE_ROLLOUT_DONE) {
-        rc = servo_check_fail(check, "%s %s is not ready: %s", kube_kind_name(t->kind), t->w->name,
-                              message);
+        rc = fail_not_ready(check, t, message);
     } else if (t->w->strategy.type == KUBERNETES_STRATEGY_CANARY) {
         struct kube_client *client = state_of(c)->client;
         json_t *pod = NULL;

@@ -340,6 +340,10 @@ run adjust main.cpu=0.8
 check equals "$rc" 1
 check contains "$err" "did not become ready within 3s: Deployment web is paused (spec.paused)"
 [[ $err != *"unschedulable"* ]] || fail "the old template's unschedulable pods were judged: $err"
+run check -f json
+check equals "$rc" 1
+check equals "$(jq -r '.[] | select(.name == "Deployment \"web\" is ready") | .message' <<<"$out" | cut -c1-40)" \
+    "Deployment web is paused (spec.paused), "
 api_ok PATCH "/apis/apps/v1/namespaces/$ns/deployments/web" '{"spec":{"paused":false}}'
 # on_failure: shutdown scales the workload to zero
 write_reject_config shutdown
@@ -1000,7 +1004,7 @@ check equals "$(get "$rollouts/web" '[.spec.paused, .spec.template.spec.containe
 run check -f json
 check equals "$rc" 1
 check equals "$(jq -r '.[] | select(.name == "Rollout \"web\" is ready") | .message' <<<"$out")" \
-    "Rollout web is not ready: Rollout web is paused (spec.paused), and the rollouts controller rolls it out only once it is resumed: 0 of 2 replicas updated, 2 available"
+    "Rollout web is paused (spec.paused), and the rollouts controller rolls it out only once it is resumed: 0 of 2 replicas updated, 2 available"
 api_ok PATCH "$rollouts/web" '{"spec":{"paused":false}}' application/merge-patch+json
 rollout_healthy
 # paused at a canary step with every replica updated and available: still not done
