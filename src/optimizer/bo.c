@@ -2,8 +2,8 @@
  *
  * Models: one GP on the objective of the measured trials (standardized, then a Yeo-Johnson
  * output warp; up to 10 inputs and without safety, its kernel has a fitted additive share,
- * gp.h), one GP per constraint (an asinh warp that keeps the sign, so g <= 0 stays the feasible
- * side), both with a quadratic trend in their kernel when safety is off (gp.h), and, when
+ * gp.h), one GP per constraint (under the output warp that makes its values most likely,
+ * feasibility.h), both with a quadratic trend in their kernel when safety is off (gp.h), and, when
  * some trials failed, one GP on a +1 (failed) / -1 (measured) label read as the probability of
  * success. A failed trial never gets an objective value.
  *
@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "optimizer/feasibility.h"
 #include "optimizer/gp.h"
 #include "optimizer/internal.h"
 #include "optimizer/sobol.h"
@@ -44,17 +45,12 @@
 #define LABEL_MIN_NOISE 0.01
 #define LABEL_MAX_NOISE 0.05
 
-struct feasibility_model {
-    struct opt_gp gp;
-    double threshold; /* the standardized value of "0" */
-};
-
 struct acquisition {
     const struct opt_data *data;
     bool use_objective; /* false until a trial is feasible: maximize P(feasible) alone */
     struct opt_gp objective;
     double best;
-    struct feasibility_model *models;
+    struct opt_feasibility *models;
     size_t model_count;
     double *work; /* n doubles for the predictions */
 };
@@ -82,25 +78,6 @@ static double log_h(double z)
     double z2 = z * z, inv = 1.0 / z2;
     double series = 1.0 - 3.0 * inv + 15.0 * inv * inv - 105.0 * inv * inv * inv;
     return -0.5 * z2 - LOG_SQRT_2PI - log(z2) + log(series);
-}
-
-static void standardize(double *v, size_t n, double *mean_out, double *sd_out)
-{
-    double mean = 0.0, var = 0.0;
-    for (size_t i = 0; i < n; i++)
-        mean += v[i];
-    mean /= (double)n;
-    for (size_t i = 0; i < n; i++)
-        var += (v[i] - mean) * (v[i] - mean);
-    double sd = sqrt(var / (double)n);
-    if (!(sd > 1e-12 * (1.0 + fabs(mean))))
-        sd = 0.0;
-    for (size_t i = 0; i < n; i++)
-        v[i] = sd > 0 ? (v[i] - mean) / sd : 0.0;
-    if (mean_out != NULL)
-        *mean_out = mean;
-    if (sd_out != NULL)
-        *sd_out = sd;
 }
 
 static double yeo_johnson(double y, double lambda)
@@ -139,7 +116,7 @@ static void warp_output(double *v, size_t n)
     }
     for (size_t i = 0; i < n; i++)
         v[i] = yeo_johnson(v[i], best_lambda);
-    standardize(v, n, NULL, NULL);
+    opt_standardize(v, n, NULL, NULL);
     free(t);
 }
 
@@ -170,20 +147,11 @@ static double model_trend(const struct opt_data *data)
     return opt_safety_active(data) ? 0.0 : TREND_WEIGHT;
 }
 
-/* A GP on `values` (standardized here) with feasibility meaning value <= 0. Returns 1 when the
+/* The model of a constraint's values, or (`labels`) of the failure label. Returns 1 when the
  * model was fitted, 0 when the values are constant (nothing to learn), -1 on failure. */
-static int fit_feasibility(struct feasibility_model *model, const double *x, double *values,
+static int fit_feasibility(struct opt_feasibility *model, const double *x, const double *values,
                            size_t n, const struct opt_data *data, bool labels, struct opt_rng *rng)
 {
-    double mean, sd;
-    if (opt_safety_scale(data, values, n)) {
-        model->threshold = 0.0;
-    } else {
-        standardize(values, n, &mean, &sd);
-        if (sd == 0.0)
-            return 0;
-        model->threshold = -mean / sd;
-    }
     struct opt_gp_fit_options o = fit_options(n);
     o.restarts = 1; /* a cheaper fit: feasibility needs less precision than the objective */
     o.iterations = 30;
@@ -196,26 +164,11 @@ static int fit_feasibility(struct feasibility_model *model, const double *x, dou
         o.min_noise = LABEL_MIN_NOISE;
         o.max_noise = LABEL_MAX_NOISE;
     }
-    return opt_gp_fit(&model->gp, x, values, n, data->d, data->categorical, &o, rng) == 0 ? 1 : -1;
-}
-
-/* asinh(g / s), s the median |g|: linear near the threshold, logarithmic for the far-off
- * values (a latency that explodes under overload) that would otherwise dominate the fit. */
-static void warp_constraint(double *g, size_t n)
-{
-    double *a = xmalloc(n * sizeof(double));
-    for (size_t i = 0; i < n; i++)
-        a[i] = fabs(g[i]);
-    for (size_t i = 1; i < n; i++) /* insertion sort: n is small */
-        for (size_t j = i; j > 0 && a[j - 1] > a[j]; j--) {
-            double t = a[j];
-            a[j] = a[j - 1];
-            a[j - 1] = t;
-        }
-    double scale = a[n / 2] > 0 ? a[n / 2] : 1.0;
-    for (size_t i = 0; i < n; i++)
-        g[i] = asinh(g[i] / scale);
-    free(a);
+    /* Under safety the prior mean is the boundary itself, so a point far from every trial has
+     * a probability of feasibility of 1/2 and the safe set grows outward from the trials. A
+     * label (+1 failed, -1 measured) needs no warp. */
+    return opt_feasibility_fit(model, x, values, n, data->d, data->categorical, &o,
+                               opt_safety_active(data), !labels, rng);
 }
 
 static int fit_constraint_models(struct acquisition *a, const double *x, struct opt_rng *rng)
@@ -230,7 +183,6 @@ static int fit_constraint_models(struct acquisition *a, const double *x, struct 
         for (size_t i = 0; i < data->n; i++)
             if (data->ok[i])
                 values[j++] = data->constraints[i * c + k];
-        warp_constraint(values, m);
         int fitted = fit_feasibility(&a->models[a->model_count], x, values, m, data, false, rng);
         if (fitted < 0)
             status = -1;
@@ -258,7 +210,7 @@ static int fit_objective(struct acquisition *a, const double *x, struct opt_rng 
     for (size_t i = 0; i < data->n; i++)
         if (data->ok[i])
             y[j++] = data->objective[i];
-    standardize(y, m, NULL, NULL);
+    opt_standardize(y, m, NULL, NULL);
     if (WARP_OUTPUT)
         warp_output(y, m);
     struct opt_gp_fit_options o = fit_options(m);

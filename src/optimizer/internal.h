@@ -52,11 +52,6 @@ bool opt_safety_ok(const struct opt_data *data, double log_pf);
 /* The acquisition value of a candidate: unchanged when safe, else far below every safe one
  * and ordered by its probability of feasibility (the safest unsafe one first). */
 double opt_safety_score(const struct opt_data *data, double value, double log_pf);
-/* Scales a feasibility model's targets (feasible: <= 0) for safe exploration: divided by
- * their root mean square, not centred, so the model's prior mean is the boundary itself and a
- * point far from every trial has a probability of feasibility of 1/2. Returns false (values
- * untouched) when safety is off. */
-bool opt_safety_scale(const struct opt_data *data, double *values, size_t n);
 /* The safe answer when no candidate is safe: the best feasible trial again. */
 void opt_safety_fallback(const struct opt_data *data, struct opt_choice *choice);
 

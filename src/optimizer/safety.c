@@ -2,7 +2,7 @@
 /* Safe exploration for production (`safety: {min_feasibility: P}`), SafeOpt-style (Sui et al.
  * 2015): once a trial is feasible, a suggestion must have a modelled probability of meeting
  * every constraint (and of not failing) of at least P. The feasibility models then have their
- * prior mean on the constraint's boundary (opt_safety_scale), so the probability is high only
+ * prior mean on the constraint's boundary (feasibility.h), so the probability is high only
  * near trials that were feasible, and the safe set grows outward from them as trials come in.
  * The acquisition ranks every safe candidate above every unsafe one; when none is safe, the
  * study measures its best feasible trial again rather than risk an SLO violation. */
@@ -28,19 +28,6 @@ double opt_safety_score(const struct opt_data *data, double value, double log_pf
     if (opt_safety_ok(data, log_pf))
         return value;
     return -UNSAFE_PENALTY + log_pf;
-}
-
-bool opt_safety_scale(const struct opt_data *data, double *values, size_t n)
-{
-    if (!opt_safety_active(data))
-        return false;
-    double sum = 0.0;
-    for (size_t i = 0; i < n; i++)
-        sum += values[i] * values[i];
-    double rms = n > 0 ? sqrt(sum / (double)n) : 0.0;
-    for (size_t i = 0; i < n; i++)
-        values[i] = rms > 0 ? values[i] / rms : 0.0;
-    return true;
 }
 
 /* The feasible trial with the lowest objective (the earliest on a tie). */

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The constraint models' output warps (src/optimizer/feasibility.c): each keeps the sign of g
+ * (so g <= 0 stays the feasible side) and its order, its log-Jacobian is the one the choice
+ * counts, and the choice by marginal likelihood keeps a linear constraint's values as they
+ * are and compresses a latency that explodes under overload. */
+#include "support.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "optimizer/feasibility.h"
+
+#define POINTS 24
+
+static const double samples[] = {-60, -20, -3, -0.5, 0, 0.25, 2, 15, 80, 900, 12000};
+#define SAMPLE_COUNT (sizeof(samples) / sizeof(samples[0]))
+
+static void test_warps_keep_sign_and_order(void **state)
+{
+    (void)state;
+    double w[SAMPLE_COUNT];
+    for (int warp = 0; warp < OPT_WARP_COUNT; warp++) {
+        opt_warp_apply((enum opt_warp)warp, 7.0, samples, w, SAMPLE_COUNT);
+        for (size_t i = 0; i < SAMPLE_COUNT; i++) {
+            assert_true((w[i] <= 0) == (samples[i] <= 0));
+            assert_true((w[i] < 0) == (samples[i] < 0));
+            if (i > 0)
+                assert_true(w[i] > w[i - 1]);
+        }
+    }
+}
+
+static void test_warp_log_jacobian_is_the_slope(void **state)
+{
+    (void)state;
+    for (int warp = 0; warp < OPT_WARP_COUNT; warp++) {
+        for (size_t i = 0; i < SAMPLE_COUNT; i++) {
+            double g = samples[i], h = 1e-6 * (1.0 + fabs(g)), w, lo, hi;
+            double points[3] = {g - h, g, g + h}, warped[3];
+            double log_slope = opt_warp_apply((enum opt_warp)warp, 7.0, &points[1], &w, 1);
+            opt_warp_apply((enum opt_warp)warp, 7.0, points, warped, 3);
+            lo = warped[0];
+            hi = warped[2];
+            assert_float_equal(log_slope, log((hi - lo) / (2 * h)), 1e-5);
+        }
+    }
+}
+
+static void test_warp_scale_is_the_median_magnitude(void **state)
+{
+    (void)state;
+    const double g[] = {-4, 1, 9, -2, 30};
+    assert_float_equal(opt_warp_scale(g, 5), 4.0, 0.0);
+    const double zeros[] = {0, 0, 0};
+    assert_float_equal(opt_warp_scale(zeros, 3), 1.0, 0.0);
+}
+
+/* POINTS inputs on the unit square (a fixed low-discrepancy set) and g at each. */
+static void sample(double (*f)(double, double), double *x, double *g)
+{
+    for (size_t i = 0; i < POINTS; i++) {
+        x[2 * i] = fmod(0.5 + 0.618033988749895 * (double)i, 1.0);
+        x[2 * i + 1] = ((double)i + 0.5) / POINTS;
+        g[i] = f(x[2 * i], x[2 * i + 1]);
+    }
+}
+
+static double linear_constraint(double a, double b)
+{
+    return 3.0 * a - 2.0 * b + 0.4;
+}
+
+/* The p95 latency of a queue served by capacity 0.2 + 1.3 (a + b) at load 1, against an SLO
+ * of 60 ms: tens of milliseconds with slack, seconds under overload. */
+static double latency_constraint(double a, double b)
+{
+    double rho = fmin(1.0 / (0.2 + 1.3 * (a + b)), 0.99);
+    return 20.0 + 10.0 / (1.0 - rho) + 2000.0 * fmax(0.0, 1.0 / (0.2 + 1.3 * (a + b)) - 0.99) -
+           60.0;
+}
+
+static enum opt_warp chosen_warp(double (*f)(double, double), bool boundary_prior)
+{
+    double x[2 * POINTS], g[POINTS];
+    bool categorical[2] = {false, false};
+    sample(f, x, g);
+    struct opt_gp_fit_options options = {.restarts = 1, .iterations = 30, .max_fit_points = 64};
+    struct opt_rng rng;
+    opt_rng_seed(&rng, 7);
+    struct opt_feasibility model;
+    assert_int_equal(opt_feasibility_fit(&model, x, g, POINTS, 2, categorical, &options,
+                                         boundary_prior, true, &rng),
+                     1);
+    if (boundary_prior)
+        assert_float_equal(model.threshold, 0.0, 0.0);
+    enum opt_warp warp = model.warp;
+    opt_gp_free(&model.gp);
+    return warp;
+}
+
+static void test_linear_constraint_keeps_its_values(void **state)
+{
+    (void)state;
+    assert_int_equal(chosen_warp(linear_constraint, false), OPT_WARP_NONE);
+    assert_int_equal(chosen_warp(linear_constraint, true), OPT_WARP_NONE);
+}
+
+static void test_exploding_latency_is_compressed(void **state)
+{
+    (void)state;
+    assert_int_not_equal(chosen_warp(latency_constraint, false), OPT_WARP_NONE);
+    assert_int_not_equal(chosen_warp(latency_constraint, true), OPT_WARP_NONE);
+}
+
+/* The failure label's model is fitted as it is; constant values give no model. */
+static void test_unwarped_and_constant(void **state)
+{
+    (void)state;
+    double x[2 * POINTS], g[POINTS];
+    bool categorical[2] = {false, false};
+    sample(latency_constraint, x, g);
+    struct opt_gp_fit_options options = {.restarts = 1, .iterations = 30, .max_fit_points = 64};
+    struct opt_rng rng;
+    opt_rng_seed(&rng, 7);
+    struct opt_feasibility model;
+    assert_int_equal(
+        opt_feasibility_fit(&model, x, g, POINTS, 2, categorical, &options, false, false, &rng), 1);
+    assert_int_equal(model.warp, OPT_WARP_NONE);
+    opt_gp_free(&model.gp);
+    for (size_t i = 0; i < POINTS; i++)
+        g[i] = -1.5;
+    assert_int_equal(
+        opt_feasibility_fit(&model, x, g, POINTS, 2, categorical, &options, false, true, &rng), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_warps_keep_sign_and_order),
+        cmocka_unit_test(test_warp_log_jacobian_is_the_slope),
+        cmocka_unit_test(test_warp_scale_is_the_median_magnitude),
+        cmocka_unit_test(test_linear_constraint_keeps_its_values),
+        cmocka_unit_test(test_exploding_latency_is_compressed),
+        cmocka_unit_test(test_unwarped_and_constant),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
