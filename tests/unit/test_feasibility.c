@@ -79,18 +79,24 @@ static double latency_constraint(double a, double b)
            60.0;
 }
 
-static enum opt_warp chosen_warp(double (*f)(double, double), bool boundary_prior)
+/* Fits a model to g at the sampled inputs x, with the engine's constraint-fit options. */
+static int fit(const double *x, const double *g, bool boundary_prior, bool choose_warp,
+               struct opt_feasibility *model)
 {
-    double x[2 * POINTS], g[POINTS];
-    bool categorical[2] = {false, false};
-    sample(f, x, g);
+    const bool categorical[2] = {false, false};
     struct opt_gp_fit_options options = {.restarts = 1, .iterations = 30, .max_fit_points = 64};
     struct opt_rng rng;
     opt_rng_seed(&rng, 7);
+    return opt_feasibility_fit(model, x, g, POINTS, 2, categorical, &options, boundary_prior,
+                               choose_warp, &rng);
+}
+
+static enum opt_warp chosen_warp(double (*f)(double, double), bool boundary_prior)
+{
+    double x[2 * POINTS], g[POINTS];
+    sample(f, x, g);
     struct opt_feasibility model;
-    assert_int_equal(opt_feasibility_fit(&model, x, g, POINTS, 2, categorical, &options,
-                                         boundary_prior, true, &rng),
-                     1);
+    assert_int_equal(fit(x, g, boundary_prior, true, &model), 1);
     if (boundary_prior)
         assert_float_equal(model.threshold, 0.0, 0.0);
     enum opt_warp warp = model.warp;
@@ -117,20 +123,14 @@ static void test_unwarped_and_constant(void **state)
 {
     (void)state;
     double x[2 * POINTS], g[POINTS];
-    bool categorical[2] = {false, false};
     sample(latency_constraint, x, g);
-    struct opt_gp_fit_options options = {.restarts = 1, .iterations = 30, .max_fit_points = 64};
-    struct opt_rng rng;
-    opt_rng_seed(&rng, 7);
     struct opt_feasibility model;
-    assert_int_equal(
-        opt_feasibility_fit(&model, x, g, POINTS, 2, categorical, &options, false, false, &rng), 1);
+    assert_int_equal(fit(x, g, false, false, &model), 1);
     assert_int_equal(model.warp, OPT_WARP_NONE);
     opt_gp_free(&model.gp);
     for (size_t i = 0; i < POINTS; i++)
         g[i] = -1.5;
-    assert_int_equal(
-        opt_feasibility_fit(&model, x, g, POINTS, 2, categorical, &options, false, true, &rng), 0);
+    assert_int_equal(fit(x, g, false, true, &model), 0);
 }
 
 int main(void)
