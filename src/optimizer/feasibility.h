@@ -5,8 +5,8 @@
  * A constraint's warp is the one of OPT_WARP_COUNT under which the fitted GP gives the measured
  * values the highest marginal likelihood, counted in the units of g (the warp's and the
  * normalization's Jacobians included), as a power transform is chosen (Box and Cox 1964). A
- * linear constraint (pressure-vessel's thicknesses) keeps its values; a latency that explodes
- * under overload gets its violations compressed. */
+ * linear constraint (pressure-vessel's thicknesses) mostly keeps its values; a latency that
+ * explodes under overload gets its violations compressed (docs/optimizer.md, eleventh round). */
 #ifndef SERVO_OPTIMIZER_FEASIBILITY_H
 #define SERVO_OPTIMIZER_FEASIBILITY_H
 
