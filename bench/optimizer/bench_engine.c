@@ -683,32 +683,26 @@ static size_t parse_budgets(const char *text, size_t *budgets)
     return 0;
 }
 
-/* Whether `name` is one of the comma-separated `names` (exactly: "hartmann6" is not listed by
- * "hartmann6-noisy"). */
-static bool listed(const char *names, const char *name)
+/* Marks in selected[] the problems named in the comma-separated `names` (every problem when
+ * NULL; names match exactly). Returns the first name that is no problem's, or NULL (a copy,
+ * freed by the caller). */
+static char *select_problems(const char *names, bool *selected)
 {
-    size_t length = strlen(name);
-    for (const char *at = names;; at++) {
-        if (strncmp(at, name, length) == 0 && (at[length] == ',' || at[length] == '\0'))
-            return true;
-        if ((at = strchr(at, ',')) == NULL)
-            return false;
+    for (size_t i = 0; i < problem_count; i++)
+        selected[i] = names == NULL;
+    if (names == NULL)
+        return NULL;
+    char *copy = xstrdup(names), *save = NULL, *unknown = NULL;
+    for (char *name = strtok_r(copy, ",", &save); name != NULL && unknown == NULL;
+         name = strtok_r(NULL, ",", &save)) {
+        const struct problem *p = find_problem(name);
+        if (p == NULL)
+            unknown = xstrdup(name);
+        else
+            selected[p - problems] = true;
     }
-}
-
-/* The first of the comma-separated `names` that is no problem's name, or NULL (a copy, freed
- * by the caller). */
-static char *unknown_problem(const char *names)
-{
-    char *copy = xstrdup(names), *save = NULL;
-    for (char *name = strtok_r(copy, ",", &save); name != NULL; name = strtok_r(NULL, ",", &save))
-        if (find_problem(name) == NULL) {
-            char *unknown = xstrdup(name);
-            free(copy);
-            return unknown;
-        }
     free(copy);
-    return NULL;
+    return unknown;
 }
 
 static int run_mode(int argc, char **argv)
@@ -746,7 +740,8 @@ static int run_mode(int argc, char **argv)
             return 2;
         }
     }
-    char *unknown = names != NULL ? unknown_problem(names) : NULL;
+    bool selected[ARRAY_LEN(problems)];
+    char *unknown = select_problems(names, selected);
     if (unknown != NULL) {
         fprintf(stderr, "bench_engine: -p: no problem is named \"%s\" (see bench_engine spec)\n",
                 unknown);
@@ -755,8 +750,7 @@ static int run_mode(int argc, char **argv)
     }
     for (size_t i = 0; i < problem_count; i++) {
         const struct problem *p = &problems[i];
-        if ((names != NULL && !listed(names, p->name)) ||
-            (constrained_only && p->constraint_count == 0))
+        if (!selected[i] || (constrained_only && p->constraint_count == 0))
             continue;
         double seconds = 0, max_seconds = 0;
         size_t suggestions = 0;
