@@ -1221,6 +1221,7 @@ jq -r '.stringData | to_entries[] | @base64' <<<"$secret_doc" | while IFS= read 
 done
 sed -e "s|$secret_mount/|$scratch/secrets/|" -e 's|^listen: .*|listen: 127.0.0.1:0|' <<<"$server_file" >optimizer-pg.yaml
 sed -e "s|^store: .*|store: $scratch/optimizer.db|" optimizer-pg.yaml >optimizer.yaml
+: >server.stdout # before the start: `head` must find it even before the server opens it
 "$SERVO_BIN" optimizer serve -c optimizer.yaml >server.stdout 2>server.stderr &
 server_pid=$!
 background_pids+=("$server_pid")

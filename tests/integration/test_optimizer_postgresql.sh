@@ -207,6 +207,9 @@ start_relay() {
 }
 start_relay
 sed "s|^store: .*|store: ${uri/$pg_hostport/127.0.0.1:$relay_port}|" optimizer.yaml >lost.yaml
+# created before the start, as start_replica does: the background job opens it only when it
+# runs, and `head` on a missing file would end the test under set -e
+: >replica3.stdout
 "$SERVO_BIN" optimizer serve --listen 127.0.0.1:0 -c lost.yaml >replica3.stdout 2>replica3.stderr &
 replica_pids+=("$!")
 for i in $(seq 1 200); do
