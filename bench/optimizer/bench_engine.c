@@ -2,13 +2,15 @@
  * problem definitions for bench/optimizer/optuna_bench.py (which evaluates points through
  * `bench_engine eval`).
  *
- *   bench_engine spec                      problems as JSON (spaces, optimum, worst value)
+ *   bench_engine spec                      problems as JSON (spaces, optimum, worst value,
+ *                                          held_out)
  *   bench_engine eval PROBLEM              reads "key x1 .. xd" lines, writes
  *                                          "status observed true g1 .. gc" lines
- *   bench_engine run [-p P,..] [-s N] [-f FIRST] [-b 30,60] [-m P] [-c]
+ *   bench_engine run [-p P,..] [-s N] [-f FIRST] [-b 30,60] [-m P] [-c] [-H]
  *                                          runs the engine: one JSON line per run and budget
  *                                          (-m: safety.min_feasibility P, -c: constrained
- *                                          problems only; lines count the SLO violations)
+ *                                          problems only; lines count the SLO violations;
+ *                                          -H: the held-out problems, not the benchmark's)
  *   bench_engine time [-n 200] [-d 20] [-c 1] [-r 5]
  *                                          CPU time of one suggestion on a random history
  *
@@ -38,6 +40,7 @@ struct problem {
     /* Returns 0, or -1 when the trial fails (no value); writes the true value and g <= 0. */
     int (*evaluate)(const double *x, double *value, double *constraints);
     double optimum, worst; /* known, or found by enumerating the grid */
+    bool held_out;         /* run only with -H or by name (-p) */
 };
 
 static int branin(const double *x, double *value, double *g)
@@ -306,7 +309,7 @@ static struct opt_param range(const char *name, double min, double max, double s
 
 static const char *const instance_types[] = {"general", "compute", "burst", "arm"};
 
-static struct problem problems[16];
+static struct problem problems[24];
 static size_t problem_count;
 
 static void add_problem(struct problem p)
@@ -449,6 +452,149 @@ static void define_new_problems(void)
     add_problem(p);
 }
 
+/* Held-out problems (`run -H`, bench/optimizer/heldout.sh): written in the twelfth round of issue
+ * #13 and run once, with the engine frozen, to check that what the engine learnt from the
+ * problems above carries over to problems of the same kinds that it was never tuned against:
+ * two multimodal ones (Griewank, Schwefel), one in 8 dimensions, a noisy one, an integer valley
+ * and a cost under a latency SLO with integer, continuous and enum settings. */
+static int griewank6(const double *x, double *value, double *g)
+{
+    (void)g;
+    static const double shift[6] = {13.7, -21.4, 8.9, 31.2, -5.6, -17.3};
+    double sum = 0, prod = 1;
+    for (int i = 0; i < 6; i++) {
+        double t = x[i] - shift[i];
+        sum += t * t / 4000;
+        prod *= cos(t / sqrt(i + 1.0));
+    }
+    *value = sum - prod + 1;
+    return 0;
+}
+
+static int schwefel4(const double *x, double *value, double *g)
+{
+    (void)g;
+    double sum = 4 * 418.9828872724338;
+    for (int i = 0; i < 4; i++)
+        sum -= x[i] * sin(sqrt(fabs(x[i])));
+    *value = sum;
+    return 0;
+}
+
+static int ackley8(const double *x, double *value, double *g)
+{
+    (void)g;
+    static const double shift[8] = {2.3, -1.7, 4.1, 0.6, -3.2, 6.8, 1.1, -0.4};
+    double squares = 0, cosines = 0;
+    for (int i = 0; i < 8; i++) {
+        double t = x[i] - shift[i];
+        squares += t * t;
+        cosines += cos(2 * M_PI * t);
+    }
+    *value = -20 * exp(-0.2 * sqrt(squares / 8)) - exp(cosines / 8) + 20 + M_E;
+    return 0;
+}
+
+static int hartmann3(const double *x, double *value, double *g)
+{
+    (void)g;
+    static const double alpha[4] = {1.0, 1.2, 3.0, 3.2};
+    static const double a[4][3] = {{3, 10, 30}, {0.1, 10, 35}, {3, 10, 30}, {0.1, 10, 35}};
+    static const double p[4][3] = {{0.3689, 0.1170, 0.2673},
+                                   {0.4699, 0.4387, 0.7470},
+                                   {0.1091, 0.8732, 0.5547},
+                                   {0.0381, 0.5743, 0.8828}};
+    double sum = 0;
+    for (int i = 0; i < 4; i++) {
+        double inner = 0;
+        for (int j = 0; j < 3; j++)
+            inner += a[i][j] * (x[j] - p[i][j]) * (x[j] - p[i][j]);
+        sum -= alpha[i] * exp(-inner);
+    }
+    *value = sum;
+    return 0;
+}
+
+static int trid4(const double *x, double *value, double *g)
+{
+    (void)g;
+    double sum = 0;
+    for (int i = 0; i < 4; i++)
+        sum += (x[i] - 1) * (x[i] - 1);
+    for (int i = 1; i < 4; i++)
+        sum -= x[i] * x[i - 1];
+    *value = sum;
+    return 0;
+}
+
+/* A web service: `workers` processes of `cpu` cores each, a cache of `cache` MiB, and a
+ * response compression. Cost per hour; p99 latency at most 200 ms at 800 requests/s; too small
+ * a cache for the workers fails (OOM). */
+static int queue_slo(const double *x, double *value, double *g)
+{
+    static const double comp_cpu[3] = {1.0, 1.35, 1.15}; /* none, gzip, zstd: CPU per request */
+    static const double comp_net[3] = {40, 12, 14};      /* ms of transfer */
+    double cpu = x[0], workers = x[1], cache = x[2];
+    int comp = (int)x[3];
+    *value = workers * (0.9 * cpu + 0.05) + 0.0004 * cache;
+    if (cache < 32 * workers)
+        return -1;
+    double hit = 1 - exp(-cache / 900.0);
+    double work = comp_cpu[comp] * (4 + 16 * (1 - hit)); /* ms of one core per request */
+    double capacity = workers * cpu * 1000 / work;
+    double rho = 800 / capacity;
+    double latency =
+        comp_net[comp] + work / fmin(cpu, 1.0) / (1 - fmin(rho, 0.98)) + 3000 * fmax(0, rho - 0.98);
+    g[0] = latency - 200;
+    return 0;
+}
+
+static void define_heldout_problems(void)
+{
+    static const char *const names[8] = {"x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8"};
+    struct problem p;
+    p = (struct problem){.name = "ho-griewank6", .count = 6, .evaluate = griewank6, .optimum = 0};
+    for (size_t i = 0; i < 6; i++)
+        p.params[i] = range(names[i], -50, 50, 0, false, 0);
+    add_problem(p);
+    p = (struct problem){.name = "ho-schwefel4", .count = 4, .evaluate = schwefel4, .optimum = 0};
+    for (size_t i = 0; i < 4; i++)
+        p.params[i] = range(names[i], -500, 500, 0, false, 0);
+    add_problem(p);
+    p = (struct problem){
+        .name = "ho-ackley8", .count = 8, .evaluate = ackley8, .optimum = 0, .worst = 22.3};
+    for (size_t i = 0; i < 8; i++)
+        p.params[i] = range(names[i], -5, 10, 0, false, 2.5);
+    add_problem(p);
+    p = (struct problem){.name = "ho-hartmann3-noisy",
+                         .count = 3,
+                         .evaluate = hartmann3,
+                         .noise = 0.1,
+                         .optimum = -3.86278214782076,
+                         .worst = 0};
+    for (size_t i = 0; i < 3; i++)
+        p.params[i] = range(names[i], 0, 1, 0, false, 0.5);
+    add_problem(p);
+    /* Trid: optimum -d(d + 4)(d - 1) / 6 at x_i = i(d + 1 - i) */
+    p = (struct problem){.name = "ho-trid4-int", .count = 4, .evaluate = trid4, .optimum = -16};
+    for (size_t i = 0; i < 4; i++)
+        p.params[i] = range(names[i], -16, 16, 1, true, 0);
+    add_problem(p);
+    static const char *const comp_names[] = {"none", "gzip", "zstd"};
+    p = (struct problem){
+        .name = "ho-queue-slo", .count = 4, .evaluate = queue_slo, .constraint_count = 1};
+    p.params[0] = range("cpu", 0.1, 2, 0.1, false, 1);
+    p.params[1] = range("workers", 1, 32, 1, true, 16);
+    p.params[2] = range("cache", 64, 4096, 64, false, 1024);
+    p.params[3] = (struct opt_param){.name = "compression",
+                                     .kind = OPT_ENUM,
+                                     .values = comp_names,
+                                     .value_count = 3,
+                                     .fixed = 0};
+    add_problem(p);
+    enumerate_grid(&problems[problem_count - 1]);
+}
+
 static void define_problems(void)
 {
     struct problem p;
@@ -508,6 +654,10 @@ static void define_problems(void)
     enumerate_grid(&problems[problem_count - 1]);
     enumerate_grid(&problems[2]); /* the worst value of the Rosenbrock grid */
     define_new_problems();
+    size_t first_held_out = problem_count;
+    define_heldout_problems();
+    for (size_t i = first_held_out; i < problem_count; i++)
+        problems[i].held_out = true;
 }
 
 static struct problem *find_problem(const char *name)
@@ -553,8 +703,9 @@ static void print_spec(void)
     for (size_t i = 0; i < problem_count; i++) {
         const struct problem *p = &problems[i];
         printf("%s\n {\"name\": \"%s\", \"optimum\": %.17g, \"worst\": %.17g, \"noise\": %g, "
-               "\"constraints\": %zu, \"params\": [",
-               i ? "," : "", p->name, p->optimum, p->worst, p->noise, p->constraint_count);
+               "\"constraints\": %zu, \"held_out\": %s, \"params\": [",
+               i ? "," : "", p->name, p->optimum, p->worst, p->noise, p->constraint_count,
+               p->held_out ? "true" : "false");
         for (size_t k = 0; k < p->count; k++) {
             const struct opt_param *q = &p->params[k];
             if (q->kind == OPT_ENUM) {
@@ -683,13 +834,13 @@ static size_t parse_budgets(const char *text, size_t *budgets)
     return 0;
 }
 
-/* Marks in selected[] the problems named in the comma-separated `names` (every problem when
- * NULL; names match exactly). Returns the first name that is no problem's, or NULL (a copy,
- * freed by the caller). */
-static char *select_problems(const char *names, bool *selected)
+/* Marks in selected[] the problems named in the comma-separated `names` (names match exactly;
+ * when NULL, every problem that is held out or every one that is not, as `held_out` says).
+ * Returns the first name that is no problem's, or NULL (a copy, freed by the caller). */
+static char *select_problems(const char *names, bool held_out, bool *selected)
 {
     for (size_t i = 0; i < problem_count; i++)
-        selected[i] = names == NULL;
+        selected[i] = names == NULL && problems[i].held_out == held_out;
     if (names == NULL)
         return NULL;
     char *copy = xstrdup(names), *save = NULL, *unknown = NULL;
@@ -711,9 +862,13 @@ static int run_mode(int argc, char **argv)
     size_t seeds = 10, first = 0, budgets[MAX_BUDGETS] = {30, 60}, budget_count = 2;
     double min_feasibility = 0;    /* -m P: safe exploration (method "engine-safe") */
     bool constrained_only = false; /* -c: the problems with constraints only */
+    bool held_out = false;         /* -H: the held-out problems instead of the benchmark's */
     int opt;
-    while ((opt = getopt(argc, argv, "p:s:f:b:m:c")) != -1) {
+    while ((opt = getopt(argc, argv, "p:s:f:b:m:cH")) != -1) {
         switch (opt) {
+        case 'H':
+            held_out = true;
+            break;
         case 'm':
             min_feasibility = strtod(optarg, NULL);
             break;
@@ -741,7 +896,7 @@ static int run_mode(int argc, char **argv)
         }
     }
     bool selected[ARRAY_LEN(problems)];
-    char *unknown = select_problems(names, selected);
+    char *unknown = select_problems(names, held_out, selected);
     if (unknown != NULL) {
         fprintf(stderr, "bench_engine: -p: no problem is named \"%s\" (see bench_engine spec)\n",
                 unknown);
@@ -870,6 +1025,6 @@ int main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "time") == 0)
         return time_mode(argc - 1, argv + 1);
     fprintf(stderr, "usage: bench_engine spec | eval PROBLEM | run [-p P] [-s N] [-f FIRST] "
-                    "[-b 30,60] | time [-n 200] [-d 20] [-c 1] [-r 5]\n");
+                    "[-b 30,60] [-m P] [-c] [-H] | time [-n 200] [-d 20] [-c 1] [-r 5]\n");
     return 2;
 }

@@ -117,7 +117,8 @@ def main():
     spec = json.loads(subprocess.check_output([args.binary, "spec"]))
     wanted = args.problems.split(",") if args.problems else None
     for problem in spec:
-        if wanted and problem["name"] not in wanted:
+        # the held-out problems (bench_engine run -H) run only when named
+        if (problem["name"] not in wanted) if wanted else problem["held_out"]:
             continue
         evaluate = Evaluator(args.binary, problem["name"])
         for method in args.methods.split(","):

@@ -6,7 +6,9 @@
 # (0 = optimum, 1 = random search's median), at 30 and 60 trials. Writes $out/safety.md;
 # docs/optimizer.md records it.
 #
-#   bench/optimizer/safety.sh          20 seeds (random search: 50)
+#   bench/optimizer/safety.sh              20 seeds (random search: 50)
+#   HELD_OUT=1 bench/optimizer/safety.sh   the held-out constrained problems instead
+#                                          (bench_engine run -H; heldout.sh runs this)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -15,6 +17,13 @@ dir=${SERVO_BENCH_DIR:-build-bench}
 out=${OUT:-$dir/optimizer}
 seeds=${SEEDS:-20}
 p=${MIN_FEASIBILITY:-0.9}
+held_out=${HELD_OUT:-0}
+name=safety
+select=() # bench_engine run's selection of the problems
+if [ "$held_out" = 1 ]; then
+    name=safety-heldout
+    select=(-H)
+fi
 python=/usr/bin/python3 # Debian's, which has python3-optuna
 
 scripts/install-deps.sh
@@ -24,13 +33,13 @@ cmake --build "$dir" -j "${SERVO_JOBS:-2}" --target bench_engine
 bin=$dir/bench/bench_engine
 mkdir -p "$out"
 "$bin" spec >"$out/spec.json"
-problems=$($python -c 'import json, sys; print(",".join(p["name"] for p in json.load(open(sys.argv[1])) if p["constraints"]))' "$out/spec.json")
-"$bin" run -c -s "$seeds" -b 30,60 >"$out/safety-off.jsonl" &
-"$bin" run -c -s "$seeds" -b 30,60 -m "$p" >"$out/safety-on.jsonl"
+problems=$($python -c 'import json, sys; print(",".join(p["name"] for p in json.load(open(sys.argv[1])) if p["constraints"] and p["held_out"] == (sys.argv[2] == "1")))' "$out/spec.json" "$held_out")
+"$bin" run -c "${select[@]}" -s "$seeds" -b 30,60 >"$out/$name-off.jsonl" &
+"$bin" run -c "${select[@]}" -s "$seeds" -b 30,60 -m "$p" >"$out/$name-on.jsonl"
 wait
 $python bench/optimizer/optuna_bench.py --binary "$bin" --methods random --seeds 50 \
-    --budgets 30,60 --problems "$problems" >"$out/safety-random.jsonl"
-$python - "$out/spec.json" "$out/safety-off.jsonl" "$out/safety-on.jsonl" "$out/safety-random.jsonl" <<'PY' | tee "$out/safety.md"
+    --budgets 30,60 --problems "$problems" >"$out/$name-random.jsonl"
+$python - "$out/spec.json" "$out/$name-off.jsonl" "$out/$name-on.jsonl" "$out/$name-random.jsonl" <<'PY' | tee "$out/$name.md"
 import json, statistics, sys
 from collections import defaultdict
 spec = {p["name"]: p for p in json.load(open(sys.argv[1]))}
