@@ -10,20 +10,12 @@
 #   SEEDS=5 GP_SEEDS=3 bench/optimizer/heldout.sh    (quicker)
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$root"
-dir=${SERVO_BENCH_DIR:-build-bench}
-out=${OUT:-$dir/optimizer}
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 seeds=${SEEDS:-20}
 gp_seeds=${GP_SEEDS:-10}
-python=/usr/bin/python3 # Debian's, which has python3-optuna
 
-scripts/install-deps.sh python3-sklearn python3-cmaes
-cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSERVO_SANITIZE=OFF -DSERVO_FUZZ=OFF \
-    -DSERVO_TESTS=OFF -DSERVO_BENCH=ON >/dev/null
-cmake --build "$dir" -j "${SERVO_JOBS:-2}" --target bench_engine
-bin=$dir/bench/bench_engine
-mkdir -p "$out"
+bench_build bench_engine python3-sklearn python3-cmaes
 "$bin" spec >"$out/spec.json"
 problems=$($python -c 'import json, sys; print(",".join(p["name"] for p in json.load(open(sys.argv[1])) if p["held_out"]))' "$out/spec.json")
 # two jobs at a time, one per core

@@ -9,19 +9,10 @@
 #   SEEDS=20 bench/optimizer/pareto.sh
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$root"
-dir=${SERVO_BENCH_DIR:-build-bench}
-out=${OUT:-$dir/optimizer}
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 seeds=${SEEDS:-10}
-python=/usr/bin/python3 # Debian's, which has python3-optuna
-
-scripts/install-deps.sh
-cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSERVO_SANITIZE=OFF -DSERVO_FUZZ=OFF \
-    -DSERVO_TESTS=OFF -DSERVO_BENCH=ON >/dev/null
-cmake --build "$dir" -j "${SERVO_JOBS:-2}" --target bench_pareto
-bin=$dir/bench/bench_pareto
-mkdir -p "$out"
+bench_build bench_pareto
 "$bin" run -s "$seeds" -b 40,80 >"$out/pareto-engine.jsonl" &
 $python bench/optimizer/pareto_bench.py --binary "$bin" --seeds "$seeds" --budget 80 |
     "$bin" hv -b 40,80 >"$out/pareto-optuna.jsonl"

@@ -17,23 +17,15 @@
 # (Optuna's CmaEsSampler).
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$root"
-dir=${SERVO_BENCH_DIR:-build-bench}
-out=${OUT:-$dir/optimizer}
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 seeds=${SEEDS:-20}
 random_seeds=${RANDOM_SEEDS:-50}
 gp_seeds=${GP_SEEDS:-$seeds}
 methods=${METHODS:-random,gp-ei,tpe,tpe-mv,cmaes}
 budgets=${BUDGETS:-30,60}
-python=/usr/bin/python3 # Debian's, which has python3-optuna
 
-scripts/install-deps.sh python3-sklearn python3-cmaes
-cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSERVO_SANITIZE=OFF -DSERVO_FUZZ=OFF \
-    -DSERVO_TESTS=OFF -DSERVO_BENCH=ON >/dev/null
-cmake --build "$dir" -j "${SERVO_JOBS:-2}" --target bench_engine
-bin=$dir/bench/bench_engine
-mkdir -p "$out"
+bench_build bench_engine python3-sklearn python3-cmaes
 
 echo "machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs))," \
     "$(. /etc/os-release && echo "$PRETTY_NAME"), $(gcc --version | head -n 1)," \

@@ -11,10 +11,8 @@
 #                                          (bench_engine run -H; heldout.sh runs this)
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$root"
-dir=${SERVO_BENCH_DIR:-build-bench}
-out=${OUT:-$dir/optimizer}
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 seeds=${SEEDS:-20}
 p=${MIN_FEASIBILITY:-0.9}
 held_out=${HELD_OUT:-0}
@@ -24,14 +22,8 @@ if [ "$held_out" = 1 ]; then
     name=safety-heldout
     select=(-H)
 fi
-python=/usr/bin/python3 # Debian's, which has python3-optuna
 
-scripts/install-deps.sh
-cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSERVO_SANITIZE=OFF -DSERVO_FUZZ=OFF \
-    -DSERVO_TESTS=OFF -DSERVO_BENCH=ON >/dev/null
-cmake --build "$dir" -j "${SERVO_JOBS:-2}" --target bench_engine
-bin=$dir/bench/bench_engine
-mkdir -p "$out"
+bench_build bench_engine
 "$bin" spec >"$out/spec.json"
 problems=$($python -c 'import json, sys; print(",".join(p["name"] for p in json.load(open(sys.argv[1])) if p["constraints"] and p["held_out"] == (sys.argv[2] == "1")))' "$out/spec.json" "$held_out")
 "$bin" run -c "${select[@]}" -s "$seeds" -b 30,60 >"$out/$name-off.jsonl" &
