@@ -22,6 +22,7 @@
 #                               SERVO_OPTIMIZER_LOCAL_BUDGET=6, ..._MEASURE_DURATION=10s, and
 #                               ..._STORE=FILE (resumes FILE when it holds a study)
 set -euo pipefail
+PATH=$PATH:/usr/sbin # nginx is in /usr/sbin, which is not on a user's PATH on Debian
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"

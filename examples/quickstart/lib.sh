@@ -7,6 +7,7 @@
 #                     logs), settings.json (the current values) and studies/ (the stores).
 #   QUICKSTART_PORT   the port nginx listens on, on 127.0.0.1 (default 18090)
 # shellcheck shell=bash
+PATH=$PATH:/usr/sbin # nginx is in /usr/sbin, which is not on a user's PATH on Debian
 
 quickstart_home=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 QUICKSTART_DIR=${QUICKSTART_DIR:-$quickstart_home/../../build/quickstart}

@@ -21,6 +21,7 @@
 #   free_port              a free TCP port on loopback (needs python3)
 #   passed                 prints "<test>: N checks passed"
 # shellcheck shell=bash
+PATH=$PATH:/usr/sbin # nginx is in /usr/sbin, which is not on a user's PATH on Debian
 
 : "${SERVO_BIN:?set SERVO_BIN to the servo binary}"
 SERVO_BIN=$(cd "$(dirname "$SERVO_BIN")" && pwd -P)/$(basename "$SERVO_BIN")

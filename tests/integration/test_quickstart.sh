@@ -13,6 +13,7 @@
 # Prints SKIP and exits 77 (ctest: skipped) when nginx, wrk, jq or curl is missing.
 # Environment (set by ctest): SERVO_BIN, SERVO_SOURCE_DIR.
 set -euo pipefail
+PATH=$PATH:/usr/sbin # nginx is in /usr/sbin, which is not on a user's PATH on Debian
 
 : "${SERVO_BIN:?set SERVO_BIN to the servo binary}"
 : "${SERVO_SOURCE_DIR:?set SERVO_SOURCE_DIR to the source tree}"

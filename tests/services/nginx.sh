@@ -12,6 +12,7 @@
 #   /            a 6-byte file, "hello\n" (200)
 #   /status500   500 with the body "boom\n"
 set -euo pipefail
+PATH=$PATH:/usr/sbin # nginx is in /usr/sbin, which is not on a user's PATH on Debian
 
 usage()
 {
