@@ -84,10 +84,15 @@ nginx_stopped()
 }
 stores() { find "$QUICKSTART_DIR/studies" -maxdepth 1 -name 'study-*.db' | sort; }
 
+# A user's PATH on Debian, without the sbin directories where nginx is: the quickstart and its
+# scripts must find nginx all the same, as they do for root.
+user_path=$(tr ':' '\n' <<<"$PATH" | grep -vx -e /usr/sbin -e /sbin -e /usr/local/sbin | paste -sd:)
+
 run_quickstart() # ARGS...: sets $rc
 {
     set +e
-    SERVO_BIN=$SERVO_BIN timeout 150 "$SERVO_SOURCE_DIR/scripts/quickstart.sh" "$@" \
+    PATH=$user_path SERVO_BIN=$SERVO_BIN timeout 150 \
+        "$SERVO_SOURCE_DIR/scripts/quickstart.sh" "$@" \
         >"$scratch/run.stdout" 2>"$scratch/run.stderr"
     rc=$?
     set -e
