@@ -37,7 +37,6 @@
 #   SERVO_K8S_CACHE            where the Kubernetes binaries are built (/var/cache/servo-k8s)
 # shellcheck disable=SC2317 # the step_* functions are called indirectly, as "step_$step"
 set -euo pipefail
-PATH=$PATH:/usr/sbin # nginx is in /usr/sbin, which is not on a user's PATH on Debian
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
