@@ -58,33 +58,46 @@ double opt_warp_scale(const double *g, size_t n)
     return median > 0 ? median : 1.0;
 }
 
+/* What to divide values by before they are squared: 1, unless their squares would overflow
+ * (measurements beyond 1e154 would make a variance infinite) or underflow, and then the largest
+ * |v[i]|, which leaves the result the same but for rounding. Values of an ordinary size are not
+ * divided, so that their models stay the same to the last bit. */
+static double square_safe_scale(const double *v, size_t n)
+{
+    double largest = 0.0;
+    for (size_t i = 0; i < n; i++)
+        largest = fmax(largest, fabs(v[i]));
+    bool extreme = largest > 1e100 || (largest > 0 && largest < 1e-100);
+    return extreme && isfinite(largest) ? largest : 1.0;
+}
+
 void opt_standardize(double *v, size_t n, double *mean_out, double *sd_out)
 {
-    double mean = 0.0, var = 0.0;
+    double scale = square_safe_scale(v, n), mean = 0.0, var = 0.0;
     for (size_t i = 0; i < n; i++)
-        mean += v[i];
+        mean += v[i] / scale;
     mean /= (double)n;
     for (size_t i = 0; i < n; i++)
-        var += (v[i] - mean) * (v[i] - mean);
+        var += (v[i] / scale - mean) * (v[i] / scale - mean);
     double sd = sqrt(var / (double)n);
     if (!(sd > 1e-12 * (1.0 + fabs(mean))))
         sd = 0.0;
     for (size_t i = 0; i < n; i++)
-        v[i] = sd > 0 ? (v[i] - mean) / sd : 0.0;
+        v[i] = sd > 0 ? (v[i] / scale - mean) / sd : 0.0;
     if (mean_out != NULL)
-        *mean_out = mean;
+        *mean_out = mean * scale;
     if (sd_out != NULL)
-        *sd_out = sd;
+        *sd_out = sd * scale;
 }
 
 /* Normalizes w in place; returns the divisor (0: constant values) and sets the threshold. */
 static double normalize(double *w, size_t n, bool boundary_prior, double *threshold)
 {
     if (boundary_prior) {
-        double sum = 0.0;
+        double scale = square_safe_scale(w, n), sum = 0.0;
         for (size_t i = 0; i < n; i++)
-            sum += w[i] * w[i];
-        double rms = n > 0 ? sqrt(sum / (double)n) : 0.0;
+            sum += (w[i] / scale) * (w[i] / scale);
+        double rms = n > 0 ? sqrt(sum / (double)n) * scale : 0.0;
         for (size_t i = 0; i < n; i++)
             w[i] = rms > 0 ? w[i] / rms : 0.0;
         *threshold = 0.0;

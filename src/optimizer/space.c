@@ -42,16 +42,21 @@ static void range_bounds(const struct opt_param *p, double *low, double *high)
     }
 }
 
+/* A range with more grid points than this is searched as a continuous one (and snapped): its
+ * grid is no coarser than the search's own resolution, and the count fits a size_t. */
+#define MAX_RANGE_LEVELS 1e12
+
 static size_t range_levels(const struct opt_param *p)
 {
-    if (p->step > 0)
-        return (size_t)last_step_index(p) + 1;
-    if (p->integer) {
+    double levels = 0;
+    if (p->step > 0) {
+        levels = last_step_index(p) + 1;
+    } else if (p->integer) {
         double low, high;
         range_bounds(p, &low, &high);
-        return (size_t)(high - low) + 1;
+        levels = high - low + 1;
     }
-    return 0;
+    return levels <= MAX_RANGE_LEVELS ? (size_t)levels : 0;
 }
 
 static bool param_is_tunable(const struct opt_param *p)
@@ -119,6 +124,8 @@ static const char *validate_range(const struct opt_param *p)
         return "a range setting has a min, max or step that is not a finite number";
     if (p->min > p->max)
         return "a range setting has min > max";
+    if (!isfinite(p->max - p->min))
+        return "a range setting is too wide: max - min is not a finite number";
     if (p->step < 0)
         return "a range setting has a negative step";
     if (p->step > 0 && p->step < (p->max - p->min) * 1e-12)

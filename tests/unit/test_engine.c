@@ -3,6 +3,7 @@
  * and NaN trials, constraints, the TPE fallback and the suggestion time. */
 #include "support.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,6 +183,8 @@ static void test_validation_errors(void **state)
     expect_invalid(p, 1, "fractional");
     p[0] = range(0.2, 0.8, 0, true, 0.5);
     expect_invalid(p, 1, "no whole number");
+    p[0] = range(-DBL_MAX, DBL_MAX, 0, false, 0);
+    expect_invalid(p, 1, "too wide");
     p[0] = enumeration(0, 0);
     expect_invalid(p, 1, "no values");
     p[0] = range(0, 1, 0, false, 2);
@@ -202,6 +205,25 @@ static void test_validation_errors(void **state)
     const char *error = NULL;
     assert_int_equal(opt_space_validate(NULL, &error), -1);
     assert_int_equal(opt_space_validate(&none, &error), -1);
+}
+
+/* A range with more grid points than a size_t can count (an integer range up to 1e300) is
+ * searched as a continuous one and snapped; the model-based stages get there too. */
+static void test_huge_ranges(void **state)
+{
+    (void)state;
+    struct opt_param params[] = {range(0, 1e300, 0, true, 5), range(-1e200, 1e200, 1e197, false, 0),
+                                 range(0, 1, 0, false, 0.5)};
+    struct opt_space space = {params, 3};
+    struct history *h = xcalloc(1, sizeof(*h));
+    double x[3];
+    struct opt_suggestion_info info;
+    for (size_t t = 0; t < 14; t++) {
+        suggest_ok(&space, 0, h, 7, x, &info);
+        history_add(h, x, 3, OPT_TRIAL_OK, fabs(x[0] / 1e300 - 0.3) + fabs(x[2] - 0.7), NULL, 0);
+    }
+    assert_string_equal(info.strategy, "gp-cei");
+    free(h);
 }
 
 static void test_bad_arguments(void **state)
@@ -565,6 +587,7 @@ int main(void)
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_suggestions_stay_in_space),
+        cmocka_unit_test(test_huge_ranges),
         cmocka_unit_test(test_nan_trials_count_as_failed),
         cmocka_unit_test(test_failed_region_is_avoided),
         cmocka_unit_test(test_constrained_optimum),

@@ -130,6 +130,27 @@ static void test_unwarped_and_constant(void **state)
     assert_int_equal(fit(x, g, false, true, &model), 0);
 }
 
+/* Standardizing is scale-free: measurements of 1e200 or 1e-200 are not squared into infinity
+ * or zero (which made every value 0, a constant objective), and ordinary ones are left exact. */
+static void test_standardize_extreme_magnitudes(void **state)
+{
+    (void)state;
+    const double expected[] = {-1.224744871391589, 1.224744871391589, 0.0};
+    const double scales[] = {1e200, 1e-200, -1e300, 1.0};
+    for (size_t s = 0; s < sizeof(scales) / sizeof(scales[0]); s++) {
+        double v[] = {1 * scales[s], 3 * scales[s], 2 * scales[s]}, mean, sd;
+        opt_standardize(v, 3, &mean, &sd);
+        double sign = scales[s] < 0 ? -1.0 : 1.0;
+        for (size_t i = 0; i < 3; i++)
+            assert_float_equal(v[i], (sign * expected[i]), 1e-6);
+        assert_float_equal((mean / scales[s]), 2.0, 1e-6);
+        assert_float_equal((sd / fabs(scales[s])), sqrt(2.0 / 3.0), 1e-6);
+    }
+    double tiny[] = {5e-320, 5e-320};
+    opt_standardize(tiny, 2, NULL, NULL);
+    assert_true(tiny[0] == 0.0 && tiny[1] == 0.0); /* constant, even below 1e-300 */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -139,6 +160,7 @@ int main(void)
         cmocka_unit_test(test_linear_constraint_keeps_its_values),
         cmocka_unit_test(test_exploding_latency_is_compressed),
         cmocka_unit_test(test_unwarped_and_constant),
+        cmocka_unit_test(test_standardize_extreme_magnitudes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
