@@ -929,12 +929,12 @@ static int run_mode(int argc, char **argv)
 }
 
 /* CPU time of suggestions after n random trials in a space of d settings (every fourth an enum
- * of 4 values, every third range stepped), with c constraints. */
+ * of v values, 4 unless -v says otherwise; every third range stepped), with c constraints. */
 static int time_mode(int argc, char **argv)
 {
-    size_t n = 200, d = 20, c = 1, reps = 5;
+    size_t n = 200, d = 20, c = 1, reps = 5, values = 4;
     int opt;
-    while ((opt = getopt(argc, argv, "n:d:c:r:")) != -1) {
+    while ((opt = getopt(argc, argv, "n:d:c:r:v:")) != -1) {
         switch (opt) {
         case 'n':
             n = strtoul(optarg, NULL, 10);
@@ -948,15 +948,25 @@ static int time_mode(int argc, char **argv)
         case 'r':
             reps = strtoul(optarg, NULL, 10);
             break;
+        case 'v':
+            values = strtoul(optarg, NULL, 10);
+            break;
         default:
             return 2;
         }
     }
+    if (values < 2) {
+        fprintf(stderr, "bench_engine: -v wants at least 2 values\n");
+        return 2;
+    }
+    const char **names = xcalloc(values, sizeof(*names));
+    for (size_t v = 0; v < values; v++)
+        names[v] = v < 4 ? instance_types[v] : "other";
     struct opt_param *params = xcalloc(d, sizeof(*params));
     for (size_t k = 0; k < d; k++) {
         if (k % 4 == 3)
             params[k] = (struct opt_param){
-                .name = "e", .kind = OPT_ENUM, .values = instance_types, .value_count = 4};
+                .name = "e", .kind = OPT_ENUM, .values = names, .value_count = values};
         else
             params[k] = range("r", 0, 10, k % 3 == 2 ? 0.5 : 0, false, 5);
     }
@@ -969,7 +979,7 @@ static int time_mode(int argc, char **argv)
         for (size_t k = 0; k < d; k++) {
             state = state * 6364136223846793005u + 1442695040888963407u;
             double u = (double)(state >> 11) * 0x1.0p-53;
-            x[k] = params[k].kind == OPT_ENUM ? floor(u * 4) : 10 * u;
+            x[k] = params[k].kind == OPT_ENUM ? floor(u * (double)values) : 10 * u;
             sum += (x[k] - 3) * (x[k] - 3) * (1 + (double)(k % 3));
         }
         opt_snap(&space, x);
@@ -994,9 +1004,10 @@ static int time_mode(int argc, char **argv)
         total += elapsed;
         worst = fmax(worst, elapsed);
     }
-    printf("{\"trials\": %zu, \"settings\": %zu, \"constraints\": %zu, \"strategy\": \"%s\", "
-           "\"mean_ms\": %.2f, \"max_ms\": %.2f}\n",
-           n, d, c, info.strategy, 1e3 * total / (double)reps, 1e3 * worst);
+    printf("{\"trials\": %zu, \"settings\": %zu, \"constraints\": %zu, \"enum_values\": %zu, "
+           "\"strategy\": \"%s\", \"mean_ms\": %.2f, \"max_ms\": %.2f}\n",
+           n, d, c, values, info.strategy, 1e3 * total / (double)reps, 1e3 * worst);
+    free(names);
     free(params);
     free(trials);
     free(xs);
@@ -1025,6 +1036,6 @@ int main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "time") == 0)
         return time_mode(argc - 1, argv + 1);
     fprintf(stderr, "usage: bench_engine spec | eval PROBLEM | run [-p P] [-s N] [-f FIRST] "
-                    "[-b 30,60] [-m P] [-c] [-H] | time [-n 200] [-d 20] [-c 1] [-r 5]\n");
+                    "[-b 30,60] [-m P] [-c] [-H] | time [-n 200] [-d 20] [-c 1] [-r 5] [-v 4]\n");
     return 2;
 }
