@@ -66,12 +66,20 @@
 #define LOGIT_SHARE_LIMIT 6.0
 
 struct fit_context {
-    size_t n, d, pairs;     /* d: features (a range input, or one value of an enum input) */
-    size_t inputs;          /* the inputs the features belong to */
-    const size_t *input_of; /* d: a feature's input */
-    bool additive;          /* theta[d + 2] is the logit of the additive share */
+    size_t n, d, pairs; /* d: features (a range input, or one value of an enum input) */
+    size_t inputs;      /* the inputs the features belong to */
+    bool additive;      /* theta[d + 2] is the logit of the additive share */
     const double *y;
-    double *sq;            /* pairs x d: delta^2 for every pair i < j and feature */
+    /* Per pair i < j: delta^2 of each range input, and for each enum input the features of
+     * its two values (the same one when they are equal). Kept per input, not per feature, so
+     * that an enum of many values costs no more than one of two. Inputs are numbered ranges
+     * first, then enums, in r2_input and dk_dr_input. */
+    size_t enums;          /* E = inputs - R */
+    double *sq;            /* pairs x R */
+    size_t *values;        /* pairs x E x 2 */
+    size_t *range_feature; /* R: each range input's feature */
+    double *w_range;       /* R: its weight, 1 / l^2 */
+    double *g_range;       /* R: its gradient, summed over the pairs */
     double *k;             /* n x n covariance */
     double *chol;          /* n x n, its Cholesky factor */
     double *inverse;       /* n x n */
@@ -92,7 +100,6 @@ struct fit_context {
 struct features {
     size_t count;
     size_t *offset, *levels; /* per input */
-    size_t *input_of;        /* per feature */
 };
 
 static void features_init(struct features *f, const double *x, size_t n, size_t d,
@@ -110,24 +117,19 @@ static void features_init(struct features *f, const double *x, size_t n, size_t 
         f->levels[k] = levels;
         f->count += levels;
     }
-    f->input_of = xmalloc((f->count + 1) * sizeof(size_t));
-    for (size_t k = 0; k < d; k++)
-        for (size_t v = 0; v < f->levels[k]; v++)
-            f->input_of[f->offset[k] + v] = k;
 }
 
-/* Fills sq[0..count) for the pair (a, b): squared differences of range inputs, a 1 for each of
- * two different enum values. */
+/* Fills the pair (a, b)'s range differences sq[0..R) and enum value features values[0..2E)
+ * (see struct fit_context). */
 static void pair_features(const struct features *f, const double *a, const double *b, size_t d,
-                          const bool *categorical, double *sq)
+                          const bool *categorical, double *sq, size_t *values)
 {
-    memset(sq, 0, f->count * sizeof(double));
     for (size_t k = 0; k < d; k++) {
         if (!categorical[k]) {
-            sq[f->offset[k]] = (a[k] - b[k]) * (a[k] - b[k]);
-        } else if (a[k] != b[k]) {
-            sq[f->offset[k] + (size_t)a[k]] = 1.0;
-            sq[f->offset[k] + (size_t)b[k]] = 1.0;
+            *sq++ = (a[k] - b[k]) * (a[k] - b[k]);
+        } else {
+            *values++ = f->offset[k] + (size_t)a[k];
+            *values++ = f->offset[k] + (size_t)b[k];
         }
     }
 }
@@ -165,7 +167,8 @@ static void compute_sq(struct fit_context *c, const struct features *f, const do
     size_t p = 0;
     for (size_t i = 0; i < c->n; i++)
         for (size_t j = i + 1; j < c->n; j++, p++)
-            pair_features(f, x + i * d, x + j * d, d, categorical, c->sq + p * c->d);
+            pair_features(f, x + i * d, x + j * d, d, categorical, c->sq + p * c->ranges,
+                          c->values + 2 * p * c->enums);
 }
 
 /* The trend's kernel without s q, for every pair i < j and then every point with itself. */
@@ -189,14 +192,36 @@ static double logistic(double t)
     return 1.0 / (1.0 + exp(-t));
 }
 
-/* The additive kernel of pair p, s/D sum_k M(r_k) over the D inputs, each r_k from the
- * input's own features; writes each term's dk/dr share (as dk_dr) into `dk_dr_input`. */
-static double additive_terms(struct fit_context *c, size_t p, double signal, double *dk_dr_input)
+/* An enum input's share of r^2 for two values' features: w_u + w_v, or 0 for one value. */
+static double values_r2(const struct fit_context *c, const size_t *values)
 {
-    const double *sq = c->sq + p * c->d;
-    memset(c->r2_input, 0, c->inputs * sizeof(double));
-    for (size_t k = 0; k < c->d; k++)
-        c->r2_input[c->input_of[k]] += sq[k] * c->w[k];
+    return values[0] != values[1] ? c->w[values[0]] + c->w[values[1]] : 0.0;
+}
+
+/* Pair p's r^2, the product kernel's; with an additive share, also each input's into
+ * c->r2_input. The ranges' part is one dot product, so that a space without enums sums in the
+ * same order, bit for bit, as when every feature had a column. */
+static double pair_r2(struct fit_context *c, size_t p)
+{
+    const double *sq = c->sq + p * c->ranges;
+    const size_t *values = c->values + 2 * p * c->enums;
+    double r2 = opt_dot(sq, c->w_range, c->ranges);
+    for (size_t e = 0; e < c->enums; e++) {
+        double r2_enum = values_r2(c, values + 2 * e);
+        r2 += r2_enum;
+        if (c->additive)
+            c->r2_input[c->ranges + e] = r2_enum;
+    }
+    for (size_t k = 0; c->additive && k < c->ranges; k++)
+        c->r2_input[k] = sq[k] * c->w_range[k];
+    return r2;
+}
+
+/* The additive kernel of pair p, s/D sum_k M(r_k) over the D inputs, each r_k from the
+ * input's own features (c->r2_input, from pair_r2); writes each term's dk/dr share (as dk_dr)
+ * into `dk_dr_input`. */
+static double additive_terms(struct fit_context *c, double signal, double *dk_dr_input)
+{
     double sum = 0.0, scale = signal / (double)c->inputs;
     for (size_t k = 0; k < c->inputs; k++) {
         double r2 = c->r2_input[k], r = sqrt(r2), e = exp(-SQRT5 * r);
@@ -226,18 +251,20 @@ static double negative_log_posterior(const double *theta, double *gradient, void
     double share = c->additive ? logistic(theta[d + 2]) : 0.0;
     for (size_t k = 0; k < d; k++)
         c->w[k] = exp(-2.0 * theta[k]);
+    for (size_t k = 0; k < c->ranges; k++)
+        c->w_range[k] = c->w[c->range_feature[k]];
     size_t p = 0;
     for (size_t i = 0; i < n; i++) {
         c->k[i * n + i] = signal * (1.0 + JITTER) + noise;
         if (c->trend_q > 0.0)
             c->k[i * n + i] += signal * c->trend_q * c->trend[c->pairs + i];
         for (size_t j = i + 1; j < n; j++, p++) {
-            double r2 = opt_dot(c->sq + p * d, c->w, d), r = sqrt(r2);
+            double r2 = pair_r2(c, p), r = sqrt(r2);
             double e = exp(-SQRT5 * r);
             double product = signal * (1.0 + SQRT5 * r + (5.0 / 3.0) * r2) * e;
             c->dk_dr[p] = signal * (5.0 / 3.0) * (1.0 + SQRT5 * r) * e;
             if (c->additive) {
-                double sum = additive_terms(c, p, signal, c->dk_dr_input + p * c->inputs);
+                double sum = additive_terms(c, signal, c->dk_dr_input + p * c->inputs);
                 c->share_dk[p] = sum - product;
                 for (size_t k = 0; k < c->inputs; k++)
                     c->dk_dr_input[p * c->inputs + k] *= share;
@@ -262,6 +289,7 @@ static double negative_log_posterior(const double *theta, double *gradient, void
 
     double signal_gradient = 0.0, trace_w = 0.0, share_gradient = 0.0;
     memset(gradient, 0, (d + 2 + c->additive) * sizeof(double));
+    memset(c->g_range, 0, c->ranges * sizeof(double));
     p = 0;
     for (size_t i = 0; i < n; i++) {
         const double *inv = c->inverse + i * n, *kr = c->k + i * n;
@@ -274,18 +302,32 @@ static double negative_log_posterior(const double *theta, double *gradient, void
             double wij = c->alpha[i] * c->alpha[j] - inv[j];
             signal_gradient += wij * kr[j];
             double scale = wij * c->dk_dr[p];
-            const double *sq = c->sq + p * d;
+            const double *sq = c->sq + p * c->ranges;
+            const size_t *values = c->values + 2 * p * c->enums;
             if (!c->additive) {
-                for (size_t k = 0; k < d; k++)
-                    gradient[k] -= scale * sq[k];
+                for (size_t k = 0; k < c->ranges; k++)
+                    c->g_range[k] += scale * sq[k];
+                for (size_t e = 0; e < c->enums; e++, values += 2)
+                    if (values[0] != values[1]) {
+                        gradient[values[0]] -= scale;
+                        gradient[values[1]] -= scale;
+                    }
                 continue;
             }
             const double *input_dk = c->dk_dr_input + p * c->inputs;
-            for (size_t k = 0; k < d; k++)
-                gradient[k] -= (scale + wij * input_dk[c->input_of[k]]) * sq[k];
+            for (size_t k = 0; k < c->ranges; k++)
+                c->g_range[k] += (scale + wij * input_dk[k]) * sq[k];
+            for (size_t e = 0; e < c->enums; e++, values += 2)
+                if (values[0] != values[1]) {
+                    double g = scale + wij * input_dk[c->ranges + e];
+                    gradient[values[0]] -= g;
+                    gradient[values[1]] -= g;
+                }
             share_gradient += wij * c->share_dk[p];
         }
     }
+    for (size_t k = 0; k < c->ranges; k++)
+        gradient[c->range_feature[k]] -= c->g_range[k];
     for (size_t k = 0; k < d; k++)
         gradient[k] *= c->w[k];
     gradient[d] = -signal_gradient;
@@ -330,7 +372,6 @@ static void fit_context_init(struct fit_context *c, const struct features *f, co
     c->d = f->count;
     c->pairs = n * (n - 1) / 2;
     c->inputs = d;
-    c->input_of = f->input_of;
     c->additive = additive;
     double *xs = xmalloc(n * d * sizeof(double)), *ys = xmalloc(n * sizeof(double));
     for (size_t i = 0; i < n; i++) {
@@ -339,9 +380,17 @@ static void fit_context_init(struct fit_context *c, const struct features *f, co
     }
     c->y = ys;
     c->ranges = range_inputs(d, categorical);
+    c->enums = d - c->ranges;
+    c->range_feature = xmalloc((c->ranges + 1) * sizeof(size_t));
+    for (size_t k = 0, r = 0; k < d; k++)
+        if (!categorical[k])
+            c->range_feature[r++] = f->offset[k];
+    c->w_range = xmalloc((2 * c->ranges + 1) * sizeof(double));
+    c->g_range = c->w_range + c->ranges;
     c->trend_q = c->ranges > 0 ? trend_q : 0.0;
     c->trend = c->trend_q > 0.0 ? xmalloc((c->pairs + n) * sizeof(double)) : NULL;
-    c->sq = xmalloc((c->pairs * c->d + 1) * sizeof(double));
+    c->sq = xmalloc((c->pairs * c->ranges + 1) * sizeof(double));
+    c->values = xmalloc((2 * c->pairs * c->enums + 1) * sizeof(size_t));
     compute_sq(c, f, xs, d, categorical);
     if (c->trend_q > 0.0)
         compute_trend(c, xs, d, categorical);
@@ -354,9 +403,9 @@ static void fit_context_init(struct fit_context *c, const struct features *f, co
     c->dk_dr = xmalloc((c->pairs + 1) * sizeof(double));
     c->dk_dr_input = c->share_dk = c->r2_input = NULL;
     if (additive) {
-        c->dk_dr_input = xmalloc((c->pairs * (d + 1) + d) * sizeof(double));
+        c->r2_input = xmalloc((d + 1) * sizeof(double));
+        c->dk_dr_input = xmalloc((c->pairs * (d + 1) + 1) * sizeof(double));
         c->share_dk = c->dk_dr_input + c->pairs * d;
-        c->r2_input = c->share_dk + c->pairs;
     }
     c->w = xmalloc(2 * c->d * sizeof(double));
     c->ls_prior_mean = c->w + c->d;
@@ -369,6 +418,10 @@ static void fit_context_free(struct fit_context *c)
 {
     free((double *)c->y);
     free(c->sq);
+    free(c->values);
+    free(c->range_feature);
+    free(c->w_range);
+    free(c->r2_input);
     free(c->trend);
     free(c->k);
     free(c->alpha);
@@ -549,7 +602,6 @@ int opt_gp_fit(struct opt_gp *gp, const double *x, const double *y, size_t n, si
     gp->levels = f.levels;
     double *theta = xmalloc((f.count + 3) * sizeof(double));
     fit_hyperparameters(&f, x, y, n, d, categorical, options, rng, theta);
-    free(f.input_of);
     gp->value_w = xmalloc((f.count + 1) * sizeof(double));
     for (size_t k = 0; k < f.count; k++)
         gp->value_w[k] = exp(-2.0 * theta[k]);
