@@ -3,11 +3,11 @@
  * measurements, which can be anything a metric can be (huge, tiny, equal, NaN, infinite).
  *
  * The input is read as a little program of bytes: a space of 1 to 8 settings with bounds and
- * steps from a table of awkward numbers, 0 to 2 constraints, `min_feasibility` on or off, and a
- * history of up to 40 trials whose settings and values come from the same table or from the
- * bytes. Whenever opt_space_validate accepts the space, opt_suggest must succeed, and its
- * suggestion must lie in the space: finite, snapped (opt_snap leaves it as it is), pinned
- * settings held. Trials can also be the engine's own suggestions, so that the model-based
+ * steps from a table of awkward numbers (or enums of up to 1,021 values), 0 to 2 constraints,
+ * `min_feasibility` on or off, and a history of up to 40 trials whose settings and values come from
+ * the same table or from the bytes. Whenever opt_space_validate accepts the space, opt_suggest must
+ * succeed, and its suggestion must lie in the space: finite, snapped (opt_snap leaves it as it is),
+ * pinned settings held. Trials can also be the engine's own suggestions, so that the model-based
  * stages (the Gaussian process, safety, the trust region) see the values where they search. */
 #include <float.h>
 #include <math.h>
@@ -59,7 +59,8 @@ static double value(struct reader *r)
     return ((double)next_byte(r) - 128.0) / 16.0 + (double)b / 4096.0;
 }
 
-static const char *const names[] = {"a", "b", "c", "d", "e", "f"};
+#define MAX_ENUM_VALUES 1021
+static const char *names[MAX_ENUM_VALUES];
 
 static struct opt_param read_param(struct reader *r)
 {
@@ -68,7 +69,9 @@ static struct opt_param read_param(struct reader *r)
     if (flags & 1) {
         p.kind = OPT_ENUM;
         p.values = names;
-        p.value_count = next_byte(r) % 7; /* 0 is invalid: validation must say so */
+        /* 0 to 6 values (0 is invalid: validation must say so), or up to 1,021 */
+        unsigned count = next_byte(r);
+        p.value_count = (flags & 8) ? 1 + 4 * (size_t)count : count % 7;
         p.fixed = (double)(next_byte(r) % 8);
     } else {
         p.kind = OPT_RANGE;
@@ -172,6 +175,8 @@ static const double feasibility[] = {0, 0, 0.9, 0.5, 0.99, 1e-9, 0.999999, 0.1};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    for (size_t v = 0; v < MAX_ENUM_VALUES; v++)
+        names[v] = "v";
     struct reader r = {data, size, 0};
     size_t settings = 1 + next_byte(&r) % MAX_SETTINGS;
     size_t constraints = next_byte(&r) % (MAX_CONSTRAINTS + 1);
