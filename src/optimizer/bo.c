@@ -157,6 +157,10 @@ static int fit_feasibility(struct opt_feasibility *model, const double *x, const
     o.iterations = 30;
     o.max_fit_points = 64;
     o.trend = labels ? 0.0 : model_trend(data); /* a label's model is a smooth boundary */
+    /* Matern-3/2: a latency that saturates, or the edge of an out-of-memory region, is not a
+     * smooth function. Not under safety, where the smoother model's safe set did better
+     * (docs/optimizer.md, the thirteenth round). */
+    o.rough = !opt_safety_active(data);
     if (labels) {
         /* A step from success to failure would otherwise be fitted with tiny lengthscales,
          * and the model would forget a failure a short way from it: fit a smooth boundary. */

@@ -2,6 +2,8 @@
  *
  * Kernel, Matern 5/2 with automatic relevance determination:
  *   k(a, b) = s M(r),  M(r) = (1 + sqrt5 r + 5 r^2 / 3) exp(-sqrt5 r),  r^2 = sum_k r_k^2,
+ * or on request (`rough`) Matern 3/2, M(r) = (1 + sqrt3 r) exp(-sqrt3 r), for functions with
+ * kinks (a latency that saturates),
  * with r_k^2 = delta_k(a, b)^2 / l_k^2 and delta the difference for a range input. On request
  * it is mixed with the additive kernel of the same lengthscales (Duvenaud, Nickisch and
  * Rasmussen 2011, its first and last orders):
@@ -36,6 +38,7 @@
 #include "util/util.h"
 
 #define SQRT5 2.23606797749978969641
+#define SQRT3 1.73205080756887729353
 #define SQRT_15_4 1.93649167310370844259
 /* Priors on log hyperparameters, all normal. The lengthscale prior grows with the dimension
  * (Hvarfner, Hellsten and Nardi 2024, "Vanilla Bayesian optimization performs great in high
@@ -69,6 +72,7 @@ struct fit_context {
     size_t n, d, pairs; /* d: features (a range input, or one value of an enum input) */
     size_t inputs;      /* the inputs the features belong to */
     bool additive;      /* theta[d + 2] is the logit of the additive share */
+    bool rough;         /* Matern-3/2 */
     const double *y;
     /* Per pair i < j: delta^2 of each range input, and for each enum input the features of
      * its two values (the same one when they are equal). Kept per input, not per feature, so
@@ -134,10 +138,26 @@ static void pair_features(const struct features *f, const double *a, const doubl
     }
 }
 
-static double matern52(double r2, double signal)
+/* The Matern kernel s M(r) at distance r (r2 = r^2), 5/2 or (rough) 3/2. */
+static double matern(double r, double r2, double signal, bool rough)
 {
-    double r = sqrt(r2);
+    if (rough)
+        return signal * (1.0 + SQRT3 * r) * exp(-SQRT3 * r);
     return signal * (1.0 + SQRT5 * r + (5.0 / 3.0) * r2) * exp(-SQRT5 * r);
+}
+
+/* -(dk/dr) / r: s 5/3 (1 + sqrt5 r) exp(-sqrt5 r), or (rough) 3 s exp(-sqrt3 r). */
+static double matern_slope(double r, double signal, bool rough)
+{
+    if (rough)
+        return signal * 3.0 * exp(-SQRT3 * r);
+    return signal * (5.0 / 3.0) * (1.0 + SQRT5 * r) * exp(-SQRT5 * r);
+}
+
+/* The model's kernel at squared distance r2. */
+static double matern_at(const struct opt_gp *gp, double r2, double signal)
+{
+    return matern(sqrt(r2), r2, signal, gp->rough);
 }
 
 /* The quadratic trend's features of z, 2 per input (0 for an enum): u and sqrt(15/4) (u^2 - 1/3),
@@ -224,9 +244,9 @@ static double additive_terms(struct fit_context *c, double signal, double *dk_dr
 {
     double sum = 0.0, scale = signal / (double)c->inputs;
     for (size_t k = 0; k < c->inputs; k++) {
-        double r2 = c->r2_input[k], r = sqrt(r2), e = exp(-SQRT5 * r);
-        sum += (1.0 + SQRT5 * r + (5.0 / 3.0) * r2) * e;
-        dk_dr_input[k] = scale * (5.0 / 3.0) * (1.0 + SQRT5 * r) * e;
+        double r2 = c->r2_input[k], r = sqrt(r2);
+        sum += matern(r, r2, 1.0, c->rough);
+        dk_dr_input[k] = matern_slope(r, scale, c->rough);
     }
     return scale * sum;
 }
@@ -242,7 +262,7 @@ static double normal_penalty(double v, double mean, double sd, double *gradient)
  * W = a a^T - K^-1:  d(-log ML)/d log s = -1/2 sum_ij W_ij Kf_ij  (Kf: K without noise),
  * d/d log noise = -1/2 noise tr W, and for a lengthscale, since dr/d log l_k = -delta_k^2 / (l_k^2
  * r) and dk/dr = -s 5/3 r (1 + sqrt5 r) exp(-sqrt5 r): dK_ij/d log l_k = s 5/3 (1 + sqrt5 r)
- * exp(-sqrt5 r) delta_k^2 / l_k^2. */
+ * exp(-sqrt5 r) delta_k^2 / l_k^2 (Matern 3/2: dk/dr = -3 s r exp(-sqrt3 r), matern_slope). */
 static double negative_log_posterior(const double *theta, double *gradient, void *context)
 {
     struct fit_context *c = context;
@@ -260,9 +280,8 @@ static double negative_log_posterior(const double *theta, double *gradient, void
             c->k[i * n + i] += signal * c->trend_q * c->trend[c->pairs + i];
         for (size_t j = i + 1; j < n; j++, p++) {
             double r2 = pair_r2(c, p), r = sqrt(r2);
-            double e = exp(-SQRT5 * r);
-            double product = signal * (1.0 + SQRT5 * r + (5.0 / 3.0) * r2) * e;
-            c->dk_dr[p] = signal * (5.0 / 3.0) * (1.0 + SQRT5 * r) * e;
+            double product = matern(r, r2, signal, c->rough);
+            c->dk_dr[p] = matern_slope(r, signal, c->rough);
             if (c->additive) {
                 double sum = additive_terms(c, signal, c->dk_dr_input + p * c->inputs);
                 c->share_dk[p] = sum - product;
@@ -457,6 +476,7 @@ static void fit_hyperparameters(const struct features *f, const double *x, const
     size_t m = choose_fit_points(n, o->max_fit_points, rng, index);
     struct fit_context c;
     fit_context_init(&c, f, x, y, index, m, d, categorical, o->additive, o->trend);
+    c.rough = o->rough;
     free(index);
 
     size_t features = f->count, count = features + 2 + o->additive;
@@ -508,8 +528,8 @@ static double enum_r2(const struct opt_gp *gp, size_t k, double a, double b)
 static double mixed_kernel(const struct opt_gp *gp, double r2, double additive_sum)
 {
     if (gp->additive_share == 0.0)
-        return matern52(r2, gp->signal);
-    double product = matern52(r2, 1.0), additive = additive_sum / (double)gp->d;
+        return matern_at(gp, r2, gp->signal);
+    double product = matern_at(gp, r2, 1.0), additive = additive_sum / (double)gp->d;
     return gp->signal * ((1.0 - gp->additive_share) * product + gp->additive_share * additive);
 }
 
@@ -521,7 +541,7 @@ static double kernel(const struct opt_gp *gp, const double *a, const double *b)
                                              : (a[k] - b[k]) * (a[k] - b[k]) * gp->inverse_ls2[k];
         r2 += r2_input;
         if (gp->additive_share > 0.0)
-            additive_sum += matern52(r2_input, 1.0);
+            additive_sum += matern_at(gp, r2_input, 1.0);
     }
     return mixed_kernel(gp, r2, additive_sum);
 }
@@ -545,7 +565,7 @@ static double kernel_scaled(const struct opt_gp *gp, const double *scaled, const
         double r2_input = gp->categorical[k] ? (t != 0.0 ? weights[k] + xw[k] : 0.0) : t * t;
         r2 += r2_input;
         if (gp->additive_share > 0.0)
-            additive_sum += matern52(r2_input, 1.0);
+            additive_sum += matern_at(gp, r2_input, 1.0);
     }
     return mixed_kernel(gp, r2, additive_sum) +
            trend_kernel(gp, trend, gp->trend_features + 2 * i * gp->d);
@@ -582,6 +602,35 @@ static int factor_covariance(struct opt_gp *gp)
     return -1;
 }
 
+size_t opt_gp_hyperparameter_count(const double *x, size_t n, size_t d, const bool *categorical,
+                                   const struct opt_gp_fit_options *options)
+{
+    struct features f;
+    features_init(&f, x, n, d, categorical);
+    free(f.offset);
+    return f.count + 2 + (options->additive ? 1 : 0);
+}
+
+double opt_gp_negative_log_posterior(const double *x, const double *y, size_t n, size_t d,
+                                     const bool *categorical,
+                                     const struct opt_gp_fit_options *options, const double *theta,
+                                     double *gradient)
+{
+    struct features f;
+    features_init(&f, x, n, d, categorical);
+    size_t *index = xmalloc((n + 1) * sizeof(size_t));
+    for (size_t i = 0; i < n; i++)
+        index[i] = i;
+    struct fit_context c;
+    fit_context_init(&c, &f, x, y, index, n, d, categorical, options->additive, options->trend);
+    c.rough = options->rough;
+    free(index);
+    double value = negative_log_posterior(theta, gradient, &c);
+    fit_context_free(&c);
+    free(f.offset);
+    return value;
+}
+
 int opt_gp_fit(struct opt_gp *gp, const double *x, const double *y, size_t n, size_t d,
                const bool *categorical, const struct opt_gp_fit_options *options,
                struct opt_rng *rng)
@@ -611,6 +660,7 @@ int opt_gp_fit(struct opt_gp *gp, const double *x, const double *y, size_t n, si
     gp->signal = exp(theta[f.count]);
     gp->noise = exp(theta[f.count + 1]);
     gp->additive_share = options->additive ? logistic(theta[f.count + 2]) : 0.0;
+    gp->rough = options->rough;
     size_t ranges = range_inputs(d, categorical);
     if (options->trend > 0.0 && ranges > 0)
         gp->trend_weight = gp->signal * options->trend / (double)ranges;

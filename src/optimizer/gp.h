@@ -1,4 +1,4 @@
-/* Gaussian-process regression with a Matern-5/2 ARD kernel (optionally mixed with its
+/* Gaussian-process regression with a Matern-5/2 (or 3/2) ARD kernel (optionally mixed with its
  * additive form), a constant (zero) mean for standardized targets and a learned noise nugget.
  * Hyperparameters are the MAP estimate under weak priors, found by L-BFGS from a few starting
  * points. */
@@ -23,6 +23,7 @@ struct opt_gp {
     double unseen_w;         /* the same for a value never seen in training */
     double signal, noise;    /* kernel variance and noise variance */
     double additive_share;   /* rho: the additive kernel's share (0: the product kernel alone) */
+    bool rough;              /* Matern-3/2 instead of 5/2 */
     double trend_weight;     /* s q / R: the trend's kernel per unit of features (0: no trend) */
     double *trend_features;  /* n x 2d: the training points' trend features (scaled's block) */
     double *l;               /* Cholesky factor of K + noise I */
@@ -37,6 +38,7 @@ struct opt_gp_fit_options {
     double min_noise;       /* 0: the default floor (1e-6 of the standardized variance) */
     double max_noise;       /* 0: the default ceiling (2) */
     bool additive;          /* mix in the additive kernel, with a fitted share */
+    bool rough;             /* Matern-3/2 instead of 5/2 */
     double trend;           /* > 0: add a quadratic trend per range input, q = this (gp.c) */
 };
 
@@ -54,5 +56,15 @@ void opt_gp_predict(const struct opt_gp *gp, const double *z, double *mean, doub
 void opt_gp_predict_batch(const struct opt_gp *gp, const double *z, size_t m, double *mean,
                           double *variance, double *work);
 void opt_gp_free(struct opt_gp *gp);
+
+/* What the fit minimizes, for tests: the negative log posterior of the hyperparameters theta
+ * (opt_gp_hyperparameter_count values: a log lengthscale per range input and enum value seen,
+ * log s, log noise, and with `additive` the share's logit) on all n points, and its gradient. */
+size_t opt_gp_hyperparameter_count(const double *x, size_t n, size_t d, const bool *categorical,
+                                   const struct opt_gp_fit_options *options);
+double opt_gp_negative_log_posterior(const double *x, const double *y, size_t n, size_t d,
+                                     const bool *categorical,
+                                     const struct opt_gp_fit_options *options, const double *theta,
+                                     double *gradient);
 
 #endif

@@ -4,8 +4,9 @@
  * away from the exhausted neighbourhood;
  * and the Gaussian process's enum kernel, which compares enum values by equality (an overlap,
  * Hamming-distance kernel), not by their index; its additive share, fitted large on a sum of
- * one-input terms and small on a product; and its quadratic trend, which carries a bowl beyond
- * the trials and costs nothing where there is none. */
+ * one-input terms and small on a product; its quadratic trend, which carries a bowl beyond
+ * the trials and costs nothing where there is none; the fit's gradient; and the Matern-3/2
+ * kernel of `rough` models. */
 #include "support.h"
 
 #include <math.h>
@@ -393,6 +394,83 @@ static void test_trend_costs_little_without_a_bowl(void **state)
     }
 }
 
+/* The fit's gradient against central differences of its objective, for both kernels, with and
+ * without the additive share, with the trend, on ranges and an enum of 4 values. */
+static void test_fit_gradient_matches_differences(void **state)
+{
+    (void)state;
+    enum { N = 20, D = 3 };
+    static const bool categorical[D] = {false, false, true};
+    double x[N * D], y[N];
+    struct opt_rng rng;
+    opt_rng_seed(&rng, 3);
+    for (size_t i = 0; i < N; i++) {
+        for (size_t k = 0; k < D; k++)
+            x[i * D + k] =
+                categorical[k] ? floor(4.0 * opt_rng_uniform(&rng)) : opt_rng_uniform(&rng);
+        y[i] = fabs(x[i * D] - 0.5) + sin(4.0 * x[i * D + 1]) + (x[i * D + 2] == 1.0) +
+               0.1 * opt_rng_normal(&rng);
+    }
+    for (int variant = 0; variant < 4; variant++) {
+        struct opt_gp_fit_options options = {
+            .rough = variant & 1, .additive = (variant & 2) != 0, .trend = 0.5};
+        size_t count = opt_gp_hyperparameter_count(x, N, D, categorical, &options);
+        assert_int_equal(count, 2 + 4 + 2 + options.additive);
+        double theta[16], up[16], gradient[16], ignored[16];
+        for (size_t k = 0; k < count; k++)
+            theta[k] = -0.5 + 0.13 * (double)k;
+        opt_gp_negative_log_posterior(x, y, N, D, categorical, &options, theta, gradient);
+        for (size_t k = 0; k < count; k++) {
+            memcpy(up, theta, sizeof(theta));
+            up[k] += 1e-6;
+            double above =
+                opt_gp_negative_log_posterior(x, y, N, D, categorical, &options, up, ignored);
+            up[k] -= 2e-6;
+            double below =
+                opt_gp_negative_log_posterior(x, y, N, D, categorical, &options, up, ignored);
+            double difference = (above - below) / 2e-6;
+            if (fabs(difference - gradient[k]) > 1e-5 * fmax(1.0, fabs(difference)))
+                fail_msg("variant %d, hyperparameter %zu: gradient %.10g, differences %.10g",
+                         variant, k, gradient[k], difference);
+        }
+    }
+}
+
+/* `rough`: the model predicts with the Matern-3/2 kernel of its fitted hyperparameters, and
+ * without it does not (so that the check can fail). */
+static void test_rough_kernel_is_matern_3_2(void **state)
+{
+    (void)state;
+    static const bool categorical[1] = {false};
+    double x[12], y[12];
+    for (int i = 0; i < 12; i++) {
+        x[i] = i / 11.0;
+        y[i] = fabs(x[i] - 0.5) < 0.2 ? 0.0 : 1.0; /* a step: a rough function */
+    }
+    for (int rough = 1; rough >= 0; rough--) {
+        struct opt_gp gp;
+        struct opt_gp_fit_options options = {.restarts = 2, .iterations = 40, .rough = rough};
+        struct opt_rng rng;
+        opt_rng_seed(&rng, 5);
+        assert_int_equal(opt_gp_fit(&gp, x, y, 12, 1, categorical, &options, &rng), 0);
+        double work[16], largest = 0.0;
+        for (int q = 0; q < 5; q++) {
+            double z = 0.05 + 0.21 * q, mean, variance, manual = 0.0;
+            opt_gp_predict(&gp, &z, &mean, &variance, work);
+            for (int i = 0; i < 12; i++) {
+                double r = fabs(z - x[i]) * sqrt(gp.inverse_ls2[0]);
+                manual += gp.signal * (1.0 + sqrt(3.0) * r) * exp(-sqrt(3.0) * r) * gp.alpha[i];
+            }
+            largest = fmax(largest, fabs(mean - manual));
+        }
+        if (rough)
+            assert_true(largest < 1e-9);
+        else
+            assert_true(largest > 1e-6);
+        opt_gp_free(&gp);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -410,6 +488,8 @@ int main(void)
         cmocka_unit_test(test_additive_share_stays_small_on_a_product),
         cmocka_unit_test(test_trend_extrapolates_a_bowl),
         cmocka_unit_test(test_trend_costs_little_without_a_bowl),
+        cmocka_unit_test(test_fit_gradient_matches_differences),
+        cmocka_unit_test(test_rough_kernel_is_matern_3_2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
