@@ -385,13 +385,14 @@ static double ls_prior_mean(size_t d, bool categorical)
 
 static void fit_context_init(struct fit_context *c, const struct features *f, const double *x,
                              const double *y, const size_t *index, size_t n, size_t d,
-                             const bool *categorical, bool additive, double trend_q)
+                             const bool *categorical, const struct opt_gp_fit_options *o)
 {
     c->n = n;
     c->d = f->count;
     c->pairs = n * (n - 1) / 2;
     c->inputs = d;
-    c->additive = additive;
+    c->additive = o->additive;
+    c->rough = o->rough;
     double *xs = xmalloc(n * d * sizeof(double)), *ys = xmalloc(n * sizeof(double));
     for (size_t i = 0; i < n; i++) {
         memcpy(xs + i * d, x + index[i] * d, d * sizeof(double));
@@ -406,7 +407,7 @@ static void fit_context_init(struct fit_context *c, const struct features *f, co
             c->range_feature[r++] = f->offset[k];
     c->w_range = xmalloc((2 * c->ranges + 1) * sizeof(double));
     c->g_range = c->w_range + c->ranges;
-    c->trend_q = c->ranges > 0 ? trend_q : 0.0;
+    c->trend_q = c->ranges > 0 ? o->trend : 0.0;
     c->trend = c->trend_q > 0.0 ? xmalloc((c->pairs + n) * sizeof(double)) : NULL;
     c->sq = xmalloc((c->pairs * c->ranges + 1) * sizeof(double));
     c->values = xmalloc((2 * c->pairs * c->enums + 1) * sizeof(size_t));
@@ -421,7 +422,7 @@ static void fit_context_init(struct fit_context *c, const struct features *f, co
     c->alpha = xmalloc(n * sizeof(double));
     c->dk_dr = xmalloc((c->pairs + 1) * sizeof(double));
     c->dk_dr_input = c->share_dk = c->r2_input = NULL;
-    if (additive) {
+    if (c->additive) {
         c->r2_input = xmalloc((d + 1) * sizeof(double));
         c->dk_dr_input = xmalloc((c->pairs * (d + 1) + 1) * sizeof(double));
         c->share_dk = c->dk_dr_input + c->pairs * d;
@@ -475,8 +476,7 @@ static void fit_hyperparameters(const struct features *f, const double *x, const
     size_t *index = xmalloc(n * sizeof(size_t));
     size_t m = choose_fit_points(n, o->max_fit_points, rng, index);
     struct fit_context c;
-    fit_context_init(&c, f, x, y, index, m, d, categorical, o->additive, o->trend);
-    c.rough = o->rough;
+    fit_context_init(&c, f, x, y, index, m, d, categorical, o);
     free(index);
 
     size_t features = f->count, count = features + 2 + o->additive;
@@ -622,8 +622,7 @@ double opt_gp_negative_log_posterior(const double *x, const double *y, size_t n,
     for (size_t i = 0; i < n; i++)
         index[i] = i;
     struct fit_context c;
-    fit_context_init(&c, &f, x, y, index, n, d, categorical, options->additive, options->trend);
-    c.rough = options->rough;
+    fit_context_init(&c, &f, x, y, index, n, d, categorical, options);
     free(index);
     double value = negative_log_posterior(theta, gradient, &c);
     fit_context_free(&c);
