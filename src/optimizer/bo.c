@@ -5,7 +5,9 @@
  * gp.h), one GP per constraint (under the output warp that makes its values most likely,
  * feasibility.h), both with a quadratic trend in their kernel when safety is off (gp.h), and, when
  * some trials failed, one GP on a +1 (failed) / -1 (measured) label read as the probability of
- * success. A failed trial never gets an objective value.
+ * success. A failed trial never gets an objective value. Up to 10 inputs and 80 trials, every
+ * model comes with draws of its hyperparameters from their posterior (gp.h), and the
+ * acquisition averages each model's EI or probability over the MAP model and its draws.
  *
  * Acquisition (Gardner et al. 2014, with the log EI of Ament et al. 2023):
  *   a(x) = log EI(x) + sum_c log P(g_c(x) <= 0),   EI = sigma h((best - mu) / sigma),
@@ -44,14 +46,27 @@
 #define LABEL_MIN_LENGTHSCALE 0.15 /* failure model, on the unit cube */
 #define LABEL_MIN_NOISE 0.01
 #define LABEL_MAX_NOISE 0.05
+/* Models of each output: the MAP one and draws of its hyperparameters (gp.h), up to 10 inputs
+ * and 80 measured trials; beyond, the MAP model alone (docs/optimizer.md, fourteenth round). */
+#define MODEL_DRAWS 8
+#define DRAWS_MAX_INPUTS 10
+#define DRAWS_MAX_TRIALS 80
 
 struct acquisition {
     const struct opt_data *data;
     bool use_objective; /* false until a trial is feasible: maximize P(feasible) alone */
-    struct opt_gp objective;
-    double best;
+    struct opt_gp objective[MODEL_DRAWS]; /* the MAP model first, then the draws */
+    double best[MODEL_DRAWS];
+    size_t objective_count;
     struct opt_feasibility *models;
     size_t model_count;
+    struct opt_gp *model_draws; /* per model, up to MODEL_DRAWS - 1 draws */
+    size_t *model_draw_count;
+    /* Every GP predicted, grouped: each feasibility model's, then the objective's; group g
+     * ends at group_end[g]. */
+    const struct opt_gp **gps;
+    size_t *group_end;
+    size_t gp_count;
     double *work; /* n doubles for the predictions */
 };
 
@@ -147,10 +162,18 @@ static double model_trend(const struct opt_data *data)
     return opt_safety_active(data) ? 0.0 : TREND_WEIGHT;
 }
 
-/* The model of a constraint's values, or (`labels`) of the failure label. Returns 1 when the
- * model was fitted, 0 when the values are constant (nothing to learn), -1 on failure. */
+/* How many draws to add to a model of n points (the MAP model alone beyond the limits). */
+static size_t draw_count(const struct opt_data *data, size_t n)
+{
+    return data->d <= DRAWS_MAX_INPUTS && n <= DRAWS_MAX_TRIALS ? MODEL_DRAWS - 1 : 0;
+}
+
+/* The model of a constraint's values, or (`labels`) of the failure label, and its draws
+ * (`drawn` of them). Returns 1 when the model was fitted, 0 when the values are constant
+ * (nothing to learn), -1 on failure. */
 static int fit_feasibility(struct opt_feasibility *model, const double *x, const double *values,
-                           size_t n, const struct opt_data *data, bool labels, struct opt_rng *rng)
+                           size_t n, const struct opt_data *data, bool labels, struct opt_gp *draws,
+                           size_t *drawn, struct opt_rng *rng)
 {
     struct opt_gp_fit_options o = fit_options(n);
     o.restarts = 1; /* a cheaper fit: feasibility needs less precision than the objective */
@@ -171,8 +194,12 @@ static int fit_feasibility(struct opt_feasibility *model, const double *x, const
     /* Under safety the prior mean is the boundary itself, so a point far from every trial has
      * a probability of feasibility of 1/2 and the safe set grows outward from the trials. A
      * label (+1 failed, -1 measured) needs no warp. */
-    return opt_feasibility_fit(model, x, values, n, data->d, data->categorical, &o,
-                               opt_safety_active(data), !labels, rng);
+    int status = opt_feasibility_fit(model, x, values, n, data->d, data->categorical, &o,
+                                     opt_safety_active(data), !labels, rng);
+    *drawn = status > 0 ? opt_feasibility_draws(model, values, &o, opt_safety_active(data),
+                                                draw_count(data, n), draws, rng)
+                        : 0;
+    return status;
 }
 
 static int fit_constraint_models(struct acquisition *a, const double *x, struct opt_rng *rng)
@@ -180,6 +207,8 @@ static int fit_constraint_models(struct acquisition *a, const double *x, struct 
     const struct opt_data *data = a->data;
     size_t m = data->ok_count, c = data->constraint_count;
     a->models = xcalloc(c + 1, sizeof(*a->models));
+    a->model_draws = xcalloc((c + 1) * (MODEL_DRAWS - 1), sizeof(*a->model_draws));
+    a->model_draw_count = xcalloc(c + 1, sizeof(size_t));
     double *values = xmalloc((data->n + 1) * sizeof(double));
     int status = 0;
     for (size_t k = 0; k < c && status == 0; k++) {
@@ -187,7 +216,10 @@ static int fit_constraint_models(struct acquisition *a, const double *x, struct 
         for (size_t i = 0; i < data->n; i++)
             if (data->ok[i])
                 values[j++] = data->constraints[i * c + k];
-        int fitted = fit_feasibility(&a->models[a->model_count], x, values, m, data, false, rng);
+        size_t k_model = a->model_count;
+        int fitted = fit_feasibility(&a->models[k_model], x, values, m, data, false,
+                                     &a->model_draws[k_model * (MODEL_DRAWS - 1)],
+                                     &a->model_draw_count[k_model], rng);
         if (fitted < 0)
             status = -1;
         a->model_count += fitted > 0;
@@ -195,8 +227,10 @@ static int fit_constraint_models(struct acquisition *a, const double *x, struct 
     if (status == 0 && data->failed_count > 0) {
         for (size_t i = 0; i < data->n; i++)
             values[i] = data->ok[i] ? -1.0 : 1.0;
-        int fitted =
-            fit_feasibility(&a->models[a->model_count], data->z, values, data->n, data, true, rng);
+        size_t k_model = a->model_count;
+        int fitted = fit_feasibility(&a->models[k_model], data->z, values, data->n, data, true,
+                                     &a->model_draws[k_model * (MODEL_DRAWS - 1)],
+                                     &a->model_draw_count[k_model], rng);
         if (fitted < 0)
             status = -1;
         a->model_count += fitted > 0;
@@ -224,30 +258,64 @@ static int fit_objective(struct acquisition *a, const double *x, struct opt_rng 
      * (docs/optimizer.md, the sixth round). */
     o.additive = data->d <= ADDITIVE_MAX_INPUTS && !opt_safety_active(data);
     o.trend = model_trend(data);
-    int status = opt_gp_fit(&a->objective, x, y, m, data->d, data->categorical, &o, rng);
+    int status = opt_gp_fit(&a->objective[0], x, y, m, data->d, data->categorical, &o, rng);
+    if (status == 0) {
+        a->objective_count = 1 + opt_gp_draw_models(&a->objective[0], y, &o, draw_count(data, m),
+                                                    &a->objective[1], rng);
+    }
     free(y);
     if (status != 0)
         return -1;
-    /* The incumbent: the lowest posterior mean over the feasible trials. */
-    a->best = INFINITY;
-    for (size_t i = 0; i < data->n; i++) {
-        if (!data->feasible[i])
-            continue;
-        double mean, var;
-        opt_gp_predict(&a->objective, data->z + i * data->d, &mean, &var, a->work);
-        a->best = fmin(a->best, mean);
+    /* The incumbent: the lowest posterior mean over the feasible trials, per model. */
+    for (size_t k = 0; k < a->objective_count; k++) {
+        a->best[k] = INFINITY;
+        for (size_t i = 0; i < data->n; i++) {
+            if (!data->feasible[i])
+                continue;
+            double mean, var;
+            opt_gp_predict(&a->objective[k], data->z + i * data->d, &mean, &var, a->work);
+            a->best[k] = fmin(a->best[k], mean);
+        }
     }
     return 0;
 }
 
 static void acquisition_free(struct acquisition *a)
 {
-    if (a->use_objective)
-        opt_gp_free(&a->objective);
-    for (size_t k = 0; k < a->model_count; k++)
+    for (size_t k = 0; k < a->objective_count; k++)
+        opt_gp_free(&a->objective[k]);
+    for (size_t k = 0; k < a->model_count; k++) {
         opt_gp_free(&a->models[k].gp);
+        for (size_t j = 0; j < a->model_draw_count[k]; j++)
+            opt_gp_free(&a->model_draws[k * (MODEL_DRAWS - 1) + j]);
+    }
     free(a->models);
+    free(a->model_draws);
+    free(a->model_draw_count);
+    free(a->gps);
+    free(a->group_end);
     free(a->work);
+}
+
+/* Lists every GP to predict, grouped by what it models (struct acquisition). */
+static void group_models(struct acquisition *a)
+{
+    size_t total = a->objective_count;
+    for (size_t k = 0; k < a->model_count; k++)
+        total += 1 + a->model_draw_count[k];
+    a->gps = xmalloc((total + 1) * sizeof(*a->gps));
+    a->group_end = xmalloc((a->model_count + 1) * sizeof(size_t));
+    size_t count = 0;
+    for (size_t k = 0; k < a->model_count; k++) {
+        a->gps[count++] = &a->models[k].gp;
+        for (size_t j = 0; j < a->model_draw_count[k]; j++)
+            a->gps[count++] = &a->model_draws[k * (MODEL_DRAWS - 1) + j];
+        a->group_end[k] = count;
+    }
+    for (size_t j = 0; j < a->objective_count; j++)
+        a->gps[count++] = &a->objective[j];
+    a->group_end[a->model_count] = count;
+    a->gp_count = count;
 }
 
 static int acquisition_init(struct acquisition *a, const struct opt_data *data, struct opt_rng *rng)
@@ -264,30 +332,49 @@ static int acquisition_init(struct acquisition *a, const struct opt_data *data, 
     free(x);
     if (status != 0)
         acquisition_free(a);
+    else
+        group_models(a);
     return status;
 }
 
-/* The acquisition from each model's mean and variance, model k at mean[k * stride]; the
- * objective's model comes last. */
+/* log of the mean of exp(terms[0..count)), without overflow. */
+static double log_mean_exp(const double *terms, size_t count)
+{
+    double top = -INFINITY, sum = 0.0;
+    for (size_t j = 0; j < count; j++)
+        top = fmax(top, terms[j]);
+    if (!isfinite(top))
+        return top;
+    for (size_t j = 0; j < count; j++)
+        sum += exp(terms[j] - top);
+    return top + log(sum / (double)count);
+}
+
+/* The acquisition from each GP's mean and variance, gps[i] at mean[i * stride]: each model's
+ * probability, and the objective's expected improvement, averaged over its group (the MAP model
+ * and the draws of its hyperparameters). */
 static struct evaluation combine(const struct acquisition *a, const double *mean, const double *var,
                                  size_t stride)
 {
     struct evaluation e = {0};
-    for (size_t k = 0; k < a->model_count; k++)
-        e.log_pf +=
-            log_normal_cdf((a->models[k].threshold - mean[k * stride]) / sqrt(var[k * stride]));
+    double terms[MODEL_DRAWS];
+    size_t start = 0;
+    for (size_t k = 0; k < a->model_count; k++) {
+        for (size_t i = start; i < a->group_end[k]; i++)
+            terms[i - start] =
+                log_normal_cdf((a->models[k].threshold - mean[i * stride]) / sqrt(var[i * stride]));
+        e.log_pf += log_mean_exp(terms, a->group_end[k] - start);
+        start = a->group_end[k];
+    }
     if (a->use_objective) {
-        size_t k = a->model_count * stride;
-        double sd = sqrt(var[k]);
-        e.log_ei = log(sd) + log_h((a->best - mean[k]) / sd);
+        for (size_t i = start; i < a->gp_count; i++) {
+            double sd = sqrt(var[i * stride]);
+            terms[i - start] = log(sd) + log_h((a->best[i - start] - mean[i * stride]) / sd);
+        }
+        e.log_ei = log_mean_exp(terms, a->gp_count - start);
     }
     e.value = opt_safety_score(a->data, e.log_ei + e.log_pf, e.log_pf);
     return e;
-}
-
-static const struct opt_gp *model_gp(const struct acquisition *a, size_t k)
-{
-    return k < a->model_count ? &a->models[k].gp : a->use_objective ? &a->objective : NULL;
 }
 
 #define BATCH 64
@@ -296,15 +383,14 @@ static const struct opt_gp *model_gp(const struct acquisition *a, size_t k)
 static void evaluate_batch(const struct acquisition *a, const double *z, size_t count,
                            struct evaluation *out)
 {
-    size_t d = a->data->d, models = a->model_count + 1;
-    double *mean = xmalloc(2 * models * BATCH * sizeof(double)), *var = mean + models * BATCH;
+    size_t d = a->data->d, models = a->gp_count;
+    double *mean = xmalloc((2 * models * BATCH + 1) * sizeof(double)), *var = mean + models * BATCH;
     double *work = xmalloc(((a->data->n + d) * BATCH + 1) * sizeof(double));
     for (size_t start = 0; start < count; start += BATCH) {
         size_t m = count - start < BATCH ? count - start : BATCH;
         for (size_t k = 0; k < models; k++)
-            if (model_gp(a, k) != NULL)
-                opt_gp_predict_batch(model_gp(a, k), z + start * d, m, mean + k * BATCH,
-                                     var + k * BATCH, work);
+            opt_gp_predict_batch(a->gps[k], z + start * d, m, mean + k * BATCH, var + k * BATCH,
+                                 work);
         for (size_t c = 0; c < m; c++)
             out[start + c] = combine(a, mean + c, var + c, BATCH);
     }
@@ -314,11 +400,10 @@ static void evaluate_batch(const struct acquisition *a, const double *z, size_t 
 
 static struct evaluation evaluate(const struct acquisition *a, const double *z)
 {
-    size_t models = a->model_count + 1;
-    double *mean = xmalloc(2 * models * sizeof(double)), *var = mean + models;
+    size_t models = a->gp_count;
+    double *mean = xmalloc((2 * models + 1) * sizeof(double)), *var = mean + models;
     for (size_t k = 0; k < models; k++)
-        if (model_gp(a, k) != NULL)
-            opt_gp_predict(model_gp(a, k), z, &mean[k], &var[k], a->work);
+        opt_gp_predict(a->gps[k], z, &mean[k], &var[k], a->work);
     struct evaluation e = combine(a, mean, var, 1);
     free(mean);
     return e;
@@ -442,7 +527,7 @@ static void trust_box(const struct acquisition *a, const struct opt_trust_region
     double log_mean = 0.0;
     for (size_t k = 0; k < d; k++)
         if (!data->categorical[k] && a->use_objective) {
-            log_mean -= 0.5 * log(a->objective.inverse_ls2[k]);
+            log_mean -= 0.5 * log(a->objective[0].inverse_ls2[k]);
             ranges++;
         }
     log_mean = ranges > 0 ? log_mean / (double)ranges : 0.0;
@@ -453,7 +538,7 @@ static void trust_box(const struct acquisition *a, const struct opt_trust_region
             continue;
         }
         double weight =
-            a->use_objective ? exp(-0.5 * log(a->objective.inverse_ls2[k]) - log_mean) : 1.0;
+            a->use_objective ? exp(-0.5 * log(a->objective[0].inverse_ls2[k]) - log_mean) : 1.0;
         double half = 0.5 * region->length * weight;
         low[k] = fmax(0.0, center[k] - half);
         high[k] = fmin(1.0, center[k] + half);

@@ -151,3 +151,16 @@ int opt_feasibility_fit(struct opt_feasibility *model, const double *x, const do
     free(w);
     return status;
 }
+
+size_t opt_feasibility_draws(const struct opt_feasibility *model, const double *g,
+                             const struct opt_gp_fit_options *options, bool boundary_prior,
+                             size_t count, struct opt_gp *draws, struct opt_rng *rng)
+{
+    size_t n = model->gp.n;
+    double *w = xmalloc((n + 1) * sizeof(double)), threshold;
+    opt_warp_apply(model->warp, opt_warp_scale(g, n), g, w, n);
+    normalize(w, n, boundary_prior, &threshold);
+    size_t built = opt_gp_draw_models(&model->gp, w, options, count, draws, rng);
+    free(w);
+    return built;
+}

@@ -47,5 +47,10 @@ void opt_standardize(double *v, size_t n, double *mean, double *sd);
 int opt_feasibility_fit(struct opt_feasibility *model, const double *x, const double *g, size_t n,
                         size_t d, const bool *categorical, const struct opt_gp_fit_options *options,
                         bool boundary_prior, bool choose_warp, struct opt_rng *rng);
+/* Up to `count` models of the same values under the same warp, with hyperparameters drawn
+ * around the model's (opt_gp_draw_models); the arguments are those of its fit. */
+size_t opt_feasibility_draws(const struct opt_feasibility *model, const double *g,
+                             const struct opt_gp_fit_options *options, bool boundary_prior,
+                             size_t count, struct opt_gp *draws, struct opt_rng *rng);
 
 #endif

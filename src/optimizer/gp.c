@@ -467,21 +467,64 @@ static void starting_point(size_t start, size_t d, const struct fit_context *c, 
         theta[c->d + 2] = start == 0 ? FIRST_START_SHARE : PRIOR_SHARE_MEAN;
 }
 
-/* The MAP hyperparameters (theta: f->count + 2 values, and the additive share's logit). */
-static void fit_hyperparameters(const struct features *f, const double *x, const double *y,
-                                size_t n, size_t d, const bool *categorical,
-                                const struct opt_gp_fit_options *o, struct opt_rng *rng,
-                                double *theta)
+/* The negative log posterior's Hessian at theta (p x p, into h), by central differences of its
+ * gradient. Returns false where the posterior is not finite around theta. */
+static bool posterior_hessian(struct fit_context *c, const double *theta, size_t p, double *h)
 {
-    size_t *index = xmalloc(n * sizeof(size_t));
-    size_t m = choose_fit_points(n, o->max_fit_points, rng, index);
-    struct fit_context c;
-    fit_context_init(&c, f, x, y, index, m, d, categorical, o);
-    free(index);
+    const double step = 1e-4;
+    double *point = xmalloc(3 * p * sizeof(double)), *plus = point + p, *minus = plus + p;
+    bool finite = true;
+    for (size_t j = 0; j < p && finite; j++) {
+        memcpy(point, theta, p * sizeof(double));
+        point[j] = theta[j] + step;
+        memset(plus, 0, p * sizeof(double));
+        finite = isfinite(negative_log_posterior(point, plus, c));
+        point[j] = theta[j] - step;
+        memset(minus, 0, p * sizeof(double));
+        finite = finite && isfinite(negative_log_posterior(point, minus, c));
+        for (size_t i = 0; i < p; i++) {
+            h[i * p + j] = (plus[i] - minus[i]) / (2.0 * step);
+            finite = finite && isfinite(h[i * p + j]);
+        }
+    }
+    free(point);
+    for (size_t i = 0; i < p && finite; i++)
+        for (size_t j = 0; j < i; j++)
+            h[i * p + j] = h[j * p + i] = 0.5 * (h[i * p + j] + h[j * p + i]);
+    return finite;
+}
 
-    size_t features = f->count, count = features + 2 + o->additive;
-    double *low = xmalloc(4 * count * sizeof(double)), *high = low + count;
-    double *candidate = high + count, *best = candidate + count;
+/* Up to `count` hyperparameter vectors (p values each, into draws) from the Laplace
+ * approximation of the posterior around its mode theta: a normal whose precision is the
+ * Hessian there, with jitter on its diagonal if it is not positive definite (theta on the box's
+ * edge), clamped to the box. Returns how many were drawn: 0 when the Hessian is unusable. */
+static size_t laplace_draws(struct fit_context *c, const double *theta, size_t p, const double *low,
+                            const double *high, size_t count, double *draws, struct opt_rng *rng)
+{
+    double *h = xmalloc((2 * p * p + p) * sizeof(double)), *l = h + p * p, *e = l + p * p;
+    bool factored = false;
+    if (posterior_hessian(c, theta, p, h))
+        for (double jitter = 0.0; !factored && jitter <= 1e3; jitter = fmax(1e-6, 10 * jitter)) {
+            memcpy(l, h, p * p * sizeof(double));
+            for (size_t i = 0; i < p; i++)
+                l[i * p + i] += jitter;
+            factored = opt_cholesky(l, p) == 0;
+        }
+    for (size_t k = 0; factored && k < count; k++) {
+        for (size_t i = 0; i < p; i++)
+            e[i] = opt_rng_normal(rng);
+        opt_solve_lower_transposed(l, p, e); /* covariance (L L^T)^-1 */
+        for (size_t i = 0; i < p; i++)
+            draws[k * p + i] = fmin(fmax(theta[i] + e[i], low[i]), high[i]);
+    }
+    free(h);
+    return factored ? count : 0;
+}
+
+/* The hyperparameters' box (count = features + 2, + 1 with the additive share). */
+static void hyperparameter_box(size_t features, const struct opt_gp_fit_options *o, double *low,
+                               double *high)
+{
     for (size_t k = 0; k < features; k++) {
         low[k] = o->min_lengthscale > 0 ? log(o->min_lengthscale) : LOG_LS_LOW;
         high[k] = LOG_LS_HIGH;
@@ -494,6 +537,31 @@ static void fit_hyperparameters(const struct features *f, const double *x, const
         low[features + 2] = -LOGIT_SHARE_LIMIT;
         high[features + 2] = LOGIT_SHARE_LIMIT;
     }
+}
+
+/* The fit context on all n points, or on a random subset of o->max_fit_points. */
+static void fit_context_on_subset(struct fit_context *c, const struct features *f, const double *x,
+                                  const double *y, size_t n, size_t d, const bool *categorical,
+                                  const struct opt_gp_fit_options *o, struct opt_rng *rng)
+{
+    size_t *index = xmalloc(n * sizeof(size_t));
+    size_t m = choose_fit_points(n, o->max_fit_points, rng, index);
+    fit_context_init(c, f, x, y, index, m, d, categorical, o);
+    free(index);
+}
+
+/* The MAP hyperparameters (theta: f->count + 2 values, and the additive share's logit). */
+static void fit_hyperparameters(const struct features *f, const double *x, const double *y,
+                                size_t n, size_t d, const bool *categorical,
+                                const struct opt_gp_fit_options *o, struct opt_rng *rng,
+                                double *theta)
+{
+    struct fit_context c;
+    fit_context_on_subset(&c, f, x, y, n, d, categorical, o, rng);
+    size_t count = f->count + 2 + o->additive;
+    double *low = xmalloc(4 * count * sizeof(double)), *high = low + count;
+    double *candidate = high + count, *best = candidate + count;
+    hyperparameter_box(f->count, o, low, high);
     double best_value = INFINITY;
     starting_point(0, d, &c, rng, best);
     for (size_t start = 0; start < (o->restarts ? o->restarts : 1); start++) {
@@ -630,9 +698,10 @@ double opt_gp_negative_log_posterior(const double *x, const double *y, size_t n,
     return value;
 }
 
-int opt_gp_fit(struct opt_gp *gp, const double *x, const double *y, size_t n, size_t d,
-               const bool *categorical, const struct opt_gp_fit_options *options,
-               struct opt_rng *rng)
+/* Builds the model from hyperparameters theta; takes f's arrays. */
+static int model_from_theta(struct opt_gp *gp, const double *x, const double *y, size_t n, size_t d,
+                            const bool *categorical, const struct opt_gp_fit_options *options,
+                            struct features *f, const double *theta)
 {
     memset(gp, 0, sizeof(*gp));
     gp->n = n;
@@ -643,27 +712,21 @@ int opt_gp_fit(struct opt_gp *gp, const double *x, const double *y, size_t n, si
     gp->inverse_ls2 = xmalloc((d + 1) * sizeof(double));
     gp->l = xmalloc((n * n + 1) * sizeof(double));
     gp->alpha = xmalloc((n + 1) * sizeof(double));
-
-    struct features f;
-    features_init(&f, x, n, d, categorical);
-    gp->offset = f.offset;
-    gp->levels = f.levels;
-    double *theta = xmalloc((f.count + 3) * sizeof(double));
-    fit_hyperparameters(&f, x, y, n, d, categorical, options, rng, theta);
-    gp->value_w = xmalloc((f.count + 1) * sizeof(double));
-    for (size_t k = 0; k < f.count; k++)
+    gp->offset = f->offset;
+    gp->levels = f->levels;
+    gp->value_w = xmalloc((f->count + 1) * sizeof(double));
+    for (size_t k = 0; k < f->count; k++)
         gp->value_w[k] = exp(-2.0 * theta[k]);
     for (size_t k = 0; k < d; k++) /* an enum: the overlap kernel's weight, for reference */
-        gp->inverse_ls2[k] = gp->value_w[f.offset[k]] * (categorical[k] ? 2.0 : 1.0);
+        gp->inverse_ls2[k] = gp->value_w[f->offset[k]] * (categorical[k] ? 2.0 : 1.0);
     gp->unseen_w = exp(-2.0 * ls_prior_mean(d, true));
-    gp->signal = exp(theta[f.count]);
-    gp->noise = exp(theta[f.count + 1]);
-    gp->additive_share = options->additive ? logistic(theta[f.count + 2]) : 0.0;
+    gp->signal = exp(theta[f->count]);
+    gp->noise = exp(theta[f->count + 1]);
+    gp->additive_share = options->additive ? logistic(theta[f->count + 2]) : 0.0;
     gp->rough = options->rough;
     size_t ranges = range_inputs(d, categorical);
     if (options->trend > 0.0 && ranges > 0)
         gp->trend_weight = gp->signal * options->trend / (double)ranges;
-    free(theta);
     gp->scaled = xmalloc((4 * n * d + 1) * sizeof(double));
     gp->scaled_w = gp->scaled + n * d;
     gp->trend_features = gp->scaled_w + n * d;
@@ -678,6 +741,60 @@ int opt_gp_fit(struct opt_gp *gp, const double *x, const double *y, size_t n, si
     opt_solve_lower(gp->l, n, gp->alpha);
     opt_solve_lower_transposed(gp->l, n, gp->alpha);
     return 0;
+}
+
+int opt_gp_fit(struct opt_gp *gp, const double *x, const double *y, size_t n, size_t d,
+               const bool *categorical, const struct opt_gp_fit_options *options,
+               struct opt_rng *rng)
+{
+    struct features f;
+    features_init(&f, x, n, d, categorical);
+    double *theta = xmalloc((f.count + 3) * sizeof(double));
+    fit_hyperparameters(&f, x, y, n, d, categorical, options, rng, theta);
+    int status = model_from_theta(gp, x, y, n, d, categorical, options, &f, theta);
+    free(theta);
+    return status;
+}
+
+/* The hyperparameters of a fitted model, as theta. */
+static void model_theta(const struct opt_gp *gp, size_t features, bool additive, double *theta)
+{
+    for (size_t k = 0; k < features; k++)
+        theta[k] = -0.5 * log(gp->value_w[k]);
+    theta[features] = log(gp->signal);
+    theta[features + 1] = log(gp->noise);
+    if (additive)
+        theta[features + 2] = log(gp->additive_share / (1.0 - gp->additive_share));
+}
+
+size_t opt_gp_draw_models(const struct opt_gp *map, const double *y,
+                          const struct opt_gp_fit_options *options, size_t count,
+                          struct opt_gp *models, struct opt_rng *rng)
+{
+    if (count == 0)
+        return 0;
+    size_t n = map->n, d = map->d;
+    struct features f;
+    features_init(&f, map->x, n, d, map->categorical);
+    size_t p = f.count + 2 + (options->additive ? 1 : 0);
+    double *theta = xmalloc((count + 3) * p * sizeof(double)), *low = theta + count * p;
+    double *high = low + p, *center = high + p;
+    hyperparameter_box(f.count, options, low, high);
+    model_theta(map, f.count, options->additive, center);
+    struct fit_context c;
+    fit_context_on_subset(&c, &f, map->x, y, n, d, map->categorical, options, rng);
+    size_t drawn = laplace_draws(&c, center, p, low, high, count, theta, rng);
+    fit_context_free(&c);
+    size_t built = 0;
+    for (size_t k = 0; k < drawn; k++) {
+        struct features own;
+        features_init(&own, map->x, n, d, map->categorical);
+        built += model_from_theta(&models[built], map->x, y, n, d, map->categorical, options, &own,
+                                  theta + k * p) == 0;
+    }
+    free(f.offset);
+    free(theta);
+    return built;
 }
 
 void opt_gp_predict(const struct opt_gp *gp, const double *z, double *mean, double *variance,

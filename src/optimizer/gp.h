@@ -47,6 +47,15 @@ struct opt_gp_fit_options {
 int opt_gp_fit(struct opt_gp *gp, const double *x, const double *y, size_t n, size_t d,
                const bool *categorical, const struct opt_gp_fit_options *options,
                struct opt_rng *rng);
+/* Builds up to `count` models (returns how many) from hyperparameters drawn from the Laplace
+ * approximation of their posterior around those of `map`, fitted by opt_gp_fit to y with the
+ * same options: a normal whose precision is the negative log posterior's Hessian there. Where
+ * the data say little about a hyperparameter (an input whose effect no trial has shown yet),
+ * the draws spread, so an acquisition averaged over the models accounts for what the MAP
+ * model alone would take as known (Snoek, Larochelle and Adams 2012, integrated acquisition). */
+size_t opt_gp_draw_models(const struct opt_gp *map, const double *y,
+                          const struct opt_gp_fit_options *options, size_t count,
+                          struct opt_gp *models, struct opt_rng *rng);
 /* Posterior mean and variance of the latent function at z (d values); `work` holds n + d
  * doubles. */
 void opt_gp_predict(const struct opt_gp *gp, const double *z, double *mean, double *variance,

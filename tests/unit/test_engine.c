@@ -390,31 +390,40 @@ static void test_nan_trials_count_as_failed(void **state)
 }
 
 /* Every trial with x > 0.6 fails (an OOM-killed pod), 0.1 from the optimum (0.5, 0.4): the
- * engine must learn the failing region from failures alone and keep out of it. */
+ * engine must learn the failing region from failures alone and keep out of it. Over 8 seeds, at
+ * most a quarter of the last 20 trials of a study may fail (random search: 40 %), and every
+ * study must find the optimum. One seed alone says little: the engine's draws of its models'
+ * hyperparameters explore the edge where the optimum lies (docs/optimizer.md, fourteenth
+ * round), and over 30 seeds 4.3 of the 20 fail on average (3.4 with the MAP models alone),
+ * from 1 to 9 per seed. */
 static void test_failed_region_is_avoided(void **state)
 {
     (void)state;
+    enum { SEEDS = 8 };
     struct opt_param params[] = {range(0, 1, 0, false, 0.2), range(0, 1, 0, false, 0.5)};
     struct opt_space space = {params, 2};
-    struct history *h = xcalloc(1, sizeof(*h));
     size_t failures_late = 0;
-    double best = INFINITY;
-    for (int t = 0; t < 40; t++) {
-        double x[2];
-        suggest_ok(&space, 0, h, 9, x, NULL);
-        bool fails = x[0] > 0.6;
-        double f = (x[0] - 0.5) * (x[0] - 0.5) + (x[1] - 0.4) * (x[1] - 0.4);
-        history_add(h, x, 2, fails ? OPT_TRIAL_FAILED : OPT_TRIAL_OK, fails ? NAN : f, NULL, 0);
-        if (!fails)
-            best = fmin(best, f);
-        if (t >= 20)
-            failures_late += fails;
+    for (uint64_t seed = 1; seed <= SEEDS; seed++) {
+        struct history *h = xcalloc(1, sizeof(*h));
+        double best = INFINITY;
+        for (int t = 0; t < 40; t++) {
+            double x[2];
+            suggest_ok(&space, 0, h, seed, x, NULL);
+            bool fails = x[0] > 0.6;
+            double f = (x[0] - 0.5) * (x[0] - 0.5) + (x[1] - 0.4) * (x[1] - 0.4);
+            history_add(h, x, 2, fails ? OPT_TRIAL_FAILED : OPT_TRIAL_OK, fails ? NAN : f, NULL, 0);
+            if (!fails)
+                best = fmin(best, f);
+            if (t >= 20)
+                failures_late += fails;
+        }
+        free(h);
+        if (!(best < 0.005))
+            fail_msg("seed %d: best %.5f (optimum 0)", (int)seed, best);
     }
-    print_message("failures in the last 20 trials: %zu, best %.5f (optimum 0)\n", failures_late,
-                  best);
-    assert_true(failures_late <= 5);
-    assert_true(best < 0.005);
-    free(h);
+    print_message("failures in the last 20 trials: %.2f per study\n",
+                  (double)failures_late / SEEDS);
+    assert_true(failures_late <= 5 * SEEDS);
 }
 
 /* ---- constraints ------------------------------------------------------------------------ */

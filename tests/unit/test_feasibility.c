@@ -2,7 +2,8 @@
 /* The constraint models' output warps (src/optimizer/feasibility.c): each keeps the sign of g
  * (so g <= 0 stays the feasible side) and its order, its log-Jacobian is the one the choice
  * counts, and the choice by marginal likelihood keeps a linear constraint's values as they
- * are and compresses a latency that explodes under overload. */
+ * are and compresses a latency that explodes under overload; the draws of a model's
+ * hyperparameters fit the targets the model was fitted to. */
 #include "support.h"
 
 #include <math.h>
@@ -130,6 +131,46 @@ static void test_unwarped_and_constant(void **state)
     assert_int_equal(fit(x, g, false, true, &model), 0);
 }
 
+/* The draws of a constraint model fit the same targets as the model (its warp and its
+ * normalization), so at the trials they predict what it predicts; their probabilities of
+ * feasibility are compared against the model's threshold. */
+static void test_draws_fit_the_same_targets(void **state)
+{
+    (void)state;
+    enum { DRAWS = 6 };
+    double x[2 * POINTS], g[POINTS], work[POINTS + 2];
+    sample(latency_constraint, x, g);
+    const bool categorical[2] = {false, false};
+    struct opt_gp_fit_options options = {.restarts = 1, .iterations = 30, .max_fit_points = 64};
+    for (int boundary_prior = 0; boundary_prior <= 1; boundary_prior++) {
+        struct opt_feasibility model;
+        struct opt_rng rng;
+        opt_rng_seed(&rng, 7);
+        assert_int_equal(opt_feasibility_fit(&model, x, g, POINTS, 2, categorical, &options,
+                                             boundary_prior, true, &rng),
+                         1);
+        assert_int_not_equal(model.warp, OPT_WARP_NONE);
+        struct opt_gp draws[DRAWS];
+        double largest = 0.0, total = 0.0;
+        assert_int_equal(
+            opt_feasibility_draws(&model, g, &options, boundary_prior, DRAWS, draws, &rng), DRAWS);
+        for (size_t i = 0; i < POINTS; i++) {
+            double mean, variance;
+            opt_gp_predict(&model.gp, x + 2 * i, &mean, &variance, work);
+            for (size_t k = 0; k < DRAWS; k++) {
+                double draw_mean, draw_variance;
+                opt_gp_predict(&draws[k], x + 2 * i, &draw_mean, &draw_variance, work);
+                largest = fmax(largest, fabs(draw_mean - mean));
+                total += fabs(draw_mean - mean);
+            }
+        }
+        assert_true(largest < 0.3 && total / (POINTS * DRAWS) < 0.05);
+        for (size_t k = 0; k < DRAWS; k++)
+            opt_gp_free(&draws[k]);
+        opt_gp_free(&model.gp);
+    }
+}
+
 /* Standardizing is scale-free: measurements of 1e200 or 1e-200 are not squared into infinity
  * or zero (which made every value 0, a constant objective), and ordinary ones are left exact. */
 static void test_standardize_extreme_magnitudes(void **state)
@@ -161,6 +202,7 @@ int main(void)
         cmocka_unit_test(test_exploding_latency_is_compressed),
         cmocka_unit_test(test_unwarped_and_constant),
         cmocka_unit_test(test_standardize_extreme_magnitudes),
+        cmocka_unit_test(test_draws_fit_the_same_targets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

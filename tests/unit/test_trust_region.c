@@ -5,8 +5,8 @@
  * and the Gaussian process's enum kernel, which compares enum values by equality (an overlap,
  * Hamming-distance kernel), not by their index; its additive share, fitted large on a sum of
  * one-input terms and small on a product; its quadratic trend, which carries a bowl beyond
- * the trials and costs nothing where there is none; the fit's gradient; and the Matern-3/2
- * kernel of `rough` models. */
+ * the trials and costs nothing where there is none; the fit's gradient; the Matern-3/2
+ * kernel of `rough` models; and the draws of the hyperparameters from their posterior. */
 #include "support.h"
 
 #include <math.h>
@@ -471,6 +471,46 @@ static void test_rough_kernel_is_matern_3_2(void **state)
     }
 }
 
+/* Draws of the hyperparameters from the Laplace approximation: they centre on the MAP fit's, and a
+ * lengthscale that the data pin down varies less across them than that of an input that does
+ * nothing (fitted long, held by the prior). */
+static void test_draws_spread_where_the_data_say_little(void **state)
+{
+    (void)state;
+    enum { N = 30, DRAWS = 64 };
+    static const bool categorical[2] = {false, false};
+    double x[2 * N], y[N];
+    struct opt_rng rng;
+    opt_rng_seed(&rng, 7);
+    for (size_t i = 0; i < N; i++) {
+        x[2 * i] = opt_rng_uniform(&rng);
+        x[2 * i + 1] = opt_rng_uniform(&rng);
+        y[i] = sin(2 * M_PI * x[2 * i]); /* the second input does nothing */
+    }
+    struct opt_gp_fit_options options = {.restarts = 2, .iterations = 40};
+    struct opt_gp map, *draws = test_malloc(DRAWS * sizeof(*draws));
+    assert_int_equal(opt_gp_fit(&map, x, y, N, 2, categorical, &options, &rng), 0);
+    assert_int_equal(opt_gp_draw_models(&map, y, &options, DRAWS, draws, &rng), DRAWS);
+    double sum[2] = {0}, squares[2] = {0};
+    for (size_t k = 0; k < DRAWS; k++)
+        for (size_t j = 0; j < 2; j++) {
+            double log_l = -0.5 * log(draws[k].inverse_ls2[j]);
+            sum[j] += log_l;
+            squares[j] += log_l * log_l;
+        }
+    double sd[2];
+    for (size_t j = 0; j < 2; j++) {
+        double mean = sum[j] / DRAWS;
+        sd[j] = sqrt(squares[j] / DRAWS - mean * mean);
+    }
+    assert_true(fabs(sum[0] / DRAWS + 0.5 * log(map.inverse_ls2[0])) < 0.1);
+    assert_true(sd[0] > 0.02 && sd[0] < 0.6 * sd[1]);
+    for (size_t k = 0; k < DRAWS; k++)
+        opt_gp_free(&draws[k]);
+    test_free(draws);
+    opt_gp_free(&map);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -490,6 +530,7 @@ int main(void)
         cmocka_unit_test(test_trend_costs_little_without_a_bowl),
         cmocka_unit_test(test_fit_gradient_matches_differences),
         cmocka_unit_test(test_rough_kernel_is_matern_3_2),
+        cmocka_unit_test(test_draws_spread_where_the_data_say_little),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
