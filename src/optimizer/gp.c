@@ -67,6 +67,9 @@
  * alone, the fit often stays in it (hartmann6-noisy, docs/optimizer.md). */
 #define FIRST_START_SHARE (-4.0)
 #define LOGIT_SHARE_LIMIT 6.0
+/* The Laplace draws cost 2p gradient evaluations and a p x p factor: beyond this many
+ * hyperparameters (enums of many values), no draws. */
+#define DRAWS_MAX_HYPERPARAMETERS 24
 
 struct fit_context {
     size_t n, d, pairs; /* d: features (a range input, or one value of an enum input) */
@@ -771,12 +774,14 @@ size_t opt_gp_draw_models(const struct opt_gp *map, const double *y,
                           const struct opt_gp_fit_options *options, size_t count,
                           struct opt_gp *models, struct opt_rng *rng)
 {
-    if (count == 0)
-        return 0;
     size_t n = map->n, d = map->d;
     struct features f;
     features_init(&f, map->x, n, d, map->categorical);
     size_t p = f.count + 2 + (options->additive ? 1 : 0);
+    if (count == 0 || p > DRAWS_MAX_HYPERPARAMETERS) {
+        free(f.offset);
+        return 0;
+    }
     double *theta = xmalloc((count + 3) * p * sizeof(double)), *low = theta + count * p;
     double *high = low + p, *center = high + p;
     hyperparameter_box(f.count, options, low, high);

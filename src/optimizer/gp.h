@@ -52,7 +52,9 @@ int opt_gp_fit(struct opt_gp *gp, const double *x, const double *y, size_t n, si
  * same options: a normal whose precision is the negative log posterior's Hessian there. Where
  * the data say little about a hyperparameter (an input whose effect no trial has shown yet),
  * the draws spread, so an acquisition averaged over the models accounts for what the MAP
- * model alone would take as known (Snoek, Larochelle and Adams 2012, integrated acquisition). */
+ * model alone would take as known (Snoek, Larochelle and Adams 2012, integrated acquisition).
+ * None beyond 24 hyperparameters (a lengthscale per range input and per enum value, the signal,
+ * the noise and the additive share), where the Hessian would cost too much. */
 size_t opt_gp_draw_models(const struct opt_gp *map, const double *y,
                           const struct opt_gp_fit_options *options, size_t count,
                           struct opt_gp *models, struct opt_rng *rng);
