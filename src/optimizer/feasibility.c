@@ -156,6 +156,8 @@ size_t opt_feasibility_draws(const struct opt_feasibility *model, const double *
                              const struct opt_gp_fit_options *options, bool boundary_prior,
                              size_t count, struct opt_gp *draws, struct opt_rng *rng)
 {
+    if (count == 0)
+        return 0;
     size_t n = model->gp.n;
     double *w = xmalloc((n + 1) * sizeof(double)), threshold;
     opt_warp_apply(model->warp, opt_warp_scale(g, n), g, w, n);

@@ -774,11 +774,13 @@ size_t opt_gp_draw_models(const struct opt_gp *map, const double *y,
                           const struct opt_gp_fit_options *options, size_t count,
                           struct opt_gp *models, struct opt_rng *rng)
 {
+    if (count == 0)
+        return 0;
     size_t n = map->n, d = map->d;
     struct features f;
     features_init(&f, map->x, n, d, map->categorical);
     size_t p = f.count + 2 + (options->additive ? 1 : 0);
-    if (count == 0 || p > DRAWS_MAX_HYPERPARAMETERS) {
+    if (p > DRAWS_MAX_HYPERPARAMETERS) {
         free(f.offset);
         return 0;
     }
